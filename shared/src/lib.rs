@@ -1,0 +1,28 @@
+//! `shared`: every rule that the voter's browser and the servers must agree on, so that they cannot drift.
+//!
+//! Map:
+//! - [`jst`]: Japan Standard Time (UTC+9, no daylight saving) and the server clock offset (R-VOTE-1).
+//! - [`calendar`]: national holidays, business days and the receipt date of applications (R-REG-10).
+//! - [`window`]: the online voting window of an election (R-VOTE-2).
+//! - [`session`]: session lifetime and countdown arithmetic and formatting (R-VOTE-4).
+//! - [`kana`]: free-word search keys and the 五十音 row of a reading (R-SYS-4).
+//! - [`election`]: elections, contests, candidates, parties, judges and their ballot rules (R-SYS-4).
+//! - [`ballot`]: the fixed-length, versioned ballot bytes of one contest's choice.
+//! - [`crypto`]: ballot encryption (RSA-OAEP-SHA-256, R-VOTE-7), the digests the card signs, and signature
+//!   verification (R-VOTE-5, R-VOTE-6, R-VOTE-8).
+//!
+//! What this crate must never do: I/O, async, reading a clock or the environment, generating its own randomness
+//! (callers pass an RNG), or decrypting a ballot (only the counting tool decrypts, R-COUNT-2). It compiles for
+//! wasm32-unknown-unknown and for the host, and its tests run in both (the wasm ones in headless Chromium).
+
+pub mod ballot;
+pub mod calendar;
+pub mod crypto;
+pub mod election;
+pub mod jst;
+pub mod kana;
+pub mod session;
+pub mod window;
+
+#[cfg(all(test, target_arch = "wasm32"))]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

@@ -1,0 +1,69 @@
+//! Running commands: every command is printed before it runs, and a failure names the command.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, bail};
+
+/// The Rust toolchain name under which the wasm32-capable Debian compiler is linked into rustup.
+pub const WEB_TOOLCHAIN: &str = "web-1.96";
+
+/// Returns the repository root (the parent of xtask/).
+pub fn root() -> PathBuf {
+    let xtask = Path::new(env!("CARGO_MANIFEST_DIR"));
+    xtask.parent().unwrap_or(xtask).to_path_buf()
+}
+
+/// Returns the folder of project-local tools (npm packages), ignored by git.
+pub fn tools_dir() -> PathBuf {
+    root().join(".tools")
+}
+
+/// Returns a PATH with cargo's bin folder and the project-local npm tools in front.
+pub fn tool_path() -> std::ffi::OsString {
+    let mut dirs = vec![tools_dir().join("npm/node_modules/.bin")];
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo/bin"));
+    }
+    if let Some(path) = std::env::var_os("PATH") {
+        dirs.extend(std::env::split_paths(&path));
+    }
+    std::env::join_paths(dirs).unwrap_or_default()
+}
+
+/// Creates a command with the project's tool PATH.
+pub fn cmd(program: impl AsRef<OsStr>) -> Command {
+    let mut c = Command::new(program);
+    c.env("PATH", tool_path());
+    c
+}
+
+/// Runs a command with inherited output, failing with the command line if it fails.
+pub fn run(c: &mut Command) -> anyhow::Result<()> {
+    let line = describe(c);
+    println!("$ {line}");
+    let status = c.status().with_context(|| format!("could not start: {line}"))?;
+    if !status.success() {
+        bail!("command failed ({status}): {line}");
+    }
+    Ok(())
+}
+
+/// Runs a command and returns its standard output, or None if it cannot start or fails.
+pub fn output(c: &mut Command) -> Option<String> {
+    let out = c.stderr(Stdio::null()).output().ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+fn describe(c: &Command) -> String {
+    let mut parts = vec![c.get_program().to_string_lossy().into_owned()];
+    parts.extend(c.get_args().map(|a| a.to_string_lossy().into_owned()));
+    let line = parts.join(" ");
+    match c.get_current_dir() {
+        Some(dir) => format!("(cd {}) {line}", dir.display()),
+        None => line,
+    }
+}
