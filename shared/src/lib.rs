@@ -1,6 +1,7 @@
 //! `shared`: every rule that the voter's browser and the servers must agree on, so that they cannot drift.
 //!
 //! Map:
+//! - [`api`]: the JSON bodies of the voter API, shared by the app and the verifier.
 //! - [`jst`]: Japan Standard Time (UTC+9, no daylight saving) and the server clock offset (R-VOTE-1).
 //! - [`calendar`]: national holidays, business days and the receipt date of applications (R-REG-10).
 //! - [`window`]: the online voting window of an election (R-VOTE-2).
@@ -15,6 +16,7 @@
 //! (callers pass an RNG), or decrypting a ballot (only the counting tool decrypts, R-COUNT-2). It compiles for
 //! wasm32-unknown-unknown and for the host, and its tests run in both (the wasm ones in headless Chromium).
 
+pub mod api;
 pub mod ballot;
 pub mod calendar;
 pub mod crypto;

@@ -1,0 +1,113 @@
+//! One warp filter per endpoint, each documented by its HTTP line. Everything under `/api/v1`.
+
+use warp::Filter;
+use warp::filters::BoxedFilter;
+use warp::http::header::{CACHE_CONTROL, HeaderValue};
+use warp::reply::Response;
+
+use crate::{AppState, handlers, web::WebApp};
+
+/// Every route: the voter API, then the voter app's files, with refusals mapped to `{code, message}`.
+pub fn routes(state: AppState, app: Option<WebApp>) -> BoxedFilter<(Response,)> {
+    let api = warp::path("api")
+        .and(warp::path("v1"))
+        .and(health().or(time(state.clone())).unify().or(current_election(state)).unify())
+        .map(|r: Response| no_store(r));
+    let api_fallback = warp::path("api").and_then(|| async { Err::<Response, _>(warp::reject::not_found()) });
+    let all = api.or(api_fallback).unify();
+    match app {
+        Some(app) => all.or(app.filter()).unify().recover(crate::errors::handle_rejection).unify().boxed(),
+        None => all.recover(crate::errors::handle_rejection).unify().boxed(),
+    }
+}
+
+/// `GET /api/v1/health`
+fn health() -> BoxedFilter<(Response,)> {
+    warp::path!("health").and(warp::get()).map(handlers::health).boxed()
+}
+
+/// `GET /api/v1/time`
+fn time(state: AppState) -> BoxedFilter<(Response,)> {
+    warp::path!("time").and(warp::get()).map(move || handlers::time(&state)).boxed()
+}
+
+/// `GET /api/v1/elections/current`
+fn current_election(state: AppState) -> BoxedFilter<(Response,)> {
+    warp::path!("elections" / "current").and(warp::get()).map(move || handlers::current_election(&state)).boxed()
+}
+
+fn no_store(mut r: Response) -> Response {
+    r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use shared::api::{ApiError, ElectionSummary, TimeResponse};
+    use shared::window::WindowState;
+
+    use super::*;
+    use crate::clock::Clock;
+
+    fn state() -> AppState {
+        let e = crate::demo::demo_election(Clock.now()).unwrap();
+        AppState { election: std::sync::Arc::new(e), clock: Clock }
+    }
+
+    #[tokio::test]
+    async fn health_time_and_election() {
+        let routes = routes(state(), None);
+        let r = warp::test::request().path("/api/v1/health").reply(&routes).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["cache-control"], "no-store");
+
+        let before = chrono::Utc::now();
+        let r = warp::test::request().path("/api/v1/time").reply(&routes).await;
+        let t: TimeResponse = serde_json::from_slice(r.body()).unwrap();
+        assert!(t.utc >= before && t.utc <= chrono::Utc::now());
+        assert_eq!(t.jst.offset().local_minus_utc(), 9 * 3600);
+
+        let r = warp::test::request().path("/api/v1/elections/current").reply(&routes).await;
+        assert_eq!(r.status(), 200);
+        let s: ElectionSummary = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(s.id, "demo-hoc");
+        assert_eq!(s.window.state, WindowState::Open);
+        assert_eq!(s.window.opens_at_jst.format("%H:%M").to_string(), "08:30");
+        assert_eq!(s.window.closes_at_jst.format("%H:%M").to_string(), "20:00");
+    }
+
+    #[tokio::test]
+    async fn unknown_api_paths_and_methods_get_a_code() {
+        let routes = routes(state(), None);
+        let r = warp::test::request().path("/api/v1/nothing").reply(&routes).await;
+        assert_eq!(r.status(), 404);
+        let e: ApiError = serde_json::from_slice(r.body()).unwrap();
+        assert_eq!(e.code, "NOT_FOUND");
+        let r = warp::test::request().method("POST").path("/api/v1/time").reply(&routes).await;
+        let e: ApiError = serde_json::from_slice(r.body()).unwrap();
+        assert!(r.status() == 405 || r.status() == 404, "{}", r.status());
+        assert!(!e.message.is_empty());
+    }
+
+    #[tokio::test]
+    async fn serves_the_app_with_a_strict_policy_and_falls_back_to_index() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("index.html"), "<html><script type=\"module\">go()</script></html>").unwrap();
+        std::fs::write(dir.path().join("app.js"), "x").unwrap();
+        let app = WebApp::load(dir.path()).unwrap();
+        let routes = routes(state(), Some(app));
+        for path in ["/", "/vote/tokyo"] {
+            let r = warp::test::request().path(path).reply(&routes).await;
+            assert_eq!(r.status(), 200, "{path}");
+            assert!(std::str::from_utf8(r.body()).unwrap().contains("go()"));
+            let csp = r.headers()["content-security-policy"].to_str().unwrap();
+            assert!(csp.contains("'sha256-") && csp.contains("frame-ancestors 'none'"));
+            assert_eq!(r.headers()["x-frame-options"], "DENY");
+        }
+        let r = warp::test::request().path("/app.js").reply(&routes).await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+        let r = warp::test::request().path("/missing.js").reply(&routes).await;
+        assert_eq!(r.status(), 404);
+    }
+}

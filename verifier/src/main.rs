@@ -1,0 +1,5 @@
+//! The `verifier` binary: see the library's [`verifier::cli`].
+
+fn main() -> std::process::ExitCode {
+    verifier::cli::main()
+}
