@@ -38,12 +38,12 @@ impl WebApp {
 
     /// Serves the files, and `index.html` for any other path without a file extension (the app's own routes).
     pub fn filter(self) -> BoxedFilter<(Response,)> {
-        let files = warp::get().and(warp::fs::dir(self.dir.clone())).map(|f: warp::fs::File| {
+        let files = get_or_head().and(warp::fs::dir(self.dir.clone())).map(|f: warp::fs::File| {
             use warp::Reply;
             f.into_response()
         });
         let this = self.clone();
-        let index = warp::get()
+        let index = get_or_head()
             .and(warp::path::full())
             .and_then(move |path: warp::path::FullPath| {
                 let this = this.clone();
@@ -70,6 +70,10 @@ impl WebApp {
         r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         r
     }
+}
+
+fn get_or_head() -> BoxedFilter<()> {
+    warp::get().or(warp::head()).unify().boxed()
 }
 
 fn with_security_headers(mut r: Response, csp: &str) -> Response {

@@ -3,6 +3,7 @@
 //! Everything a fresh machine of this project's kind needs is installed by `setup` (TOOLCHAIN.md): nothing else
 //! may be assumed, because CI runs on a clean checkout.
 
+mod app;
 mod demo;
 mod run;
 mod setup;

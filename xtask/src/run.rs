@@ -40,7 +40,7 @@ pub fn cmd(program: impl AsRef<OsStr>) -> Command {
 }
 
 /// Runs a command with inherited output, failing with the command line if it fails.
-pub fn run(c: &mut Command) -> anyhow::Result<()> {
+pub fn sh(c: &mut Command) -> anyhow::Result<()> {
     let line = describe(c);
     println!("$ {line}");
     let status = c.status().with_context(|| format!("could not start: {line}"))?;

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::run::{WEB_TOOLCHAIN, cmd, output, root, run, tools_dir};
+use crate::run::{WEB_TOOLCHAIN, cmd, output, root, sh, tools_dir};
 
 /// Debian packages, each with the reason it is needed.
 const APT_PACKAGES: &[(&str, &str)] = &[
@@ -25,6 +25,7 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("opensc", "PKCS#11 module with the JPKI (My Number card) driver"),
     ("libnss3-tools", "NSS softokn, a second PKCS#11 token with OAEP-SHA256"),
     ("openssl", "interoperability checks of signatures and ciphertexts"),
+    ("fonts-noto-cjk", "Japanese glyphs in headless Chromium (screenshots, layout tests)"),
     ("npm", "fetches binaryen's wasm-opt and axe-core from the npm registry"),
 ];
 
@@ -87,10 +88,10 @@ fn apt_packages() -> anyhow::Result<Status> {
         c.args(args).env("DEBIAN_FRONTEND", "noninteractive");
         c
     };
-    run(&mut apt(&["update", "-q"]))?;
+    sh(&mut apt(&["update", "-q"]))?;
     let mut install = apt(&["install", "-y", "-q", "--no-install-recommends"]);
     install.args(&missing);
-    run(&mut install)?;
+    sh(&mut install)?;
     Ok(Status::Installed(missing.join(" ")))
 }
 
@@ -131,7 +132,7 @@ fn wasm_toolchain() -> anyhow::Result<Status> {
         "[package]\nname=\"sysroot-dummy\"\nversion=\"0.0.0\"\nedition=\"2021\"\n[profile.release]\n\
          opt-level=3\ndebug=0\ncodegen-units=1\npanic=\"abort\"\n",
     )?;
-    run(cmd("/usr/bin/cargo")
+    sh(cmd("/usr/bin/cargo")
         .args(["build", "--release", "-Zbuild-std=std,panic_abort,test"])
         .args(["--target", "wasm32-unknown-unknown"])
         .current_dir(&work)
@@ -181,7 +182,7 @@ fn wasm_toolchain() -> anyhow::Result<Status> {
     )?;
     fs::write(tc.join(".rustc-vV"), format!("{want}\n"))?;
     let _ = output(cmd("rustup").args(["toolchain", "uninstall", WEB_TOOLCHAIN]));
-    run(cmd("rustup").args(["toolchain", "link", WEB_TOOLCHAIN]).arg(&tc))?;
+    sh(cmd("rustup").args(["toolchain", "link", WEB_TOOLCHAIN]).arg(&tc))?;
     fs::remove_dir_all(&work).ok();
     Ok(Status::Installed(format!("{WEB_TOOLCHAIN} at {}", tc.display())))
 }
@@ -212,7 +213,7 @@ fn cargo_install(tool: &str, krate: &str, version: &str, locked: bool) -> anyhow
     if locked {
         c.arg("--locked");
     }
-    run(&mut c)?;
+    sh(&mut c)?;
     match tool_version(tool) {
         Some(v) if v == version => Ok(Status::Installed(format!("{tool} {version}"))),
         other => bail!("{tool} {version} was installed but `{tool} --version` says {other:?}"),
@@ -251,7 +252,7 @@ fn binaryen() -> anyhow::Result<Status> {
         return Ok(Status::Present(format!("wasm-opt {want}")));
     }
     fs::create_dir_all(&npm_dir)?;
-    run(cmd("npm")
+    sh(cmd("npm")
         .args(["install", "--no-audit", "--no-fund", "--prefix"])
         .arg(&npm_dir)
         .arg(format!("binaryen@{BINARYEN_VERSION}")))?;
@@ -260,6 +261,6 @@ fn binaryen() -> anyhow::Result<Status> {
 
 fn fetch_web() -> anyhow::Result<Status> {
     // Trunk runs cargo offline, so the voter app's crates are fetched here.
-    run(cmd("cargo").args(["fetch", "--locked"]).current_dir(root().join("web")))?;
+    sh(cmd("cargo").args(["fetch", "--locked"]).current_dir(root().join("web")))?;
     Ok(Status::Present("web/Cargo.lock fetched".into()))
 }

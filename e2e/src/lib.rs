@@ -1,0 +1,178 @@
+//! `e2e`: the harness for end-to-end tests: the real `verifier` binary and the built voter app, driven in real
+//! headless Chromium over WebDriver (chromedriver from Debian, fantoccini). Every process is started on a free
+//! loopback port and killed when its guard drops, also when a test panics.
+//!
+//! The tests read `E2E_BIN_DIR` (the built binaries) and `E2E_WEB_DIST` (Trunk's dist/), which
+//! `cargo xtask test` sets; without them they fall back to target/debug and web/dist, and say what to build when
+//! those are missing.
+#![allow(clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use fantoccini::{Client, ClientBuilder};
+
+/// Returns the repository root.
+pub fn root() -> PathBuf {
+    let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    here.parent().map(PathBuf::from).unwrap_or(here)
+}
+
+/// Returns the folder of the built binaries.
+pub fn bin_dir() -> PathBuf {
+    std::env::var_os("E2E_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target/debug"))
+}
+
+/// Returns the built voter app.
+pub fn web_dist() -> anyhow::Result<PathBuf> {
+    let dist = std::env::var_os("E2E_WEB_DIST").map(PathBuf::from).unwrap_or_else(|| root().join("web/dist"));
+    if !dist.join("index.html").exists() {
+        bail!("{} has no index.html: build the voter app first (cargo xtask test does)", dist.display());
+    }
+    Ok(dist)
+}
+
+/// Returns where screenshots for reviewers are saved.
+pub fn screenshot_dir() -> PathBuf {
+    root().join("target/e2e-screenshots")
+}
+
+/// Returns a free loopback port.
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// A child process in its own process group, killed with its whole group on drop.
+pub struct ProcessGroup(Child);
+
+impl ProcessGroup {
+    /// Starts a command in a new process group.
+    pub fn spawn(mut cmd: Command) -> anyhow::Result<ProcessGroup> {
+        cmd.process_group(0);
+        let child = cmd.spawn().with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+        Ok(ProcessGroup(child))
+    }
+
+    /// Returns the child.
+    pub fn child(&mut self) -> &mut Child {
+        &mut self.0
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        // The group was created by `process_group(0)` for this child alone, so only its processes are signalled
+        // (chromedriver and the Chromium it started, which would otherwise outlive a failed test).
+        if let Ok(pgid) = i32::try_from(self.0.id()) {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
+        }
+        let _ = self.0.wait();
+    }
+}
+
+/// A running verifier on a free port.
+pub struct Verifier {
+    _process: ProcessGroup,
+    /// `http://127.0.0.1:PORT/`.
+    pub base_url: String,
+}
+
+impl Verifier {
+    /// Starts `verifier serve --demo` with the built voter app.
+    pub fn start_demo() -> anyhow::Result<Verifier> {
+        let mut cmd = Command::new(bin_dir().join("verifier"));
+        cmd.args(["serve", "--demo", "--listen", "127.0.0.1:0"])
+            .arg("--web-dir")
+            .arg(web_dist()?)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut process = ProcessGroup::spawn(cmd)?;
+        let stdout = process.child().stdout.take().context("no stdout")?;
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line)?;
+        let base_url = line
+            .trim()
+            .strip_prefix("verifier: listening on ")
+            .with_context(|| format!("the verifier did not start: {line:?}"))?
+            .to_string();
+        Ok(Verifier { _process: process, base_url })
+    }
+}
+
+/// Headless Chromium driven over WebDriver.
+pub struct Browser {
+    /// The WebDriver client.
+    pub client: Client,
+    _driver: ProcessGroup,
+}
+
+impl Browser {
+    /// Starts chromedriver and a headless Chromium with a fresh profile; `tz` sets the browser's time zone (to
+    /// prove the app never takes election times from it).
+    pub async fn start(tz: Option<&str>) -> anyhow::Result<Browser> {
+        let port = free_port()?;
+        let driver = std::env::var("CHROMEDRIVER").unwrap_or_else(|_| "/usr/bin/chromedriver".into());
+        let mut cmd = Command::new(driver);
+        cmd.arg(format!("--port={port}")).stdout(Stdio::null()).stderr(Stdio::null());
+        if let Some(tz) = tz {
+            cmd.env("TZ", tz);
+        }
+        let driver = ProcessGroup::spawn(cmd)?;
+        let profile = tempfile::tempdir()?;
+        let caps = serde_json::json!({
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": [
+                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                    "--disable-dev-shm-usage", "--window-size=1280,900",
+                    format!("--user-data-dir={}", profile.path().display()),
+                ]
+            }
+        });
+        let caps = caps.as_object().cloned().context("capabilities")?;
+        let url = format!("http://127.0.0.1:{port}");
+        let mut last = None;
+        for _ in 0..100 {
+            match ClientBuilder::rustls()?.capabilities(caps.clone()).connect(&url).await {
+                Ok(client) => {
+                    // The profile folder must outlive the browser; it is removed with the temp dir at exit.
+                    std::mem::forget(profile);
+                    return Ok(Browser { client, _driver: driver });
+                }
+                Err(e) => last = Some(e),
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("chromedriver did not start on port {port}: {last:?}")
+    }
+
+    /// Saves a screenshot under target/e2e-screenshots/NAME.png for reviewers.
+    pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir)?;
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, self.client.screenshot().await?)?;
+        Ok(path)
+    }
+
+    /// Waits until an element's text satisfies a condition, returning the text.
+    pub async fn wait_text(&self, css: &str, ok: impl Fn(&str) -> bool) -> anyhow::Result<String> {
+        let mut last = String::new();
+        for _ in 0..100 {
+            if let Ok(el) = self.client.find(fantoccini::Locator::Css(css)).await {
+                last = el.text().await.unwrap_or_default();
+                if ok(&last) {
+                    return Ok(last);
+                }
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("{css}: text never satisfied the condition; last seen {last:?}")
+    }
+}

@@ -1,0 +1,3 @@
+//! Hooks shared by screens.
+
+pub mod use_server_clock;

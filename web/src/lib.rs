@@ -1,0 +1,50 @@
+//! `web`: the voter app, a Yew single-page app compiled to wasm32 and served by the verifier (one origin).
+//!
+//! Map:
+//! - [`pages`]: one file per screen (`start`: the election, its window in JST, live clocks).
+//! - [`components`]: pieces shared by screens (`jst_clock`).
+//! - [`hooks`]: `use_server_clock`, the server's time measured once and ticking every second.
+//! - [`services`]: `verifier_api`, the JSON API of the verifier.
+//! - [`i18n`]: Japanese first, English second; date and time formatting.
+//!
+//! What it must never do: read the PC's clock or time zone for an election time (JST comes from the server's
+//! clock, R-VOTE-1), handle a PIN or password (the card helper's own page does), or send a plaintext choice
+//! anywhere (it is encrypted here, R-VOTE-7).
+
+pub mod components;
+pub mod hooks;
+pub mod i18n;
+pub mod pages;
+pub mod services;
+
+use yew::prelude::*;
+
+/// The app: the language is chosen here and passed down.
+#[function_component(App)]
+pub fn app() -> Html {
+    let lang = use_state(|| i18n::Lang::Ja);
+    let toggle = {
+        let lang = lang.clone();
+        Callback::from(move |_: MouseEvent| lang.set(lang.other()))
+    };
+    html! {
+        <>
+            <a class="skip-link" href="#main">{ i18n::t(*lang, "本文へ移動", "Skip to main content") }</a>
+            <header class="site">
+                <button class="secondary lang-switch" onclick={toggle} lang={lang.other().code()}>
+                    { lang.other().switch_label() }
+                </button>
+                <h1>
+                    { "在外選挙インターネット投票" }
+                    <span class="en" lang="en">{ "Internet voting for Japanese voters abroad" }</span>
+                </h1>
+            </header>
+            <main id="main" lang={lang.code()}>
+                <pages::start::Start lang={*lang} />
+            </main>
+        </>
+    }
+}
+
+#[cfg(test)]
+wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

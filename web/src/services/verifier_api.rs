@@ -1,0 +1,42 @@
+//! The verifier's JSON API under `/api/v1` (same origin). Every failure carries the verifier's code, or a code
+//! of our own when the network failed, so that each has a message saying what to do.
+
+use gloo_net::http::Request;
+use serde::de::DeserializeOwned;
+use shared::api::{ApiError, ElectionSummary, TimeResponse};
+use shared::jst::ClockOffset;
+
+/// A failed call: the verifier's refusal, or `NETWORK` when it could not be reached.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ApiFailure {
+    /// The stable code.
+    pub code: String,
+    /// The sentence from the verifier (English), or a description of the network failure.
+    pub message: String,
+}
+
+async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiFailure> {
+    let network = |e: gloo_net::Error| ApiFailure { code: "NETWORK".into(), message: e.to_string() };
+    let resp = Request::get(path).send().await.map_err(network)?;
+    if resp.ok() {
+        resp.json::<T>().await.map_err(network)
+    } else {
+        match resp.json::<ApiError>().await {
+            Ok(e) => Err(ApiFailure { code: e.code, message: e.message }),
+            Err(e) => Err(ApiFailure { code: format!("HTTP_{}", resp.status()), message: e.to_string() }),
+        }
+    }
+}
+
+/// Measures the offset between the server's clock and the device's (R-VOTE-1).
+pub async fn measure_clock() -> Result<ClockOffset, ApiFailure> {
+    let sent = js_sys::Date::now() as i64;
+    let time: TimeResponse = get("/api/v1/time").await?;
+    let received = js_sys::Date::now() as i64;
+    Ok(ClockOffset::measure(sent, time.unix_ms, received))
+}
+
+/// Fetches the election's public facts.
+pub async fn current_election() -> Result<ElectionSummary, ApiFailure> {
+    get("/api/v1/elections/current").await
+}

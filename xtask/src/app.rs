@@ -1,0 +1,23 @@
+//! Building the voter app with Trunk (release mode, no downloads) and the native binaries.
+
+use std::path::PathBuf;
+
+use crate::run::{cmd, root, sh};
+
+/// Builds the voter app into web/dist and returns that folder.
+pub fn build_voter_app() -> anyhow::Result<PathBuf> {
+    let web = root().join("web");
+    sh(cmd("trunk").args(["build", "--release"]).current_dir(&web).env("NO_COLOR", "1"))?;
+    Ok(web.join("dist"))
+}
+
+/// Builds the workspace's binaries (verifier, …) in the given profile.
+pub fn build_binaries(release: bool) -> anyhow::Result<PathBuf> {
+    let mut c = cmd("cargo");
+    c.args(["build", "--workspace", "--bins", "--locked"]).current_dir(root());
+    if release {
+        c.arg("--release");
+    }
+    sh(&mut c)?;
+    Ok(root().join("target").join(if release { "release" } else { "debug" }))
+}

@@ -1,0 +1,98 @@
+//! `cargo xtask test`: every check, in order, each one named when it starts and timed when it ends:
+//! fmt, clippy for the host and for wasm32, the native tests (unit, integration, end-to-end in headless Chromium),
+//! and the wasm tests in headless Chromium.
+
+use std::process::Command;
+use std::time::Instant;
+
+use crate::run::{WEB_TOOLCHAIN, cmd, root, sh};
+use crate::{app, setup};
+
+/// The steps run so far with their durations.
+#[derive(Default)]
+struct Steps(Vec<(String, f64)>);
+
+impl Steps {
+    fn time<T>(&mut self, name: &str, f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<T> {
+        println!("\n== test: {name}");
+        let t = Instant::now();
+        let out = f()?;
+        self.0.push((name.to_string(), t.elapsed().as_secs_f64()));
+        Ok(out)
+    }
+
+    fn sh(&mut self, name: &str, c: &mut Command) -> anyhow::Result<()> {
+        self.time(name, || sh(c))
+    }
+}
+
+/// Adds what the wasm tests need: wasm-bindgen's runner and Chromium's WebDriver.
+fn wasm_runner(c: &mut Command) -> &mut Command {
+    c.env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
+        .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+        .env("WASM_BINDGEN_TEST_TIMEOUT", "120")
+}
+
+/// Runs every check; the first failure stops the run with its command.
+pub fn run() -> anyhow::Result<()> {
+    let started = Instant::now();
+    setup::run()?;
+    let root = root();
+    let web = root.join("web");
+    let wasm_target_dir = root.join("target/wasm32");
+    let mut steps = Steps::default();
+
+    steps.sh("rustfmt (workspace)", cmd("cargo").args(["fmt", "--all", "--check"]).current_dir(&root))?;
+    steps.sh("rustfmt (voter app)", cmd("cargo").args(["fmt", "--check"]).current_dir(&web))?;
+    steps.sh(
+        "clippy (host)",
+        cmd("cargo")
+            .args(["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"])
+            .current_dir(&root),
+    )?;
+    steps.sh(
+        "clippy (wasm32: shared)",
+        cmd("cargo")
+            .args(["clippy", "-p", "shared", "--all-targets", "--locked", "--target", "wasm32-unknown-unknown"])
+            .arg("--target-dir")
+            .arg(&wasm_target_dir)
+            .args(["--", "-D", "warnings"])
+            .env("RUSTUP_TOOLCHAIN", WEB_TOOLCHAIN)
+            .current_dir(&root),
+    )?;
+    steps.sh(
+        "clippy (wasm32: voter app)",
+        cmd("cargo").args(["clippy", "--all-targets", "--locked", "--", "-D", "warnings"]).current_dir(&web),
+    )?;
+    let (dist, bin) = steps.time("build the voter app (release) and the binaries", || {
+        Ok((app::build_voter_app()?, app::build_binaries(false)?))
+    })?;
+    steps.sh(
+        "native tests (unit, integration, end-to-end)",
+        cmd("cargo")
+            .args(["test", "--workspace", "--locked"])
+            .env("E2E_WEB_DIST", &dist)
+            .env("E2E_BIN_DIR", &bin)
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver")
+            .current_dir(&root),
+    )?;
+    steps.sh(
+        "wasm tests of shared in headless Chromium",
+        wasm_runner(&mut cmd("cargo"))
+            .args(["test", "-p", "shared", "--locked", "--target", "wasm32-unknown-unknown"])
+            .arg("--target-dir")
+            .arg(&wasm_target_dir)
+            .env("RUSTUP_TOOLCHAIN", WEB_TOOLCHAIN)
+            .current_dir(&root),
+    )?;
+    steps.sh(
+        "wasm tests of the voter app in headless Chromium",
+        wasm_runner(&mut cmd("cargo")).args(["test", "--locked"]).current_dir(&web),
+    )?;
+
+    println!("\n== test: all passed in {:.0} s", started.elapsed().as_secs_f64());
+    for (name, secs) in &steps.0 {
+        println!("   {secs:>7.1} s  {name}");
+    }
+    Ok(())
+}
