@@ -108,9 +108,7 @@ pub fn decode(bytes: &[u8]) -> Result<BallotPlaintext, BallotError> {
     let fields_ok = match choice {
         Choice::Blank => number == 0 && judges == 0 && marks == 0,
         Choice::Candidate(n) | Choice::Party(n) => n != 0 && judges == 0 && marks == 0,
-        Choice::Review(m) => {
-            number == 0 && usize::from(judges) <= MAX_JUDGES && (judges >= 32 || m >> judges == 0)
-        }
+        Choice::Review(m) => number == 0 && usize::from(judges) <= MAX_JUDGES && (judges >= 32 || m >> judges == 0),
     };
     if !fields_ok || !kind.accepts(&choice) {
         return Err(BallotError::Fields);
@@ -184,10 +182,8 @@ mod tests {
             ("national-pr", Choice::Candidate(11)),
             ("review", Choice::Review(0b10)),
         ];
-        let got: Vec<String> = vectors
-            .iter()
-            .map(|(c, choice)| hex::encode(encode(&e, e.contest(c).unwrap(), choice).unwrap()))
-            .collect();
+        let got: Vec<String> =
+            vectors.iter().map(|(c, choice)| hex::encode(encode(&e, e.contest(c).unwrap(), choice).unwrap())).collect();
         let expected: Vec<&str> = include_str!("../tests/data/ballot_vectors.txt")
             .lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -291,11 +287,11 @@ mod proptests {
             bytes[at] ^= flip;
             // A mutated ballot either fails to decode, fails the contest check, or (only when the number or
             // marks byte changed into another valid choice) decodes to a different choice: never the same one.
-            if let Ok(plain) = decode(&bytes) {
-                if let Ok(other) = plain.check_for(&e, c) {
-                    prop_assert_ne!(other, choice);
-                    prop_assert!((24..32).contains(&at));
-                }
+            if let Ok(plain) = decode(&bytes)
+                && let Ok(other) = plain.check_for(&e, c)
+            {
+                prop_assert_ne!(other, choice);
+                prop_assert!((24..32).contains(&at));
             }
         }
 

@@ -62,11 +62,7 @@ pub fn next_business_day(date: NaiveDate) -> NaiveDate {
 pub fn receipt_date(received_at: chrono::DateTime<chrono::Utc>) -> NaiveDate {
     let local = jst::to_jst(received_at);
     let date = local.date_naive();
-    if is_business_day(date) && local.time() < CLOSING_TIME {
-        date
-    } else {
-        next_business_day(date)
-    }
+    if is_business_day(date) && local.time() < CLOSING_TIME { date } else { next_business_day(date) }
 }
 
 /// The holidays named by the Act itself (国民の祝日), without the derived 振替休日 and 国民の休日.
@@ -175,17 +171,12 @@ fn equinox_day(year: i32, which: Equinox) -> Option<u32> {
 /// Returns every national holiday of a year with its name, in date order.
 pub fn holidays_of_year(year: i32) -> Vec<(NaiveDate, &'static str)> {
     let Some(first) = NaiveDate::from_ymd_opt(year, 1, 1) else { return Vec::new() };
-    first
-        .iter_days()
-        .take_while(|d| d.year() == year)
-        .filter_map(|d| holiday_name(d).map(|n| (d, n)))
-        .collect()
+    first.iter_days().take_while(|d| d.year() == year).filter_map(|d| holiday_name(d).map(|n| (d, n))).collect()
 }
 
 /// Adds whole days to a date, saturating at the ends of the calendar.
 pub fn add_days(date: NaiveDate, days: i64) -> NaiveDate {
-    date.checked_add_signed(Duration::days(days))
-        .unwrap_or(if days < 0 { NaiveDate::MIN } else { NaiveDate::MAX })
+    date.checked_add_signed(Duration::days(days)).unwrap_or(if days < 0 { NaiveDate::MIN } else { NaiveDate::MAX })
 }
 
 #[cfg(test)]

@@ -138,9 +138,7 @@ impl CardPublicKey {
         if signature.len() != self.0.size() {
             return Err(CryptoError::BadSignature);
         }
-        self.0
-            .verify(Pkcs1v15Sign::new::<Sha256>(), digest, signature)
-            .map_err(|_| CryptoError::BadSignature)
+        self.0.verify(Pkcs1v15Sign::new::<Sha256>(), digest, signature).map_err(|_| CryptoError::BadSignature)
     }
 }
 
@@ -226,10 +224,7 @@ mod tests {
         let key = ElectionPublicKey::from_pem(ELECTION_PUB).unwrap();
         assert_eq!(key.ciphertext_len(), 384);
         assert_eq!(key.fingerprint(), hex::encode(vector("election_key_fingerprint")));
-        assert!(matches!(
-            ElectionPublicKey::from_pem(CARD_PUB),
-            Err(CryptoError::KeySize { bits: 2048, .. })
-        ));
+        assert!(matches!(ElectionPublicKey::from_pem(CARD_PUB), Err(CryptoError::KeySize { bits: 2048, .. })));
         assert!(matches!(ElectionPublicKey::from_spki_der(b"junk"), Err(CryptoError::BadKey(_))));
     }
 

@@ -229,13 +229,13 @@ impl ContestKind {
 
     /// Returns whether this kind accepts a choice of that shape (ignoring numbers).
     pub fn accepts(self, choice: &Choice) -> bool {
-        match (self, choice) {
-            (_, Choice::Blank) => true,
-            (Self::HorDistrict | Self::HocDistrict | Self::HocPr, Choice::Candidate(_)) => true,
-            (Self::HorPr | Self::HocPr, Choice::Party(_)) => true,
-            (Self::JudicialReview, Choice::Review(_)) => true,
-            _ => false,
-        }
+        matches!(
+            (self, choice),
+            (_, Choice::Blank)
+                | (Self::HorDistrict | Self::HocDistrict | Self::HocPr, Choice::Candidate(_))
+                | (Self::HorPr | Self::HocPr, Choice::Party(_))
+                | (Self::JudicialReview, Choice::Review(_))
+        )
     }
 }
 
@@ -328,7 +328,9 @@ impl Contest {
     /// candidate of a House of Councillors PR contest); empty where candidates cannot be chosen.
     pub fn selectable_candidates(&self) -> Vec<&Candidate> {
         match &self.rules {
-            Rules::HorDistrict { candidates, .. } | Rules::HocDistrict { candidates, .. } => candidates.iter().collect(),
+            Rules::HorDistrict { candidates, .. } | Rules::HocDistrict { candidates, .. } => {
+                candidates.iter().collect()
+            }
             Rules::HocPr { parties } => parties.iter().flat_map(|p| &p.list).collect(),
             Rules::HorPr { .. } | Rules::JudicialReview { .. } => Vec::new(),
         }
@@ -376,7 +378,9 @@ impl Contest {
         unique(self.parties().iter().map(|p| p.number), &what("party number"))?;
         let listed = self.parties().iter().flat_map(|p| &p.list);
         let all_candidates: Vec<&Candidate> = match &self.rules {
-            Rules::HorDistrict { candidates, .. } | Rules::HocDistrict { candidates, .. } => candidates.iter().collect(),
+            Rules::HorDistrict { candidates, .. } | Rules::HocDistrict { candidates, .. } => {
+                candidates.iter().collect()
+            }
             _ => listed.collect(),
         };
         unique(all_candidates.iter().map(|c| c.number), &what("candidate number"))?;
@@ -384,10 +388,10 @@ impl Contest {
             if c.number == 0 {
                 return Err(ModelError::Invalid(what("candidate number 0 (numbers start at 1)")));
             }
-            if let Some(p) = &c.party {
-                if self.party(p).is_none() {
-                    return Err(ModelError::Invalid(what(&format!("candidate {} names unknown party {p}", c.number))));
-                }
+            if let Some(p) = &c.party
+                && self.party(p).is_none()
+            {
+                return Err(ModelError::Invalid(what(&format!("candidate {} names unknown party {p}", c.number))));
             }
             if c.tokutei && self.kind() != ContestKind::HocPr {
                 return Err(ModelError::Invalid(what("特定枠 outside House of Councillors PR")));
@@ -451,7 +455,9 @@ pub(crate) mod tests {
     }
 
     fn party(number: u16, pid: &str, name: &str, abbr: &str, list: Vec<Candidate>) -> Party {
-        Party { number, id: id(pid), name: name.into(), abbreviation: abbr.into(), reading: "せいとう".into(), list }
+        Party {
+            number, id: id(pid), name: name.into(), abbreviation: abbr.into(), reading: "せいとう".into(), list
+        }
     }
 
     /// A House of Councillors election with every contest kind that it has, for tests across the crate.
@@ -460,7 +466,9 @@ pub(crate) mod tests {
         tokutei.tokutei = true;
         Election {
             id: id("hoc-2028"),
-            name: Text { ja: "第28回参議院議員通常選挙".into(), en: "28th House of Councillors election".into() },
+            name: Text {
+                ja: "第28回参議院議員通常選挙".into(), en: "28th House of Councillors election".into()
+            },
             kind: ElectionKind::HocOrdinary,
             notice_date: "2028-07-06".parse().unwrap(),
             election_day: "2028-07-23".parse().unwrap(),
@@ -484,8 +492,20 @@ pub(crate) mod tests {
                     district: "national".into(),
                     rules: Rules::HocPr {
                         parties: vec![
-                            party(1, "p1", "未来党", "未来", vec![tokutei, cand(12, "鈴木 次郎", "すずき じろう", Some("p1"))]),
-                            party(2, "p2", "みらいの会", "未来", vec![cand(21, "田中 三郎", "たなか さぶろう", Some("p2"))]),
+                            party(
+                                1,
+                                "p1",
+                                "未来党",
+                                "未来",
+                                vec![tokutei, cand(12, "鈴木 次郎", "すずき じろう", Some("p1"))],
+                            ),
+                            party(
+                                2,
+                                "p2",
+                                "みらいの会",
+                                "未来",
+                                vec![cand(21, "田中 三郎", "たなか さぶろう", Some("p2"))],
+                            ),
                         ],
                     },
                 },
@@ -573,15 +593,15 @@ pub(crate) mod tests {
     #[test]
     fn inconsistent_definitions_are_refused() {
         let mut e = sample_election();
-        e.contests[0].rules = Rules::HocDistrict {
-            parties: vec![],
-            candidates: vec![cand(1, "a", "あ", Some("nobody"))],
-        };
+        e.contests[0].rules =
+            Rules::HocDistrict { parties: vec![], candidates: vec![cand(1, "a", "あ", Some("nobody"))] };
         assert!(matches!(e.validate(), Err(ModelError::Invalid(m)) if m.contains("unknown party")));
 
         let mut e = sample_election();
-        e.contests[0].rules =
-            Rules::HocDistrict { parties: vec![], candidates: vec![cand(1, "a", "あ", None), cand(1, "b", "い", None)] };
+        e.contests[0].rules = Rules::HocDistrict {
+            parties: vec![],
+            candidates: vec![cand(1, "a", "あ", None), cand(1, "b", "い", None)],
+        };
         assert!(matches!(e.validate(), Err(ModelError::Invalid(m)) if m.contains("duplicate candidate number")));
 
         let mut e = sample_election();

@@ -74,7 +74,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let e = load_election(&file)?;
             let w = e.window();
             println!("{} / {} ({})", e.name.ja, e.name.en, e.id);
-            println!("voting window: {} to {}", shared::jst::format_jst(w.opens_at), shared::jst::format_jst(w.closes_at));
+            println!(
+                "voting window: {} to {}",
+                shared::jst::format_jst(w.opens_at),
+                shared::jst::format_jst(w.closes_at)
+            );
             for c in &e.contests {
                 println!("- {} {} ({:?}, district {})", c.id, c.name.ja, c.kind(), c.district);
             }

@@ -43,25 +43,15 @@ impl WebApp {
             f.into_response()
         });
         let this = self.clone();
-        let index = get_or_head()
-            .and(warp::path::full())
-            .and_then(move |path: warp::path::FullPath| {
-                let this = this.clone();
-                async move {
-                    let last = path.as_str().rsplit('/').next().unwrap_or("");
-                    if last.contains('.') {
-                        Err(warp::reject::not_found())
-                    } else {
-                        Ok(this.index_response())
-                    }
-                }
-            });
+        let index = get_or_head().and(warp::path::full()).and_then(move |path: warp::path::FullPath| {
+            let this = this.clone();
+            async move {
+                let last = path.as_str().rsplit('/').next().unwrap_or("");
+                if last.contains('.') { Err(warp::reject::not_found()) } else { Ok(this.index_response()) }
+            }
+        });
         let csp = self.csp.clone();
-        files
-            .or(index)
-            .unify()
-            .map(move |r: Response| with_security_headers(r, &csp))
-            .boxed()
+        files.or(index).unify().map(move |r: Response| with_security_headers(r, &csp)).boxed()
     }
 
     fn index_response(&self) -> Response {

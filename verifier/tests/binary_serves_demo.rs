@@ -30,7 +30,8 @@ async fn binary_serves_time_and_election_on_a_free_port() {
     let election: shared::api::ElectionSummary =
         reqwest::get(format!("{base}api/v1/elections/current")).await.unwrap().json().await.unwrap();
     assert_eq!(election.name.ja, "模擬選挙（練習用）参議院議員通常選挙");
-    let time: shared::api::TimeResponse = reqwest::get(format!("{base}api/v1/time")).await.unwrap().json().await.unwrap();
+    let time: shared::api::TimeResponse =
+        reqwest::get(format!("{base}api/v1/time")).await.unwrap().json().await.unwrap();
     assert_eq!(time.jst.offset().local_minus_utc(), 9 * 3600);
     drop(running);
 }

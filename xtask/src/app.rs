@@ -2,13 +2,12 @@
 
 use std::path::PathBuf;
 
-use crate::run::{cmd, root, sh};
+use crate::run::{cmd, root, sh, web_cmd};
 
 /// Builds the voter app into web/dist and returns that folder.
 pub fn build_voter_app() -> anyhow::Result<PathBuf> {
-    let web = root().join("web");
-    sh(cmd("trunk").args(["build", "--release"]).current_dir(&web).env("NO_COLOR", "1"))?;
-    Ok(web.join("dist"))
+    sh(web_cmd("trunk").args(["build", "--release"]).env("NO_COLOR", "true"))?;
+    Ok(root().join("web/dist"))
 }
 
 /// Builds the workspace's binaries (verifier, …) in the given profile.

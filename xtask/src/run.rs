@@ -23,7 +23,9 @@ pub fn tools_dir() -> PathBuf {
 /// Returns a PATH with cargo's bin folder and the project-local npm tools in front.
 pub fn tool_path() -> std::ffi::OsString {
     let mut dirs = vec![tools_dir().join("npm/node_modules/.bin")];
-    if let Some(home) = std::env::var_os("HOME") {
+    if let Some(cargo_home) = std::env::var_os("CARGO_HOME") {
+        dirs.push(PathBuf::from(cargo_home).join("bin"));
+    } else if let Some(home) = std::env::var_os("HOME") {
         dirs.push(PathBuf::from(home).join(".cargo/bin"));
     }
     if let Some(path) = std::env::var_os("PATH") {
@@ -36,6 +38,14 @@ pub fn tool_path() -> std::ffi::OsString {
 pub fn cmd(program: impl AsRef<OsStr>) -> Command {
     let mut c = Command::new(program);
     c.env("PATH", tool_path());
+    c
+}
+
+/// Creates a command that runs in web/ with the wasm-capable toolchain. `cargo xtask` itself runs under rustup's
+/// stable, which sets RUSTUP_TOOLCHAIN for its children and would override web/rust-toolchain.toml.
+pub fn web_cmd(program: impl AsRef<OsStr>) -> Command {
+    let mut c = cmd(program);
+    c.current_dir(root().join("web")).env("RUSTUP_TOOLCHAIN", WEB_TOOLCHAIN);
     c
 }
 
@@ -53,9 +63,7 @@ pub fn sh(c: &mut Command) -> anyhow::Result<()> {
 /// Runs a command and returns its standard output, or None if it cannot start or fails.
 pub fn output(c: &mut Command) -> Option<String> {
     let out = c.stderr(Stdio::null()).output().ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
+    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 fn describe(c: &Command) -> String {

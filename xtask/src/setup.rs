@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 
-use crate::run::{WEB_TOOLCHAIN, cmd, output, root, sh, tools_dir};
+use crate::run::{WEB_TOOLCHAIN, cmd, output, root, sh, tools_dir, web_cmd};
 
 /// Debian packages, each with the reason it is needed.
 const APT_PACKAGES: &[(&str, &str)] = &[
@@ -60,11 +60,7 @@ enum Status {
 }
 
 fn apt_packages() -> anyhow::Result<Status> {
-    let missing: Vec<&str> = APT_PACKAGES
-        .iter()
-        .filter(|(pkg, _)| !dpkg_installed(pkg))
-        .map(|(pkg, _)| *pkg)
-        .collect();
+    let missing: Vec<&str> = APT_PACKAGES.iter().filter(|(pkg, _)| !dpkg_installed(pkg)).map(|(pkg, _)| *pkg).collect();
     if missing.is_empty() {
         return Ok(Status::Present(format!("{} packages", APT_PACKAGES.len())));
     }
@@ -101,7 +97,7 @@ fn dpkg_installed(pkg: &str) -> bool {
 }
 
 fn is_root() -> bool {
-    output(&mut cmd("id").arg("-u")).as_deref() == Some("0")
+    output(cmd("id").arg("-u")).as_deref() == Some("0")
 }
 
 fn toolchain_dir() -> anyhow::Result<PathBuf> {
@@ -116,8 +112,9 @@ fn wasm_toolchain() -> anyhow::Result<Status> {
     let have_std = fs::read_dir(&wasm_lib)
         .map(|d| d.flatten().any(|e| e.file_name().to_string_lossy().starts_with("libstd-")))
         .unwrap_or(false);
-    let linked = output(cmd("rustup").args(["toolchain", "list"]))
-        .is_some_and(|l| l.lines().any(|t| t.starts_with(WEB_TOOLCHAIN)));
+    // Linked, and to this folder (a link left by another HOME would point elsewhere).
+    let linked = output(cmd("rustup").args(["which", "rustc", "--toolchain", WEB_TOOLCHAIN]))
+        .is_some_and(|p| Path::new(&p).starts_with(&tc));
     let stamp = fs::read_to_string(tc.join(".rustc-vV")).unwrap_or_default();
     if stamp.trim() == want && have_std && linked && tc.join("bin/clippy-driver").exists() {
         return Ok(Status::Present(format!("{WEB_TOOLCHAIN} at {}", tc.display())));
@@ -230,10 +227,10 @@ pub fn wasm_bindgen_version() -> anyhow::Result<String> {
     let text = fs::read_to_string(&lock).with_context(|| format!("read {}", lock.display()))?;
     let mut lines = text.lines();
     while let Some(line) = lines.next() {
-        if line == "name = \"wasm-bindgen\"" {
-            if let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \"")) {
-                return Ok(v.trim_end_matches('"').to_string());
-            }
+        if line == "name = \"wasm-bindgen\""
+            && let Some(v) = lines.next().and_then(|l| l.strip_prefix("version = \""))
+        {
+            return Ok(v.trim_end_matches('"').to_string());
         }
     }
     bail!("{} names no wasm-bindgen version", lock.display())
@@ -261,6 +258,6 @@ fn binaryen() -> anyhow::Result<Status> {
 
 fn fetch_web() -> anyhow::Result<Status> {
     // Trunk runs cargo offline, so the voter app's crates are fetched here.
-    sh(cmd("cargo").args(["fetch", "--locked"]).current_dir(root().join("web")))?;
+    sh(web_cmd("cargo").args(["fetch", "--locked"]))?;
     Ok(Status::Present("web/Cargo.lock fetched".into()))
 }

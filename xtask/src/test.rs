@@ -5,7 +5,7 @@
 use std::process::Command;
 use std::time::Instant;
 
-use crate::run::{WEB_TOOLCHAIN, cmd, root, sh};
+use crate::run::{WEB_TOOLCHAIN, cmd, root, sh, web_cmd};
 use crate::{app, setup};
 
 /// The steps run so far with their durations.
@@ -38,12 +38,11 @@ pub fn run() -> anyhow::Result<()> {
     let started = Instant::now();
     setup::run()?;
     let root = root();
-    let web = root.join("web");
     let wasm_target_dir = root.join("target/wasm32");
     let mut steps = Steps::default();
 
     steps.sh("rustfmt (workspace)", cmd("cargo").args(["fmt", "--all", "--check"]).current_dir(&root))?;
-    steps.sh("rustfmt (voter app)", cmd("cargo").args(["fmt", "--check"]).current_dir(&web))?;
+    steps.sh("rustfmt (voter app)", web_cmd("cargo").args(["fmt", "--check"]))?;
     steps.sh(
         "clippy (host)",
         cmd("cargo")
@@ -62,7 +61,7 @@ pub fn run() -> anyhow::Result<()> {
     )?;
     steps.sh(
         "clippy (wasm32: voter app)",
-        cmd("cargo").args(["clippy", "--all-targets", "--locked", "--", "-D", "warnings"]).current_dir(&web),
+        web_cmd("cargo").args(["clippy", "--all-targets", "--locked", "--", "-D", "warnings"]),
     )?;
     let (dist, bin) = steps.time("build the voter app (release) and the binaries", || {
         Ok((app::build_voter_app()?, app::build_binaries(false)?))
@@ -87,7 +86,7 @@ pub fn run() -> anyhow::Result<()> {
     )?;
     steps.sh(
         "wasm tests of the voter app in headless Chromium",
-        wasm_runner(&mut cmd("cargo")).args(["test", "--locked"]).current_dir(&web),
+        wasm_runner(&mut web_cmd("cargo")).args(["test", "--locked"]),
     )?;
 
     println!("\n== test: all passed in {:.0} s", started.elapsed().as_secs_f64());
