@@ -114,7 +114,8 @@ fn wasm_toolchain() -> anyhow::Result<Status> {
         .unwrap_or(false);
     // Linked, and to this folder (a link left by another HOME would point elsewhere).
     let linked = output(cmd("rustup").args(["which", "rustc", "--toolchain", WEB_TOOLCHAIN]))
-        .is_some_and(|p| Path::new(&p).starts_with(&tc));
+        .and_then(|p| fs::canonicalize(p).ok())
+        .is_some_and(|p| fs::canonicalize(&tc).is_ok_and(|tc| p.starts_with(tc)));
     let stamp = fs::read_to_string(tc.join(".rustc-vV")).unwrap_or_default();
     if stamp.trim() == want && have_std && linked && tc.join("bin/clippy-driver").exists() {
         return Ok(Status::Present(format!("{WEB_TOOLCHAIN} at {}", tc.display())));
