@@ -1,0 +1,25 @@
+//! `card-helper`: the native program on the voter's PC that does the My Number card's work, as Web eID's native
+//! application does for Estonia's ID card. A web page cannot talk to a card reader, and must never see a PIN; this
+//! helper listens on 127.0.0.1 only, answers only the configured origins (the verifier's), and asks for every PIN
+//! on its own confirmation page, a different origin that the voting page cannot read (R-VOTE-5, R-VOTE-6).
+//!
+//! Map:
+//! - [`cli`]: `card-helper serve` and `card-helper test-pki …`.
+//! - [`api`]: the loopback HTTP API (status, authenticate, sign, operation polling) and the confirmation page.
+//! - [`operations`]: pending operations with their one-time confirmation ids and results.
+//! - [`pin`]: PIN rules, checked before the card is touched, in zeroizing secret types.
+//! - [`backend`]: the card behind one trait, with [`soft`] (a software card file for demos, tests and UX labs) and
+//!   [`pkcs11`] (OpenSC's JPKI driver for the real card; SoftHSM2 in tests).
+//! - [`pki`]: a JPKI-like test authority: authentication and signing CAs, voter cards, revocation, CRLs.
+//!
+//! What it must never do: listen beyond loopback, answer a foreign origin, log or return a PIN, or sign anything
+//! the voter did not confirm on its own page.
+
+pub mod api;
+pub mod backend;
+pub mod cli;
+pub mod operations;
+pub mod pin;
+pub mod pkcs11;
+pub mod pki;
+pub mod soft;
