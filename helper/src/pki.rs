@@ -1,1 +1,701 @@
-//! (being written)
+//! A JPKI-like test certificate authority, for demos and tests only: never a real My Number card.
+//!
+//! The real card holds two RSA-2048 key pairs with certificates (R-REG-2, R-VOTE-5):
+//! - the user-authentication certificate (利用者証明用電子証明書), which carries no personal data, only its serial;
+//! - the signing certificate (署名用電子証明書), which carries name, address, birth date and sex as
+//!   `subjectAltName` otherName entries under the J-LIS arc [`JLIS_ARC`].
+//!
+//! [`TestAuthority`] keeps two self-signed RSA-2048 CAs (one per certificate kind) in a directory, issues such
+//! card key pairs and certificates, revokes serials and publishes CRLs that the verifier trusts and checks.
+//! The CA private keys lie unencrypted in files named `INSECURE-…`: this authority exists for tests only.
+//!
+//! Layout of the directory:
+//! - `auth-ca.pem`, `sign-ca.pem`: the CA certificates;
+//! - `INSECURE-auth-ca-key.pem`, `INSECURE-sign-ca-key.pem`: the CA keys (PKCS#8);
+//! - `auth.crl.pem`, `sign.crl.pem`: the current CRLs;
+//! - `state.json`: issued and revoked serials and the next CRL number.
+//!
+//! One process at a time may change a directory (issue, revoke); within a process, a [`TestAuthority`] can be
+//! shared between threads.
+
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, PoisonError};
+
+use anyhow::{Context, anyhow, bail, ensure};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use rcgen::{
+    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName, DnType, DnValue,
+    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, PKCS_RSA_SHA256, PublicKeyData,
+    RevokedCertParams, SanType, SerialNumber,
+};
+use rsa::pkcs8::EncodePrivateKey;
+use serde::{Deserialize, Serialize};
+use x509_parser::asn1_rs::{Any, FromDer, Tag};
+use x509_parser::certificate::X509Certificate;
+use x509_parser::extensions::GeneralName;
+use x509_parser::x509::X509Name;
+use zeroize::Zeroizing;
+
+/// The J-LIS object identifier arc of the personal-data otherName entries: `.1` name, `.3` sex, `.4` birth date,
+/// `.5` address.
+pub const JLIS_ARC: &str = "1.2.392.200149.8.5.5";
+
+/// [`JLIS_ARC`] as numbers, for rcgen.
+const JLIS_ARCS: [u64; 7] = [1, 2, 392, 200149, 8, 5, 5];
+const NAME_ARC: u64 = 1;
+const SEX_ARC: u64 = 3;
+const BIRTH_DATE_ARC: u64 = 4;
+const ADDRESS_ARC: u64 = 5;
+
+const STATE_FILE: &str = "state.json";
+const RSA_BITS: usize = 2048;
+const SERIAL_LEN: usize = 16;
+const CA_VALID_DAYS: i64 = 3650;
+const CRL_VALID_DAYS: i64 = 7;
+const ORGANIZATION: &str = "JPKI Test (not a real authority)";
+
+/// The person a signing certificate is about: the four facts JPKI puts into it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    /// Name as registered (氏名), e.g. "山田 太郎".
+    pub name: String,
+    /// Address as registered (住所).
+    pub address: String,
+    /// Birth date (生年月日).
+    pub birth_date: NaiveDate,
+    /// Sex (性別).
+    pub sex: Sex,
+}
+
+/// Sex as recorded in the certificate: `"1"`, `"2"` or `"3"`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sex {
+    /// `"1"`.
+    Male,
+    /// `"2"`.
+    Female,
+    /// `"3"`.
+    Other,
+}
+
+impl Sex {
+    /// Returns the code written into the certificate: `"1"`, `"2"` or `"3"`.
+    pub fn code(self) -> &'static str {
+        match self {
+            Sex::Male => "1",
+            Sex::Female => "2",
+            Sex::Other => "3",
+        }
+    }
+
+    /// Reads a certificate's sex code, `None` unless it is `"1"`, `"2"` or `"3"`.
+    pub fn from_code(code: &str) -> Option<Sex> {
+        match code {
+            "1" => Some(Sex::Male),
+            "2" => Some(Sex::Female),
+            "3" => Some(Sex::Other),
+            _ => None,
+        }
+    }
+}
+
+/// A freshly issued test card: both key pairs (PKCS#8 DER, zeroized on drop) with their certificates.
+pub struct IssuedCard {
+    /// The user-authentication private key, PKCS#8 DER.
+    pub auth_key_pkcs8_der: Zeroizing<Vec<u8>>,
+    /// The user-authentication certificate, DER.
+    pub auth_cert_der: Vec<u8>,
+    /// The user-authentication certificate's serial, as [`serial_hex`] returns it.
+    pub auth_serial: String,
+    /// The signing private key, PKCS#8 DER.
+    pub sign_key_pkcs8_der: Zeroizing<Vec<u8>>,
+    /// The signing certificate, DER.
+    pub sign_cert_der: Vec<u8>,
+    /// The signing certificate's serial, as [`serial_hex`] returns it.
+    pub sign_serial: String,
+}
+
+impl std::fmt::Debug for IssuedCard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedCard")
+            .field("auth_serial", &self.auth_serial)
+            .field("sign_serial", &self.sign_serial)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which of the two CAs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum CaKind {
+    Auth,
+    Sign,
+}
+
+impl CaKind {
+    fn common_name(self) -> &'static str {
+        match self {
+            CaKind::Auth => "JPKI Test Authentication CA",
+            CaKind::Sign => "JPKI Test Signing CA",
+        }
+    }
+
+    fn cert_file(self) -> &'static str {
+        match self {
+            CaKind::Auth => "auth-ca.pem",
+            CaKind::Sign => "sign-ca.pem",
+        }
+    }
+
+    fn key_file(self) -> &'static str {
+        match self {
+            CaKind::Auth => "INSECURE-auth-ca-key.pem",
+            CaKind::Sign => "INSECURE-sign-ca-key.pem",
+        }
+    }
+
+    fn crl_file(self) -> &'static str {
+        match self {
+            CaKind::Auth => "auth.crl.pem",
+            CaKind::Sign => "sign.crl.pem",
+        }
+    }
+}
+
+/// One loaded CA: its certificate and the rcgen issuer (name, key identifier, key).
+struct Ca {
+    kind: CaKind,
+    cert_pem: String,
+    issuer: Issuer<'static, KeyPair>,
+}
+
+/// The state file: what was issued, what is revoked, and the number of the next CRL.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct State {
+    next_crl_number: u64,
+    issued: Vec<IssuedRecord>,
+    revoked: Vec<RevokedRecord>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct IssuedRecord {
+    serial: String,
+    ca: CaKind,
+    not_after: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct RevokedRecord {
+    serial: String,
+    ca: CaKind,
+    revoked_at: DateTime<Utc>,
+}
+
+/// The test authority in its directory, with both CAs loaded.
+pub struct TestAuthority {
+    dir: PathBuf,
+    auth: Ca,
+    sign: Ca,
+    /// Serialises read-modify-write of the state file within this process.
+    state_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for TestAuthority {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestAuthority").field("dir", &self.dir).finish_non_exhaustive()
+    }
+}
+
+impl TestAuthority {
+    /// Creates `dir` with two self-signed RSA-2048 CAs, empty CRLs and the state file; refuses a directory that
+    /// already holds an authority.
+    pub fn init(dir: &Path) -> anyhow::Result<TestAuthority> {
+        for name in [
+            CaKind::Auth.cert_file(),
+            CaKind::Sign.cert_file(),
+            CaKind::Auth.key_file(),
+            CaKind::Sign.key_file(),
+            STATE_FILE,
+        ] {
+            let path = dir.join(name);
+            ensure!(
+                !path.exists(),
+                "{} already holds a test authority ({name} exists): open it instead, or choose an empty directory",
+                dir.display()
+            );
+        }
+        fs::create_dir_all(dir).with_context(|| format!("creating the authority directory {}", dir.display()))?;
+
+        let (auth_key, sign_key) = generate_key_pair_ders()?;
+        let now = now_seconds();
+        let not_before = now - TimeDelta::days(1);
+        let not_after = now + TimeDelta::days(CA_VALID_DAYS);
+        let mut cas = Vec::with_capacity(2);
+        for (kind, key_der) in [(CaKind::Auth, auth_key), (CaKind::Sign, sign_key)] {
+            let key = rsa_key_pair(&key_der)?;
+            let mut params = CertificateParams::default();
+            params.distinguished_name = ca_name(kind)?;
+            params.serial_number = Some(random_serial()?);
+            params.not_before = to_offset(not_before)?;
+            params.not_after = to_offset(not_after)?;
+            params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+            params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+            params.key_identifier_method = KeyIdMethod::Sha256;
+            let cert = params.self_signed(&key).with_context(|| format!("self-signing {}", kind.common_name()))?;
+            let cert_pem = cert.pem();
+            write_new_file(&dir.join(kind.key_file()), key.serialize_pem().as_bytes(), true)?;
+            write_new_file(&dir.join(kind.cert_file()), cert_pem.as_bytes(), false)?;
+            cas.push(Ca { kind, cert_pem, issuer: Issuer::new(params, key) });
+        }
+        let sign = cas.pop().ok_or_else(|| anyhow!("the signing CA was not created"))?;
+        let auth = cas.pop().ok_or_else(|| anyhow!("the authentication CA was not created"))?;
+        let authority = TestAuthority { dir: dir.to_path_buf(), auth, sign, state_lock: Mutex::new(()) };
+
+        let mut state = State { next_crl_number: 1, ..State::default() };
+        authority.publish_crls(&mut state)?;
+        let state_json = serde_json::to_vec_pretty(&state).context("serialising the authority state")?;
+        write_new_file(&dir.join(STATE_FILE), &state_json, false)?;
+        Ok(authority)
+    }
+
+    /// Opens a directory that [`TestAuthority::init`] created, checking that each CA key matches its certificate.
+    pub fn open(dir: &Path) -> anyhow::Result<TestAuthority> {
+        let auth = load_ca(dir, CaKind::Auth)?;
+        let sign = load_ca(dir, CaKind::Sign)?;
+        let authority = TestAuthority { dir: dir.to_path_buf(), auth, sign, state_lock: Mutex::new(()) };
+        authority.load_state()?;
+        Ok(authority)
+    }
+
+    /// Issues a card valid from yesterday until `valid_days` from now.
+    pub fn issue(&self, person: &Person, valid_days: i64) -> anyhow::Result<IssuedCard> {
+        ensure!(valid_days > 0, "valid_days must be positive, got {valid_days}");
+        let now = now_seconds();
+        let not_after = TimeDelta::try_days(valid_days)
+            .and_then(|d| now.checked_add_signed(d))
+            .ok_or_else(|| anyhow!("valid_days {valid_days} is out of range"))?;
+        self.issue_with_validity(person, now - TimeDelta::days(1), not_after)
+    }
+
+    /// Issues a card with an explicit validity window (e.g. an expired one, for tests).
+    pub fn issue_with_validity(
+        &self,
+        person: &Person,
+        not_before: DateTime<Utc>,
+        not_after: DateTime<Utc>,
+    ) -> anyhow::Result<IssuedCard> {
+        ensure!(not_before < not_after, "not_before ({not_before}) must be before not_after ({not_after})");
+        let (auth_key_der, sign_key_der) = generate_key_pair_ders()?;
+
+        let auth_serial = random_serial()?;
+        let mut auth = leaf_params(&auth_serial, not_before, not_after)?;
+        auth.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        auth.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let auth_cert = auth
+            .signed_by(&rsa_key_pair(&auth_key_der)?, &self.auth.issuer)
+            .context("signing the authentication certificate")?;
+
+        let sign_serial = random_serial()?;
+        let mut sign = leaf_params(&sign_serial, not_before, not_after)?;
+        sign.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::ContentCommitment];
+        sign.subject_alt_names = vec![
+            jlis_other_name(NAME_ARC, &person.name),
+            jlis_other_name(SEX_ARC, person.sex.code()),
+            jlis_other_name(BIRTH_DATE_ARC, &person.birth_date.format("%Y%m%d").to_string()),
+            jlis_other_name(ADDRESS_ARC, &person.address),
+        ];
+        let sign_cert = sign
+            .signed_by(&rsa_key_pair(&sign_key_der)?, &self.sign.issuer)
+            .context("signing the signing certificate")?;
+
+        let card = IssuedCard {
+            auth_serial: serial_hex(auth_cert.der())?,
+            auth_cert_der: auth_cert.der().to_vec(),
+            auth_key_pkcs8_der: auth_key_der,
+            sign_serial: serial_hex(sign_cert.der())?,
+            sign_cert_der: sign_cert.der().to_vec(),
+            sign_key_pkcs8_der: sign_key_der,
+        };
+        self.update_state(|state| {
+            for (serial, ca) in [(&card.auth_serial, CaKind::Auth), (&card.sign_serial, CaKind::Sign)] {
+                state.issued.push(IssuedRecord { serial: serial.clone(), ca, not_after });
+            }
+            Ok(false)
+        })?;
+        Ok(card)
+    }
+
+    /// Revokes a certificate this authority issued (serial in hex, from either CA) and republishes both CRLs.
+    pub fn revoke(&self, serial_hex: &str) -> anyhow::Result<()> {
+        let serial = normalize_serial(serial_hex)?;
+        self.update_state(|state| {
+            let ca = state
+                .issued
+                .iter()
+                .find(|r| r.serial == serial)
+                .map(|r| r.ca)
+                .ok_or_else(|| anyhow!("serial {serial} was not issued by this test authority"))?;
+            if !state.revoked.iter().any(|r| r.serial == serial) {
+                state.revoked.push(RevokedRecord { serial: serial.clone(), ca, revoked_at: now_seconds() });
+            }
+            Ok(true)
+        })
+    }
+
+    /// Returns the authentication CA certificate (PEM).
+    pub fn auth_ca_pem(&self) -> String {
+        self.auth.cert_pem.clone()
+    }
+
+    /// Returns the signing CA certificate (PEM).
+    pub fn sign_ca_pem(&self) -> String {
+        self.sign.cert_pem.clone()
+    }
+
+    /// Returns the authentication CA's current CRL (DER).
+    pub fn auth_crl_der(&self) -> anyhow::Result<Vec<u8>> {
+        read_pem_file(&self.dir.join(CaKind::Auth.crl_file()), "X509 CRL")
+    }
+
+    /// Returns the signing CA's current CRL (DER).
+    pub fn sign_crl_der(&self) -> anyhow::Result<Vec<u8>> {
+        read_pem_file(&self.dir.join(CaKind::Sign.crl_file()), "X509 CRL")
+    }
+
+    /// Returns the authority's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn load_state(&self) -> anyhow::Result<State> {
+        let path = self.dir.join(STATE_FILE);
+        let bytes = fs::read(&path).with_context(|| format!("reading the authority state {}", path.display()))?;
+        serde_json::from_slice(&bytes).with_context(|| {
+            format!("reading {}: expected the JSON state file written by TestAuthority::init", path.display())
+        })
+    }
+
+    /// Reads the state, lets `change` modify it, republishes the CRLs if it returns true, and saves the state.
+    fn update_state(&self, change: impl FnOnce(&mut State) -> anyhow::Result<bool>) -> anyhow::Result<()> {
+        let _guard = self.state_lock.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut state = self.load_state()?;
+        let republish = change(&mut state)?;
+        if republish {
+            self.publish_crls(&mut state)?;
+        }
+        let json = serde_json::to_vec_pretty(&state).context("serialising the authority state")?;
+        write_file_atomically(&self.dir.join(STATE_FILE), &json)
+    }
+
+    /// Signs and writes both CRLs with the state's next CRL number, then advances it.
+    fn publish_crls(&self, state: &mut State) -> anyhow::Result<()> {
+        let number = state.next_crl_number;
+        let this_update = now_seconds();
+        for ca in [&self.auth, &self.sign] {
+            let mut revoked_certs = Vec::new();
+            for record in state.revoked.iter().filter(|r| r.ca == ca.kind) {
+                let bytes = hex::decode(&record.serial)
+                    .with_context(|| format!("revoked serial {:?} in the state file is not hex", record.serial))?;
+                revoked_certs.push(RevokedCertParams {
+                    serial_number: SerialNumber::from_slice(&bytes),
+                    revocation_time: to_offset(record.revoked_at)?,
+                    reason_code: None,
+                    invalidity_date: None,
+                });
+            }
+            let params = CertificateRevocationListParams {
+                this_update: to_offset(this_update)?,
+                next_update: to_offset(this_update + TimeDelta::days(CRL_VALID_DAYS))?,
+                crl_number: SerialNumber::from(number),
+                issuing_distribution_point: None,
+                revoked_certs,
+                key_identifier_method: KeyIdMethod::Sha256,
+            };
+            let crl = params
+                .signed_by(&ca.issuer)
+                .with_context(|| format!("signing the CRL of {}", ca.kind.common_name()))?;
+            let pem = crl.pem().context("encoding a CRL as PEM")?;
+            write_file_atomically(&self.dir.join(ca.kind.crl_file()), pem.as_bytes())?;
+        }
+        state.next_crl_number = number.checked_add(1).ok_or_else(|| anyhow!("CRL number overflow"))?;
+        Ok(())
+    }
+}
+
+/// Reads the person from a signing certificate's J-LIS otherName entries; all four must be present, once each.
+pub fn person_from_signing_cert(der: &[u8]) -> anyhow::Result<Person> {
+    let cert = parse_cert(der)?;
+    let san = cert
+        .subject_alternative_name()
+        .map_err(|e| anyhow!("signing certificate: unreadable subjectAltName: {e}"))?
+        .ok_or_else(|| anyhow!("signing certificate has no subjectAltName; expected the J-LIS otherName entries"))?;
+    let (mut name, mut sex, mut birth_date, mut address) = (None, None, None, None);
+    for general_name in &san.value.general_names {
+        let GeneralName::OtherName(oid, value) = general_name else { continue };
+        let oid = oid.to_id_string();
+        let Some(arc) = oid.strip_prefix(JLIS_ARC).and_then(|rest| rest.strip_prefix('.')) else { continue };
+        let slot = match arc {
+            "1" => &mut name,
+            "3" => &mut sex,
+            "4" => &mut birth_date,
+            "5" => &mut address,
+            _ => continue,
+        };
+        ensure!(slot.is_none(), "signing certificate repeats the otherName {oid}");
+        *slot = Some(other_name_string(value).with_context(|| format!("signing certificate otherName {oid}"))?);
+    }
+    let missing = |what: &str, arc: u64| anyhow!("signing certificate lacks the {what} (otherName {JLIS_ARC}.{arc})");
+    let name = name.ok_or_else(|| missing("name", NAME_ARC))?;
+    let sex = sex.ok_or_else(|| missing("sex", SEX_ARC))?;
+    let birth_date = birth_date.ok_or_else(|| missing("birth date", BIRTH_DATE_ARC))?;
+    let address = address.ok_or_else(|| missing("address", ADDRESS_ARC))?;
+    Ok(Person {
+        sex: Sex::from_code(&sex)
+            .ok_or_else(|| anyhow!("signing certificate: sex {sex:?} is not one of \"1\", \"2\", \"3\""))?,
+        birth_date: NaiveDate::parse_from_str(&birth_date, "%Y%m%d")
+            .ok()
+            .filter(|_| birth_date.len() == 8)
+            .ok_or_else(|| anyhow!("signing certificate: birth date {birth_date:?} is not YYYYMMDD"))?,
+        name,
+        address,
+    })
+}
+
+/// Returns a certificate's serial as lower-case hex without leading zero bytes.
+pub fn serial_hex(der: &[u8]) -> anyhow::Result<String> {
+    let cert = parse_cert(der)?;
+    Ok(hex_without_leading_zeros(cert.raw_serial()))
+}
+
+/// Returns a certificate's SubjectPublicKeyInfo (DER).
+pub fn spki_der(der: &[u8]) -> anyhow::Result<Vec<u8>> {
+    Ok(parse_cert(der)?.public_key().raw.to_vec())
+}
+
+fn parse_cert(der: &[u8]) -> anyhow::Result<X509Certificate<'_>> {
+    let (rest, cert) =
+        x509_parser::parse_x509_certificate(der).map_err(|e| anyhow!("expected an X.509 certificate (DER): {e}"))?;
+    ensure!(rest.is_empty(), "expected an X.509 certificate (DER), found {} trailing bytes", rest.len());
+    Ok(cert)
+}
+
+fn hex_without_leading_zeros(bytes: &[u8]) -> String {
+    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
+    if start == bytes.len() { "00".to_owned() } else { hex::encode(&bytes[start..]) }
+}
+
+/// Accepts hex in either case, with or without colons and leading zero bytes, and returns it as [`serial_hex`] does.
+fn normalize_serial(serial: &str) -> anyhow::Result<String> {
+    let mut digits: String = serial.trim().chars().filter(|&c| c != ':').collect();
+    if digits.len() % 2 == 1 {
+        digits.insert(0, '0');
+    }
+    let bytes = hex::decode(&digits).map_err(|_| anyhow!("expected a certificate serial in hex, got {serial:?}"))?;
+    ensure!(!bytes.is_empty(), "expected a certificate serial in hex, got an empty string");
+    Ok(hex_without_leading_zeros(&bytes))
+}
+
+/// Decodes an otherName value, `[0] EXPLICIT` around a UTF8String (or a PrintableString or IA5String).
+fn other_name_string(value: &[u8]) -> anyhow::Result<String> {
+    let (rest, explicit) = Any::from_der(value).map_err(|e| anyhow!("expected [0] EXPLICIT value: {e}"))?;
+    ensure!(rest.is_empty() && explicit.tag() == Tag(0), "expected a single [0] EXPLICIT value");
+    let (rest, inner) = Any::from_der(explicit.data).map_err(|e| anyhow!("expected a string value: {e}"))?;
+    ensure!(rest.is_empty(), "expected a single string inside [0]");
+    match inner.tag() {
+        Tag::Utf8String | Tag::PrintableString | Tag::Ia5String => std::str::from_utf8(inner.data)
+            .map(str::to_owned)
+            .map_err(|_| anyhow!("expected UTF-8 text in the string value")),
+        tag => bail!("expected a UTF8String, PrintableString or IA5String, found tag {tag}"),
+    }
+}
+
+fn jlis_other_name(arc: u64, value: &str) -> SanType {
+    let mut oid = JLIS_ARCS.to_vec();
+    oid.push(arc);
+    SanType::OtherName((oid, value.into()))
+}
+
+fn ca_name(kind: CaKind) -> anyhow::Result<DistinguishedName> {
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CountryName, DnValue::PrintableString("JP".try_into().context("country code")?));
+    name.push(DnType::OrganizationName, ORGANIZATION);
+    name.push(DnType::CommonName, kind.common_name());
+    Ok(name)
+}
+
+/// Common parameters of both card certificates: subject C, O and CN = serial (no personal data).
+fn leaf_params(
+    serial: &SerialNumber,
+    not_before: DateTime<Utc>,
+    not_after: DateTime<Utc>,
+) -> anyhow::Result<CertificateParams> {
+    let mut params = CertificateParams::default();
+    let mut name = DistinguishedName::new();
+    name.push(DnType::CountryName, DnValue::PrintableString("JP".try_into().context("country code")?));
+    name.push(DnType::OrganizationName, ORGANIZATION);
+    name.push(DnType::CommonName, hex_without_leading_zeros(serial.as_ref()));
+    params.distinguished_name = name;
+    params.serial_number = Some(serial.clone());
+    params.not_before = to_offset(not_before)?;
+    params.not_after = to_offset(not_after)?;
+    params.is_ca = IsCa::NoCa;
+    params.use_authority_key_identifier_extension = true;
+    Ok(params)
+}
+
+/// Rebuilds an rcgen distinguished name from a parsed one, keeping each attribute's string type.
+fn rcgen_name(name: &X509Name<'_>) -> anyhow::Result<DistinguishedName> {
+    let mut dn = DistinguishedName::new();
+    for rdn in name.iter() {
+        let mut attributes = rdn.iter();
+        let (Some(attr), None) = (attributes.next(), attributes.next()) else {
+            bail!("expected one attribute per RDN in the CA name");
+        };
+        let arcs: Vec<u64> =
+            attr.attr_type().iter().ok_or_else(|| anyhow!("CA name: attribute OID too large"))?.collect();
+        let value = attr.attr_value();
+        let text = std::str::from_utf8(value.data).context("CA name: expected UTF-8 text")?;
+        let value = match value.tag() {
+            Tag::PrintableString => DnValue::PrintableString(text.try_into().context("CA name: PrintableString")?),
+            Tag::Utf8String => DnValue::Utf8String(text.to_owned()),
+            tag => bail!("CA name: expected a PrintableString or UTF8String, found tag {tag}"),
+        };
+        dn.push(DnType::from_oid(&arcs), value);
+    }
+    Ok(dn)
+}
+
+fn load_ca(dir: &Path, kind: CaKind) -> anyhow::Result<Ca> {
+    let cert_path = dir.join(kind.cert_file());
+    let cert_pem = fs::read_to_string(&cert_path)
+        .with_context(|| format!("reading the CA certificate {} (is this a test authority?)", cert_path.display()))?;
+    let cert_der =
+        pem_contents(cert_pem.as_bytes(), "CERTIFICATE").with_context(|| format!("reading {}", cert_path.display()))?;
+    let cert = parse_cert(&cert_der).with_context(|| format!("reading {}", cert_path.display()))?;
+
+    let key_path = dir.join(kind.key_file());
+    let key_pem = Zeroizing::new(
+        fs::read_to_string(&key_path).with_context(|| format!("reading the CA key {}", key_path.display()))?,
+    );
+    let key = KeyPair::from_pkcs8_pem_and_sign_algo(&key_pem, &PKCS_RSA_SHA256)
+        .with_context(|| format!("reading {}: expected an RSA private key (PKCS#8 PEM)", key_path.display()))?;
+    ensure!(
+        key.subject_public_key_info() == cert.public_key().raw,
+        "{} does not hold the key of {}",
+        key_path.display(),
+        cert_path.display()
+    );
+
+    let mut params = CertificateParams::default();
+    params.distinguished_name =
+        rcgen_name(cert.subject()).with_context(|| format!("reading {}", cert_path.display()))?;
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
+    params.key_identifier_method = KeyIdMethod::Sha256;
+    Ok(Ca { kind, cert_pem, issuer: Issuer::new(params, key) })
+}
+
+/// A private key in PKCS#8 DER, zeroized on drop.
+type Pkcs8Der = Zeroizing<Vec<u8>>;
+
+/// Generates two RSA-2048 keys in parallel (the card has two) and returns them as PKCS#8 DER.
+fn generate_key_pair_ders() -> anyhow::Result<(Pkcs8Der, Pkcs8Der)> {
+    std::thread::scope(|scope| {
+        let second = scope.spawn(generate_rsa_key_der);
+        let first = generate_rsa_key_der()?;
+        let second = second.join().map_err(|_| anyhow!("RSA key generation thread panicked"))??;
+        Ok((first, second))
+    })
+}
+
+fn generate_rsa_key_der() -> anyhow::Result<Pkcs8Der> {
+    let key = rsa::PrivateKey::new(&mut getrandom::SysRng, RSA_BITS).context("generating an RSA-2048 key")?;
+    let der = key.to_pkcs8_der().context("encoding an RSA key as PKCS#8")?;
+    Ok(Zeroizing::new(der.as_bytes().to_vec()))
+}
+
+fn rsa_key_pair(pkcs8_der: &[u8]) -> anyhow::Result<KeyPair> {
+    KeyPair::from_pkcs8_der_and_sign_algo(&pkcs8_der.into(), &PKCS_RSA_SHA256)
+        .context("loading an RSA key (PKCS#8 DER) for SHA-256 with RSA")
+}
+
+/// A random positive serial of exactly 16 bytes (top bit clear, second-highest bit set).
+fn random_serial() -> anyhow::Result<SerialNumber> {
+    let mut bytes = [0u8; SERIAL_LEN];
+    getrandom::fill(&mut bytes).map_err(|e| anyhow!("reading the system random generator: {e}"))?;
+    bytes[0] = (bytes[0] & 0x7f) | 0x40;
+    Ok(SerialNumber::from_slice(&bytes))
+}
+
+fn now_seconds() -> DateTime<Utc> {
+    DateTime::from_timestamp(Utc::now().timestamp(), 0).unwrap_or_else(Utc::now)
+}
+
+fn to_offset(t: DateTime<Utc>) -> anyhow::Result<time::OffsetDateTime> {
+    time::OffsetDateTime::from_unix_timestamp(t.timestamp()).with_context(|| format!("time {t} is out of range"))
+}
+
+fn pem_contents(pem: &[u8], label: &str) -> anyhow::Result<Vec<u8>> {
+    let (_, pem) = x509_parser::pem::parse_x509_pem(pem).map_err(|e| anyhow!("expected PEM {label}: {e}"))?;
+    ensure!(pem.label == label, "expected PEM {label}, found {}", pem.label);
+    Ok(pem.contents)
+}
+
+fn read_pem_file(path: &Path, label: &str) -> anyhow::Result<Vec<u8>> {
+    let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    pem_contents(&bytes, label).with_context(|| format!("reading {}", path.display()))
+}
+
+/// Creates a file that must not exist yet; `secret` files are readable by their owner only.
+fn write_new_file(path: &Path, contents: &[u8], secret: bool) -> anyhow::Result<()> {
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    if secret {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    #[cfg(not(unix))]
+    let _ = secret;
+    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(contents).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Replaces a file by writing a sibling and renaming it over, so readers never see half a file.
+fn write_file_atomically(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jlis_arcs_match_the_published_arc() {
+        let joined: Vec<String> = JLIS_ARCS.iter().map(u64::to_string).collect();
+        assert_eq!(joined.join("."), JLIS_ARC);
+    }
+
+    #[test]
+    fn serials_are_normalised() {
+        assert_eq!(normalize_serial("00:AB:0c").unwrap(), "ab0c");
+        assert_eq!(normalize_serial("abc").unwrap(), "0abc");
+        assert_eq!(normalize_serial("0000").unwrap(), "00");
+        assert!(normalize_serial("xyz").is_err());
+        assert!(normalize_serial("").is_err());
+    }
+
+    #[test]
+    fn sex_codes_round_trip() {
+        for sex in [Sex::Male, Sex::Female, Sex::Other] {
+            assert_eq!(Sex::from_code(sex.code()), Some(sex));
+        }
+        assert_eq!(Sex::from_code("0"), None);
+    }
+}
