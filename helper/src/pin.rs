@@ -33,10 +33,9 @@ impl KeyKind {
     pub fn pin_name(self) -> (&'static str, &'static str) {
         match self {
             KeyKind::Auth => ("利用者証明用電子証明書の暗証番号（数字4桁）", "user-authentication PIN (4 digits)"),
-            KeyKind::Sign => (
-                "署名用電子証明書の暗証番号（英数字6〜16文字）",
-                "signing password (6 to 16 letters and digits)",
-            ),
+            KeyKind::Sign => {
+                ("署名用電子証明書の暗証番号（英数字6〜16文字）", "signing password (6 to 16 letters and digits)")
+            }
         }
     }
 }
@@ -120,7 +119,8 @@ mod tests {
         let p = parse(KeyKind::Sign, "abc123").unwrap();
         assert_eq!(p.secret().expose_secret(), "ABC123");
         assert!(parse(KeyKind::Sign, "A1B2C3D4E5F6G7H8").is_ok());
-        for bad in ["ABC12", "A1B2C3D4E5F6G7H8I", "ABCDEF", "123456", "ABC 123", "ABC-123", "ＡＢＣ１２３", "ÄBC123"] {
+        for bad in ["ABC12", "A1B2C3D4E5F6G7H8I", "ABCDEF", "123456", "ABC 123", "ABC-123", "ＡＢＣ１２３", "ÄBC123"]
+        {
             assert_eq!(parse(KeyKind::Sign, bad).unwrap_err(), PinFormatError::Sign, "{bad:?}");
         }
     }

@@ -2,6 +2,7 @@
 //!
 //! Map:
 //! - [`api`]: the JSON bodies of the voter API, shared by the app and the verifier.
+//! - [`helper_api`]: the JSON bodies of the card helper's loopback API.
 //! - [`jst`]: Japan Standard Time (UTC+9, no daylight saving) and the server clock offset (R-VOTE-1).
 //! - [`calendar`]: national holidays, business days and the receipt date of applications (R-REG-10).
 //! - [`window`]: the online voting window of an election (R-VOTE-2).
@@ -21,6 +22,7 @@ pub mod ballot;
 pub mod calendar;
 pub mod crypto;
 pub mod election;
+pub mod helper_api;
 pub mod jst;
 pub mod kana;
 pub mod session;

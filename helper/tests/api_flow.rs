@@ -1,0 +1,314 @@
+//! The helper's HTTP API and confirmation page, driven over HTTP end to end against the real `card-helper`
+//! binary, with both backends: a soft card file, and a SoftHSM2 token pair through PKCS#11 (never skipped:
+//! `cargo xtask setup` installs softhsm2). Signatures are checked with `shared`'s verification and with openssl.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use card_helper::pki::{Person, Sex, TestAuthority, spki_der};
+use shared::crypto::{CardPublicKey, auth_digest};
+use shared::helper_api::{HelperStatus, OperationStarted, OperationView};
+
+const ORIGIN: &str = "http://vote.test:8080";
+const AUTH_PIN: &str = "1234";
+const SIGN_PW: &str = "ABC123";
+const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
+
+struct Helper {
+    child: Child,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Drop for Helper {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(backend_args: &[String], env: &[(&str, &Path)]) -> Helper {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_card-helper"));
+    cmd.args(["serve", "--port", "0", "--allowed-origin", ORIGIN]).args(backend_args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("card-helper: listening on ").expect("helper started").trim_end_matches('/');
+    Helper { child, base: base.to_string(), http: reqwest::Client::new() }
+}
+
+impl Helper {
+    async fn get(&self, path: &str, origin: Option<&str>) -> reqwest::Response {
+        let mut r = self.http.get(format!("{}{path}", self.base));
+        if let Some(o) = origin {
+            r = r.header("origin", o);
+        }
+        r.send().await.unwrap()
+    }
+
+    async fn post_json(&self, path: &str, body: serde_json::Value) -> reqwest::Response {
+        self.http.post(format!("{}{path}", self.base)).header("origin", ORIGIN).json(&body).send().await.unwrap()
+    }
+
+    async fn status(&self) -> HelperStatus {
+        self.get("/api/v1/status", Some(ORIGIN)).await.json().await.unwrap()
+    }
+
+    async fn confirm(&self, url: &str, pin: &str) -> String {
+        self.http
+            .post(url)
+            .header("origin", &self.base)
+            .form(&[("pin", pin), ("action", "confirm")])
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
+    async fn poll(&self, id: &str) -> OperationView {
+        self.get(&format!("/api/v1/operations/{id}"), Some(ORIGIN)).await.json().await.unwrap()
+    }
+
+    async fn start_auth(&self, challenge: &[u8]) -> OperationStarted {
+        let r = self.post_json("/api/v1/authenticate", serde_json::json!({ "challenge": B64.encode(challenge) })).await;
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    }
+
+    async fn start_sign(&self, digest: &[u8; 32]) -> OperationStarted {
+        let body = serde_json::json!({ "digest": hex::encode(digest), "what": { "ja": "投票 東京都選挙区", "en": "Ballot, Tokyo" } });
+        let r = self.post_json("/api/v1/sign", body).await;
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    }
+}
+
+fn issue_card(dir: &Path) -> card_helper::pki::IssuedCard {
+    let ca = TestAuthority::init(&dir.join("ca")).unwrap();
+    let person = Person {
+        name: "在外 花子".into(),
+        address: "東京都千代田区霞が関2-1-2".into(),
+        birth_date: "1990-04-01".parse().unwrap(),
+        sex: Sex::Female,
+    };
+    ca.issue(&person, 365).unwrap()
+}
+
+/// Checks a PKCS#1 v1.5 SHA-256 signature over a digest with `shared` and with `openssl pkeyutl -verify`.
+fn verify_both_ways(cert_der: &[u8], digest: &[u8; 32], sig: &[u8], dir: &Path) {
+    let spki = spki_der(cert_der).unwrap();
+    CardPublicKey::from_spki_der(&spki).unwrap().verify_digest(digest, sig).unwrap();
+    std::fs::write(dir.join("pub.der"), &spki).unwrap();
+    std::fs::write(dir.join("digest.bin"), digest).unwrap();
+    std::fs::write(dir.join("sig.bin"), sig).unwrap();
+    let out = Command::new("openssl")
+        .args(["pkeyutl", "-verify", "-pubin", "-keyform", "DER", "-pkeyopt", "digest:sha256"])
+        .arg("-inkey")
+        .arg(dir.join("pub.der"))
+        .arg("-in")
+        .arg(dir.join("digest.bin"))
+        .arg("-sigfile")
+        .arg(dir.join("sig.bin"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "openssl: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// The whole login flow: start, confirm on the helper's page with a wrong then the right PIN, poll the result.
+async fn login_flow(h: &Helper, auth_cert: &[u8], dir: &Path) {
+    let challenge = [42u8; 32];
+    let op = h.start_auth(&challenge).await;
+    assert!(op.confirm_url.starts_with(&h.base));
+    let page = h.http.get(&op.confirm_url).send().await.unwrap();
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    let page = page.text().await.unwrap();
+    assert!(page.contains(ORIGIN), "the page shows who asks");
+    assert!(page.contains("残り回数: 3回"), "{page}");
+
+    let page = h.confirm(&op.confirm_url, "12").await;
+    assert!(page.contains("形式が正しくありません"), "a malformed PIN costs no try: {page}");
+    assert_eq!(h.status().await.auth_tries.left, 3);
+    let page = h.confirm(&op.confirm_url, "0000").await;
+    assert!(page.contains("残り2回"), "{page}");
+    assert_eq!(h.poll(&op.operation_id).await, OperationView::Pending { last_error: Some("WRONG_PIN".into()) });
+    let page = h.confirm(&op.confirm_url, AUTH_PIN).await;
+    assert!(page.contains("完了しました"), "{page}");
+    let OperationView::Done { signature, certificate } = h.poll(&op.operation_id).await else { panic!("not done") };
+    let (sig, cert) = (B64.decode(signature).unwrap(), B64.decode(certificate).unwrap());
+    assert_eq!(cert, auth_cert);
+    verify_both_ways(&cert, &auth_digest(ORIGIN, &challenge), &sig, dir);
+    assert_eq!(h.status().await.auth_tries.left, 3, "a right PIN resets the count");
+    let again = h.get(&format!("/api/v1/operations/{}", op.operation_id), Some(ORIGIN)).await;
+    assert_eq!(again.status(), 404, "a result is handed out once");
+    let reuse = h.http.get(&op.confirm_url).send().await.unwrap();
+    assert_eq!(reuse.status(), 404, "the confirmation URL is one-time");
+}
+
+#[tokio::test]
+async fn soft_card_full_flow_origins_limits_and_lockout_across_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let card = issue_card(dir.path());
+    let path = dir.path().join("card.json");
+    let auth = card_helper::pin::Pin::parse(card_helper::pin::KeyKind::Auth, AUTH_PIN.to_string().into()).unwrap();
+    let sign = card_helper::pin::Pin::parse(card_helper::pin::KeyKind::Sign, SIGN_PW.to_string().into()).unwrap();
+    card_helper::soft::SoftCardFile::create(
+        "在外 花子",
+        (&card.auth_key_pkcs8_der, &card.auth_cert_der, &auth),
+        (&card.sign_key_pkcs8_der, &card.sign_cert_der, &sign),
+    )
+    .unwrap()
+    .save(&path)
+    .unwrap();
+    let args = vec!["--soft-card".to_string(), path.display().to_string()];
+    let h = start(&args, &[]);
+
+    // Status: the authentication certificate without a PIN, the signing one not yet.
+    let s = h.status().await;
+    assert_eq!((s.backend.as_str(), s.card_present), ("soft", true));
+    assert_eq!(B64.decode(s.auth_certificate.unwrap()).unwrap(), card.auth_cert_der);
+    assert_eq!(s.signing_certificate, None);
+    assert_eq!((s.auth_tries.left, s.sign_tries.left), (3, 5));
+
+    // Origins: another origin, or none, is refused; preflight only for the allowed one.
+    for origin in [Some("https://evil.example"), None] {
+        let r = h.get("/api/v1/status", origin).await;
+        assert_eq!(r.status(), 403);
+        assert!(r.headers().get("access-control-allow-origin").is_none());
+        let e: shared::api::ApiError = r.json().await.unwrap();
+        assert_eq!(e.code, "ORIGIN_NOT_ALLOWED");
+    }
+    let pre = h.http.request(reqwest::Method::OPTIONS, format!("{}/api/v1/sign", h.base)).header("origin", ORIGIN);
+    let pre = pre.send().await.unwrap();
+    assert_eq!(pre.status(), 204);
+    assert_eq!(pre.headers()["access-control-allow-origin"], ORIGIN);
+    let r = h.http.get(format!("{}/api/v1/status", h.base)).header("origin", ORIGIN).header("host", "evil.example:80");
+    let r = r.send().await.unwrap();
+    assert_eq!(r.status(), 403, "DNS rebinding: a foreign Host is refused");
+
+    // Limits and malformed bodies.
+    let big = serde_json::json!({ "challenge": "A".repeat(9000) });
+    assert_eq!(h.post_json("/api/v1/authenticate", big).await.status(), 413);
+    let stray = serde_json::json!({ "challenge": B64.encode([1u8; 32]), "pin": "1234" });
+    let r = h.post_json("/api/v1/authenticate", stray).await;
+    assert_eq!(r.status(), 400, "unknown fields (such as a PIN) are refused");
+    let short = serde_json::json!({ "challenge": B64.encode([1u8; 4]) });
+    assert_eq!(h.post_json("/api/v1/authenticate", short).await.status(), 400);
+
+    // The confirmation form only from the helper's own page.
+    let op = h.start_auth(&[7u8; 32]).await;
+    let r = h.http.post(&op.confirm_url).header("origin", ORIGIN).form(&[("pin", AUTH_PIN), ("action", "confirm")]);
+    assert_eq!(r.send().await.unwrap().status(), 403);
+    let cancelled = h.http.post(&op.confirm_url).header("origin", &h.base).form(&[("action", "cancel")]);
+    assert!(cancelled.send().await.unwrap().text().await.unwrap().contains("キャンセル"));
+    assert_eq!(h.poll(&op.operation_id).await, OperationView::Cancelled);
+
+    login_flow(&h, &card.auth_cert_der, dir.path()).await;
+
+    // Signing: right password once, then the signing certificate is readable.
+    let digest = shared::crypto::envelope_digest("demo-hoc", "tokyo", b"ciphertext");
+    let op = h.start_sign(&digest).await;
+    let page = h.http.get(&op.confirm_url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("投票 東京都選挙区") && page.contains("残り回数: 5回"), "{page}");
+    assert!(h.confirm(&op.confirm_url, "abc123").await.contains("完了"), "lower case is folded to upper case");
+    let OperationView::Done { signature, certificate } = h.poll(&op.operation_id).await else { panic!("not done") };
+    let sig = B64.decode(signature).unwrap();
+    verify_both_ways(&B64.decode(certificate).unwrap(), &digest, &sig, dir.path());
+    assert!(h.status().await.signing_certificate.is_some());
+
+    // Lockout: 5 wrong signing passwords lock the key; 3 wrong PINs the authentication key.
+    let op = h.start_sign(&digest).await;
+    for left in (1..=4).rev() {
+        let page = h.confirm(&op.confirm_url, "WRONG1").await;
+        assert!(page.contains(&format!("残り{left}回")) || (left == 1 && page.contains("あと1回")), "{left}: {page}");
+    }
+    let page = h.confirm(&op.confirm_url, "WRONG1").await;
+    assert!(page.contains("ロックされています") && page.contains("郵便等投票"), "{page}");
+    assert_eq!(h.poll(&op.operation_id).await, OperationView::Failed { code: "PIN_LOCKED".into() });
+    let op = h.start_auth(&[9u8; 32]).await;
+    h.confirm(&op.confirm_url, "1111").await;
+    h.confirm(&op.confirm_url, "2222").await;
+    assert!(h.confirm(&op.confirm_url, "3333").await.contains("ロックされています"));
+    drop(h);
+
+    // A restart does not give tries back, and the right PIN does not unlock.
+    let h = start(&args, &[]);
+    let s = h.status().await;
+    assert_eq!((s.auth_tries.left, s.sign_tries.left), (0, 0));
+    let op = h.start_auth(&[9u8; 32]).await;
+    assert!(h.confirm(&op.confirm_url, AUTH_PIN).await.contains("ロックされています"));
+}
+
+#[tokio::test]
+async fn pkcs11_softhsm_token_pair_full_flow() {
+    assert!(
+        Path::new(SOFTHSM).exists(),
+        "SoftHSM2 is missing at {SOFTHSM}: run `cargo xtask setup`, which installs softhsm2"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let tokens = dir.path().join("tokens");
+    std::fs::create_dir_all(&tokens).unwrap();
+    let conf = dir.path().join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
+    )
+    .unwrap();
+    let ca: PathBuf = dir.path().join("ca");
+    let init = Command::new(env!("CARGO_BIN_EXE_card-helper")).args(["test-pki", "init", "--dir"]).arg(&ca).output();
+    assert!(init.unwrap().status.success());
+    let state = dir.path().join("state.json");
+    let pkcs11_args = vec![
+        "--pkcs11-module".to_string(),
+        SOFTHSM.to_string(),
+        "--auth-token".into(),
+        "JPKI auth".into(),
+        "--sign-token".into(),
+        "JPKI sign".into(),
+        "--state-file".into(),
+        state.display().to_string(),
+    ];
+    let issued = Command::new(env!("CARGO_BIN_EXE_card-helper"))
+        .args(["test-pki", "issue", "--dir"])
+        .arg(&ca)
+        .args([
+            "--name",
+            "在外 太郎",
+            "--address",
+            "大阪府大阪市北区1-1",
+            "--birth-date",
+            "1985-12-24",
+            "--sex",
+            "male",
+        ])
+        .args(["--auth-pin", AUTH_PIN, "--sign-password", SIGN_PW])
+        .args(&pkcs11_args)
+        .env("SOFTHSM2_CONF", &conf)
+        .output()
+        .unwrap();
+    assert!(issued.status.success(), "{}", String::from_utf8_lossy(&issued.stderr));
+
+    let h = start(&pkcs11_args, &[("SOFTHSM2_CONF", &conf)]);
+    let s = h.status().await;
+    assert_eq!((s.backend.as_str(), s.card_present), ("pkcs11", true));
+    let auth_cert = B64.decode(s.auth_certificate.unwrap()).unwrap();
+    assert!(card_helper::pki::person_from_signing_cert(&auth_cert).is_err(), "no personal data in the auth cert");
+    login_flow(&h, &auth_cert, dir.path()).await;
+
+    let digest = shared::crypto::envelope_digest("demo-hoc", "national-pr", b"ct");
+    let op = h.start_sign(&digest).await;
+    assert!(h.confirm(&op.confirm_url, SIGN_PW).await.contains("完了"));
+    let OperationView::Done { signature, certificate } = h.poll(&op.operation_id).await else { panic!("not done") };
+    let cert = B64.decode(certificate).unwrap();
+    let person = card_helper::pki::person_from_signing_cert(&cert).unwrap();
+    assert_eq!(person.name, "在外 太郎");
+    verify_both_ways(&cert, &digest, &B64.decode(signature).unwrap(), dir.path());
+}

@@ -1,0 +1,102 @@
+//! The JSON bodies of the card helper's loopback API, shared so that the voter app and the helper cannot drift.
+//! Binary values are base64 (standard alphabet, padded); digests are lower-case hex.
+
+use serde::{Deserialize, Serialize};
+
+/// The default port of the card helper on 127.0.0.1.
+pub const DEFAULT_HELPER_PORT: u16 = 24190;
+
+/// Tries left for one PIN.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TriesView {
+    /// Tries left; 0 means locked.
+    pub left: u8,
+    /// Tries when none is used.
+    pub max: u8,
+}
+
+/// `GET /api/v1/status`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HelperStatus {
+    /// `soft` or `pkcs11`.
+    pub backend: String,
+    /// The reader or token.
+    pub reader: String,
+    /// Whether a card is present.
+    pub card_present: bool,
+    /// The authentication certificate (DER, base64), readable without a PIN.
+    pub auth_certificate: Option<String>,
+    /// The signing certificate (DER, base64), only after its password was given once.
+    pub signing_certificate: Option<String>,
+    /// Tries left for the authentication PIN.
+    pub auth_tries: TriesView,
+    /// Tries left for the signing password.
+    pub sign_tries: TriesView,
+}
+
+/// `POST /api/v1/authenticate`: the verifier's single-use nonce (base64, 16–128 bytes).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthenticateRequest {
+    /// The server's challenge.
+    pub challenge: String,
+}
+
+/// What a signature is for, shown to the voter on the helper's page.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignWhat {
+    /// In Japanese (at most 200 characters).
+    pub ja: String,
+    /// In English (at most 200 characters).
+    pub en: String,
+}
+
+/// `POST /api/v1/sign`: a SHA-256 digest (hex) and its description.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignRequest {
+    /// The digest to sign, 64 hex characters.
+    pub digest: String,
+    /// What it is.
+    pub what: SignWhat,
+}
+
+/// The answer to authenticate and sign: where the voter confirms, and what to poll.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationStarted {
+    /// Poll `GET /api/v1/operations/{operation_id}`.
+    pub operation_id: String,
+    /// Open this URL (the helper's own page) in a popup window.
+    pub confirm_url: String,
+    /// Seconds until the operation expires.
+    pub expires_in: u64,
+}
+
+/// `GET /api/v1/operations/{id}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
+pub enum OperationView {
+    /// Waiting for the voter; `last_error` is the code of the last refusal (e.g. `WRONG_PIN`).
+    Pending {
+        /// The last refusal's code.
+        last_error: Option<String>,
+    },
+    /// Signed: the signature and the certificate of the key, base64.
+    Done {
+        /// PKCS#1 v1.5 SHA-256 signature.
+        signature: String,
+        /// The certificate (DER).
+        certificate: String,
+    },
+    /// The voter cancelled.
+    Cancelled,
+    /// It cannot succeed; the code says why (e.g. `PIN_LOCKED`).
+    Failed {
+        /// The stable code.
+        code: String,
+    },
+}
