@@ -86,6 +86,9 @@ impl SoftCardFile {
     /// Writes the file atomically (temporary file, fsync, rename), readable by its owner only.
     pub fn save(&self, path: &Path) -> anyhow::Result<()> {
         use std::io::Write;
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
         let tmp = path.with_extension("tmp");
         let mut f = std::fs::File::create(&tmp)?;
         #[cfg(unix)]

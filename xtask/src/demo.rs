@@ -1,7 +1,13 @@
-//! `cargo xtask demo`: set up, build the voter app in release mode, and run the verifier on the demo election
-//! (open now) until Ctrl-C.
+//! `cargo xtask demo`: set up, build the voter app in release mode, create a test PKI with demo voters' soft
+//! cards, and run the card helper (holding one demo voter's card) and the verifier on the demo election (open
+//! now) until Ctrl-C.
 
-use crate::run::{cmd, root};
+use std::path::Path;
+use std::process::{Child, Command};
+
+use anyhow::Context;
+
+use crate::run::{cmd, root, sh};
 use crate::{app, setup};
 
 /// Options of the demo.
@@ -10,16 +16,70 @@ pub struct Args {
     /// Address the verifier listens on.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: String,
+    /// Port of the card helper on 127.0.0.1.
+    #[arg(long, default_value_t = 24190)]
+    helper_port: u16,
+    /// Which demo voter's card the helper holds (1-3), as if that card were in the reader.
+    #[arg(long, default_value_t = 1)]
+    voter: usize,
+}
+
+/// The demo voters: name, address, birth date, sex, authentication PIN, signing password. Test data only.
+const VOTERS: [(&str, &str, &str, &str, &str, &str); 3] = [
+    ("在外 花子", "アメリカ合衆国 ニューヨーク州", "1990-04-01", "female", "1234", "HANAKO1"),
+    ("海外 太郎", "ドイツ連邦共和国 ベルリン", "1985-12-24", "male", "5678", "TARO2024"),
+    ("国外 翼", "ブラジル連邦共和国 サンパウロ", "2001-07-07", "other", "2468", "TSUBASA9"),
+];
+
+/// Kills a child when dropped (the demo's helper when the verifier stops).
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 /// Runs the demo until Ctrl-C.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!((1..=VOTERS.len()).contains(&args.voter), "--voter must be 1 to {}", VOTERS.len());
     setup::run()?;
     let dist = app::build_voter_app()?;
     let bin = app::build_binaries(true)?;
+    let demo = root().join("target/demo");
+    if demo.exists() {
+        std::fs::remove_dir_all(&demo).with_context(|| format!("cannot clear {}", demo.display()))?;
+    }
+    let helper = bin.join("card-helper");
+    let pki = demo.join("pki");
+    sh(cmd(&helper).args(["test-pki", "init", "--dir"]).arg(&pki))?;
+    for (i, (name, address, birth, sex, pin, password)) in VOTERS.iter().enumerate() {
+        sh(cmd(&helper)
+            .args(["test-pki", "issue", "--dir"])
+            .arg(&pki)
+            .args(["--name", name, "--address", address, "--birth-date", birth, "--sex", sex])
+            .args(["--auth-pin", pin, "--sign-password", password, "--out"])
+            .arg(card_path(&demo, i + 1)))?;
+    }
+
+    let origin = format!("http://{}", args.listen);
+    let helper_child = Command::new(&helper)
+        .args(["serve", "--port", &args.helper_port.to_string(), "--allowed-origin", &origin, "--soft-card"])
+        .arg(card_path(&demo, args.voter))
+        .spawn()
+        .context("cannot start the card helper")?;
+    let _helper = Running(helper_child);
+
     println!();
-    println!("demo: starting the verifier on the demo election (a practice election, open now).");
-    println!("demo: open http://{}/ in a browser; stop with Ctrl-C.", args.listen);
+    println!("demo: the demo election (a practice election, open now) on {origin}/");
+    println!("demo: the card helper on http://127.0.0.1:{} holds demo voter {}'s card.", args.helper_port, args.voter);
+    println!("demo: demo voters (TEST DATA ONLY; cards in {}):", demo.join("cards").display());
+    println!("      {:<3} {:<14} {:<18} name", "#", "auth PIN (4)", "signing password");
+    for (i, (name, _, _, _, pin, password)) in VOTERS.iter().enumerate() {
+        println!("      {:<3} {:<14} {:<18} {name}", i + 1, pin, password);
+    }
+    println!("demo: open {origin}/ in a browser; stop with Ctrl-C.");
     println!();
     let status = cmd(bin.join("verifier"))
         .args(["serve", "--demo", "--listen", &args.listen])
@@ -27,9 +87,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .arg(&dist)
         .current_dir(root())
         .status()?;
-    // Ctrl-C reaches the verifier too; it stops gracefully and so does the demo.
+    // Ctrl-C reaches the verifier and the helper too; both stop gracefully, and so does the demo.
     if !status.success() && status.code().is_some() {
         anyhow::bail!("the verifier stopped with {status}");
     }
     Ok(())
+}
+
+fn card_path(demo: &Path, n: usize) -> std::path::PathBuf {
+    demo.join("cards").join(format!("voter{n}.json"))
 }
