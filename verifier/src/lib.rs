@@ -12,6 +12,7 @@
 //! What it must never do: receive a PIN or password, hold the election's private key, or store or log anything
 //! that joins a voter to a ballot (R-VOTE-8).
 
+pub mod certs;
 pub mod cli;
 pub mod clock;
 pub mod demo;
