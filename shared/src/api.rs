@@ -64,11 +64,13 @@ pub struct ElectionSummary {
     pub window: WindowView,
     /// The server's time when this was made.
     pub server_time: DateTime<Utc>,
+    /// Why voting is paused, if it is (R-VOTE-3).
+    pub paused: Option<String>,
 }
 
 impl ElectionSummary {
-    /// Describes an election as seen at an instant.
-    pub fn of(election: &Election, now: DateTime<Utc>) -> ElectionSummary {
+    /// Describes an election as seen at an instant, with the pause reason if voting is paused.
+    pub fn of(election: &Election, now: DateTime<Utc>, paused: Option<String>) -> ElectionSummary {
         let w = election.window();
         let (ja, en) = election.kind.text();
         ElectionSummary {
@@ -87,6 +89,7 @@ impl ElectionSummary {
                 state: w.state(now),
             },
             server_time: now,
+            paused,
         }
     }
 }
@@ -113,7 +116,7 @@ mod tests {
     fn summary_shows_window_in_jst_and_state() {
         let e = sample_election();
         let now = DateTime::parse_from_rfc3339("2028-07-10T12:00:00+09:00").unwrap().with_timezone(&Utc);
-        let s = ElectionSummary::of(&e, now);
+        let s = ElectionSummary::of(&e, now, None);
         assert_eq!(s.window.opens_at_jst.to_rfc3339(), "2028-07-07T08:30:00+09:00");
         assert_eq!(s.window.closes_at_jst.to_rfc3339(), "2028-07-22T20:00:00+09:00");
         assert_eq!(s.window.state, WindowState::Open);
@@ -128,4 +131,92 @@ mod tests {
         assert_eq!(t.jst.to_rfc3339(), "2026-11-25T00:00:00+09:00");
         assert_eq!(t.unix_ms, now.timestamp_millis());
     }
+}
+
+/// `POST /api/v1/session/challenge`: a single-use nonce (base64, 32 bytes) valid for `expires_in` seconds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Challenge {
+    /// The nonce, base64.
+    pub nonce: String,
+    /// Seconds it stays valid.
+    pub expires_in: u64,
+}
+
+/// `POST /api/v1/session`: the authentication certificate and the card's signature over
+/// `crypto::auth_digest(origin, nonce)`, made through the card helper.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The nonce from the challenge, base64.
+    pub nonce: String,
+    /// The user-authentication certificate, DER in base64.
+    pub certificate: String,
+    /// PKCS#1 v1.5 SHA-256 signature, base64.
+    pub signature: String,
+}
+
+/// The answer to a login: the session cookie is set; this says when it ends (absolute, R-VOTE-4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginResponse {
+    /// Server time of login.
+    pub started_at: DateTime<Utc>,
+    /// The session ends here, whatever the voter does.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// One contest on the voter's ballot, with whether this voter has voted in it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContestView {
+    /// The contest: candidates, parties and judges in display order with readings.
+    pub contest: crate::election::Contest,
+    /// Whether this voter's ballot in this contest has been accepted.
+    pub voted: bool,
+}
+
+/// `GET /api/v1/ballot`: what the logged-in voter may vote on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BallotView {
+    /// The election's id (bound into every ballot).
+    pub election_id: String,
+    /// The voter's contests (from the voter's municipality and districts).
+    pub contests: Vec<ContestView>,
+    /// The election public key, SubjectPublicKeyInfo DER in base64.
+    pub public_key: String,
+    /// Its fingerprint: hex SHA-256 of the DER (shown on the confirmation screen).
+    pub key_fingerprint: String,
+    /// When the session ends.
+    pub session_expires_at: DateTime<Utc>,
+    /// When voting closes.
+    pub window_closes_at: DateTime<Utc>,
+    /// Why voting is paused, if it is (R-VOTE-3).
+    pub paused: Option<String>,
+}
+
+/// `POST /api/v1/ballots`: one contest's encrypted ballot, the card's signature over
+/// `crypto::envelope_digest(election, contest, ciphertext)`, and the signing certificate.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CastRequest {
+    /// The contest's id.
+    pub contest: String,
+    /// RSA-OAEP ciphertext, base64.
+    pub ciphertext: String,
+    /// PKCS#1 v1.5 SHA-256 signature, base64.
+    pub signature: String,
+    /// The signing certificate, DER in base64.
+    pub certificate: String,
+}
+
+/// The receipt of an accepted ballot.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CastReceipt {
+    /// The contest.
+    pub contest: String,
+    /// The tracker: hex SHA-256 of the stored ciphertext, to check inclusion after the close.
+    pub tracker: String,
 }

@@ -10,6 +10,7 @@
 //! - [`kana`]: free-word search keys and the 五十音 row of a reading (R-SYS-4).
 //! - [`election`]: elections, contests, candidates, parties, judges and their ballot rules (R-SYS-4).
 //! - [`ballot`]: the fixed-length, versioned ballot bytes of one contest's choice.
+//! - [`ballot_box`]: the published tracker digest and the signed export format for offline counting.
 //! - [`crypto`]: ballot encryption (RSA-OAEP-SHA-256, R-VOTE-7), the digests the card signs, and signature
 //!   verification (R-VOTE-5, R-VOTE-6, R-VOTE-8).
 //!
@@ -19,6 +20,7 @@
 
 pub mod api;
 pub mod ballot;
+pub mod ballot_box;
 pub mod calendar;
 pub mod crypto;
 pub mod election;

@@ -1,14 +1,23 @@
 //! The `verifier` command line: clap derive, one function per subcommand.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Parser, Subcommand};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use clap::{Args, Parser, Subcommand};
+use shared::crypto::ElectionPublicKey;
 use shared::election::Election;
 
-use crate::{clock::Clock, demo, server};
+use crate::certs::{CertKind, TrustStore};
+use crate::db::{Db, Voter, VoterRecord};
+use crate::{AppState, Config, clock::Clock, demo, server};
+
+/// The actor named in audit entries made from this host's command line.
+const OPERATOR: &str = "operator:cli";
 
 #[derive(Parser)]
 #[command(name = "verifier", about = "The voting subsystem of the overseas internet voting system")]
@@ -20,23 +29,104 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the voter API and the voter app.
-    Serve {
-        /// Address to listen on; port 0 picks a free port.
-        #[arg(long, env = "VERIFIER_LISTEN", default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// The built voter app (Trunk's dist/ folder).
-        #[arg(long, env = "VERIFIER_WEB_DIR")]
-        web_dir: Option<PathBuf>,
-        /// The election definition (TOML).
-        #[arg(long, env = "VERIFIER_ELECTION", conflicts_with = "demo", required_unless_present = "demo")]
-        election: Option<PathBuf>,
-        /// Run the embedded practice election, re-dated so that voting is open now.
-        #[arg(long)]
-        demo: bool,
-    },
+    Serve(ServeArgs),
     /// Election definitions.
     #[command(subcommand)]
     Election(ElectionCommand),
+    /// Registered internet voters.
+    #[command(subcommand)]
+    Voters(VotersCommand),
+    /// Pause voting with a reason shown to voters (R-VOTE-3).
+    Pause {
+        #[command(flatten)]
+        db: DbArg,
+        /// Why (shown to voters), e.g. "候補者の異動のため / candidate change".
+        #[arg(long)]
+        reason: String,
+    },
+    /// Resume voting.
+    Resume {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// The verifier's export key (Ed25519) that signs zero-check reports and exports.
+    #[command(subcommand, name = "export-key")]
+    ExportKey(ExportKeyCommand),
+    /// Before opening: check and sign that the ballot box is empty and untouched (R-SYS-3).
+    ZeroCheck {
+        #[command(flatten)]
+        db: DbArg,
+        /// The export key file.
+        #[arg(long)]
+        export_key: PathBuf,
+        /// Where to write the signed report (JSON).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// After the close: write a counting district's ballots and a signed manifest for offline counting (R-COUNT-1).
+    Export {
+        #[command(flatten)]
+        db: DbArg,
+        /// The counting district (the contests' district code, e.g. tokyo or national).
+        #[arg(long)]
+        district: String,
+        /// The export key file.
+        #[arg(long)]
+        export_key: PathBuf,
+        /// The export file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ExportKeyCommand {
+    /// Generate a new key file (never overwrites) and print its public key.
+    Generate {
+        /// The key file to create.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Args)]
+struct DbArg {
+    /// The verifier's SQLite database.
+    #[arg(long, env = "VERIFIER_DB", default_value = "verifier.sqlite")]
+    db: PathBuf,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, env = "VERIFIER_LISTEN", default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// The built voter app (Trunk's dist/ folder).
+    #[arg(long, env = "VERIFIER_WEB_DIR")]
+    web_dir: Option<PathBuf>,
+    /// The database (with an election created by `verifier election create`).
+    #[arg(long, env = "VERIFIER_DB", conflicts_with = "demo", required_unless_present = "demo")]
+    db: Option<PathBuf>,
+    /// Run the embedded practice election in memory, re-dated so that voting is open now, with a freshly made
+    /// INSECURE election key that nobody can decrypt with (the public start page and UX demos).
+    #[arg(long)]
+    demo: bool,
+    /// The folder of trusted CAs and CRLs for voters' cards (auth-ca.pem, sign-ca.pem, auth.crl.pem,
+    /// sign.crl.pem); without it nobody can log in.
+    #[arg(long, env = "VERIFIER_TRUST_DIR")]
+    trust_dir: Option<PathBuf>,
+    /// The origin voters use (bound into login signatures); default http://LISTEN.
+    #[arg(long, env = "VERIFIER_PUBLIC_ORIGIN")]
+    public_origin: Option<String>,
+    /// Session lifetime after login, in minutes (R-VOTE-4).
+    #[arg(long, env = "VERIFIER_SESSION_MINUTES", default_value_t = shared::session::DEFAULT_SESSION_MINUTES)]
+    session_minutes: i64,
+    /// Mark the session cookie Secure (set this behind TLS).
+    #[arg(long, env = "VERIFIER_SECURE_COOKIES")]
+    secure_cookies: bool,
 }
 
 #[derive(Subcommand)]
@@ -45,6 +135,43 @@ enum ElectionCommand {
     Check {
         /// The definition file.
         file: PathBuf,
+    },
+    /// Create the election in the database with the public key from the counting tool's key ceremony.
+    Create {
+        /// The definition file (TOML).
+        file: PathBuf,
+        /// The election public key (PEM SubjectPublicKeyInfo, RSA-3072 or larger).
+        #[arg(long)]
+        public_key: PathBuf,
+        #[command(flatten)]
+        db: DbArg,
+        /// Demos only: move the dates so voting is open now (notice 2 days ago, election day in 12 days).
+        #[arg(long)]
+        redate_for_demo: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum VotersCommand {
+    /// Import accepted internet voters, one JSON object per line (person_id, municipality, districts,
+    /// auth_certificates, sign_certificates); every certificate is checked against the trust folder first.
+    Import {
+        /// The JSON-lines file.
+        file: PathBuf,
+        #[command(flatten)]
+        db: DbArg,
+        /// The folder of trusted CAs and CRLs.
+        #[arg(long)]
+        trust_dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Walk the hash chain and name the first broken entry, if any.
+    Verify {
+        #[command(flatten)]
+        db: DbArg,
     },
 }
 
@@ -61,15 +188,7 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { listen, web_dir, election, demo } => {
-            init_logging();
-            let election = match (election, demo) {
-                (Some(path), _) => load_election(&path)?,
-                (None, _) => demo::demo_election(Clock.now())?,
-            };
-            let runtime = tokio::runtime::Runtime::new()?;
-            runtime.block_on(server::serve(server::ServeOptions { listen, web_dir, election }))
-        }
+        Command::Serve(args) => serve(args),
         Command::Election(ElectionCommand::Check { file }) => {
             let e = load_election(&file)?;
             let w = e.window();
@@ -84,11 +203,149 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Election(ElectionCommand::Create { file, public_key, db, redate_for_demo }) => {
+            let mut election = load_election(&file)?;
+            if redate_for_demo {
+                election = demo::redated(election, Clock.now())?;
+            }
+            let pem = std::fs::read_to_string(&public_key)
+                .with_context(|| format!("cannot read the public key {}", public_key.display()))?;
+            let key = ElectionPublicKey::from_pem(&pem).with_context(|| format!("{}", public_key.display()))?;
+            Db::open(&db.db)?.create_election(&election, &key, OPERATOR, Clock.now())?;
+            println!("election {} created in {}; key fingerprint {}", election.id, db.db.display(), key.fingerprint());
+            Ok(())
+        }
+        Command::Voters(VotersCommand::Import { file, db, trust_dir }) => {
+            let trust = TrustStore::from_dir(&trust_dir)?;
+            let n = import_voters(&Db::open(&db.db)?, &trust, &file)?;
+            println!("{n} voters imported into {}", db.db.display());
+            Ok(())
+        }
+        Command::Pause { db, reason } => {
+            anyhow::ensure!(!reason.trim().is_empty(), "give the reason voters will see");
+            Db::open(&db.db)?.set_pause(Some(&reason), OPERATOR, Clock.now())?;
+            println!("voting paused: {reason}");
+            Ok(())
+        }
+        Command::Resume { db } => {
+            Db::open(&db.db)?.set_pause(None, OPERATOR, Clock.now())?;
+            println!("voting resumed");
+            Ok(())
+        }
+        Command::ExportKey(ExportKeyCommand::Generate { out }) => {
+            let key = crate::ops::ExportKey::generate(&out)?;
+            println!("export key written to {}; public key {}", out.display(), key.public_hex());
+            Ok(())
+        }
+        Command::ZeroCheck { db, export_key, out } => {
+            let (db, election, key) = open_with_election(&db.db)?;
+            let export_key = crate::ops::ExportKey::load(&export_key)?;
+            let report = crate::ops::zero_check(&db, &election, &key, Clock.now())?;
+            let json = serde_json::to_string_pretty(&report)?;
+            let signed = serde_json::json!({ "report": json, "signature": export_key.sign(json.as_bytes()), "export_public_key": export_key.public_hex() });
+            std::fs::write(&out, serde_json::to_string_pretty(&signed)?)?;
+            println!("{json}");
+            println!("zero-vote check passed; signed report written to {}", out.display());
+            Ok(())
+        }
+        Command::Export { db, district, export_key, out } => {
+            let (db, election, key) = open_with_election(&db.db)?;
+            let export_key = crate::ops::ExportKey::load(&export_key)?;
+            let file = crate::ops::export(&db, &election, &key, &export_key, &district, Clock.now())?;
+            std::fs::write(&out, serde_json::to_vec(&file)?)?;
+            println!("exported district {district} to {}: {}", out.display(), file.manifest);
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Verify { db }) => {
+            let db = Db::open(&db.db)?;
+            let v = db.with(|c| crate::audit::verify(c))?;
+            match v.first_broken {
+                None => {
+                    println!("audit log intact: {} entries, head {}", v.entries, v.head);
+                    Ok(())
+                }
+                Some((seq, why)) => anyhow::bail!("audit log broken at entry {seq}: {why}"),
+            }
+        }
     }
 }
 
+fn open_with_election(path: &Path) -> anyhow::Result<(Db, Election, ElectionPublicKey)> {
+    let db = Db::open(path)?;
+    let (election, key) = db
+        .election()?
+        .with_context(|| format!("{} has no election: run `verifier election create` first", path.display()))?;
+    Ok((db, election, key))
+}
+
+/// Imports voters from a JSON-lines file, checking each certificate; returns how many.
+pub fn import_voters(db: &Db, trust: &TrustStore, file: &Path) -> anyhow::Result<usize> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
+    let now = Clock.now();
+    let mut n = 0;
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let at = || format!("{} line {}", file.display(), i + 1);
+        let rec: VoterRecord = serde_json::from_str(line).with_context(at)?;
+        let mut certs = Vec::new();
+        for (kind, list, name) in
+            [(CertKind::Auth, &rec.auth_certificates, "auth"), (CertKind::Sign, &rec.sign_certificates, "sign")]
+        {
+            for b64 in list {
+                let der = B64.decode(b64).with_context(at)?;
+                let checked =
+                    trust.check(kind, &der, now).map_err(|e| anyhow::anyhow!("{}: {name} certificate: {e}", at()))?;
+                certs.push((checked.fingerprint, name, checked.serial));
+            }
+        }
+        anyhow::ensure!(
+            !rec.auth_certificates.is_empty() && !rec.sign_certificates.is_empty(),
+            "{}: a voter needs an authentication and a signing certificate",
+            at()
+        );
+        let voter = Voter { person_id: rec.person_id, municipality: rec.municipality, districts: rec.districts };
+        db.add_voter(&voter, &certs, OPERATOR, now)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    init_logging();
+    let (db, election, key) = if args.demo {
+        let db = Db::open_in_memory()?;
+        let election = demo::demo_election(Clock.now())?;
+        let key = demo::insecure_demo_key()?;
+        db.create_election(&election, &key, "system:demo", Clock.now())?;
+        (db, election, key)
+    } else {
+        let path = args.db.context("give --db or --demo")?;
+        let db = Db::open(&path)?;
+        let (election, key) = db
+            .election()?
+            .with_context(|| format!("{} has no election: run `verifier election create` first", path.display()))?;
+        (db, election, key)
+    };
+    let trust = args.trust_dir.as_deref().map(TrustStore::from_dir).transpose()?.map(Arc::new);
+    let config = Config {
+        public_origin: args.public_origin.unwrap_or_else(|| format!("http://{}", args.listen)),
+        session_lifetime: chrono::Duration::minutes(args.session_minutes),
+        secure_cookies: args.secure_cookies,
+    };
+    let state = AppState {
+        election: Arc::new(election),
+        key: Arc::new(key),
+        db: Arc::new(db),
+        trust,
+        sessions: Arc::default(),
+        clock: Clock,
+        config: Arc::new(config),
+    };
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(server::serve(server::ServeOptions { listen: args.listen, web_dir: args.web_dir, state }))
+}
+
 /// Reads and validates an election definition.
-pub fn load_election(path: &std::path::Path) -> anyhow::Result<Election> {
+pub fn load_election(path: &Path) -> anyhow::Result<Election> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let e: Election = toml::from_str(&text).with_context(|| format!("{} is not a valid election", path.display()))?;
     e.validate().with_context(|| format!("{} is not a valid election", path.display()))?;

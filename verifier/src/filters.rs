@@ -5,13 +5,22 @@ use warp::filters::BoxedFilter;
 use warp::http::header::{CACHE_CONTROL, HeaderValue};
 use warp::reply::Response;
 
+use crate::errors::Refusal;
 use crate::{AppState, handlers, web::WebApp};
 
 /// Every route: the voter API, then the voter app's files, with refusals mapped to `{code, message}`.
 pub fn routes(state: AppState, app: Option<WebApp>) -> BoxedFilter<(Response,)> {
     let api = warp::path("api")
         .and(warp::path("v1"))
-        .and(health().or(time(state.clone())).unify().or(current_election(state)).unify())
+        .and(
+            health()
+                .or(time(state.clone()))
+                .unify()
+                .or(current_election(state.clone()))
+                .unify()
+                .or(voter_routes(state))
+                .unify(),
+        )
         .map(|r: Response| no_store(r));
     let api_fallback = warp::path("api").and_then(|| async { Err::<Response, _>(warp::reject::not_found()) });
     let all = api.or(api_fallback).unify();
@@ -36,6 +45,79 @@ fn current_election(state: AppState) -> BoxedFilter<(Response,)> {
     warp::path!("elections" / "current").and(warp::get()).map(move || handlers::current_election(&state)).boxed()
 }
 
+/// The largest JSON body of the voter API (a ballot is about 1.5 KiB in base64, a certificate about 2 KiB).
+pub const MAX_BODY: u64 = 16 * 1024;
+
+/// Runs a blocking handler (database, signature checks) off the async threads.
+async fn blocking<F>(f: F) -> Result<Response, warp::Rejection>
+where
+    F: FnOnce() -> Result<Response, Refusal> + Send + 'static,
+{
+    match tokio::task::spawn_blocking(f).await {
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(refusal)) => Err(warp::reject::custom(refusal)),
+        Err(e) => Err(warp::reject::custom(Refusal::new(
+            warp::http::StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            format!("The server failed ({e}). Try again."),
+        ))),
+    }
+}
+
+/// Parses a JSON body, refusing unknown fields and bad JSON with `MALFORMED` (as a refusal of this route, so that
+/// it is not outranked by another route's rejection).
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
+    serde_json::from_slice(body).map_err(|e| {
+        Refusal::new(warp::http::StatusCode::BAD_REQUEST, "MALFORMED", format!("The request body is not valid: {e}"))
+    })
+}
+
+fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
+    let with = move || {
+        let s = state.clone();
+        warp::any().map(move || s.clone())
+    };
+    let cookie = || warp::cookie::optional::<String>(handlers::SESSION_COOKIE);
+    let json_body = || warp::body::content_length_limit(MAX_BODY);
+
+    // POST /api/v1/session/challenge
+    let challenge =
+        warp::path!("session" / "challenge").and(warp::post()).and(with()).map(|s: AppState| handlers::challenge(&s));
+    // POST /api/v1/session
+    let login = warp::path!("session")
+        .and(warp::post())
+        .and(json_body())
+        .and(warp::body::bytes())
+        .and(with())
+        .and_then(|body: bytes::Bytes, s: AppState| blocking(move || handlers::login(&s, parse(&body)?)));
+    // DELETE /api/v1/session
+    let logout = warp::path!("session")
+        .and(warp::delete())
+        .and(cookie())
+        .and(with())
+        .map(|token, s: AppState| handlers::logout(&s, token));
+    // GET /api/v1/ballot
+    let ballot = warp::path!("ballot")
+        .and(warp::get())
+        .and(cookie())
+        .and(with())
+        .and_then(|token, s: AppState| blocking(move || handlers::ballot(&s, token)));
+    // POST /api/v1/ballots
+    let cast = warp::path!("ballots")
+        .and(warp::post())
+        .and(json_body())
+        .and(cookie())
+        .and(warp::body::bytes())
+        .and(with())
+        .and_then(|token, body: bytes::Bytes, s: AppState| blocking(move || handlers::cast(&s, token, parse(&body)?)));
+    // GET /api/v1/elections/current/ballot-box
+    let ballot_box = warp::path!("elections" / "current" / "ballot-box")
+        .and(warp::get())
+        .and(with())
+        .and_then(|s: AppState| blocking(move || handlers::published_ballot_box(&s)));
+    challenge.or(login).unify().or(logout).unify().or(ballot).unify().or(cast).unify().or(ballot_box).unify().boxed()
+}
+
 fn no_store(mut r: Response) -> Response {
     r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     r
@@ -50,8 +132,27 @@ mod tests {
     use crate::clock::Clock;
 
     fn state() -> AppState {
+        use std::sync::Arc;
         let e = crate::demo::demo_election(Clock.now()).unwrap();
-        AppState { election: std::sync::Arc::new(e), clock: Clock }
+        let key = shared::crypto::ElectionPublicKey::from_pem(include_str!(
+            "../../shared/tests/data/test-election-key.pub.pem"
+        ))
+        .unwrap();
+        let db = crate::db::Db::open_in_memory().unwrap();
+        db.create_election(&e, &key, "test", Clock.now()).unwrap();
+        AppState {
+            election: Arc::new(e),
+            key: Arc::new(key),
+            db: Arc::new(db),
+            trust: None,
+            sessions: Arc::default(),
+            clock: Clock,
+            config: Arc::new(crate::Config {
+                public_origin: "http://127.0.0.1:8080".into(),
+                session_lifetime: chrono::Duration::minutes(20),
+                secure_cookies: false,
+            }),
+        }
     }
 
     #[tokio::test]

@@ -18,5 +18,279 @@ pub fn time(state: &AppState) -> Response {
 
 /// Answers the election's public facts: name, kind, window in UTC and JST and its state (R-VOTE-2).
 pub fn current_election(state: &AppState) -> Response {
-    warp::reply::json(&ElectionSummary::of(&state.election, state.clock.now())).into_response()
+    let paused = state.db.pause_state().ok().flatten().map(|(reason, _)| reason);
+    warp::reply::json(&ElectionSummary::of(&state.election, state.clock.now(), paused)).into_response()
+}
+
+// ---- Login and voting (R-VOTE-4..9) ----
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use shared::api::{BallotView, CastReceipt, CastRequest, Challenge, ContestView, LoginRequest, LoginResponse};
+use shared::crypto::{CardPublicKey, auth_digest, envelope_digest};
+use shared::window::WindowState;
+use warp::http::StatusCode;
+
+use crate::certs::{CertError, CertKind};
+use crate::errors::Refusal;
+use crate::sessions::{Session, SessionError};
+
+/// The session cookie's name.
+pub const SESSION_COOKIE: &str = "vsession";
+
+fn b64(field: &str, value: &str) -> Result<Vec<u8>, Refusal> {
+    B64.decode(value).map_err(|_| {
+        Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("The field {field} is not valid base64."))
+    })
+}
+
+fn cert_refusal(e: &CertError) -> Refusal {
+    let message = match e {
+        CertError::Expired => "Your card's certificate has expired. Renew it at your municipal office or an embassy.",
+        CertError::NotYetValid => "Your card's certificate is not valid yet. Check the date and try again later.",
+        CertError::Revoked => {
+            "Your card's certificate has been revoked (for example after a card reissue). Use your current card."
+        }
+        CertError::UnknownCa => {
+            "This certificate was not issued by the My Number card authority. Use your My Number card."
+        }
+        CertError::CrlUnavailable(_) => "The revocation list cannot be checked right now. Try again in a few minutes.",
+        _ => "The certificate could not be checked. Place the card again and retry.",
+    };
+    let status =
+        if matches!(e, CertError::CrlUnavailable(_)) { StatusCode::SERVICE_UNAVAILABLE } else { StatusCode::FORBIDDEN };
+    Refusal::new(status, e.code(), message)
+}
+
+fn session_refusal(e: SessionError) -> Refusal {
+    match e {
+        SessionError::Missing => Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "NO_SESSION",
+            "You are not logged in. Log in with your My Number card.",
+        ),
+        SessionError::Expired => Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "SESSION_EXPIRED",
+            "Your session has ended (20 minutes after login). Log in again; ballots already accepted are kept.",
+        ),
+    }
+}
+
+fn storage_refusal(e: impl std::fmt::Display) -> Refusal {
+    tracing::error!(error = %e, "storage failure");
+    Refusal::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "STORAGE_UNAVAILABLE",
+        "The ballot box cannot be written right now; nothing was recorded. Try again in a few minutes.",
+    )
+}
+
+/// Issues a single-use login nonce.
+pub fn challenge(state: &AppState) -> Response {
+    let nonce = state.sessions.challenge(state.clock.now());
+    let body = Challenge { nonce: B64.encode(nonce), expires_in: crate::sessions::CHALLENGE_SECONDS as u64 };
+    warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response()
+}
+
+/// Logs a voter in (R-VOTE-5): nonce, certificate chain, validity, CRL, signature over (origin, nonce), and the
+/// certificate's holder is a registered internet voter with a contest in this election.
+pub fn login(state: &AppState, req: LoginRequest) -> Result<Response, Refusal> {
+    let now = state.clock.now();
+    let result = login_checks(state, &req, now);
+    let (actor, action, detail) = match &result {
+        Ok((s, _)) => (format!("voter:{}", s.voter.person_id), "login_succeeded", serde_json::json!({})),
+        Err(r) => (crate::audit::SYSTEM.to_string(), "login_failed", serde_json::json!({ "code": r.code })),
+    };
+    state.db.audit(now, &actor, action, detail).map_err(storage_refusal)?;
+    let (session, token) = result?;
+    let body = LoginResponse { started_at: session.clock.started_at, expires_at: session.clock.expires_at };
+    let mut cookie = format!(
+        "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/api/v1; Max-Age={}",
+        state.config.session_lifetime.num_seconds()
+    );
+    if state.config.secure_cookies {
+        cookie.push_str("; Secure");
+    }
+    let mut r = warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response();
+    if let Ok(v) = warp::http::HeaderValue::from_str(&cookie) {
+        r.headers_mut().insert(warp::http::header::SET_COOKIE, v);
+    }
+    Ok(r)
+}
+
+fn login_checks(
+    state: &AppState,
+    req: &LoginRequest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Session, String), Refusal> {
+    let nonce = b64("nonce", &req.nonce)?;
+    let cert = b64("certificate", &req.certificate)?;
+    let sig = b64("signature", &req.signature)?;
+    if !state.sessions.take_challenge(&nonce, now) {
+        return Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "CHALLENGE_UNKNOWN",
+            "The login request expired or was already used. Start the login again.",
+        ));
+    }
+    let trust = state.trust.as_ref().ok_or_else(|| {
+        Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "LOGIN_UNAVAILABLE", "Login is not configured on this server.")
+    })?;
+    let checked = trust.check(CertKind::Auth, &cert, now).map_err(|e| cert_refusal(&e))?;
+    let key = CardPublicKey::from_spki_der(&checked.spki_der).map_err(|_| cert_refusal(&CertError::UnknownCa))?;
+    key.verify_digest(&auth_digest(&state.config.public_origin, &nonce), &sig).map_err(|_| {
+        Refusal::new(StatusCode::UNAUTHORIZED, "BAD_SIGNATURE", "The card's signature does not verify. Log in again.")
+    })?;
+    let voter = state.db.voter_by_cert(&checked.fingerprint, "auth").map_err(storage_refusal)?;
+    let not_registered = || {
+        Refusal::new(
+            StatusCode::FORBIDDEN,
+            "NOT_REGISTERED",
+            "This card is not registered for internet voting in this election. Apply to your municipal election \
+             committee, or vote by post or at an embassy.",
+        )
+    };
+    let voter = voter.ok_or_else(not_registered)?;
+    if !state.election.contests.iter().any(|c| voter.districts.contains(&c.district)) {
+        return Err(not_registered());
+    }
+    let (token, clock) = state.sessions.start(voter.clone(), now, state.config.session_lifetime);
+    Ok((Session { voter, clock }, token))
+}
+
+/// Ends the session.
+pub fn logout(state: &AppState, token: Option<String>) -> Response {
+    if let Some(t) = token {
+        state.sessions.end(&t);
+    }
+    let mut r = warp::reply::with_status(warp::reply::json(&serde_json::json!({})), StatusCode::OK).into_response();
+    let expire = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/api/v1; Max-Age=0");
+    if let Ok(v) = warp::http::HeaderValue::from_str(&expire) {
+        r.headers_mut().insert(warp::http::header::SET_COOKIE, v);
+    }
+    r
+}
+
+/// Returns the voter's contests with their status, the election key and the deadlines.
+pub fn ballot(state: &AppState, token: Option<String>) -> Result<Response, Refusal> {
+    let now = state.clock.now();
+    let session = state.sessions.get(token.as_deref(), now).map_err(session_refusal)?;
+    let voted = state.db.voted_contests(&session.voter.person_id).map_err(storage_refusal)?;
+    let contests = state
+        .election
+        .contests
+        .iter()
+        .filter(|c| session.voter.districts.contains(&c.district))
+        .map(|c| ContestView { contest: c.clone(), voted: voted.iter().any(|v| v == c.id.as_str()) })
+        .collect();
+    let body = BallotView {
+        election_id: state.election.id.to_string(),
+        contests,
+        public_key: B64.encode(state.key.spki_der()),
+        key_fingerprint: state.key.fingerprint(),
+        session_expires_at: session.clock.expires_at,
+        window_closes_at: state.election.window().closes_at,
+        paused: state.db.pause_state().map_err(storage_refusal)?.map(|(reason, _)| reason),
+    };
+    Ok(warp::reply::json(&body).into_response())
+}
+
+/// Receives one contest's ballot (R-VOTE-6..9): every check first, then ONE transaction marks the voter and
+/// stores the bare ciphertext; the signature and certificate are dropped here.
+pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result<Response, Refusal> {
+    let now = state.clock.now();
+    let session = state.sessions.get(token.as_deref(), now).map_err(session_refusal)?;
+    match state.election.window().state(now) {
+        WindowState::Open => {}
+        WindowState::NotYetOpen => {
+            return Err(Refusal::new(
+                StatusCode::FORBIDDEN,
+                "VOTING_NOT_OPEN",
+                "Voting has not opened yet (08:30 JST the day after the public notice).",
+            ));
+        }
+        WindowState::Closed => {
+            return Err(Refusal::new(
+                StatusCode::FORBIDDEN,
+                "VOTING_CLOSED",
+                "Online voting has closed (20:00 JST the day before election day).",
+            ));
+        }
+    }
+    if let Some((reason, _)) = state.db.pause_state().map_err(storage_refusal)? {
+        return Err(Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "VOTING_PAUSED",
+            format!("Voting is paused: {reason}. Your ballot was not recorded; try again when voting resumes."),
+        ));
+    }
+    let contest =
+        state.election.contest(&req.contest).filter(|c| session.voter.districts.contains(&c.district)).ok_or_else(
+            || Refusal::new(StatusCode::FORBIDDEN, "WRONG_CONTEST", "This contest is not on your ballot."),
+        )?;
+    let already = || {
+        Refusal::new(
+            StatusCode::CONFLICT,
+            "ALREADY_VOTED",
+            "Your ballot in this contest was already accepted; it cannot be changed.",
+        )
+    };
+    let voted = state.db.voted_contests(&session.voter.person_id).map_err(storage_refusal)?;
+    if voted.iter().any(|v| v == contest.id.as_str()) {
+        return Err(already());
+    }
+    let ciphertext = b64("ciphertext", &req.ciphertext)?;
+    if ciphertext.len() != state.key.ciphertext_len() {
+        return Err(Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "MALFORMED",
+            format!("A ballot is {} bytes of ciphertext; got {}.", state.key.ciphertext_len(), ciphertext.len()),
+        ));
+    }
+    let cert = b64("certificate", &req.certificate)?;
+    let sig = b64("signature", &req.signature)?;
+    let trust = state.trust.as_ref().ok_or_else(|| cert_refusal(&CertError::UnknownCa))?;
+    let checked = trust.check(CertKind::Sign, &cert, now).map_err(|e| cert_refusal(&e))?;
+    let holder = state.db.voter_by_cert(&checked.fingerprint, "sign").map_err(storage_refusal)?;
+    if holder.as_ref().map(|v| v.person_id.as_str()) != Some(session.voter.person_id.as_str()) {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "CERT_MISMATCH",
+            "This signing certificate does not belong to the person who logged in. Use your own card for both.",
+        ));
+    }
+    let key = CardPublicKey::from_spki_der(&checked.spki_der).map_err(|_| cert_refusal(&CertError::UnknownCa))?;
+    let digest = envelope_digest(state.election.id.as_str(), contest.id.as_str(), &ciphertext);
+    key.verify_digest(&digest, &sig).map_err(|_| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_SIGNATURE",
+            "The card's signature does not match this ballot. Vote again.",
+        )
+    })?;
+    // From here on only the bare ciphertext goes on; the signature and certificate are dropped with `req`.
+    match state.db.cast(&session.voter.person_id, contest.id.as_str(), &ciphertext, now) {
+        Ok(tracker) => {
+            let body = CastReceipt { contest: contest.id.to_string(), tracker };
+            Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response())
+        }
+        Err(crate::db::CastError::AlreadyVoted) => Err(already()),
+        Err(crate::db::CastError::Storage(e)) => Err(storage_refusal(e)),
+    }
+}
+
+/// Publishes every contest's sorted trackers and their Merkle root, after the close only (R-VOTE-8: a voter
+/// checks the receipt's tracker is included).
+pub fn published_ballot_box(state: &AppState) -> Result<Response, Refusal> {
+    let now = state.clock.now();
+    if state.election.window().state(now) != WindowState::Closed {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "VOTING_NOT_CLOSED",
+            "The ballot box is published after voting closes (20:00 JST the day before election day).",
+        ));
+    }
+    let published = crate::ops::published_ballot_box(&state.db, &state.election).map_err(storage_refusal)?;
+    Ok(warp::reply::json(&published).into_response())
 }

@@ -8,29 +8,60 @@
 //! - [`web`]: the built voter app, served with a strict Content-Security-Policy.
 //! - [`clock`]: the server's clock, the only source of "now" (R-VOTE-1: election times are JST from the server).
 //! - [`demo`]: the embedded demo election, re-dated so that voting is open now.
+//! - [`db`]: the one SQLite file; the ballot box's secrecy is a property of its schema (R-VOTE-8).
+//! - [`audit`]: the hash-chained audit log (R-SEC-5).
+//! - [`sessions`]: login challenges and sessions, in memory only (R-VOTE-4, R-VOTE-5).
+//! - [`ops`]: zero-vote check, signed export after the close, the published ballot-box digest.
+//! - [`certs`]: JPKI certificate checks: chain, validity, usage, CRL (R-VOTE-5, R-VOTE-6).
 //!
 //! What it must never do: receive a PIN or password, hold the election's private key, or store or log anything
 //! that joins a voter to a ballot (R-VOTE-8).
 
+pub mod audit;
 pub mod certs;
 pub mod cli;
 pub mod clock;
+pub mod db;
 pub mod demo;
 pub mod errors;
 pub mod filters;
 pub mod handlers;
+pub mod ops;
 pub mod server;
+pub mod sessions;
 pub mod web;
 
 use std::sync::Arc;
 
+use shared::crypto::ElectionPublicKey;
 use shared::election::Election;
+
+/// Settings of the voter API.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The origin voters use (e.g. `https://vote.example.jp`): the card helper binds it into login signatures.
+    pub public_origin: String,
+    /// Session lifetime after login (R-VOTE-4; 20 minutes by default).
+    pub session_lifetime: chrono::Duration,
+    /// Mark cookies `Secure` (behind TLS).
+    pub secure_cookies: bool,
+}
 
 /// What every request handler may read.
 #[derive(Clone)]
 pub struct AppState {
     /// The election being run.
     pub election: Arc<Election>,
+    /// The election's public key.
+    pub key: Arc<ElectionPublicKey>,
+    /// The database.
+    pub db: Arc<db::Db>,
+    /// Trusted CAs and CRLs for voters' certificates; without them nobody can log in.
+    pub trust: Option<Arc<certs::TrustStore>>,
+    /// Challenges and sessions.
+    pub sessions: Arc<sessions::Sessions>,
     /// The server's clock.
     pub clock: clock::Clock,
+    /// Settings.
+    pub config: Arc<Config>,
 }

@@ -2,12 +2,10 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use anyhow::Context;
-use shared::election::Election;
 
-use crate::{AppState, clock::Clock, filters, web::WebApp};
+use crate::{AppState, filters, web::WebApp};
 
 /// What `verifier serve` runs.
 pub struct ServeOptions {
@@ -15,15 +13,15 @@ pub struct ServeOptions {
     pub listen: SocketAddr,
     /// The built voter app (Trunk's dist/), if it is to be served.
     pub web_dir: Option<PathBuf>,
-    /// The election.
-    pub election: Election,
+    /// Everything the handlers read.
+    pub state: AppState,
 }
 
 /// Serves until Ctrl-C or SIGTERM. Prints `verifier: listening on http://ADDR/` once bound, so that scripts and
 /// tests that start the binary learn the port.
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let app = opts.web_dir.as_deref().map(WebApp::load).transpose()?;
-    let state = AppState { election: Arc::new(opts.election), clock: Clock };
+    let state = opts.state;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;

@@ -63,6 +63,26 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .arg(card_path(&demo, i + 1)))?;
     }
 
+    // The election key: INSECURE, made here by openssl for the demo; a real one comes from the counting tool's key
+    // ceremony inside an HSM (R-COUNT-2).
+    let key = demo.join("INSECURE-demo-election-key.pem");
+    let public = demo.join("election-public-key.pem");
+    sh(cmd("openssl").args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072", "-out"]).arg(&key))?;
+    sh(cmd("openssl").args(["pkey", "-pubout", "-in"]).arg(&key).arg("-out").arg(&public))?;
+    let verifier = bin.join("verifier");
+    let db = demo.join("verifier.sqlite");
+    sh(cmd(&verifier)
+        .args(["election", "create"])
+        .arg(root().join("verifier/elections/demo.toml"))
+        .arg("--public-key")
+        .arg(&public)
+        .arg("--db")
+        .arg(&db)
+        .arg("--redate-for-demo"))?;
+    let voters = demo.join("voters.jsonl");
+    std::fs::write(&voters, voters_jsonl(&demo)?)?;
+    sh(cmd(&verifier).args(["voters", "import"]).arg(&voters).arg("--db").arg(&db).arg("--trust-dir").arg(&pki))?;
+
     let origin = format!("http://{}", args.listen);
     let helper_child = Command::new(&helper)
         .args(["serve", "--port", &args.helper_port.to_string(), "--allowed-origin", &origin, "--soft-card"])
@@ -81,8 +101,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     println!("demo: open {origin}/ in a browser; stop with Ctrl-C.");
     println!();
-    let status = cmd(bin.join("verifier"))
-        .args(["serve", "--demo", "--listen", &args.listen])
+    let status = cmd(&verifier)
+        .args(["serve", "--listen", &args.listen, "--public-origin", &origin])
+        .arg("--db")
+        .arg(&db)
+        .arg("--trust-dir")
+        .arg(&pki)
         .arg("--web-dir")
         .arg(&dist)
         .current_dir(root())
@@ -92,6 +116,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         anyhow::bail!("the verifier stopped with {status}");
     }
     Ok(())
+}
+
+/// The demo voters as accepted internet voters of the Tokyo district (and the national contests), with the
+/// certificates of their soft cards.
+fn voters_jsonl(demo: &Path) -> anyhow::Result<String> {
+    let mut out = String::new();
+    for n in 1..=VOTERS.len() {
+        let path = card_path(demo, n);
+        let card: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path)?)?;
+        let cert = |slot: &str| card[slot]["certificate"].as_str().map(str::to_string).context("certificate");
+        let line = serde_json::json!({
+            "person_id": format!("demo-voter-{n}"),
+            "municipality": "13101",
+            "districts": ["tokyo", "national"],
+            "auth_certificates": [cert("auth")?],
+            "sign_certificates": [cert("sign")?],
+        });
+        out.push_str(&line.to_string());
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 fn card_path(demo: &Path, n: usize) -> std::path::PathBuf {

@@ -1,0 +1,188 @@
+//! The ballot box after the close (R-COUNT-1, R-VOTE-8): the published digest that lets a voter find a receipt's
+//! tracker, and the export file that carries a counting district's ciphertexts on a medium to offline counting.
+//!
+//! - Trackers are sorted; the digest is the RFC 6962 Merkle tree hash over them (leaf `SHA-256(0x00 ‖ tracker)`,
+//!   node `SHA-256(0x01 ‖ left ‖ right)`), so a voter can check inclusion against the published root.
+//! - An export holds, per contest, the ciphertexts in tracker order (hash order, never casting order), and a
+//!   manifest (election, contests, counts, digests, election key fingerprint) signed by the verifier's export key
+//!   (Ed25519). The signature covers the manifest's exact bytes, kept as a string in the file.
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The export file's format tag.
+pub const EXPORT_FORMAT: &str = "jp-ivote-ballot-box/1";
+
+/// Returns the RFC 6962 Merkle tree hash over trackers (raw 32-byte hashes), in the order given.
+pub fn merkle_root(leaves: &[[u8; 32]]) -> [u8; 32] {
+    match leaves.len() {
+        0 => Sha256::digest([]).into(),
+        1 => {
+            let mut h = Sha256::new();
+            h.update([0u8]);
+            h.update(leaves[0]);
+            h.finalize().into()
+        }
+        n => {
+            let k = largest_power_of_two_below(n);
+            let mut h = Sha256::new();
+            h.update([1u8]);
+            h.update(merkle_root(&leaves[..k]));
+            h.update(merkle_root(&leaves[k..]));
+            h.finalize().into()
+        }
+    }
+}
+
+fn largest_power_of_two_below(n: usize) -> usize {
+    let mut k = 1;
+    while k * 2 < n {
+        k *= 2;
+    }
+    k
+}
+
+/// Sorts hex trackers, decodes them and returns the sorted list with its Merkle root (hex).
+pub fn tracker_root(trackers: &mut [String]) -> String {
+    trackers.sort();
+    let leaves: Vec<[u8; 32]> = trackers
+        .iter()
+        .filter_map(|t| hex::decode(t).ok().and_then(|b| <[u8; 32]>::try_from(b.as_slice()).ok()))
+        .collect();
+    hex::encode(merkle_root(&leaves))
+}
+
+/// Returns SHA-256 over the ciphertexts, each framed with its length, in the given order.
+pub fn content_digest(ciphertexts: &[Vec<u8>]) -> String {
+    let mut h = Sha256::new();
+    for ct in ciphertexts {
+        h.update(crate::crypto::frame(&[ct]));
+    }
+    hex::encode(h.finalize())
+}
+
+/// One contest in a manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContestManifest {
+    /// The contest.
+    pub contest_id: String,
+    /// How many ballots.
+    pub count: u64,
+    /// [`content_digest`] of the ciphertexts in the file's order.
+    pub content_digest: String,
+    /// [`tracker_root`] of the contest's trackers.
+    pub tracker_root: String,
+}
+
+/// What the export key signs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Manifest {
+    /// Always [`EXPORT_FORMAT`].
+    pub format: String,
+    /// The election.
+    pub election_id: String,
+    /// The counting district (the contests' district code).
+    pub district: String,
+    /// The contests exported.
+    pub contests: Vec<ContestManifest>,
+    /// The election key's fingerprint (hex SHA-256 of its SubjectPublicKeyInfo).
+    pub key_fingerprint: String,
+    /// SHA-256 over the framed contest ids and content digests: one value for the whole file.
+    pub ballot_box_digest: String,
+    /// When (UTC, RFC 3339).
+    pub exported_at: String,
+}
+
+impl Manifest {
+    /// Computes [`Manifest::ballot_box_digest`] from the contest entries.
+    pub fn compute_digest(contests: &[ContestManifest]) -> String {
+        let mut h = Sha256::new();
+        for c in contests {
+            h.update(crate::crypto::frame(&[c.contest_id.as_bytes(), c.content_digest.as_bytes()]));
+        }
+        hex::encode(h.finalize())
+    }
+}
+
+/// The export file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExportFile {
+    /// The manifest's JSON, exactly the bytes that are signed.
+    pub manifest: String,
+    /// Ed25519 signature over `manifest`, hex.
+    pub signature: String,
+    /// The export public key (Ed25519, 32 bytes hex), to compare with the published one.
+    pub export_public_key: String,
+    /// Per contest, in the manifest's order: the ciphertexts in base64, in tracker order.
+    pub ballots: Vec<ContestBallots>,
+}
+
+/// The ciphertexts of one contest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContestBallots {
+    /// The contest.
+    pub contest_id: String,
+    /// Ciphertexts, base64, in tracker order.
+    pub ciphertexts: Vec<String>,
+}
+
+/// `GET /api/v1/elections/current/ballot-box` after the close.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedBallotBox {
+    /// The election.
+    pub election_id: String,
+    /// Per contest: trackers sorted, and their root.
+    pub contests: Vec<PublishedContest>,
+}
+
+/// One contest's published trackers.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishedContest {
+    /// The contest.
+    pub contest_id: String,
+    /// Sorted trackers (hex).
+    pub trackers: Vec<String>,
+    /// Their Merkle root (hex).
+    pub root: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #[cfg(target_arch = "wasm32")]
+    use wasm_bindgen_test::wasm_bindgen_test as test;
+
+    use super::*;
+
+    #[test]
+    fn merkle_root_matches_rfc6962_shape() {
+        let a = [1u8; 32];
+        let b = [2u8; 32];
+        let c = [3u8; 32];
+        let leaf = |x: &[u8; 32]| -> [u8; 32] { Sha256::digest([&[0u8][..], x].concat()).into() };
+        let node = |l: [u8; 32], r: [u8; 32]| -> [u8; 32] { Sha256::digest([&[1u8][..], &l, &r].concat()).into() };
+        assert_eq!(merkle_root(&[a]), leaf(&a));
+        assert_eq!(merkle_root(&[a, b]), node(leaf(&a), leaf(&b)));
+        assert_eq!(merkle_root(&[a, b, c]), node(node(leaf(&a), leaf(&b)), leaf(&c)));
+        assert_ne!(merkle_root(&[a, b]), merkle_root(&[b, a]));
+    }
+
+    #[test]
+    fn tracker_root_sorts_first() {
+        let mut x = vec!["bb".repeat(32), "aa".repeat(32)];
+        let mut y = vec!["aa".repeat(32), "bb".repeat(32)];
+        assert_eq!(tracker_root(&mut x), tracker_root(&mut y));
+        assert_eq!(x, y);
+    }
+
+    #[test]
+    fn content_digest_depends_on_order_and_boundaries() {
+        assert_ne!(content_digest(&[vec![1], vec![2]]), content_digest(&[vec![2], vec![1]]));
+        assert_ne!(content_digest(&[vec![1, 2]]), content_digest(&[vec![1], vec![2]]));
+    }
+}

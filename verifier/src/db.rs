@@ -1,0 +1,341 @@
+//! The verifier's one SQLite file (rusqlite, WAL, `synchronous = FULL`, migrations by `user_version`).
+//!
+//! Secrecy of the ballot box (R-VOTE-8) is a property of the schema:
+//! - `ballots` holds only a random 256-bit id, the contest and the bare ciphertext. `WITHOUT ROWID`, keyed by
+//!   the random id, so neither a rowid nor the storage order follows the order of casting; no time column.
+//! - `voted` holds who voted in which contest, with no time and no reference to a ballot.
+//! - Both are written in ONE transaction, so a ballot is stored if and only if its voter is marked (R-VOTE-9).
+//!
+//! Nothing else stores a session, an IP address or a certificate beside a ballot; signatures are never stored.
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::{Deserialize, Serialize};
+use shared::crypto::ElectionPublicKey;
+use shared::election::Election;
+
+use crate::audit;
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// Creates or upgrades the schema (`PRAGMA user_version`).
+pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if version < 1 {
+        conn.execute_batch(
+            "BEGIN;
+             CREATE TABLE election (
+                 singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                 id TEXT NOT NULL,
+                 definition TEXT NOT NULL,
+                 public_key_spki BLOB NOT NULL,
+                 key_fingerprint TEXT NOT NULL
+             );
+             CREATE TABLE pause (
+                 singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
+                 reason TEXT NOT NULL,
+                 since TEXT NOT NULL
+             );
+             CREATE TABLE voters (
+                 person_id TEXT PRIMARY KEY,
+                 municipality TEXT NOT NULL,
+                 districts TEXT NOT NULL
+             ) WITHOUT ROWID;
+             CREATE TABLE voter_certs (
+                 fingerprint TEXT PRIMARY KEY,
+                 person_id TEXT NOT NULL REFERENCES voters(person_id),
+                 kind TEXT NOT NULL CHECK (kind IN ('auth', 'sign')),
+                 serial TEXT NOT NULL
+             ) WITHOUT ROWID;
+             CREATE INDEX voter_certs_person ON voter_certs(person_id);
+             CREATE TABLE voted (
+                 person_id TEXT NOT NULL,
+                 contest_id TEXT NOT NULL,
+                 PRIMARY KEY (person_id, contest_id)
+             ) WITHOUT ROWID;
+             CREATE TABLE ballots (
+                 id BLOB PRIMARY KEY CHECK (length(id) = 32),
+                 contest_id TEXT NOT NULL,
+                 ciphertext BLOB NOT NULL
+             ) WITHOUT ROWID;
+             CREATE TABLE audit_log (
+                 seq INTEGER PRIMARY KEY,
+                 at TEXT NOT NULL,
+                 actor TEXT NOT NULL,
+                 action TEXT NOT NULL,
+                 detail TEXT NOT NULL,
+                 prev_hash BLOB NOT NULL,
+                 hash BLOB NOT NULL
+             );
+             PRAGMA user_version = 1;
+             COMMIT;",
+        )?;
+    }
+    Ok(())
+}
+
+/// A registered internet voter as imported (`verifier voters import`): one JSON object per line.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VoterRecord {
+    /// The person (not a certificate): a renewed card of the same person is the same voter.
+    pub person_id: String,
+    /// The municipality code of the roll (名簿登録地).
+    pub municipality: String,
+    /// The district codes whose contests this voter receives.
+    pub districts: Vec<String>,
+    /// Authentication certificates (DER, base64), one or more (e.g. an old and a renewed card).
+    pub auth_certificates: Vec<String>,
+    /// Signing certificates (DER, base64).
+    pub sign_certificates: Vec<String>,
+}
+
+/// A voter found by certificate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Voter {
+    /// The person.
+    pub person_id: String,
+    /// The municipality code.
+    pub municipality: String,
+    /// The district codes.
+    pub districts: Vec<String>,
+}
+
+/// Why a cast was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CastError {
+    /// The voter is already marked in this contest.
+    #[error("already voted in this contest")]
+    AlreadyVoted,
+    /// The database failed (disk full, I/O): nothing was written.
+    #[error("storage failure: {0}")]
+    Storage(#[from] rusqlite::Error),
+}
+
+/// The database behind one lock: SQLite has one writer at a time anyway.
+pub struct Db {
+    conn: Mutex<Connection>,
+}
+
+fn lock_error() -> rusqlite::Error {
+    rusqlite::Error::InvalidParameterName("the database lock is poisoned".into())
+}
+
+impl Db {
+    /// Opens (creating if needed) a database file with the verifier's settings.
+    pub fn open(path: &Path) -> anyhow::Result<Db> {
+        let conn = Connection::open(path)?;
+        Db::setup(conn)
+    }
+
+    /// Opens a private in-memory database (tests, `serve --demo`).
+    pub fn open_in_memory() -> anyhow::Result<Db> {
+        Db::setup(Connection::open_in_memory()?)
+    }
+
+    fn setup(conn: Connection) -> anyhow::Result<Db> {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.pragma_update(None, "secure_delete", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        migrate(&conn)?;
+        Ok(Db { conn: Mutex::new(conn) })
+    }
+
+    /// Runs a closure with the connection.
+    pub fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+        let mut conn = self.conn.lock().map_err(|_| lock_error())?;
+        f(&mut conn)
+    }
+
+    /// Stores the election and its public key; refused if one exists (one election per database).
+    pub fn create_election(
+        &self,
+        election: &Election,
+        key: &ElectionPublicKey,
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
+        let definition = serde_json::to_string(election)?;
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO election (singleton, id, definition, public_key_spki, key_fingerprint) VALUES (1, ?1, ?2, ?3, ?4)",
+                params![election.id.as_str(), definition, key.spki_der(), key.fingerprint()],
+            )?;
+            let detail = serde_json::json!({ "election": election.id.as_str(), "key_fingerprint": key.fingerprint() });
+            audit::append(&tx, now, actor, "election_created", &detail)?;
+            tx.commit()
+        })
+        .map_err(|e| match e {
+            rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
+                anyhow::anyhow!("this database already has an election; use a new database for a new election")
+            }
+            e => e.into(),
+        })
+    }
+
+    /// Returns the election and its key, if created.
+    pub fn election(&self) -> anyhow::Result<Option<(Election, ElectionPublicKey)>> {
+        let row: Option<(String, Vec<u8>)> = self.with(|c| {
+            c.query_row("SELECT definition, public_key_spki FROM election", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()
+        })?;
+        let Some((definition, spki)) = row else { return Ok(None) };
+        Ok(Some((serde_json::from_str(&definition)?, ElectionPublicKey::from_spki_der(&spki)?)))
+    }
+
+    /// Registers a voter with certificates already checked by the caller (fingerprint, kind, serial).
+    pub fn add_voter(
+        &self,
+        voter: &Voter,
+        certs: &[(String, &'static str, String)],
+        actor: &str,
+        now: DateTime<Utc>,
+    ) -> rusqlite::Result<()> {
+        let districts = serde_json::to_string(&voter.districts).unwrap_or_else(|_| "[]".into());
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "INSERT INTO voters (person_id, municipality, districts) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (person_id) DO UPDATE SET municipality = excluded.municipality, districts = excluded.districts",
+                params![voter.person_id, voter.municipality, districts],
+            )?;
+            for (fingerprint, kind, serial) in certs {
+                tx.execute(
+                    "INSERT OR REPLACE INTO voter_certs (fingerprint, person_id, kind, serial) VALUES (?1, ?2, ?3, ?4)",
+                    params![fingerprint, voter.person_id, kind, serial],
+                )?;
+            }
+            let detail = serde_json::json!({ "person": voter.person_id, "municipality": voter.municipality, "certificates": certs.len() });
+            audit::append(&tx, now, actor, "voter_registered", &detail)?;
+            tx.commit()
+        })
+    }
+
+    /// Finds the registered voter holding a certificate (by fingerprint) of a kind (`auth` or `sign`).
+    pub fn voter_by_cert(&self, fingerprint: &str, kind: &str) -> rusqlite::Result<Option<Voter>> {
+        self.with(|c| {
+            c.query_row(
+                "SELECT v.person_id, v.municipality, v.districts FROM voter_certs c JOIN voters v USING (person_id)
+                 WHERE c.fingerprint = ?1 AND c.kind = ?2",
+                params![fingerprint, kind],
+                |r| {
+                    let districts: String = r.get(2)?;
+                    Ok(Voter {
+                        person_id: r.get(0)?,
+                        municipality: r.get(1)?,
+                        districts: serde_json::from_str(&districts).unwrap_or_default(),
+                    })
+                },
+            )
+            .optional()
+        })
+    }
+
+    /// Returns the contests a person has voted in.
+    pub fn voted_contests(&self, person_id: &str) -> rusqlite::Result<Vec<String>> {
+        self.with(|c| {
+            let mut stmt = c.prepare_cached("SELECT contest_id FROM voted WHERE person_id = ?1")?;
+            let rows = stmt.query_map([person_id], |r| r.get(0))?;
+            rows.collect()
+        })
+    }
+
+    /// In ONE transaction: marks the person as having voted in the contest and stores the bare ciphertext under
+    /// a random id. Returns the tracker. The vote mark's audit entry names the person and contest, never the
+    /// ballot (R-VOTE-8, R-VOTE-9).
+    pub fn cast(
+        &self,
+        person_id: &str,
+        contest_id: &str,
+        ciphertext: &[u8],
+        now: DateTime<Utc>,
+    ) -> Result<String, CastError> {
+        let mut id = [0u8; 32];
+        getrandom::fill(&mut id)
+            .map_err(|e| CastError::Storage(rusqlite::Error::InvalidParameterName(e.to_string())))?;
+        let result = self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let marked = tx.execute(
+                "INSERT INTO voted (person_id, contest_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
+                params![person_id, contest_id],
+            )?;
+            if marked == 0 {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO ballots (id, contest_id, ciphertext) VALUES (?1, ?2, ?3)",
+                params![id.to_vec(), contest_id, ciphertext],
+            )?;
+            let actor = format!("voter:{person_id}");
+            audit::append(&tx, now, &actor, "vote_marked", &serde_json::json!({ "contest": contest_id }))?;
+            tx.commit()?;
+            Ok(true)
+        })?;
+        if result { Ok(shared::crypto::tracker(ciphertext)) } else { Err(CastError::AlreadyVoted) }
+    }
+
+    /// Returns the pause, if voting is paused: reason and since when (R-VOTE-3).
+    pub fn pause_state(&self) -> rusqlite::Result<Option<(String, String)>> {
+        self.with(|c| c.query_row("SELECT reason, since FROM pause", [], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+    }
+
+    /// Pauses voting with a reason, or resumes it (`None`); each an audit entry.
+    pub fn set_pause(&self, reason: Option<&str>, actor: &str, now: DateTime<Utc>) -> rusqlite::Result<()> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute("DELETE FROM pause", [])?;
+            match reason {
+                Some(reason) => {
+                    tx.execute(
+                        "INSERT INTO pause (singleton, reason, since) VALUES (1, ?1, ?2)",
+                        params![reason, now.to_rfc3339()],
+                    )?;
+                    audit::append(&tx, now, actor, "voting_paused", &serde_json::json!({ "reason": reason }))?;
+                }
+                None => {
+                    audit::append(&tx, now, actor, "voting_resumed", &serde_json::json!({}))?;
+                }
+            }
+            tx.commit()
+        })
+    }
+
+    /// Records an event in the audit log in its own transaction.
+    pub fn audit(
+        &self,
+        now: DateTime<Utc>,
+        actor: &str,
+        action: &str,
+        detail: serde_json::Value,
+    ) -> rusqlite::Result<()> {
+        self.with(|c| audit::append(c, now, actor, action, &detail).map(|_| ()))
+    }
+
+    /// Returns the number of ballots per contest.
+    pub fn ballot_counts(&self) -> rusqlite::Result<Vec<(String, i64)>> {
+        self.with(|c| {
+            let mut stmt =
+                c.prepare("SELECT contest_id, count(*) FROM ballots GROUP BY contest_id ORDER BY contest_id")?;
+            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })
+    }
+
+    /// Returns the ciphertexts of a contest in the order of their trackers (hash order, never casting order).
+    pub fn ciphertexts_in_hash_order(&self, contest_id: &str) -> rusqlite::Result<Vec<Vec<u8>>> {
+        let mut cts: Vec<Vec<u8>> = self.with(|c| {
+            let mut stmt = c.prepare("SELECT ciphertext FROM ballots WHERE contest_id = ?1")?;
+            let rows = stmt.query_map([contest_id], |r| r.get(0))?;
+            rows.collect()
+        })?;
+        cts.sort_by_cached_key(|ct| shared::crypto::tracker(ct));
+        Ok(cts)
+    }
+}

@@ -1,0 +1,129 @@
+//! Login challenges and voter sessions, in memory only: a restart logs everyone out, and no session ever
+//! reaches the disk, let alone a ballot (R-VOTE-8). Sessions end a fixed time after login (R-VOTE-4).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
+use shared::session::SessionClock;
+
+use crate::db::Voter;
+
+/// How long a login challenge is valid.
+pub const CHALLENGE_SECONDS: i64 = 300;
+/// The most challenges outstanding (older ones are dropped first).
+pub const MAX_CHALLENGES: usize = 100_000;
+
+/// A logged-in voter.
+#[derive(Clone, Debug)]
+pub struct Session {
+    /// Who.
+    pub voter: Voter,
+    /// Start and absolute end.
+    pub clock: SessionClock,
+}
+
+/// Challenges and sessions.
+#[derive(Default)]
+pub struct Sessions {
+    challenges: Mutex<HashMap<[u8; 32], DateTime<Utc>>>,
+    sessions: Mutex<HashMap<String, Session>>,
+}
+
+fn random32() -> [u8; 32] {
+    let mut b = [0u8; 32];
+    // Without the OS RNG there is no safe nonce or session token: stop rather than continue predictably.
+    if getrandom::fill(&mut b).is_err() {
+        std::process::abort();
+    }
+    b
+}
+
+impl Sessions {
+    /// Issues a single-use 256-bit nonce.
+    pub fn challenge(&self, now: DateTime<Utc>) -> [u8; 32] {
+        let nonce = random32();
+        if let Ok(mut map) = self.challenges.lock() {
+            map.retain(|_, expires| *expires > now);
+            if map.len() < MAX_CHALLENGES {
+                map.insert(nonce, now + Duration::seconds(CHALLENGE_SECONDS));
+            }
+        }
+        nonce
+    }
+
+    /// Consumes a nonce: true once, if it was issued and has not expired.
+    pub fn take_challenge(&self, nonce: &[u8], now: DateTime<Utc>) -> bool {
+        let Ok(nonce) = <[u8; 32]>::try_from(nonce) else { return false };
+        self.challenges.lock().ok().and_then(|mut m| m.remove(&nonce)).is_some_and(|expires| expires > now)
+    }
+
+    /// Starts a session for a voter; returns the token for the cookie.
+    pub fn start(&self, voter: Voter, now: DateTime<Utc>, lifetime: Duration) -> (String, SessionClock) {
+        let token = hex::encode(random32());
+        let clock = SessionClock::start(now, lifetime);
+        if let Ok(mut map) = self.sessions.lock() {
+            map.retain(|_, s| s.clock.expires_at > now);
+            map.insert(token.clone(), Session { voter, clock });
+        }
+        (token, clock)
+    }
+
+    /// Returns the live session of a token, or why there is none.
+    pub fn get(&self, token: Option<&str>, now: DateTime<Utc>) -> Result<Session, SessionError> {
+        let token = token.ok_or(SessionError::Missing)?;
+        let map = self.sessions.lock().map_err(|_| SessionError::Missing)?;
+        let s = map.get(token).ok_or(SessionError::Missing)?;
+        if s.clock.expires_at <= now { Err(SessionError::Expired) } else { Ok(s.clone()) }
+    }
+
+    /// Ends a session.
+    pub fn end(&self, token: &str) {
+        if let Ok(mut map) = self.sessions.lock() {
+            map.remove(token);
+        }
+    }
+}
+
+/// Why a request has no session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionError {
+    /// No cookie, or an unknown token (e.g. after a restart).
+    Missing,
+    /// The session's time is up.
+    Expired,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn voter() -> Voter {
+        Voter { person_id: "p1".into(), municipality: "13101".into(), districts: vec!["tokyo".into()] }
+    }
+
+    #[test]
+    fn challenges_are_single_use_and_expire() {
+        let s = Sessions::default();
+        let now = Utc::now();
+        let n = s.challenge(now);
+        assert!(s.take_challenge(&n, now));
+        assert!(!s.take_challenge(&n, now), "single use");
+        let n = s.challenge(now);
+        assert!(!s.take_challenge(&n, now + Duration::seconds(CHALLENGE_SECONDS)), "expired");
+        assert!(!s.take_challenge(&[0u8; 31], now));
+    }
+
+    #[test]
+    fn sessions_end_absolutely() {
+        let s = Sessions::default();
+        let now = Utc::now();
+        let (token, clock) = s.start(voter(), now, Duration::minutes(20));
+        assert_eq!(clock.expires_at, now + Duration::minutes(20));
+        assert!(s.get(Some(&token), now + Duration::minutes(19)).is_ok());
+        assert_eq!(s.get(Some(&token), now + Duration::minutes(20)).unwrap_err(), SessionError::Expired);
+        assert_eq!(s.get(Some("nope"), now).unwrap_err(), SessionError::Missing);
+        s.end(&token);
+        assert_eq!(s.get(Some(&token), now).unwrap_err(), SessionError::Missing);
+    }
+}

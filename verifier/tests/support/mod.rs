@@ -1,0 +1,142 @@
+//! Shared test fixtures: a JPKI-like test authority, registered voters with their keys, and a verifier state
+//! with the demo election (re-dated to be open) under the committed test election key.
+#![allow(clippy::unwrap_used, clippy::expect_used, dead_code)]
+
+use std::sync::Arc;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use card_helper::pki::{IssuedCard, Person, Sex, TestAuthority};
+use chrono::Utc;
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::{Pkcs1v15Sign, PrivateKey};
+use sha2::{Digest, Sha256};
+use shared::ballot;
+use shared::crypto::{ElectionPublicKey, auth_digest, encrypt_ballot, envelope_digest};
+use shared::election::{Choice, Election};
+use verifier::certs::TrustStore;
+use verifier::db::{Db, Voter};
+use verifier::{AppState, Config, clock::Clock};
+
+pub const ORIGIN: &str = "http://127.0.0.1:8080";
+pub const ELECTION_PUB: &str = include_str!("../../../shared/tests/data/test-election-key.pub.pem");
+
+pub struct TestVoter {
+    pub person_id: String,
+    pub card: IssuedCard,
+    pub auth_key: PrivateKey,
+    pub sign_key: PrivateKey,
+}
+
+impl TestVoter {
+    pub fn sign_auth(&self, digest: &[u8; 32]) -> Vec<u8> {
+        self.auth_key.sign(Pkcs1v15Sign::new::<Sha256>(), digest).unwrap()
+    }
+    pub fn sign_ballot(&self, digest: &[u8; 32]) -> Vec<u8> {
+        self.sign_key.sign(Pkcs1v15Sign::new::<Sha256>(), digest).unwrap()
+    }
+}
+
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub ca: TestAuthority,
+    pub state: AppState,
+    pub voters: Vec<TestVoter>,
+}
+
+pub fn fingerprint(der: &[u8]) -> String {
+    hex::encode(Sha256::digest(der))
+}
+
+pub fn person(i: usize) -> Person {
+    Person {
+        name: format!("在外 太郎{i}"),
+        address: "東京都千代田区".into(),
+        birth_date: "1980-01-01".parse().unwrap(),
+        sex: Sex::Male,
+    }
+}
+
+pub fn test_voter(ca: &TestAuthority, i: usize) -> TestVoter {
+    let card = ca.issue(&person(i), 365).unwrap();
+    TestVoter {
+        person_id: format!("person-{i}"),
+        auth_key: PrivateKey::from_pkcs8_der(&card.auth_key_pkcs8_der).unwrap(),
+        sign_key: PrivateKey::from_pkcs8_der(&card.sign_key_pkcs8_der).unwrap(),
+        card,
+    }
+}
+
+/// Registers a voter directly (tests may register certificates the import would refuse, e.g. expired ones).
+pub fn register(db: &Db, v: &TestVoter, districts: &[&str]) {
+    let voter = Voter {
+        person_id: v.person_id.clone(),
+        municipality: "13101".into(),
+        districts: districts.iter().map(|d| d.to_string()).collect(),
+    };
+    let certs = vec![
+        (fingerprint(&v.card.auth_cert_der), "auth", v.card.auth_serial.clone()),
+        (fingerprint(&v.card.sign_cert_der), "sign", v.card.sign_serial.clone()),
+    ];
+    db.add_voter(&voter, &certs, "test", Utc::now()).unwrap();
+}
+
+pub fn state_with(election: Election, db: Db, trust: TrustStore, lifetime: chrono::Duration) -> AppState {
+    let key = ElectionPublicKey::from_pem(ELECTION_PUB).unwrap();
+    db.create_election(&election, &key, "test", Utc::now()).unwrap();
+    AppState {
+        election: Arc::new(election),
+        key: Arc::new(key),
+        db: Arc::new(db),
+        trust: Some(Arc::new(trust)),
+        sessions: Arc::default(),
+        clock: Clock,
+        config: Arc::new(Config { public_origin: ORIGIN.into(), session_lifetime: lifetime, secure_cookies: false }),
+    }
+}
+
+/// A fixture with `n` voters registered for every district of the demo election.
+pub fn fixture(n: usize) -> Fixture {
+    fixture_with(n, verifier::demo::demo_election(Utc::now()).unwrap(), chrono::Duration::minutes(20))
+}
+
+pub fn fixture_with(n: usize, election: Election, lifetime: chrono::Duration) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestAuthority::init(&dir.path().join("ca")).unwrap();
+    let voters: Vec<TestVoter> = (0..n).map(|i| test_voter(&ca, i)).collect();
+    let db = Db::open(&dir.path().join("verifier.sqlite")).unwrap();
+    for v in &voters {
+        register(&db, v, &["tokyo", "national"]);
+    }
+    let trust = TrustStore::from_dir(&dir.path().join("ca")).unwrap();
+    let state = state_with(election, db, trust, lifetime);
+    Fixture { dir, ca, state, voters }
+}
+
+/// Encrypts a choice for a contest exactly as the browser does.
+pub fn encrypt(state: &AppState, contest: &str, choice: Choice) -> Vec<u8> {
+    let e = &state.election;
+    let c = e.contest(contest).unwrap();
+    let plain = ballot::encode(e, c, &choice).unwrap();
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    encrypt_ballot(&mut rng, &state.key, e.id.as_str(), contest, &plain).unwrap()
+}
+
+/// A login body for a voter signing the nonce for an origin.
+pub fn login_body(v: &TestVoter, nonce: &[u8], origin: &str) -> serde_json::Value {
+    serde_json::json!({
+        "nonce": B64.encode(nonce),
+        "certificate": B64.encode(&v.card.auth_cert_der),
+        "signature": B64.encode(v.sign_auth(&auth_digest(origin, nonce))),
+    })
+}
+
+/// A cast body: the ciphertext signed by the voter's signing key for (election, contest).
+pub fn cast_body(v: &TestVoter, election_id: &str, contest: &str, ct: &[u8]) -> serde_json::Value {
+    serde_json::json!({
+        "contest": contest,
+        "ciphertext": B64.encode(ct),
+        "signature": B64.encode(v.sign_ballot(&envelope_digest(election_id, contest, ct))),
+        "certificate": B64.encode(&v.card.sign_cert_der),
+    })
+}

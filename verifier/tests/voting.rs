@@ -1,0 +1,364 @@
+//! The voter API end to end through warp's test harness: login, ballot, cast, and every refusal code with its
+//! status; the one-ballot-per-contest race; and the secrecy of the stored ballot box (R-VOTE-4..9).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use chrono::Utc;
+use shared::api::{ApiError, BallotView, CastReceipt, Challenge};
+use shared::election::Choice;
+use support::*;
+use verifier::AppState;
+use verifier::filters::routes;
+use warp::http::StatusCode;
+
+async fn nonce(state: &AppState) -> Vec<u8> {
+    let r = warp::test::request()
+        .method("POST")
+        .path("/api/v1/session/challenge")
+        .reply(&routes(state.clone(), None))
+        .await;
+    assert_eq!(r.status(), 201);
+    let c: Challenge = serde_json::from_slice(r.body()).unwrap();
+    B64.decode(c.nonce).unwrap()
+}
+
+async fn post(
+    state: &AppState,
+    path: &str,
+    cookie: Option<&str>,
+    body: &serde_json::Value,
+) -> (StatusCode, Vec<u8>, Option<String>) {
+    let mut req = warp::test::request().method("POST").path(path).json(body);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let r = req.reply(&routes(state.clone(), None)).await;
+    let set_cookie = r.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_string());
+    (r.status(), r.body().to_vec(), set_cookie)
+}
+
+fn code(body: &[u8]) -> String {
+    serde_json::from_slice::<ApiError>(body).unwrap().code
+}
+
+/// Logs a voter in and returns the cookie header value.
+async fn login(state: &AppState, v: &TestVoter) -> String {
+    let n = nonce(state).await;
+    let (status, body, cookie) = post(state, "/api/v1/session", None, &login_body(v, &n, ORIGIN)).await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let cookie = cookie.unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+async fn cast(state: &AppState, cookie: &str, v: &TestVoter, contest: &str, choice: Choice) -> (StatusCode, Vec<u8>) {
+    let ct = encrypt(state, contest, choice);
+    let (s, b, _) =
+        post(state, "/api/v1/ballots", Some(cookie), &cast_body(v, state.election.id.as_str(), contest, &ct)).await;
+    (s, b)
+}
+
+async fn ballot(state: &AppState, cookie: &str) -> BallotView {
+    let r =
+        warp::test::request().path("/api/v1/ballot").header("cookie", cookie).reply(&routes(state.clone(), None)).await;
+    assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
+    serde_json::from_slice(r.body()).unwrap()
+}
+
+#[tokio::test]
+async fn login_ballot_and_one_cast_per_contest() {
+    let f = fixture(1);
+    let v = &f.voters[0];
+    let cookie = login(&f.state, v).await;
+    let b = ballot(&f.state, &cookie).await;
+    let ids: Vec<_> = b.contests.iter().map(|c| c.contest.id.to_string()).collect();
+    assert_eq!(ids, ["tokyo", "national-pr", "review"]);
+    assert!(b.contests.iter().all(|c| !c.voted));
+    assert_eq!(b.key_fingerprint, f.state.key.fingerprint());
+
+    let ct = encrypt(&f.state, "tokyo", Choice::Candidate(3));
+    let body = cast_body(v, f.state.election.id.as_str(), "tokyo", &ct);
+    let (s, r, _) = post(&f.state, "/api/v1/ballots", Some(&cookie), &body).await;
+    assert_eq!(s, 201);
+    let receipt: CastReceipt = serde_json::from_slice(&r).unwrap();
+    assert_eq!(receipt.tracker, shared::crypto::tracker(&ct));
+    assert!(ballot(&f.state, &cookie).await.contests[0].voted);
+
+    // No re-voting (R-VOTE-9): a second ballot, even a different choice, is refused.
+    let (s, r) = cast(&f.state, &cookie, v, "tokyo", Choice::Blank).await;
+    assert_eq!((s, code(&r).as_str()), (StatusCode::CONFLICT, "ALREADY_VOTED"));
+    let (s, _) = cast(&f.state, &cookie, v, "national-pr", Choice::Candidate(101)).await;
+    assert_eq!(s, 201);
+    let (s, _) = cast(&f.state, &cookie, v, "review", Choice::Review(0b101)).await;
+    assert_eq!(s, 201);
+    assert_eq!(f.state.db.ballot_counts().unwrap().iter().map(|(_, n)| n).sum::<i64>(), 3);
+}
+
+#[tokio::test]
+async fn login_refusals() {
+    let f = fixture(1);
+    let v = &f.voters[0];
+    // A nonce is single-use.
+    let n = nonce(&f.state).await;
+    assert_eq!(post(&f.state, "/api/v1/session", None, &login_body(v, &n, ORIGIN)).await.0, 201);
+    let (s, b, _) = post(&f.state, "/api/v1/session", None, &login_body(v, &n, ORIGIN)).await;
+    assert_eq!((s, code(&b).as_str()), (StatusCode::UNAUTHORIZED, "CHALLENGE_UNKNOWN"));
+    // A signature made for another origin (a phishing site relaying the challenge) does not verify.
+    let n = nonce(&f.state).await;
+    let (s, b, _) = post(&f.state, "/api/v1/session", None, &login_body(v, &n, "https://evil.example")).await;
+    assert_eq!((s, code(&b).as_str()), (StatusCode::UNAUTHORIZED, "BAD_SIGNATURE"));
+    // A valid card of someone who is not registered.
+    let stranger = test_voter(&f.ca, 99);
+    let n = nonce(&f.state).await;
+    let (s, b, _) = post(&f.state, "/api/v1/session", None, &login_body(&stranger, &n, ORIGIN)).await;
+    assert_eq!((s, code(&b).as_str()), (StatusCode::FORBIDDEN, "NOT_REGISTERED"));
+    // A card from another authority.
+    let other_dir = tempfile::tempdir().unwrap();
+    let other = card_helper::pki::TestAuthority::init(other_dir.path()).unwrap();
+    let forged = test_voter(&other, 0);
+    let n = nonce(&f.state).await;
+    let (s, b, _) = post(&f.state, "/api/v1/session", None, &login_body(&forged, &n, ORIGIN)).await;
+    assert_eq!((s, code(&b).as_str()), (StatusCode::FORBIDDEN, "UNKNOWN_CA"));
+    // The signing certificate is not a login certificate.
+    let n = nonce(&f.state).await;
+    let mut body = login_body(v, &n, ORIGIN);
+    body["certificate"] = B64.encode(&v.card.sign_cert_der).into();
+    let (s, _, _) = post(&f.state, "/api/v1/session", None, &body).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Unknown fields (a PIN, say) are refused, never stored.
+    let n = nonce(&f.state).await;
+    let mut body = login_body(v, &n, ORIGIN);
+    body["pin"] = "1234".into();
+    let (s, b, _) = post(&f.state, "/api/v1/session", None, &body).await;
+    assert_eq!((s, code(&b).as_str()), (StatusCode::BAD_REQUEST, "MALFORMED"));
+    // Every attempt is in the audit log, which stays intact.
+    let entries = f.state.db.with(|c| verifier::audit::entries(c)).unwrap();
+    assert!(entries.iter().filter(|e| e.action == "login_failed").count() >= 4);
+    assert_eq!(f.state.db.with(|c| verifier::audit::verify(c)).unwrap().first_broken, None);
+}
+
+#[tokio::test]
+async fn cast_refusals_each_with_its_code() {
+    let f = fixture(2);
+    let (a, b) = (&f.voters[0], &f.voters[1]);
+    let eid = f.state.election.id.to_string();
+    let ct = encrypt(&f.state, "tokyo", Choice::Candidate(1));
+
+    let (s, r, _) = post(&f.state, "/api/v1/ballots", None, &cast_body(a, &eid, "tokyo", &ct)).await;
+    assert_eq!((s, code(&r).as_str()), (StatusCode::UNAUTHORIZED, "NO_SESSION"));
+    let cookie = login(&f.state, a).await;
+
+    // Cross-contest and cross-election signatures: signed for something else.
+    let mut body = cast_body(a, &eid, "national-pr", &ct);
+    body["contest"] = "tokyo".into();
+    let (s, r, _) = post(&f.state, "/api/v1/ballots", Some(&cookie), &body).await;
+    assert_eq!((s, code(&r).as_str()), (StatusCode::BAD_REQUEST, "BAD_SIGNATURE"));
+    let (s, r, _) = post(&f.state, "/api/v1/ballots", Some(&cookie), &cast_body(a, "hoc-2031", "tokyo", &ct)).await;
+    assert_eq!((s, code(&r).as_str()), (StatusCode::BAD_REQUEST, "BAD_SIGNATURE"));
+    // Another person's signing certificate.
+    let (s, r, _) = post(&f.state, "/api/v1/ballots", Some(&cookie), &cast_body(b, &eid, "tokyo", &ct)).await;
+    assert_eq!((s, code(&r).as_str()), (StatusCode::FORBIDDEN, "CERT_MISMATCH"));
+    // A contest not on this ballot.
+    let (s, r, _) = post(&f.state, "/api/v1/ballots", Some(&cookie), &cast_body(a, &eid, "osaka", &ct)).await;
+    assert_eq!((s, code(&r).as_str()), (StatusCode::FORBIDDEN, "WRONG_CONTEST"));
+    // A ciphertext of the wrong length, bad base64, an oversized body.
+    let (s, r, _) = post(&f.state, "/api/v1/ballots", Some(&cookie), &cast_body(a, &eid, "tokyo", &ct[1..])).await;
+    assert_eq!((s, code(&r).as_str()), (StatusCode::BAD_REQUEST, "MALFORMED"));
+    let mut body = cast_body(a, &eid, "tokyo", &ct);
+    body["ciphertext"] = "***".into();
+    assert_eq!(code(&post(&f.state, "/api/v1/ballots", Some(&cookie), &body).await.1), "MALFORMED");
+    body["ciphertext"] = "A".repeat(20_000).into();
+    let (s, r, _) = post(&f.state, "/api/v1/ballots", Some(&cookie), &body).await;
+    assert_eq!((s, code(&r).as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "TOO_LARGE"));
+
+    // Paused: refused with the reason; resumed: accepted.
+    f.state.db.set_pause(Some("候補者の異動のため / candidate change"), "test", Utc::now()).unwrap();
+    let (s, r) = cast(&f.state, &cookie, a, "tokyo", Choice::Candidate(1)).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    let e: ApiError = serde_json::from_slice(&r).unwrap();
+    assert_eq!(e.code, "VOTING_PAUSED");
+    assert!(e.message.contains("candidate change"));
+    assert_eq!(ballot(&f.state, &cookie).await.paused.as_deref(), Some("候補者の異動のため / candidate change"));
+    f.state.db.set_pause(None, "test", Utc::now()).unwrap();
+    assert_eq!(cast(&f.state, &cookie, a, "tokyo", Choice::Candidate(1)).await.0, 201);
+
+    // Revoked signing certificate: the CRL is rewritten and the store reloaded.
+    let cookie_b = login(&f.state, b).await;
+    f.ca.revoke(&b.card.sign_serial).unwrap();
+    let state = AppState {
+        trust: Some(std::sync::Arc::new(verifier::certs::TrustStore::from_dir(&f.dir.path().join("ca")).unwrap())),
+        ..f.state.clone()
+    };
+    let (s, r) = cast(&state, &cookie_b, b, "tokyo", Choice::Candidate(2)).await;
+    assert_eq!((s, code(&r).as_str()), (StatusCode::FORBIDDEN, "CERT_REVOKED"));
+}
+
+#[tokio::test]
+async fn expired_certificate_closed_window_and_expired_session() {
+    // An expired signing certificate, registered before it expired.
+    let f = fixture(0);
+    let now = Utc::now();
+    let card =
+        f.ca.issue_with_validity(&person(7), now - chrono::Duration::days(400), now - chrono::Duration::days(1))
+            .unwrap();
+    let fresh = test_voter(&f.ca, 8);
+    let v = TestVoter {
+        person_id: "person-7".into(),
+        auth_key: fresh.auth_key,
+        sign_key: rsa::pkcs8::DecodePrivateKey::from_pkcs8_der(&card.sign_key_pkcs8_der).unwrap(),
+        card: card_helper::pki::IssuedCard {
+            auth_key_pkcs8_der: fresh.card.auth_key_pkcs8_der,
+            auth_cert_der: fresh.card.auth_cert_der,
+            auth_serial: fresh.card.auth_serial,
+            ..card
+        },
+    };
+    register(&f.state.db, &v, &["tokyo"]);
+    let cookie = login(&f.state, &v).await;
+    let (s, r) = cast(&f.state, &cookie, &v, "tokyo", Choice::Blank).await;
+    assert_eq!((s, code(&r).as_str()), (StatusCode::FORBIDDEN, "CERT_EXPIRED"));
+
+    // Voting closed: an election whose window is over.
+    let mut past = verifier::demo::demo_election(now).unwrap();
+    past.notice_date = "2025-07-02".parse().unwrap();
+    past.election_day = "2025-07-19".parse().unwrap();
+    let f = fixture_with(1, past, chrono::Duration::minutes(20));
+    let cookie = login(&f.state, &f.voters[0]).await;
+    let (s, r) = cast(&f.state, &cookie, &f.voters[0], "tokyo", Choice::Blank).await;
+    assert_eq!((s, code(&r).as_str()), (StatusCode::FORBIDDEN, "VOTING_CLOSED"));
+
+    // A session whose time is up (lifetime zero).
+    let f = fixture_with(1, verifier::demo::demo_election(now).unwrap(), chrono::Duration::zero());
+    let cookie = login(&f.state, &f.voters[0]).await;
+    let r = warp::test::request()
+        .path("/api/v1/ballot")
+        .header("cookie", &cookie)
+        .reply(&routes(f.state.clone(), None))
+        .await;
+    assert_eq!((r.status(), code(r.body()).as_str()), (StatusCode::UNAUTHORIZED, "SESSION_EXPIRED"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn hundred_simultaneous_casts_for_one_contest_accept_exactly_one() {
+    let f = fixture(1);
+    let v = &f.voters[0];
+    let cookie = login(&f.state, v).await;
+    let eid = f.state.election.id.to_string();
+    let mut tasks = Vec::new();
+    for i in 0..100u16 {
+        let ct = encrypt(&f.state, "tokyo", Choice::Candidate(1 + i % 9));
+        let body = cast_body(v, &eid, "tokyo", &ct);
+        let (state, cookie) = (f.state.clone(), cookie.clone());
+        tasks.push(tokio::spawn(async move {
+            let r = warp::test::request().method("POST").path("/api/v1/ballots").header("cookie", cookie).json(&body);
+            r.reply(&routes(state, None)).await.status()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1);
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 99);
+    assert_eq!(f.state.db.ballot_counts().unwrap(), vec![("tokyo".to_string(), 1)]);
+}
+
+#[tokio::test]
+async fn the_stored_ballot_box_cannot_be_joined_to_voters() {
+    let f = fixture(24);
+    let eid = f.state.election.id.to_string();
+    let mut cast_order = Vec::new(); // (person, ciphertext) in the order they were cast
+    for v in &f.voters {
+        let cookie = login(&f.state, v).await;
+        let ct = encrypt(&f.state, "tokyo", Choice::Candidate(1));
+        let (s, _, _) = post(&f.state, "/api/v1/ballots", Some(&cookie), &cast_body(v, &eid, "tokyo", &ct)).await;
+        assert_eq!(s, 201);
+        cast_order.push((v.person_id.clone(), ct));
+    }
+    let db = &f.state.db;
+    // The ballot table's columns: a random id, the contest, the ciphertext. Nothing else.
+    let columns: Vec<String> = db
+        .with(|c| {
+            let mut st = c.prepare("SELECT name FROM pragma_table_info('ballots')")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+        .unwrap();
+    assert_eq!(columns, ["id", "contest_id", "ciphertext"]);
+    // The marks table has no reference to a ballot and no time.
+    let columns: Vec<String> = db
+        .with(|c| {
+            let mut st = c.prepare("SELECT name FROM pragma_table_info('voted')")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+        .unwrap();
+    assert_eq!(columns, ["person_id", "contest_id"]);
+
+    // Dump every table as text; no row holding a person id also holds a ciphertext, a tracker or a ballot id.
+    let tables: Vec<String> = db
+        .with(|c| {
+            let mut st = c.prepare("SELECT name FROM sqlite_master WHERE type = 'table'")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+        .unwrap();
+    let ballot_ids: Vec<String> = db
+        .with(|c| {
+            let mut st = c.prepare("SELECT hex(id) FROM ballots")?;
+            let rows = st.query_map([], |r| r.get(0))?;
+            rows.collect()
+        })
+        .unwrap();
+    let trackers: Vec<String> = cast_order.iter().map(|(_, ct)| shared::crypto::tracker(ct)).collect();
+    for table in &tables {
+        let rows: Vec<String> = db
+            .with(|c| {
+                let mut st = c.prepare(&format!("SELECT * FROM \"{table}\""))?;
+                let n = st.column_count();
+                let rows = st.query_map([], |r| {
+                    let mut cells = Vec::new();
+                    for i in 0..n {
+                        let cell = match r.get_ref(i)? {
+                            rusqlite::types::ValueRef::Blob(b) => hex::encode_upper(b),
+                            rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
+                            rusqlite::types::ValueRef::Integer(i) => i.to_string(),
+                            _ => String::new(),
+                        };
+                        cells.push(cell);
+                    }
+                    Ok(cells.join("|"))
+                })?;
+                rows.collect()
+            })
+            .unwrap();
+        for row in rows {
+            let has_person = f.voters.iter().any(|v| row.contains(&v.person_id));
+            let has_ballot = trackers.iter().any(|t| row.contains(t.as_str()) || row.contains(&t.to_uppercase()))
+                || ballot_ids.iter().any(|id| row.contains(id.as_str()))
+                || cast_order.iter().any(|(_, ct)| row.contains(&hex::encode_upper(&ct[..32])));
+            assert!(!(has_person && has_ballot), "table {table} joins a voter to a ballot: {row:.200}");
+        }
+    }
+    // No ordering of the ballot box follows the casting order: the default scan and ORDER BY id are by a random key.
+    let cast_cts: Vec<&Vec<u8>> = cast_order.iter().map(|(_, ct)| ct).collect();
+    for sql in ["SELECT ciphertext FROM ballots", "SELECT ciphertext FROM ballots ORDER BY id"] {
+        let stored: Vec<Vec<u8>> = db
+            .with(|c| {
+                let mut st = c.prepare(sql)?;
+                let rows = st.query_map([], |r| r.get(0))?;
+                rows.collect()
+            })
+            .unwrap();
+        assert_eq!(stored.len(), 24);
+        let same_position = stored.iter().zip(&cast_cts).filter(|(s, c)| s == *c).count();
+        assert!(same_position < 8, "{sql}: {same_position} of 24 ballots sit at their casting position");
+    }
+    // The audit log marks who voted in which contest, never which ballot.
+    for e in db.with(|c| verifier::audit::entries(c)).unwrap() {
+        assert!(!trackers.iter().any(|t| e.detail.contains(t.as_str())), "audit entry {} names a tracker", e.seq);
+    }
+}
