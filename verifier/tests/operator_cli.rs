@@ -1,0 +1,197 @@
+//! The operator commands on the verifier host, through the real binary: zero-vote check before opening (and its
+//! refusal after), export after the close with a signed manifest (and its refusal before), the published
+//! ballot-box digest, and `audit verify` naming the first tampered entry.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use chrono::Utc;
+use shared::ballot_box::{ExportFile, Manifest, PublishedBallotBox, content_digest, tracker_root};
+use shared::election::{Choice, Election};
+use support::*;
+use verifier::db::Db;
+
+fn verifier(args: &[&str], db: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_verifier")).args(args).arg("--db").arg(db).output().unwrap()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Writes the demo election with given dates and creates it in a new database.
+fn create(dir: &Path, name: &str, notice: &str, day: &str) -> std::path::PathBuf {
+    let mut e: Election = toml::from_str(verifier::demo::DEMO_TOML).unwrap();
+    e.notice_date = notice.parse().unwrap();
+    e.election_day = day.parse().unwrap();
+    let toml_path = dir.join(format!("{name}.toml"));
+    std::fs::write(&toml_path, toml::to_string(&e).unwrap()).unwrap();
+    let key = dir.join("election.pub.pem");
+    std::fs::write(&key, ELECTION_PUB).unwrap();
+    let db = dir.join(format!("{name}.sqlite"));
+    let out = Command::new(env!("CARGO_BIN_EXE_verifier"))
+        .args(["election", "create"])
+        .arg(&toml_path)
+        .arg("--public-key")
+        .arg(&key)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    db
+}
+
+#[test]
+fn zero_check_before_opening_and_refused_after() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("export.key");
+    let out = Command::new(env!("CARGO_BIN_EXE_verifier"))
+        .args(["export-key", "generate", "--out"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    let next_year = (Utc::now() + chrono::Duration::days(365)).date_naive();
+    let db =
+        create(dir.path(), "future", &next_year.to_string(), &(next_year + chrono::Duration::days(17)).to_string());
+    let report = dir.path().join("zero.json");
+    let out = verifier(&["zero-check", "--export-key", key.to_str().unwrap(), "--out", report.to_str().unwrap()], &db);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let signed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let body = signed["report"].as_str().unwrap();
+    assert!(verifier::ops::verify_signature(
+        signed["export_public_key"].as_str().unwrap(),
+        body.as_bytes(),
+        signed["signature"].as_str().unwrap()
+    ));
+    let r: verifier::ops::ZeroCheckReport = serde_json::from_str(body).unwrap();
+    assert_eq!((r.vote_marks, r.ballot_box_writes), (0, 0));
+    assert!(r.ballots_per_contest.iter().all(|(_, n)| *n == 0) && r.ballots_per_contest.len() == 3);
+    assert_eq!(r.binary_sha256.len(), 64);
+
+    let open = create(
+        dir.path(),
+        "open",
+        &(Utc::now().date_naive() - chrono::Duration::days(2)).to_string(),
+        &(Utc::now().date_naive() + chrono::Duration::days(10)).to_string(),
+    );
+    let out =
+        verifier(&["zero-check", "--export-key", key.to_str().unwrap(), "--out", report.to_str().unwrap()], &open);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("voting has opened"), "{}", stderr(&out));
+}
+
+#[tokio::test]
+async fn export_after_close_with_signed_manifest_and_published_digest() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("export.key");
+    assert!(
+        Command::new(env!("CARGO_BIN_EXE_verifier"))
+            .args(["export-key", "generate", "--out"])
+            .arg(&key)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let db_path = create(dir.path(), "closed", "2025-07-02", "2025-07-19");
+    // Ballots as the verifier stores them (cast while the window was open).
+    let db = Db::open(&db_path).unwrap();
+    let (election, election_key) = db.election().unwrap().unwrap();
+    let f = fixture(0);
+    let mut cts = Vec::new();
+    for i in 0..7 {
+        let plain = shared::ballot::encode(&election, &election.contests[0], &Choice::Candidate(1 + i % 3)).unwrap();
+        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+        let ct =
+            shared::crypto::encrypt_ballot(&mut rng, &election_key, election.id.as_str(), "tokyo", &plain).unwrap();
+        db.cast(&format!("p{i}"), "tokyo", &ct, Utc::now()).unwrap();
+        cts.push(ct);
+    }
+    drop(f);
+    let out_file = dir.path().join("tokyo.ballots.json");
+    let out = verifier(
+        &["export", "--district", "tokyo", "--export-key", key.to_str().unwrap(), "--out", out_file.to_str().unwrap()],
+        &db_path,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file: ExportFile = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    assert!(verifier::ops::verify_signature(&file.export_public_key, file.manifest.as_bytes(), &file.signature));
+    let manifest: Manifest = serde_json::from_str(&file.manifest).unwrap();
+    assert_eq!((manifest.contests.len(), manifest.contests[0].count), (1, 7));
+    assert_eq!(manifest.key_fingerprint, election_key.fingerprint());
+    let exported: Vec<Vec<u8>> = file.ballots[0].ciphertexts.iter().map(|c| B64.decode(c).unwrap()).collect();
+    let mut trackers: Vec<String> = exported.iter().map(|c| shared::crypto::tracker(c)).collect();
+    assert!(trackers.windows(2).all(|w| w[0] < w[1]), "ciphertexts are in tracker order");
+    assert_eq!(manifest.contests[0].content_digest, content_digest(&exported));
+    assert_eq!(manifest.contests[0].tracker_root, tracker_root(&mut trackers));
+    assert_eq!(manifest.ballot_box_digest, Manifest::compute_digest(&manifest.contests));
+    let mut expected: Vec<String> = cts.iter().map(|c| shared::crypto::tracker(c)).collect();
+    expected.sort();
+    assert_eq!(trackers, expected);
+
+    // The published digest (after the close) lists the same trackers.
+    let state = state_with(
+        election.clone(),
+        Db::open_in_memory().unwrap(),
+        verifier::certs::TrustStore::from_dir(&fixture(0).dir.path().join("ca")).unwrap(),
+        chrono::Duration::minutes(20),
+    );
+    for ct in &cts {
+        state.db.cast(&format!("x{}", ct[0]), "tokyo", ct, Utc::now()).ok();
+    }
+    let r = warp::test::request()
+        .path("/api/v1/elections/current/ballot-box")
+        .reply(&verifier::filters::routes(state.clone(), None))
+        .await;
+    assert_eq!(r.status(), 200);
+    let published: PublishedBallotBox = serde_json::from_slice(r.body()).unwrap();
+    let tokyo = published.contests.iter().find(|c| c.contest_id == "tokyo").unwrap();
+    assert!(expected.iter().all(|t| tokyo.trackers.contains(t)));
+
+    // Before the close: refused.
+    let open = create(
+        dir.path(),
+        "open",
+        &(Utc::now().date_naive() - chrono::Duration::days(2)).to_string(),
+        &(Utc::now().date_naive() + chrono::Duration::days(10)).to_string(),
+    );
+    let out = verifier(
+        &["export", "--district", "tokyo", "--export-key", key.to_str().unwrap(), "--out", out_file.to_str().unwrap()],
+        &open,
+    );
+    assert!(!out.status.success() && stderr(&out).contains("only after the close"), "{}", stderr(&out));
+    let f = fixture(0);
+    let r = warp::test::request()
+        .path("/api/v1/elections/current/ballot-box")
+        .reply(&verifier::filters::routes(f.state.clone(), None))
+        .await;
+    assert_eq!(r.status(), 403);
+}
+
+#[test]
+fn audit_verify_names_the_first_tampered_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = create(dir.path(), "e", "2025-07-02", "2025-07-19");
+    for reason in ["maintenance", "candidate change"] {
+        assert!(verifier(&["pause", "--reason", reason], &db).status.success());
+        assert!(verifier(&["resume"], &db).status.success());
+    }
+    let out = verifier(&["audit", "verify"], &db);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("intact: 5 entries"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    conn.execute("UPDATE audit_log SET detail = '{\"reason\":\"nothing\"}' WHERE seq = 4", []).unwrap();
+    drop(conn);
+    let out = verifier(&["audit", "verify"], &db);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("broken at entry 4"), "{}", stderr(&out));
+}
