@@ -1,0 +1,205 @@
+//! The real `verifier` binary killed with SIGKILL five times while voters cast ballots: after each restart every
+//! ballot that got a receipt is in the box, voted marks equal ballots, `PRAGMA integrity_check` is ok and the
+//! audit chain is intact. The verifier's own log (RUST_LOG=debug) never has a line with both a voter and a ballot.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use card_helper::pki::TestAuthority;
+use shared::api::{CastReceipt, Challenge};
+use shared::crypto::ElectionPublicKey;
+use shared::election::{Choice, Election};
+use support::*;
+
+const VOTERS: usize = 30;
+const CONTESTS: [&str; 3] = ["tokyo", "national-pr", "review"];
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(db: &Path, trust: &Path, log: &Path) -> Server {
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_verifier"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--public-origin", ORIGIN])
+        .arg("--db")
+        .arg(db)
+        .arg("--trust-dir")
+        .arg(trust)
+        .env("RUST_LOG", "debug")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("verifier: listening on ").expect("started").trim_end_matches('/').to_string();
+    Server { child, base }
+}
+
+fn encrypt_for(e: &Election, key: &ElectionPublicKey, contest: &str, choice: Choice) -> Vec<u8> {
+    let plain = shared::ballot::encode(e, e.contest(contest).unwrap(), &choice).unwrap();
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    shared::crypto::encrypt_ballot(&mut rng, key, e.id.as_str(), contest, &plain).unwrap()
+}
+
+/// Logs in and casts one contest; returns the tracker on a 201, None on any failure (e.g. the server died).
+async fn vote(base: &str, v: &TestVoter, e: &Election, key: &ElectionPublicKey, contest: &str) -> Option<String> {
+    let http = reqwest::Client::builder().cookie_store(true).timeout(Duration::from_secs(10)).build().ok()?;
+    let c: Challenge = http.post(format!("{base}/api/v1/session/challenge")).send().await.ok()?.json().await.ok()?;
+    let nonce = B64.decode(c.nonce).ok()?;
+    let r = http.post(format!("{base}/api/v1/session")).json(&login_body(v, &nonce, ORIGIN)).send().await.ok()?;
+    if r.status() != 201 {
+        return None;
+    }
+    let ct = encrypt_for(e, key, contest, Choice::Blank);
+    let body = cast_body(v, e.id.as_str(), contest, &ct);
+    let r = http.post(format!("{base}/api/v1/ballots")).json(&body).send().await.ok()?;
+    if r.status() != 201 {
+        return None;
+    }
+    let receipt: CastReceipt = r.json().await.ok()?;
+    assert_eq!(receipt.tracker, shared::crypto::tracker(&ct));
+    Some(receipt.tracker)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn kill_9_five_times_under_load_loses_no_receipted_ballot() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestAuthority::init(&dir.path().join("ca")).unwrap();
+    let voters: Vec<Arc<TestVoter>> = (0..VOTERS).map(|i| Arc::new(test_voter(&ca, i))).collect();
+    // Election and voters through the real commands.
+    let key_file = dir.path().join("election.pub.pem");
+    std::fs::write(&key_file, ELECTION_PUB).unwrap();
+    let db = dir.path().join("verifier.sqlite");
+    let toml_file = dir.path().join("election.toml");
+    std::fs::write(&toml_file, verifier::demo::DEMO_TOML).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_verifier"))
+        .args(["election", "create"])
+        .arg(&toml_file)
+        .arg("--public-key")
+        .arg(&key_file)
+        .arg("--db")
+        .arg(&db)
+        .arg("--redate-for-demo")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let lines: String = voters
+        .iter()
+        .map(|v| {
+            serde_json::json!({
+                "person_id": v.person_id, "municipality": "13101", "districts": ["tokyo", "national"],
+                "auth_certificates": [B64.encode(&v.card.auth_cert_der)],
+                "sign_certificates": [B64.encode(&v.card.sign_cert_der)],
+            })
+            .to_string()
+                + "\n"
+        })
+        .collect();
+    let voters_file = dir.path().join("voters.jsonl");
+    std::fs::write(&voters_file, lines).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_verifier"))
+        .args(["voters", "import"])
+        .arg(&voters_file)
+        .arg("--db")
+        .arg(&db)
+        .arg("--trust-dir")
+        .arg(dir.path().join("ca"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    let (election, key) = verifier::db::Db::open(&db).unwrap().election().unwrap().unwrap();
+    let (election, key) = (Arc::new(election), Arc::new(key));
+    let log = dir.path().join("verifier.log");
+    let mut pending: Vec<(usize, &str)> = (0..VOTERS).flat_map(|i| CONTESTS.iter().map(move |c| (i, *c))).collect();
+    let mut receipts: Vec<String> = Vec::new();
+    let mut interrupted = 0;
+    for round in 0..5 {
+        let server = start(&db, &dir.path().join("ca"), &log);
+        let base = server.base.clone();
+        let batch: Vec<(usize, &str)> = pending.iter().take(20).copied().collect();
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        for (i, contest) in batch.iter().copied() {
+            let (base, v, e, k, tx) = (base.clone(), voters[i].clone(), election.clone(), key.clone(), tx.clone());
+            let contest = contest.to_string();
+            tokio::spawn(async move {
+                let tracker = vote(&base, &v, &e, &k, &contest).await;
+                let _ = tx.send((i, contest, tracker));
+            });
+        }
+        drop(tx);
+        // SIGKILL the server as soon as a few casts of this round are receipted, with the rest in flight.
+        let mut results = Vec::new();
+        while let Some(r) = rx.recv().await {
+            let done = r.2.is_some();
+            results.push(r);
+            if done && results.iter().filter(|r| r.2.is_some()).count() >= 2 + round {
+                break;
+            }
+        }
+        let mut server = server;
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        while let Some(r) = rx.recv().await {
+            results.push(r);
+        }
+        for (i, contest, tracker) in results {
+            if let Some(tracker) = tracker {
+                receipts.push(tracker);
+                pending.retain(|(j, c)| !(*j == i && *c == contest));
+            } else {
+                interrupted += 1;
+            }
+        }
+    }
+    eprintln!("{} ballots receipted, {interrupted} casts cut off by the kills", receipts.len());
+    assert!(!receipts.is_empty(), "no ballot was accepted before the kills");
+    assert!(interrupted > 0, "the kills never hit a cast in flight: the test proved nothing");
+
+    // After the last kill: open the database as the restarted verifier would.
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    assert_eq!(integrity, "ok");
+    let marks: i64 = conn.query_row("SELECT count(*) FROM voted", [], |r| r.get(0)).unwrap();
+    let ballots: i64 = conn.query_row("SELECT count(*) FROM ballots", [], |r| r.get(0)).unwrap();
+    assert_eq!(marks, ballots, "every vote mark has its ballot and no ballot lacks its mark");
+    let mut st = conn.prepare("SELECT ciphertext FROM ballots").unwrap();
+    let stored: Vec<String> =
+        st.query_map([], |r| r.get::<_, Vec<u8>>(0)).unwrap().map(|c| shared::crypto::tracker(&c.unwrap())).collect();
+    for t in &receipts {
+        assert!(stored.contains(t), "a receipted ballot is missing after the kills: {t}");
+    }
+    assert!(ballots as usize >= receipts.len());
+    drop(st);
+    drop(conn);
+    let out = Command::new(env!("CARGO_BIN_EXE_verifier")).args(["audit", "verify", "--db"]).arg(&db).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // The log: no line names both a voter and a ballot.
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("verifier listening"));
+    for line in log.lines() {
+        let voter = voters.iter().any(|v| line.contains(&v.person_id));
+        let ballot = stored.iter().any(|t| line.contains(t.as_str()));
+        assert!(!(voter && ballot), "a log line joins a voter to a ballot: {line}");
+        assert!(!stored.iter().any(|t| line.contains(t.as_str())), "a log line names a tracker: {line}");
+    }
+}
