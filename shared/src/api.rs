@@ -1,4 +1,6 @@
 //! The JSON bodies of the verifier's voter API (`/api/v1`), shared so that the app and the server cannot drift.
+//! Requests refuse unknown fields (a stray field is an error, never stored); responses accept them, so that an
+//! app still cached in a browser keeps working when the server adds a field.
 
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,7 +11,6 @@ use crate::window::WindowState;
 
 /// `GET /api/v1/time`: the server's clock, from which the app computes JST (R-VOTE-1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TimeResponse {
     /// Milliseconds since the Unix epoch.
     pub unix_ms: i64,
@@ -28,7 +29,6 @@ impl TimeResponse {
 
 /// The voting window in UTC and in JST.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct WindowView {
     /// Opening instant, UTC.
     pub opens_at: DateTime<Utc>,
@@ -44,7 +44,6 @@ pub struct WindowView {
 
 /// `GET /api/v1/elections/current`: the public facts of the election.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ElectionSummary {
     /// Identifier.
     pub id: String,
@@ -96,7 +95,6 @@ impl ElectionSummary {
 
 /// Every refusal: a stable code and a sentence saying what to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ApiError {
     /// Stable machine-readable code, e.g. `NOT_FOUND`.
     pub code: String,
@@ -135,7 +133,6 @@ mod tests {
 
 /// `POST /api/v1/session/challenge`: a single-use nonce (base64, 32 bytes) valid for `expires_in` seconds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Challenge {
     /// The nonce, base64.
     pub nonce: String,
@@ -158,7 +155,6 @@ pub struct LoginRequest {
 
 /// The answer to a login: the session cookie is set; this says when it ends (absolute, R-VOTE-4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct LoginResponse {
     /// Server time of login.
     pub started_at: DateTime<Utc>,
@@ -168,7 +164,6 @@ pub struct LoginResponse {
 
 /// One contest on the voter's ballot, with whether this voter has voted in it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct ContestView {
     /// The contest: candidates, parties and judges in display order with readings.
     pub contest: crate::election::Contest,
@@ -178,7 +173,6 @@ pub struct ContestView {
 
 /// `GET /api/v1/ballot`: what the logged-in voter may vote on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct BallotView {
     /// The election's id (bound into every ballot).
     pub election_id: String,
@@ -213,7 +207,6 @@ pub struct CastRequest {
 
 /// The receipt of an accepted ballot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct CastReceipt {
     /// The contest.
     pub contest: String,

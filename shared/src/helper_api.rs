@@ -8,7 +8,6 @@ pub const DEFAULT_HELPER_PORT: u16 = 24190;
 
 /// Tries left for one PIN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct TriesView {
     /// Tries left; 0 means locked.
     pub left: u8,
@@ -18,7 +17,6 @@ pub struct TriesView {
 
 /// `GET /api/v1/status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct HelperStatus {
     /// `soft` or `pkcs11`.
     pub backend: String,
@@ -66,7 +64,6 @@ pub struct SignRequest {
 
 /// The answer to authenticate and sign: where the voter confirms, and what to poll.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct OperationStarted {
     /// Poll `GET /api/v1/operations/{operation_id}`.
     pub operation_id: String,
@@ -78,7 +75,7 @@ pub struct OperationStarted {
 
 /// `GET /api/v1/operations/{id}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "state", rename_all = "snake_case", deny_unknown_fields)]
+#[serde(tag = "state", rename_all = "snake_case")]
 pub enum OperationView {
     /// Waiting for the voter; `last_error` is the code of the last refusal (e.g. `WRONG_PIN`).
     Pending {

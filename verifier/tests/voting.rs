@@ -230,6 +230,16 @@ async fn expired_certificate_closed_window_and_expired_session() {
     let (s, r) = cast(&f.state, &cookie, &f.voters[0], "tokyo", Choice::Blank).await;
     assert_eq!((s, code(&r).as_str()), (StatusCode::FORBIDDEN, "VOTING_CLOSED"));
 
+    // Voting not open yet: an election next year.
+    let mut future = verifier::demo::demo_election(now).unwrap();
+    let next_year = (now + chrono::Duration::days(365)).date_naive();
+    future.notice_date = next_year;
+    future.election_day = next_year + chrono::Duration::days(17);
+    let f = fixture_with(1, future, chrono::Duration::minutes(20));
+    let cookie = login(&f.state, &f.voters[0]).await;
+    let (s, r) = cast(&f.state, &cookie, &f.voters[0], "tokyo", Choice::Blank).await;
+    assert_eq!((s, code(&r).as_str()), (StatusCode::FORBIDDEN, "VOTING_NOT_OPEN"));
+
     // A session whose time is up (lifetime zero).
     let f = fixture_with(1, verifier::demo::demo_election(now).unwrap(), chrono::Duration::zero());
     let cookie = login(&f.state, &f.voters[0]).await;

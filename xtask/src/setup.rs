@@ -182,6 +182,14 @@ fn wasm_toolchain() -> anyhow::Result<Status> {
     let _ = output(cmd("rustup").args(["toolchain", "uninstall", WEB_TOOLCHAIN]));
     sh(cmd("rustup").args(["toolchain", "link", WEB_TOOLCHAIN]).arg(&tc))?;
     fs::remove_dir_all(&work).ok();
+    // Artifacts built against another copy of the wasm32 standard library (same rustc version, so cargo thinks
+    // them fresh) no longer link: start the wasm target folders afresh.
+    for stale in [root().join("web/target"), root().join("target/wasm32")] {
+        if stale.exists() {
+            println!("setup: removing {} (built against another wasm32 standard library)", stale.display());
+            fs::remove_dir_all(&stale)?;
+        }
+    }
     Ok(Status::Installed(format!("{WEB_TOOLCHAIN} at {}", tc.display())))
 }
 
