@@ -26,6 +26,7 @@ pub mod demo;
 pub mod errors;
 pub mod filters;
 pub mod handlers;
+pub mod operators;
 pub mod ops;
 pub mod server;
 pub mod sessions;
