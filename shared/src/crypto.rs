@@ -109,6 +109,15 @@ pub fn auth_digest(origin: &str, nonce: &[u8]) -> [u8; 32] {
     Sha256::digest(frame(&[AUTH_DOMAIN, origin.as_bytes(), nonce])).into()
 }
 
+/// Domain string of the application digest.
+pub const APPLICATION_DOMAIN: &[u8] = b"jp-ivote:v1:application";
+
+/// Returns the digest the card's signing key signs for an application or a switch request (R-REG-2, R-REG-9):
+/// the exact bytes of the application's JSON, as sent.
+pub fn application_digest(application_json: &[u8]) -> [u8; 32] {
+    Sha256::digest(frame(&[APPLICATION_DOMAIN, application_json])).into()
+}
+
 /// Returns the ballot tracker: hex SHA-256 of the ciphertext.
 pub fn tracker(ciphertext: &[u8]) -> String {
     hex::encode(Sha256::digest(ciphertext))

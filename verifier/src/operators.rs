@@ -44,8 +44,18 @@ impl Operator {
     /// Returns the actor string written in audit entries: role, municipality and the person.
     pub fn actor(&self) -> String {
         match &self.municipality {
-            Some(m) => format!("operator:{:?}@{m}:{} ({})", self.role, self.name, &self.fingerprint[..16.min(self.fingerprint.len())]),
-            None => format!("operator:{:?}:{} ({})", self.role, self.name, &self.fingerprint[..16.min(self.fingerprint.len())]),
+            Some(m) => format!(
+                "operator:{:?}@{m}:{} ({})",
+                self.role,
+                self.name,
+                &self.fingerprint[..16.min(self.fingerprint.len())]
+            ),
+            None => format!(
+                "operator:{:?}:{} ({})",
+                self.role,
+                self.name,
+                &self.fingerprint[..16.min(self.fingerprint.len())]
+            ),
         }
     }
 
