@@ -75,6 +75,9 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
              COMMIT;",
         )?;
     }
+    // The subsystems' own tables, each created if missing.
+    crate::registration::migrate(conn)?;
+    crate::notify::migrate(conn)?;
     Ok(())
 }
 

@@ -110,12 +110,43 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(warp::body::bytes())
         .and(with())
         .and_then(|token, body: bytes::Bytes, s: AppState| blocking(move || handlers::cast(&s, token, parse(&body)?)));
+    // POST /api/v1/applications
+    let apply = warp::path!("applications")
+        .and(warp::post())
+        .and(json_body())
+        .and(cookie())
+        .and(warp::body::bytes())
+        .and(with())
+        .and_then(|token, body: bytes::Bytes, s: AppState| {
+            blocking(move || handlers::submit_application(&s, token, parse(&body)?))
+        });
+    // GET /api/v1/applications
+    let applications = warp::path!("applications")
+        .and(warp::get())
+        .and(cookie())
+        .and(with())
+        .and_then(|token, s: AppState| blocking(move || handlers::own_applications(&s, token)));
     // GET /api/v1/elections/current/ballot-box
     let ballot_box = warp::path!("elections" / "current" / "ballot-box")
         .and(warp::get())
         .and(with())
         .and_then(|s: AppState| blocking(move || handlers::published_ballot_box(&s)));
-    challenge.or(login).unify().or(logout).unify().or(ballot).unify().or(cast).unify().or(ballot_box).unify().boxed()
+    challenge
+        .or(login)
+        .unify()
+        .or(logout)
+        .unify()
+        .or(ballot)
+        .unify()
+        .or(cast)
+        .unify()
+        .or(ballot_box)
+        .unify()
+        .or(apply)
+        .unify()
+        .or(applications)
+        .unify()
+        .boxed()
 }
 
 fn no_store(mut r: Response) -> Response {

@@ -86,6 +86,16 @@ fn storage_refusal(e: impl std::fmt::Display) -> Refusal {
     )
 }
 
+fn registered(session: &Session) -> Result<&crate::db::Voter, Refusal> {
+    session.voter.as_ref().ok_or_else(|| {
+        Refusal::new(
+            StatusCode::FORBIDDEN,
+            "NOT_REGISTERED",
+            "This card is not registered for internet voting. Apply to your municipal election committee.",
+        )
+    })
+}
+
 /// Issues a single-use login nonce.
 pub fn challenge(state: &AppState) -> Response {
     let nonce = state.sessions.challenge(state.clock.now());
@@ -99,7 +109,12 @@ pub fn login(state: &AppState, req: LoginRequest) -> Result<Response, Refusal> {
     let now = state.clock.now();
     let result = login_checks(state, &req, now);
     let (actor, action, detail) = match &result {
-        Ok((s, _)) => (format!("voter:{}", s.voter.person_id), "login_succeeded", serde_json::json!({})),
+        Ok((s, _)) => match &s.voter {
+            Some(v) => (format!("voter:{}", v.person_id), "login_succeeded", serde_json::json!({})),
+            None => {
+                (crate::audit::SYSTEM.to_string(), "applicant_login", serde_json::json!({ "serial": s.auth_serial }))
+            }
+        },
         Err(r) => (crate::audit::SYSTEM.to_string(), "login_failed", serde_json::json!({ "code": r.code })),
     };
     state.db.audit(now, &actor, action, detail).map_err(storage_refusal)?;
@@ -142,7 +157,26 @@ fn login_checks(
     key.verify_digest(&auth_digest(&state.config.public_origin, &nonce), &sig).map_err(|_| {
         Refusal::new(StatusCode::UNAUTHORIZED, "BAD_SIGNATURE", "The card's signature does not verify. Log in again.")
     })?;
+    let applying = match req.purpose.as_deref() {
+        None | Some("vote") => false,
+        Some("apply") => true,
+        Some(_) => {
+            return Err(Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", "The purpose must be vote or apply."));
+        }
+    };
     let voter = state.db.voter_by_cert(&checked.fingerprint, "auth").map_err(storage_refusal)?;
+    let pending = crate::sessions::Session {
+        voter: None,
+        auth_fingerprint: checked.fingerprint.clone(),
+        auth_serial: checked.serial.clone(),
+        clock: shared::session::SessionClock::start(now, chrono::Duration::zero()),
+    };
+    if applying {
+        // An applicant session: any valid card may apply or see its own applications (R-REG-1, R-REG-2).
+        let session = crate::sessions::Session { voter, ..pending };
+        let (token, clock) = state.sessions.start(session.clone(), now, state.config.session_lifetime);
+        return Ok((crate::sessions::Session { clock, ..session }, token));
+    }
     let not_registered = || {
         Refusal::new(
             StatusCode::FORBIDDEN,
@@ -155,8 +189,9 @@ fn login_checks(
     if !state.election.contests.iter().any(|c| voter.districts.contains(&c.district)) {
         return Err(not_registered());
     }
-    let (token, clock) = state.sessions.start(voter.clone(), now, state.config.session_lifetime);
-    Ok((Session { voter, clock }, token))
+    let session = crate::sessions::Session { voter: Some(voter), ..pending };
+    let (token, clock) = state.sessions.start(session.clone(), now, state.config.session_lifetime);
+    Ok((crate::sessions::Session { clock, ..session }, token))
 }
 
 /// Ends the session.
@@ -176,12 +211,13 @@ pub fn logout(state: &AppState, token: Option<String>) -> Response {
 pub fn ballot(state: &AppState, token: Option<String>) -> Result<Response, Refusal> {
     let now = state.clock.now();
     let session = state.sessions.get(token.as_deref(), now).map_err(session_refusal)?;
-    let voted = state.db.voted_contests(&session.voter.person_id).map_err(storage_refusal)?;
+    let voter = registered(&session)?;
+    let voted = state.db.voted_contests(&voter.person_id).map_err(storage_refusal)?;
     let contests = state
         .election
         .contests
         .iter()
-        .filter(|c| session.voter.districts.contains(&c.district))
+        .filter(|c| voter.districts.contains(&c.district))
         .map(|c| ContestView { contest: c.clone(), voted: voted.iter().any(|v| v == c.id.as_str()) })
         .collect();
     let body = BallotView {
@@ -201,6 +237,7 @@ pub fn ballot(state: &AppState, token: Option<String>) -> Result<Response, Refus
 pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result<Response, Refusal> {
     let now = state.clock.now();
     let session = state.sessions.get(token.as_deref(), now).map_err(session_refusal)?;
+    let voter = registered(&session)?;
     match state.election.window().state(now) {
         WindowState::Open => {}
         WindowState::NotYetOpen => {
@@ -226,9 +263,9 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
         ));
     }
     let contest =
-        state.election.contest(&req.contest).filter(|c| session.voter.districts.contains(&c.district)).ok_or_else(
-            || Refusal::new(StatusCode::FORBIDDEN, "WRONG_CONTEST", "This contest is not on your ballot."),
-        )?;
+        state.election.contest(&req.contest).filter(|c| voter.districts.contains(&c.district)).ok_or_else(|| {
+            Refusal::new(StatusCode::FORBIDDEN, "WRONG_CONTEST", "This contest is not on your ballot.")
+        })?;
     let already = || {
         Refusal::new(
             StatusCode::CONFLICT,
@@ -236,7 +273,16 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
             "Your ballot in this contest was already accepted; it cannot be changed.",
         )
     };
-    let voted = state.db.voted_contests(&session.voter.person_id).map_err(storage_refusal)?;
+    if crate::registration::emergency_declared(&state.db, &voter.person_id, state.election.id.as_str())
+        .map_err(storage_refusal)?
+    {
+        return Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "EMERGENCY_PAPER_VOTE",
+            "You declared at an embassy that you vote on paper in this election, so an online ballot cannot be accepted.",
+        ));
+    }
+    let voted = state.db.voted_contests(&voter.person_id).map_err(storage_refusal)?;
     if voted.iter().any(|v| v == contest.id.as_str()) {
         return Err(already());
     }
@@ -253,7 +299,7 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
     let trust = state.trust.as_ref().ok_or_else(|| cert_refusal(&CertError::UnknownCa))?;
     let checked = trust.check(CertKind::Sign, &cert, now).map_err(|e| cert_refusal(&e))?;
     let holder = state.db.voter_by_cert(&checked.fingerprint, "sign").map_err(storage_refusal)?;
-    if holder.as_ref().map(|v| v.person_id.as_str()) != Some(session.voter.person_id.as_str()) {
+    if holder.as_ref().map(|v| v.person_id.as_str()) != Some(voter.person_id.as_str()) {
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,
             "CERT_MISMATCH",
@@ -270,7 +316,7 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
         )
     })?;
     // From here on only the bare ciphertext goes on; the signature and certificate are dropped with `req`.
-    match state.db.cast(&session.voter.person_id, contest.id.as_str(), &ciphertext, now) {
+    match state.db.cast(&voter.person_id, contest.id.as_str(), &ciphertext, now) {
         Ok(tracker) => {
             let body = CastReceipt { contest: contest.id.to_string(), tracker };
             Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response())
@@ -293,4 +339,73 @@ pub fn published_ballot_box(state: &AppState) -> Result<Response, Refusal> {
     }
     let published = crate::ops::published_ballot_box(&state.db, &state.election).map_err(storage_refusal)?;
     Ok(warp::reply::json(&published).into_response())
+}
+
+// ---- Applications (R-REG-1, R-REG-2, R-REG-9) ----
+
+/// Receives a signed application or switch request from an applicant session: the signing certificate is
+/// checked (chain, validity, CRL), the signature over the application's exact JSON verified, and the person in the
+/// certificate must be the applicant; both certificates are stored with it (R-REG-2).
+pub fn submit_application(
+    state: &AppState,
+    token: Option<String>,
+    req: shared::api::ApplicationRequest,
+) -> Result<Response, Refusal> {
+    let now = state.clock.now();
+    let session = state.sessions.get(token.as_deref(), now).map_err(session_refusal)?;
+    let input: shared::api::ApplicationInput = serde_json::from_str(&req.application).map_err(|e| {
+        Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("The application is not valid: {e}"))
+    })?;
+    let cert = b64("certificate", &req.certificate)?;
+    let sig = b64("signature", &req.signature)?;
+    let trust = state.trust.as_ref().ok_or_else(|| cert_refusal(&CertError::UnknownCa))?;
+    let checked = trust.check(CertKind::Sign, &cert, now).map_err(|e| cert_refusal(&e))?;
+    let key = CardPublicKey::from_spki_der(&checked.spki_der).map_err(|_| cert_refusal(&CertError::UnknownCa))?;
+    key.verify_digest(&shared::crypto::application_digest(req.application.as_bytes()), &sig).map_err(|_| {
+        Refusal::new(StatusCode::BAD_REQUEST, "BAD_SIGNATURE", "The card's signature does not match this application.")
+    })?;
+    let signer = jpki::person_from_signing_cert(&cert).map_err(|e| {
+        Refusal::new(StatusCode::BAD_REQUEST, "CERT_MALFORMED", format!("The signing certificate: {e}"))
+    })?;
+    let certs = crate::registration::ApplicantCerts {
+        auth: (session.auth_fingerprint.clone(), session.auth_serial.clone()),
+        sign: (checked.fingerprint, checked.serial),
+        sign_der: cert,
+    };
+    let (receipt_no, receipt_date, status) =
+        crate::registration::submit(&state.db, &input, &req.application, &sig, &certs, &signer, now)
+            .map_err(reg_refusal)?;
+    let body = shared::api::ApplicationStatus { receipt_no, kind: input.kind, status, receipt_date, reason: None };
+    Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response())
+}
+
+/// Returns the applications made with this session's card, with their status.
+pub fn own_applications(state: &AppState, token: Option<String>) -> Result<Response, Refusal> {
+    let session = state.sessions.get(token.as_deref(), state.clock.now()).map_err(session_refusal)?;
+    let apps = crate::registration::own_applications(&state.db, &session.auth_fingerprint).map_err(reg_refusal)?;
+    let body: Vec<shared::api::ApplicationStatus> = apps
+        .into_iter()
+        .map(|a| shared::api::ApplicationStatus {
+            receipt_no: a.receipt_no,
+            kind: a.kind,
+            status: a.status,
+            receipt_date: a.receipt_date,
+            reason: a.reason,
+        })
+        .collect();
+    Ok(warp::reply::json(&body).into_response())
+}
+
+/// Maps a registration refusal to its HTTP status.
+pub fn reg_refusal(e: crate::registration::RegError) -> Refusal {
+    let status = match e.code {
+        "FORBIDDEN_ROLE" | "OTHER_MUNICIPALITY" | "APPLICANT_MISMATCH" => StatusCode::FORBIDDEN,
+        "UNKNOWN_APPLICATION" => StatusCode::NOT_FOUND,
+        "STORAGE_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
+        "WRONG_STATE" | "NOT_ESTABLISHED" | "POSTAL_PAPERS_OUTSTANDING" | "ALREADY_VOTED_ONLINE" => {
+            StatusCode::CONFLICT
+        }
+        _ => StatusCode::BAD_REQUEST,
+    };
+    Refusal::new(status, e.code, e.message)
 }

@@ -11,6 +11,7 @@
 //! - [`db`]: the one SQLite file; the ballot box's secrecy is a property of its schema (R-VOTE-8).
 //! - [`audit`]: the hash-chained audit log (R-SEC-5).
 //! - [`sessions`]: login challenges and sessions, in memory only (R-VOTE-4, R-VOTE-5).
+//! - [`registration`]: applications, switches, the roll, history, cross-channel checks, the record (R-REG-*).
 //! - [`notify`]: e-mail notices to voters (R-REG-7), queued in the database and retried until sent.
 //! - [`ops`]: zero-vote check, signed export after the close, the published ballot-box digest.
 //! - [`certs`]: JPKI certificate checks: chain, validity, usage, CRL (R-VOTE-5, R-VOTE-6).
@@ -30,6 +31,7 @@ pub mod handlers;
 pub mod notify;
 pub mod operators;
 pub mod ops;
+pub mod registration;
 pub mod server;
 pub mod sessions;
 pub mod web;

@@ -14,11 +14,15 @@ pub const CHALLENGE_SECONDS: i64 = 300;
 /// The most challenges outstanding (older ones are dropped first).
 pub const MAX_CHALLENGES: usize = 100_000;
 
-/// A logged-in voter.
+/// A logged-in voter, or an applicant (a valid card that is not registered yet, logged in to apply).
 #[derive(Clone, Debug)]
 pub struct Session {
-    /// Who.
-    pub voter: Voter,
+    /// The registered internet voter, if the card belongs to one.
+    pub voter: Option<Voter>,
+    /// The authentication certificate's fingerprint (binds an application to the card, R-REG-2).
+    pub auth_fingerprint: String,
+    /// The authentication certificate's serial.
+    pub auth_serial: String,
     /// Start and absolute end.
     pub clock: SessionClock,
 }
@@ -58,13 +62,14 @@ impl Sessions {
         self.challenges.lock().ok().and_then(|mut m| m.remove(&nonce)).is_some_and(|expires| expires > now)
     }
 
-    /// Starts a session for a voter; returns the token for the cookie.
-    pub fn start(&self, voter: Voter, now: DateTime<Utc>, lifetime: Duration) -> (String, SessionClock) {
+    /// Starts a session (its clock is set here); returns the token for the cookie.
+    pub fn start(&self, mut session: Session, now: DateTime<Utc>, lifetime: Duration) -> (String, SessionClock) {
         let token = hex::encode(random32());
-        let clock = SessionClock::start(now, lifetime);
+        session.clock = SessionClock::start(now, lifetime);
+        let clock = session.clock;
         if let Ok(mut map) = self.sessions.lock() {
             map.retain(|_, s| s.clock.expires_at > now);
-            map.insert(token.clone(), Session { voter, clock });
+            map.insert(token.clone(), session);
         }
         (token, clock)
     }
@@ -98,8 +103,15 @@ pub enum SessionError {
 mod tests {
     use super::*;
 
-    fn voter() -> Voter {
-        Voter { person_id: "p1".into(), municipality: "13101".into(), districts: vec!["tokyo".into()] }
+    fn voter() -> Session {
+        let v = Voter { person_id: "p1".into(), municipality: "13101".into(), districts: vec!["tokyo".into()] };
+        let now = Utc::now();
+        Session {
+            voter: Some(v),
+            auth_fingerprint: "f".into(),
+            auth_serial: "1".into(),
+            clock: SessionClock::start(now, Duration::zero()),
+        }
     }
 
     #[test]
