@@ -15,6 +15,8 @@
 //! - [`notify`]: e-mail notices to voters (R-REG-7), queued in the database and retried until sent.
 //! - [`ops`]: zero-vote check, signed export after the close, the published ballot-box digest.
 //! - [`certs`]: JPKI certificate checks: chain, validity, usage, CRL (R-VOTE-5, R-VOTE-6).
+//! - [`operator_auth`]: the operator CA (client certificates, CRL), the operators table and TOTP (R-SEC-4).
+//! - [`operator_api`]: the operator API on its own TLS listener: client certificate + TOTP session, roles.
 //!
 //! What it must never do: receive a PIN or password, hold the election's private key, or store or log anything
 //! that joins a voter to a ballot (R-VOTE-8).
@@ -29,6 +31,8 @@ pub mod errors;
 pub mod filters;
 pub mod handlers;
 pub mod notify;
+pub mod operator_api;
+pub mod operator_auth;
 pub mod operators;
 pub mod ops;
 pub mod registration;
