@@ -52,6 +52,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Operators of the operator API (R-SEC-4): their CA, client certificates and TOTP secrets.
+    #[command(subcommand)]
+    Operators(OperatorsCommand),
     /// The verifier's export key (Ed25519) that signs zero-check reports and exports.
     #[command(subcommand, name = "export-key")]
     ExportKey(ExportKeyCommand),
@@ -92,6 +95,60 @@ enum ExportKeyCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum OperatorsCommand {
+    /// Create the operator CA (ECDSA P-256) in a new folder, with an empty CRL.
+    InitCa {
+        /// The CA folder to create.
+        #[arg(long, env = "VERIFIER_OPERATOR_CA")]
+        ca: PathBuf,
+    },
+    /// Issue a person's certificate and TOTP secret, register them in the database, write the certificate and key.
+    Issue {
+        /// The CA folder.
+        #[arg(long, env = "VERIFIER_OPERATOR_CA")]
+        ca: PathBuf,
+        #[command(flatten)]
+        db: DbArg,
+        /// The person's name (the certificate's CN; written in every audit entry).
+        #[arg(long)]
+        name: String,
+        /// clerk, approver, admin, auditor or counting_officer.
+        #[arg(long)]
+        role: String,
+        /// The municipality code, for clerks and approvers.
+        #[arg(long)]
+        municipality: Option<String>,
+        /// Where to write operator-SERIAL.pem and operator-SERIAL.key.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Revoke a certificate by serial: the CRL (listeners refuse it at the next connection) and the database.
+    Revoke {
+        /// The CA folder.
+        #[arg(long, env = "VERIFIER_OPERATOR_CA")]
+        ca: PathBuf,
+        #[command(flatten)]
+        db: DbArg,
+        /// The certificate serial (hex).
+        serial: String,
+    },
+    /// List the registered operators.
+    List {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Issue the operator listener's certificate into the CA folder (replacing an earlier one).
+    ServerCert {
+        /// The CA folder.
+        #[arg(long, env = "VERIFIER_OPERATOR_CA")]
+        ca: PathBuf,
+        /// A host name or IP address operators connect to (repeat for several).
+        #[arg(long = "host", required = true)]
+        hosts: Vec<String>,
+    },
+}
+
 #[derive(Args)]
 struct DbArg {
     /// The verifier's SQLite database.
@@ -127,6 +184,12 @@ struct ServeArgs {
     /// Mark the session cookie Secure (set this behind TLS).
     #[arg(long, env = "VERIFIER_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// Also serve the operator API (TLS with operator client certificates) on this address.
+    #[arg(long, env = "VERIFIER_OPERATOR_LISTEN", requires = "operator_ca")]
+    operator_listen: Option<SocketAddr>,
+    /// The operator CA folder (CA certificate, CRL, and the listener's certificate from `operators server-cert`).
+    #[arg(long, env = "VERIFIER_OPERATOR_CA")]
+    operator_ca: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -256,6 +319,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("exported district {district} to {}: {}", out.display(), file.manifest);
             Ok(())
         }
+        Command::Operators(command) => operators(command),
         Command::Audit(AuditCommand::Verify { db }) => {
             let db = Db::open(&db.db)?;
             let v = db.with(|c| crate::audit::verify(c))?;
@@ -268,6 +332,30 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+fn operators(command: OperatorsCommand) -> anyhow::Result<()> {
+    use crate::operator_auth::{self as auth, OperatorCa};
+    match command {
+        OperatorsCommand::InitCa { ca } => {
+            OperatorCa::init(&ca)?;
+            println!("operator CA created in {}; give {} to operators", ca.display(), auth::CA_CERT_FILE);
+        }
+        OperatorsCommand::Issue { ca, db, name, role, municipality, out } => {
+            let (ca, db, role) = (OperatorCa::open(&ca)?, Db::open(&db.db)?, auth::parse_role(&role)?);
+            println!("{}", auth::issue_to_files(&ca, &db, &name, role, municipality.as_deref(), &out, OPERATOR)?);
+        }
+        OperatorsCommand::Revoke { ca, db, serial } => {
+            let (ca, db) = (OperatorCa::open(&ca)?, Db::open(&db.db)?);
+            println!("{}", auth::revoke_everywhere(&ca, &db, &serial, OPERATOR, Clock.now())?);
+        }
+        OperatorsCommand::List { db } => print!("{}", auth::list_text(&Db::open(&db.db)?)?),
+        OperatorsCommand::ServerCert { ca, hosts } => {
+            OperatorCa::open(&ca)?.write_server_cert(&hosts)?;
+            println!("operator listener certificate for {} written to {}", hosts.join(", "), ca.display());
+        }
+    }
+    Ok(())
 }
 
 fn open_with_election(path: &Path) -> anyhow::Result<(Db, Election, ElectionPublicKey)> {
@@ -340,8 +428,25 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         clock: Clock,
         config: Arc::new(config),
     };
+    let operator_api = match (args.operator_listen, args.operator_ca) {
+        (Some(listen), Some(dir)) => Some((
+            crate::operator_api::OperatorApiConfig::from_ca_dir(listen, &dir)?,
+            crate::operator_api::OperatorContext::new(state.db.clone())?,
+        )),
+        _ => None,
+    };
     let runtime = tokio::runtime::Runtime::new()?;
-    runtime.block_on(server::serve(server::ServeOptions { listen: args.listen, web_dir: args.web_dir, state }))
+    let voters = server::serve(server::ServeOptions { listen: args.listen, web_dir: args.web_dir, state });
+    runtime.block_on(async move {
+        let Some((config, ctx)) = operator_api else { return voters.await };
+        // The operator API stops with the voter API (which handles Ctrl-C and SIGTERM).
+        let extra = crate::operator_api::no_routes();
+        let operators = crate::operator_api::serve(config, ctx, extra, std::future::pending());
+        tokio::select! {
+            r = voters => r,
+            r = operators => r,
+        }
+    })
 }
 
 /// Reads and validates an election definition.

@@ -587,6 +587,72 @@ pub fn list(db: &Db) -> rusqlite::Result<Vec<OperatorRecord>> {
     })
 }
 
+/// `verifier operators issue`: issues a certificate and TOTP secret, registers the operator in `db`, and writes
+/// `<out_dir>/operator-<serial>.pem` and `operator-<serial>.key` (mode 0600; never overwritten). Returns the text
+/// to print, which includes the TOTP secret: it is shown this once.
+pub fn issue_to_files(
+    ca: &OperatorCa,
+    db: &Db,
+    name: &str,
+    role: Role,
+    municipality: Option<&str>,
+    out_dir: &Path,
+    actor: &str,
+) -> anyhow::Result<String> {
+    let now = crate::clock::Clock.now();
+    let issued = ca.issue(name, role, municipality)?;
+    fs::create_dir_all(out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
+    let cert_path = out_dir.join(format!("operator-{}.pem", issued.serial));
+    let key_path = out_dir.join(format!("operator-{}.key", issued.serial));
+    write_new_file(&key_path, issued.key_pem.as_bytes(), true)?;
+    write_new_file(&cert_path, issued.cert_pem.as_bytes(), false)?;
+    let operator = register(db, &issued, actor, now)?;
+    Ok(format!(
+        "operator issued and registered: {name} ({role}{municipality})\n\
+         serial:      {serial}\n\
+         fingerprint: {fingerprint}\n\
+         certificate: {cert}\n\
+         key:         {key} (give it to the person only; mode 0600)\n\
+         CA (trust):  {ca}\n\
+         TOTP secret: {secret} (SHA-1, 6 digits, 30 s; shown only now)\n\
+         TOTP URI:    {uri}",
+        name = operator.name,
+        role = role_str(operator.role),
+        municipality = operator.municipality.as_deref().map(|m| format!(" of {m}")).unwrap_or_default(),
+        serial = issued.serial,
+        fingerprint = issued.fingerprint,
+        cert = cert_path.display(),
+        key = key_path.display(),
+        ca = ca.dir().join(CA_CERT_FILE).display(),
+        secret = issued.totp_secret_base32,
+        uri = issued.otpauth_uri,
+    ))
+}
+
+/// `verifier operators revoke`: puts the serial on the CRL (a running listener refuses it from its next
+/// connection) and marks the operator revoked in `db` (their live sessions stop at once). Returns the text to print.
+pub fn revoke_everywhere(
+    ca: &OperatorCa,
+    db: &Db,
+    serial: &str,
+    actor: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<String> {
+    let serial = ca.revoke(serial)?;
+    let operator = mark_revoked(db, &serial, actor, now)?;
+    Ok(format!("revoked {serial} ({}); {} rewritten", operator.actor(), ca.dir().join(CRL_FILE).display()))
+}
+
+/// `verifier operators list`: one line per operator.
+pub fn list_text(db: &Db) -> anyhow::Result<String> {
+    let mut out = String::new();
+    for r in list(db)? {
+        let state = if r.revoked { "REVOKED" } else { "active" };
+        out.push_str(&format!("{state:7} {} serial {} since {}\n", r.operator.actor(), r.serial, r.created_at));
+    }
+    Ok(out)
+}
+
 /// What a TOTP check found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TotpCheck {

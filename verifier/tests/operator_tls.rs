@@ -128,6 +128,15 @@ async fn get(f: &Fixture, c: &reqwest::Client, path: &str, token: Option<&str>) 
     (status, r.json().await.unwrap())
 }
 
+/// A refused handshake gives no HTTP answer. With TLS 1.3 the client learns it after sending: it reads the
+/// server's alert (e.g. `CertificateRevoked`), or, if the server has already closed, only that the connection
+/// went away.
+fn assert_refused(e: &reqwest::Error, alert: &str) {
+    assert!(e.status().is_none());
+    let chain = error_chain(e);
+    assert!(chain.contains(alert) || chain.contains("connection"), "{chain}");
+}
+
 fn error_chain(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     let mut src = std::error::Error::source(e);
@@ -146,14 +155,14 @@ async fn the_handshake_refuses_no_certificate_another_ca_and_revoked_certificate
 
     // No client certificate: the handshake fails, no HTTP answer at all.
     let e = f.client(None).get(f.url("/op/v1/whoami")).send().await.unwrap_err();
-    assert!(error_chain(&e).contains("CertificateRequired"), "{}", error_chain(&e));
+    assert_refused(&e, "CertificateRequired");
 
     // A certificate from another CA (same subject layout, different authority).
     let other_dir = tempfile::tempdir().unwrap();
     let other = OperatorCa::init(other_dir.path()).unwrap().issue("Mallory", Role::Admin, None).unwrap();
     let e = f.client(Some(&other)).get(f.url("/op/v1/whoami")).send().await.unwrap_err();
     // Same CA name, other key: the signature does not verify (rustls sends decrypt_error).
-    assert!(error_chain(&e).contains("alert"), "{}", error_chain(&e));
+    assert_refused(&e, "alert");
 
     // The right CA: the handshake passes and the API asks for the TOTP session.
     let (status, body) = get(&f, &f.client(Some(&auditor)), "/op/v1/whoami", None).await;
@@ -175,15 +184,15 @@ async fn the_handshake_refuses_no_certificate_another_ca_and_revoked_certificate
             let body: Value = r.json().await.unwrap();
             assert_eq!(body["code"], "OPERATOR_REVOKED");
         }
-        Err(e) => assert!(error_chain(&e).contains("CertificateRevoked"), "{}", error_chain(&e)),
+        Err(e) => assert_refused(&e, "CertificateRevoked"),
     }
     let e = f.client(Some(&rei)).get(f.url("/op/v1/whoami")).send().await.unwrap_err();
-    assert!(error_chain(&e).contains("CertificateRevoked"), "{}", error_chain(&e));
+    assert_refused(&e, "CertificateRevoked");
 
     // A listener started after the revocation refuses it from the start.
     let base2 = start_server(f.dir.path(), &f.ca, &f.db).await;
     let e = f.client(Some(&rei)).get(format!("{base2}/op/v1/whoami")).send().await.unwrap_err();
-    assert!(error_chain(&e).contains("CertificateRevoked"), "{}", error_chain(&e));
+    assert_refused(&e, "CertificateRevoked");
     let ok = f.client(Some(&auditor)).get(format!("{base2}/op/v1/whoami")).send().await.unwrap();
     assert_eq!(ok.status(), 401, "the second listener still serves valid operators");
 
@@ -357,4 +366,117 @@ async fn a_listener_with_only_the_built_in_routes() {
     assert_eq!(r.status(), 200);
     let r = c.post(format!("{base}/op/v1/session")).json(&json!({ "totp": "1", "x": 1 })).send().await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["code"], "MALFORMED");
+}
+
+/// The `verifier` binary end to end: `operators init-ca | server-cert | issue | list | revoke` and
+/// `serve --operator-listen --operator-ca` beside the voter API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_verifier_binary_runs_the_operator_ca_and_listener() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+
+    let dir = tempfile::tempdir().unwrap();
+    let (ca_dir, out_dir, db) = (dir.path().join("ca"), dir.path().join("issued"), dir.path().join("v.sqlite"));
+    let verifier = || Command::new(env!("CARGO_BIN_EXE_verifier"));
+    let run = |cmd: &mut Command| {
+        let out = cmd.output().unwrap();
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(out.status.success(), "{stdout}\n{stderr}");
+        stdout.into_owned()
+    };
+    run(verifier().args(["operators", "init-ca", "--ca"]).arg(&ca_dir));
+    run(verifier().args(["operators", "server-cert", "--host", "127.0.0.1", "--ca"]).arg(&ca_dir));
+    std::fs::write(dir.path().join("demo.toml"), verifier::demo::DEMO_TOML).unwrap();
+    std::fs::write(
+        dir.path().join("election.pub.pem"),
+        include_str!("../../shared/tests/data/test-election-key.pub.pem"),
+    )
+    .unwrap();
+    run(verifier()
+        .args(["election", "create"])
+        .arg(dir.path().join("demo.toml"))
+        .arg("--public-key")
+        .arg(dir.path().join("election.pub.pem"))
+        .arg("--db")
+        .arg(&db)
+        .arg("--redate-for-demo"));
+    let printed = run(verifier()
+        .args(["operators", "issue", "--name", "Sora Clerk", "--role", "clerk", "--municipality", "13101"])
+        .arg("--ca")
+        .arg(&ca_dir)
+        .arg("--db")
+        .arg(&db)
+        .arg("--out")
+        .arg(&out_dir));
+    let field = |label: &str| {
+        let line = printed.lines().find(|l| l.starts_with(label)).unwrap();
+        line[label.len()..].split_whitespace().next().unwrap().to_string()
+    };
+    let (serial, secret) = (field("serial:"), field("TOTP secret:"));
+    let refused = verifier()
+        .args(["operators", "issue", "--name", "No Town", "--role", "clerk", "--out"])
+        .arg(&out_dir)
+        .arg("--ca")
+        .arg(&ca_dir)
+        .arg("--db")
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "a clerk needs a municipality");
+    let op = IssuedOperator {
+        cert_pem: std::fs::read_to_string(out_dir.join(format!("operator-{serial}.pem"))).unwrap(),
+        key_pem: std::fs::read_to_string(out_dir.join(format!("operator-{serial}.key"))).unwrap(),
+        totp_secret_base32: secret,
+        otpauth_uri: String::new(),
+        fingerprint: field("fingerprint:"),
+        serial: serial.clone(),
+        operator: Operator { fingerprint: String::new(), name: String::new(), role: Role::Clerk, municipality: None },
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(out_dir.join(format!("operator-{serial}.key"))).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let mut child = verifier()
+        .args(["serve", "--listen", "127.0.0.1:0", "--operator-listen", "127.0.0.1:0", "--db"])
+        .arg(&db)
+        .arg("--operator-ca")
+        .arg(&ca_dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let _child = Kill(child);
+    let base = loop {
+        let line = lines.next().expect("the verifier printed its operator address").unwrap();
+        if let Some(rest) = line.strip_prefix("verifier: operator API listening on ") {
+            break rest.trim_end_matches('/').to_string();
+        }
+    };
+    let ca_pem = std::fs::read_to_string(ca_dir.join(operator_auth::CA_CERT_FILE)).unwrap();
+    let c = client(&ca_pem, Some(&op));
+    let r = c.post(format!("{base}/op/v1/session")).json(&json!({ "totp": code(&op, 0) })).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let token = r.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string();
+    let me: Operator =
+        c.get(format!("{base}/op/v1/whoami")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+    assert_eq!((me.name.as_str(), me.municipality.as_deref()), ("Sora Clerk", Some("13101")));
+
+    let listed = run(verifier().args(["operators", "list", "--db"]).arg(&db));
+    assert!(listed.contains("active") && listed.contains("Sora Clerk"), "{listed}");
+    run(verifier().args(["operators", "revoke", &serial, "--ca"]).arg(&ca_dir).arg("--db").arg(&db));
+    let listed = run(verifier().args(["operators", "list", "--db"]).arg(&db));
+    assert!(listed.contains("REVOKED"), "{listed}");
+    let e = client(&ca_pem, Some(&op)).get(format!("{base}/op/v1/whoami")).send().await.unwrap_err();
+    assert_refused(&e, "CertificateRevoked");
 }
