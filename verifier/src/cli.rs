@@ -435,12 +435,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         )),
         _ => None,
     };
+    let election_for_operators = state.election.clone();
     let runtime = tokio::runtime::Runtime::new()?;
     let voters = server::serve(server::ServeOptions { listen: args.listen, web_dir: args.web_dir, state });
     runtime.block_on(async move {
         let Some((config, ctx)) = operator_api else { return voters.await };
         // The operator API stops with the voter API (which handles Ctrl-C and SIGTERM).
-        let extra = crate::operator_api::no_routes();
+        let extra = crate::operator_routes::routes(&ctx, election_for_operators);
         let operators = crate::operator_api::serve(config, ctx, extra, std::future::pending());
         tokio::select! {
             r = voters => r,

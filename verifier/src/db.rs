@@ -78,6 +78,7 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     // The subsystems' own tables, each created if missing.
     crate::registration::migrate(conn)?;
     crate::notify::migrate(conn)?;
+    crate::operator_auth::migrate(conn)?;
     Ok(())
 }
 

@@ -77,7 +77,8 @@ fn session_refusal(e: SessionError) -> Refusal {
     }
 }
 
-fn storage_refusal(e: impl std::fmt::Display) -> Refusal {
+/// Maps a storage failure to `STORAGE_UNAVAILABLE` (503), logging it.
+pub fn storage_refusal(e: impl std::fmt::Display) -> Refusal {
     tracing::error!(error = %e, "storage failure");
     Refusal::new(
         StatusCode::SERVICE_UNAVAILABLE,

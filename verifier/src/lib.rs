@@ -17,6 +17,7 @@
 //! - [`certs`]: JPKI certificate checks: chain, validity, usage, CRL (R-VOTE-5, R-VOTE-6).
 //! - [`operator_auth`]: the operator CA (client certificates, CRL), the operators table and TOTP (R-SEC-4).
 //! - [`operator_api`]: the operator API on its own TLS listener: client certificate + TOTP session, roles.
+//! - [`operator_routes`]: the committees' endpoints on it (applications, roll, switches, checks, record).
 //!
 //! What it must never do: receive a PIN or password, hold the election's private key, or store or log anything
 //! that joins a voter to a ballot (R-VOTE-8).
@@ -33,6 +34,7 @@ pub mod handlers;
 pub mod notify;
 pub mod operator_api;
 pub mod operator_auth;
+pub mod operator_routes;
 pub mod operators;
 pub mod ops;
 pub mod registration;

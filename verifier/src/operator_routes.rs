@@ -1,0 +1,253 @@
+//! The committees' and operators' domain endpoints on the operator API (under `/op/v1`, after the client
+//! certificate and the TOTP session of [`crate::operator_api`]). Roles and municipalities are checked again by
+//! [`crate::registration`] itself, so no route can forget them (R-SEC-4, R-SYS-1).
+//!
+//! - `GET /op/v1/applications?municipality=M&status=S`
+//! - `POST /op/v1/applications/{receipt}/card-arrived`, `/accept`, `/reject` `{reason}`
+//! - `POST /op/v1/roll-changes` (CSV body, or the CSV as a JSON string)
+//! - `POST /op/v1/switches/document` `{person_id, name}` (answers the printable letter, HTML)
+//! - `POST /op/v1/postal-papers` `{person_id, issued, returned}`
+//! - `GET /op/v1/persons/{person}/cross-channel`, `GET /op/v1/persons/{person}/history`
+//! - `POST /op/v1/persons/{person}/emergency` `{reason}`
+//! - `POST /op/v1/cutoff` `{at}` (admin)
+//! - `GET /op/v1/record?municipality=M&format=json|html`
+//! - `POST /op/v1/pause` `{reason}`, `POST /op/v1/resume` (admin, R-VOTE-3)
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use shared::election::Election;
+use warp::filters::BoxedFilter;
+use warp::reply::Response;
+use warp::{Filter, Reply};
+
+use crate::errors::Refusal;
+use crate::handlers::reg_refusal;
+use crate::operator_api::{OperatorContext, authenticated, blocking};
+use crate::operators::{Operator, Role};
+use crate::registration as reg;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Reason {
+    reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DocumentSwitch {
+    person_id: String,
+    name: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PostalPapers {
+    person_id: String,
+    issued: bool,
+    returned: bool,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Cutoff {
+    at: chrono::DateTime<chrono::Utc>,
+}
+
+fn json<T: serde::Serialize>(v: &T) -> Result<Response, Refusal> {
+    Ok(warp::reply::json(v).into_response())
+}
+
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
+    serde_json::from_slice(body).map_err(|e| {
+        Refusal::new(warp::http::StatusCode::BAD_REQUEST, "MALFORMED", format!("The request body is not valid: {e}"))
+    })
+}
+
+fn forbid_unless(op: &Operator, roles: &[Role]) -> Result<(), Refusal> {
+    if roles.contains(&op.role) { Ok(()) } else { Err(crate::operator_api::forbidden_role(op.role, roles)) }
+}
+
+/// Builds the domain routes for the election being run.
+pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Response,)> {
+    let c = ctx.clone();
+    let with = move || {
+        let c = c.clone();
+        warp::any().map(move || c.clone())
+    };
+    let body = || warp::body::content_length_limit(1024 * 1024).and(warp::body::bytes());
+    let query = || warp::query::<HashMap<String, String>>();
+
+    let list = warp::path!("applications").and(warp::get()).and(authenticated(ctx)).and(query()).and(with()).and_then(
+        |op: Operator, q: HashMap<String, String>, c: OperatorContext| {
+            blocking(move || {
+                let municipality = q.get("municipality").cloned().or(op.municipality.clone()).unwrap_or_default();
+                json(&reg::list(&c.db, &op, &municipality, q.get("status").map(String::as_str)).map_err(reg_refusal)?)
+            })
+        },
+    );
+    let arrived = warp::path!("applications" / String / "card-arrived")
+        .and(warp::post())
+        .and(authenticated(ctx))
+        .and(with())
+        .and_then(|no: String, op: Operator, c: OperatorContext| {
+            blocking(move || json(&reg::card_arrived(&c.db, &op, &no, c.clock.now()).map_err(reg_refusal)?))
+        });
+    let accept =
+        warp::path!("applications" / String / "accept").and(warp::post()).and(authenticated(ctx)).and(with()).and_then(
+            |no: String, op: Operator, c: OperatorContext| {
+                blocking(move || json(&reg::accept(&c.db, &op, &no, c.clock.now()).map_err(reg_refusal)?))
+            },
+        );
+    let reject = warp::path!("applications" / String / "reject")
+        .and(warp::post())
+        .and(authenticated(ctx))
+        .and(body())
+        .and(with())
+        .and_then(|no: String, op: Operator, b: bytes::Bytes, c: OperatorContext| {
+            blocking(move || {
+                let r: Reason = parse(&b)?;
+                json(&reg::reject(&c.db, &op, &no, &r.reason, c.clock.now()).map_err(reg_refusal)?)
+            })
+        });
+    let roll = warp::path!("roll-changes").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
+        |op: Operator, b: bytes::Bytes, c: OperatorContext| {
+            blocking(move || {
+                // The CSV as the body, or as a JSON string (what the `operator call --json` client sends).
+                let text =
+                    serde_json::from_slice::<String>(&b).unwrap_or_else(|_| String::from_utf8_lossy(&b).into_owned());
+                let changes = reg::parse_roll_csv(&text).map_err(reg_refusal)?;
+                let n = reg::apply_roll_changes(&c.db, &op, &changes, c.clock.now()).map_err(reg_refusal)?;
+                json(&serde_json::json!({ "applied": n }))
+            })
+        },
+    );
+    let switch = warp::path!("switches" / "document")
+        .and(warp::post())
+        .and(authenticated(ctx))
+        .and(body())
+        .and(with())
+        .and_then(|op: Operator, b: bytes::Bytes, c: OperatorContext| {
+            blocking(move || {
+                let s: DocumentSwitch = parse(&b)?;
+                let html =
+                    reg::document_switch(&c.db, &op, &s.person_id, &s.name, c.clock.now()).map_err(reg_refusal)?;
+                Ok(warp::reply::html(html).into_response())
+            })
+        });
+    let postal =
+        warp::path!("postal-papers").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
+            |op: Operator, b: bytes::Bytes, c: OperatorContext| {
+                blocking(move || {
+                    let p: PostalPapers = parse(&b)?;
+                    reg::postal_papers(&c.db, &op, &p.person_id, p.issued, p.returned, c.clock.now())
+                        .map_err(reg_refusal)?;
+                    json(&serde_json::json!({ "recorded": true }))
+                })
+            },
+        );
+    let e1 = election.clone();
+    let cross = warp::path!("persons" / String / "cross-channel")
+        .and(warp::get())
+        .and(authenticated(ctx))
+        .and(with())
+        .and_then(move |person: String, op: Operator, c: OperatorContext| {
+            let e = e1.clone();
+            blocking(move || {
+                json(&reg::cross_channel(&c.db, &op, &person, e.id.as_str(), c.clock.now()).map_err(reg_refusal)?)
+            })
+        });
+    let history =
+        warp::path!("persons" / String / "history").and(warp::get()).and(authenticated(ctx)).and(with()).and_then(
+            |person: String, op: Operator, c: OperatorContext| {
+                blocking(move || json(&reg::person_history(&c.db, &op, &person).map_err(reg_refusal)?))
+            },
+        );
+    let e2 = election.clone();
+    let emergency = warp::path!("persons" / String / "emergency")
+        .and(warp::post())
+        .and(authenticated(ctx))
+        .and(body())
+        .and(with())
+        .and_then(move |person: String, op: Operator, b: bytes::Bytes, c: OperatorContext| {
+            let e = e2.clone();
+            blocking(move || {
+                let r: Reason = parse(&b)?;
+                reg::declare_emergency(&c.db, &op, &person, e.id.as_str(), &r.reason, c.clock.now())
+                    .map_err(reg_refusal)?;
+                json(&serde_json::json!({ "recorded": true }))
+            })
+        });
+    let cutoff = warp::path!("cutoff").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
+        |op: Operator, b: bytes::Bytes, c: OperatorContext| {
+            blocking(move || {
+                let cut: Cutoff = parse(&b)?;
+                reg::set_cutoff(&c.db, &op, cut.at, c.clock.now()).map_err(reg_refusal)?;
+                json(&serde_json::json!({ "cutoff": cut.at }))
+            })
+        },
+    );
+    let e3 = election.clone();
+    let record = warp::path!("record").and(warp::get()).and(authenticated(ctx)).and(query()).and(with()).and_then(
+        move |op: Operator, q: HashMap<String, String>, c: OperatorContext| {
+            let e = e3.clone();
+            blocking(move || {
+                let municipality = q.get("municipality").cloned().or(op.municipality.clone()).unwrap_or_default();
+                let r = reg::record(&c.db, &op, &e, &municipality, c.clock.now()).map_err(reg_refusal)?;
+                if q.get("format").map(String::as_str) == Some("html") {
+                    Ok(warp::reply::html(reg::record_html(&r)).into_response())
+                } else {
+                    json(&r)
+                }
+            })
+        },
+    );
+    let pause = warp::path!("pause").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
+        |op: Operator, b: bytes::Bytes, c: OperatorContext| {
+            blocking(move || {
+                forbid_unless(&op, &[Role::Admin])?;
+                let r: Reason = parse(&b)?;
+                c.db.set_pause(Some(&r.reason), &op.actor(), c.clock.now())
+                    .map_err(crate::handlers::storage_refusal)?;
+                json(&serde_json::json!({ "paused": r.reason }))
+            })
+        },
+    );
+    let resume = warp::path!("resume").and(warp::post()).and(authenticated(ctx)).and(with()).and_then(
+        |op: Operator, c: OperatorContext| {
+            blocking(move || {
+                forbid_unless(&op, &[Role::Admin])?;
+                c.db.set_pause(None, &op.actor(), c.clock.now()).map_err(crate::handlers::storage_refusal)?;
+                json(&serde_json::json!({ "paused": null }))
+            })
+        },
+    );
+    list.or(arrived)
+        .unify()
+        .or(accept)
+        .unify()
+        .or(reject)
+        .unify()
+        .or(roll)
+        .unify()
+        .or(switch)
+        .unify()
+        .or(postal)
+        .unify()
+        .or(cross)
+        .unify()
+        .or(history)
+        .unify()
+        .or(emergency)
+        .unify()
+        .or(cutoff)
+        .unify()
+        .or(record)
+        .unify()
+        .or(pause)
+        .unify()
+        .or(resume)
+        .unify()
+        .boxed()
+}
