@@ -190,6 +190,46 @@ struct ServeArgs {
     /// The operator CA folder (CA certificate, CRL, and the listener's certificate from `operators server-cert`).
     #[arg(long, env = "VERIFIER_OPERATOR_CA")]
     operator_ca: Option<PathBuf>,
+    /// The SMTP server for voter notices (R-REG-7); without it, notices are written as .eml files to --outbox.
+    #[arg(long, env = "VERIFIER_SMTP_HOST")]
+    smtp_host: Option<String>,
+    /// The SMTP port.
+    #[arg(long, env = "VERIFIER_SMTP_PORT", default_value_t = 587)]
+    smtp_port: u16,
+    /// How the SMTP connection is protected: starttls, wrapper (SMTPS) or none (a relay on this host only).
+    #[arg(long, env = "VERIFIER_SMTP_TLS", default_value = "starttls")]
+    smtp_tls: String,
+    /// The sender of notices.
+    #[arg(long, env = "VERIFIER_MAIL_FROM", default_value = "在外選挙インターネット投票 <noreply@localhost>")]
+    mail_from: String,
+    /// Where notices go as .eml files when no SMTP server is given [default: DB.outbox/ beside the database].
+    #[arg(long, env = "VERIFIER_OUTBOX")]
+    outbox: Option<PathBuf>,
+}
+
+fn mail_config(args: &ServeArgs) -> anyhow::Result<crate::notify::MailConfig> {
+    use crate::notify::{MailConfig, SmtpTls};
+    Ok(match &args.smtp_host {
+        Some(host) => MailConfig::Smtp {
+            host: host.clone(),
+            port: args.smtp_port,
+            tls: match args.smtp_tls.as_str() {
+                "starttls" => SmtpTls::StartTls,
+                "wrapper" => SmtpTls::Wrapper,
+                "none" => SmtpTls::None,
+                other => anyhow::bail!("--smtp-tls {other:?}: use starttls, wrapper or none"),
+            },
+            from: args.mail_from.clone(),
+            credentials: None,
+        },
+        None => {
+            let dir = args.outbox.clone().unwrap_or_else(|| match &args.db {
+                Some(db) => db.with_extension("outbox"),
+                None => std::env::temp_dir().join(format!("verifier-demo-outbox-{}", std::process::id())),
+            });
+            MailConfig::Outbox { dir, from: args.mail_from.clone() }
+        }
+    })
 }
 
 #[derive(Subcommand)]
@@ -406,7 +446,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         db.create_election(&election, &key, "system:demo", Clock.now())?;
         (db, election, key)
     } else {
-        let path = args.db.context("give --db or --demo")?;
+        let path = args.db.clone().context("give --db or --demo")?;
         let db = Db::open(&path)?;
         let (election, key) = db
             .election()?
@@ -414,6 +454,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         (db, election, key)
     };
     let trust = args.trust_dir.as_deref().map(TrustStore::from_dir).transpose()?.map(Arc::new);
+    let mailer = Arc::new(crate::notify::Mailer::new(mail_config(&args)?)?);
     let config = Config {
         public_origin: args.public_origin.unwrap_or_else(|| format!("http://{}", args.listen)),
         session_lifetime: chrono::Duration::minutes(args.session_minutes),
@@ -436,9 +477,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let election_for_operators = state.election.clone();
+    let state_db_for_mail = state.db.clone();
     let runtime = tokio::runtime::Runtime::new()?;
     let voters = server::serve(server::ServeOptions { listen: args.listen, web_dir: args.web_dir, state });
+    let db_for_mail = state_db_for_mail;
     runtime.block_on(async move {
+        // Notices are delivered in the background and retried until sent (R-REG-7).
+        let _mail = crate::notify::spawn_delivery_loop(db_for_mail, mailer, std::time::Duration::from_secs(30));
         let Some((config, ctx)) = operator_api else { return voters.await };
         // The operator API stops with the voter API (which handles Ctrl-C and SIGTERM).
         let extra = crate::operator_routes::routes(&ctx, election_for_operators);

@@ -368,3 +368,32 @@ fn record_after_the_close_per_municipality() {
     let open = verifier::demo::demo_election(Utc::now()).unwrap();
     assert_eq!(reg::record(&f.state.db, &clerk, &open, "13101", Utc::now()).unwrap_err().code, "VOTING_NOT_CLOSED");
 }
+
+#[test]
+fn receipt_dates_follow_committee_hours_weekends_and_holidays() {
+    let f = fixture(0);
+    let signer = jpki::Person {
+        name: person(1).name,
+        address: "x".into(),
+        birth_date: person(1).birth_date,
+        sex: jpki::Sex::Male,
+    };
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+    let cases = [
+        ("2026-11-27T16:59:59+09:00", "2026-11-27"), // Friday before 17:00 JST
+        ("2026-11-27T17:00:00+09:00", "2026-11-30"), // Friday 17:00 JST: Monday
+        ("2026-11-28T10:00:00+09:00", "2026-11-30"), // Saturday
+        ("2026-11-22T10:00:00+09:00", "2026-11-24"), // Sunday before 勤労感謝の日 (Monday)
+        ("2026-12-30T10:00:00+09:00", "2027-01-04"), // year-end closure
+    ];
+    for (i, (when, expected)) in cases.iter().enumerate() {
+        let certs = reg::ApplicantCerts {
+            auth: (format!("{i:064}"), "1".into()),
+            sign: ("s".repeat(64), "2".into()),
+            sign_der: vec![1],
+        };
+        let (_, date, _) =
+            reg::submit(&f.state.db, &input(1, None, "apply"), "{}", &[0], &certs, &signer, at(when)).unwrap();
+        assert_eq!(date.to_string(), *expected, "{when}");
+    }
+}
