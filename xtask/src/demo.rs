@@ -19,6 +19,9 @@ pub struct Args {
     /// Port of the card helper on 127.0.0.1.
     #[arg(long, default_value_t = 24190)]
     helper_port: u16,
+    /// Address of the operator API (TLS with client certificates).
+    #[arg(long, default_value = "127.0.0.1:8443")]
+    operator_listen: String,
     /// Which demo voter's card the helper holds (1-3), as if that card were in the reader.
     #[arg(long, default_value_t = 1)]
     voter: usize,
@@ -83,6 +86,21 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     std::fs::write(&voters, voters_jsonl(&demo)?)?;
     sh(cmd(&verifier).args(["voters", "import"]).arg(&voters).arg("--db").arg(&db).arg("--trust-dir").arg(&pki))?;
 
+    // The committees' side: an operator CA, the listener's certificate, and a clerk and an approver of the demo
+    // municipality, each with a client certificate and a TOTP secret (R-SEC-4).
+    let opca = demo.join("operator-ca");
+    sh(cmd(&verifier).args(["operators", "init-ca", "--ca"]).arg(&opca))?;
+    sh(cmd(&verifier).args(["operators", "server-cert", "--host", "127.0.0.1", "--ca"]).arg(&opca))?;
+    for (name, role) in [("Demo Clerk", "clerk"), ("Demo Approver", "approver")] {
+        sh(cmd(&verifier)
+            .args(["operators", "issue", "--name", name, "--role", role, "--municipality", "13101", "--ca"])
+            .arg(&opca)
+            .arg("--db")
+            .arg(&db)
+            .arg("--out")
+            .arg(demo.join("operators")))?;
+    }
+
     let origin = format!("http://{}", args.listen);
     let helper_child = Command::new(&helper)
         .args(["serve", "--port", &args.helper_port.to_string(), "--allowed-origin", &origin, "--soft-card"])
@@ -99,6 +117,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     for (i, (name, _, _, _, pin, password)) in VOTERS.iter().enumerate() {
         println!("      {:<3} {:<14} {:<18} {name}", i + 1, pin, password);
     }
+    println!(
+        "demo: the operator API on https://{} (client certificates and TOTP secrets above, files in {});",
+        args.operator_listen,
+        demo.join("operators").display()
+    );
+    println!("      e.g. operator --server https://{} --ca {} --cert … --key … login --totp CODE", args.operator_listen, opca.join("ca.pem").display());
+    println!("demo: e-mail notices are written to {}", demo.join("verifier.outbox").display());
     println!("demo: open {origin}/ in a browser; stop with Ctrl-C.");
     println!();
     let status = cmd(&verifier)
@@ -109,6 +134,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .arg(&pki)
         .arg("--web-dir")
         .arg(&dist)
+        .args(["--operator-listen", &args.operator_listen, "--operator-ca"])
+        .arg(&opca)
         .current_dir(root())
         .status()?;
     // Ctrl-C reaches the verifier and the helper too; both stop gracefully, and so does the demo.
