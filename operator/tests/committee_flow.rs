@@ -129,6 +129,7 @@ fn committee_day_over_client_certificates_and_totp() {
     };
     let certs = verifier::registration::ApplicantCerts {
         auth: ("a".repeat(64), "01".into()),
+        auth_der: vec![9],
         sign: ("b".repeat(64), "02".into()),
         sign_der: vec![1, 2, 3],
     };

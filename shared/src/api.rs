@@ -267,4 +267,7 @@ pub struct ApplicationStatus {
     pub receipt_date: chrono::NaiveDate,
     /// The reason of a rejection.
     pub reason: Option<String>,
+    /// Every exchange about it so far: (when, what), e.g. `application_received`, `card_arrived`, `accepted`.
+    #[serde(default)]
+    pub history: Vec<(String, String)>,
 }

@@ -170,6 +170,7 @@ fn login_checks(
         voter: None,
         auth_fingerprint: checked.fingerprint.clone(),
         auth_serial: checked.serial.clone(),
+        auth_certificate: cert.clone(),
         clock: shared::session::SessionClock::start(now, chrono::Duration::zero()),
     };
     if applying {
@@ -370,13 +371,21 @@ pub fn submit_application(
     })?;
     let certs = crate::registration::ApplicantCerts {
         auth: (session.auth_fingerprint.clone(), session.auth_serial.clone()),
+        auth_der: session.auth_certificate.clone(),
         sign: (checked.fingerprint, checked.serial),
         sign_der: cert,
     };
     let (receipt_no, receipt_date, status) =
         crate::registration::submit(&state.db, &input, &req.application, &sig, &certs, &signer, now)
             .map_err(reg_refusal)?;
-    let body = shared::api::ApplicationStatus { receipt_no, kind: input.kind, status, receipt_date, reason: None };
+    let body = shared::api::ApplicationStatus {
+        receipt_no,
+        kind: input.kind,
+        status,
+        receipt_date,
+        reason: None,
+        history: Vec::new(),
+    };
     Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response())
 }
 
@@ -384,16 +393,18 @@ pub fn submit_application(
 pub fn own_applications(state: &AppState, token: Option<String>) -> Result<Response, Refusal> {
     let session = state.sessions.get(token.as_deref(), state.clock.now()).map_err(session_refusal)?;
     let apps = crate::registration::own_applications(&state.db, &session.auth_fingerprint).map_err(reg_refusal)?;
-    let body: Vec<shared::api::ApplicationStatus> = apps
-        .into_iter()
-        .map(|a| shared::api::ApplicationStatus {
+    let mut body = Vec::new();
+    for a in apps {
+        let history = crate::registration::application_history(&state.db, &a.receipt_no).map_err(reg_refusal)?;
+        body.push(shared::api::ApplicationStatus {
             receipt_no: a.receipt_no,
             kind: a.kind,
             status: a.status,
             receipt_date: a.receipt_date,
             reason: a.reason,
-        })
-        .collect();
+            history: history.into_iter().map(|h| (h.at, h.event)).collect(),
+        });
+    }
     Ok(warp::reply::json(&body).into_response())
 }
 

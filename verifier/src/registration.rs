@@ -44,6 +44,7 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
              signature BLOB NOT NULL,
              auth_fingerprint TEXT NOT NULL,
              auth_serial TEXT NOT NULL,
+             auth_certificate BLOB NOT NULL,
              sign_fingerprint TEXT NOT NULL,
              sign_serial TEXT NOT NULL,
              sign_certificate BLOB NOT NULL,
@@ -134,6 +135,8 @@ fn history(
 pub struct ApplicantCerts {
     /// Authentication certificate fingerprint and serial.
     pub auth: (String, String),
+    /// The authentication certificate (DER): stored with the application, it binds this card to the person.
+    pub auth_der: Vec<u8>,
     /// Signing certificate fingerprint and serial.
     pub sign: (String, String),
     /// The signing certificate (DER), kept as evidence with the application.
@@ -248,8 +251,8 @@ pub fn submit(
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             &format!("INSERT INTO applications ({APPLICATION_COLUMNS}, application_json, signature, auth_fingerprint, \
-                      auth_serial, sign_fingerprint, sign_serial, sign_certificate) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
-                      ?8, ?9, ?10, ?11, 0, ?12, NULL, NULL, ?13, ?14, ?15, ?16, ?17, ?18, ?19)"),
+                      auth_serial, auth_certificate, sign_fingerprint, sign_serial, sign_certificate) VALUES (?1, ?2, ?3, ?4, \
+                      ?5, ?6, ?7, ?8, ?9, ?10, ?11, 0, ?12, NULL, NULL, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)"),
             params![
                 receipt_no,
                 input.kind,
@@ -267,6 +270,7 @@ pub fn submit(
                 signature,
                 certs.auth.0,
                 certs.auth.1,
+                certs.auth_der,
                 certs.sign.0,
                 certs.sign.1,
                 certs.sign_der,
@@ -794,6 +798,17 @@ pub struct HistoryEvent {
     pub event: String,
     /// Details (JSON).
     pub detail: String,
+}
+
+/// Returns the history of one application (the voter's own view).
+pub fn application_history(db: &Db, receipt_no: &str) -> Result<Vec<HistoryEvent>, RegError> {
+    Ok(db.with(|c| {
+        let mut st = c.prepare("SELECT at, subject, event, detail FROM history WHERE subject = ?1 ORDER BY seq")?;
+        let rows = st.query_map([receipt_no], |r| {
+            Ok(HistoryEvent { at: r.get(0)?, subject: r.get(1)?, event: r.get(2)?, detail: r.get(3)? })
+        })?;
+        rows.collect()
+    })?)
 }
 
 /// Returns the history of a person and of every application that became that person (R-REG-11).

@@ -23,6 +23,8 @@ pub struct Session {
     pub auth_fingerprint: String,
     /// The authentication certificate's serial.
     pub auth_serial: String,
+    /// The authentication certificate (DER), stored with an application to bind it to the person (R-REG-2).
+    pub auth_certificate: Vec<u8>,
     /// Start and absolute end.
     pub clock: SessionClock,
 }
@@ -110,6 +112,7 @@ mod tests {
             voter: Some(v),
             auth_fingerprint: "f".into(),
             auth_serial: "1".into(),
+            auth_certificate: Vec::new(),
             clock: SessionClock::start(now, Duration::zero()),
         }
     }

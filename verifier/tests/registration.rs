@@ -126,6 +126,8 @@ async fn apply_establish_accept_vote_and_a_renewed_card_gives_no_second_vote() {
         .await;
     let own: Vec<ApplicationStatus> = serde_json::from_slice(r.body()).unwrap();
     assert_eq!(own[0].status, "accepted");
+    let events: Vec<&str> = own[0].history.iter().map(|(_, e)| e.as_str()).collect();
+    assert_eq!(events, ["application_received", "card_arrived", "accepted"]);
     let voter = TestVoter { person_id: "13101:E-1".into(), ..v };
     let (s, _) = cast_as(&f.state, &voter, "tokyo").await;
     assert_eq!(s, 201);
@@ -389,6 +391,7 @@ fn receipt_dates_follow_committee_hours_weekends_and_holidays() {
     for (i, (when, expected)) in cases.iter().enumerate() {
         let certs = reg::ApplicantCerts {
             auth: (format!("{i:064}"), "1".into()),
+            auth_der: vec![9],
             sign: ("s".repeat(64), "2".into()),
             sign_der: vec![1],
         };

@@ -122,7 +122,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         args.operator_listen,
         demo.join("operators").display()
     );
-    println!("      e.g. operator --server https://{} --ca {} --cert … --key … login --totp CODE", args.operator_listen, opca.join("ca.pem").display());
+    println!(
+        "      e.g. operator --server https://{} --ca {} --cert … --key … login --totp CODE",
+        args.operator_listen,
+        opca.join("operator-ca.pem").display()
+    );
     println!("demo: e-mail notices are written to {}", demo.join("verifier.outbox").display());
     println!("demo: open {origin}/ in a browser; stop with Ctrl-C.");
     println!();
