@@ -28,13 +28,14 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     if version < 1 {
         conn.execute_batch(
             "BEGIN;
-             CREATE TABLE election (
-                 singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-                 id TEXT NOT NULL,
+             CREATE TABLE elections (
+                 id TEXT PRIMARY KEY,
                  definition TEXT NOT NULL,
                  public_key_spki BLOB NOT NULL,
-                 key_fingerprint TEXT NOT NULL
-             );
+                 key_fingerprint TEXT NOT NULL,
+                 current INTEGER NOT NULL CHECK (current IN (0, 1))
+             ) WITHOUT ROWID;
+             CREATE UNIQUE INDEX elections_one_current ON elections(current) WHERE current = 1;
              CREATE TABLE pause (
                  singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
                  reason TEXT NOT NULL,
@@ -54,11 +55,13 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
              CREATE INDEX voter_certs_person ON voter_certs(person_id);
              CREATE TABLE voted (
                  person_id TEXT NOT NULL,
+                 election_id TEXT NOT NULL,
                  contest_id TEXT NOT NULL,
-                 PRIMARY KEY (person_id, contest_id)
+                 PRIMARY KEY (person_id, election_id, contest_id)
              ) WITHOUT ROWID;
              CREATE TABLE ballots (
                  id BLOB PRIMARY KEY CHECK (length(id) = 32),
+                 election_id TEXT NOT NULL,
                  contest_id TEXT NOT NULL,
                  ciphertext BLOB NOT NULL
              ) WITHOUT ROWID;
@@ -157,7 +160,9 @@ impl Db {
         f(&mut conn)
     }
 
-    /// Stores the election and its public key; refused if one exists (one election per database).
+    /// Makes an election the current one with its public key. The registered internet voters stay for every later
+    /// election (R-REG-5), so the next election is created in the same database, once the current one has closed;
+    /// its ballots and marks stay apart under their election id.
     pub fn create_election(
         &self,
         election: &Election,
@@ -166,29 +171,46 @@ impl Db {
         now: DateTime<Utc>,
     ) -> anyhow::Result<()> {
         let definition = serde_json::to_string(election)?;
+        if let Some((current, _)) = self.election()? {
+            anyhow::ensure!(
+                current.id != election.id,
+                "election {} already exists in this database; give the new election a new id",
+                election.id
+            );
+            anyhow::ensure!(
+                current.window().state(now) == shared::window::WindowState::Closed,
+                "the current election {} has not closed yet (it closes {}); create the next one after its close",
+                current.id,
+                shared::jst::format_jst(current.window().closes_at)
+            );
+        }
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute("UPDATE elections SET current = 0 WHERE current = 1", [])?;
             tx.execute(
-                "INSERT INTO election (singleton, id, definition, public_key_spki, key_fingerprint) VALUES (1, ?1, ?2, ?3, ?4)",
+                "INSERT INTO elections (id, definition, public_key_spki, key_fingerprint, current) VALUES (?1, ?2, ?3, ?4, 1)",
                 params![election.id.as_str(), definition, key.spki_der(), key.fingerprint()],
             )?;
+            tx.execute("DELETE FROM pause", [])?;
             let detail = serde_json::json!({ "election": election.id.as_str(), "key_fingerprint": key.fingerprint() });
             audit::append(&tx, now, actor, "election_created", &detail)?;
             tx.commit()
         })
         .map_err(|e| match e {
             rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::ConstraintViolation => {
-                anyhow::anyhow!("this database already has an election; use a new database for a new election")
+                anyhow::anyhow!("election {} already exists in this database", election.id)
             }
             e => e.into(),
         })
     }
 
-    /// Returns the election and its key, if created.
+    /// Returns the current election and its key, if one was created.
     pub fn election(&self) -> anyhow::Result<Option<(Election, ElectionPublicKey)>> {
         let row: Option<(String, Vec<u8>)> = self.with(|c| {
-            c.query_row("SELECT definition, public_key_spki FROM election", [], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()
+            c.query_row("SELECT definition, public_key_spki FROM elections WHERE current = 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
         })?;
         let Some((definition, spki)) = row else { return Ok(None) };
         Ok(Some((serde_json::from_str(&definition)?, ElectionPublicKey::from_spki_der(&spki)?)))
@@ -242,11 +264,12 @@ impl Db {
         })
     }
 
-    /// Returns the contests a person has voted in.
-    pub fn voted_contests(&self, person_id: &str) -> rusqlite::Result<Vec<String>> {
+    /// Returns the contests of an election a person has voted in.
+    pub fn voted_contests(&self, person_id: &str, election_id: &str) -> rusqlite::Result<Vec<String>> {
         self.with(|c| {
-            let mut stmt = c.prepare_cached("SELECT contest_id FROM voted WHERE person_id = ?1")?;
-            let rows = stmt.query_map([person_id], |r| r.get(0))?;
+            let mut stmt =
+                c.prepare_cached("SELECT contest_id FROM voted WHERE person_id = ?1 AND election_id = ?2")?;
+            let rows = stmt.query_map([person_id, election_id], |r| r.get(0))?;
             rows.collect()
         })
     }
@@ -257,6 +280,7 @@ impl Db {
     pub fn cast(
         &self,
         person_id: &str,
+        election_id: &str,
         contest_id: &str,
         ciphertext: &[u8],
         now: DateTime<Utc>,
@@ -267,18 +291,19 @@ impl Db {
         let result = self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let marked = tx.execute(
-                "INSERT INTO voted (person_id, contest_id) VALUES (?1, ?2) ON CONFLICT DO NOTHING",
-                params![person_id, contest_id],
+                "INSERT INTO voted (person_id, election_id, contest_id) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING",
+                params![person_id, election_id, contest_id],
             )?;
             if marked == 0 {
                 return Ok(false);
             }
             tx.execute(
-                "INSERT INTO ballots (id, contest_id, ciphertext) VALUES (?1, ?2, ?3)",
-                params![id.to_vec(), contest_id, ciphertext],
+                "INSERT INTO ballots (id, election_id, contest_id, ciphertext) VALUES (?1, ?2, ?3, ?4)",
+                params![id.to_vec(), election_id, contest_id, ciphertext],
             )?;
             let actor = format!("voter:{person_id}");
-            audit::append(&tx, now, &actor, "vote_marked", &serde_json::json!({ "contest": contest_id }))?;
+            let detail = serde_json::json!({ "election": election_id, "contest": contest_id });
+            audit::append(&tx, now, &actor, "vote_marked", &detail)?;
             tx.commit()?;
             Ok(true)
         })?;
@@ -322,21 +347,22 @@ impl Db {
         self.with(|c| audit::append(c, now, actor, action, &detail).map(|_| ()))
     }
 
-    /// Returns the number of ballots per contest.
-    pub fn ballot_counts(&self) -> rusqlite::Result<Vec<(String, i64)>> {
+    /// Returns the number of ballots per contest of an election.
+    pub fn ballot_counts(&self, election_id: &str) -> rusqlite::Result<Vec<(String, i64)>> {
         self.with(|c| {
-            let mut stmt =
-                c.prepare("SELECT contest_id, count(*) FROM ballots GROUP BY contest_id ORDER BY contest_id")?;
-            let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            let mut stmt = c.prepare(
+                "SELECT contest_id, count(*) FROM ballots WHERE election_id = ?1 GROUP BY contest_id ORDER BY contest_id",
+            )?;
+            let rows = stmt.query_map([election_id], |r| Ok((r.get(0)?, r.get(1)?)))?;
             rows.collect()
         })
     }
 
     /// Returns the ciphertexts of a contest in the order of their trackers (hash order, never casting order).
-    pub fn ciphertexts_in_hash_order(&self, contest_id: &str) -> rusqlite::Result<Vec<Vec<u8>>> {
+    pub fn ciphertexts_in_hash_order(&self, election_id: &str, contest_id: &str) -> rusqlite::Result<Vec<Vec<u8>>> {
         let mut cts: Vec<Vec<u8>> = self.with(|c| {
-            let mut stmt = c.prepare("SELECT ciphertext FROM ballots WHERE contest_id = ?1")?;
-            let rows = stmt.query_map([contest_id], |r| r.get(0))?;
+            let mut stmt = c.prepare("SELECT ciphertext FROM ballots WHERE election_id = ?1 AND contest_id = ?2")?;
+            let rows = stmt.query_map([election_id, contest_id], |r| r.get(0))?;
             rows.collect()
         })?;
         cts.sort_by_cached_key(|ct| shared::crypto::tracker(ct));

@@ -214,7 +214,7 @@ pub fn ballot(state: &AppState, token: Option<String>) -> Result<Response, Refus
     let now = state.clock.now();
     let session = state.sessions.get(token.as_deref(), now).map_err(session_refusal)?;
     let voter = registered(&session)?;
-    let voted = state.db.voted_contests(&voter.person_id).map_err(storage_refusal)?;
+    let voted = state.db.voted_contests(&voter.person_id, state.election.id.as_str()).map_err(storage_refusal)?;
     let contests = state
         .election
         .contests
@@ -284,7 +284,7 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
             "You declared at an embassy that you vote on paper in this election, so an online ballot cannot be accepted.",
         ));
     }
-    let voted = state.db.voted_contests(&voter.person_id).map_err(storage_refusal)?;
+    let voted = state.db.voted_contests(&voter.person_id, state.election.id.as_str()).map_err(storage_refusal)?;
     if voted.iter().any(|v| v == contest.id.as_str()) {
         return Err(already());
     }
@@ -318,7 +318,7 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
         )
     })?;
     // From here on only the bare ciphertext goes on; the signature and certificate are dropped with `req`.
-    match state.db.cast(&voter.person_id, contest.id.as_str(), &ciphertext, now) {
+    match state.db.cast(&voter.person_id, state.election.id.as_str(), contest.id.as_str(), &ciphertext, now) {
         Ok(tracker) => {
             let body = CastReceipt { contest: contest.id.to_string(), tracker };
             Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response())

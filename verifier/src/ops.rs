@@ -103,7 +103,7 @@ pub fn zero_check(
         "voting has opened ({}); the zero-vote check is done before opening",
         shared::jst::format_jst(election.window().opens_at)
     );
-    let counts = db.ballot_counts()?;
+    let counts = db.ballot_counts(election.id.as_str())?;
     let per_contest: Vec<(String, i64)> = election
         .contests
         .iter()
@@ -111,9 +111,13 @@ pub fn zero_check(
         .collect();
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
     let (marks, audit, writes) = db.with(|c| {
-        let marks: i64 = c.query_row("SELECT count(*) FROM voted", [], |r| r.get(0))?;
-        let writes: i64 =
-            c.query_row("SELECT count(*) FROM audit_log WHERE action = 'vote_marked'", [], |r| r.get(0))?;
+        let id = election.id.as_str();
+        let marks: i64 = c.query_row("SELECT count(*) FROM voted WHERE election_id = ?1", [id], |r| r.get(0))?;
+        let writes: i64 = c.query_row(
+            "SELECT count(*) FROM audit_log WHERE action = 'vote_marked' AND json_extract(detail, '$.election') = ?1",
+            [id],
+            |r| r.get(0),
+        )?;
         Ok((marks, crate::audit::verify(c)?, writes))
     })?;
     if let Some((seq, why)) = &audit.first_broken {
@@ -158,7 +162,7 @@ pub fn export(
     let mut entries = Vec::new();
     let mut ballots = Vec::new();
     for c in contests {
-        let cts = db.ciphertexts_in_hash_order(c.id.as_str())?;
+        let cts = db.ciphertexts_in_hash_order(election.id.as_str(), c.id.as_str())?;
         let mut trackers: Vec<String> = cts.iter().map(|ct| tracker(ct)).collect();
         entries.push(ContestManifest {
             contest_id: c.id.to_string(),
@@ -201,7 +205,7 @@ pub fn published_ballot_box(db: &Db, election: &Election) -> anyhow::Result<Publ
     let mut contests = Vec::new();
     for c in &election.contests {
         let mut trackers: Vec<String> =
-            db.ciphertexts_in_hash_order(c.id.as_str())?.iter().map(|ct| tracker(ct)).collect();
+            db.ciphertexts_in_hash_order(election.id.as_str(), c.id.as_str())?.iter().map(|ct| tracker(ct)).collect();
         let root = tracker_root(&mut trackers);
         contests.push(PublishedContest { contest_id: c.id.to_string(), trackers, root });
     }

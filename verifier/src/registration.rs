@@ -715,8 +715,10 @@ pub fn cross_channel(
     let result = db.with(|c| {
         let internet_voter: bool =
             c.query_row("SELECT count(*) > 0 FROM voters WHERE person_id = ?1", [person_id], |r| r.get(0))?;
-        let mut st = c.prepare("SELECT contest_id FROM voted WHERE person_id = ?1 ORDER BY contest_id")?;
-        let voted_online: Vec<String> = st.query_map([person_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+        let mut st =
+            c.prepare("SELECT contest_id FROM voted WHERE person_id = ?1 AND election_id = ?2 ORDER BY contest_id")?;
+        let voted_online: Vec<String> =
+            st.query_map([person_id, election_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
         let emergency_declared: bool = c.query_row(
             "SELECT count(*) > 0 FROM emergency_votes WHERE person_id = ?1 AND election_id = ?2",
             params![person_id, election_id],
@@ -745,7 +747,11 @@ pub fn declare_emergency(
     }
     db.with(|c| {
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let voted: i64 = tx.query_row("SELECT count(*) FROM voted WHERE person_id = ?1", [person_id], |r| r.get(0))?;
+        let voted: i64 = tx.query_row(
+            "SELECT count(*) FROM voted WHERE person_id = ?1 AND election_id = ?2",
+            [person_id, election_id],
+            |r| r.get(0),
+        )?;
         if voted > 0 {
             return Ok(Err(refuse("ALREADY_VOTED_ONLINE", "This person has already voted online: no paper ballot may be issued.")));
         }
@@ -857,9 +863,9 @@ pub fn record(
     let rows: Vec<(String, String)> = db.with(|c| {
         let mut st = c.prepare(
             "SELECT v.person_id, v.contest_id FROM voted v JOIN voters r ON r.person_id = v.person_id
-             WHERE r.municipality = ?1 ORDER BY v.person_id, v.contest_id",
+             WHERE r.municipality = ?1 AND v.election_id = ?2 ORDER BY v.person_id, v.contest_id",
         )?;
-        let rows = st.query_map([municipality], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let rows = st.query_map([municipality, election.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
         rows.collect()
     })?;
     let voters_per_contest = election

@@ -110,7 +110,7 @@ async fn export_after_close_with_signed_manifest_and_published_digest() {
         let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
         let ct =
             shared::crypto::encrypt_ballot(&mut rng, &election_key, election.id.as_str(), "tokyo", &plain).unwrap();
-        db.cast(&format!("p{i}"), "tokyo", &ct, Utc::now()).unwrap();
+        db.cast(&format!("p{i}"), election.id.as_str(), "tokyo", &ct, Utc::now()).unwrap();
         cts.push(ct);
     }
     drop(f);
@@ -143,7 +143,7 @@ async fn export_after_close_with_signed_manifest_and_published_digest() {
         chrono::Duration::minutes(20),
     );
     for ct in &cts {
-        state.db.cast(&format!("x{}", ct[0]), "tokyo", ct, Utc::now()).ok();
+        state.db.cast(&format!("x{}", ct[0]), election.id.as_str(), "tokyo", ct, Utc::now()).ok();
     }
     let r = warp::test::request()
         .path("/api/v1/elections/current/ballot-box")

@@ -359,7 +359,7 @@ fn record_after_the_close_per_municipality() {
                 Utc::now(),
             )
             .unwrap();
-        f.state.db.cast(p, "tokyo", &[i as u8; 384], Utc::now()).unwrap();
+        f.state.db.cast(p, past.id.as_str(), "tokyo", &[i as u8; 384], Utc::now()).unwrap();
     }
     let record = reg::record(&f.state.db, &clerk, &past, "13101", Utc::now()).unwrap();
     assert_eq!(record.voters_per_contest[0], ("tokyo".to_string(), 2));
@@ -399,4 +399,38 @@ fn receipt_dates_follow_committee_hours_weekends_and_holidays() {
             reg::submit(&f.state.db, &input(1, None, "apply"), "{}", &[0], &certs, &signer, at(when)).unwrap();
         assert_eq!(date.to_string(), *expected, "{when}");
     }
+}
+
+#[tokio::test]
+async fn internet_voters_stay_registered_for_the_next_election_in_the_same_database() {
+    // R-REG-5: an accepted voter stays an internet voter for every later election until a switch.
+    let now = Utc::now();
+    let mut first = verifier::demo::demo_election(now).unwrap();
+    first.notice_date = "2025-07-02".parse().unwrap();
+    first.election_day = "2025-07-19".parse().unwrap();
+    let f = fixture_with(1, first.clone(), chrono::Duration::minutes(20));
+    let v = &f.voters[0];
+    // The voter voted in the first election's Tokyo contest (recorded while it was open).
+    f.state.db.cast(&v.person_id, first.id.as_str(), "tokyo", &[7u8; 384], now).unwrap();
+
+    // A second election with the same contest ids, created in the same database once the first has closed.
+    let mut second = verifier::demo::demo_election(now).unwrap();
+    second.id = shared::election::Id::new("demo-hoc-2").unwrap();
+    let key = shared::crypto::ElectionPublicKey::from_pem(ELECTION_PUB).unwrap();
+    f.state.db.create_election(&second, &key, "test", now).unwrap();
+    let (current, _) = f.state.db.election().unwrap().unwrap();
+    assert_eq!(current.id, second.id);
+    // A third one is refused while the second is open.
+    let mut third = second.clone();
+    third.id = shared::election::Id::new("demo-hoc-3").unwrap();
+    let e = f.state.db.create_election(&third, &key, "test", now).unwrap_err().to_string();
+    assert!(e.contains("has not closed yet"), "{e}");
+
+    let state = AppState { election: std::sync::Arc::new(second.clone()), ..f.state.clone() };
+    let (s, body) = cast_as(&state, v, "tokyo").await;
+    assert_eq!(s, 201, "the registered voter votes again in the new election: {}", String::from_utf8_lossy(&body));
+    let (s, _) = cast_as(&state, v, "tokyo").await;
+    assert_eq!(s, StatusCode::CONFLICT, "and still only once in it");
+    assert_eq!(f.state.db.ballot_counts(first.id.as_str()).unwrap(), vec![("tokyo".to_string(), 1)]);
+    assert_eq!(f.state.db.ballot_counts(second.id.as_str()).unwrap(), vec![("tokyo".to_string(), 1)]);
 }

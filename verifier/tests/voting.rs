@@ -94,7 +94,7 @@ async fn login_ballot_and_one_cast_per_contest() {
     assert_eq!(s, 201);
     let (s, _) = cast(&f.state, &cookie, v, "review", Choice::Review(0b101)).await;
     assert_eq!(s, 201);
-    assert_eq!(f.state.db.ballot_counts().unwrap().iter().map(|(_, n)| n).sum::<i64>(), 3);
+    assert_eq!(f.state.db.ballot_counts(f.state.election.id.as_str()).unwrap().iter().map(|(_, n)| n).sum::<i64>(), 3);
 }
 
 #[tokio::test]
@@ -273,7 +273,7 @@ async fn hundred_simultaneous_casts_for_one_contest_accept_exactly_one() {
     }
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1);
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 99);
-    assert_eq!(f.state.db.ballot_counts().unwrap(), vec![("tokyo".to_string(), 1)]);
+    assert_eq!(f.state.db.ballot_counts(f.state.election.id.as_str()).unwrap(), vec![("tokyo".to_string(), 1)]);
 }
 
 #[tokio::test]
@@ -289,7 +289,7 @@ async fn the_stored_ballot_box_cannot_be_joined_to_voters() {
         cast_order.push((v.person_id.clone(), ct));
     }
     let db = &f.state.db;
-    // The ballot table's columns: a random id, the contest, the ciphertext. Nothing else.
+    // The ballot table's columns: a random id, the election and contest, the ciphertext. Nothing else.
     let columns: Vec<String> = db
         .with(|c| {
             let mut st = c.prepare("SELECT name FROM pragma_table_info('ballots')")?;
@@ -297,7 +297,7 @@ async fn the_stored_ballot_box_cannot_be_joined_to_voters() {
             rows.collect()
         })
         .unwrap();
-    assert_eq!(columns, ["id", "contest_id", "ciphertext"]);
+    assert_eq!(columns, ["id", "election_id", "contest_id", "ciphertext"]);
     // The marks table has no reference to a ballot and no time.
     let columns: Vec<String> = db
         .with(|c| {
@@ -306,7 +306,7 @@ async fn the_stored_ballot_box_cannot_be_joined_to_voters() {
             rows.collect()
         })
         .unwrap();
-    assert_eq!(columns, ["person_id", "contest_id"]);
+    assert_eq!(columns, ["person_id", "election_id", "contest_id"]);
 
     // Dump every table as text; no row holding a person id also holds a ciphertext, a tracker or a ballot id.
     let tables: Vec<String> = db
