@@ -7,7 +7,7 @@
 //! - `POST /op/v1/roll-changes` (CSV body, or the CSV as a JSON string)
 //! - `POST /op/v1/switches/document` `{person_id, name}` (answers the printable letter, HTML)
 //! - `POST /op/v1/postal-papers` `{person_id, issued, returned}`
-//! - `GET /op/v1/persons/{person}/cross-channel`, `GET /op/v1/persons/{person}/history`
+//! - `GET /op/v1/persons/{person}/cross-channel[?election=E]`, `GET /op/v1/persons/{person}/history`
 //! - `POST /op/v1/persons/{person}/emergency` `{reason}`
 //! - `POST /op/v1/cutoff` `{at}` (admin)
 //! - `GET /op/v1/record?municipality=M&format=json|html`
@@ -179,11 +179,13 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
                 json(&serde_json::json!({ "recorded": true }))
             })
         });
+    let e4 = election.clone();
     let cutoff = warp::path!("cutoff").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
-        |op: Operator, b: bytes::Bytes, c: OperatorContext| {
+        move |op: Operator, b: bytes::Bytes, c: OperatorContext| {
+            let e = e4.clone();
             blocking(move || {
                 let cut: Cutoff = parse(&b)?;
-                reg::set_cutoff(&c.db, &op, cut.at, c.clock.now()).map_err(reg_refusal)?;
+                reg::set_cutoff(&c.db, &op, e.id.as_str(), cut.at, c.clock.now()).map_err(reg_refusal)?;
                 json(&serde_json::json!({ "cutoff": cut.at }))
             })
         },

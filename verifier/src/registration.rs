@@ -241,8 +241,14 @@ pub fn submit(
         return Err(refuse("MALFORMED", "Give an e-mail address where notices can reach you."));
     }
     let receipt_date = shared::calendar::receipt_date(now);
+    // The cut-off of the current election, if one is set (R-REG-11).
     let cutoff: Option<String> = db.with(|c| {
-        c.query_row("SELECT value FROM settings WHERE key = 'application_cutoff'", [], |r| r.get(0)).optional()
+        c.query_row(
+            "SELECT s.value FROM settings s JOIN elections e ON s.key = 'application_cutoff:' || e.id WHERE e.current = 1",
+            [],
+            |r| r.get(0),
+        )
+        .optional()
     })?;
     let after_cutoff = cutoff.and_then(|c| DateTime::parse_from_rfc3339(&c).ok()).is_some_and(|c| now >= c);
     let status = if after_cutoff && input.kind == "apply" { "kept_for_next_election" } else { "awaiting_card" };
@@ -777,17 +783,24 @@ pub fn emergency_declared(db: &Db, person_id: &str, election_id: &str) -> rusqli
     })
 }
 
-/// Sets the application cut-off for the coming election (admin, R-REG-11): applications arriving later are kept
-/// for the next election, with a notice.
-pub fn set_cutoff(db: &Db, op: &Operator, cutoff: DateTime<Utc>, now: DateTime<Utc>) -> Result<(), RegError> {
+/// Sets the application cut-off of an election (admin, R-REG-11): applications arriving later are kept for the
+/// next election, with a notice.
+pub fn set_cutoff(
+    db: &Db,
+    op: &Operator,
+    election_id: &str,
+    cutoff: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<(), RegError> {
     require(op, &[Role::Admin], None)?;
     db.with(|c| {
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
-            "INSERT INTO settings (key, value) VALUES ('application_cutoff', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-            [cutoff.to_rfc3339()],
+            "INSERT INTO settings (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [format!("application_cutoff:{election_id}"), cutoff.to_rfc3339()],
         )?;
-        audit::append(&tx, now, &op.actor(), "application_cutoff_set", &serde_json::json!({ "cutoff": cutoff.to_rfc3339() }))?;
+        let detail = serde_json::json!({ "election": election_id, "cutoff": cutoff.to_rfc3339() });
+        audit::append(&tx, now, &op.actor(), "application_cutoff_set", &detail)?;
         tx.commit()
     })?;
     Ok(())

@@ -306,15 +306,18 @@ async fn postal_papers_roll_changes_switches_emergency_and_cross_channel() {
     )
     .unwrap();
     assert!(!reg::cross_channel(&f.state.db, &clerk, "13101:E-4", &eid, Utc::now()).unwrap().internet_voter);
+    // A roll change that keeps E-3 registered (a new district) is part of E-3's history too.
+    let mut moved = roll("E-3", 3, "registered");
+    moved.districts = vec!["tokyo".into(), "national".into(), "extra".into()];
+    reg::apply_roll_changes(&f.state.db, &clerk, &[moved], Utc::now()).unwrap();
     let letter = reg::document_switch(&f.state.db, &clerk, "13101:E-3", "在外 太郎3", Utc::now()).unwrap();
     assert!(letter.contains("在外 太郎3 様") && letter.contains("裏書きは消除"));
     assert!(!reg::cross_channel(&f.state.db, &clerk, "13101:E-3", &eid, Utc::now()).unwrap().internet_voter);
     let events: Vec<String> =
         reg::person_history(&f.state.db, &clerk, "13101:E-3").unwrap().into_iter().map(|e| e.event).collect();
-    assert!(
-        events.contains(&"became_internet_voter".to_string()) && events.contains(&"became_paper_voter".to_string()),
-        "{events:?}"
-    );
+    for e in ["application_received", "accepted", "became_internet_voter", "roll_change", "became_paper_voter"] {
+        assert!(events.contains(&e.to_string()), "{e} missing from {events:?}");
+    }
     assert!(reg::parse_roll_csv("13101,E-9,x,1980-13-01,tokyo,registered").is_err());
 }
 
@@ -322,11 +325,10 @@ async fn postal_papers_roll_changes_switches_emergency_and_cross_channel() {
 async fn cut_off_keeps_late_applications_for_the_next_election() {
     let f = fixture(0);
     let admin = op(Role::Admin, None, "admin");
-    assert_eq!(
-        reg::set_cutoff(&f.state.db, &op(Role::Clerk, Some("13101"), "c"), Utc::now(), Utc::now()).unwrap_err().code,
-        "FORBIDDEN_ROLE"
-    );
-    reg::set_cutoff(&f.state.db, &admin, Utc::now() - chrono::Duration::hours(1), Utc::now()).unwrap();
+    let eid = f.state.election.id.to_string();
+    let clerk = op(Role::Clerk, Some("13101"), "c");
+    assert_eq!(reg::set_cutoff(&f.state.db, &clerk, &eid, Utc::now(), Utc::now()).unwrap_err().code, "FORBIDDEN_ROLE");
+    reg::set_cutoff(&f.state.db, &admin, &eid, Utc::now() - chrono::Duration::hours(1), Utc::now()).unwrap();
     let v = test_voter(&f.ca, 5);
     let cookie = applicant_login(&f.state, &v).await;
     let (s, body) = apply(&f.state, &cookie, &v, &input(5, None, "apply")).await;
