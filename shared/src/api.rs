@@ -271,3 +271,10 @@ pub struct ApplicationStatus {
     #[serde(default)]
     pub history: Vec<(String, String)>,
 }
+
+/// `GET /api/v1/client-config`: what the voter app needs to know about its surroundings.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientConfig {
+    /// The card helper's origin on the voter's PC, e.g. `http://127.0.0.1:24190`.
+    pub card_helper_origin: String,
+}

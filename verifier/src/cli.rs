@@ -181,6 +181,9 @@ struct ServeArgs {
     /// Session lifetime after login, in minutes (R-VOTE-4).
     #[arg(long, env = "VERIFIER_SESSION_MINUTES", default_value_t = shared::session::DEFAULT_SESSION_MINUTES)]
     session_minutes: i64,
+    /// The card helper's origin on voters' PCs, which the voter app calls (and its CSP allows).
+    #[arg(long, env = "VERIFIER_CARD_HELPER_ORIGIN", default_value = "http://127.0.0.1:24190")]
+    card_helper_origin: String,
     /// Mark the session cookie Secure (set this behind TLS).
     #[arg(long, env = "VERIFIER_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -459,6 +462,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         public_origin: args.public_origin.unwrap_or_else(|| format!("http://{}", args.listen)),
         session_lifetime: chrono::Duration::minutes(args.session_minutes),
         secure_cookies: args.secure_cookies,
+        card_helper_origin: args.card_helper_origin.clone(),
     };
     let state = AppState {
         election: Arc::new(election),

@@ -18,6 +18,8 @@ pub fn routes(state: AppState, app: Option<WebApp>) -> BoxedFilter<(Response,)> 
                 .unify()
                 .or(current_election(state.clone()))
                 .unify()
+                .or(client_config(state.clone()))
+                .unify()
                 .or(voter_routes(state))
                 .unify(),
         )
@@ -38,6 +40,18 @@ fn health() -> BoxedFilter<(Response,)> {
 /// `GET /api/v1/time`
 fn time(state: AppState) -> BoxedFilter<(Response,)> {
     warp::path!("time").and(warp::get()).map(move || handlers::time(&state)).boxed()
+}
+
+/// `GET /api/v1/client-config`
+fn client_config(state: AppState) -> BoxedFilter<(Response,)> {
+    warp::path!("client-config")
+        .and(warp::get())
+        .map(move || {
+            use warp::Reply;
+            let body = shared::api::ClientConfig { card_helper_origin: state.config.card_helper_origin.clone() };
+            warp::reply::json(&body).into_response()
+        })
+        .boxed()
 }
 
 /// `GET /api/v1/elections/current`
@@ -182,6 +196,7 @@ mod tests {
                 public_origin: "http://127.0.0.1:8080".into(),
                 session_lifetime: chrono::Duration::minutes(20),
                 secure_cookies: false,
+                card_helper_origin: "http://127.0.0.1:24190".into(),
             }),
         }
     }
@@ -226,7 +241,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("index.html"), "<html><script type=\"module\">go()</script></html>").unwrap();
         std::fs::write(dir.path().join("app.js"), "x").unwrap();
-        let app = WebApp::load(dir.path()).unwrap();
+        let app = WebApp::load(dir.path(), &[]).unwrap();
         let routes = routes(state(), Some(app));
         for path in ["/", "/vote/tokyo"] {
             let r = warp::test::request().path(path).reply(&routes).await;

@@ -56,6 +56,8 @@ pub struct Config {
     pub session_lifetime: chrono::Duration,
     /// Mark cookies `Secure` (behind TLS).
     pub secure_cookies: bool,
+    /// The card helper's origin on the voter's PC (the app calls it; the page's CSP allows it).
+    pub card_helper_origin: String,
 }
 
 /// What every request handler may read.

@@ -20,7 +20,8 @@ pub struct ServeOptions {
 /// Serves until Ctrl-C or SIGTERM. Prints `verifier: listening on http://ADDR/` once bound, so that scripts and
 /// tests that start the binary learn the port.
 pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
-    let app = opts.web_dir.as_deref().map(WebApp::load).transpose()?;
+    let helper = opts.state.config.card_helper_origin.clone();
+    let app = opts.web_dir.as_deref().map(|d| WebApp::load(d, &[helper])).transpose()?;
     let state = opts.state;
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await

@@ -21,13 +21,14 @@ pub struct WebApp {
 }
 
 impl WebApp {
-    /// Loads a Trunk `dist/` folder: its `index.html` must exist.
-    pub fn load(dir: &Path) -> anyhow::Result<WebApp> {
+    /// Loads a Trunk `dist/` folder (its `index.html` must exist); `connect` are the other origins the app may
+    /// call (the card helper on the voter's PC).
+    pub fn load(dir: &Path, connect: &[String]) -> anyhow::Result<WebApp> {
         let index = dir.join("index.html");
         let index_html = std::fs::read_to_string(&index).map_err(|e| {
             anyhow::anyhow!("cannot read {}: {e}; build the voter app first (cargo xtask demo does)", index.display())
         })?;
-        let csp = content_security_policy(&index_html);
+        let csp = content_security_policy(&index_html, connect);
         Ok(WebApp { dir: dir.to_path_buf(), index_html, csp })
     }
 
@@ -80,14 +81,15 @@ fn with_security_headers(mut r: Response, csp: &str) -> Response {
 }
 
 /// Builds the policy, allowing each inline `<script>` of the page by its SHA-256 hash.
-pub fn content_security_policy(index_html: &str) -> String {
+pub fn content_security_policy(index_html: &str, connect: &[String]) -> String {
     let hashes: Vec<String> = inline_scripts(index_html)
         .map(|s| format!("'sha256-{}'", base64::engine::general_purpose::STANDARD.encode(Sha256::digest(s))))
         .collect();
     format!(
         "default-src 'self'; script-src 'self' 'wasm-unsafe-eval' {}; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
-        hashes.join(" ")
+         connect-src 'self' {}; frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
+        hashes.join(" "),
+        connect.join(" ")
     )
 }
 
@@ -118,7 +120,8 @@ mod tests {
     #[test]
     fn inline_scripts_are_hashed_and_external_ones_are_not() {
         let html = r#"<script src="/a.js"></script><script type="module">boot()</script>"#;
-        let csp = content_security_policy(html);
+        let csp = content_security_policy(html, &["http://127.0.0.1:24190".to_string()]);
+        assert!(csp.contains("connect-src 'self' http://127.0.0.1:24190;"), "{csp}");
         let expected = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(b"boot()"));
         assert!(csp.contains(&format!("'sha256-{expected}'")), "{csp}");
         assert_eq!(csp.matches("'sha256-").count(), 1);

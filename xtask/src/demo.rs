@@ -132,6 +132,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!();
     let status = cmd(&verifier)
         .args(["serve", "--listen", &args.listen, "--public-origin", &origin])
+        .arg("--card-helper-origin")
+        .arg(format!("http://127.0.0.1:{}", args.helper_port))
         .arg("--db")
         .arg(&db)
         .arg("--trust-dir")

@@ -91,7 +91,12 @@ pub fn state_with(election: Election, db: Db, trust: TrustStore, lifetime: chron
         trust: Some(Arc::new(trust)),
         sessions: Arc::default(),
         clock: Clock,
-        config: Arc::new(Config { public_origin: ORIGIN.into(), session_lifetime: lifetime, secure_cookies: false }),
+        config: Arc::new(Config {
+            public_origin: ORIGIN.into(),
+            session_lifetime: lifetime,
+            secure_cookies: false,
+            card_helper_origin: "http://127.0.0.1:24190".into(),
+        }),
     }
 }
 
