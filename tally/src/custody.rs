@@ -160,7 +160,9 @@ pub fn combine(shares: &[ShareFile], key_fingerprint: &str) -> Result<Zeroizing<
         })
         .collect::<Result<_, _>>()?;
     let secret = Zeroizing::new(
-        Sharks(first.threshold).recover(&parsed).map_err(|e| TallyError::Custody(format!("recovering the PIN: {e}")))?,
+        Sharks(first.threshold)
+            .recover(&parsed)
+            .map_err(|e| TallyError::Custody(format!("recovering the PIN: {e}")))?,
     );
     let pin = std::str::from_utf8(&secret)
         .map_err(|_| TallyError::Custody("the shares do not rebuild a PIN (damaged or mixed shares)".into()))?;

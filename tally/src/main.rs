@@ -1,1 +1,5 @@
-fn main() {}
+//! `tally`: the offline counting tool.
+
+fn main() -> std::process::ExitCode {
+    tally::cli::main()
+}

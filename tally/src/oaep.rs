@@ -90,8 +90,7 @@ mod tests {
     }
 
     fn sample() -> (shared::election::Election, [u8; ballot::BALLOT_LEN]) {
-        let e: shared::election::Election =
-            serde_json::from_str(include_str!("../tests/data/election.json")).unwrap();
+        let e: shared::election::Election = serde_json::from_str(include_str!("../tests/data/election.json")).unwrap();
         let c = e.contest("tokyo").unwrap();
         let b = ballot::encode(&e, c, &shared::election::Choice::Candidate(2)).unwrap();
         (e, b)

@@ -1,0 +1,176 @@
+//! The key ceremony (R-COUNT-2): the election key pair is generated inside the token, the user PIN is random and
+//! leaves the ceremony only as M-of-N shares, and a signed record says who did it, when, on which token, and which
+//! public key came out, for the verifier's `election create --public-key`.
+//!
+//! Files written to the output folder: `election-public-key.pem` (SubjectPublicKeyInfo), `election-public-key.sha256`
+//! (its fingerprint, as [`ElectionPublicKey::fingerprint`]), `ceremony.json` (the record, signed with a fresh
+//! Ed25519 key), `ceremony-signing-key.pk8` (that key, owner-readable; it later signs the results), and
+//! `pin-share-<i>-of-<n>.json` (one per custodian, to be handed out and removed from this machine).
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use shared::crypto::ElectionPublicKey;
+
+use crate::custody::{ShareContext, random_pin, split, write_shares};
+use crate::error::TallyError;
+use crate::hsm::{Hsm, TokenKey, generate_election_key};
+use crate::signing::{Signed, SigningKey};
+
+/// The ceremony record's format tag.
+pub const CEREMONY_FORMAT: &str = "jp-ivote-key-ceremony/1";
+/// The ceremony record's file name in the output folder.
+pub const RECORD_FILE: &str = "ceremony.json";
+/// The ceremony's Ed25519 key file name in the output folder.
+pub const SIGNING_KEY_FILE: &str = "ceremony-signing-key.pk8";
+/// The public key's file name in the output folder.
+pub const PUBLIC_KEY_FILE: &str = "election-public-key.pem";
+
+/// What the ceremony record says.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CeremonyRecord {
+    /// Always [`CEREMONY_FORMAT`].
+    pub format: String,
+    /// The election.
+    pub election_id: String,
+    /// The officials present.
+    pub officials: Vec<String>,
+    /// When (UTC, RFC 3339).
+    pub at: String,
+    /// The PKCS#11 module used.
+    pub module: String,
+    /// The token's label.
+    pub token_label: String,
+    /// The token's serial number.
+    pub token_serial: String,
+    /// The key pair's label in the token.
+    pub key_label: String,
+    /// The key size in bits.
+    pub key_bits: u64,
+    /// Whether the key is a token object (false: a session key, tests only).
+    pub on_token: bool,
+    /// The public key (PEM SubjectPublicKeyInfo).
+    pub public_key_pem: String,
+    /// The public key's fingerprint (hex SHA-256 of the SubjectPublicKeyInfo).
+    pub key_fingerprint: String,
+    /// PIN shares needed (M), or 0 when the token has no user PIN under custody.
+    pub threshold: u8,
+    /// PIN shares made (N).
+    pub shares: u8,
+}
+
+/// Returns a PEM `PUBLIC KEY` for a SubjectPublicKeyInfo.
+pub fn spki_pem(der: &[u8]) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(der);
+    let lines: Vec<&str> = b64.as_bytes().chunks(64).map(|c| std::str::from_utf8(c).unwrap_or_default()).collect();
+    format!("-----BEGIN PUBLIC KEY-----\n{}\n-----END PUBLIC KEY-----\n", lines.join("\n"))
+}
+
+/// What the ceremony needs from the operator.
+#[derive(Clone, Debug)]
+pub struct CeremonyParams {
+    /// The election.
+    pub election_id: String,
+    /// The officials present.
+    pub officials: Vec<String>,
+    /// The label to give the token (at most 32 bytes).
+    pub token_label: String,
+    /// The key pair's label.
+    pub key_label: String,
+    /// PIN shares needed (M).
+    pub threshold: u8,
+    /// PIN shares made (N).
+    pub shares: u8,
+    /// The output folder (created; must not hold a previous ceremony).
+    pub out: PathBuf,
+}
+
+/// Writes the public key, its fingerprint, the signing key and the signed record; returns the record.
+pub fn write_record(
+    params: &CeremonyParams,
+    module: &str,
+    token_serial: &str,
+    public: &ElectionPublicKey,
+    on_token: bool,
+) -> Result<(CeremonyRecord, SigningKey), TallyError> {
+    std::fs::create_dir_all(&params.out)
+        .map_err(|e| TallyError::Io(format!("creating {}: {e}", params.out.display())))?;
+    let record = CeremonyRecord {
+        format: CEREMONY_FORMAT.into(),
+        election_id: params.election_id.clone(),
+        officials: params.officials.clone(),
+        at: chrono::Utc::now().to_rfc3339(),
+        module: module.into(),
+        token_label: params.token_label.clone(),
+        token_serial: token_serial.into(),
+        key_label: params.key_label.clone(),
+        key_bits: crate::hsm::ELECTION_KEY_BITS,
+        on_token,
+        public_key_pem: spki_pem(public.spki_der()),
+        key_fingerprint: public.fingerprint(),
+        threshold: params.threshold,
+        shares: params.shares,
+    };
+    let key = SigningKey::generate(&params.out.join(SIGNING_KEY_FILE))?;
+    let signed = key.sign(serde_json::to_string(&record).map_err(|e| TallyError::Io(e.to_string()))?);
+    let signed_json = serde_json::to_string_pretty(&signed).map_err(|e| TallyError::Io(e.to_string()))?;
+    crate::files::write_new_public(&params.out.join(PUBLIC_KEY_FILE), record.public_key_pem.as_bytes())?;
+    crate::files::write_new_public(
+        &params.out.join("election-public-key.sha256"),
+        format!("{}\n", record.key_fingerprint).as_bytes(),
+    )?;
+    crate::files::write_new_public(&params.out.join(RECORD_FILE), signed_json.as_bytes())?;
+    Ok((record, key))
+}
+
+/// Runs the ceremony on a fresh token: random user PIN, RSA-3072 generation in the token, PIN shares, record.
+pub fn run_on_new_token(
+    hsm: &Hsm,
+    module: &str,
+    so_pin: &str,
+    params: &CeremonyParams,
+) -> Result<(CeremonyRecord, Vec<PathBuf>), TallyError> {
+    let pin = random_pin()?;
+    let (slot, serial) = hsm.init_token(&params.token_label, so_pin, &pin)?;
+    let session = hsm.login(slot, &pin)?;
+    let TokenKey { public, .. } = generate_election_key(&session, &params.key_label, true)?;
+    let ctx = ShareContext {
+        election_id: params.election_id.clone(),
+        token_label: params.token_label.clone(),
+        token_serial: serial.clone(),
+        key_fingerprint: public.fingerprint(),
+    };
+    let shares = split(&pin, params.threshold, params.shares, &ctx)?;
+    drop(pin);
+    let (record, _) = write_record(params, module, &serial, &public, true)?;
+    let paths = write_shares(&params.out, &shares)?;
+    Ok((record, paths))
+}
+
+/// Reads a signed ceremony record and checks its signature with the key it names; returns the record and the
+/// signer's public key (to compare with the published one).
+pub fn read_record(path: &Path) -> Result<(CeremonyRecord, String), TallyError> {
+    let text = std::fs::read_to_string(path).map_err(|e| TallyError::Io(format!("reading {}: {e}", path.display())))?;
+    let signed: Signed = serde_json::from_str(&text)
+        .map_err(|e| TallyError::Ceremony(format!("{} is not a signed record: {e}", path.display())))?;
+    if !signed.verify_by(&signed.public_key) {
+        return Err(TallyError::Ceremony(format!("the signature of {} does not verify", path.display())));
+    }
+    let record: CeremonyRecord = serde_json::from_str(&signed.document)
+        .map_err(|e| TallyError::Ceremony(format!("the signed record is malformed: {e}")))?;
+    if record.format != CEREMONY_FORMAT {
+        return Err(TallyError::Ceremony(format!("format {:?}, expected {CEREMONY_FORMAT:?}", record.format)));
+    }
+    let public = ElectionPublicKey::from_pem(&record.public_key_pem)
+        .map_err(|e| TallyError::Ceremony(format!("the record's public key: {e}")))?;
+    if public.fingerprint() != record.key_fingerprint {
+        return Err(TallyError::Ceremony(format!(
+            "the record's fingerprint {} is not its public key's ({})",
+            record.key_fingerprint,
+            public.fingerprint()
+        )));
+    }
+    Ok((record, signed.public_key))
+}

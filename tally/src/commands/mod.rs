@@ -1,0 +1,5 @@
+//! One file per subcommand.
+
+pub mod count;
+pub mod import;
+pub mod key_ceremony;

@@ -1,0 +1,312 @@
+//! Counting (R-COUNT-2): decrypt every ballot inside the token, decode it, check it against its contest, and add
+//! it up per contest kind.
+//!
+//! - A ballot that does not decrypt, does not decode, or belongs to another election or contest is INVALID; it
+//!   is counted, never a crash.
+//! - 白票 (an explicit blank) is counted separately: a voter, but not a vote for anyone.
+//! - House of Councillors PR: a party's total is its party votes plus the personal votes of all its listed
+//!   candidates (特定枠 candidates included, whose votes go to the party); personal votes are reported for the
+//!   ranking of the list.
+//! - Judicial review: dismiss marks per judge; a ballot with no mark is valid.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use shared::ballot;
+use shared::crypto::oaep_label;
+use shared::election::{Choice, Contest, ContestKind, Election};
+
+use crate::error::TallyError;
+use crate::hsm::{DecryptPath, Decrypted, Decryptor};
+use crate::import::VerifiedExport;
+use crate::signing::SigningKey;
+
+/// The result file's format tag.
+pub const RESULT_FORMAT: &str = "jp-ivote-tally/1";
+
+/// A candidate's votes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CandidateLine {
+    /// The candidate's number.
+    pub number: u16,
+    /// The name.
+    pub name: String,
+    /// The party's number in a PR contest, if any.
+    pub party: Option<u16>,
+    /// 特定枠 (the votes count to the party).
+    pub tokutei: bool,
+    /// Personal votes.
+    pub votes: u64,
+}
+
+/// A party's votes in a PR contest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartyLine {
+    /// The party's number.
+    pub number: u16,
+    /// The name.
+    pub name: String,
+    /// Votes for the party itself.
+    pub party_votes: u64,
+    /// Votes for its listed candidates (House of Councillors PR).
+    pub candidate_votes: u64,
+    /// The party's total.
+    pub total: u64,
+}
+
+/// A judge's dismiss marks.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JudgeLine {
+    /// The judge's position, from 1.
+    pub position: u8,
+    /// The name.
+    pub name: String,
+    /// Dismiss (×) marks.
+    pub dismiss: u64,
+}
+
+/// One contest's result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContestResult {
+    /// The contest.
+    pub contest_id: String,
+    /// Its kind.
+    pub kind: ContestKind,
+    /// Ballots in the file: everyone who voted in this contest.
+    pub voters: u64,
+    /// Ballots for a candidate, a party, or (review) with or without marks.
+    pub valid: u64,
+    /// 白票.
+    pub blank: u64,
+    /// Ballots that did not decrypt, did not decode, or belong to another election or contest.
+    pub invalid: u64,
+    /// Candidates, in filing or list order.
+    pub candidates: Vec<CandidateLine>,
+    /// Parties (PR contests), in filing order.
+    pub parties: Vec<PartyLine>,
+    /// Judges (review), in the official order.
+    pub judges: Vec<JudgeLine>,
+}
+
+/// The whole result.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TallyReport {
+    /// Always [`RESULT_FORMAT`].
+    pub format: String,
+    /// The election.
+    pub election_id: String,
+    /// The counting district.
+    pub district: String,
+    /// The export's ballot-box digest.
+    pub ballot_box_digest: String,
+    /// The election key's fingerprint.
+    pub key_fingerprint: String,
+    /// Which decryption path ran.
+    pub decrypt_path: DecryptPath,
+    /// When (UTC, RFC 3339).
+    pub counted_at: String,
+    /// Per contest, in the export's order.
+    pub contests: Vec<ContestResult>,
+}
+
+fn empty_result(contest: &Contest) -> ContestResult {
+    let party_number = |id: &Option<shared::election::Id>| {
+        id.as_ref().and_then(|p| contest.party(p)).map(|p| p.number).filter(|_| contest.kind() == ContestKind::HocPr)
+    };
+    let candidates = match contest.kind() {
+        ContestKind::HorPr | ContestKind::JudicialReview => Vec::new(),
+        _ => contest
+            .selectable_candidates()
+            .into_iter()
+            .map(|c| CandidateLine {
+                number: c.number,
+                name: c.name.clone(),
+                party: party_number(&c.party),
+                tokutei: c.tokutei,
+                votes: 0,
+            })
+            .collect(),
+    };
+    let parties = match contest.kind() {
+        ContestKind::HorPr | ContestKind::HocPr => contest
+            .parties()
+            .iter()
+            .map(|p| PartyLine { number: p.number, name: p.name.clone(), party_votes: 0, candidate_votes: 0, total: 0 })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let judges = contest
+        .judges()
+        .iter()
+        .enumerate()
+        .map(|(i, j)| JudgeLine { position: u8::try_from(i + 1).unwrap_or(u8::MAX), name: j.name.clone(), dismiss: 0 })
+        .collect();
+    ContestResult {
+        contest_id: contest.id.to_string(),
+        kind: contest.kind(),
+        voters: 0,
+        valid: 0,
+        blank: 0,
+        invalid: 0,
+        candidates,
+        parties,
+        judges,
+    }
+}
+
+/// Adds up one contest's decrypted ballots.
+pub fn tally_contest(election: &Election, contest: &Contest, plaintexts: &[Decrypted]) -> ContestResult {
+    let mut r = empty_result(contest);
+    for p in plaintexts {
+        r.voters += 1;
+        let choice = p.as_deref().ok_or(()).and_then(|b| {
+            ballot::decode(b).map_err(|_| ()).and_then(|d| d.check_for(election, contest).map_err(|_| ()))
+        });
+        match choice {
+            Err(()) => r.invalid += 1,
+            Ok(Choice::Blank) => r.blank += 1,
+            Ok(Choice::Candidate(n)) => {
+                r.valid += 1;
+                if let Some(c) = r.candidates.iter_mut().find(|c| c.number == n) {
+                    c.votes += 1;
+                }
+            }
+            Ok(Choice::Party(n)) => {
+                r.valid += 1;
+                if let Some(p) = r.parties.iter_mut().find(|p| p.number == n) {
+                    p.party_votes += 1;
+                }
+            }
+            Ok(Choice::Review(marks)) => {
+                r.valid += 1;
+                for (i, j) in r.judges.iter_mut().enumerate() {
+                    if i < 32 && marks & (1 << i) != 0 {
+                        j.dismiss += 1;
+                    }
+                }
+            }
+        }
+    }
+    for p in &mut r.parties {
+        p.candidate_votes = r.candidates.iter().filter(|c| c.party == Some(p.number)).map(|c| c.votes).sum();
+        p.total = p.party_votes + p.candidate_votes;
+    }
+    r
+}
+
+/// Decrypts every ballot of a verified export with the token and adds them up.
+pub fn count(
+    election: &Election,
+    export: &VerifiedExport,
+    decryptor: &Decryptor,
+    threads: usize,
+    progress: &indicatif::ProgressBar,
+) -> Result<TallyReport, TallyError> {
+    let mut jobs = Vec::new();
+    for (contest_id, cts) in &export.contests {
+        let label = oaep_label(election.id.as_str(), contest_id);
+        jobs.extend(cts.iter().map(|ct| (label.clone(), ct.clone())));
+    }
+    progress.set_length(jobs.len() as u64);
+    let mut plaintexts = decryptor.decrypt_all(&jobs, threads, progress)?.into_iter();
+    progress.finish();
+    let mut contests = Vec::new();
+    for (contest_id, cts) in &export.contests {
+        let contest = election
+            .contest(contest_id)
+            .ok_or_else(|| TallyError::Export(format!("contest {contest_id} is not in the election")))?;
+        let mine: Vec<Decrypted> = plaintexts.by_ref().take(cts.len()).collect();
+        contests.push(tally_contest(election, contest, &mine));
+    }
+    Ok(TallyReport {
+        format: RESULT_FORMAT.into(),
+        election_id: election.id.to_string(),
+        district: export.manifest.district.clone(),
+        ballot_box_digest: export.manifest.ballot_box_digest.clone(),
+        key_fingerprint: export.manifest.key_fingerprint.clone(),
+        decrypt_path: decryptor.path(),
+        counted_at: chrono::Utc::now().to_rfc3339(),
+        contests,
+    })
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) { format!("\"{}\"", s.replace('"', "\"\"")) } else { s.to_string() }
+}
+
+/// Renders the result as CSV: one row per line of every contest, then the contest's totals.
+pub fn to_csv(report: &TallyReport) -> String {
+    let mut out = String::from("contest_id,line,number,name,votes,party_votes,candidate_votes\n");
+    for c in &report.contests {
+        let id = csv_field(&c.contest_id);
+        for p in &c.parties {
+            let _ = writeln!(
+                out,
+                "{id},party,{},{},{},{},{}",
+                p.number,
+                csv_field(&p.name),
+                p.total,
+                p.party_votes,
+                p.candidate_votes
+            );
+        }
+        for k in &c.candidates {
+            let line = if k.tokutei { "candidate_tokutei" } else { "candidate" };
+            let _ = writeln!(out, "{id},{line},{},{},{},,", k.number, csv_field(&k.name), k.votes);
+        }
+        for j in &c.judges {
+            let _ = writeln!(out, "{id},judge_dismiss,{},{},{},,", j.position, csv_field(&j.name), j.dismiss);
+        }
+        for (what, n) in [("voters", c.voters), ("valid", c.valid), ("blank", c.blank), ("invalid", c.invalid)] {
+            let _ = writeln!(out, "{id},{what},,,{n},,");
+        }
+    }
+    out
+}
+
+/// Renders the result as a text table for the terminal.
+pub fn to_table(report: &TallyReport) -> String {
+    let mut out = format!(
+        "Election {} district {}\nDecryption path {}\n",
+        report.election_id, report.district, report.decrypt_path
+    );
+    for c in &report.contests {
+        let _ = writeln!(
+            out,
+            "\n== {} ({:?}): voters {}, valid {}, blank (白票) {}, invalid {}",
+            c.contest_id, c.kind, c.voters, c.valid, c.blank, c.invalid
+        );
+        for p in &c.parties {
+            let _ = writeln!(
+                out,
+                "  party {:>3} {:<24} total {:>8} (party {}, candidates {})",
+                p.number, p.name, p.total, p.party_votes, p.candidate_votes
+            );
+        }
+        for k in &c.candidates {
+            let mark = if k.tokutei { " 特定枠" } else { "" };
+            let _ = writeln!(out, "  cand  {:>3} {:<24} {:>8}{mark}", k.number, k.name, k.votes);
+        }
+        for j in &c.judges {
+            let _ = writeln!(out, "  judge {:>3} {:<24} dismiss {:>8}", j.position, j.name, j.dismiss);
+        }
+    }
+    out
+}
+
+/// Writes `result.json` and `result.csv` with Ed25519 signatures beside them (`.sig`, hex) into a new folder.
+pub fn write_results(dir: &Path, report: &TallyReport, key: &SigningKey) -> Result<(), TallyError> {
+    std::fs::create_dir_all(dir).map_err(|e| TallyError::Io(format!("creating {}: {e}", dir.display())))?;
+    let json = serde_json::to_string_pretty(report).map_err(|e| TallyError::Io(e.to_string()))?;
+    let csv = to_csv(report);
+    for (name, text) in [("result.json", json), ("result.csv", csv)] {
+        let signed = key.sign(text);
+        crate::files::write_new_public(&dir.join(name), signed.document.as_bytes())?;
+        crate::files::write_new_public(
+            &dir.join(format!("{name}.sig")),
+            format!("{}\n{}\n", signed.signature, signed.public_key).as_bytes(),
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,243 @@
+//! What the token tests share: the election with every contest kind, ballots encrypted exactly as the browser
+//! does (`shared`), a ballot encrypted by `openssl pkeyutl`, the export in the verifier's format signed with the
+//! verifier's own export key, and the exact totals those ballots must give.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::Path;
+use std::process::Command;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use shared::ballot::{self, BALLOT_LEN};
+use shared::ballot_box::{
+    ContestBallots, ContestManifest, EXPORT_FORMAT, ExportFile, Manifest, content_digest, tracker_root,
+};
+use shared::crypto::{ElectionPublicKey, encrypt_ballot, oaep_label, tracker};
+use shared::election::{Choice, Election};
+use tally::count::{ContestResult, TallyReport};
+use verifier::ops::ExportKey;
+
+/// The election definition of the tests.
+pub const ELECTION_JSON: &str = include_str!("../data/election.json");
+/// Every contest holds this many ballots (the committee record's count).
+pub const VOTERS: u64 = 8;
+
+/// Reads the test election.
+pub fn election() -> Election {
+    serde_json::from_str(ELECTION_JSON).unwrap()
+}
+
+/// What one test ballot is.
+pub enum Ballot {
+    /// A choice encoded and encrypted as the browser does.
+    Plain(Choice),
+    /// A choice encrypted by `openssl pkeyutl` with the same label.
+    OpenSsl(Choice),
+    /// Arbitrary bytes encrypted under the contest's label (decrypts, does not decode).
+    Bytes([u8; BALLOT_LEN]),
+    /// A valid ballot of another contest, encrypted under this contest's label.
+    OtherContest(&'static str, Choice),
+    /// A valid ballot encrypted under another contest's label (does not decrypt here).
+    WrongLabel,
+}
+
+/// The test ballots per contest, each contest with [`VOTERS`] ballots.
+pub fn ballots() -> Vec<(&'static str, Vec<Ballot>)> {
+    use Ballot::{Bytes, OpenSsl, OtherContest, Plain, WrongLabel};
+    use Choice::{Blank, Candidate, Party, Review};
+    let mut garbage = [0u8; BALLOT_LEN];
+    garbage[..4].copy_from_slice(b"JUNK");
+    let e = election();
+    let mut beyond_judges = ballot::encode(&e, e.contest("review").unwrap(), &Review(0b011)).unwrap();
+    beyond_judges[31] |= 0b1000;
+    vec![
+        (
+            "tokyo",
+            vec![
+                Plain(Candidate(1)),
+                Plain(Candidate(1)),
+                Plain(Candidate(1)),
+                Plain(Candidate(2)),
+                OpenSsl(Candidate(2)),
+                Plain(Blank),
+                Bytes(garbage),
+                WrongLabel,
+            ],
+        ),
+        (
+            "national-pr",
+            vec![
+                Plain(Party(1)),
+                Plain(Party(1)),
+                Plain(Party(2)),
+                Plain(Candidate(11)),
+                Plain(Candidate(12)),
+                Plain(Candidate(12)),
+                Plain(Candidate(21)),
+                OtherContest("tokyo", Candidate(1)),
+            ],
+        ),
+        (
+            "tokyo-1",
+            vec![
+                Plain(Candidate(1)),
+                Plain(Candidate(2)),
+                Plain(Candidate(2)),
+                Plain(Candidate(2)),
+                Plain(Candidate(2)),
+                Plain(Candidate(3)),
+                Plain(Blank),
+                Plain(Blank),
+            ],
+        ),
+        (
+            "tokyo-block",
+            vec![
+                Plain(Party(1)),
+                Plain(Party(1)),
+                Plain(Party(1)),
+                Plain(Party(1)),
+                Plain(Party(1)),
+                Plain(Party(2)),
+                Plain(Party(2)),
+                Bytes([0u8; BALLOT_LEN]),
+            ],
+        ),
+        (
+            "review",
+            vec![
+                Plain(Review(0b001)),
+                Plain(Review(0b001)),
+                Plain(Review(0b011)),
+                Plain(Review(0b110)),
+                Plain(Review(0)),
+                Plain(Review(0)),
+                Plain(Blank),
+                Bytes(beyond_judges),
+            ],
+        ),
+    ]
+}
+
+/// Encrypts with `openssl pkeyutl` (OAEP, SHA-256, MGF1-SHA-256, the label).
+pub fn openssl_encrypt(public_pem: &str, label: &[u8], plain: &[u8]) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("pub.pem"), public_pem).unwrap();
+    std::fs::write(dir.path().join("plain.bin"), plain).unwrap();
+    let out = Command::new("openssl")
+        .current_dir(dir.path())
+        .args(["pkeyutl", "-encrypt", "-pubin", "-inkey", "pub.pem", "-in", "plain.bin"])
+        .args(["-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256"])
+        .arg("-pkeyopt")
+        .arg(format!("rsa_oaep_label:{}", hex::encode(label)))
+        .output()
+        .expect("openssl is needed for the interoperability ballot; `cargo xtask setup` installs it");
+    assert!(out.status.success(), "openssl pkeyutl -encrypt: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}
+
+/// Encrypts the test ballots under the election key; returns per contest the ciphertexts in tracker order.
+pub fn encrypt_all(key: &ElectionPublicKey, public_pem: &str) -> Vec<(String, Vec<Vec<u8>>)> {
+    let e = election();
+    let eid = e.id.as_str();
+    let mut rng = ChaCha20Rng::from_seed([42; 32]);
+    ballots()
+        .into_iter()
+        .map(|(cid, list)| {
+            let contest = e.contest(cid).unwrap();
+            let mut cts: Vec<Vec<u8>> = list
+                .into_iter()
+                .map(|b| match b {
+                    Ballot::Plain(c) => {
+                        encrypt_ballot(&mut rng, key, eid, cid, &ballot::encode(&e, contest, &c).unwrap()).unwrap()
+                    }
+                    Ballot::OpenSsl(c) => {
+                        openssl_encrypt(public_pem, &oaep_label(eid, cid), &ballot::encode(&e, contest, &c).unwrap())
+                    }
+                    Ballot::Bytes(bytes) => encrypt_ballot(&mut rng, key, eid, cid, &bytes).unwrap(),
+                    Ballot::OtherContest(other, c) => {
+                        let plain = ballot::encode(&e, e.contest(other).unwrap(), &c).unwrap();
+                        encrypt_ballot(&mut rng, key, eid, cid, &plain).unwrap()
+                    }
+                    Ballot::WrongLabel => {
+                        let plain = ballot::encode(&e, contest, &Choice::Blank).unwrap();
+                        encrypt_ballot(&mut rng, key, eid, "national-pr", &plain).unwrap()
+                    }
+                })
+                .collect();
+            // The verifier stores and exports ciphertexts in hash (tracker) order, never casting order.
+            cts.sort_by_key(|c| tracker(c));
+            (cid.to_string(), cts)
+        })
+        .collect()
+}
+
+/// Builds an export exactly as `verifier::ops::export` does, signed with the verifier's own export key type.
+pub fn export(dir: &Path, key: &ElectionPublicKey, contests: &[(String, Vec<Vec<u8>>)]) -> (ExportFile, String) {
+    let export_key = ExportKey::generate(&dir.join("export-key.pk8")).unwrap();
+    let e = election();
+    let mut entries = Vec::new();
+    let mut ballots = Vec::new();
+    for (cid, cts) in contests {
+        let mut trackers: Vec<String> = cts.iter().map(|ct| tracker(ct)).collect();
+        entries.push(ContestManifest {
+            contest_id: cid.clone(),
+            count: cts.len() as u64,
+            content_digest: content_digest(cts),
+            tracker_root: tracker_root(&mut trackers),
+        });
+        ballots.push(ContestBallots {
+            contest_id: cid.clone(),
+            ciphertexts: cts.iter().map(|ct| B64.encode(ct)).collect(),
+        });
+    }
+    let manifest = Manifest {
+        format: EXPORT_FORMAT.into(),
+        election_id: e.id.to_string(),
+        district: "tokyo".into(),
+        ballot_box_digest: Manifest::compute_digest(&entries),
+        contests: entries,
+        key_fingerprint: key.fingerprint(),
+        exported_at: "2028-07-23T11:00:00+00:00".into(),
+    };
+    let manifest_json = serde_json::to_string(&manifest).unwrap();
+    let file = ExportFile {
+        signature: export_key.sign(manifest_json.as_bytes()),
+        manifest: manifest_json,
+        export_public_key: export_key.public_hex(),
+        ballots,
+    };
+    (file, export_key.public_hex())
+}
+
+fn find<'a>(r: &'a TallyReport, id: &str) -> &'a ContestResult {
+    r.contests.iter().find(|c| c.contest_id == id).unwrap()
+}
+
+/// Checks the exact totals the test ballots must give.
+pub fn assert_expected_totals(r: &TallyReport) {
+    let summary = |id: &str| {
+        let c = find(r, id);
+        (c.voters, c.valid, c.blank, c.invalid)
+    };
+    let cands = |id: &str| find(r, id).candidates.iter().map(|c| (c.number, c.votes)).collect::<Vec<_>>();
+    let parties = |id: &str| {
+        find(r, id).parties.iter().map(|p| (p.number, p.party_votes, p.candidate_votes, p.total)).collect::<Vec<_>>()
+    };
+    assert_eq!(summary("tokyo"), (8, 5, 1, 2), "tokyo: garbage and wrong-label ballots are invalid");
+    assert_eq!(cands("tokyo"), vec![(1, 3), (2, 2)], "the openssl ballot counts for candidate 2");
+    assert_eq!(summary("national-pr"), (8, 7, 0, 1), "a ballot of another contest is invalid");
+    assert_eq!(cands("national-pr"), vec![(11, 1), (12, 2), (21, 1)]);
+    assert_eq!(parties("national-pr"), vec![(1, 2, 3, 5), (2, 1, 1, 2)], "特定枠 and list votes go to the party");
+    assert!(find(r, "national-pr").candidates[0].tokutei);
+    assert_eq!(summary("tokyo-1"), (8, 6, 2, 0));
+    assert_eq!(cands("tokyo-1"), vec![(1, 1), (2, 4), (3, 1)]);
+    assert_eq!(summary("tokyo-block"), (8, 7, 0, 1));
+    assert_eq!(parties("tokyo-block"), vec![(1, 5, 0, 5), (2, 2, 0, 2)]);
+    assert!(find(r, "tokyo-block").candidates.is_empty(), "HoR PR lists are not counted per candidate");
+    assert_eq!(summary("review"), (8, 6, 1, 1), "no mark is valid; a mark beyond the judges is invalid");
+    let judges: Vec<(u8, u64)> = find(r, "review").judges.iter().map(|j| (j.position, j.dismiss)).collect();
+    assert_eq!(judges, vec![(1, 3), (2, 2), (3, 1)]);
+}

@@ -1,0 +1,243 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! The whole count against a real SoftHSM2 token, through the `tally` binary: key ceremony in a fresh token,
+//! ballots encrypted as the browser does (and one by `openssl pkeyutl`), an export in the verifier's format,
+//! import with every refusal, M-of-N custody of the PIN, and the count by raw RSA in the token with OAEP decoded
+//! on the host (SoftHSM2 refuses OAEP with SHA-256, so path A must be refused without the flag).
+//!
+//! SoftHSM2 reads `SOFTHSM2_CONF` at `C_Initialize`; the variable is given to each `tally` child process.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use shared::crypto::ElectionPublicKey;
+use tally::custody::ShareFile;
+
+const MODULE_CANDIDATES: [&str; 3] = [
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    "/usr/local/lib/softhsm/libsofthsm2.so",
+];
+
+fn softhsm_module() -> PathBuf {
+    if let Some(m) = std::env::var_os("SOFTHSM2_MODULE") {
+        return PathBuf::from(m);
+    }
+    MODULE_CANDIDATES.iter().map(PathBuf::from).find(|p| p.exists()).unwrap_or_else(|| {
+        panic!("SoftHSM2 is not installed (none of {MODULE_CANDIDATES:?} exists); `cargo xtask setup` installs it")
+    })
+}
+
+struct Lab {
+    dir: tempfile::TempDir,
+    conf: PathBuf,
+    module: PathBuf,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let module = softhsm_module();
+        let dir = tempfile::tempdir().unwrap();
+        let tokens = dir.path().join("tokens");
+        std::fs::create_dir(&tokens).unwrap();
+        let conf = dir.path().join("softhsm2.conf");
+        std::fs::write(
+            &conf,
+            format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
+        )
+        .unwrap();
+        Lab { dir, conf, module }
+    }
+
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    fn tally(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_tally"))
+            .args(args)
+            .env("SOFTHSM2_CONF", &self.conf)
+            .env("TALLY_SO_PIN", "so-pin-1234")
+            .output()
+            .unwrap()
+    }
+}
+
+fn ok(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.status.success(), "tally failed: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    stdout
+}
+
+fn refused(out: &Output, needle: &str) {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "tally should have refused ({needle}): {}", String::from_utf8_lossy(&out.stdout));
+    assert!(stderr.contains(needle), "the refusal should say {needle:?}, it says: {stderr}");
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn ceremony_import_and_count_with_softhsm2() {
+    let lab = Lab::new();
+    let module = lab.module.to_str().unwrap().to_string();
+    let ceremony = lab.path("ceremony");
+    let out = lab.tally(&[
+        "key-ceremony",
+        "--module",
+        &module,
+        "--election-id",
+        "hoc-2028",
+        "--official",
+        "Counting officer A",
+        "--official",
+        "Auditor B",
+        "--token-label",
+        "hoc-2028 election key",
+        "--threshold",
+        "3",
+        "--shares",
+        "5",
+        "--out",
+        s(&ceremony),
+    ]);
+    let stdout = ok(&out);
+    let (record, _) = tally::ceremony::read_record(&ceremony.join("ceremony.json")).unwrap();
+    let pem = std::fs::read_to_string(ceremony.join("election-public-key.pem")).unwrap();
+    let key = ElectionPublicKey::from_pem(&pem).unwrap();
+    assert_eq!(key.fingerprint(), record.key_fingerprint);
+    assert_eq!(key.ciphertext_len(), 384, "RSA-3072");
+    assert!(stdout.contains(&record.key_fingerprint));
+    assert_eq!(std::fs::read_to_string(ceremony.join("election-public-key.sha256")).unwrap().trim(), key.fingerprint());
+    assert_eq!((record.threshold, record.shares), (3, 5));
+    assert!(!stdout.contains(&"so-pin-1234".to_string()));
+
+    // Ballots and the export.
+    let contests = common::encrypt_all(&key, &pem);
+    let (file, export_pub) = common::export(lab.dir.path(), &key, &contests);
+    let export_path = lab.path("export.json");
+    std::fs::write(&export_path, serde_json::to_vec(&file).unwrap()).unwrap();
+    let election_path = lab.path("election.json");
+    std::fs::write(&election_path, common::ELECTION_JSON).unwrap();
+    let count = common::VOTERS.to_string();
+    let import_args = |file: &Path| -> Vec<String> {
+        [
+            s(file),
+            "--election",
+            s(&election_path),
+            "--ceremony",
+            s(&ceremony.join("ceremony.json")),
+            "--export-key-public",
+            &export_pub,
+            "--expected-count",
+            &count,
+        ]
+        .iter()
+        .map(|x| x.to_string())
+        .collect()
+    };
+    let import = |file: &Path, extra: &[&str]| {
+        let mut args = vec!["import".to_string()];
+        args.extend(import_args(file));
+        args.extend(extra.iter().map(|x| x.to_string()));
+        lab.tally(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    assert!(ok(&import(&export_path, &[])).contains("export OK"));
+
+    // Refusals, each naming what differs.
+    let write_variant = |name: &str, f: &dyn Fn(&mut shared::ballot_box::ExportFile)| {
+        let mut v = file.clone();
+        f(&mut v);
+        let p = lab.path(name);
+        std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+        p
+    };
+    let changed = write_variant("changed.json", &|v| {
+        let ct = &mut v.ballots[0].ciphertexts[0];
+        let mut b = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, ct.as_bytes()).unwrap();
+        b[100] ^= 1;
+        *ct = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, b);
+    });
+    refused(&import(&changed, &[]), "contest tokyo: content digest");
+    let reordered = write_variant("reordered.json", &|v| v.ballots[2].ciphertexts.swap(0, 1));
+    refused(&import(&reordered, &[]), "contest tokyo-1: content digest");
+    let duplicated = write_variant("duplicated.json", &|v| {
+        let first = v.ballots[1].ciphertexts[0].clone();
+        v.ballots[1].ciphertexts[1] = first;
+    });
+    refused(&import(&duplicated, &[]), "contest national-pr");
+    let dropped = write_variant("dropped.json", &|v| {
+        v.ballots[3].ciphertexts.pop();
+    });
+    refused(&import(&dropped, &[]), "contest tokyo-block: 7 ciphertexts in the file, the manifest counts 8");
+    let swapped = write_variant("swapped.json", &|v| v.ballots.swap(0, 1));
+    refused(&import(&swapped, &[]), "ballots for contests");
+    let manifest_edited =
+        write_variant("manifest.json", &|v| v.manifest = v.manifest.replace("\"count\":8", "\"count\":9"));
+    refused(&import(&manifest_edited, &[]), "signature does not verify");
+    let bytes = std::fs::read(&export_path).unwrap();
+    let truncated = lab.path("truncated.json");
+    std::fs::write(&truncated, &bytes[..bytes.len() - 200]).unwrap();
+    refused(&import(&truncated, &[]), "not an export file");
+    refused(&import(&export_path, &["--expected-count-per-contest", "review=9"]), "the committee record says 9");
+    let mut wrong_key = import_args(&export_path);
+    wrong_key[6] = "00".repeat(32);
+    let mut args = vec!["import".to_string()];
+    args.extend(wrong_key);
+    refused(&lab.tally(&args.iter().map(String::as_str).collect::<Vec<_>>()), "signed by export key");
+
+    // Custody: M-1 shares are refused; forging the threshold down to M-1 rebuilds a wrong PIN the token refuses.
+    let share = |i: u8| ceremony.join(format!("pin-share-{i}-of-5.json"));
+    let results = lab.path("results");
+    let count_cmd = |shares: &[PathBuf], extra: &[&str]| {
+        let mut args = vec!["count".to_string()];
+        args.extend(import_args(&export_path));
+        args.extend(["--module".to_string(), module.clone(), "--out".to_string(), s(&results).to_string()]);
+        for sh in shares {
+            args.extend(["--share".to_string(), s(sh).to_string()]);
+        }
+        args.extend(extra.iter().map(|x| x.to_string()));
+        lab.tally(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    refused(&count_cmd(&[share(1), share(4)], &["--allow-raw-rsa-with-host-oaep"]), "the PIN needs 3 of 5");
+    let forged: Vec<PathBuf> = [1u8, 4]
+        .iter()
+        .map(|&i| {
+            let mut f: ShareFile = serde_json::from_slice(&std::fs::read(share(i)).unwrap()).unwrap();
+            f.threshold = 2;
+            let p = lab.path(&format!("forged-{i}.json"));
+            std::fs::write(&p, serde_json::to_vec(&f).unwrap()).unwrap();
+            p
+        })
+        .collect();
+    let out = count_cmd(&forged, &["--allow-raw-rsa-with-host-oaep"]);
+    assert!(!out.status.success(), "two shares must not open the token");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("refused the user PIN") || stderr.contains("do not rebuild a PIN"),
+        "two shares give no usable PIN: {stderr}"
+    );
+    assert!(!results.exists());
+
+    // Path A is refused by SoftHSM2 and the refusal names the flag.
+    refused(&count_cmd(&[share(2), share(3), share(5)], &[]), "--allow-raw-rsa-with-host-oaep");
+
+    // M shares open the key; path B counts everything exactly.
+    let stdout = ok(&count_cmd(&[share(5), share(1), share(3)], &["--allow-raw-rsa-with-host-oaep", "--threads", "2"]));
+    assert!(stdout.contains("B: CKM_RSA_X_509"), "the report names the path: {stdout}");
+    let json = std::fs::read_to_string(results.join("result.json")).unwrap();
+    let report: tally::count::TallyReport = serde_json::from_str(&json).unwrap();
+    assert_eq!(report.decrypt_path, tally::hsm::DecryptPath::RawRsaHostOaep);
+    common::assert_expected_totals(&report);
+    let sig = std::fs::read_to_string(results.join("result.json.sig")).unwrap();
+    let (sig, public) = sig.trim().split_once('\n').unwrap();
+    assert!(tally::signing::verify(public, json.as_bytes(), sig));
+    let signer = tally::signing::SigningKey::load(&ceremony.join("ceremony-signing-key.pk8")).unwrap();
+    assert_eq!(public, signer.public_hex(), "the results are signed with the ceremony's key");
+    let csv = std::fs::read_to_string(results.join("result.csv")).unwrap();
+    assert!(csv.contains("national-pr,party,1,未来党,5,2,3\n"), "{csv}");
+    assert!(csv.contains("review,judge_dismiss,1,高橋 正,3,,\n"), "{csv}");
+}
