@@ -177,3 +177,104 @@ impl Browser {
         bail!("{css}: text never satisfied the condition; last seen {last:?}")
     }
 }
+
+/// A whole small election on loopback: a JPKI-like test authority with one registered voter's soft card, the
+/// card helper holding it, and the verifier (with the built voter app) on a database with the demo election open
+/// now. Everything is set up through the binaries' own commands, as an operator would.
+pub struct LiveElection {
+    /// The verifier's base URL, `http://127.0.0.1:PORT/`.
+    pub base_url: String,
+    /// The voter's authentication PIN.
+    pub auth_pin: &'static str,
+    /// The voter's signing password.
+    pub sign_password: &'static str,
+    _verifier: ProcessGroup,
+    _helper: ProcessGroup,
+    _dir: tempfile::TempDir,
+}
+
+impl LiveElection {
+    /// Sets up and starts everything.
+    pub fn start() -> anyhow::Result<LiveElection> {
+        let dir = tempfile::tempdir()?;
+        let bin = bin_dir();
+        let run = |cmd: &mut Command| -> anyhow::Result<()> {
+            let out = cmd.output().with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
+            if !out.status.success() {
+                bail!("{:?} failed: {}", cmd.get_program(), String::from_utf8_lossy(&out.stderr));
+            }
+            Ok(())
+        };
+        let helper_bin = bin.join("card-helper");
+        let verifier_bin = bin.join("verifier");
+        let pki = dir.path().join("pki");
+        let card = dir.path().join("card.json");
+        let (auth_pin, sign_password) = ("1234", "HANAKO1");
+        run(Command::new(&helper_bin).args(["test-pki", "init", "--dir"]).arg(&pki))?;
+        run(Command::new(&helper_bin)
+            .args(["test-pki", "issue", "--dir"])
+            .arg(&pki)
+            .args(["--name", "在外 花子", "--address", "ニューヨーク", "--birth-date", "1990-04-01", "--sex", "female"])
+            .args(["--auth-pin", auth_pin, "--sign-password", sign_password, "--out"])
+            .arg(&card))?;
+        let db = dir.path().join("verifier.sqlite");
+        run(Command::new(&verifier_bin)
+            .args(["election", "create"])
+            .arg(root().join("verifier/elections/demo.toml"))
+            .arg("--public-key")
+            .arg(root().join("shared/tests/data/test-election-key.pub.pem"))
+            .arg("--db")
+            .arg(&db)
+            .arg("--redate-for-demo"))?;
+        let card_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&card)?)?;
+        let voter = serde_json::json!({
+            "person_id": "13101:E-1", "municipality": "13101", "districts": ["tokyo", "national"],
+            "auth_certificates": [card_json["auth"]["certificate"]],
+            "sign_certificates": [card_json["sign"]["certificate"]],
+        });
+        let voters = dir.path().join("voters.jsonl");
+        std::fs::write(&voters, format!("{voter}\n"))?;
+        run(Command::new(&verifier_bin)
+            .args(["voters", "import"])
+            .arg(&voters)
+            .arg("--db")
+            .arg(&db)
+            .arg("--trust-dir")
+            .arg(&pki))?;
+
+        let helper_port = free_port()?;
+        let verifier_port = free_port()?;
+        let origin = format!("http://127.0.0.1:{verifier_port}");
+        let mut v = Command::new(&verifier_bin);
+        v.args(["serve", "--listen", &format!("127.0.0.1:{verifier_port}"), "--public-origin", &origin])
+            .arg("--card-helper-origin")
+            .arg(format!("http://127.0.0.1:{helper_port}"))
+            .arg("--db")
+            .arg(&db)
+            .arg("--trust-dir")
+            .arg(&pki)
+            .arg("--web-dir")
+            .arg(web_dist()?)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut verifier = ProcessGroup::spawn(v)?;
+        let mut line = String::new();
+        BufReader::new(verifier.child().stdout.take().context("no stdout")?).read_line(&mut line)?;
+        let mut h = Command::new(&helper_bin);
+        h.args(["serve", "--port", &helper_port.to_string(), "--allowed-origin", &origin, "--soft-card"])
+            .arg(&card)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        let mut helper = ProcessGroup::spawn(h)?;
+        let mut line2 = String::new();
+        BufReader::new(helper.child().stdout.take().context("no stdout")?).read_line(&mut line2)?;
+        Ok(LiveElection {
+            base_url: format!("{origin}/"),
+            auth_pin,
+            sign_password,
+            _verifier: verifier,
+            _helper: helper,
+            _dir: dir,
+        })
+    }
+}

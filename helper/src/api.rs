@@ -550,7 +550,9 @@ fn page_headers(mut r: Response) -> Response {
         ),
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
-    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    // same-origin, not no-referrer: with no-referrer Chrome sends `Origin: null` on the form post, which the
+    // origin check must refuse.
+    h.insert("referrer-policy", HeaderValue::from_static("same-origin"));
     h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
     r
 }

@@ -56,13 +56,18 @@ pub fn contest_binding(election_id: &str, contest_id: &str) -> [u8; 16] {
 
 /// Encodes a choice for a contest after checking it against the contest's rule.
 pub fn encode(election: &Election, contest: &Contest, choice: &Choice) -> Result<[u8; BALLOT_LEN], BallotError> {
+    encode_for(election.id.as_str(), contest, choice)
+}
+
+/// Encodes a choice for a contest of the election with this id (what the browser knows from the ballot view).
+pub fn encode_for(election_id: &str, contest: &Contest, choice: &Choice) -> Result<[u8; BALLOT_LEN], BallotError> {
     contest.check(choice).map_err(|e| BallotError::NotAllowed(e.to_string()))?;
     let judges = u8::try_from(contest.judges().len()).map_err(|_| BallotError::NotAllowed("too many judges".into()))?;
     let mut b = [0u8; BALLOT_LEN];
     b[0..4].copy_from_slice(&MAGIC);
     b[4] = VERSION;
     b[5] = contest.kind() as u8;
-    b[8..24].copy_from_slice(&contest_binding(election.id.as_str(), contest.id.as_str()));
+    b[8..24].copy_from_slice(&contest_binding(election_id, contest.id.as_str()));
     match *choice {
         Choice::Blank => b[6] = 0,
         Choice::Candidate(n) => {

@@ -41,6 +41,7 @@ pub fn app() -> Html {
             </header>
             <main id="main" lang={lang.code()}>
                 <pages::start::Start lang={*lang} />
+                <pages::vote::Vote lang={*lang} />
             </main>
         </>
     }

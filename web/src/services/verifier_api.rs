@@ -40,3 +40,41 @@ pub async fn measure_clock() -> Result<ClockOffset, ApiFailure> {
 pub async fn current_election() -> Result<ElectionSummary, ApiFailure> {
     get("/api/v1/elections/current").await
 }
+
+async fn send<T: DeserializeOwned>(req: Result<gloo_net::http::Request, gloo_net::Error>) -> Result<T, ApiFailure> {
+    let network = |e: gloo_net::Error| ApiFailure { code: "NETWORK".into(), message: e.to_string() };
+    let resp = req.map_err(network)?.send().await.map_err(network)?;
+    if resp.ok() {
+        resp.json::<T>().await.map_err(network)
+    } else {
+        match resp.json::<ApiError>().await {
+            Ok(e) => Err(ApiFailure { code: e.code, message: e.message }),
+            Err(e) => Err(ApiFailure { code: format!("HTTP_{}", resp.status()), message: e.to_string() }),
+        }
+    }
+}
+
+/// Where the card helper is.
+pub async fn client_config() -> Result<shared::api::ClientConfig, ApiFailure> {
+    get("/api/v1/client-config").await
+}
+
+/// Asks for a login nonce.
+pub async fn challenge() -> Result<shared::api::Challenge, ApiFailure> {
+    send(Request::post("/api/v1/session/challenge").build()).await
+}
+
+/// Logs in with the card's certificate and signature (the cookie is set by the server).
+pub async fn login(body: &shared::api::LoginRequest) -> Result<shared::api::LoginResponse, ApiFailure> {
+    send(Request::post("/api/v1/session").json(body)).await
+}
+
+/// Reads the voter's ballot.
+pub async fn ballot() -> Result<shared::api::BallotView, ApiFailure> {
+    get("/api/v1/ballot").await
+}
+
+/// Casts one contest's encrypted, signed ballot.
+pub async fn cast(body: &shared::api::CastRequest) -> Result<shared::api::CastReceipt, ApiFailure> {
+    send(Request::post("/api/v1/ballots").json(body)).await
+}

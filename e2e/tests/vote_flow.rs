@@ -1,0 +1,70 @@
+//! A voter votes in real headless Chromium: logs in with the card through the helper's own PIN page (a popup
+//! window of another origin), chooses a candidate, sees the choice in words, signs through the helper with the
+//! signing password, and gets a receipt; a second attempt in the same contest is not offered.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use e2e::{Browser, LiveElection};
+use fantoccini::Locator;
+
+/// Switches to the helper's popup, types the PIN, confirms, and switches back.
+async fn confirm_in_popup(b: &Browser, pin: &str) {
+    let main = b.client.window().await.unwrap();
+    let mut popup = None;
+    for _ in 0..100 {
+        let handles = b.client.windows().await.unwrap();
+        if let Some(h) = handles.into_iter().find(|h| *h != main) {
+            popup = Some(h);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    b.client.switch_to_window(popup.expect("the helper's page opened")).await.unwrap();
+    let field = b.client.wait().for_element(Locator::Css("#pin")).await.unwrap();
+    let origin = b.client.find(Locator::Css("#origin")).await.unwrap().text().await.unwrap();
+    assert!(origin.starts_with("http://127.0.0.1:"), "the helper's page names the requesting site: {origin}");
+    field.send_keys(pin).await.unwrap();
+    b.client.find(Locator::Css("button[value=confirm]")).await.unwrap().click().await.unwrap();
+    // The helper answers its own page; the voting page, polling, closes the popup when the result is in.
+    // The helper answers on its own page (unless the voting page, polling, has already closed the popup).
+    if let Ok(el) = b.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#result")).await
+        && let Ok(text) = el.text().await
+    {
+        assert!(text.contains("完了"), "the helper refused: {text}");
+    }
+    b.client.switch_to_window(main).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn voter_logs_in_chooses_confirms_signs_and_gets_a_receipt() {
+    let election = LiveElection::start().unwrap();
+    let b = Browser::start(None).await.unwrap();
+    b.client.goto(&election.base_url).await.unwrap();
+    b.wait_text("#election-h", |t| !t.is_empty()).await.unwrap();
+    b.client.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
+    confirm_in_popup(&b, election.auth_pin).await;
+    if b.wait_text("#contests-h", |t| !t.is_empty()).await.is_err() {
+        b.screenshot("vote-login-failed").await.unwrap();
+        panic!("login did not reach the ballot: {}", b.client.source().await.unwrap());
+    }
+    b.screenshot("vote-contests").await.unwrap();
+
+    b.client.find(Locator::Css("#contest-tokyo button")).await.unwrap().click().await.unwrap();
+    b.client.wait().for_element(Locator::Css("#cand-3")).await.unwrap().click().await.unwrap();
+    b.screenshot("vote-choose-list").await.unwrap();
+    b.client.find(Locator::Css("#to-confirm")).await.unwrap().click().await.unwrap();
+    let chosen = b.wait_text("#chosen", |t| !t.is_empty()).await.unwrap();
+    assert_eq!(chosen, "佐々木 里美（ささき さとみ）", "the confirmation shows the choice in words");
+    b.screenshot("vote-confirm").await.unwrap();
+    b.client.find(Locator::Css("#cast")).await.unwrap().click().await.unwrap();
+    confirm_in_popup(&b, election.sign_password).await;
+
+    let tracker = b.wait_text("#contest-tokyo .tracker code", |t| t.len() == 64).await.unwrap();
+    assert!(tracker.chars().all(|c| c.is_ascii_hexdigit()));
+    let voted = b.wait_text("#contest-tokyo .status", |t| !t.is_empty()).await.unwrap();
+    assert_eq!(voted, "投票済み");
+    assert!(b.client.find(Locator::Css("#contest-tokyo button")).await.is_err(), "no second vote is offered");
+    b.screenshot("vote-receipt").await.unwrap();
+    b.client.close().await.unwrap();
+}

@@ -1,0 +1,406 @@
+//! Voting (R-VOTE-5..9): log in with the card through the helper, see one's contests, choose in each (list
+//! mode), confirm the choice in words with the election key's fingerprint, encrypt in the browser, sign with the
+//! card through the helper (the password is asked per contest, R-VOTE-6), cast, and keep the receipt's tracker.
+//! The plaintext choice never leaves this page; only the ciphertext, the signature and the certificate do.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use shared::api::{BallotView, CastReceipt, CastRequest, LoginRequest};
+use shared::crypto::{ElectionPublicKey, encrypt_ballot, envelope_digest};
+use shared::election::{Choice, Contest, Rules};
+use yew::prelude::*;
+
+use crate::i18n::{Lang, t};
+use crate::services::card_helper;
+use crate::services::verifier_api::{self, ApiFailure};
+
+/// Properties of [`Vote`].
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    /// The display language.
+    pub lang: Lang,
+}
+
+#[derive(Clone, PartialEq)]
+enum Step {
+    Idle,
+    Working(&'static str, &'static str),
+    Ballot,
+    Choose(usize, Option<Choice>),
+    Confirm(usize, Choice),
+    Failed(ApiFailure),
+}
+
+/// Returns the voter-facing message of a refusal code (Japanese, English), saying what to do.
+pub fn failure_text(code: &str) -> (&'static str, &'static str) {
+    match code {
+        "HELPER_UNREACHABLE" => (
+            "カード用ソフトウェア（カードヘルパー）に接続できません。起動しているか確認してください。",
+            "Cannot reach the card helper on your computer. Check that it is running.",
+        ),
+        "CANCELLED" => ("操作を取り消しました。", "You cancelled."),
+        "PIN_LOCKED" => (
+            "暗証番号がロックされています。在外公館または市区町村の窓口で再設定を受けてください。その間は郵便等投票または在外公館投票ができます。",
+            "Your PIN is locked. Have it reset at an embassy or your municipal office; meanwhile vote by post or at an embassy.",
+        ),
+        "NOT_REGISTERED" => (
+            "このカードはインターネット投票の登録がありません。市区町村選挙管理委員会に申出をしてください。",
+            "This card is not registered for internet voting. Apply to your municipal election committee.",
+        ),
+        "SESSION_EXPIRED" | "NO_SESSION" => (
+            "ログインの有効時間（20分）が過ぎました。もう一度ログインしてください。受け付けた投票は有効です。",
+            "Your session has ended (20 minutes). Log in again; accepted ballots are kept.",
+        ),
+        "ALREADY_VOTED" => (
+            "この選挙ではすでに投票を受け付けています。変更はできません。",
+            "Your ballot in this contest was already accepted; it cannot be changed.",
+        ),
+        "VOTING_CLOSED" => ("インターネット投票は終了しました。", "Online voting has closed."),
+        "VOTING_PAUSED" => {
+            ("投票は一時停止中です。しばらくしてからもう一度お試しください。", "Voting is paused. Try again later.")
+        }
+        "CERT_EXPIRED" => (
+            "カードの電子証明書の有効期限が切れています。市区町村で更新してください。",
+            "Your card's certificate has expired. Renew it at your municipal office.",
+        ),
+        "CERT_REVOKED" => (
+            "カードの電子証明書が失効しています。現在のカードを使ってください。",
+            "Your card's certificate has been revoked. Use your current card.",
+        ),
+        _ => ("処理できませんでした。もう一度お試しください。", "That did not work. Please try again."),
+    }
+}
+
+fn name<'a>(lang: Lang, ja: &'a str, en: &'a str) -> &'a str {
+    match lang {
+        Lang::Ja => ja,
+        Lang::En => en,
+    }
+}
+
+/// Describes a choice in words (R-SYS-4: the confirmation shows what was chosen before it is recorded).
+pub fn describe(lang: Lang, contest: &Contest, choice: &Choice) -> String {
+    match choice {
+        Choice::Blank => t(lang, "白票（だれにも投票しない）", "Blank ballot (白票, no choice)").to_string(),
+        Choice::Candidate(n) => contest
+            .selectable_candidates()
+            .into_iter()
+            .find(|c| c.number == *n)
+            .map(|c| format!("{}（{}）", c.name, c.reading))
+            .unwrap_or_default(),
+        Choice::Party(n) => {
+            contest.parties().iter().find(|p| p.number == *n).map(|p| p.name.clone()).unwrap_or_default()
+        }
+        Choice::Review(marks) => {
+            let dismissed: Vec<&str> = contest
+                .judges()
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| marks >> i & 1 == 1)
+                .map(|(_, j)| j.name.as_str())
+                .collect();
+            if dismissed.is_empty() {
+                t(lang, "×をつけた裁判官はいません", "No judge marked for dismissal").to_string()
+            } else {
+                format!("{}: {}", t(lang, "×（罷免を可とする）", "× (dismiss)"), dismissed.join("、"))
+            }
+        }
+    }
+}
+
+/// The voting flow.
+#[function_component(Vote)]
+pub fn vote(props: &Props) -> Html {
+    let lang = props.lang;
+    let step = use_state(|| Step::Idle);
+    let ballot = use_state(|| None::<BallotView>);
+    let receipts = use_state(Vec::<CastReceipt>::new);
+
+    let login = {
+        let (step, ballot) = (step.clone(), ballot.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (step, ballot) = (step.clone(), ballot.clone());
+            step.set(Step::Working(
+                "カードヘルパーの画面で暗証番号（4桁）を入力してください。",
+                "Enter your 4-digit PIN on the card helper's window.",
+            ));
+            wasm_bindgen_futures::spawn_local(async move {
+                let result: Result<BallotView, ApiFailure> = async {
+                    let helper = verifier_api::client_config().await?.card_helper_origin;
+                    let nonce = verifier_api::challenge().await?.nonce;
+                    let started = card_helper::authenticate(&helper, &nonce).await?;
+                    let (sig, cert) = card_helper::confirm_and_wait(&helper, &started).await?;
+                    let body = LoginRequest {
+                        purpose: None,
+                        nonce,
+                        certificate: B64.encode(cert),
+                        signature: B64.encode(sig),
+                    };
+                    verifier_api::login(&body).await?;
+                    verifier_api::ballot().await
+                }
+                .await;
+                match result {
+                    Ok(b) => {
+                        ballot.set(Some(b));
+                        step.set(Step::Ballot);
+                    }
+                    Err(e) => step.set(Step::Failed(e)),
+                }
+            });
+        })
+    };
+
+    let body = match (&*step, &*ballot) {
+        (Step::Idle, _) => html! {
+            <section class="card" aria-labelledby="vote-h">
+                <h2 id="vote-h">{ t(lang, "投票する", "Vote") }</h2>
+                <p>{ t(lang, "マイナンバーカードをカードリーダーに置き、カードヘルパーを起動してからログインしてください。暗証番号はカードヘルパーの画面で入力します（この画面では入力しません）。",
+                    "Place your My Number card on the reader, start the card helper, then log in. You type your PIN in the card helper's window, never on this page.") }</p>
+                <button id="login" onclick={login}>{ t(lang, "マイナンバーカードでログイン", "Log in with your My Number card") }</button>
+            </section>
+        },
+        (Step::Working(ja, en), _) => html! {
+            <section class="card" role="status" aria-live="polite"><p id="working">{ name(lang, ja, en) }</p></section>
+        },
+        (Step::Failed(e), _) => {
+            let (ja, en) = failure_text(&e.code);
+            let retry = {
+                let step = step.clone();
+                Callback::from(move |_: MouseEvent| step.set(Step::Idle))
+            };
+            html! {
+                <section class="card error" role="alert">
+                    <p id="failure">{ name(lang, ja, en) }</p>
+                    <p class="en">{ format!("({})", e.code) }</p>
+                    <button onclick={retry}>{ t(lang, "最初に戻る", "Start again") }</button>
+                </section>
+            }
+        }
+        (Step::Ballot, Some(b)) => contests_html(lang, b, &receipts, &step),
+        (Step::Choose(i, choice), Some(b)) => choose_html(lang, &b.contests[*i].contest, *i, *choice, &step),
+        (Step::Confirm(i, choice), Some(b)) => confirm_html(lang, b, *i, *choice, &step, &ballot, &receipts),
+        _ => html! {},
+    };
+    html! { <div id="vote">{ body }</div> }
+}
+
+fn contests_html(
+    lang: Lang,
+    b: &BallotView,
+    receipts: &UseStateHandle<Vec<CastReceipt>>,
+    step: &UseStateHandle<Step>,
+) -> Html {
+    html! {
+        <section class="card" aria-labelledby="contests-h">
+            <h2 id="contests-h">{ t(lang, "あなたの投票", "Your ballots") }</h2>
+            <ul class="contests">
+            { for b.contests.iter().enumerate().map(|(i, cv)| {
+                let open = { let step = step.clone(); Callback::from(move |_: MouseEvent| step.set(Step::Choose(i, None))) };
+                let receipt = receipts.iter().find(|r| r.contest == cv.contest.id.as_str());
+                html! {
+                    <li id={format!("contest-{}", cv.contest.id)}>
+                        <strong>{ name(lang, &cv.contest.name.ja, &cv.contest.name.en) }</strong>{ " " }
+                        if cv.voted {
+                            <span class="status open">{ t(lang, "投票済み", "Voted") }</span>
+                            if let Some(r) = receipt {
+                                <p class="tracker">{ t(lang, "受付番号（トラッカー）: ", "Receipt tracker: ") }<code>{ &r.tracker }</code></p>
+                            }
+                        } else {
+                            <button onclick={open}>{ t(lang, "選ぶ", "Choose") }</button>
+                        }
+                    </li>
+                }
+            }) }
+            </ul>
+            <p class="en">{ t(lang, "投票の終了後、公開される一覧でトラッカーが含まれていることを確認できます。", "After the close you can check that your tracker is in the published list.") }</p>
+        </section>
+    }
+}
+
+fn option(label: Html, id: String, selected: bool, on: Callback<MouseEvent>) -> Html {
+    html! {
+        <li><label class="option" for={id.clone()}>
+            <input type="radio" name="choice" id={id} checked={selected} onclick={on} />{ label }
+        </label></li>
+    }
+}
+
+fn choose_html(lang: Lang, contest: &Contest, i: usize, choice: Option<Choice>, step: &UseStateHandle<Step>) -> Html {
+    let pick = |c: Choice| {
+        let step = step.clone();
+        Callback::from(move |_: MouseEvent| step.set(Step::Choose(i, Some(c))))
+    };
+    let mut items: Vec<Html> = Vec::new();
+    match &contest.rules {
+        Rules::HorDistrict { candidates, .. } | Rules::HocDistrict { candidates, .. } => {
+            for c in candidates {
+                let party = c.party.as_ref().and_then(|p| contest.party(p)).map_or_else(
+                    || t(lang, "無所属", "Independent").to_string(),
+                    |p| format!("{}（{}）", p.name, p.abbreviation),
+                );
+                let label = html! { <><ruby>{ &c.name }<rt>{ &c.reading }</rt></ruby>{ " " }<span class="en">{ party }</span></> };
+                items.push(option(
+                    label,
+                    format!("cand-{}", c.number),
+                    choice == Some(Choice::Candidate(c.number)),
+                    pick(Choice::Candidate(c.number)),
+                ));
+            }
+        }
+        Rules::HorPr { parties } | Rules::HocPr { parties } => {
+            for p in parties {
+                let label =
+                    html! { <><ruby>{ &p.name }<rt>{ &p.reading }</rt></ruby>{ format!("（{}）", p.abbreviation) }</> };
+                items.push(option(
+                    label,
+                    format!("party-{}", p.number),
+                    choice == Some(Choice::Party(p.number)),
+                    pick(Choice::Party(p.number)),
+                ));
+                if matches!(contest.rules, Rules::HocPr { .. }) {
+                    for c in &p.list {
+                        let mark = if c.tokutei { t(lang, "【特定枠】", "[priority list] ") } else { "" };
+                        let label = html! { <>{ "　" }{ mark }<ruby>{ &c.name }<rt>{ &c.reading }</rt></ruby></> };
+                        items.push(option(
+                            label,
+                            format!("cand-{}", c.number),
+                            choice == Some(Choice::Candidate(c.number)),
+                            pick(Choice::Candidate(c.number)),
+                        ));
+                    }
+                }
+            }
+        }
+        Rules::JudicialReview { judges } => {
+            let marks = match choice {
+                Some(Choice::Review(m)) => m,
+                _ => 0,
+            };
+            for (j, judge) in judges.iter().enumerate() {
+                let on = {
+                    let step = step.clone();
+                    Callback::from(move |_: MouseEvent| {
+                        step.set(Step::Choose(i, Some(Choice::Review(marks ^ (1 << j)))))
+                    })
+                };
+                items.push(html! {
+                    <li><label class="option" for={format!("judge-{j}")}>
+                        <input type="checkbox" id={format!("judge-{j}")} checked={marks >> j & 1 == 1} onclick={on} />
+                        { t(lang, "×（罷免を可とする）: ", "× (dismiss): ") }<ruby>{ &judge.name }<rt>{ &judge.reading }</rt></ruby>
+                    </label></li>
+                });
+            }
+            if choice.is_none() {
+                // No mark is a valid choice too; make it explicit so the voter confirms it.
+                let none = pick(Choice::Review(0));
+                items.push(option(
+                    html! { { t(lang, "だれにも×をつけない", "Mark no judge") } },
+                    "review-none".into(),
+                    false,
+                    none,
+                ));
+            }
+        }
+    }
+    items.push(option(
+        html! { <strong>{ t(lang, "白票（だれにも投票しない）", "Blank ballot (白票)") }</strong> },
+        "blank".into(),
+        choice == Some(Choice::Blank),
+        pick(Choice::Blank),
+    ));
+    let next = choice.map(|c| {
+        let step = step.clone();
+        Callback::from(move |_: MouseEvent| step.set(Step::Confirm(i, c)))
+    });
+    let back = {
+        let step = step.clone();
+        Callback::from(move |_: MouseEvent| step.set(Step::Ballot))
+    };
+    html! {
+        <section class="card" aria-labelledby="choose-h">
+            <h2 id="choose-h">{ name(lang, &contest.name.ja, &contest.name.en) }</h2>
+            <fieldset><legend>{ t(lang, "投票する候補者・政党を一つ選んでください", "Choose one") }</legend>
+                <ul class="options">{ for items }</ul>
+            </fieldset>
+            <button id="to-confirm" disabled={next.is_none()} onclick={next.unwrap_or_default()}>{ t(lang, "確認へ進む", "Continue to confirm") }</button>
+            { " " }<button class="secondary" onclick={back}>{ t(lang, "戻る", "Back") }</button>
+        </section>
+    }
+}
+
+fn confirm_html(
+    lang: Lang,
+    b: &BallotView,
+    i: usize,
+    choice: Choice,
+    step: &UseStateHandle<Step>,
+    ballot: &UseStateHandle<Option<BallotView>>,
+    receipts: &UseStateHandle<Vec<CastReceipt>>,
+) -> Html {
+    let contest = b.contests[i].contest.clone();
+    let words = describe(lang, &contest, &choice);
+    let change = {
+        let step = step.clone();
+        Callback::from(move |_: MouseEvent| step.set(Step::Choose(i, Some(choice))))
+    };
+    let cast = {
+        let (step, ballot, receipts, b) = (step.clone(), ballot.clone(), receipts.clone(), b.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (step, ballot, receipts, b, contest) =
+                (step.clone(), ballot.clone(), receipts.clone(), b.clone(), contest.clone());
+            step.set(Step::Working(
+                "カードヘルパーの画面で署名用の暗証番号（6〜16文字）を入力してください。",
+                "Enter your signing password (6 to 16 characters) on the card helper's window.",
+            ));
+            wasm_bindgen_futures::spawn_local(async move {
+                let result: Result<(CastReceipt, BallotView), ApiFailure> = async {
+                    let bad = |m: String| ApiFailure { code: "ENCRYPTION".into(), message: m };
+                    let spki = B64.decode(&b.public_key).map_err(|e| bad(e.to_string()))?;
+                    let key = ElectionPublicKey::from_spki_der(&spki).map_err(|e| bad(e.to_string()))?;
+                    let plain = shared::ballot::encode_for(&b.election_id, &contest, &choice)
+                        .map_err(|e| bad(e.to_string()))?;
+                    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+                    let ct = encrypt_ballot(&mut rng, &key, &b.election_id, contest.id.as_str(), &plain)
+                        .map_err(|e| bad(e.to_string()))?;
+                    let digest = envelope_digest(&b.election_id, contest.id.as_str(), &ct);
+                    let helper = verifier_api::client_config().await?.card_helper_origin;
+                    let what_ja = format!("投票（{}）", contest.name.ja);
+                    let what_en = format!("Ballot ({})", contest.name.en);
+                    let started = card_helper::sign(&helper, &digest, what_ja, what_en).await?;
+                    let (sig, cert) = card_helper::confirm_and_wait(&helper, &started).await?;
+                    let body = CastRequest {
+                        contest: contest.id.to_string(),
+                        ciphertext: B64.encode(&ct),
+                        signature: B64.encode(sig),
+                        certificate: B64.encode(cert),
+                    };
+                    let receipt = verifier_api::cast(&body).await?;
+                    Ok((receipt, verifier_api::ballot().await?))
+                }
+                .await;
+                match result {
+                    Ok((receipt, fresh)) => {
+                        let mut all = (*receipts).clone();
+                        all.push(receipt);
+                        receipts.set(all);
+                        ballot.set(Some(fresh));
+                        step.set(Step::Ballot);
+                    }
+                    Err(e) => step.set(Step::Failed(e)),
+                }
+            });
+        })
+    };
+    html! {
+        <section class="card" aria-labelledby="confirm-h">
+            <h2 id="confirm-h">{ t(lang, "投票内容の確認", "Confirm your ballot") }</h2>
+            <p>{ name(lang, &b.contests[i].contest.name.ja, &b.contests[i].contest.name.en) }</p>
+            <p class="choice" id="chosen"><strong>{ words }</strong></p>
+            <p class="en">{ t(lang, "投票は暗号化されてから送られ、送った後は変更できません。", "Your ballot is encrypted before it is sent and cannot be changed afterwards.") }</p>
+            <p class="en">{ t(lang, "選挙の公開鍵の指紋: ", "Election key fingerprint: ") }<code id="fingerprint">{ &b.key_fingerprint }</code></p>
+            <button id="cast" onclick={cast}>{ t(lang, "この内容で投票する（署名へ）", "Cast this ballot (sign)") }</button>
+            { " " }<button class="secondary" onclick={change}>{ t(lang, "選び直す", "Change") }</button>
+        </section>
+    }
+}
