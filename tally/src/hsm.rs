@@ -85,13 +85,16 @@ impl Hsm {
         Err(TallyError::Hsm(format!("no token labelled '{label}' in {}", self.name)))
     }
 
-    /// Finds the slot whose description is `description` (e.g. NSS's "NSS Generic Crypto Services").
-    pub fn find_slot_by_description(&self, description: &str) -> Result<Slot, TallyError> {
+    /// Finds the slot whose description or token label is `name` (e.g. NSS's "NSS Generic Crypto Services").
+    pub fn find_slot(&self, name: &str) -> Result<Slot, TallyError> {
         let slots = self.ctx.get_slots_with_token().map_err(|e| hsm("listing the slots", e))?;
         slots
             .into_iter()
-            .find(|s| self.ctx.get_slot_info(*s).is_ok_and(|i| i.slot_description().trim_end() == description))
-            .ok_or_else(|| TallyError::Hsm(format!("no slot '{description}' in {}", self.name)))
+            .find(|s| {
+                self.ctx.get_slot_info(*s).is_ok_and(|i| i.slot_description().trim_end() == name)
+                    || self.ctx.get_token_info(*s).is_ok_and(|i| i.label().trim_end() == name)
+            })
+            .ok_or_else(|| TallyError::Hsm(format!("no slot or token '{name}' in {}", self.name)))
     }
 
     /// Initialises the first uninitialised token (or the one already labelled so) with the SO PIN and label, and
