@@ -175,6 +175,7 @@ pub fn generate_election_key(session: &Session, label: &str, on_token: bool) -> 
         .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public_template, &private_template)
         .map_err(|e| hsm("generating the RSA-3072 key pair", e))?;
     let public = read_public_key(session, public)?;
+    check_key_policy(session, private)?;
     Ok(TokenKey { private, public })
 }
 
@@ -216,6 +217,34 @@ pub fn find_election_key(session: &Session, label: &str) -> Result<TokenKey, Tal
             public.len()
         ))),
     }
+}
+
+/// Checks the private key's policy in the token: sensitive, never extractable, decrypt allowed, sign and unwrap
+/// not allowed. The count refuses a key that could have left the token (R-COUNT-2).
+pub fn check_key_policy(session: &Session, private: ObjectHandle) -> Result<(), TallyError> {
+    let wanted = [
+        (AttributeType::Sensitive, true),
+        (AttributeType::Extractable, false),
+        (AttributeType::Decrypt, true),
+        (AttributeType::Sign, false),
+        (AttributeType::Unwrap, false),
+    ];
+    let types: Vec<AttributeType> = wanted.iter().map(|(t, _)| *t).collect();
+    let attrs = session.get_attributes(private, &types).map_err(|e| hsm("reading the key's attributes", e))?;
+    for (t, want) in wanted {
+        let got = attrs.iter().find_map(|a| match (t, a) {
+            (AttributeType::Sensitive, Attribute::Sensitive(v))
+            | (AttributeType::Extractable, Attribute::Extractable(v))
+            | (AttributeType::Decrypt, Attribute::Decrypt(v))
+            | (AttributeType::Sign, Attribute::Sign(v))
+            | (AttributeType::Unwrap, Attribute::Unwrap(v)) => Some(*v),
+            _ => None,
+        });
+        if got != Some(want) {
+            return Err(TallyError::Hsm(format!("the election key has {t} = {got:?}, expected {want}")));
+        }
+    }
+    Ok(())
 }
 
 /// Which decryption path ran (printed in the report).

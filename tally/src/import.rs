@@ -152,3 +152,112 @@ pub fn verify_export(bytes: &[u8], election: &Election, want: &Expectations) -> 
     }
     Ok(VerifiedExport { manifest, contests })
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine as _;
+    use ring::signature::{Ed25519KeyPair, KeyPair as _};
+    use shared::ballot_box::{ContestBallots, ContestManifest};
+
+    use super::*;
+
+    fn election() -> Election {
+        serde_json::from_str(include_str!("../tests/data/election.json")).unwrap()
+    }
+
+    /// Signs an export whose ciphertexts are given as they are, so checks behind the signature can be reached.
+    fn signed_export(per_contest: &dyn Fn(&str) -> Vec<Vec<u8>>, election_id: &str) -> (Vec<u8>, Expectations) {
+        let rng = ring::rand::SystemRandom::new();
+        let kp = Ed25519KeyPair::from_pkcs8(Ed25519KeyPair::generate_pkcs8(&rng).unwrap().as_ref()).unwrap();
+        let e = election();
+        let mut entries = Vec::new();
+        let mut ballots = Vec::new();
+        for c in &e.contests {
+            let cts = per_contest(c.id.as_str());
+            let mut trackers: Vec<String> = cts.iter().map(|ct| tracker(ct)).collect();
+            entries.push(ContestManifest {
+                contest_id: c.id.to_string(),
+                count: cts.len() as u64,
+                content_digest: content_digest(&cts),
+                tracker_root: tracker_root(&mut trackers),
+            });
+            ballots.push(ContestBallots {
+                contest_id: c.id.to_string(),
+                ciphertexts: cts.iter().map(|ct| B64.encode(ct)).collect(),
+            });
+        }
+        let manifest = Manifest {
+            format: EXPORT_FORMAT.into(),
+            election_id: election_id.into(),
+            district: "tokyo".into(),
+            ballot_box_digest: Manifest::compute_digest(&entries),
+            contests: entries,
+            key_fingerprint: "ab".repeat(32),
+            exported_at: "2028-07-23T11:00:00+00:00".into(),
+        };
+        let json = serde_json::to_string(&manifest).unwrap();
+        let file = ExportFile {
+            signature: hex::encode(kp.sign(json.as_bytes()).as_ref()),
+            manifest: json,
+            export_public_key: hex::encode(kp.public_key().as_ref()),
+            ballots,
+        };
+        let want = Expectations {
+            export_key_public: file.export_public_key.clone(),
+            key_fingerprint: "ab".repeat(32),
+            ciphertext_len: 384,
+            expected_count: 2,
+            expected_count_per_contest: BTreeMap::new(),
+        };
+        (serde_json::to_vec(&file).unwrap(), want)
+    }
+
+    fn sorted(mut cts: Vec<Vec<u8>>) -> Vec<Vec<u8>> {
+        cts.sort_by_key(|c| tracker(c));
+        cts
+    }
+
+    fn two(id: &str) -> Vec<Vec<u8>> {
+        sorted(vec![vec![id.len() as u8; 384], vec![0xee; 384]])
+    }
+
+    fn refusal(bytes: &[u8], want: &Expectations) -> String {
+        verify_export(bytes, &election(), want).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn a_well_formed_export_passes() {
+        let (bytes, want) = signed_export(&two, "hoc-2028");
+        let v = verify_export(&bytes, &election(), &want).unwrap();
+        assert_eq!(v.contests.len(), 5);
+        assert_eq!(v.contests[0].1, two("tokyo"));
+    }
+
+    #[test]
+    fn signed_but_wrong_contents_are_refused_by_name() {
+        let (bytes, want) = signed_export(&|_| vec![vec![1; 384], vec![1; 384]], "hoc-2028");
+        assert!(refusal(&bytes, &want).contains("contest tokyo: duplicate ciphertext"));
+
+        let (bytes, want) = signed_export(&|id| two(id).into_iter().rev().collect(), "hoc-2028");
+        assert!(refusal(&bytes, &want).contains("contest tokyo: ciphertexts are not in tracker order"));
+
+        let (bytes, want) = signed_export(&|_| vec![vec![1; 383], vec![2; 384]], "hoc-2028");
+        assert!(refusal(&bytes, &want).contains("ciphertext 0 has 383 bytes, the election key makes 384"));
+
+        let (bytes, want) = signed_export(&two, "hor-2029");
+        assert!(refusal(&bytes, &want).contains("election \"hor-2029\", expected \"hoc-2028\""));
+
+        let (bytes, mut want) = signed_export(&two, "hoc-2028");
+        want.expected_count = 3;
+        assert!(
+            refusal(&bytes, &want)
+                .contains("contest tokyo: the manifest counts 2 ballots, the committee record says 3")
+        );
+        want.expected_count = 2;
+        want.expected_count_per_contest.insert("nowhere".into(), 2);
+        assert!(refusal(&bytes, &want).contains("\"nowhere\", not in this export"));
+        want.expected_count_per_contest.clear();
+        want.key_fingerprint = "cd".repeat(32);
+        assert!(refusal(&bytes, &want).contains("the ceremony's is"));
+    }
+}

@@ -48,6 +48,19 @@ fn count_with_nss_softokn_oaep_in_the_token() {
     let key = generate_election_key(&session, "election-key", false).unwrap();
     assert_eq!(key.public.ciphertext_len(), 384, "RSA-3072");
 
+    tally::hsm::check_key_policy(&session, key.private).unwrap();
+    // A key that could leave the token is refused by the policy check that the count runs.
+    use cryptoki::object::Attribute as A;
+    let (_, weak) = session
+        .generate_key_pair(
+            &cryptoki::mechanism::Mechanism::RsaPkcsKeyPairGen,
+            &[A::Token(false), A::Encrypt(true), A::ModulusBits(2048.into()), A::PublicExponent(vec![1, 0, 1])],
+            &[A::Token(false), A::Sensitive(false), A::Extractable(true), A::Decrypt(true), A::Sign(true)],
+        )
+        .unwrap();
+    let err = tally::hsm::check_key_policy(&session, weak).unwrap_err();
+    assert!(err.to_string().contains("expected"), "{err}");
+
     let dir = tempfile::tempdir().unwrap();
     let params = CeremonyParams {
         election_id: "hoc-2028".into(),

@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::ImportArgs;
 use crate::custody::{combine, read_shares};
-use crate::hsm::{Decryptor, Hsm, find_election_key};
+use crate::hsm::{Decryptor, Hsm, check_key_policy, find_election_key};
 use crate::signing::SigningKey;
 
 /// Arguments of `tally count`.
@@ -57,6 +57,7 @@ pub fn run(a: &CountArgs) -> anyhow::Result<()> {
     let session = hsm.login(slot, &pin).context("opening the token with the rebuilt PIN")?;
     drop(pin);
     let key = find_election_key(&session, &record.key_label)?;
+    check_key_policy(&session, key.private)?;
     anyhow::ensure!(
         key.public.fingerprint() == record.key_fingerprint,
         "the token's key has fingerprint {}, the ceremony's is {}",
