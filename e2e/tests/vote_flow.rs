@@ -66,5 +66,29 @@ async fn voter_logs_in_chooses_confirms_signs_and_gets_a_receipt() {
     assert_eq!(voted, "投票済み");
     assert!(b.client.find(Locator::Css("#contest-tokyo button")).await.is_err(), "no second vote is offered");
     b.screenshot("vote-receipt").await.unwrap();
+
+    // National PR, found by free-word search (katakana query for a hiragana reading) in the drum roll.
+    b.client.find(Locator::Css("#contest-national-pr button")).await.unwrap().click().await.unwrap();
+    b.client.wait().for_element(Locator::Css("#mode-free_word_search")).await.unwrap().click().await.unwrap();
+    b.client.find(Locator::Css("#display-drum_roll")).await.unwrap().click().await.unwrap();
+    b.client.find(Locator::Css("#search")).await.unwrap().send_keys("ウエダ").await.unwrap();
+    b.client.wait().for_element(Locator::Css(".drum #cand-102")).await.unwrap().click().await.unwrap();
+    b.screenshot("vote-choose-search-drum").await.unwrap();
+    b.client.find(Locator::Css("#to-confirm")).await.unwrap().click().await.unwrap();
+    assert_eq!(b.wait_text("#chosen", |t| !t.is_empty()).await.unwrap(), "上田 真理（うえだ まり）");
+    b.client.find(Locator::Css("#cast")).await.unwrap().click().await.unwrap();
+    confirm_in_popup(&b, election.sign_password).await;
+    b.wait_text("#contest-national-pr .tracker code", |t| t.len() == 64).await.unwrap();
+
+    // The Supreme Court review: a dismiss mark on one judge.
+    b.client.find(Locator::Css("#contest-review button")).await.unwrap().click().await.unwrap();
+    b.client.wait().for_element(Locator::Css("#judge-1")).await.unwrap().click().await.unwrap();
+    b.client.find(Locator::Css("#to-confirm")).await.unwrap().click().await.unwrap();
+    let chosen = b.wait_text("#chosen", |t| !t.is_empty()).await.unwrap();
+    assert!(chosen.contains("井上 和子") && !chosen.contains("浅野"), "{chosen}");
+    b.client.find(Locator::Css("#cast")).await.unwrap().click().await.unwrap();
+    confirm_in_popup(&b, election.sign_password).await;
+    b.wait_text("#contest-review .tracker code", |t| t.len() == 64).await.unwrap();
+    b.screenshot("vote-all-done").await.unwrap();
     b.client.close().await.unwrap();
 }

@@ -5,6 +5,7 @@
 //! - [`components`]: pieces shared by screens (`jst_clock`).
 //! - [`hooks`]: `use_server_clock`, the server's time measured once and ticking every second.
 //! - [`services`]: `verifier_api`, the JSON API of the verifier.
+//! - [`selection`]: the four selection modes and three display modes of the candidate screen (R-SYS-4).
 //! - [`i18n`]: Japanese first, English second; date and time formatting.
 //!
 //! What it must never do: read the PC's clock or time zone for an election time (JST comes from the server's
@@ -15,6 +16,7 @@ pub mod components;
 pub mod hooks;
 pub mod i18n;
 pub mod pages;
+pub mod selection;
 pub mod services;
 
 use yew::prelude::*;

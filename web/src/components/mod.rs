@@ -1,3 +1,4 @@
 //! Pieces shared by screens.
 
+pub mod chooser;
 pub mod jst_clock;

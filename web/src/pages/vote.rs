@@ -115,6 +115,17 @@ pub fn vote(props: &Props) -> Html {
     let step = use_state(|| Step::Idle);
     let ballot = use_state(|| None::<BallotView>);
     let receipts = use_state(Vec::<CastReceipt>::new);
+    let practice = use_state(|| false);
+    {
+        let practice = practice.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                if let Ok(e) = verifier_api::current_election().await {
+                    practice.set(e.practice);
+                }
+            });
+        });
+    }
 
     let login = {
         let (step, ballot) = (step.clone(), ballot.clone());
@@ -178,7 +189,7 @@ pub fn vote(props: &Props) -> Html {
             }
         }
         (Step::Ballot, Some(b)) => contests_html(lang, b, &receipts, &step),
-        (Step::Choose(i, choice), Some(b)) => choose_html(lang, &b.contests[*i].contest, *i, *choice, &step),
+        (Step::Choose(i, choice), Some(b)) => choose_html(lang, &b.contests[*i].contest, *practice, *i, *choice, &step),
         (Step::Confirm(i, choice), Some(b)) => confirm_html(lang, b, *i, *choice, &step, &ballot, &receipts),
         _ => html! {},
     };
@@ -218,97 +229,59 @@ fn contests_html(
     }
 }
 
-fn option(label: Html, id: String, selected: bool, on: Callback<MouseEvent>) -> Html {
-    html! {
-        <li><label class="option" for={id.clone()}>
-            <input type="radio" name="choice" id={id} checked={selected} onclick={on} />{ label }
-        </label></li>
-    }
-}
-
-fn choose_html(lang: Lang, contest: &Contest, i: usize, choice: Option<Choice>, step: &UseStateHandle<Step>) -> Html {
+fn choose_html(
+    lang: Lang,
+    contest: &Contest,
+    practice: bool,
+    i: usize,
+    choice: Option<Choice>,
+    step: &UseStateHandle<Step>,
+) -> Html {
     let pick = |c: Choice| {
         let step = step.clone();
         Callback::from(move |_: MouseEvent| step.set(Step::Choose(i, Some(c))))
     };
-    let mut items: Vec<Html> = Vec::new();
-    match &contest.rules {
-        Rules::HorDistrict { candidates, .. } | Rules::HocDistrict { candidates, .. } => {
-            for c in candidates {
-                let party = c.party.as_ref().and_then(|p| contest.party(p)).map_or_else(
-                    || t(lang, "無所属", "Independent").to_string(),
-                    |p| format!("{}（{}）", p.name, p.abbreviation),
-                );
-                let label = html! { <><ruby>{ &c.name }<rt>{ &c.reading }</rt></ruby>{ " " }<span class="en">{ party }</span></> };
-                items.push(option(
-                    label,
-                    format!("cand-{}", c.number),
-                    choice == Some(Choice::Candidate(c.number)),
-                    pick(Choice::Candidate(c.number)),
-                ));
-            }
-        }
-        Rules::HorPr { parties } | Rules::HocPr { parties } => {
-            for p in parties {
-                let label =
-                    html! { <><ruby>{ &p.name }<rt>{ &p.reading }</rt></ruby>{ format!("（{}）", p.abbreviation) }</> };
-                items.push(option(
-                    label,
-                    format!("party-{}", p.number),
-                    choice == Some(Choice::Party(p.number)),
-                    pick(Choice::Party(p.number)),
-                ));
-                if matches!(contest.rules, Rules::HocPr { .. }) {
-                    for c in &p.list {
-                        let mark = if c.tokutei { t(lang, "【特定枠】", "[priority list] ") } else { "" };
-                        let label = html! { <>{ "　" }{ mark }<ruby>{ &c.name }<rt>{ &c.reading }</rt></ruby></> };
-                        items.push(option(
-                            label,
-                            format!("cand-{}", c.number),
-                            choice == Some(Choice::Candidate(c.number)),
-                            pick(Choice::Candidate(c.number)),
-                        ));
-                    }
-                }
-            }
-        }
-        Rules::JudicialReview { judges } => {
-            let marks = match choice {
-                Some(Choice::Review(m)) => m,
-                _ => 0,
-            };
-            for (j, judge) in judges.iter().enumerate() {
+    let body = if let Rules::JudicialReview { judges } = &contest.rules {
+        let marks = match choice {
+            Some(Choice::Review(m)) => m,
+            _ => 0,
+        };
+        let mut items: Vec<Html> = judges
+            .iter()
+            .enumerate()
+            .map(|(j, judge)| {
                 let on = {
                     let step = step.clone();
-                    Callback::from(move |_: MouseEvent| {
-                        step.set(Step::Choose(i, Some(Choice::Review(marks ^ (1 << j)))))
-                    })
+                    Callback::from(move |_: MouseEvent| step.set(Step::Choose(i, Some(Choice::Review(marks ^ (1 << j))))))
                 };
-                items.push(html! {
+                html! {
                     <li><label class="option" for={format!("judge-{j}")}>
                         <input type="checkbox" id={format!("judge-{j}")} checked={marks >> j & 1 == 1} onclick={on} />
                         { t(lang, "×（罷免を可とする）: ", "× (dismiss): ") }<ruby>{ &judge.name }<rt>{ &judge.reading }</rt></ruby>
                     </label></li>
-                });
-            }
-            if choice.is_none() {
-                // No mark is a valid choice too; make it explicit so the voter confirms it.
-                let none = pick(Choice::Review(0));
-                items.push(option(
-                    html! { { t(lang, "だれにも×をつけない", "Mark no judge") } },
-                    "review-none".into(),
-                    false,
-                    none,
-                ));
-            }
-        }
-    }
-    items.push(option(
-        html! { <strong>{ t(lang, "白票（だれにも投票しない）", "Blank ballot (白票)") }</strong> },
-        "blank".into(),
-        choice == Some(Choice::Blank),
-        pick(Choice::Blank),
-    ));
+                }
+            })
+            .collect();
+        items.push(html! {
+            <li><label class="option" for="review-none">
+                <input type="radio" name="review" id="review-none" checked={choice == Some(Choice::Review(0))} onclick={pick(Choice::Review(0))} />
+                { t(lang, "だれにも×をつけない", "Mark no judge") }
+            </label></li>
+        });
+        items.push(html! {
+            <li><label class="option" for="blank">
+                <input type="radio" name="review" id="blank" checked={choice == Some(Choice::Blank)} onclick={pick(Choice::Blank)} />
+                <strong>{ t(lang, "白票（投票しない）", "Blank ballot (白票)") }</strong>
+            </label></li>
+        });
+        html! { <ul class="options">{ for items }</ul> }
+    } else {
+        let on_pick = {
+            let step = step.clone();
+            Callback::from(move |c: Choice| step.set(Step::Choose(i, Some(c))))
+        };
+        html! { <crate::components::chooser::Chooser {lang} contest={contest.clone()} {practice} {choice} {on_pick} /> }
+    };
     let next = choice.map(|c| {
         let step = step.clone();
         Callback::from(move |_: MouseEvent| step.set(Step::Confirm(i, c)))
@@ -320,9 +293,7 @@ fn choose_html(lang: Lang, contest: &Contest, i: usize, choice: Option<Choice>, 
     html! {
         <section class="card" aria-labelledby="choose-h">
             <h2 id="choose-h">{ name(lang, &contest.name.ja, &contest.name.en) }</h2>
-            <fieldset><legend>{ t(lang, "投票する候補者・政党を一つ選んでください", "Choose one") }</legend>
-                <ul class="options">{ for items }</ul>
-            </fieldset>
+            <fieldset><legend>{ t(lang, "投票する候補者・政党を一つ選んでください", "Choose one") }</legend>{ body }</fieldset>
             <button id="to-confirm" disabled={next.is_none()} onclick={next.unwrap_or_default()}>{ t(lang, "確認へ進む", "Continue to confirm") }</button>
             { " " }<button class="secondary" onclick={back}>{ t(lang, "戻る", "Back") }</button>
         </section>

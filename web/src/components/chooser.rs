@@ -1,0 +1,175 @@
+//! The candidate screen of one contest (R-SYS-4): entries in filing order with readings (ruby) and party, found by
+//! one of four selection modes and laid out by one of three display modes, plus an explicit 白票. In practice
+//! elections the voter (or the UX researcher) picks the modes; a real election uses list + scroll.
+
+use shared::election::{Choice, Contest};
+use shared::kana::ROWS;
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+use crate::i18n::{Lang, t};
+use crate::selection::{self, DisplayMode, SelectionMode};
+
+/// Properties of [`Chooser`].
+#[derive(Properties, PartialEq)]
+pub struct Props {
+    /// The display language.
+    pub lang: Lang,
+    /// The contest.
+    pub contest: Contest,
+    /// A practice election: the modes can be changed.
+    pub practice: bool,
+    /// The choice so far.
+    pub choice: Option<Choice>,
+    /// Called when the voter picks.
+    pub on_pick: Callback<Choice>,
+}
+
+/// The candidate screen.
+#[function_component(Chooser)]
+pub fn chooser(props: &Props) -> Html {
+    let lang = props.lang;
+    let mode = use_state(|| SelectionMode::List);
+    let display = use_state(|| if props.practice { DisplayMode::OneScreen } else { DisplayMode::Scroll });
+    let query = use_state(String::new);
+    let row = use_state(|| None::<char>);
+    let drum = use_state(|| 0usize);
+    let entries = selection::entries(&props.contest);
+    let shown = selection::visible(&entries, *mode, &query, *row);
+
+    let modes = props.practice.then(|| {
+        let sel = SelectionMode::ALL.iter().map(|m| {
+            let (ja, en) = m.name();
+            let id = format!("mode-{}", en.to_lowercase().replace([' ', '-'], "_"));
+            let on = { let (mode, query, row) = (mode.clone(), query.clone(), row.clone()); let m = *m; Callback::from(move |_: MouseEvent| { mode.set(m); query.set(String::new()); row.set(None); }) };
+            html! { <label for={id.clone()} class="mode"><input type="radio" name="selection-mode" id={id} checked={*mode == *m} onclick={on} />{ t(lang, ja, en) }</label> }
+        });
+        let disp = DisplayMode::ALL.iter().map(|d| {
+            let (ja, en) = d.name();
+            let id = format!("display-{}", en.to_lowercase().replace(' ', "_"));
+            let on = { let (display, drum) = (display.clone(), drum.clone()); let d = *d; Callback::from(move |_: MouseEvent| { display.set(d); drum.set(0); }) };
+            html! { <label for={id.clone()} class="mode"><input type="radio" name="display-mode" id={id} checked={*display == *d} onclick={on} />{ t(lang, ja, en) }</label> }
+        });
+        html! {
+            <div class="modes">
+                <fieldset><legend>{ t(lang, "探し方", "Find by") }</legend>{ for sel }</fieldset>
+                <fieldset><legend>{ t(lang, "表示", "Display") }</legend>{ for disp }</fieldset>
+            </div>
+        }
+    });
+
+    let finder = match *mode {
+        SelectionMode::List => html! {},
+        SelectionMode::Search => {
+            let oninput = {
+                let (query, drum) = (query.clone(), drum.clone());
+                Callback::from(move |e: InputEvent| {
+                    query.set(e.target_unchecked_into::<HtmlInputElement>().value());
+                    drum.set(0);
+                })
+            };
+            html! { <p><label for="search">{ t(lang, "名前・よみ・政党名で検索", "Search by name, reading or party") }</label><br /><input id="search" type="search" value={(*query).clone()} {oninput} /></p> }
+        }
+        SelectionMode::InitialInput => {
+            let oninput = {
+                let (query, drum) = (query.clone(), drum.clone());
+                Callback::from(move |e: InputEvent| {
+                    query.set(e.target_unchecked_into::<HtmlInputElement>().value());
+                    drum.set(0);
+                })
+            };
+            html! { <p><label for="initial">{ t(lang, "よみの最初の1文字（かな）", "First kana of the reading") }</label><br /><input id="initial" maxlength="2" value={(*query).clone()} {oninput} /></p> }
+        }
+        SelectionMode::InitialSelect => html! {
+            <p class="rows" role="group" aria-label={t(lang, "よみの行", "Row of the reading")}>
+            { for ROWS.iter().enumerate().map(|(i, r)| {
+                let on = { let (row, drum) = (row.clone(), drum.clone()); let r = *r; Callback::from(move |_: MouseEvent| { row.set(Some(r)); drum.set(0); }) };
+                html! { <button id={format!("row-{i}")} class={if *row == Some(*r) { "row selected" } else { "row" }} aria-pressed={(*row == Some(*r)).to_string()} onclick={on}>{ r.to_string() }</button> }
+            }) }
+            </p>
+        },
+    };
+
+    let item = |i: usize| {
+        let e = &entries[i];
+        let id = match e.choice {
+            Choice::Candidate(n) => format!("cand-{n}"),
+            Choice::Party(n) => format!("party-{n}"),
+            _ => format!("entry-{i}"),
+        };
+        let on = {
+            let pick = props.on_pick.clone();
+            let c = e.choice;
+            Callback::from(move |_: MouseEvent| pick.emit(c))
+        };
+        let mark = if e.tokutei { t(lang, "【特定枠】", "[priority] ") } else { "" };
+        let indent = matches!(e.choice, Choice::Candidate(_))
+            && e.group.is_some()
+            && matches!(props.contest.rules, shared::election::Rules::HocPr { .. });
+        html! {
+            <li class={if indent { "listed" } else { "" }}><label class="option" for={id.clone()}>
+                <input type="radio" name="choice" id={id} checked={props.choice == Some(e.choice)} onclick={on} />
+                { mark }<ruby>{ &e.name }<rt>{ &e.reading }</rt></ruby>
+                if let Some(g) = &e.group { { " " }<span class="party">{ g }</span> }
+            </label></li>
+        }
+    };
+    let list = match *display {
+        DisplayMode::OneScreen => html! { <ul class="options one-screen">{ for shown.iter().map(|i| item(*i)) }</ul> },
+        DisplayMode::Scroll => {
+            html! { <ul class="options scroll" tabindex="0" aria-label={t(lang, "候補一覧", "Entries")}>{ for shown.iter().map(|i| item(*i)) }</ul> }
+        }
+        DisplayMode::DrumRoll => {
+            let len = shown.len();
+            let pos = (*drum).min(len.saturating_sub(1));
+            let turn = |steps: i64| {
+                let drum = drum.clone();
+                Callback::from(move |_: MouseEvent| drum.set(selection::drum_turn(pos, len, steps)))
+            };
+            let onkeydown = {
+                let drum = drum.clone();
+                Callback::from(move |e: KeyboardEvent| match e.key().as_str() {
+                    "ArrowDown" => {
+                        e.prevent_default();
+                        drum.set(selection::drum_turn(pos, len, 1))
+                    }
+                    "ArrowUp" => {
+                        e.prevent_default();
+                        drum.set(selection::drum_turn(pos, len, -1))
+                    }
+                    _ => {}
+                })
+            };
+            let onwheel = {
+                let drum = drum.clone();
+                Callback::from(move |e: WheelEvent| {
+                    drum.set(selection::drum_turn(pos, len, if e.delta_y() > 0.0 { 1 } else { -1 }))
+                })
+            };
+            html! {
+                <div class="drum" role="group" aria-roledescription={t(lang, "ドラムロール", "drum roll")} tabindex="0" {onkeydown} {onwheel}>
+                    <button id="drum-prev" class="secondary" onclick={turn(-1)} aria-label={t(lang, "前の候補", "Previous")}>{ "▲" }</button>
+                    <ul class="options drum-window" aria-live="polite">{ for shown.get(pos).map(|i| item(*i)) }</ul>
+                    <button id="drum-next" class="secondary" onclick={turn(1)} aria-label={t(lang, "次の候補", "Next")}>{ "▼" }</button>
+                    <p class="en">{ format!("{} / {}", if len == 0 { 0 } else { pos + 1 }, len) }</p>
+                </div>
+            }
+        }
+    };
+    let blank = {
+        let pick = props.on_pick.clone();
+        Callback::from(move |_: MouseEvent| pick.emit(Choice::Blank))
+    };
+    html! {
+        <>
+            { for modes }
+            { finder }
+            if shown.is_empty() { <p role="status">{ t(lang, "該当する候補がありません。", "No entry matches.") }</p> }
+            { list }
+            <ul class="options"><li><label class="option" for="blank">
+                <input type="radio" name="choice" id="blank" checked={props.choice == Some(Choice::Blank)} onclick={blank} />
+                <strong>{ t(lang, "白票（だれにも投票しない）", "Blank ballot (白票)") }</strong>
+            </label></li></ul>
+        </>
+    }
+}
