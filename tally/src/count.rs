@@ -310,3 +310,41 @@ pub fn write_results(dir: &Path, report: &TallyReport, key: &SigningKey) -> Resu
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use shared::election::Id;
+
+    use super::*;
+
+    fn election() -> Election {
+        serde_json::from_str(include_str!("../tests/data/election.json")).unwrap()
+    }
+
+    #[test]
+    fn ballots_of_another_election_undecryptable_or_malformed_are_invalid_never_a_crash() {
+        let e = election();
+        let c = e.contest("tokyo").unwrap();
+        let mut other = e.clone();
+        other.id = Id::new("hoc-2031").unwrap();
+        let good = |choice| Some(ballot::encode(&e, c, &choice).unwrap().to_vec());
+        let plaintexts = vec![
+            good(Choice::Candidate(1)),
+            good(Choice::Blank),
+            Some(ballot::encode(&other, other.contest("tokyo").unwrap(), &Choice::Candidate(1)).unwrap().to_vec()),
+            None,
+            Some(vec![0xff; 3]),
+            Some(Vec::new()),
+        ];
+        let r = tally_contest(&e, c, &plaintexts);
+        assert_eq!((r.voters, r.valid, r.blank, r.invalid), (6, 1, 1, 4));
+        assert_eq!(r.candidates.iter().map(|k| k.votes).collect::<Vec<_>>(), vec![1, 0]);
+    }
+
+    #[test]
+    fn csv_quotes_names_with_commas() {
+        assert_eq!(csv_field("a,b"), "\"a,b\"");
+        assert_eq!(csv_field("say \"x\""), "\"say \"\"x\"\"\"");
+        assert_eq!(csv_field("山田 太郎"), "山田 太郎");
+    }
+}
