@@ -42,12 +42,16 @@ async fn voter_logs_in_chooses_confirms_signs_and_gets_a_receipt() {
     let b = Browser::start(None).await.unwrap();
     b.client.goto(&election.base_url).await.unwrap();
     b.wait_text("#election-h", |t| !t.is_empty()).await.unwrap();
+    let check = b.wait_text("#card-check", |t| !t.is_empty()).await.unwrap();
+    assert!(check.contains("3 / 3"), "the card check shows the tries left: {check}");
     b.client.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
     confirm_in_popup(&b, election.auth_pin).await;
     if b.wait_text("#contests-h", |t| !t.is_empty()).await.is_err() {
         b.screenshot("vote-login-failed").await.unwrap();
         panic!("login did not reach the ballot: {}", b.client.source().await.unwrap());
     }
+    let left = b.wait_text("#session-left", |t| t.contains(':')).await.unwrap();
+    assert!(left.contains("19:") || left.contains("20:00"), "the session countdown starts at 20 minutes: {left}");
     b.screenshot("vote-contests").await.unwrap();
 
     b.client.find(Locator::Css("#contest-tokyo button")).await.unwrap().click().await.unwrap();

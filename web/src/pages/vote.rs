@@ -127,6 +127,44 @@ pub fn vote(props: &Props) -> Html {
         });
     }
 
+    // The card check (R-SEC-3): is the helper there, is a card in the reader, how many tries are left?
+    let card = use_state(|| None::<Result<shared::helper_api::HelperStatus, ApiFailure>>);
+    {
+        let card = card.clone();
+        use_effect_with((), move |_| {
+            wasm_bindgen_futures::spawn_local(async move {
+                let status = async {
+                    let helper = verifier_api::client_config().await?.card_helper_origin;
+                    card_helper::status(&helper).await
+                }
+                .await;
+                card.set(Some(status));
+            });
+        });
+    }
+    let card_html = match &*card {
+        None => html! {},
+        Some(Err(e)) => {
+            let (ja, en) = failure_text(&e.code);
+            html! { <p class="notice" id="card-check">{ name(lang, ja, en) }</p> }
+        }
+        Some(Ok(s)) if !s.card_present => html! {
+            <p class="notice" id="card-check">{ t(lang, "カードが読み取れません。カードリーダーにマイナンバーカードを置いてください。", "No card is read. Place your My Number card on the reader.") }</p>
+        },
+        Some(Ok(s)) if s.auth_tries.left == 0 => {
+            let (ja, en) = failure_text("PIN_LOCKED");
+            html! { <p class="error" id="card-check" role="alert">{ name(lang, ja, en) }</p> }
+        }
+        Some(Ok(s)) => html! {
+            <p id="card-check">
+                { t(lang, "カードを確認しました。暗証番号の残り回数: ", "Card found. PIN tries left: ") }
+                { format!("{} / {}", s.auth_tries.left, s.auth_tries.max) }
+                if s.auth_tries.left == 1 {
+                    <strong class="error">{ t(lang, "（あと1回間違えるとロックされます）", " (one more mistake locks it)") }</strong>
+                }
+            </p>
+        },
+    };
     let login = {
         let (step, ballot) = (step.clone(), ballot.clone());
         Callback::from(move |_: MouseEvent| {
@@ -162,12 +200,52 @@ pub fn vote(props: &Props) -> Html {
         })
     };
 
+    // The session countdown (R-VOTE-4): always shown once logged in, a warning 2 minutes before the end,
+    // announced to screen readers, and never a silent end.
+    let clock = crate::hooks::use_server_clock::use_server_clock();
+    let session_bar = match (&*ballot, &clock, &*step) {
+        (Some(b), crate::hooks::use_server_clock::ServerClock::Now(now), s)
+            if !matches!(s, Step::Idle | Step::Failed(_)) =>
+        {
+            let s_clock = shared::session::SessionClock { started_at: *now, expires_at: b.session_expires_at };
+            let warn = chrono::Duration::seconds(shared::session::DEFAULT_WARNING_SECONDS);
+            let left = shared::session::Countdown::from_duration(s_clock.remaining(*now));
+            match s_clock.phase(*now, warn) {
+                shared::session::SessionPhase::Expired => {
+                    let step = step.clone();
+                    let ballot = ballot.clone();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        ballot.set(None);
+                        step.set(Step::Failed(ApiFailure { code: "SESSION_EXPIRED".into(), message: String::new() }));
+                    });
+                    html! {}
+                }
+                phase => {
+                    let warning = phase == shared::session::SessionPhase::Warning;
+                    html! {
+                        <p class={if warning { "notice session warning" } else { "session" }} id="session-left"
+                            role={if warning { "alert" } else { "status" }}>
+                            { t(lang, "ログインの残り時間: ", "Session time left: ") }
+                            <strong class="clock">{ left.digital() }</strong>
+                            if warning {
+                                { t(lang, "　まもなく時間切れです。投票を済ませるか、もう一度ログインしてください。",
+                                    " Your session ends soon. Finish voting, or log in again.") }
+                            }
+                        </p>
+                    }
+                }
+            }
+        }
+        _ => html! {},
+    };
+
     let body = match (&*step, &*ballot) {
         (Step::Idle, _) => html! {
             <section class="card" aria-labelledby="vote-h">
                 <h2 id="vote-h">{ t(lang, "投票する", "Vote") }</h2>
                 <p>{ t(lang, "マイナンバーカードをカードリーダーに置き、カードヘルパーを起動してからログインしてください。暗証番号はカードヘルパーの画面で入力します（この画面では入力しません）。",
                     "Place your My Number card on the reader, start the card helper, then log in. You type your PIN in the card helper's window, never on this page.") }</p>
+                { card_html }
                 <button id="login" onclick={login}>{ t(lang, "マイナンバーカードでログイン", "Log in with your My Number card") }</button>
             </section>
         },
@@ -193,7 +271,7 @@ pub fn vote(props: &Props) -> Html {
         (Step::Confirm(i, choice), Some(b)) => confirm_html(lang, b, *i, *choice, &step, &ballot, &receipts),
         _ => html! {},
     };
-    html! { <div id="vote">{ body }</div> }
+    html! { <div id="vote">{ session_bar }{ body }</div> }
 }
 
 fn contests_html(
