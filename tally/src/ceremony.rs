@@ -149,6 +149,25 @@ pub fn run_on_new_token(
     Ok((record, paths))
 }
 
+/// The module name recorded by an insecure file-key ceremony.
+pub const INSECURE_MODULE: &str = "INSECURE-FILE-KEY (local demo only, no HSM)";
+
+/// INSECURE, for local demos only: generates the election key on the host and writes it to a PKCS#8 PEM file;
+/// the record says so in its module field. Never for a real election (R-COUNT-2 requires an HSM).
+pub fn run_insecure_file_key(params: &CeremonyParams, key_path: &Path) -> Result<CeremonyRecord, TallyError> {
+    use rsa::pkcs8::{EncodePrivateKey as _, LineEnding};
+    let bits = usize::try_from(crate::hsm::ELECTION_KEY_BITS).unwrap_or(3072);
+    let key = rsa::PrivateKey::new(&mut rand_core::UnwrapErr(getrandom::SysRng), bits)
+        .map_err(|e| TallyError::Random(format!("RSA key generation: {e}")))?;
+    let pem = key.to_pkcs8_pem(LineEnding::LF).map_err(|e| TallyError::Io(format!("encoding the key: {e}")))?;
+    let der = rsa::pkcs8::EncodePublicKey::to_public_key_der(&key.to_public_key())
+        .map_err(|e| TallyError::Io(format!("encoding the public key: {e}")))?;
+    let public = ElectionPublicKey::from_spki_der(der.as_bytes()).map_err(|e| TallyError::Io(e.to_string()))?;
+    crate::files::write_new_private(key_path, pem.as_bytes())?;
+    let (record, _) = write_record(params, INSECURE_MODULE, "", &public, false)?;
+    Ok(record)
+}
+
 /// Reads a signed ceremony record and checks its signature with the key it names; returns the record and the
 /// signer's public key (to compare with the published one).
 pub fn read_record(path: &Path) -> Result<(CeremonyRecord, String), TallyError> {

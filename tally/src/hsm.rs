@@ -255,6 +255,8 @@ pub enum DecryptPath {
     TokenOaep,
     /// Path B: `CKM_RSA_X_509` inside the token, OAEP decoding on the host in constant time.
     RawRsaHostOaep,
+    /// INSECURE, local demos only: a private key read from a file, decrypted on the host; no HSM at all.
+    InsecureFileKey,
 }
 
 impl std::fmt::Display for DecryptPath {
@@ -262,6 +264,9 @@ impl std::fmt::Display for DecryptPath {
         f.write_str(match self {
             DecryptPath::TokenOaep => "A: CKM_RSA_PKCS_OAEP (SHA-256, MGF1-SHA-256, label) in the token",
             DecryptPath::RawRsaHostOaep => "B: CKM_RSA_X_509 in the token, OAEP (SHA-256, label) decoded on the host",
+            DecryptPath::InsecureFileKey => {
+                "INSECURE FILE KEY: decrypted on the host with a key from a file (demo only)"
+            }
         })
     }
 }
@@ -269,14 +274,23 @@ impl std::fmt::Display for DecryptPath {
 /// One ciphertext's outcome: the plaintext, or undecryptable (counted as invalid).
 pub type Decrypted = Option<Vec<u8>>;
 
+/// Where the private key is.
+enum Backend {
+    Token { hsm: Hsm, slot: Slot, key: ObjectHandle },
+    InsecureFileKey(Box<rsa::PrivateKey>),
+}
+
 /// Decrypts ballots with the election key inside the token, on several sessions.
-#[derive(Debug)]
 pub struct Decryptor {
-    hsm: Hsm,
-    slot: Slot,
-    key: ObjectHandle,
+    backend: Backend,
     path: DecryptPath,
     modulus_len: usize,
+}
+
+impl std::fmt::Debug for Decryptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decryptor").field("path", &self.path).finish_non_exhaustive()
+    }
 }
 
 fn oaep_mechanism(label: &[u8]) -> Mechanism<'_> {
@@ -302,9 +316,7 @@ impl Decryptor {
             .map_err(|e| TallyError::Hsm(e.to_string()))?;
         let label = shared::crypto::oaep_label("probe", "probe");
         let mut d = Decryptor {
-            hsm: hsm.clone(),
-            slot,
-            key: key.private,
+            backend: Backend::Token { hsm: hsm.clone(), slot, key: key.private },
             path: DecryptPath::TokenOaep,
             modulus_len: key.public.ciphertext_len(),
         };
@@ -320,7 +332,7 @@ impl Decryptor {
             )));
         }
         d.path = DecryptPath::RawRsaHostOaep;
-        match d.decrypt_one(session, &label, &ct)? {
+        match d.decrypt_with(Some(session), &label, &ct)? {
             Some(p) if p == probe => Ok(d),
             _ => Err(TallyError::Hsm(format!(
                 "the token refuses OAEP-SHA-256 ({refusal}) and its raw RSA does not decrypt the probe either"
@@ -328,25 +340,45 @@ impl Decryptor {
         }
     }
 
+    /// INSECURE, for local demos only: decrypts on the host with a private key read from a file (no HSM).
+    pub fn insecure_file_key(key: rsa::PrivateKey) -> Decryptor {
+        let modulus_len = rsa::traits::PublicKeyParts::size(&key);
+        Decryptor { backend: Backend::InsecureFileKey(Box::new(key)), path: DecryptPath::InsecureFileKey, modulus_len }
+    }
+
     /// Returns the path in use.
     pub fn path(&self) -> DecryptPath {
         self.path
     }
 
-    /// Decrypts one ciphertext; a ciphertext the key cannot open under the label is `None`, a token failure an
-    /// error.
+    /// Decrypts one ciphertext in the token; a ciphertext the key cannot open under the label is `None`, a token
+    /// failure an error.
     pub fn decrypt_one(&self, session: &Session, label: &[u8], ct: &[u8]) -> Result<Decrypted, TallyError> {
+        self.decrypt_with(Some(session), label, ct)
+    }
+
+    fn decrypt_with(&self, session: Option<&Session>, label: &[u8], ct: &[u8]) -> Result<Decrypted, TallyError> {
         if ct.len() != self.modulus_len {
             return Ok(None);
         }
+        let (session, key) = match (&self.backend, session) {
+            (Backend::InsecureFileKey(sk), _) => {
+                let padding = rsa::Oaep::<sha2::Sha256>::new_with_label(label.to_vec());
+                return Ok(sk.decrypt(padding, ct).ok());
+            }
+            (Backend::Token { key, .. }, Some(session)) => (session, *key),
+            (Backend::Token { .. }, None) => return Err(TallyError::Hsm("no session to decrypt in".into())),
+        };
         match self.path {
-            DecryptPath::TokenOaep => match session.decrypt(&oaep_mechanism(label), self.key, ct) {
-                Ok(p) => Ok(Some(p)),
-                Err(CkError::Pkcs11(RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange, _)) => Ok(None),
-                Err(e) => Err(hsm("decrypting in the token", e)),
-            },
+            DecryptPath::TokenOaep | DecryptPath::InsecureFileKey => {
+                match session.decrypt(&oaep_mechanism(label), key, ct) {
+                    Ok(p) => Ok(Some(p)),
+                    Err(CkError::Pkcs11(RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange, _)) => Ok(None),
+                    Err(e) => Err(hsm("decrypting in the token", e)),
+                }
+            }
             DecryptPath::RawRsaHostOaep => {
-                let em = match session.decrypt(&Mechanism::RsaX509, self.key, ct) {
+                let em = match session.decrypt(&Mechanism::RsaX509, key, ct) {
                     Ok(em) => zeroize::Zeroizing::new(em),
                     Err(CkError::Pkcs11(RvError::EncryptedDataInvalid | RvError::EncryptedDataLenRange, _)) => {
                         return Ok(None);
@@ -372,10 +404,13 @@ impl Decryptor {
                 .chunks(chunk)
                 .map(|part| {
                     scope.spawn(move || {
-                        let session = self.hsm.open_session(self.slot)?;
+                        let session = match &self.backend {
+                            Backend::Token { hsm, slot, .. } => Some(hsm.open_session(*slot)?),
+                            Backend::InsecureFileKey(_) => None,
+                        };
                         let mut out = Vec::with_capacity(part.len());
                         for (label, ct) in part {
-                            out.push(self.decrypt_one(&session, label, ct)?);
+                            out.push(self.decrypt_with(session.as_ref(), label, ct)?);
                             progress.inc(1);
                         }
                         Ok(out)

@@ -18,11 +18,14 @@ pub struct CountArgs {
     #[command(flatten)]
     pub import: ImportArgs,
     /// The PKCS#11 module of the HSM.
-    #[arg(long)]
-    pub module: PathBuf,
+    #[arg(long, required_unless_present = "insecure_file_key")]
+    pub module: Option<PathBuf>,
     /// A custodian's PIN share file (repeat M times).
-    #[arg(long = "share", required = true)]
+    #[arg(long = "share", required_unless_present = "insecure_file_key")]
     pub shares: Vec<PathBuf>,
+    /// INSECURE, local demos only: decrypt on this computer with the key file of an insecure demo ceremony.
+    #[arg(long, conflicts_with_all = ["module", "shares", "allow_raw_rsa_with_host_oaep"])]
+    pub insecure_file_key: Option<PathBuf>,
     /// When the token refuses OAEP with SHA-256: raw RSA in the token and OAEP decoded on the host.
     #[arg(long)]
     pub allow_raw_rsa_with_host_oaep: bool,
@@ -44,27 +47,57 @@ pub fn run(a: &CountArgs) -> anyhow::Result<()> {
         a.import.ceremony.parent().unwrap_or(std::path::Path::new(".")).join(crate::ceremony::SIGNING_KEY_FILE)
     });
     let signing_key = SigningKey::load(&signing_key_path)?;
-    let shares = read_shares(&a.shares)?;
-    let pin = combine(&shares, &record.key_fingerprint)?;
-    let hsm = Hsm::load(&a.module)?;
-    let (slot, serial) = hsm.find_token(&record.token_label)?;
-    anyhow::ensure!(
-        serial == record.token_serial,
-        "token '{}' has serial {serial}, the ceremony's had {}",
-        record.token_label,
-        record.token_serial
-    );
-    let session = hsm.login(slot, &pin).context("opening the token with the rebuilt PIN")?;
-    drop(pin);
-    let key = find_election_key(&session, &record.key_label)?;
-    check_key_policy(&session, key.private)?;
-    anyhow::ensure!(
-        key.public.fingerprint() == record.key_fingerprint,
-        "the token's key has fingerprint {}, the ceremony's is {}",
-        key.public.fingerprint(),
-        record.key_fingerprint
-    );
-    let decryptor = Decryptor::select(&hsm, &session, slot, &key, a.allow_raw_rsa_with_host_oaep)?;
+    // The session that logged in must stay open while the other sessions decrypt.
+    let (decryptor, _session) = match (&a.insecure_file_key, &a.module) {
+        (Some(path), _) => {
+            eprintln!("WARNING: INSECURE FILE KEY: decrypting on this computer, not in an HSM (local demo only).");
+            anyhow::ensure!(
+                record.module == crate::ceremony::INSECURE_MODULE,
+                "--insecure-file-key is only for the record of an insecure demo ceremony; this one used {}",
+                record.module
+            );
+            let pem = zeroize::Zeroizing::new(
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?,
+            );
+            let key = <rsa::PrivateKey as rsa::pkcs8::DecodePrivateKey>::from_pkcs8_pem(&pem)
+                .map_err(|e| anyhow::anyhow!("{} is not a PKCS#8 RSA key: {e}", path.display()))?;
+            let der = rsa::pkcs8::EncodePublicKey::to_public_key_der(&key.to_public_key())
+                .map_err(|e| anyhow::anyhow!("encoding the public key: {e}"))?;
+            let public = shared::crypto::ElectionPublicKey::from_spki_der(der.as_bytes())?;
+            anyhow::ensure!(
+                public.fingerprint() == record.key_fingerprint,
+                "the key file has fingerprint {}, the ceremony's is {}",
+                public.fingerprint(),
+                record.key_fingerprint
+            );
+            (Decryptor::insecure_file_key(key), None)
+        }
+        (None, Some(module)) => {
+            let shares = read_shares(&a.shares)?;
+            let pin = combine(&shares, &record.key_fingerprint)?;
+            let hsm = Hsm::load(module)?;
+            let (slot, serial) = hsm.find_token(&record.token_label)?;
+            anyhow::ensure!(
+                serial == record.token_serial,
+                "token '{}' has serial {serial}, the ceremony's had {}",
+                record.token_label,
+                record.token_serial
+            );
+            let session = hsm.login(slot, &pin).context("opening the token with the rebuilt PIN")?;
+            drop(pin);
+            let key = find_election_key(&session, &record.key_label)?;
+            check_key_policy(&session, key.private)?;
+            anyhow::ensure!(
+                key.public.fingerprint() == record.key_fingerprint,
+                "the token's key has fingerprint {}, the ceremony's is {}",
+                key.public.fingerprint(),
+                record.key_fingerprint
+            );
+            let decryptor = Decryptor::select(&hsm, &session, slot, &key, a.allow_raw_rsa_with_host_oaep)?;
+            (decryptor, Some(session))
+        }
+        (None, None) => anyhow::bail!("give --module and --share files, or --insecure-file-key for a demo"),
+    };
     let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     let progress = ProgressBar::new(0);
     progress.set_style(
