@@ -1,6 +1,6 @@
 //! What the token tests share: the election with every contest kind, ballots encrypted exactly as the browser
-//! does (`shared`), a ballot encrypted by `openssl pkeyutl`, the export in the verifier's format signed with the
-//! verifier's own export key, and the exact totals those ballots must give.
+//! does (`shared`), a ballot encrypted by `openssl pkeyutl`, the export made by the verifier's own code
+//! (`verifier::db::Db` + `verifier::ops::export`), and the exact totals those ballots must give.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -11,9 +11,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use shared::ballot::{self, BALLOT_LEN};
-use shared::ballot_box::{
-    ContestBallots, ContestManifest, EXPORT_FORMAT, ExportFile, Manifest, content_digest, tracker_root,
-};
+use shared::ballot_box::{ExportFile, Manifest};
 use shared::crypto::{ElectionPublicKey, encrypt_ballot, oaep_label, tracker};
 use shared::election::{Choice, Election};
 use tally::count::{ContestResult, TallyReport};
@@ -174,41 +172,28 @@ pub fn encrypt_all(key: &ElectionPublicKey, public_pem: &str) -> Vec<(String, Ve
         .collect()
 }
 
-/// Builds an export exactly as `verifier::ops::export` does, signed with the verifier's own export key type.
+/// Builds the export with the verifier's own code: the ballots cast into a `verifier::db::Db`, then
+/// `verifier::ops::export` after the close, signed with a fresh `verifier::ops::ExportKey`.
 pub fn export(dir: &Path, key: &ElectionPublicKey, contests: &[(String, Vec<Vec<u8>>)]) -> (ExportFile, String) {
     let export_key = ExportKey::generate(&dir.join("export-key.pk8")).unwrap();
     let e = election();
-    let mut entries = Vec::new();
-    let mut ballots = Vec::new();
+    let db = verifier::db::Db::open_in_memory().unwrap();
+    let before: chrono::DateTime<chrono::Utc> = "2028-07-01T00:00:00Z".parse().unwrap();
+    let after: chrono::DateTime<chrono::Utc> = "2028-08-01T00:00:00Z".parse().unwrap();
+    db.create_election(&e, key, "test", before).unwrap();
     for (cid, cts) in contests {
-        let mut trackers: Vec<String> = cts.iter().map(|ct| tracker(ct)).collect();
-        entries.push(ContestManifest {
-            contest_id: cid.clone(),
-            count: cts.len() as u64,
-            content_digest: content_digest(cts),
-            tracker_root: tracker_root(&mut trackers),
-        });
-        ballots.push(ContestBallots {
-            contest_id: cid.clone(),
-            ciphertexts: cts.iter().map(|ct| B64.encode(ct)).collect(),
-        });
+        for (i, ct) in cts.iter().enumerate() {
+            db.cast(&format!("voter-{i}"), e.id.as_str(), cid, ct, before).unwrap();
+        }
     }
-    let manifest = Manifest {
-        format: EXPORT_FORMAT.into(),
-        election_id: e.id.to_string(),
-        district: "tokyo".into(),
-        ballot_box_digest: Manifest::compute_digest(&entries),
-        contests: entries,
-        key_fingerprint: key.fingerprint(),
-        exported_at: "2028-07-23T11:00:00+00:00".into(),
-    };
-    let manifest_json = serde_json::to_string(&manifest).unwrap();
-    let file = ExportFile {
-        signature: export_key.sign(manifest_json.as_bytes()),
-        manifest: manifest_json,
-        export_public_key: export_key.public_hex(),
-        ballots,
-    };
+    let file = verifier::ops::export(&db, &e, key, &export_key, "tokyo", after).unwrap();
+    let manifest: Manifest = serde_json::from_str(&file.manifest).unwrap();
+    let order: Vec<&str> = manifest.contests.iter().map(|c| c.contest_id.as_str()).collect();
+    assert_eq!(order, ["tokyo", "national-pr", "tokyo-1", "tokyo-block", "review"]);
+    for ((cid, cts), b) in contests.iter().zip(&file.ballots) {
+        assert_eq!(&b.contest_id, cid);
+        assert_eq!(b.ciphertexts, cts.iter().map(|ct| B64.encode(ct)).collect::<Vec<_>>(), "tracker order");
+    }
     (file, export_key.public_hex())
 }
 
