@@ -188,12 +188,23 @@ pub struct LiveElection {
     pub auth_pin: &'static str,
     /// The voter's signing password.
     pub sign_password: &'static str,
+    /// The verifier's database (operator commands run against it).
+    pub db: PathBuf,
     _verifier: ProcessGroup,
     _helper: ProcessGroup,
     _dir: tempfile::TempDir,
 }
 
 impl LiveElection {
+    /// Runs a `verifier` operator command against this election's database (e.g. `pause --reason …`).
+    pub fn verifier_command(&self, args: &[&str]) -> anyhow::Result<()> {
+        let out = Command::new(bin_dir().join("verifier")).args(args).arg("--db").arg(&self.db).output()?;
+        if !out.status.success() {
+            bail!("verifier {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        Ok(())
+    }
+
     /// Sets up and starts everything.
     pub fn start() -> anyhow::Result<LiveElection> {
         let dir = tempfile::tempdir()?;
@@ -272,6 +283,7 @@ impl LiveElection {
             base_url: format!("{origin}/"),
             auth_pin,
             sign_password,
+            db,
             _verifier: verifier,
             _helper: helper,
             _dir: dir,

@@ -92,6 +92,12 @@ fn election_card(lang: Lang, e: &ElectionSummary, now: chrono::DateTime<chrono::
     html! {
         <section class="card" aria-labelledby="election-h">
             <h2 id="election-h">{ name }</h2>
+            if let Some(reason) = &e.paused {
+                <p class="notice" id="paused" role="alert">
+                    { t(lang, "インターネット投票は一時停止中です。理由: ", "Online voting is paused. Reason: ") }{ reason }
+                    { t(lang, "　再開後にもう一度お試しください。", " Please try again when it resumes.") }
+                </p>
+            }
             if e.practice {
                 <p class="notice">{ t(lang,
                     "これは練習用の模擬選挙です。実際の選挙ではありません。",

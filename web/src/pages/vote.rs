@@ -63,6 +63,23 @@ pub fn failure_text(code: &str) -> (&'static str, &'static str) {
             "カードの電子証明書の有効期限が切れています。市区町村で更新してください。",
             "Your card's certificate has expired. Renew it at your municipal office.",
         ),
+        "NO_PIN_ON_CARD" => (
+            "顔認証マイナンバーカードには暗証番号がないため、インターネット投票には使えません。郵便等投票または在外公館投票をご利用ください。",
+            "A face-authentication My Number card has no PINs, so it cannot be used online. Vote by post or at an embassy.",
+        ),
+        "CARD_NOT_PRESENT" => (
+            "カードが読み取れません。カードリーダーにマイナンバーカードを置いてください。",
+            "The card cannot be read. Place your My Number card on the reader.",
+        ),
+        "EMERGENCY_PAPER_VOTE" => (
+            "在外公館で紙の投票をすると申し出たため、この選挙ではインターネット投票はできません。",
+            "You declared a paper vote at an embassy for this election, so you cannot vote online in it.",
+        ),
+        "UNKNOWN_CA" => (
+            "マイナンバーカードの電子証明書ではありません。ご自身のマイナンバーカードを使ってください。",
+            "This is not a My Number card certificate. Use your own My Number card.",
+        ),
+        "VOTING_NOT_OPEN" => ("インターネット投票はまだ始まっていません。", "Online voting has not opened yet."),
         "CERT_REVOKED" => (
             "カードの電子証明書が失効しています。現在のカードを使ってください。",
             "Your card's certificate has been revoked. Use your current card.",
