@@ -97,11 +97,17 @@ impl Hsm {
             .ok_or_else(|| TallyError::Hsm(format!("no slot or token '{name}' in {}", self.name)))
     }
 
-    /// Initialises the first uninitialised token (or the one already labelled so) with the SO PIN and label, and
+    /// Initialises the first uninitialised token with the SO PIN and label (refusing a label already in use), and
     /// sets the user PIN; returns the token's slot and serial number.
     pub fn init_token(&self, label: &str, so_pin: &str, user_pin: &str) -> Result<(Slot, String), TallyError> {
         if label.len() > 32 {
             return Err(TallyError::Hsm(format!("the token label '{label}' is longer than PKCS#11's 32 bytes")));
+        }
+        // Two tokens with one label would make the later lookups ambiguous.
+        if let Ok((_, serial)) = self.find_token(label) {
+            return Err(TallyError::Hsm(format!(
+                "a token labelled '{label}' already exists (serial {serial}); choose another label"
+            )));
         }
         let slots = self.ctx.get_slots_with_token().map_err(|e| hsm("listing the slots", e))?;
         let slot = slots

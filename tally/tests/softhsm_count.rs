@@ -113,7 +113,21 @@ fn ceremony_import_and_count_with_softhsm2() {
     assert!(stdout.contains(&record.key_fingerprint));
     assert_eq!(std::fs::read_to_string(ceremony.join("election-public-key.sha256")).unwrap().trim(), key.fingerprint());
     assert_eq!((record.threshold, record.shares), (3, 5));
-    assert!(!stdout.contains(&"so-pin-1234".to_string()));
+    assert!(!stdout.contains("so-pin-1234"));
+    let again = lab.tally(&[
+        "key-ceremony",
+        "--module",
+        &module,
+        "--election-id",
+        "hoc-2028",
+        "--official",
+        "X",
+        "--token-label",
+        "hoc-2028 election key",
+        "--out",
+        s(&lab.path("ceremony-again")),
+    ]);
+    refused(&again, "a token labelled 'hoc-2028 election key' already exists");
 
     // Ballots and the export.
     let contests = common::encrypt_all(&key, &pem);
