@@ -156,6 +156,33 @@ pub fn visible(entries: &[Entry], mode: SelectionMode, query: &str, row: Option<
     }
 }
 
+/// The groups a voter can narrow the entries to: each party by name, and 無所属 (independents) as its own group.
+pub fn groups(entries: &[Entry]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for e in entries {
+        let g = match (&e.group, e.choice) {
+            (Some(g), _) => g.clone(),
+            (None, _) => e.name.clone(),
+        };
+        if !out.contains(&g) {
+            out.push(g);
+        }
+    }
+    out
+}
+
+/// Returns the entries of a group (a party's own entry and its candidates, or the independents).
+pub fn in_group(entries: &[Entry], shown: &[usize], group: &str) -> Vec<usize> {
+    shown
+        .iter()
+        .copied()
+        .filter(|&i| {
+            let e = &entries[i];
+            e.group.as_deref() == Some(group) || (e.group.is_none() && e.name == group)
+        })
+        .collect()
+}
+
 /// Returns the drum roll's starting position: the first entry, or rotated by a per-voter seed (fairness research).
 pub fn drum_start(len: usize, rotate: bool, seed: u64) -> usize {
     if len == 0 || !rotate { 0 } else { (seed % len as u64) as usize }
@@ -234,6 +261,16 @@ mod tests {
         assert_eq!(visible(&e, SelectionMode::InitialSelect, "", Some('か')), vec![1, 3], "が is in the か row");
         assert_eq!(visible(&e, SelectionMode::InitialInput, "ｻ", None), vec![2]);
         assert_eq!(visible(&e, SelectionMode::InitialInput, "", None).len(), 4);
+    }
+
+    #[wasm_bindgen_test]
+    fn independents_are_their_own_group() {
+        let e = entries(&contest());
+        let g = groups(&e);
+        assert_eq!(g, vec!["未来創造党（未来）".to_string(), "無所属 / Independent".to_string()]);
+        let all: Vec<usize> = (0..e.len()).collect();
+        assert_eq!(in_group(&e, &all, "無所属 / Independent"), vec![1, 2, 3]);
+        assert_eq!(in_group(&e, &all, "未来創造党（未来）"), vec![0]);
     }
 
     #[wasm_bindgen_test]

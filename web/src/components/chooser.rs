@@ -34,8 +34,14 @@ pub fn chooser(props: &Props) -> Html {
     let query = use_state(String::new);
     let row = use_state(|| None::<char>);
     let drum = use_state(|| 0usize);
+    let rotate = use_state(|| false);
+    let group = use_state(|| None::<String>);
     let entries = selection::entries(&props.contest);
-    let shown = selection::visible(&entries, *mode, &query, *row);
+    let found = selection::visible(&entries, *mode, &query, *row);
+    let shown = match &*group {
+        Some(g) => selection::in_group(&entries, &found, g),
+        None => found,
+    };
 
     let modes = props.practice.then(|| {
         let sel = SelectionMode::ALL.iter().map(|m| {
@@ -50,14 +56,46 @@ pub fn chooser(props: &Props) -> Html {
             let on = { let (display, drum) = (display.clone(), drum.clone()); let d = *d; Callback::from(move |_: MouseEvent| { display.set(d); drum.set(0); }) };
             html! { <label for={id.clone()} class="mode"><input type="radio" name="display-mode" id={id} checked={*display == *d} onclick={on} />{ t(lang, ja, en) }</label> }
         });
+        let on_rotate = {
+            let (rotate, drum) = (rotate.clone(), drum.clone());
+            let len = entries.len();
+            Callback::from(move |e: Event| {
+                let on = e.target_unchecked_into::<HtmlInputElement>().checked();
+                rotate.set(on);
+                // A per-voter start for fairness research: from the browser's randomness, never stored.
+                let mut b = [0u8; 8];
+                let seed = if getrandom::fill(&mut b).is_ok() { u64::from_le_bytes(b) } else { 0 };
+                drum.set(selection::drum_start(len, on, seed));
+            })
+        };
         html! {
             <div class="modes">
                 <fieldset><legend>{ t(lang, "探し方", "Find by") }</legend>{ for sel }</fieldset>
-                <fieldset><legend>{ t(lang, "表示", "Display") }</legend>{ for disp }</fieldset>
+                <fieldset><legend>{ t(lang, "表示", "Display") }</legend>{ for disp }
+                    <label for="drum-rotate" class="mode"><input type="checkbox" id="drum-rotate" checked={*rotate} onchange={on_rotate} />
+                    { t(lang, "ドラムロールの開始位置を人ごとに変える", "Rotate the drum roll's start per voter") }</label>
+                </fieldset>
             </div>
         }
     });
 
+    let groups = selection::groups(&entries);
+    let on_group = {
+        let (group, drum) = (group.clone(), drum.clone());
+        Callback::from(move |e: Event| {
+            let v = e.target_unchecked_into::<web_sys::HtmlSelectElement>().value();
+            group.set(if v.is_empty() { None } else { Some(v) });
+            drum.set(0);
+        })
+    };
+    let group_filter = html! {
+        <p><label for="group">{ t(lang, "政党・無所属で絞り込む", "Narrow to a party or independents") }</label><br />
+            <select id="group" onchange={on_group}>
+                <option value="" selected={group.is_none()}>{ t(lang, "すべて", "All") }</option>
+                { for groups.iter().map(|g| html! { <option value={g.clone()} selected={group.as_deref() == Some(g.as_str())}>{ g }</option> }) }
+            </select>
+        </p>
+    };
     let finder = match *mode {
         SelectionMode::List => html! {},
         SelectionMode::Search => {
@@ -164,6 +202,7 @@ pub fn chooser(props: &Props) -> Html {
         <>
             { for modes }
             { finder }
+            { group_filter }
             if shown.is_empty() { <p role="status">{ t(lang, "該当する候補がありません。", "No entry matches.") }</p> }
             { list }
             <ul class="options"><li><label class="option" for="blank">
