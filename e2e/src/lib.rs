@@ -290,3 +290,37 @@ impl LiveElection {
         })
     }
 }
+
+impl Browser {
+    /// Plays the voter at the card helper's confirmation page: finds the popup the app opened (skipping a popup of
+    /// an earlier step that is still closing), types the PIN, confirms, waits for the helper's answer, and returns
+    /// to the voting page.
+    pub async fn confirm_on_helper_page(&self, pin: &str) -> anyhow::Result<()> {
+        let main = self.client.window().await?;
+        for _ in 0..100 {
+            for handle in self.client.windows().await? {
+                if handle == main || self.client.switch_to_window(handle).await.is_err() {
+                    continue;
+                }
+                if let Ok(field) = self.client.find(fantoccini::Locator::Css("#pin")).await {
+                    field.send_keys(pin).await?;
+                    self.client.find(fantoccini::Locator::Css("button[value=confirm]")).await?.click().await?;
+                    // The helper answers on its own page, unless the voting page has closed the popup already.
+                    let answer = self.client.wait().at_most(Duration::from_secs(10));
+                    if let Ok(el) = answer.for_element(fantoccini::Locator::Css("#result")).await
+                        && let Ok(text) = el.text().await
+                        && !text.contains("完了")
+                    {
+                        self.client.switch_to_window(main).await?;
+                        bail!("the helper refused: {text}");
+                    }
+                    self.client.switch_to_window(main).await?;
+                    return Ok(());
+                }
+            }
+            self.client.switch_to_window(main.clone()).await?;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        bail!("the card helper's page never opened")
+    }
+}

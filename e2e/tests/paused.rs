@@ -2,29 +2,8 @@
 //! with a message saying to try again, and nothing is recorded; after `resume` the same voter casts it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use e2e::{Browser, LiveElection};
 use fantoccini::Locator;
-
-async fn confirm_in_popup(b: &Browser, pin: &str) {
-    let main = b.client.window().await.unwrap();
-    let mut popup = None;
-    for _ in 0..100 {
-        if let Some(h) = b.client.windows().await.unwrap().into_iter().find(|h| *h != main) {
-            popup = Some(h);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    b.client.switch_to_window(popup.expect("the helper's page opened")).await.unwrap();
-    b.client.wait().for_element(Locator::Css("#pin")).await.unwrap().send_keys(pin).await.unwrap();
-    b.client.find(Locator::Css("button[value=confirm]")).await.unwrap().click().await.unwrap();
-    if let Ok(el) = b.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#result")).await {
-        let _ = el.text().await;
-    }
-    b.client.switch_to_window(main).await.unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_paused_election_says_why_and_refuses_until_resumed() {
@@ -33,7 +12,7 @@ async fn a_paused_election_says_why_and_refuses_until_resumed() {
     b.client.goto(&election.base_url).await.unwrap();
     b.wait_text("#election-h", |t| !t.is_empty()).await.unwrap();
     b.client.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
-    confirm_in_popup(&b, election.auth_pin).await;
+    b.confirm_on_helper_page(election.auth_pin).await.unwrap();
     b.wait_text("#contests-h", |t| !t.is_empty()).await.unwrap();
     b.client.find(Locator::Css("#contest-tokyo button")).await.unwrap().click().await.unwrap();
     b.client.wait().for_element(Locator::Css("#blank")).await.unwrap().click().await.unwrap();
@@ -43,7 +22,7 @@ async fn a_paused_election_says_why_and_refuses_until_resumed() {
 
     election.verifier_command(&["pause", "--reason", "候補者の異動のため / candidate change"]).unwrap();
     b.client.find(Locator::Css("#cast")).await.unwrap().click().await.unwrap();
-    confirm_in_popup(&b, election.sign_password).await;
+    b.confirm_on_helper_page(election.sign_password).await.unwrap();
     let failure = b.wait_text("#failure", |t| !t.is_empty()).await.unwrap();
     assert!(failure.contains("一時停止"), "{failure}");
     b.screenshot("vote-paused").await.unwrap();
@@ -59,13 +38,13 @@ async fn a_paused_election_says_why_and_refuses_until_resumed() {
     b.wait_text("#election-h", |t| !t.is_empty()).await.unwrap();
     assert!(b.client.find(Locator::Css("#paused")).await.is_err(), "no pause banner after resume");
     b.client.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
-    confirm_in_popup(&b, election.auth_pin).await;
+    b.confirm_on_helper_page(election.auth_pin).await.unwrap();
     b.wait_text("#contests-h", |t| !t.is_empty()).await.unwrap();
     b.client.find(Locator::Css("#contest-tokyo button")).await.unwrap().click().await.unwrap();
     b.client.wait().for_element(Locator::Css("#blank")).await.unwrap().click().await.unwrap();
     b.client.find(Locator::Css("#to-confirm")).await.unwrap().click().await.unwrap();
     b.client.find(Locator::Css("#cast")).await.unwrap().click().await.unwrap();
-    confirm_in_popup(&b, election.sign_password).await;
+    b.confirm_on_helper_page(election.sign_password).await.unwrap();
     b.wait_text("#contest-tokyo .tracker code", |t| t.len() == 64).await.unwrap();
     b.client.close().await.unwrap();
 }

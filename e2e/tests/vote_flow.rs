@@ -3,38 +3,8 @@
 //! signing password, and gets a receipt; a second attempt in the same contest is not offered.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::time::Duration;
-
 use e2e::{Browser, LiveElection};
 use fantoccini::Locator;
-
-/// Switches to the helper's popup, types the PIN, confirms, and switches back.
-async fn confirm_in_popup(b: &Browser, pin: &str) {
-    let main = b.client.window().await.unwrap();
-    let mut popup = None;
-    for _ in 0..100 {
-        let handles = b.client.windows().await.unwrap();
-        if let Some(h) = handles.into_iter().find(|h| *h != main) {
-            popup = Some(h);
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    b.client.switch_to_window(popup.expect("the helper's page opened")).await.unwrap();
-    let field = b.client.wait().for_element(Locator::Css("#pin")).await.unwrap();
-    let origin = b.client.find(Locator::Css("#origin")).await.unwrap().text().await.unwrap();
-    assert!(origin.starts_with("http://127.0.0.1:"), "the helper's page names the requesting site: {origin}");
-    field.send_keys(pin).await.unwrap();
-    b.client.find(Locator::Css("button[value=confirm]")).await.unwrap().click().await.unwrap();
-    // The helper answers its own page; the voting page, polling, closes the popup when the result is in.
-    // The helper answers on its own page (unless the voting page, polling, has already closed the popup).
-    if let Ok(el) = b.client.wait().at_most(Duration::from_secs(10)).for_element(Locator::Css("#result")).await
-        && let Ok(text) = el.text().await
-    {
-        assert!(text.contains("完了"), "the helper refused: {text}");
-    }
-    b.client.switch_to_window(main).await.unwrap();
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn voter_logs_in_chooses_confirms_signs_and_gets_a_receipt() {
@@ -45,7 +15,7 @@ async fn voter_logs_in_chooses_confirms_signs_and_gets_a_receipt() {
     let check = b.wait_text("#card-check", |t| !t.is_empty()).await.unwrap();
     assert!(check.contains("3 / 3"), "the card check shows the tries left: {check}");
     b.client.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
-    confirm_in_popup(&b, election.auth_pin).await;
+    b.confirm_on_helper_page(election.auth_pin).await.unwrap();
     if b.wait_text("#contests-h", |t| !t.is_empty()).await.is_err() {
         b.screenshot("vote-login-failed").await.unwrap();
         panic!("login did not reach the ballot: {}", b.client.source().await.unwrap());
@@ -63,7 +33,7 @@ async fn voter_logs_in_chooses_confirms_signs_and_gets_a_receipt() {
     assert_eq!(chosen, "佐々木 里美（ささき さとみ）", "the confirmation shows the choice in words");
     b.screenshot("vote-confirm").await.unwrap();
     b.client.find(Locator::Css("#cast")).await.unwrap().click().await.unwrap();
-    confirm_in_popup(&b, election.sign_password).await;
+    b.confirm_on_helper_page(election.sign_password).await.unwrap();
 
     let tracker = b.wait_text("#contest-tokyo .tracker code", |t| t.len() == 64).await.unwrap();
     assert!(tracker.chars().all(|c| c.is_ascii_hexdigit()));
@@ -82,7 +52,7 @@ async fn voter_logs_in_chooses_confirms_signs_and_gets_a_receipt() {
     b.client.find(Locator::Css("#to-confirm")).await.unwrap().click().await.unwrap();
     assert_eq!(b.wait_text("#chosen", |t| !t.is_empty()).await.unwrap(), "上田 真理（うえだ まり）");
     b.client.find(Locator::Css("#cast")).await.unwrap().click().await.unwrap();
-    confirm_in_popup(&b, election.sign_password).await;
+    b.confirm_on_helper_page(election.sign_password).await.unwrap();
     b.wait_text("#contest-national-pr .tracker code", |t| t.len() == 64).await.unwrap();
 
     // The Supreme Court review: a dismiss mark on one judge.
@@ -92,7 +62,7 @@ async fn voter_logs_in_chooses_confirms_signs_and_gets_a_receipt() {
     let chosen = b.wait_text("#chosen", |t| !t.is_empty()).await.unwrap();
     assert!(chosen.contains("井上 和子") && !chosen.contains("浅野"), "{chosen}");
     b.client.find(Locator::Css("#cast")).await.unwrap().click().await.unwrap();
-    confirm_in_popup(&b, election.sign_password).await;
+    b.confirm_on_helper_page(election.sign_password).await.unwrap();
     b.wait_text("#contest-review .tracker code", |t| t.len() == 64).await.unwrap();
     b.screenshot("vote-all-done").await.unwrap();
     b.client.close().await.unwrap();

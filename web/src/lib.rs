@@ -44,6 +44,10 @@ pub fn app() -> Html {
             <main id="main" lang={lang.code()}>
                 <pages::start::Start lang={*lang} />
                 <pages::vote::Vote lang={*lang} />
+                <details class="card" id="apply-section">
+                    <summary>{ i18n::t(*lang, "インターネット投票の申出・切替申出はこちら", "Apply for internet voting, or switch back to paper") }</summary>
+                    <pages::apply::Apply lang={*lang} />
+                </details>
             </main>
         </>
     }

@@ -1,4 +1,5 @@
 //! One module per screen.
 
+pub mod apply;
 pub mod start;
 pub mod vote;

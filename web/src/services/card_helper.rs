@@ -53,8 +53,9 @@ pub async fn confirm_and_wait(helper: &str, started: &OperationStarted) -> Resul
     use base64::engine::general_purpose::STANDARD as B64;
     let popup = web_sys::window()
         .and_then(|w| {
-            w.open_with_url_and_target_and_features(&started.confirm_url, "card-helper", "popup,width=560,height=720")
-                .ok()
+            // A target name per operation: a popup still closing from the last step must not be reused.
+            let target = format!("card-helper-{}", started.operation_id);
+            w.open_with_url_and_target_and_features(&started.confirm_url, &target, "popup,width=560,height=720").ok()
         })
         .flatten();
     let url = format!("{helper}/api/v1/operations/{}", started.operation_id);

@@ -78,3 +78,13 @@ pub async fn ballot() -> Result<shared::api::BallotView, ApiFailure> {
 pub async fn cast(body: &shared::api::CastRequest) -> Result<shared::api::CastReceipt, ApiFailure> {
     send(Request::post("/api/v1/ballots").json(body)).await
 }
+
+/// Submits a signed application or switch request.
+pub async fn apply(body: &shared::api::ApplicationRequest) -> Result<shared::api::ApplicationStatus, ApiFailure> {
+    send(Request::post("/api/v1/applications").json(body)).await
+}
+
+/// Lists the applications made with the logged-in card.
+pub async fn applications() -> Result<Vec<shared::api::ApplicationStatus>, ApiFailure> {
+    get("/api/v1/applications").await
+}
