@@ -25,6 +25,7 @@ use yew::prelude::*;
 #[function_component(App)]
 pub fn app() -> Html {
     let lang = use_state(|| i18n::Lang::Ja);
+    use_effect_with((), |_| components::settings::apply_saved());
     let toggle = {
         let lang = lang.clone();
         Callback::from(move |_: MouseEvent| lang.set(lang.other()))
@@ -42,6 +43,7 @@ pub fn app() -> Html {
                 </h1>
             </header>
             <main id="main" lang={lang.code()}>
+                <components::settings::Settings lang={*lang} />
                 <pages::start::Start lang={*lang} />
                 <pages::vote::Vote lang={*lang} />
                 <details class="card" id="apply-section">

@@ -2,3 +2,4 @@
 
 pub mod chooser;
 pub mod jst_clock;
+pub mod settings;
