@@ -10,7 +10,7 @@
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
@@ -62,6 +62,16 @@ impl ProcessGroup {
     /// Returns the child.
     pub fn child(&mut self) -> &mut Child {
         &mut self.0
+    }
+}
+
+impl ProcessGroup {
+    /// Kills the group now and waits for the child.
+    pub fn stop(&mut self) {
+        if let Ok(pgid) = i32::try_from(self.0.id()) {
+            let _ = nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGKILL);
+        }
+        let _ = self.0.wait();
     }
 }
 
@@ -191,8 +201,26 @@ pub struct LiveElection {
     /// The verifier's database (operator commands run against it).
     pub db: PathBuf,
     _verifier: ProcessGroup,
-    _helper: ProcessGroup,
+    helper: ProcessGroup,
+    helper_port: u16,
+    origin: String,
+    cards: Vec<PathBuf>,
     _dir: tempfile::TempDir,
+}
+
+fn start_helper(port: u16, origin: &str, card: &Path) -> anyhow::Result<ProcessGroup> {
+    let mut h = Command::new(bin_dir().join("card-helper"));
+    h.args(["serve", "--port", &port.to_string(), "--allowed-origin", origin, "--soft-card"])
+        .arg(card)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut helper = ProcessGroup::spawn(h)?;
+    let mut line = String::new();
+    BufReader::new(helper.child().stdout.take().context("no stdout")?).read_line(&mut line)?;
+    if !line.contains("listening") {
+        bail!("the card helper did not start: {line:?}");
+    }
+    Ok(helper)
 }
 
 impl LiveElection {
@@ -205,8 +233,21 @@ impl LiveElection {
         Ok(())
     }
 
-    /// Sets up and starts everything.
+    /// Puts voter `i`'s card in the reader: the helper restarts on the same port with that card.
+    pub fn use_card(&mut self, i: usize) -> anyhow::Result<()> {
+        let card = self.cards.get(i).context("no such voter")?.clone();
+        // Stop the old helper first: the port is reused.
+        self.helper = start_helper_after(&mut self.helper, self.helper_port, &self.origin, &card)?;
+        Ok(())
+    }
+
+    /// Sets up and starts everything with one registered voter.
     pub fn start() -> anyhow::Result<LiveElection> {
+        LiveElection::start_with_voters(1)
+    }
+
+    /// Sets up and starts everything with `n` registered voters (the helper holds voter 0's card).
+    pub fn start_with_voters(n: usize) -> anyhow::Result<LiveElection> {
         let dir = tempfile::tempdir()?;
         let bin = bin_dir();
         let run = |cmd: &mut Command| -> anyhow::Result<()> {
@@ -219,15 +260,20 @@ impl LiveElection {
         let helper_bin = bin.join("card-helper");
         let verifier_bin = bin.join("verifier");
         let pki = dir.path().join("pki");
-        let card = dir.path().join("card.json");
         let (auth_pin, sign_password) = ("1234", "HANAKO1");
         run(Command::new(&helper_bin).args(["test-pki", "init", "--dir"]).arg(&pki))?;
-        run(Command::new(&helper_bin)
-            .args(["test-pki", "issue", "--dir"])
-            .arg(&pki)
-            .args(["--name", "在外 花子", "--address", "ニューヨーク", "--birth-date", "1990-04-01", "--sex", "female"])
-            .args(["--auth-pin", auth_pin, "--sign-password", sign_password, "--out"])
-            .arg(&card))?;
+        let mut cards = Vec::new();
+        for i in 0..n.max(1) {
+            let card = dir.path().join(format!("card{i}.json"));
+            let name = if i == 0 { "在外 花子".to_string() } else { format!("在外 利用者{i}") };
+            run(Command::new(&helper_bin)
+                .args(["test-pki", "issue", "--dir"])
+                .arg(&pki)
+                .args(["--name", &name, "--address", "ニューヨーク", "--birth-date", "1990-04-01", "--sex", "female"])
+                .args(["--auth-pin", auth_pin, "--sign-password", sign_password, "--out"])
+                .arg(&card))?;
+            cards.push(card);
+        }
         let db = dir.path().join("verifier.sqlite");
         run(Command::new(&verifier_bin)
             .args(["election", "create"])
@@ -237,14 +283,18 @@ impl LiveElection {
             .arg("--db")
             .arg(&db)
             .arg("--redate-for-demo"))?;
-        let card_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&card)?)?;
-        let voter = serde_json::json!({
-            "person_id": "13101:E-1", "municipality": "13101", "districts": ["tokyo", "national"],
-            "auth_certificates": [card_json["auth"]["certificate"]],
-            "sign_certificates": [card_json["sign"]["certificate"]],
-        });
+        let mut lines = String::new();
+        for (i, card) in cards.iter().enumerate() {
+            let card_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(card)?)?;
+            let voter = serde_json::json!({
+                "person_id": format!("13101:E-{}", i + 1), "municipality": "13101", "districts": ["tokyo", "national"],
+                "auth_certificates": [card_json["auth"]["certificate"]],
+                "sign_certificates": [card_json["sign"]["certificate"]],
+            });
+            lines.push_str(&format!("{voter}\n"));
+        }
         let voters = dir.path().join("voters.jsonl");
-        std::fs::write(&voters, format!("{voter}\n"))?;
+        std::fs::write(&voters, lines)?;
         run(Command::new(&verifier_bin)
             .args(["voters", "import"])
             .arg(&voters)
@@ -271,24 +321,34 @@ impl LiveElection {
         let mut verifier = ProcessGroup::spawn(v)?;
         let mut line = String::new();
         BufReader::new(verifier.child().stdout.take().context("no stdout")?).read_line(&mut line)?;
-        let mut h = Command::new(&helper_bin);
-        h.args(["serve", "--port", &helper_port.to_string(), "--allowed-origin", &origin, "--soft-card"])
-            .arg(&card)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        let mut helper = ProcessGroup::spawn(h)?;
-        let mut line2 = String::new();
-        BufReader::new(helper.child().stdout.take().context("no stdout")?).read_line(&mut line2)?;
+        let helper = start_helper(helper_port, &origin, &cards[0])?;
         Ok(LiveElection {
             base_url: format!("{origin}/"),
             auth_pin,
             sign_password,
             db,
             _verifier: verifier,
-            _helper: helper,
+            helper,
+            helper_port,
+            origin,
+            cards,
             _dir: dir,
         })
     }
+}
+
+/// Stops a helper and starts another on the same port, retrying while the port is released.
+fn start_helper_after(old: &mut ProcessGroup, port: u16, origin: &str, card: &Path) -> anyhow::Result<ProcessGroup> {
+    old.stop();
+    let mut last = None;
+    for _ in 0..50 {
+        match start_helper(port, origin, card) {
+            Ok(h) => return Ok(h),
+            Err(e) => last = Some(e),
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Err(last.unwrap_or_else(|| anyhow::anyhow!("the card helper did not restart")))
 }
 
 impl Browser {
