@@ -75,6 +75,24 @@ pub struct ContestManifest {
     pub tracker_root: String,
 }
 
+/// Describes one contest's ciphertexts (already in tracker order) for an export: its manifest entry and its
+/// base64 ballots. The verifier writes exports with it and the counting tool's tests rebuild them with it.
+pub fn contest_entry(contest_id: &str, ciphertexts: &[Vec<u8>]) -> (ContestManifest, ContestBallots) {
+    use base64::Engine;
+    let mut trackers: Vec<String> = ciphertexts.iter().map(|ct| crate::crypto::tracker(ct)).collect();
+    let manifest = ContestManifest {
+        contest_id: contest_id.to_string(),
+        count: ciphertexts.len() as u64,
+        content_digest: content_digest(ciphertexts),
+        tracker_root: tracker_root(&mut trackers),
+    };
+    let ballots = ContestBallots {
+        contest_id: contest_id.to_string(),
+        ciphertexts: ciphertexts.iter().map(|ct| base64::engine::general_purpose::STANDARD.encode(ct)).collect(),
+    };
+    (manifest, ballots)
+}
+
 /// What the export key signs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

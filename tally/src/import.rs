@@ -155,9 +155,7 @@ pub fn verify_export(bytes: &[u8], election: &Election, want: &Expectations) -> 
 
 #[cfg(test)]
 mod tests {
-    use base64::Engine as _;
     use ring::signature::{Ed25519KeyPair, KeyPair as _};
-    use shared::ballot_box::{ContestBallots, ContestManifest};
 
     use super::*;
 
@@ -173,18 +171,10 @@ mod tests {
         let mut entries = Vec::new();
         let mut ballots = Vec::new();
         for c in &e.contests {
-            let cts = per_contest(c.id.as_str());
-            let mut trackers: Vec<String> = cts.iter().map(|ct| tracker(ct)).collect();
-            entries.push(ContestManifest {
-                contest_id: c.id.to_string(),
-                count: cts.len() as u64,
-                content_digest: content_digest(&cts),
-                tracker_root: tracker_root(&mut trackers),
-            });
-            ballots.push(ContestBallots {
-                contest_id: c.id.to_string(),
-                ciphertexts: cts.iter().map(|ct| B64.encode(ct)).collect(),
-            });
+            let (entry, contest_ballots) =
+                shared::ballot_box::contest_entry(c.id.as_str(), &per_contest(c.id.as_str()));
+            entries.push(entry);
+            ballots.push(contest_ballots);
         }
         let manifest = Manifest {
             format: EXPORT_FORMAT.into(),

@@ -4,15 +4,12 @@
 
 use std::path::Path;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use chrono::{DateTime, Utc};
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shared::ballot_box::{
-    ContestBallots, ContestManifest, EXPORT_FORMAT, ExportFile, Manifest, PublishedBallotBox, PublishedContest,
-    content_digest, tracker_root,
+    EXPORT_FORMAT, ExportFile, Manifest, PublishedBallotBox, PublishedContest, contest_entry, tracker_root,
 };
 use shared::crypto::{ElectionPublicKey, tracker};
 use shared::election::Election;
@@ -163,17 +160,9 @@ pub fn export(
     let mut ballots = Vec::new();
     for c in contests {
         let cts = db.ciphertexts_in_hash_order(election.id.as_str(), c.id.as_str())?;
-        let mut trackers: Vec<String> = cts.iter().map(|ct| tracker(ct)).collect();
-        entries.push(ContestManifest {
-            contest_id: c.id.to_string(),
-            count: cts.len() as u64,
-            content_digest: content_digest(&cts),
-            tracker_root: tracker_root(&mut trackers),
-        });
-        ballots.push(ContestBallots {
-            contest_id: c.id.to_string(),
-            ciphertexts: cts.iter().map(|ct| B64.encode(ct)).collect(),
-        });
+        let (entry, contest_ballots) = contest_entry(c.id.as_str(), &cts);
+        entries.push(entry);
+        ballots.push(contest_ballots);
     }
     let manifest = Manifest {
         format: EXPORT_FORMAT.into(),

@@ -142,8 +142,8 @@ async fn export_after_close_with_signed_manifest_and_published_digest() {
         verifier::certs::TrustStore::from_dir(&fixture(0).dir.path().join("ca")).unwrap(),
         chrono::Duration::minutes(20),
     );
-    for ct in &cts {
-        state.db.cast(&format!("x{}", ct[0]), election.id.as_str(), "tokyo", ct, Utc::now()).ok();
+    for (i, ct) in cts.iter().enumerate() {
+        state.db.cast(&format!("x{i}"), election.id.as_str(), "tokyo", ct, Utc::now()).unwrap();
     }
     let r = warp::test::request()
         .path("/api/v1/elections/current/ballot-box")

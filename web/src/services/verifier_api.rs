@@ -16,16 +16,7 @@ pub struct ApiFailure {
 }
 
 async fn get<T: DeserializeOwned>(path: &str) -> Result<T, ApiFailure> {
-    let network = |e: gloo_net::Error| ApiFailure { code: "NETWORK".into(), message: e.to_string() };
-    let resp = Request::get(path).send().await.map_err(network)?;
-    if resp.ok() {
-        resp.json::<T>().await.map_err(network)
-    } else {
-        match resp.json::<ApiError>().await {
-            Ok(e) => Err(ApiFailure { code: e.code, message: e.message }),
-            Err(e) => Err(ApiFailure { code: format!("HTTP_{}", resp.status()), message: e.to_string() }),
-        }
-    }
+    send(Request::get(path).build()).await
 }
 
 /// Measures the offset between the server's clock and the device's (R-VOTE-1).
