@@ -352,6 +352,14 @@ fn start_helper_after(old: &mut ProcessGroup, port: u16, origin: &str, card: &Pa
 }
 
 impl Browser {
+    /// Logs in from the start page: the login button, the PIN on the helper's page, then the voter's contests.
+    pub async fn log_in(&self, pin: &str) -> anyhow::Result<()> {
+        self.client.find(fantoccini::Locator::Css("#login")).await?.click().await?;
+        self.confirm_on_helper_page(pin).await?;
+        self.wait_text("#contests-h", |t| !t.is_empty()).await?;
+        Ok(())
+    }
+
     /// Plays the voter at the card helper's confirmation page: finds the popup the app opened (skipping a popup of
     /// an earlier step that is still closing), types the PIN, confirms, waits for the helper's answer, and returns
     /// to the voting page.

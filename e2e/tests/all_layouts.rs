@@ -56,9 +56,7 @@ async fn a_vote_in_every_selection_and_display_combination() {
         election.use_card(voter).unwrap();
         b.client.goto(&election.base_url).await.unwrap();
         b.wait_text("#election-h", |t| !t.is_empty()).await.unwrap();
-        b.client.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
-        b.confirm_on_helper_page(election.auth_pin).await.unwrap();
-        b.wait_text("#contests-h", |t| !t.is_empty()).await.unwrap();
+        b.log_in(election.auth_pin).await.unwrap();
         for (contest, (selection, display)) in ["tokyo", "national-pr"].iter().zip(pair) {
             choose(&b, contest, selection, display).await;
             b.confirm_on_helper_page(election.sign_password).await.unwrap();

@@ -5,18 +5,21 @@
 use e2e::{Browser, LiveElection};
 use fantoccini::Locator;
 
+/// Opens the Tokyo contest, chooses 白票 and goes to the confirmation.
+async fn choose_blank_in_tokyo(b: &Browser) {
+    b.client.find(Locator::Css("#contest-tokyo button")).await.unwrap().click().await.unwrap();
+    b.client.wait().for_element(Locator::Css("#blank")).await.unwrap().click().await.unwrap();
+    b.client.find(Locator::Css("#to-confirm")).await.unwrap().click().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_paused_election_says_why_and_refuses_until_resumed() {
     let election = LiveElection::start().unwrap();
     let b = Browser::start(None).await.unwrap();
     b.client.goto(&election.base_url).await.unwrap();
     b.wait_text("#election-h", |t| !t.is_empty()).await.unwrap();
-    b.client.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
-    b.confirm_on_helper_page(election.auth_pin).await.unwrap();
-    b.wait_text("#contests-h", |t| !t.is_empty()).await.unwrap();
-    b.client.find(Locator::Css("#contest-tokyo button")).await.unwrap().click().await.unwrap();
-    b.client.wait().for_element(Locator::Css("#blank")).await.unwrap().click().await.unwrap();
-    b.client.find(Locator::Css("#to-confirm")).await.unwrap().click().await.unwrap();
+    b.log_in(election.auth_pin).await.unwrap();
+    choose_blank_in_tokyo(&b).await;
     let chosen = b.wait_text("#chosen", |t| !t.is_empty()).await.unwrap();
     assert!(chosen.contains("白票"), "a 白票 is shown in words: {chosen}");
 
@@ -37,12 +40,8 @@ async fn a_paused_election_says_why_and_refuses_until_resumed() {
     b.client.goto(&election.base_url).await.unwrap();
     b.wait_text("#election-h", |t| !t.is_empty()).await.unwrap();
     assert!(b.client.find(Locator::Css("#paused")).await.is_err(), "no pause banner after resume");
-    b.client.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
-    b.confirm_on_helper_page(election.auth_pin).await.unwrap();
-    b.wait_text("#contests-h", |t| !t.is_empty()).await.unwrap();
-    b.client.find(Locator::Css("#contest-tokyo button")).await.unwrap().click().await.unwrap();
-    b.client.wait().for_element(Locator::Css("#blank")).await.unwrap().click().await.unwrap();
-    b.client.find(Locator::Css("#to-confirm")).await.unwrap().click().await.unwrap();
+    b.log_in(election.auth_pin).await.unwrap();
+    choose_blank_in_tokyo(&b).await;
     b.client.find(Locator::Css("#cast")).await.unwrap().click().await.unwrap();
     b.confirm_on_helper_page(election.sign_password).await.unwrap();
     b.wait_text("#contest-tokyo .tracker code", |t| t.len() == 64).await.unwrap();
