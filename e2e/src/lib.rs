@@ -248,6 +248,11 @@ impl LiveElection {
 
     /// Sets up and starts everything with `n` registered voters (the helper holds voter 0's card).
     pub fn start_with_voters(n: usize) -> anyhow::Result<LiveElection> {
+        LiveElection::start_with(n, &[])
+    }
+
+    /// As [`LiveElection::start_with_voters`], with extra `verifier serve` arguments (e.g. a short session).
+    pub fn start_with(n: usize, serve_args: &[&str]) -> anyhow::Result<LiveElection> {
         let dir = tempfile::tempdir()?;
         let bin = bin_dir();
         let run = |cmd: &mut Command| -> anyhow::Result<()> {
@@ -316,6 +321,7 @@ impl LiveElection {
             .arg(&pki)
             .arg("--web-dir")
             .arg(web_dist()?)
+            .args(serve_args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         let mut verifier = ProcessGroup::spawn(v)?;

@@ -65,6 +65,9 @@ pub struct ElectionSummary {
     pub server_time: DateTime<Utc>,
     /// Why voting is paused, if it is (R-VOTE-3).
     pub paused: Option<String>,
+    /// The server runs an INSECURE shifted test clock (a rehearsal, never a real election).
+    #[serde(default)]
+    pub insecure_test_clock: bool,
 }
 
 impl ElectionSummary {
@@ -89,6 +92,7 @@ impl ElectionSummary {
             },
             server_time: now,
             paused,
+            insecure_test_clock: false,
         }
     }
 }
@@ -162,8 +166,11 @@ pub struct LoginRequest {
 pub struct LoginResponse {
     /// Server time of login.
     pub started_at: DateTime<Utc>,
-    /// The session ends here, whatever the voter does.
+    /// The session ends here unless the voter extends it by logging in again with the same card.
     pub expires_at: DateTime<Utc>,
+    /// How many more times the session may be extended (WCAG 2.2.1).
+    #[serde(default)]
+    pub extensions_left: u32,
 }
 
 /// One contest on the voter's ballot, with whether this voter has voted in it.
@@ -188,6 +195,9 @@ pub struct BallotView {
     pub key_fingerprint: String,
     /// When the session ends.
     pub session_expires_at: DateTime<Utc>,
+    /// How many more times the session may be extended by re-authenticating with the card (WCAG 2.2.1).
+    #[serde(default)]
+    pub session_extensions_left: u32,
     /// When voting closes.
     pub window_closes_at: DateTime<Utc>,
     /// Why voting is paused, if it is (R-VOTE-3).

@@ -1,7 +1,8 @@
 //! Session lifetime and countdowns (R-VOTE-4, R-VOTE-1).
 //!
 //! A voter's session ends a fixed time after login (20 minutes by default, configurable), absolute: activity does
-//! not extend it. The remaining time is always shown, a warning comes before the end, and the end is never
+//! not extend it; only a new login with the same card does, a limited number of times (WCAG 2.2.1). The
+//! remaining time is always shown, a warning comes before the end, and the end is never
 //! silent. The same countdown arithmetic and formatting serves the time left until voting closes.
 
 use chrono::{DateTime, Duration, Utc};

@@ -24,6 +24,10 @@ const OPERATOR: &str = "operator:cli";
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// INSECURE, for rehearsals and tests only: shift the election clock by this many seconds (may be negative),
+    /// so that a voting window opens and closes within minutes. Logged, audited and shown on voter pages.
+    #[arg(long, global = true, env = "VERIFIER_INSECURE_TEST_CLOCK_OFFSET_SECONDS", allow_hyphen_values = true)]
+    insecure_test_clock_offset_seconds: Option<i64>,
 }
 
 #[derive(Subcommand)]
@@ -181,6 +185,13 @@ struct ServeArgs {
     /// Session lifetime after login, in minutes (R-VOTE-4).
     #[arg(long, env = "VERIFIER_SESSION_MINUTES", default_value_t = shared::session::DEFAULT_SESSION_MINUTES)]
     session_minutes: i64,
+    /// Session lifetime in seconds, instead of minutes (rehearsals and tests of a session ending on screen).
+    #[arg(long, env = "VERIFIER_SESSION_SECONDS", conflicts_with = "session_minutes")]
+    session_seconds: Option<i64>,
+    /// How many times a voter may extend a session by logging in again with the same card. WCAG 2.2.1 asks for
+    /// at least ten; each extension needs the card and its PIN, so it gives no one else more time.
+    #[arg(long, env = "VERIFIER_SESSION_EXTENSIONS", default_value_t = 10)]
+    session_extensions: u32,
     /// The card helper's origin on voters' PCs, which the voter app calls (and its CSP allows).
     #[arg(long, env = "VERIFIER_CARD_HELPER_ORIGIN", default_value = "http://127.0.0.1:24190")]
     card_helper_origin: String,
@@ -293,8 +304,17 @@ pub fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    let clock = match cli.insecure_test_clock_offset_seconds {
+        None | Some(0) => Clock::SYSTEM,
+        Some(s) => {
+            eprintln!(
+                "verifier: WARNING: INSECURE TEST CLOCK, {s} s from the system clock; never use this in an election"
+            );
+            Clock::insecure_test_offset(chrono::TimeDelta::seconds(s))
+        }
+    };
     match cli.command {
-        Command::Serve(args) => serve(args),
+        Command::Serve(args) => serve(args, clock),
         Command::Election(ElectionCommand::Check { file }) => {
             let e = load_election(&file)?;
             let w = e.window();
@@ -312,12 +332,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Election(ElectionCommand::Create { file, public_key, db, redate_for_demo }) => {
             let mut election = load_election(&file)?;
             if redate_for_demo {
-                election = demo::redated(election, Clock.now())?;
+                election = demo::redated(election, clock.now())?;
             }
             let pem = std::fs::read_to_string(&public_key)
                 .with_context(|| format!("cannot read the public key {}", public_key.display()))?;
             let key = ElectionPublicKey::from_pem(&pem).with_context(|| format!("{}", public_key.display()))?;
-            Db::open(&db.db)?.create_election(&election, &key, OPERATOR, Clock.now())?;
+            Db::open(&db.db)?.create_election(&election, &key, OPERATOR, clock.now())?;
             println!("election {} created in {}; key fingerprint {}", election.id, db.db.display(), key.fingerprint());
             Ok(())
         }
@@ -329,12 +349,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Pause { db, reason } => {
             anyhow::ensure!(!reason.trim().is_empty(), "give the reason voters will see");
-            Db::open(&db.db)?.set_pause(Some(&reason), OPERATOR, Clock.now())?;
+            Db::open(&db.db)?.set_pause(Some(&reason), OPERATOR, clock.now())?;
             println!("voting paused: {reason}");
             Ok(())
         }
         Command::Resume { db } => {
-            Db::open(&db.db)?.set_pause(None, OPERATOR, Clock.now())?;
+            Db::open(&db.db)?.set_pause(None, OPERATOR, clock.now())?;
             println!("voting resumed");
             Ok(())
         }
@@ -346,7 +366,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ZeroCheck { db, export_key, out } => {
             let (db, election, key) = open_with_election(&db.db)?;
             let export_key = crate::ops::ExportKey::load(&export_key)?;
-            let report = crate::ops::zero_check(&db, &election, &key, Clock.now())?;
+            let report = crate::ops::zero_check(&db, &election, &key, clock.now())?;
             let json = serde_json::to_string_pretty(&report)?;
             let signed = serde_json::json!({ "report": json, "signature": export_key.sign(json.as_bytes()), "export_public_key": export_key.public_hex() });
             std::fs::write(&out, serde_json::to_string_pretty(&signed)?)?;
@@ -357,7 +377,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export { db, district, export_key, out } => {
             let (db, election, key) = open_with_election(&db.db)?;
             let export_key = crate::ops::ExportKey::load(&export_key)?;
-            let file = crate::ops::export(&db, &election, &key, &export_key, &district, Clock.now())?;
+            let file = crate::ops::export(&db, &election, &key, &export_key, &district, clock.now())?;
             std::fs::write(&out, serde_json::to_vec(&file)?)?;
             println!("exported district {district} to {}: {}", out.display(), file.manifest);
             Ok(())
@@ -390,7 +410,7 @@ fn operators(command: OperatorsCommand) -> anyhow::Result<()> {
         }
         OperatorsCommand::Revoke { ca, db, serial } => {
             let (ca, db) = (OperatorCa::open(&ca)?, Db::open(&db.db)?);
-            println!("{}", auth::revoke_everywhere(&ca, &db, &serial, OPERATOR, Clock.now())?);
+            println!("{}", auth::revoke_everywhere(&ca, &db, &serial, OPERATOR, Clock::SYSTEM.now())?);
         }
         OperatorsCommand::List { db } => print!("{}", auth::list_text(&Db::open(&db.db)?)?),
         OperatorsCommand::ServerCert { ca, hosts } => {
@@ -412,7 +432,7 @@ fn open_with_election(path: &Path) -> anyhow::Result<(Db, Election, ElectionPubl
 /// Imports voters from a JSON-lines file, checking each certificate; returns how many.
 pub fn import_voters(db: &Db, trust: &TrustStore, file: &Path) -> anyhow::Result<usize> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
-    let now = Clock.now();
+    let now = Clock::SYSTEM.now();
     let mut n = 0;
     for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
         let at = || format!("{} line {}", file.display(), i + 1);
@@ -440,13 +460,13 @@ pub fn import_voters(db: &Db, trust: &TrustStore, file: &Path) -> anyhow::Result
     Ok(n)
 }
 
-fn serve(args: ServeArgs) -> anyhow::Result<()> {
+fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
     init_logging();
     let (db, election, key) = if args.demo {
         let db = Db::open_in_memory()?;
-        let election = demo::demo_election(Clock.now())?;
+        let election = demo::demo_election(clock.now())?;
         let key = demo::insecure_demo_key()?;
-        db.create_election(&election, &key, "system:demo", Clock.now())?;
+        db.create_election(&election, &key, "system:demo", clock.now())?;
         (db, election, key)
     } else {
         let path = args.db.clone().context("give --db or --demo")?;
@@ -460,7 +480,11 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mailer = Arc::new(crate::notify::Mailer::new(mail_config(&args)?)?);
     let config = Config {
         public_origin: args.public_origin.unwrap_or_else(|| format!("http://{}", args.listen)),
-        session_lifetime: chrono::Duration::minutes(args.session_minutes),
+        session_lifetime: match args.session_seconds {
+            Some(s) => chrono::Duration::seconds(s),
+            None => chrono::Duration::minutes(args.session_minutes),
+        },
+        session_extensions: args.session_extensions,
         secure_cookies: args.secure_cookies,
         card_helper_origin: args.card_helper_origin.clone(),
     };
@@ -470,13 +494,13 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
         db: Arc::new(db),
         trust,
         sessions: Arc::default(),
-        clock: Clock,
+        clock,
         config: Arc::new(config),
     };
     let operator_api = match (args.operator_listen, args.operator_ca) {
         (Some(listen), Some(dir)) => Some((
             crate::operator_api::OperatorApiConfig::from_ca_dir(listen, &dir)?,
-            crate::operator_api::OperatorContext::new(state.db.clone())?,
+            crate::operator_api::OperatorContext::new(state.db.clone())?.with_clock(clock),
         )),
         _ => None,
     };

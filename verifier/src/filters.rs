@@ -104,6 +104,16 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(warp::body::bytes())
         .and(with())
         .and_then(|body: bytes::Bytes, s: AppState| blocking(move || handlers::login(&s, parse(&body)?)));
+    // POST /api/v1/session/extend
+    let extend = warp::path!("session" / "extend")
+        .and(warp::post())
+        .and(json_body())
+        .and(cookie())
+        .and(warp::body::bytes())
+        .and(with())
+        .and_then(|token, body: bytes::Bytes, s: AppState| {
+            blocking(move || handlers::extend_session(&s, token, parse(&body)?))
+        });
     // DELETE /api/v1/session
     let logout = warp::path!("session")
         .and(warp::delete())
@@ -148,6 +158,8 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
     challenge
         .or(login)
         .unify()
+        .or(extend)
+        .unify()
         .or(logout)
         .unify()
         .or(ballot)
@@ -178,23 +190,24 @@ mod tests {
 
     fn state() -> AppState {
         use std::sync::Arc;
-        let e = crate::demo::demo_election(Clock.now()).unwrap();
+        let e = crate::demo::demo_election(Clock::SYSTEM.now()).unwrap();
         let key = shared::crypto::ElectionPublicKey::from_pem(include_str!(
             "../../shared/tests/data/test-election-key.pub.pem"
         ))
         .unwrap();
         let db = crate::db::Db::open_in_memory().unwrap();
-        db.create_election(&e, &key, "test", Clock.now()).unwrap();
+        db.create_election(&e, &key, "test", Clock::SYSTEM.now()).unwrap();
         AppState {
             election: Arc::new(e),
             key: Arc::new(key),
             db: Arc::new(db),
             trust: None,
             sessions: Arc::default(),
-            clock: Clock,
+            clock: Clock::SYSTEM,
             config: Arc::new(crate::Config {
                 public_origin: "http://127.0.0.1:8080".into(),
                 session_lifetime: chrono::Duration::minutes(20),
+                session_extensions: 10,
                 secure_cookies: false,
                 card_helper_origin: "http://127.0.0.1:24190".into(),
             }),

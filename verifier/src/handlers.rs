@@ -19,7 +19,9 @@ pub fn time(state: &AppState) -> Response {
 /// Answers the election's public facts: name, kind, window in UTC and JST and its state (R-VOTE-2).
 pub fn current_election(state: &AppState) -> Response {
     let paused = state.db.pause_state().ok().flatten().map(|(reason, _)| reason);
-    warp::reply::json(&ElectionSummary::of(&state.election, state.clock.now(), paused)).into_response()
+    let mut summary = ElectionSummary::of(&state.election, state.clock.now(), paused);
+    summary.insecure_test_clock = state.clock.test_offset().is_some();
+    warp::reply::json(&summary).into_response()
 }
 
 // ---- Login and voting (R-VOTE-4..9) ----
@@ -120,7 +122,16 @@ pub fn login(state: &AppState, req: LoginRequest) -> Result<Response, Refusal> {
     };
     state.db.audit(now, &actor, action, detail).map_err(storage_refusal)?;
     let (session, token) = result?;
-    let body = LoginResponse { started_at: session.clock.started_at, expires_at: session.clock.expires_at };
+    Ok(session_reply(state, &session, &token, StatusCode::CREATED))
+}
+
+/// The session's times and the cookie that carries its token (its Max-Age is the session's lifetime).
+fn session_reply(state: &AppState, session: &Session, token: &str, status: StatusCode) -> Response {
+    let body = LoginResponse {
+        started_at: session.clock.started_at,
+        expires_at: session.clock.expires_at,
+        extensions_left: state.config.session_extensions.saturating_sub(session.extensions),
+    };
     let mut cookie = format!(
         "{SESSION_COOKIE}={token}; HttpOnly; SameSite=Strict; Path=/api/v1; Max-Age={}",
         state.config.session_lifetime.num_seconds()
@@ -128,18 +139,49 @@ pub fn login(state: &AppState, req: LoginRequest) -> Result<Response, Refusal> {
     if state.config.secure_cookies {
         cookie.push_str("; Secure");
     }
-    let mut r = warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response();
+    let mut r = warp::reply::with_status(warp::reply::json(&body), status).into_response();
     if let Ok(v) = warp::http::HeaderValue::from_str(&cookie) {
         r.headers_mut().insert(warp::http::header::SET_COOKIE, v);
     }
-    Ok(r)
+    r
 }
 
-fn login_checks(
+/// Extends the session (WCAG 2.2.1): the same card logs in again through the helper (a fresh challenge signed
+/// with the authentication certificate), and the session's fixed time restarts, up to the configured limit.
+pub fn extend_session(state: &AppState, token: Option<String>, req: LoginRequest) -> Result<Response, Refusal> {
+    let now = state.clock.now();
+    let (checked, _) = verified_card(state, &req, now)?;
+    let limit = state.config.session_extensions;
+    let result =
+        state.sessions.extend(token.as_deref(), &checked.fingerprint, now, state.config.session_lifetime, limit);
+    let session = result.map_err(|e| match e {
+        crate::sessions::ExtendError::Session(e) => session_refusal(e),
+        crate::sessions::ExtendError::OtherCard => Refusal::new(
+            StatusCode::FORBIDDEN,
+            "OTHER_CARD",
+            "This is not the card you logged in with. Use the same My Number card to extend your session.",
+        ),
+        crate::sessions::ExtendError::Limit => Refusal::new(
+            StatusCode::FORBIDDEN,
+            "EXTENSION_LIMIT",
+            "Your session cannot be extended again. Finish voting, or log in again after it ends.",
+        ),
+    })?;
+    let actor = session.voter.as_ref().map_or(crate::audit::SYSTEM.to_string(), |v| format!("voter:{}", v.person_id));
+    state
+        .db
+        .audit(now, &actor, "session_extended", serde_json::json!({ "extensions": session.extensions }))
+        .map_err(storage_refusal)?;
+    Ok(session_reply(state, &session, token.as_deref().unwrap_or_default(), StatusCode::OK))
+}
+
+/// Checks a card login: the nonce was issued here and is unused, the certificate is a valid, unrevoked
+/// authentication certificate of a trusted CA, and it signed (origin, nonce). Returns the checked certificate.
+fn verified_card(
     state: &AppState,
     req: &LoginRequest,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(Session, String), Refusal> {
+) -> Result<(crate::certs::CheckedCert, Vec<u8>), Refusal> {
     let nonce = b64("nonce", &req.nonce)?;
     let cert = b64("certificate", &req.certificate)?;
     let sig = b64("signature", &req.signature)?;
@@ -158,6 +200,15 @@ fn login_checks(
     key.verify_digest(&auth_digest(&state.config.public_origin, &nonce), &sig).map_err(|_| {
         Refusal::new(StatusCode::UNAUTHORIZED, "BAD_SIGNATURE", "The card's signature does not verify. Log in again.")
     })?;
+    Ok((checked, cert))
+}
+
+fn login_checks(
+    state: &AppState,
+    req: &LoginRequest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Session, String), Refusal> {
+    let (checked, cert) = verified_card(state, req, now)?;
     let applying = match req.purpose.as_deref() {
         None | Some("vote") => false,
         Some("apply") => true,
@@ -172,6 +223,7 @@ fn login_checks(
         auth_serial: checked.serial.clone(),
         auth_certificate: cert.clone(),
         clock: shared::session::SessionClock::start(now, chrono::Duration::zero()),
+        extensions: 0,
     };
     if applying {
         // An applicant session: any valid card may apply or see its own applications (R-REG-1, R-REG-2).
@@ -228,6 +280,7 @@ pub fn ballot(state: &AppState, token: Option<String>) -> Result<Response, Refus
         public_key: B64.encode(state.key.spki_der()),
         key_fingerprint: state.key.fingerprint(),
         session_expires_at: session.clock.expires_at,
+        session_extensions_left: state.config.session_extensions.saturating_sub(session.extensions),
         window_closes_at: state.election.window().closes_at,
         paused: state.db.pause_state().map_err(storage_refusal)?.map(|(reason, _)| reason),
     };

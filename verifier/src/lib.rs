@@ -54,6 +54,8 @@ pub struct Config {
     pub public_origin: String,
     /// Session lifetime after login (R-VOTE-4; 20 minutes by default).
     pub session_lifetime: chrono::Duration,
+    /// How often a voter may extend a session by logging in again with the same card (WCAG 2.2.1).
+    pub session_extensions: u32,
     /// Mark cookies `Secure` (behind TLS).
     pub secure_cookies: bool,
     /// The card helper's origin on the voter's PC (the app calls it; the page's CSP allows it).

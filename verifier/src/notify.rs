@@ -531,7 +531,8 @@ pub fn spawn_delivery_loop(db: Arc<Db>, mailer: Arc<Mailer>, every: Duration) ->
         loop {
             ticks.tick().await;
             let (db, mailer) = (Arc::clone(&db), Arc::clone(&mailer));
-            let round = tokio::task::spawn_blocking(move || mailer.deliver_pending(&db, crate::clock::Clock.now()));
+            let round =
+                tokio::task::spawn_blocking(move || mailer.deliver_pending(&db, crate::clock::Clock::SYSTEM.now()));
             match round.await {
                 Ok(Ok(r)) if r.sent > 0 || r.failed > 0 => {
                     tracing::info!(sent = r.sent, failed = r.failed, pending = r.pending, "notice delivery round");

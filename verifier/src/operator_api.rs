@@ -177,7 +177,13 @@ impl OperatorContext {
     /// Makes the context, creating the `operators` table if missing.
     pub fn new(db: Arc<Db>) -> anyhow::Result<OperatorContext> {
         db.with(|c| operator_auth::migrate(c))?;
-        Ok(OperatorContext { db, clock: Clock, sessions: Arc::default() })
+        Ok(OperatorContext { db, clock: Clock::SYSTEM, sessions: Arc::default() })
+    }
+
+    /// Uses the voter API's clock (an insecure test clock in rehearsals) for election rules such as the record
+    /// after the close. One-time codes and operator sessions always run on the real time.
+    pub fn with_clock(self, clock: Clock) -> OperatorContext {
+        OperatorContext { clock, ..self }
     }
 }
 
@@ -350,7 +356,7 @@ fn identify(ctx: &OperatorContext, facts: &RequestFacts) -> Result<Operator, Ref
 
 fn authenticate(ctx: &OperatorContext, facts: &RequestFacts) -> Result<Operator, Refusal> {
     let operator = identify(ctx, facts)?;
-    let now = ctx.clock.now();
+    let now = ctx.clock.real_now();
     if facts.token.as_deref().and_then(|t| ctx.sessions.get(t, &operator.fingerprint, now)).is_none() {
         let refusal = totp_required();
         audit_refusal(ctx, &operator.actor(), &refusal, facts, serde_json::json!({}));
@@ -434,7 +440,7 @@ fn start_session(ctx: &OperatorContext, facts: &RequestFacts, body: &[u8]) -> Re
         Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("The request body is not valid: {e}"))
     })?;
     let operator = identify(ctx, facts)?;
-    let now = ctx.clock.now();
+    let now = ctx.clock.real_now();
     if ctx.sessions.locked(&operator.fingerprint, now) {
         let refusal = totp_locked();
         audit_refusal(ctx, &operator.actor(), &refusal, facts, serde_json::json!({}));

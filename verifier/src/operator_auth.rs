@@ -599,7 +599,7 @@ pub fn issue_to_files(
     out_dir: &Path,
     actor: &str,
 ) -> anyhow::Result<String> {
-    let now = crate::clock::Clock.now();
+    let now = crate::clock::Clock::SYSTEM.now();
     let issued = ca.issue(name, role, municipality)?;
     fs::create_dir_all(out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
     let cert_path = out_dir.join(format!("operator-{}.pem", issued.serial));

@@ -1,5 +1,7 @@
 //! Login challenges and voter sessions, in memory only: a restart logs everyone out, and no session ever
-//! reaches the disk, let alone a ballot (R-VOTE-8). Sessions end a fixed time after login (R-VOTE-4).
+//! reaches the disk, let alone a ballot (R-VOTE-8). Sessions end a fixed time after login (R-VOTE-4); the voter
+//! may extend one a limited number of times by logging in again with the same card (WCAG 2.2.1 Timing
+//! Adjustable), which restarts the fixed time from the new login.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -27,6 +29,8 @@ pub struct Session {
     pub auth_certificate: Vec<u8>,
     /// Start and absolute end.
     pub clock: SessionClock,
+    /// How many times the session has been extended.
+    pub extensions: u32,
 }
 
 /// Challenges and sessions.
@@ -84,6 +88,33 @@ impl Sessions {
         if s.clock.expires_at <= now { Err(SessionError::Expired) } else { Ok(s.clone()) }
     }
 
+    /// Extends a live session after the same card logged in again: the new end is `lifetime` after `now`.
+    /// Refuses another card, an ended session, and more than `limit` extensions.
+    pub fn extend(
+        &self,
+        token: Option<&str>,
+        auth_fingerprint: &str,
+        now: DateTime<Utc>,
+        lifetime: Duration,
+        limit: u32,
+    ) -> Result<Session, ExtendError> {
+        let token = token.ok_or(ExtendError::Session(SessionError::Missing))?;
+        let mut map = self.sessions.lock().map_err(|_| ExtendError::Session(SessionError::Missing))?;
+        let s = map.get_mut(token).ok_or(ExtendError::Session(SessionError::Missing))?;
+        if s.clock.expires_at <= now {
+            return Err(ExtendError::Session(SessionError::Expired));
+        }
+        if s.auth_fingerprint != auth_fingerprint {
+            return Err(ExtendError::OtherCard);
+        }
+        if s.extensions >= limit {
+            return Err(ExtendError::Limit);
+        }
+        s.extensions += 1;
+        s.clock = SessionClock::start(now, lifetime);
+        Ok(s.clone())
+    }
+
     /// Ends a session.
     pub fn end(&self, token: &str) {
         if let Ok(mut map) = self.sessions.lock() {
@@ -101,6 +132,17 @@ pub enum SessionError {
     Expired,
 }
 
+/// Why a session was not extended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExtendError {
+    /// No live session.
+    Session(SessionError),
+    /// The card that logged in again is not the session's card.
+    OtherCard,
+    /// The session was already extended as often as allowed.
+    Limit,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -114,6 +156,7 @@ mod tests {
             auth_serial: "1".into(),
             auth_certificate: Vec::new(),
             clock: SessionClock::start(now, Duration::zero()),
+            extensions: 0,
         }
     }
 
@@ -140,5 +183,24 @@ mod tests {
         assert_eq!(s.get(Some("nope"), now).unwrap_err(), SessionError::Missing);
         s.end(&token);
         assert_eq!(s.get(Some(&token), now).unwrap_err(), SessionError::Missing);
+    }
+
+    #[test]
+    fn extensions_restart_the_clock_for_the_same_card_up_to_the_limit() {
+        let s = Sessions::default();
+        let now = Utc::now();
+        let life = Duration::minutes(20);
+        let (token, _) = s.start(voter(), now, life);
+        let t = Some(token.as_str());
+        assert_eq!(s.extend(t, "other", now, life, 2).unwrap_err(), ExtendError::OtherCard);
+        let later = now + Duration::minutes(19);
+        let e = s.extend(t, "f", later, life, 2).unwrap();
+        assert_eq!((e.extensions, e.clock.expires_at), (1, later + life));
+        assert!(s.get(t, now + Duration::minutes(30)).is_ok(), "the new end counts");
+        s.extend(t, "f", later, life, 2).unwrap();
+        assert_eq!(s.extend(t, "f", later, life, 2).unwrap_err(), ExtendError::Limit);
+        let end = later + life;
+        assert_eq!(s.extend(t, "f", end, life, 9).unwrap_err(), ExtendError::Session(SessionError::Expired));
+        assert_eq!(s.extend(None, "f", now, life, 9).unwrap_err(), ExtendError::Session(SessionError::Missing));
     }
 }

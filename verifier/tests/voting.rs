@@ -372,3 +372,55 @@ async fn the_stored_ballot_box_cannot_be_joined_to_voters() {
         assert!(!trackers.iter().any(|t| e.detail.contains(t.as_str())), "audit entry {} names a tracker", e.seq);
     }
 }
+
+/// WCAG 2.2.1 with R-VOTE-4: the same card logging in again restarts the session's fixed time, up to the limit
+/// (2 in the fixture); another card, no session, or an ended session cannot extend.
+#[tokio::test]
+async fn a_session_is_extended_only_by_the_same_card_and_only_so_often() {
+    let f = fixture(2);
+    let (v, other) = (&f.voters[0], &f.voters[1]);
+    let cookie = login(&f.state, v).await;
+    let first = ballot(&f.state, &cookie).await;
+    assert_eq!(first.session_extensions_left, 2);
+
+    let n = nonce(&f.state).await;
+    let (s, b, _) = post(&f.state, "/api/v1/session/extend", Some(&cookie), &login_body(other, &n, ORIGIN)).await;
+    assert_eq!((s, code(&b).as_str()), (StatusCode::FORBIDDEN, "OTHER_CARD"));
+    let n = nonce(&f.state).await;
+    let (s, b, _) = post(&f.state, "/api/v1/session/extend", None, &login_body(v, &n, ORIGIN)).await;
+    assert_eq!((s, code(&b).as_str()), (StatusCode::UNAUTHORIZED, "NO_SESSION"));
+    // A relayed challenge signed for another origin does not extend either.
+    let n = nonce(&f.state).await;
+    let body = login_body(v, &n, "https://evil.example");
+    let (s, b, _) = post(&f.state, "/api/v1/session/extend", Some(&cookie), &body).await;
+    assert_eq!((s, code(&b).as_str()), (StatusCode::UNAUTHORIZED, "BAD_SIGNATURE"));
+
+    for left in [1, 0] {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let n = nonce(&f.state).await;
+        let (s, b, set) = post(&f.state, "/api/v1/session/extend", Some(&cookie), &login_body(v, &n, ORIGIN)).await;
+        assert_eq!(s, 200, "{}", String::from_utf8_lossy(&b));
+        let r: shared::api::LoginResponse = serde_json::from_slice(&b).unwrap();
+        assert_eq!(r.extensions_left, left);
+        assert!(r.expires_at > first.session_expires_at, "the fixed time restarts from the new login");
+        assert!(set.unwrap().starts_with(&cookie), "the same session's cookie is re-issued");
+        assert_eq!(ballot(&f.state, &cookie).await.session_expires_at, r.expires_at);
+    }
+    let n = nonce(&f.state).await;
+    let (s, b, _) = post(&f.state, "/api/v1/session/extend", Some(&cookie), &login_body(v, &n, ORIGIN)).await;
+    assert_eq!((s, code(&b).as_str()), (StatusCode::FORBIDDEN, "EXTENSION_LIMIT"));
+}
+
+#[tokio::test]
+async fn an_ended_session_cannot_be_extended() {
+    let now = Utc::now();
+    let f = fixture_with(1, verifier::demo::demo_election(now).unwrap(), chrono::Duration::zero());
+    let v = &f.voters[0];
+    let n = nonce(&f.state).await;
+    let (s, _, set) = post(&f.state, "/api/v1/session", None, &login_body(v, &n, ORIGIN)).await;
+    assert_eq!(s, 201);
+    let cookie = set.unwrap().split(';').next().unwrap().to_string();
+    let n = nonce(&f.state).await;
+    let (s, b, _) = post(&f.state, "/api/v1/session/extend", Some(&cookie), &login_body(v, &n, ORIGIN)).await;
+    assert_eq!((s, code(&b).as_str()), (StatusCode::UNAUTHORIZED, "SESSION_EXPIRED"));
+}

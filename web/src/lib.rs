@@ -1,10 +1,13 @@
 //! `web`: the voter app, a Yew single-page app compiled to wasm32 and served by the verifier (one origin).
 //!
 //! Map:
-//! - [`pages`]: one file per screen (`start`: the election, its window in JST, live clocks).
-//! - [`components`]: pieces shared by screens (`jst_clock`).
+//! - [`pages`]: one file per screen (`start`: the election, its window in JST, live clocks; `vote`: login,
+//!   contests, choice, confirmation, encryption, signing, receipt; `apply`: 申出 and 切替申出).
+//! - [`components`]: pieces shared by screens (`jst_clock`, `chooser` the candidate screen, `session_bar` the
+//!   session countdown and its extension, `settings`).
 //! - [`hooks`]: `use_server_clock`, the server's time measured once and ticking every second.
-//! - [`services`]: `verifier_api`, the JSON API of the verifier.
+//! - [`services`]: `verifier_api`, the JSON API of the verifier; `card_helper`, the helper on the voter's PC.
+//! - [`refusals`]: what the voter is told for every refusal code, in Japanese and English.
 //! - [`selection`]: the four selection modes and three display modes of the candidate screen (R-SYS-4).
 //! - [`i18n`]: Japanese first, English second; date and time formatting.
 //!
@@ -16,6 +19,7 @@ pub mod components;
 pub mod hooks;
 pub mod i18n;
 pub mod pages;
+pub mod refusals;
 pub mod selection;
 pub mod services;
 
@@ -24,8 +28,11 @@ use yew::prelude::*;
 /// The app: the language is chosen here and passed down.
 #[function_component(App)]
 pub fn app() -> Html {
-    let lang = use_state(|| i18n::Lang::Ja);
-    use_effect_with((), |_| components::settings::apply_saved());
+    let lang = use_state(components::settings::saved_lang);
+    use_effect_with(*lang, |lang| {
+        components::settings::apply_saved();
+        components::settings::save_lang(*lang);
+    });
     let toggle = {
         let lang = lang.clone();
         Callback::from(move |_: MouseEvent| lang.set(lang.other()))

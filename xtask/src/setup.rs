@@ -18,7 +18,11 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("rust-web-src", "the standard library's source, built once for wasm32"),
     ("libstd-rust-web-dev", "the host standard library of that rustc"),
     ("rust-web-clippy", "clippy for the wasm32 build"),
-    ("lld-22", "rust-lld, the wasm linker"),
+    ("lld-22", "LLVM's linker, which links wasm32"),
+    (
+        "rust-web-llvm",
+        "/usr/bin/rust-lld, the name rustc calls that linker by (a recommendation of rustc-web, so named here)",
+    ),
     ("chromium", "headless browser for wasm tests and end-to-end tests"),
     ("chromium-driver", "WebDriver for Chromium"),
     ("softhsm2", "PKCS#11 token for the card helper and counting tests"),

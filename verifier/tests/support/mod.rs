@@ -90,10 +90,11 @@ pub fn state_with(election: Election, db: Db, trust: TrustStore, lifetime: chron
         db: Arc::new(db),
         trust: Some(Arc::new(trust)),
         sessions: Arc::default(),
-        clock: Clock,
+        clock: Clock::SYSTEM,
         config: Arc::new(Config {
             public_origin: ORIGIN.into(),
             session_lifetime: lifetime,
+            session_extensions: 2,
             secure_cookies: false,
             card_helper_origin: "http://127.0.0.1:24190".into(),
         }),

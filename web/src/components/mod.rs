@@ -2,4 +2,5 @@
 
 pub mod chooser;
 pub mod jst_clock;
+pub mod session_bar;
 pub mod settings;

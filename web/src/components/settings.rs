@@ -1,5 +1,5 @@
 //! Display settings (JIS X 8341-3 / WCAG: resize text, contrast): text size and high contrast, applied as classes on
-//! the page's root element and kept in the browser's local storage so that they survive reloads.
+//! the page's root element, and the language, all kept in the browser's local storage so that they survive reloads.
 
 use yew::prelude::*;
 
@@ -7,6 +7,7 @@ use crate::i18n::{Lang, t};
 
 const KEY_SIZE: &str = "jp-ivote.text-size";
 const KEY_CONTRAST: &str = "jp-ivote.contrast";
+const KEY_LANG: &str = "jp-ivote.lang";
 const SIZES: [(&str, &str, &str); 3] =
     [("normal", "標準", "Normal"), ("large", "大", "Large"), ("x-large", "特大", "Extra large")];
 
@@ -20,6 +21,24 @@ pub fn apply_saved() {
     let size = s.as_ref().and_then(|s| s.get_item(KEY_SIZE).ok().flatten()).unwrap_or_else(|| "normal".into());
     let contrast = s.as_ref().and_then(|s| s.get_item(KEY_CONTRAST).ok().flatten()).as_deref() == Some("on");
     apply(&size, contrast);
+}
+
+/// Returns the saved language (Japanese unless English was chosen before).
+pub fn saved_lang() -> Lang {
+    match storage().and_then(|s| s.get_item(KEY_LANG).ok().flatten()).as_deref() {
+        Some("en") => Lang::En,
+        _ => Lang::Ja,
+    }
+}
+
+/// Saves the language and sets the page's `lang` attribute, so that screen readers switch voices.
+pub fn save_lang(lang: Lang) {
+    if let Some(s) = storage() {
+        let _ = s.set_item(KEY_LANG, lang.code());
+    }
+    if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
+        let _ = root.set_attribute("lang", lang.code());
+    }
 }
 
 fn apply(size: &str, contrast: bool) {

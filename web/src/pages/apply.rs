@@ -10,7 +10,7 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::i18n::{Lang, t};
-use crate::pages::vote::failure_text;
+use crate::refusals::failure_text;
 use crate::services::card_helper;
 use crate::services::verifier_api::{self, ApiFailure};
 

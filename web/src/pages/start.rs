@@ -98,6 +98,11 @@ fn election_card(lang: Lang, e: &ElectionSummary, now: chrono::DateTime<chrono::
                     { t(lang, "　再開後にもう一度お試しください。", " Please try again when it resumes.") }
                 </p>
             }
+            if e.insecure_test_clock {
+                <p class="notice" id="test-clock" role="note">{ t(lang,
+                    "試験用に時計をずらして動かしています（リハーサル）。実際の選挙ではありません。",
+                    "INSECURE TEST CLOCK: this server's clock is shifted for a rehearsal. Not a real election.") }</p>
+            }
             if e.practice {
                 <p class="notice">{ t(lang,
                     "これは練習用の模擬選挙です。実際の選挙ではありません。",

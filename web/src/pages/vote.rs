@@ -11,6 +11,7 @@ use shared::election::{Choice, Contest, Rules};
 use yew::prelude::*;
 
 use crate::i18n::{Lang, t};
+use crate::refusals::failure_text;
 use crate::services::card_helper;
 use crate::services::verifier_api::{self, ApiFailure};
 
@@ -29,63 +30,6 @@ enum Step {
     Choose(usize, Option<Choice>),
     Confirm(usize, Choice),
     Failed(ApiFailure),
-}
-
-/// Returns the voter-facing message of a refusal code (Japanese, English), saying what to do.
-pub fn failure_text(code: &str) -> (&'static str, &'static str) {
-    match code {
-        "HELPER_UNREACHABLE" => (
-            "カード用ソフトウェア（カードヘルパー）に接続できません。起動しているか確認してください。",
-            "Cannot reach the card helper on your computer. Check that it is running.",
-        ),
-        "CANCELLED" => ("操作を取り消しました。", "You cancelled."),
-        "PIN_LOCKED" => (
-            "暗証番号がロックされています。在外公館または市区町村の窓口で再設定を受けてください。その間は郵便等投票または在外公館投票ができます。",
-            "Your PIN is locked. Have it reset at an embassy or your municipal office; meanwhile vote by post or at an embassy.",
-        ),
-        "NOT_REGISTERED" => (
-            "このカードはインターネット投票の登録がありません。市区町村選挙管理委員会に申出をしてください。",
-            "This card is not registered for internet voting. Apply to your municipal election committee.",
-        ),
-        "SESSION_EXPIRED" | "NO_SESSION" => (
-            "ログインの有効時間（20分）が過ぎました。もう一度ログインしてください。受け付けた投票は有効です。",
-            "Your session has ended (20 minutes). Log in again; accepted ballots are kept.",
-        ),
-        "ALREADY_VOTED" => (
-            "この選挙ではすでに投票を受け付けています。変更はできません。",
-            "Your ballot in this contest was already accepted; it cannot be changed.",
-        ),
-        "VOTING_CLOSED" => ("インターネット投票は終了しました。", "Online voting has closed."),
-        "VOTING_PAUSED" => {
-            ("投票は一時停止中です。しばらくしてからもう一度お試しください。", "Voting is paused. Try again later.")
-        }
-        "CERT_EXPIRED" => (
-            "カードの電子証明書の有効期限が切れています。市区町村で更新してください。",
-            "Your card's certificate has expired. Renew it at your municipal office.",
-        ),
-        "NO_PIN_ON_CARD" => (
-            "顔認証マイナンバーカードには暗証番号がないため、インターネット投票には使えません。郵便等投票または在外公館投票をご利用ください。",
-            "A face-authentication My Number card has no PINs, so it cannot be used online. Vote by post or at an embassy.",
-        ),
-        "CARD_NOT_PRESENT" => (
-            "カードが読み取れません。カードリーダーにマイナンバーカードを置いてください。",
-            "The card cannot be read. Place your My Number card on the reader.",
-        ),
-        "EMERGENCY_PAPER_VOTE" => (
-            "在外公館で紙の投票をすると申し出たため、この選挙ではインターネット投票はできません。",
-            "You declared a paper vote at an embassy for this election, so you cannot vote online in it.",
-        ),
-        "UNKNOWN_CA" => (
-            "マイナンバーカードの電子証明書ではありません。ご自身のマイナンバーカードを使ってください。",
-            "This is not a My Number card certificate. Use your own My Number card.",
-        ),
-        "VOTING_NOT_OPEN" => ("インターネット投票はまだ始まっていません。", "Online voting has not opened yet."),
-        "CERT_REVOKED" => (
-            "カードの電子証明書が失効しています。現在のカードを使ってください。",
-            "Your card's certificate has been revoked. Use your current card.",
-        ),
-        _ => ("処理できませんでした。もう一度お試しください。", "That did not work. Please try again."),
-    }
 }
 
 fn name<'a>(lang: Lang, ja: &'a str, en: &'a str) -> &'a str {
@@ -192,17 +136,7 @@ pub fn vote(props: &Props) -> Html {
             ));
             wasm_bindgen_futures::spawn_local(async move {
                 let result: Result<BallotView, ApiFailure> = async {
-                    let helper = verifier_api::client_config().await?.card_helper_origin;
-                    let nonce = verifier_api::challenge().await?.nonce;
-                    let started = card_helper::authenticate(&helper, &nonce).await?;
-                    let (sig, cert) = card_helper::confirm_and_wait(&helper, &started).await?;
-                    let body = LoginRequest {
-                        purpose: None,
-                        nonce,
-                        certificate: B64.encode(cert),
-                        signature: B64.encode(sig),
-                    };
-                    verifier_api::login(&body).await?;
+                    verifier_api::login(&card_login().await?).await?;
                     verifier_api::ballot().await
                 }
                 .await;
@@ -217,40 +151,51 @@ pub fn vote(props: &Props) -> Html {
         })
     };
 
-    // The session countdown (R-VOTE-4): always shown once logged in, a warning 2 minutes before the end,
-    // announced to screen readers, and never a silent end.
+    // The session countdown (R-VOTE-4): always shown once logged in, with the extension (WCAG 2.2.1); at the end
+    // the page says so, never silently.
     let clock = crate::hooks::use_server_clock::use_server_clock();
+    let extending = use_state(|| false);
+    let extend_error = use_state(|| None::<(String, String)>);
+    let on_extend = {
+        let (ballot, extending, extend_error) = (ballot.clone(), extending.clone(), extend_error.clone());
+        Callback::from(move |()| {
+            let (ballot, extending, extend_error) = (ballot.clone(), extending.clone(), extend_error.clone());
+            extending.set(true);
+            extend_error.set(None);
+            wasm_bindgen_futures::spawn_local(async move {
+                // The choice in progress stays on screen: only the session's times change.
+                let result = async { verifier_api::extend_session(&card_login().await?).await }.await;
+                extending.set(false);
+                match (result, (*ballot).clone()) {
+                    (Ok(r), Some(b)) => ballot.set(Some(BallotView {
+                        session_expires_at: r.expires_at,
+                        session_extensions_left: r.extensions_left,
+                        ..b
+                    })),
+                    (Ok(_), None) => {}
+                    (Err(e), _) => {
+                        let (ja, en) = failure_text(&e.code);
+                        extend_error.set(Some((ja.to_string(), en.to_string())));
+                    }
+                }
+            });
+        })
+    };
     let session_bar = match (&*ballot, &clock, &*step) {
         (Some(b), crate::hooks::use_server_clock::ServerClock::Now(now), s)
             if !matches!(s, Step::Idle | Step::Failed(_)) =>
         {
-            let s_clock = shared::session::SessionClock { started_at: *now, expires_at: b.session_expires_at };
-            let warn = chrono::Duration::seconds(shared::session::DEFAULT_WARNING_SECONDS);
-            let left = shared::session::Countdown::from_duration(s_clock.remaining(*now));
-            match s_clock.phase(*now, warn) {
-                shared::session::SessionPhase::Expired => {
-                    let step = step.clone();
-                    let ballot = ballot.clone();
-                    wasm_bindgen_futures::spawn_local(async move {
-                        ballot.set(None);
-                        step.set(Step::Failed(ApiFailure { code: "SESSION_EXPIRED".into(), message: String::new() }));
-                    });
-                    html! {}
-                }
-                phase => {
-                    let warning = phase == shared::session::SessionPhase::Warning;
-                    html! {
-                        <p class={if warning { "notice session warning" } else { "session" }} id="session-left"
-                            role={if warning { "alert" } else { "status" }}>
-                            { t(lang, "ログインの残り時間: ", "Session time left: ") }
-                            <strong class="clock">{ left.digital() }</strong>
-                            if warning {
-                                { t(lang, "　まもなく時間切れです。投票を済ませるか、もう一度ログインしてください。",
-                                    " Your session ends soon. Finish voting, or log in again.") }
-                            }
-                        </p>
-                    }
-                }
+            if *now >= b.session_expires_at {
+                let (step, ballot) = (step.clone(), ballot.clone());
+                wasm_bindgen_futures::spawn_local(async move {
+                    ballot.set(None);
+                    step.set(Step::Failed(ApiFailure { code: "SESSION_EXPIRED".into(), message: String::new() }));
+                });
+            }
+            html! {
+                <crate::components::session_bar::SessionBar {lang} now={*now} expires_at={b.session_expires_at}
+                    extensions_left={b.session_extensions_left} extending={*extending}
+                    extend_error={(*extend_error).clone()} {on_extend} />
             }
         }
         _ => html! {},
@@ -289,6 +234,16 @@ pub fn vote(props: &Props) -> Html {
         _ => html! {},
     };
     html! { <div id="vote">{ session_bar }{ body }</div> }
+}
+
+/// Logs in with the card through the helper's own page (the PIN is typed there, never here): a fresh challenge,
+/// signed with the authentication certificate. Used for the login and for each session extension.
+async fn card_login() -> Result<LoginRequest, ApiFailure> {
+    let helper = verifier_api::client_config().await?.card_helper_origin;
+    let nonce = verifier_api::challenge().await?.nonce;
+    let started = card_helper::authenticate(&helper, &nonce).await?;
+    let (sig, cert) = card_helper::confirm_and_wait(&helper, &started).await?;
+    Ok(LoginRequest { purpose: None, nonce, certificate: B64.encode(cert), signature: B64.encode(sig) })
 }
 
 fn contests_html(

@@ -60,6 +60,11 @@ pub async fn login(body: &shared::api::LoginRequest) -> Result<shared::api::Logi
     send(Request::post("/api/v1/session").json(body)).await
 }
 
+/// Extends the session by logging in again with the same card (the cookie is re-issued by the server).
+pub async fn extend_session(body: &shared::api::LoginRequest) -> Result<shared::api::LoginResponse, ApiFailure> {
+    send(Request::post("/api/v1/session/extend").json(body)).await
+}
+
 /// Reads the voter's ballot.
 pub async fn ballot() -> Result<shared::api::BallotView, ApiFailure> {
     get("/api/v1/ballot").await

@@ -1,0 +1,183 @@
+//! What the voter is told for every refusal code of the verifier and the card helper, in Japanese and English,
+//! each saying what to do next (R-SEC-3: a locked PIN, an expired or revoked certificate, a face-authentication
+//! card without PINs). A test checks that every code in the verifier's OpenAPI description and every code the
+//! helper sends has its own message.
+
+/// Returns the voter-facing message of a refusal code (Japanese, English), saying what to do.
+pub fn failure_text(code: &str) -> (&'static str, &'static str) {
+    specific(code).unwrap_or(("処理できませんでした。もう一度お試しください。", "That did not work. Please try again."))
+}
+
+fn specific(code: &str) -> Option<(&'static str, &'static str)> {
+    Some(match code {
+        "HELPER_UNREACHABLE" => (
+            "カード用ソフトウェア（カードヘルパー）に接続できません。起動しているか確認してください。",
+            "Cannot reach the card helper on your computer. Check that it is running.",
+        ),
+        "CANCELLED" => ("操作を取り消しました。", "You cancelled."),
+        "PIN_LOCKED" => (
+            "暗証番号がロックされています。在外公館または市区町村の窓口で再設定を受けてください。その間は郵便等投票または在外公館投票ができます。",
+            "Your PIN is locked. Have it reset at an embassy or your municipal office; meanwhile vote by post or at an embassy.",
+        ),
+        "NOT_REGISTERED" => (
+            "このカードはインターネット投票の登録がありません。市区町村選挙管理委員会に申出をしてください。",
+            "This card is not registered for internet voting. Apply to your municipal election committee.",
+        ),
+        "SESSION_EXPIRED" | "NO_SESSION" => (
+            "ログインの有効時間が過ぎたため、ログアウトしました。もう一度ログインしてください。すでに受け付けた投票は有効です。まだ投票していない選挙は、ログインし直して投票できます。",
+            "Your session has ended, so you were logged out. Log in again: ballots already accepted are kept, and you can still vote in the others.",
+        ),
+        "OTHER_CARD" => (
+            "ログインしたときと別のカードです。同じマイナンバーカードで延長してください。",
+            "This is not the card you logged in with. Use the same My Number card to extend.",
+        ),
+        "EXTENSION_LIMIT" => (
+            "これ以上延長できません。時間内に投票を済ませるか、時間切れの後にもう一度ログインしてください。",
+            "The time cannot be extended again. Finish voting, or log in again after the session ends.",
+        ),
+        "ALREADY_VOTED" => (
+            "この選挙ではすでに投票を受け付けています。変更はできません。",
+            "Your ballot in this contest was already accepted; it cannot be changed.",
+        ),
+        "VOTING_CLOSED" => ("インターネット投票は終了しました。", "Online voting has closed."),
+        "VOTING_PAUSED" => {
+            ("投票は一時停止中です。しばらくしてからもう一度お試しください。", "Voting is paused. Try again later.")
+        }
+        "CERT_EXPIRED" => (
+            "カードの電子証明書の有効期限が切れています。市区町村で更新してください。",
+            "Your card's certificate has expired. Renew it at your municipal office.",
+        ),
+        "NO_PIN_ON_CARD" => (
+            "顔認証マイナンバーカードには暗証番号がないため、インターネット投票には使えません。郵便等投票または在外公館投票をご利用ください。",
+            "A face-authentication My Number card has no PINs, so it cannot be used online. Vote by post or at an embassy.",
+        ),
+        "CARD_NOT_PRESENT" => (
+            "カードが読み取れません。カードリーダーにマイナンバーカードを置いてください。",
+            "The card cannot be read. Place your My Number card on the reader.",
+        ),
+        "EMERGENCY_PAPER_VOTE" => (
+            "在外公館で紙の投票をすると申し出たため、この選挙ではインターネット投票はできません。",
+            "You declared a paper vote at an embassy for this election, so you cannot vote online in it.",
+        ),
+        "UNKNOWN_CA" => (
+            "マイナンバーカードの電子証明書ではありません。ご自身のマイナンバーカードを使ってください。",
+            "This is not a My Number card certificate. Use your own My Number card.",
+        ),
+        "VOTING_NOT_OPEN" => ("インターネット投票はまだ始まっていません。", "Online voting has not opened yet."),
+        "CERT_REVOKED" => (
+            "カードの電子証明書が失効しています。現在のカードを使ってください。",
+            "Your card's certificate has been revoked. Use your current card.",
+        ),
+        "CHALLENGE_UNKNOWN" => (
+            "ログインの手続きの有効時間（5分）が過ぎたか、すでに使われました。もう一度ログインしてください。",
+            "The login request expired (5 minutes) or was already used. Log in again.",
+        ),
+        "BAD_SIGNATURE" => (
+            "カードの署名を確認できませんでした。このページを開き直して、もう一度お試しください。",
+            "The card's signature could not be verified. Reload this page and try again.",
+        ),
+        "CERT_MISMATCH" | "APPLICANT_MISMATCH" => (
+            "ログインしたカードと署名したカードが違います。同じご本人のマイナンバーカードを使ってください。",
+            "The card that signed is not the card you logged in with. Use the same person's My Number card.",
+        ),
+        "CERT_WRONG_USAGE" | "CERT_MALFORMED" | "CERTIFICATE_PROBLEM" => (
+            "カードの電子証明書を読み取れませんでした。カードを置き直してからもう一度お試しください。続く場合は市区町村の窓口にご相談ください。",
+            "The card's certificate could not be read. Place the card again and retry; if it persists, ask your municipal office.",
+        ),
+        "CRL_UNAVAILABLE" | "LOGIN_UNAVAILABLE" | "STORAGE_UNAVAILABLE" | "INTERNAL" => (
+            "システムが一時的に利用できません。投票は記録されていません。しばらくしてからもう一度お試しください。",
+            "The system is temporarily unavailable. Nothing was recorded. Try again in a few minutes.",
+        ),
+        "NETWORK" | "HTTP_502" | "HTTP_503" | "HTTP_504" => (
+            "サーバーに接続できませんでした。インターネット接続を確認して、もう一度お試しください。投票が受け付けられたかどうかは、ログインし直すと「投票済み」で確認できます。",
+            "Could not reach the server. Check your connection and try again. Log in again to see whether a ballot shows as Voted.",
+        ),
+        "WRONG_CONTEST" | "MALFORMED" | "TOO_LARGE" | "ENCRYPTION" | "NOT_FOUND" | "METHOD_NOT_ALLOWED"
+        | "LENGTH_REQUIRED" | "UNKNOWN_OPERATION" => (
+            "このページの処理に問題がありました。ページを開き直して、もう一度お試しください。投票は記録されていません。",
+            "Something went wrong in this page. Reload it and try again. Nothing was recorded.",
+        ),
+        "VOTING_NOT_CLOSED" => {
+            ("投票箱の一覧は投票の終了後に公開されます。", "The ballot-box list is published after voting closes.")
+        }
+        "WRONG_PIN" => (
+            "暗証番号が違います。残り回数に注意して、もう一度入力してください。",
+            "Wrong PIN. Mind the tries left, and enter it again.",
+        ),
+        "BUSY" => (
+            "カードヘルパーが処理中です。開いているカードヘルパーの画面を閉じてから、もう一度お試しください。",
+            "The card helper is busy. Close its open window, then try again.",
+        ),
+        "OPERATION_EXPIRED" | "OPERATION_FINISHED" => (
+            "カードヘルパーでの確認の有効時間が過ぎました。もう一度お試しください。",
+            "The confirmation on the card helper timed out. Try again.",
+        ),
+        "ORIGIN_NOT_ALLOWED" | "BAD_HOST" => (
+            "カードヘルパーがこのページからの利用を許可していません。正しい投票サイトのアドレスか確認してください。",
+            "The card helper does not accept requests from this page. Check that you are on the official voting site.",
+        ),
+        "CARD_ERROR" => (
+            "カードとの通信に失敗しました。カードリーダーとカードを確認して、もう一度お試しください。",
+            "Communication with the card failed. Check the reader and the card, then try again.",
+        ),
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasm_bindgen_test::wasm_bindgen_test;
+
+    /// The codes named in the voter API's OpenAPI description (`description: CODE, CODE` of each refusal).
+    fn openapi_codes() -> Vec<String> {
+        include_str!("../../verifier/openapi.yaml")
+            .lines()
+            .filter(|l| l.contains("#/components/responses/Refusal"))
+            .filter_map(|l| l.split("description:").nth(1))
+            .flat_map(|d| d.trim_end_matches(['}', ' ']).split(',').map(|c| c.trim().to_string()))
+            .filter(|c| !c.is_empty())
+            .collect()
+    }
+
+    /// The codes the card helper answers with; each must still appear in the helper's source.
+    const HELPER_CODES: [&str; 14] = [
+        "BAD_HOST",
+        "BUSY",
+        "CARD_ERROR",
+        "CARD_NOT_PRESENT",
+        "CERTIFICATE_PROBLEM",
+        "MALFORMED",
+        "NO_PIN_ON_CARD",
+        "OPERATION_EXPIRED",
+        "OPERATION_FINISHED",
+        "ORIGIN_NOT_ALLOWED",
+        "PIN_LOCKED",
+        "TOO_LARGE",
+        "UNKNOWN_OPERATION",
+        "WRONG_PIN",
+    ];
+
+    #[wasm_bindgen_test]
+    fn every_verifier_and_helper_code_has_its_own_message() {
+        let helper_source = [
+            include_str!("../../helper/src/api.rs"),
+            include_str!("../../helper/src/backend.rs"),
+            include_str!("../../helper/src/operations.rs"),
+        ]
+        .concat();
+        let codes = openapi_codes();
+        assert!(codes.len() > 20, "the OpenAPI description was read: {codes:?}");
+        for code in codes.iter().map(String::as_str).chain(HELPER_CODES) {
+            assert!(specific(code).is_some(), "{code} has no message of its own");
+        }
+        for code in HELPER_CODES {
+            assert!(helper_source.contains(&format!("\"{code}\"")), "{code} is no longer a helper code");
+        }
+        for code in ["NETWORK", "HELPER_UNREACHABLE", "CANCELLED", "SESSION_EXPIRED", "EXTENSION_LIMIT"] {
+            let (ja, en) = failure_text(code);
+            assert!(!ja.is_empty() && !en.is_empty() && ja != en, "{code}");
+        }
+        assert_eq!(failure_text("SOMETHING_NEW").1, "That did not work. Please try again.");
+    }
+}
