@@ -1,11 +1,12 @@
 //! Candidate selection modes and display modes (R-SYS-4), as plain logic the screens use and tests check.
 //!
 //! Selection modes: list (一覧選択), free-word search (フリーワード検索, with `shared::kana::search_key`: kanji,
-//! either kana script, half- or full-width), initial-letter input (頭文字入力: typing a kana filters its 五十音
+//! either kana script, half- or full-width; readings also by romaji, `shared::kana::matches_reading`, for a PC
+//! without a Japanese input method), initial-letter input (頭文字入力: typing a kana filters its 五十音
 //! row), initial-letter select (頭文字選択: buttons あ か さ …). Display modes: one screen (一画面), scroll, drum
 //! roll (one entry at a time, turned like a wheel; its start is the first entry or rotated per voter).
 
-use shared::election::{Choice, Contest, Rules};
+use shared::election::{Candidate, Choice, Contest, Rules};
 use shared::kana;
 
 /// How the voter finds an entry.
@@ -138,7 +139,7 @@ pub fn visible(entries: &[Entry], mode: SelectionMode, query: &str, row: Option<
                 .filter(|&i| {
                     let e = &entries[i];
                     kana::matches(query, &e.name)
-                        || kana::matches(query, &e.reading)
+                        || kana::matches_reading(query, &e.reading)
                         || e.group.as_deref().is_some_and(|g| kana::matches(query, g))
                 })
                 .collect()
@@ -153,6 +154,15 @@ pub fn visible(entries: &[Entry], mode: SelectionMode, query: &str, row: Option<
                 Some(r) => (0..entries.len()).filter(|&i| kana::initial_row(&entries[i].reading) == Some(r)).collect(),
             }
         }
+    }
+}
+
+/// Returns the list shown under an entry for information only: a party's candidates in a House of Representatives
+/// PR contest, where the voter writes a party and the list cannot be chosen; empty for every other entry.
+pub fn info_list(contest: &Contest, choice: Choice) -> &[Candidate] {
+    match (&contest.rules, choice) {
+        (Rules::HorPr { parties }, Choice::Party(n)) => parties.iter().find(|p| p.number == n).map_or(&[], |p| &p.list),
+        _ => &[],
     }
 }
 
@@ -253,6 +263,55 @@ mod tests {
         assert_eq!(visible(&e, SelectionMode::Search, "かとう", None), vec![1]);
         assert!(visible(&e, SelectionMode::Search, "がとう", None).is_empty(), "voiced marks count");
         assert_eq!(visible(&e, SelectionMode::Search, "  ", None).len(), 4);
+    }
+
+    #[wasm_bindgen_test]
+    fn search_finds_readings_by_romaji() {
+        let e = entries(&contest());
+        for q in ["satomi", "SATOMI", "sasaki", "Sasaki Satomi", "ｓａｔｏｍｉ"] {
+            assert_eq!(visible(&e, SelectionMode::Search, q, None), vec![2], "{q}");
+        }
+        for q in ["katou", "kato", "katoh", "katō", "kenichi", "ken'ichi"] {
+            assert_eq!(visible(&e, SelectionMode::Search, q, None), vec![1], "{q}");
+        }
+        assert_eq!(visible(&e, SelectionMode::Search, "aoki sakura", None), vec![0]);
+        assert_eq!(visible(&e, SelectionMode::Search, "garushia", None), vec![3]);
+        assert!(visible(&e, SelectionMode::Search, "abc", None).is_empty());
+    }
+
+    #[wasm_bindgen_test]
+    fn hor_pr_lists_are_information_only() {
+        let id = |s: &str| Id::new(s).unwrap_or_else(|_| unreachable!());
+        let party = |number, name: &str, list: Vec<Candidate>| Party {
+            number,
+            id: id(&format!("p{number}")),
+            name: name.into(),
+            abbreviation: name.into(),
+            reading: "とう".into(),
+            list,
+        };
+        let cand = |number, name: &str| Candidate {
+            number,
+            name: name.into(),
+            reading: "よみ".into(),
+            party: None,
+            tokutei: false,
+        };
+        let c = Contest {
+            id: id("kinki"),
+            name: Text { ja: "近畿".into(), en: "Kinki".into() },
+            district: "kinki".into(),
+            rules: Rules::HorPr {
+                parties: vec![party(1, "甲党", vec![cand(11, "一"), cand(12, "二")]), party(2, "乙党", vec![])],
+            },
+        };
+        let e = entries(&c);
+        assert_eq!(e.iter().map(|e| e.choice).collect::<Vec<_>>(), vec![Choice::Party(1), Choice::Party(2)]);
+        let names: Vec<&str> = info_list(&c, Choice::Party(1)).iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["一", "二"]);
+        assert!(info_list(&c, Choice::Party(2)).is_empty());
+        assert!(info_list(&c, Choice::Candidate(11)).is_empty());
+        assert!(info_list(&contest(), Choice::Party(1)).is_empty(), "only House of Representatives PR");
     }
 
     #[wasm_bindgen_test]

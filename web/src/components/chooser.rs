@@ -106,7 +106,14 @@ pub fn chooser(props: &Props) -> Html {
                     drum.set(0);
                 })
             };
-            html! { <p><label for="search">{ t(lang, "名前・よみ・政党名で検索", "Search by name, reading or party") }</label><br /><input id="search" type="search" value={(*query).clone()} {oninput} /></p> }
+            html! {
+                <p><label for="search">{ t(lang, "名前・よみ・政党名で検索", "Search by name, reading or party") }</label><br />
+                    <input id="search" type="search" aria-describedby="search-hint" value={(*query).clone()} {oninput} /><br />
+                    <small id="search-hint" class="hint">{ t(lang,
+                        "ひらがな・カタカナ・漢字のほか、よみをローマ字でも探せます（例: sato / satou / satoh）。",
+                        "Type in kana or kanji, or type the reading in romaji (e.g. sato, satou or satoh).") }</small>
+                </p>
+            }
         }
         SelectionMode::InitialInput => {
             let oninput = {
@@ -141,6 +148,15 @@ pub fn chooser(props: &Props) -> Html {
             Callback::from(move |_: MouseEvent| pick.emit(c))
         };
         let mark = if e.tokutei { t(lang, "【特定枠】", "[priority] ") } else { "" };
+        // House of Representatives PR: the voter writes a party; its list is shown to read, never to choose.
+        let info = selection::info_list(&props.contest, e.choice);
+        let info = (!info.is_empty()).then(|| html! {
+            <details class="info-list" id={format!("list-{id}")}>
+                <summary>{ t(lang, "名簿を見る", "See the list") }{ " " }
+                    <span class="info-only">{ t(lang, "（情報のみ・選べません）", "(for information only; cannot be chosen)") }</span></summary>
+                <ol>{ for info.iter().map(|c| html! { <li><ruby>{ &c.name }<rt>{ &c.reading }</rt></ruby></li> }) }</ol>
+            </details>
+        });
         let indent = matches!(e.choice, Choice::Candidate(_))
             && e.group.is_some()
             && matches!(props.contest.rules, shared::election::Rules::HocPr { .. });
@@ -149,7 +165,7 @@ pub fn chooser(props: &Props) -> Html {
                 <input type="radio" name="choice" id={id} checked={props.choice == Some(e.choice)} onclick={on} />
                 { mark }<ruby>{ &e.name }<rt>{ &e.reading }</rt></ruby>
                 if let Some(g) = &e.group { { " " }<span class="party">{ g }</span> }
-            </label></li>
+            </label>{ for info }</li>
         }
     };
     let list = match *display {
