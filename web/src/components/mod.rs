@@ -1,6 +1,7 @@
 //! Pieces shared by screens.
 
 pub mod chooser;
+pub mod confirmation;
 pub mod jst_clock;
 pub mod session_bar;
 pub mod settings;

@@ -39,36 +39,6 @@ fn name<'a>(lang: Lang, ja: &'a str, en: &'a str) -> &'a str {
     }
 }
 
-/// Describes a choice in words (R-SYS-4: the confirmation shows what was chosen before it is recorded).
-pub fn describe(lang: Lang, contest: &Contest, choice: &Choice) -> String {
-    match choice {
-        Choice::Blank => t(lang, "白票（だれにも投票しない）", "Blank ballot (白票, no choice)").to_string(),
-        Choice::Candidate(n) => contest
-            .selectable_candidates()
-            .into_iter()
-            .find(|c| c.number == *n)
-            .map(|c| format!("{}（{}）", c.name, c.reading))
-            .unwrap_or_default(),
-        Choice::Party(n) => {
-            contest.parties().iter().find(|p| p.number == *n).map(|p| p.name.clone()).unwrap_or_default()
-        }
-        Choice::Review(marks) => {
-            let dismissed: Vec<&str> = contest
-                .judges()
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| marks >> i & 1 == 1)
-                .map(|(_, j)| j.name.as_str())
-                .collect();
-            if dismissed.is_empty() {
-                t(lang, "×をつけた裁判官はいません", "No judge marked for dismissal").to_string()
-            } else {
-                format!("{}: {}", t(lang, "×（罷免を可とする）", "× (dismiss)"), dismissed.join("、"))
-            }
-        }
-    }
-}
-
 /// The voting flow.
 #[function_component(Vote)]
 pub fn vote(props: &Props) -> Html {
@@ -360,14 +330,13 @@ fn confirm_html(
     receipts: &UseStateHandle<Vec<CastReceipt>>,
 ) -> Html {
     let contest = b.contests[i].contest.clone();
-    let words = describe(lang, &contest, &choice);
     let change = {
         let step = step.clone();
-        Callback::from(move |_: MouseEvent| step.set(Step::Choose(i, Some(choice))))
+        Callback::from(move |()| step.set(Step::Choose(i, Some(choice))))
     };
     let cast = {
         let (step, ballot, receipts, b) = (step.clone(), ballot.clone(), receipts.clone(), b.clone());
-        Callback::from(move |_: MouseEvent| {
+        Callback::from(move |()| {
             let (step, ballot, receipts, b, contest) =
                 (step.clone(), ballot.clone(), receipts.clone(), b.clone(), contest.clone());
             step.set(Step::Working(
@@ -414,14 +383,7 @@ fn confirm_html(
         })
     };
     html! {
-        <section class="card" aria-labelledby="confirm-h">
-            <h2 id="confirm-h">{ t(lang, "投票内容の確認", "Confirm your ballot") }</h2>
-            <p>{ name(lang, &b.contests[i].contest.name.ja, &b.contests[i].contest.name.en) }</p>
-            <p class="choice" id="chosen"><strong>{ words }</strong></p>
-            <p class="en">{ t(lang, "投票は暗号化されてから送られ、送った後は変更できません。", "Your ballot is encrypted before it is sent and cannot be changed afterwards.") }</p>
-            <p class="en">{ t(lang, "選挙の公開鍵の指紋: ", "Election key fingerprint: ") }<code id="fingerprint">{ &b.key_fingerprint }</code></p>
-            <button id="cast" onclick={cast}>{ t(lang, "この内容で投票する（署名へ）", "Cast this ballot (sign)") }</button>
-            { " " }<button class="secondary" onclick={change}>{ t(lang, "選び直す", "Change") }</button>
-        </section>
+        <crate::components::confirmation::Confirmation {lang} contest={b.contests[i].contest.clone()} {choice}
+            fingerprint={b.key_fingerprint.clone()} on_cast={cast} on_change={change} />
     }
 }
