@@ -5,7 +5,13 @@
 //! The tests read `E2E_BIN_DIR` (the built binaries) and `E2E_WEB_DIST` (Trunk's dist/), which
 //! `cargo xtask test` sets; without them they fall back to target/debug and web/dist, and say what to build when
 //! those are missing.
+//!
+//! Map: this file (processes, the browser, a live election on loopback), [`smtp`] (a real SMTP server on
+//! loopback), [`rehearsal`] (the whole election, R-SYS-6, run by tests/rehearsal.rs and `cargo xtask rehearsal`).
 #![allow(clippy::expect_used)]
+
+pub mod rehearsal;
+pub mod smtp;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -208,7 +214,7 @@ pub struct LiveElection {
     _dir: tempfile::TempDir,
 }
 
-fn start_helper(port: u16, origin: &str, card: &Path) -> anyhow::Result<ProcessGroup> {
+pub(crate) fn start_helper(port: u16, origin: &str, card: &Path) -> anyhow::Result<ProcessGroup> {
     let mut h = Command::new(bin_dir().join("card-helper"));
     h.args(["serve", "--port", &port.to_string(), "--allowed-origin", origin, "--soft-card"])
         .arg(card)
@@ -344,7 +350,12 @@ impl LiveElection {
 }
 
 /// Stops a helper and starts another on the same port, retrying while the port is released.
-fn start_helper_after(old: &mut ProcessGroup, port: u16, origin: &str, card: &Path) -> anyhow::Result<ProcessGroup> {
+pub(crate) fn start_helper_after(
+    old: &mut ProcessGroup,
+    port: u16,
+    origin: &str,
+    card: &Path,
+) -> anyhow::Result<ProcessGroup> {
     old.stop();
     let mut last = None;
     for _ in 0..50 {

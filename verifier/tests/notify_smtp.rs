@@ -5,130 +5,17 @@
 //! files; an invalid address is refused when queued; the background loop delivers by itself.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::io::{self, BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, TimeZone, Utc};
+use e2e::smtp::SmtpSink;
 use mail_parser::MessageParser;
-use mailin::{Action, Handler, Response, SessionBuilder, response};
 use verifier::db::Db;
 use verifier::notify::{self, DeliveryReport, MailConfig, Mailer, Notice, SmtpTls};
 
 const FROM: &str = "在外選挙インターネット投票 <noreply@vote.example.jp>";
-const REFUSED: &str = "nobody@example.com";
-
-/// One message as the server received it: the envelope and the raw DATA.
-#[derive(Clone, Debug)]
-struct Received {
-    mail_from: String,
-    rcpt_to: Vec<String>,
-    data: Vec<u8>,
-}
-
-#[derive(Clone)]
-struct Collect {
-    store: Arc<Mutex<Vec<Received>>>,
-    current: Option<Received>,
-}
-
-impl Handler for Collect {
-    fn rcpt(&mut self, to: &str) -> Response {
-        if to == REFUSED { response::NO_MAILBOX } else { response::OK }
-    }
-
-    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
-        self.current = Some(Received { mail_from: from.to_owned(), rcpt_to: to.to_vec(), data: Vec::new() });
-        response::OK
-    }
-
-    fn data(&mut self, buf: &[u8]) -> io::Result<()> {
-        if let Some(r) = &mut self.current {
-            r.data.extend_from_slice(buf);
-        }
-        Ok(())
-    }
-
-    fn data_end(&mut self) -> Response {
-        if let Some(r) = self.current.take() {
-            self.store.lock().unwrap().push(r);
-        }
-        response::OK
-    }
-}
-
-/// A local SMTP server on 127.0.0.1 that keeps every message; stopped when dropped.
-struct SmtpSink {
-    port: u16,
-    received: Arc<Mutex<Vec<Received>>>,
-    stop: Arc<AtomicBool>,
-}
-
-fn session(stream: TcpStream, store: Arc<Mutex<Vec<Received>>>) -> io::Result<()> {
-    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
-    let peer = stream.peer_addr()?.ip();
-    let mut session = SessionBuilder::new("sink.test").build(peer, Collect { store, current: None });
-    let mut reader = BufReader::new(stream.try_clone()?);
-    let mut writer = stream;
-    session.greeting().write_to(&mut writer)?;
-    writer.flush()?;
-    let mut line = Vec::with_capacity(128);
-    loop {
-        line.clear();
-        if reader.read_until(b'\n', &mut line)? == 0 {
-            return Ok(());
-        }
-        let res = session.process(&line);
-        match res.action {
-            Action::Reply => res.write_to(&mut writer)?,
-            Action::Close => {
-                res.write_to(&mut writer)?;
-                writer.flush()?;
-                return Ok(());
-            }
-            Action::NoReply => {}
-            Action::UpgradeTls => return Ok(()),
-        }
-        writer.flush()?;
-    }
-}
-
-impl SmtpSink {
-    fn start(port: u16) -> SmtpSink {
-        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (store, stopping) = (Arc::clone(&received), Arc::clone(&stop));
-        std::thread::spawn(move || {
-            for conn in listener.incoming() {
-                if stopping.load(Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(conn) = conn else { continue };
-                let store = Arc::clone(&store);
-                std::thread::spawn(move || {
-                    let _ = session(conn, store);
-                });
-            }
-        });
-        SmtpSink { port, received, stop }
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-impl Drop for SmtpSink {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        // Wake the accept loop so that it sees the flag.
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-    }
-}
 
 /// A loopback port with nothing listening on it (bound once by the OS, then released).
 fn free_port() -> u16 {
@@ -322,7 +209,7 @@ fn a_refused_recipient_fails_alone_and_is_retried_later() {
     let ids = enqueue_all(
         &db,
         &[
-            notify::acceptance_notice(REFUSED, "名無し", "R-9", "千代田区"),
+            notify::acceptance_notice(e2e::smtp::REFUSED_RECIPIENT, "名無し", "R-9", "千代田区"),
             notify::acceptance_notice("taro@example.com", "在外 太郎", "R-10", "千代田区"),
         ],
         t0(),

@@ -1,4 +1,5 @@
-//! `cargo xtask`: the README's two commands (`demo`, `test`) and the `setup` they both run first.
+//! `cargo xtask`: the README's two commands (`demo`, `test`) and the `setup` they both run first; `rehearsal`
+//! runs the whole-election rehearsal (R-SYS-6) for people, printing each step and the result table.
 //!
 //! Everything a fresh machine of this project's kind needs is installed by `setup` (TOOLCHAIN.md): nothing else
 //! may be assumed, because CI runs on a clean checkout.
@@ -12,7 +13,7 @@ mod test;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(about = "Project tasks: setup, demo, test")]
+#[command(about = "Project tasks: setup, demo, test, rehearsal")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -26,6 +27,12 @@ enum Command {
     Demo(demo::Args),
     /// fmt, clippy (host and wasm32), native tests, wasm tests in headless Chromium, end-to-end tests.
     Test,
+    /// The whole election, scripted and headless (R-SYS-6): key ceremony to count, printing each step.
+    Rehearsal {
+        /// How many voters (at least 4, so that every layout gets a vote).
+        #[arg(long, default_value_t = 4)]
+        voters: usize,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -33,6 +40,7 @@ fn main() -> std::process::ExitCode {
         Command::Setup => setup::run(),
         Command::Demo(args) => demo::run(args),
         Command::Test => test::run(),
+        Command::Rehearsal { voters } => rehearsal(voters),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -41,4 +49,18 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// Sets up, builds the voter app and the binaries, then runs the rehearsal binary of the e2e crate.
+fn rehearsal(voters: usize) -> anyhow::Result<()> {
+    setup::run()?;
+    let dist = app::build_voter_app()?;
+    let bin = app::build_binaries(false)?;
+    run::sh(
+        run::cmd(bin.join("rehearsal"))
+            .arg(voters.to_string())
+            .env("E2E_WEB_DIST", &dist)
+            .env("E2E_BIN_DIR", &bin)
+            .env("CHROMEDRIVER", "/usr/bin/chromedriver"),
+    )
 }
