@@ -766,11 +766,13 @@ async fn election_round(
                 Pick::Blank => Some(("list".to_string(), "scroll".to_string())),
                 Pick::Entry { .. } => layouts.pop().or_else(|| Some(("list".into(), "scroll".into()))),
             };
-            say(&format!(
-                "[{id}] voter {} votes in {cid}{}",
-                i + 1,
-                layout.as_ref().map(|(s, d)| format!(" ({s} × {d})")).unwrap_or_default()
-            ));
+            let how = match (&pick, &layout) {
+                (Pick::Blank, _) => " (白票)".to_string(),
+                (Pick::Entry { words, .. }, Some((s, d))) => format!(" for {words} ({s} × {d})"),
+                (Pick::Review(marks), _) => format!(" (dismiss marks on judges {marks:?}, 0-based)"),
+                _ => String::new(),
+            };
+            say(&format!("[{id}] voter {} votes in {cid}{how}", i + 1));
             vote_in(b, &cid, layout.as_ref().map(|(s, d)| (s.as_str(), d.as_str())), &pick).await?;
             if let (Some(l), Pick::Entry { .. }) = (layout, &pick) {
                 used.push(l);

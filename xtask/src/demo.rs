@@ -1,6 +1,6 @@
 //! `cargo xtask demo`: set up, build the voter app in release mode, create a test PKI with demo voters' soft
-//! cards, and run the card helper (holding one demo voter's card) and the verifier on the demo election (open
-//! now) until Ctrl-C.
+//! cards, generate the election key in a SoftHSM2 token (the counting tool's key ceremony), and run the card
+//! helper (holding one demo voter's card) and the verifier on the demo election (open now) until Ctrl-C.
 
 use std::path::Path;
 use std::process::{Child, Command};
@@ -66,12 +66,27 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .arg(card_path(&demo, i + 1)))?;
     }
 
-    // The election key: INSECURE, made here by openssl for the demo; a real one comes from the counting tool's key
-    // ceremony inside an HSM (R-COUNT-2).
-    let key = demo.join("INSECURE-demo-election-key.pem");
-    let public = demo.join("election-public-key.pem");
-    sh(cmd("openssl").args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:3072", "-out"]).arg(&key))?;
-    sh(cmd("openssl").args(["pkey", "-pubout", "-in"]).arg(&key).arg("-out").arg(&public))?;
+    // The election key, as in a real election (R-COUNT-2): generated inside a SoftHSM2 token by the counting
+    // tool's key ceremony, its PIN split 3 of 5 into share files; only the public key leaves the token.
+    let tokens = demo.join("softhsm-tokens");
+    std::fs::create_dir_all(&tokens)?;
+    let softhsm_conf = demo.join("softhsm2.conf");
+    std::fs::write(
+        &softhsm_conf,
+        format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
+    )?;
+    let module = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
+        .iter()
+        .find(|p| Path::new(p).exists())
+        .context("SoftHSM2 is missing: `cargo xtask setup` installs it")?;
+    let ceremony = demo.join("key-ceremony");
+    sh(cmd(bin.join("tally"))
+        .args(["key-ceremony", "--module", module, "--election-id", "demo-hoc", "--official", "Demo counting officer"])
+        .args(["--token-label", "demo-hoc election key", "--out"])
+        .arg(&ceremony)
+        .env("SOFTHSM2_CONF", &softhsm_conf)
+        .env("TALLY_SO_PIN", "demo-so-pin-TEST-ONLY"))?;
+    let public = ceremony.join("election-public-key.pem");
     let verifier = bin.join("verifier");
     let db = demo.join("verifier.sqlite");
     sh(cmd(&verifier)
@@ -126,6 +141,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         "      e.g. operator --server https://{} --ca {} --cert … --key … login --totp CODE",
         args.operator_listen,
         opca.join("operator-ca.pem").display()
+    );
+    println!(
+        "demo: the election key is in a SoftHSM2 token ({}); its PIN shares and the ceremony record are in {}",
+        tokens.display(),
+        ceremony.display()
     );
     println!("demo: e-mail notices are written to {}", demo.join("verifier.outbox").display());
     println!("demo: open {origin}/ in a browser; stop with Ctrl-C.");
