@@ -62,6 +62,14 @@ enum Command {
     /// The verifier's export key (Ed25519) that signs zero-check reports and exports.
     #[command(subcommand, name = "export-key")]
     ExportKey(ExportKeyCommand),
+    /// Copy the database while the verifier runs (SQLite's online backup API): one consistent snapshot.
+    Backup {
+        #[command(flatten)]
+        db: DbArg,
+        /// The new file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Before opening: check and sign that the ballot box is empty and untouched (R-SYS-3).
     ZeroCheck {
         #[command(flatten)]
@@ -361,6 +369,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ExportKey(ExportKeyCommand::Generate { out }) => {
             let key = crate::ops::ExportKey::generate(&out)?;
             println!("export key written to {}; public key {}", out.display(), key.public_hex());
+            Ok(())
+        }
+        Command::Backup { db, out } => {
+            Db::backup(&db.db, &out)?;
+            println!("{} backed up to {} (integrity_check ok)", db.db.display(), out.display());
             Ok(())
         }
         Command::ZeroCheck { db, export_key, out } => {

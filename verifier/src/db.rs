@@ -154,6 +154,20 @@ impl Db {
         Ok(Db { conn: Mutex::new(conn) })
     }
 
+    /// Copies the database at `source` to `target` while the verifier keeps running (the SQLite backup API, from
+    /// a connection of its own): all pages in one step, so the copy is one consistent snapshot taken between two
+    /// transactions, never a half-written cast.
+    pub fn backup(source: &Path, target: &Path) -> anyhow::Result<()> {
+        anyhow::ensure!(!target.exists(), "{} exists already; back up into a new file", target.display());
+        let src = Connection::open_with_flags(source, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+        src.busy_timeout(std::time::Duration::from_secs(30))?;
+        let mut dst = Connection::open(target)?;
+        rusqlite::backup::Backup::new(&src, &mut dst)?.run_to_completion(i32::MAX, std::time::Duration::ZERO, None)?;
+        let ok: String = dst.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+        anyhow::ensure!(ok == "ok", "the copy fails the integrity check: {ok}");
+        Ok(())
+    }
+
     /// Runs a closure with the connection.
     pub fn with<T>(&self, f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
         let mut conn = self.conn.lock().map_err(|_| lock_error())?;

@@ -82,6 +82,15 @@ fn session_refusal(e: SessionError) -> Refusal {
 /// Maps a storage failure to `STORAGE_UNAVAILABLE` (503), logging it.
 pub fn storage_refusal(e: impl std::fmt::Display) -> Refusal {
     tracing::error!(error = %e, "storage failure");
+    // SQLITE_FULL, from the disk or the configured max_page_count: the transaction was rolled back whole.
+    if e.to_string().contains("database or disk is full") {
+        return Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "STORAGE_FULL",
+            "The ballot box's storage is full; nothing was recorded and you have not voted. The operators are \
+             alerted; try again later.",
+        );
+    }
     Refusal::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "STORAGE_UNAVAILABLE",

@@ -7,66 +7,12 @@ mod support;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::Utc;
-use shared::api::{ApiError, BallotView, CastReceipt, Challenge};
+use shared::api::{ApiError, CastReceipt};
 use shared::election::Choice;
 use support::*;
 use verifier::AppState;
 use verifier::filters::routes;
 use warp::http::StatusCode;
-
-async fn nonce(state: &AppState) -> Vec<u8> {
-    let r = warp::test::request()
-        .method("POST")
-        .path("/api/v1/session/challenge")
-        .reply(&routes(state.clone(), None))
-        .await;
-    assert_eq!(r.status(), 201);
-    let c: Challenge = serde_json::from_slice(r.body()).unwrap();
-    B64.decode(c.nonce).unwrap()
-}
-
-async fn post(
-    state: &AppState,
-    path: &str,
-    cookie: Option<&str>,
-    body: &serde_json::Value,
-) -> (StatusCode, Vec<u8>, Option<String>) {
-    let mut req = warp::test::request().method("POST").path(path).json(body);
-    if let Some(c) = cookie {
-        req = req.header("cookie", c);
-    }
-    let r = req.reply(&routes(state.clone(), None)).await;
-    let set_cookie = r.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_string());
-    (r.status(), r.body().to_vec(), set_cookie)
-}
-
-fn code(body: &[u8]) -> String {
-    serde_json::from_slice::<ApiError>(body).unwrap().code
-}
-
-/// Logs a voter in and returns the cookie header value.
-async fn login(state: &AppState, v: &TestVoter) -> String {
-    let n = nonce(state).await;
-    let (status, body, cookie) = post(state, "/api/v1/session", None, &login_body(v, &n, ORIGIN)).await;
-    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
-    let cookie = cookie.unwrap();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
-    cookie.split(';').next().unwrap().to_string()
-}
-
-async fn cast(state: &AppState, cookie: &str, v: &TestVoter, contest: &str, choice: Choice) -> (StatusCode, Vec<u8>) {
-    let ct = encrypt(state, contest, choice);
-    let (s, b, _) =
-        post(state, "/api/v1/ballots", Some(cookie), &cast_body(v, state.election.id.as_str(), contest, &ct)).await;
-    (s, b)
-}
-
-async fn ballot(state: &AppState, cookie: &str) -> BallotView {
-    let r =
-        warp::test::request().path("/api/v1/ballot").header("cookie", cookie).reply(&routes(state.clone(), None)).await;
-    assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
-    serde_json::from_slice(r.body()).unwrap()
-}
 
 #[tokio::test]
 async fn login_ballot_and_one_cast_per_contest() {

@@ -11,12 +11,15 @@ use chrono::Utc;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Pkcs1v15Sign, PrivateKey};
 use sha2::{Digest, Sha256};
+use shared::api::{ApiError, BallotView, Challenge};
 use shared::ballot;
 use shared::crypto::{ElectionPublicKey, auth_digest, encrypt_ballot, envelope_digest};
 use shared::election::{Choice, Election};
 use verifier::certs::TrustStore;
 use verifier::db::{Db, Voter};
+use verifier::filters::routes;
 use verifier::{AppState, Config, clock::Clock};
+use warp::http::StatusCode;
 
 pub const ORIGIN: &str = "http://127.0.0.1:8080";
 pub const ELECTION_PUB: &str = include_str!("../../../shared/tests/data/test-election-key.pub.pem");
@@ -145,4 +148,66 @@ pub fn cast_body(v: &TestVoter, election_id: &str, contest: &str, ct: &[u8]) -> 
         "signature": B64.encode(v.sign_ballot(&envelope_digest(election_id, contest, ct))),
         "certificate": B64.encode(&v.card.sign_cert_der),
     })
+}
+
+// ---- Requests through the voter API's warp filters ----
+
+pub async fn nonce(state: &AppState) -> Vec<u8> {
+    let r = warp::test::request()
+        .method("POST")
+        .path("/api/v1/session/challenge")
+        .reply(&routes(state.clone(), None))
+        .await;
+    assert_eq!(r.status(), 201);
+    let c: Challenge = serde_json::from_slice(r.body()).unwrap();
+    B64.decode(c.nonce).unwrap()
+}
+
+pub async fn post(
+    state: &AppState,
+    path: &str,
+    cookie: Option<&str>,
+    body: &serde_json::Value,
+) -> (StatusCode, Vec<u8>, Option<String>) {
+    let mut req = warp::test::request().method("POST").path(path).json(body);
+    if let Some(c) = cookie {
+        req = req.header("cookie", c);
+    }
+    let r = req.reply(&routes(state.clone(), None)).await;
+    let set_cookie = r.headers().get("set-cookie").map(|v| v.to_str().unwrap().to_string());
+    (r.status(), r.body().to_vec(), set_cookie)
+}
+
+pub fn code(body: &[u8]) -> String {
+    serde_json::from_slice::<ApiError>(body).unwrap().code
+}
+
+/// Logs a voter in and returns the cookie header value.
+pub async fn login(state: &AppState, v: &TestVoter) -> String {
+    let n = nonce(state).await;
+    let (status, body, cookie) = post(state, "/api/v1/session", None, &login_body(v, &n, ORIGIN)).await;
+    assert_eq!(status, 201, "{}", String::from_utf8_lossy(&body));
+    let cookie = cookie.unwrap();
+    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    cookie.split(';').next().unwrap().to_string()
+}
+
+pub async fn cast(
+    state: &AppState,
+    cookie: &str,
+    v: &TestVoter,
+    contest: &str,
+    choice: Choice,
+) -> (StatusCode, Vec<u8>) {
+    let ct = encrypt(state, contest, choice);
+    let (s, b, _) =
+        post(state, "/api/v1/ballots", Some(cookie), &cast_body(v, state.election.id.as_str(), contest, &ct)).await;
+    (s, b)
+}
+
+pub async fn ballot(state: &AppState, cookie: &str) -> BallotView {
+    let r =
+        warp::test::request().path("/api/v1/ballot").header("cookie", cookie).reply(&routes(state.clone(), None)).await;
+    assert_eq!(r.status(), 200, "{}", String::from_utf8_lossy(r.body()));
+    serde_json::from_slice(r.body()).unwrap()
 }
