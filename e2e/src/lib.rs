@@ -7,6 +7,8 @@
 //! those are missing.
 #![allow(clippy::expect_used)]
 
+pub mod axe;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
