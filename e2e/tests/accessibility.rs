@@ -137,16 +137,16 @@ async fn axe_finds_no_violation_on_the_session_warning() {
 }
 
 /// The Tokyo district's candidates as filed: (number, name, reading, party).
-const TOKYO: [(u32, &str, &str, Option<&str>); 9] = [
-    (1, "青木 さくら", "あおき さくら", Some("未来創造党（未来）")),
-    (2, "加藤 健一", "かとう けんいち", Some("みどりの風（みどり）")),
-    (3, "佐々木 里美", "ささき さとみ", None),
-    (4, "田中 ひろし", "たなか ひろし", Some("くらし安心の会（くらし）")),
-    (5, "中村 翔太", "なかむら しょうた", Some("未来創造党（未来）")),
-    (6, "橋本 優子", "はしもと ゆうこ", None),
-    (7, "松本 大輔", "まつもと だいすけ", Some("みどりの風（みどり）")),
-    (8, "山口 あかり", "やまぐち あかり", Some("くらし安心の会（くらし）")),
-    (9, "渡辺 ジョージ", "わたなべ じょーじ", None),
+const TOKYO: [(u32, &str, &str, &str); 9] = [
+    (1, "青木 さくら", "あおき さくら", "未来創造党（未来）"),
+    (2, "加藤 健一", "かとう けんいち", "みどりの風（みどり）"),
+    (3, "佐々木 里美", "ささき さとみ", "無所属 / Independent"),
+    (4, "田中 ひろし", "たなか ひろし", "くらし安心の会（くらし）"),
+    (5, "中村 翔太", "なかむら しょうた", "未来創造党（未来）"),
+    (6, "橋本 優子", "はしもと ゆうこ", "無所属 / Independent"),
+    (7, "松本 大輔", "まつもと だいすけ", "みどりの風（みどり）"),
+    (8, "山口 あかり", "やまぐち あかり", "くらし安心の会（くらし）"),
+    (9, "渡辺 ジョージ", "わたなべ じょーじ", "無所属 / Independent"),
 ];
 
 #[tokio::test(flavor = "multi_thread")]
@@ -170,19 +170,23 @@ async fn names_carry_their_readings_as_filed_in_the_right_language() {
                      axe.teardown();
                      const ruby = input.closest('label').querySelector('ruby');
                      const base = [...ruby.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('');
-                     return { accessible, base, rt: ruby.querySelector('rt').textContent,
+                     // A reading longer than the name must not spread the name's characters apart.
+                     const align = getComputedStyle(ruby).rubyAlign;
+                     return { accessible, base, align, rt: ruby.querySelector('rt').textContent,
                               lang: ruby.closest('[lang]').getAttribute('lang') };",
                     vec![serde_json::json!(format!("cand-{n}"))],
                 )
                 .await
                 .unwrap();
-            let expected = match party {
-                Some(p) => format!("{name}（{reading}） {p}"),
-                None => format!("{name}（{reading}）"),
-            };
+            let expected = format!("{name}（{reading}） {party}");
             assert_eq!(seen["accessible"], serde_json::json!(expected), "{lang}: the accessible name of {name}");
             assert_eq!(seen["base"], serde_json::json!(name), "{lang}: the name as filed, no spaces added");
             assert_eq!(seen["rt"], serde_json::json!(reading), "{lang}: the reading in ruby");
+            assert_eq!(
+                seen["align"],
+                serde_json::json!("start"),
+                "{lang}: {name} is not spread to its reading's width"
+            );
             assert_eq!(seen["lang"], serde_json::json!("ja"), "{lang}: names are Japanese");
         }
         click(&b, "#cand-5").await;
