@@ -6,10 +6,12 @@
 //! `cargo xtask test` sets; without them they fall back to target/debug and web/dist, and say what to build when
 //! those are missing.
 //!
-//! Map: this file (processes, the browser, a live election on loopback), [`smtp`] (a real SMTP server on
+//! Map: this file (processes, the browser, a live election on loopback), [`axe`] (axe-core injected into the real
+//! page, its reports saved), [`smtp`] (a real SMTP server on
 //! loopback), [`rehearsal`] (the whole election, R-SYS-6, run by tests/rehearsal.rs and `cargo xtask rehearsal`).
 #![allow(clippy::expect_used)]
 
+pub mod axe;
 pub mod rehearsal;
 pub mod smtp;
 

@@ -2,10 +2,12 @@
 //!
 //! Map:
 //! - [`pages`]: one file per screen (`start`: the election, its window in JST, live clocks; `vote`: login,
-//!   contests, choice, confirmation, encryption, signing, receipt; `apply`: 申出 and 切替申出).
+//!   contests, choice, confirmation, encryption, signing, receipt; `apply`: 申出 and 切替申出; `accessibility`: the
+//!   accessibility statement, shown for the `#accessibility` fragment).
 //! - [`components`]: pieces shared by screens (`jst_clock`, `chooser` the candidate screen, `session_bar` the
 //!   session countdown and its extension, `settings`).
-//! - [`hooks`]: `use_server_clock`, the server's time measured once and ticking every second.
+//! - [`hooks`]: `use_server_clock`, the server's time measured once and ticking every second;
+//!   `use_focus_recovery`, focus kept on the page when a screen changes.
 //! - [`services`]: `verifier_api`, the JSON API of the verifier; `card_helper`, the helper on the voter's PC.
 //! - [`refusals`]: what the voter is told for every refusal code, in Japanese and English.
 //! - [`selection`]: the four selection modes and three display modes of the candidate screen (R-SYS-4).
@@ -25,6 +27,20 @@ pub mod services;
 
 use yew::prelude::*;
 
+/// The fragment that shows the accessibility statement instead of the voting page.
+pub const STATEMENT_HASH: &str = "#accessibility";
+
+fn current_hash() -> String {
+    web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
+}
+
+fn focus_by_id(id: &str) {
+    let el = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(id));
+    if let Some(el) = el.and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok()) {
+        let _ = el.focus();
+    }
+}
+
 /// The app: the language is chosen here and passed down.
 #[function_component(App)]
 pub fn app() -> Html {
@@ -33,31 +49,68 @@ pub fn app() -> Html {
         components::settings::apply_saved();
         components::settings::save_lang(*lang);
     });
+    hooks::use_focus_recovery::use_focus_recovery();
+    // The statement is a view of its own, reached by the footer link's fragment; the voting page stays mounted
+    // (hidden) under it, so a vote in progress is not lost by reading the statement.
+    let hash = use_state(current_hash);
+    {
+        let hash = hash.clone();
+        use_effect_with((), move |_| {
+            let on_hash = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || hash.set(current_hash()));
+            if let Some(w) = web_sys::window() {
+                let _ = w.add_event_listener_with_callback(
+                    "hashchange",
+                    wasm_bindgen::JsCast::unchecked_ref(on_hash.as_ref()),
+                );
+            }
+            // The app lives as long as the page.
+            on_hash.forget();
+        });
+    }
+    let statement = *hash == STATEMENT_HASH;
+    use_effect_with(statement, |statement| {
+        if *statement {
+            focus_by_id("a11y-h");
+        }
+    });
     let toggle = {
         let lang = lang.clone();
         Callback::from(move |_: MouseEvent| lang.set(lang.other()))
     };
+    // The skip link moves focus without touching the fragment, which chooses the view.
+    let skip = Callback::from(|e: MouseEvent| {
+        e.prevent_default();
+        focus_by_id("main");
+    });
     html! {
         <>
-            <a class="skip-link" href="#main">{ i18n::t(*lang, "本文へ移動", "Skip to main content") }</a>
+            <a class="skip-link" href="#main" onclick={skip}>{ i18n::t(*lang, "本文へ移動", "Skip to main content") }</a>
             <header class="site">
                 <button class="secondary lang-switch" onclick={toggle} lang={lang.other().code()}>
                     { lang.other().switch_label() }
                 </button>
                 <h1>
-                    { "在外選挙インターネット投票" }
+                    <span lang="ja">{ "在外選挙インターネット投票" }</span>
                     <span class="en" lang="en">{ "Internet voting for Japanese voters abroad" }</span>
                 </h1>
             </header>
-            <main id="main" lang={lang.code()}>
-                <components::settings::Settings lang={*lang} />
-                <pages::start::Start lang={*lang} />
-                <pages::vote::Vote lang={*lang} />
-                <details class="card" id="apply-section">
-                    <summary>{ i18n::t(*lang, "インターネット投票の申出・切替申出はこちら", "Apply for internet voting, or switch back to paper") }</summary>
-                    <pages::apply::Apply lang={*lang} />
-                </details>
+            <main id="main" lang={lang.code()} tabindex="-1">
+                if statement {
+                    <pages::accessibility::Statement lang={*lang} />
+                }
+                <div hidden={statement}>
+                    <components::settings::Settings lang={*lang} />
+                    <pages::start::Start lang={*lang} />
+                    <pages::vote::Vote lang={*lang} />
+                    <details class="card" id="apply-section">
+                        <summary>{ i18n::t(*lang, "インターネット投票の申出・切替申出はこちら", "Apply for internet voting, or switch back to paper") }</summary>
+                        <pages::apply::Apply lang={*lang} />
+                    </details>
+                </div>
             </main>
+            <footer class="site" lang={lang.code()}>
+                <a href={STATEMENT_HASH} id="a11y-link">{ i18n::t(*lang, "ウェブアクセシビリティ方針", "Accessibility statement") }</a>
+            </footer>
         </>
     }
 }

@@ -37,6 +37,9 @@ const APT_PACKAGES: &[(&str, &str)] = &[
 const TRUNK_VERSION: &str = "0.21.14";
 /// binaryen's npm version whose wasm-opt reads today's wasm (Debian's 108 cannot).
 const BINARYEN_VERSION: &str = "132.0.0";
+/// axe-core's npm version, pinned exactly: the accessibility e2e tests inject its `axe.min.js` into the real page,
+/// and the accessibility statement names this version as the tool its figures come from.
+pub const AXE_CORE_VERSION: &str = "4.14.1";
 
 /// Runs every setup step in order.
 pub fn run() -> anyhow::Result<()> {
@@ -45,6 +48,7 @@ pub fn run() -> anyhow::Result<()> {
     step("trunk", trunk)?;
     step("wasm-bindgen-cli", wasm_bindgen_cli)?;
     step("wasm-opt (npm binaryen)", binaryen)?;
+    step("axe-core (npm)", axe_core)?;
     step("voter app dependencies", fetch_web)?;
     println!("setup: everything is in place");
     Ok(())
@@ -267,6 +271,30 @@ fn binaryen() -> anyhow::Result<Status> {
         .arg(&npm_dir)
         .arg(format!("binaryen@{BINARYEN_VERSION}")))?;
     Ok(Status::Installed(format!("wasm-opt {want}")))
+}
+
+/// Installs axe-core beside binaryen, so that the accessibility tests download nothing when they run.
+fn axe_core() -> anyhow::Result<Status> {
+    let npm_dir = tools_dir().join("npm");
+    let package = npm_dir.join("node_modules/axe-core/package.json");
+    let installed = || -> Option<String> {
+        let text = fs::read_to_string(&package).ok()?;
+        let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+        json["version"].as_str().map(str::to_string)
+    };
+    let what = format!("axe-core {AXE_CORE_VERSION}");
+    if installed().as_deref() == Some(AXE_CORE_VERSION) && npm_dir.join("node_modules/axe-core/axe.min.js").exists() {
+        return Ok(Status::Present(what));
+    }
+    fs::create_dir_all(&npm_dir)?;
+    sh(cmd("npm")
+        .args(["install", "--no-audit", "--no-fund", "--save-exact", "--prefix"])
+        .arg(&npm_dir)
+        .arg(format!("axe-core@{AXE_CORE_VERSION}")))?;
+    match installed() {
+        Some(v) if v == AXE_CORE_VERSION => Ok(Status::Installed(what)),
+        other => bail!("axe-core {AXE_CORE_VERSION} was installed but {} says {other:?}", package.display()),
+    }
 }
 
 fn fetch_web() -> anyhow::Result<Status> {

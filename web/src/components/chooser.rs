@@ -154,16 +154,23 @@ pub fn chooser(props: &Props) -> Html {
             <details class="info-list" id={format!("list-{id}")}>
                 <summary>{ t(lang, "名簿を見る", "See the list") }{ " " }
                     <span class="info-only">{ t(lang, "（情報のみ・選べません）", "(for information only; cannot be chosen)") }</span></summary>
-                <ol>{ for info.iter().map(|c| html! { <li><ruby>{ &c.name }<rt>{ &c.reading }</rt></ruby></li> }) }</ol>
+                <ol lang="ja">{ for info.iter().map(|c| html! { <li><ruby>{ &c.name }<rt>{ &c.reading }</rt></ruby></li> }) }</ol>
             </details>
         });
         let indent = matches!(e.choice, Choice::Candidate(_))
             && e.group.is_some()
             && matches!(props.contest.rules, shared::election::Rules::HocPr { .. });
+        // The accessible name carries the reading as well as the name as filed (never respaced), so that a screen
+        // reader says the name right; the party follows.
+        let spoken = match &e.group {
+            Some(g) => format!("{mark}{}（{}） {g}", e.name, e.reading),
+            None => format!("{mark}{}（{}）", e.name, e.reading),
+        };
         html! {
-            <li class={if indent { "listed" } else { "" }}><label class="option" for={id.clone()}>
-                <input type="radio" name="choice" id={id} checked={props.choice == Some(e.choice)} onclick={on} />
-                { mark }<ruby>{ &e.name }<rt>{ &e.reading }</rt></ruby>
+            <li class={if indent { "listed" } else { "" }}><label class="option" for={id.clone()} lang="ja">
+                <input type="radio" name="choice" id={id} checked={props.choice == Some(e.choice)} onclick={on} aria-label={spoken} />
+                if e.tokutei { <span lang={lang.code()}>{ mark }</span> }
+                <ruby class="name">{ &e.name }<rt>{ &e.reading }</rt></ruby>
                 if let Some(g) = &e.group { { " " }<span class="party">{ g }</span> }
             </label>{ for info }</li>
         }
@@ -182,12 +189,13 @@ pub fn chooser(props: &Props) -> Html {
             };
             let onkeydown = {
                 let drum = drum.clone();
+                // The arrow keys turn the drum wherever the focus is inside it (WCAG 2.1.1).
                 Callback::from(move |e: KeyboardEvent| match e.key().as_str() {
-                    "ArrowDown" => {
+                    "ArrowDown" | "ArrowRight" => {
                         e.prevent_default();
                         drum.set(selection::drum_turn(pos, len, 1))
                     }
-                    "ArrowUp" => {
+                    "ArrowUp" | "ArrowLeft" => {
                         e.prevent_default();
                         drum.set(selection::drum_turn(pos, len, -1))
                     }
@@ -201,7 +209,9 @@ pub fn chooser(props: &Props) -> Html {
                 })
             };
             html! {
-                <div class="drum" role="group" aria-roledescription={t(lang, "ドラムロール", "drum roll")} tabindex="0" {onkeydown} {onwheel}>
+                <div class="drum" id="drum" role="group" aria-roledescription={t(lang, "ドラムロール", "drum roll")} tabindex="0"
+                    aria-label={t(lang, "候補者のドラムロール（上下の矢印キーで回します）", "Entries, one at a time (turn with the up and down arrow keys)")}
+                    {onkeydown} {onwheel}>
                     <button id="drum-prev" class="secondary" onclick={turn(-1)} aria-label={t(lang, "前の候補", "Previous")}>{ "▲" }</button>
                     <ul class="options drum-window" aria-live="polite">{ for shown.get(pos).map(|i| item(*i)) }</ul>
                     <button id="drum-next" class="secondary" onclick={turn(1)} aria-label={t(lang, "次の候補", "Next")}>{ "▼" }</button>

@@ -59,13 +59,18 @@ pub struct Props {
 pub fn confirmation(props: &Props) -> Html {
     let lang = props.lang;
     let words = describe(lang, &props.contest, &props.choice);
+    // Names are Japanese as filed, also on the English screens.
+    let names_lang = match props.choice {
+        Choice::Candidate(_) | Choice::Party(_) => "ja",
+        _ => lang.code(),
+    };
     let cast = props.on_cast.reform(|_: MouseEvent| ());
     let change = props.on_change.reform(|_: MouseEvent| ());
     html! {
         <section class="card" aria-labelledby="confirm-h">
             <h2 id="confirm-h">{ t(lang, "投票内容の確認", "Confirm your ballot") }</h2>
             <p id="confirm-contest">{ match lang { Lang::Ja => &props.contest.name.ja, Lang::En => &props.contest.name.en } }</p>
-            <p class="choice" id="chosen"><strong>{ words }</strong></p>
+            <p class="choice" id="chosen" lang={names_lang}><strong>{ words }</strong></p>
             <p class="en">{ t(lang, "投票は暗号化されてから送られ、送った後は変更できません。", "Your ballot is encrypted before it is sent and cannot be changed afterwards.") }</p>
             <p class="en">{ t(lang, "選挙の公開鍵の指紋: ", "Election key fingerprint: ") }<code id="fingerprint">{ &props.fingerprint }</code></p>
             <button id="cast" onclick={cast}>{ t(lang, "この内容で投票する（署名へ）", "Cast this ballot (sign)") }</button>

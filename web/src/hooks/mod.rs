@@ -1,3 +1,4 @@
 //! Hooks shared by screens.
 
+pub mod use_focus_recovery;
 pub mod use_server_clock;

@@ -276,8 +276,9 @@ fn choose_html(
                 };
                 html! {
                     <li><label class="option" for={format!("judge-{j}")}>
-                        <input type="checkbox" id={format!("judge-{j}")} checked={marks >> j & 1 == 1} onclick={on} />
-                        { t(lang, "×（罷免を可とする）: ", "× (dismiss): ") }<ruby>{ &judge.name }<rt>{ &judge.reading }</rt></ruby>
+                        <input type="checkbox" id={format!("judge-{j}")} checked={marks >> j & 1 == 1} onclick={on}
+                            aria-label={format!("{}{}（{}）", t(lang, "×（罷免を可とする）: ", "× (dismiss): "), judge.name, judge.reading)} />
+                        { t(lang, "×（罷免を可とする）: ", "× (dismiss): ") }<ruby lang="ja">{ &judge.name }<rt>{ &judge.reading }</rt></ruby>
                     </label></li>
                 }
             })

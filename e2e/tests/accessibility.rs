@@ -1,0 +1,205 @@
+//! JIS X 8341-3:2016 AA / WCAG 2.2 AA checked by axe-core in the real page (the vendored, pinned axe.min.js), in
+//! real headless Chromium against the real verifier and card helper: every screen — start, card check and login,
+//! display settings, application form, accessibility statement, contests, the candidate screen in all 12
+//! selection × display layouts, the judges' review, confirmation, the wait for the card helper, receipt, failure,
+//! session warning — in Japanese and in English, with 0 violations. Also: each option's accessible name carries
+//! the reading, names are shown exactly as filed, and Japanese names keep `lang="ja"` on English screens.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod a11y_common;
+
+use a11y_common::{cancel_on_helper_page, layouts, open, pick_layout};
+use e2e::axe::{self, Violation};
+use e2e::{Browser, LiveElection};
+use fantoccini::Locator;
+
+struct Audit {
+    screens: Vec<String>,
+    violations: Vec<Violation>,
+}
+
+impl Audit {
+    async fn check(&mut self, b: &Browser, screen: &str) {
+        let found = axe::run(b, screen).await.unwrap();
+        println!("axe {screen}: {} violation(s)", found.len());
+        self.screens.push(screen.to_string());
+        self.violations.extend(found);
+    }
+
+    fn assert_clean(&self) {
+        let text: String = self.violations.iter().map(ToString::to_string).collect();
+        assert!(
+            self.violations.is_empty(),
+            "{} violation(s) on {} screen(s):\n{text}",
+            self.violations.len(),
+            self.screens.len()
+        );
+    }
+}
+
+async fn click(b: &Browser, css: &str) {
+    b.client.wait().for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
+}
+
+/// Every screen of a voter's visit in one language, voter `voter`'s card in the reader.
+async fn audit_language(audit: &mut Audit, b: &Browser, election: &mut LiveElection, voter: usize, lang: &str) {
+    election.use_card(voter).unwrap();
+    open(b, &election.base_url, lang).await;
+    audit.check(b, &format!("{lang}-start-card-check")).await;
+
+    click(b, "#settings summary").await;
+    audit.check(b, &format!("{lang}-settings-open")).await;
+    click(b, "#settings summary").await;
+    click(b, "#apply-section summary").await;
+    audit.check(b, &format!("{lang}-apply-form")).await;
+    click(b, "#apply-section summary").await;
+
+    click(b, "#a11y-link").await;
+    b.wait_text("#a11y-h", |t| !t.is_empty()).await.unwrap();
+    audit.check(b, &format!("{lang}-accessibility-statement")).await;
+    click(b, "#a11y-back").await;
+    b.wait_text("#login", |t| !t.is_empty()).await.unwrap();
+
+    b.log_in(election.auth_pin).await.unwrap();
+    audit.check(b, &format!("{lang}-contests")).await;
+
+    click(b, "#contest-tokyo button").await;
+    for (selection, display) in layouts() {
+        pick_layout(b, "tokyo", selection, display).await;
+        audit.check(b, &format!("{lang}-choose-{selection}-{display}")).await;
+    }
+    click(b, "#to-confirm").await;
+    b.wait_text("#chosen", |t| !t.is_empty()).await.unwrap();
+    audit.check(b, &format!("{lang}-confirm")).await;
+    click(b, "#cast").await;
+    b.wait_text("#working", |t| !t.is_empty()).await.unwrap();
+    audit.check(b, &format!("{lang}-waiting-for-helper")).await;
+    b.confirm_on_helper_page(election.sign_password).await.unwrap();
+    b.wait_text("#contest-tokyo .tracker code", |t| t.len() == 64).await.unwrap();
+    audit.check(b, &format!("{lang}-receipt")).await;
+
+    click(b, "#contest-review button").await;
+    click(b, "#judge-1").await;
+    audit.check(b, &format!("{lang}-choose-review")).await;
+    click(b, "#to-confirm").await;
+    click(b, "#cast").await;
+    cancel_on_helper_page(b).await;
+    b.wait_text("#failure", |t| !t.is_empty()).await.unwrap();
+    audit.check(b, &format!("{lang}-failure")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn axe_finds_no_violation_on_any_screen_in_japanese_and_english() {
+    let mut election = LiveElection::start_with_voters(2).unwrap();
+    let b = Browser::start(None).await.unwrap();
+    let mut audit = Audit { screens: Vec::new(), violations: Vec::new() };
+    audit_language(&mut audit, &b, &mut election, 0, "ja").await;
+    audit_language(&mut audit, &b, &mut election, 1, "en").await;
+
+    // High contrast and the largest text, kept across a reload, pass too.
+    open(&b, &election.base_url, "ja").await;
+    click(&b, "#settings summary").await;
+    click(&b, "#size-x-large").await;
+    click(&b, "#contrast").await;
+    b.client.refresh().await.unwrap();
+    b.wait_text("#card-check", |t| !t.is_empty()).await.unwrap();
+    audit.check(&b, "ja-start-high-contrast-x-large").await;
+    open(&b, &election.base_url, "en").await;
+    audit.check(&b, "en-start-high-contrast-x-large").await;
+
+    println!("axe-core {}: {} screens checked", axe::version().unwrap(), audit.screens.len());
+    audit.assert_clean();
+    b.client.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn axe_finds_no_violation_on_the_session_warning() {
+    let election = LiveElection::start_with(1, &["--session-seconds", "100"]).unwrap();
+    let b = Browser::start(None).await.unwrap();
+    let mut audit = Audit { screens: Vec::new(), violations: Vec::new() };
+    open(&b, &election.base_url, "ja").await;
+    b.log_in(election.auth_pin).await.unwrap();
+    b.wait_text("#session-warning", |t| !t.is_empty()).await.unwrap();
+    audit.check(&b, "ja-session-warning").await;
+    click(&b, "button.lang-switch").await;
+    b.wait_text("#session-warning", |t| t.contains("Your session ends soon")).await.unwrap();
+    audit.check(&b, "en-session-warning").await;
+    audit.assert_clean();
+
+    // The harness does see violations: an unlabelled field added to the page is reported.
+    b.client
+        .execute("const i = document.createElement('input'); document.getElementById('main').append(i);", vec![])
+        .await
+        .unwrap();
+    let found = axe::run(&b, "harness-self-check").await.unwrap();
+    assert!(found.iter().any(|v| v.rule == "label"), "axe-core reports an unlabelled field: {found:?}");
+    b.client.close().await.unwrap();
+}
+
+/// The Tokyo district's candidates as filed: (number, name, reading, party).
+const TOKYO: [(u32, &str, &str, &str); 9] = [
+    (1, "青木 さくら", "あおき さくら", "未来創造党（未来）"),
+    (2, "加藤 健一", "かとう けんいち", "みどりの風（みどり）"),
+    (3, "佐々木 里美", "ささき さとみ", "無所属 / Independent"),
+    (4, "田中 ひろし", "たなか ひろし", "くらし安心の会（くらし）"),
+    (5, "中村 翔太", "なかむら しょうた", "未来創造党（未来）"),
+    (6, "橋本 優子", "はしもと ゆうこ", "無所属 / Independent"),
+    (7, "松本 大輔", "まつもと だいすけ", "みどりの風（みどり）"),
+    (8, "山口 あかり", "やまぐち あかり", "くらし安心の会（くらし）"),
+    (9, "渡辺 ジョージ", "わたなべ じょーじ", "無所属 / Independent"),
+];
+
+#[tokio::test(flavor = "multi_thread")]
+async fn names_carry_their_readings_as_filed_in_the_right_language() {
+    let election = LiveElection::start().unwrap();
+    let b = Browser::start(None).await.unwrap();
+    for lang in ["en", "ja"] {
+        open(&b, &election.base_url, lang).await;
+        b.log_in(election.auth_pin).await.unwrap();
+        click(&b, "#contest-tokyo button").await;
+        b.client.wait().for_element(Locator::Css("#cand-1")).await.unwrap();
+        // axe-core's own accessible-name computation, in the page.
+        axe::run(&b, &format!("{lang}-names")).await.unwrap();
+        for (n, name, reading, party) in TOKYO {
+            let seen = b
+                .client
+                .execute(
+                    "const input = document.getElementById(arguments[0]);
+                     axe.setup(document);
+                     const accessible = axe.commons.text.accessibleTextVirtual(axe.utils.getNodeFromTree(input));
+                     axe.teardown();
+                     const ruby = input.closest('label').querySelector('ruby');
+                     const base = [...ruby.childNodes].filter(n => n.nodeType === 3).map(n => n.textContent).join('');
+                     // A reading longer than the name must not spread the name's characters apart.
+                     const align = getComputedStyle(ruby).rubyAlign;
+                     return { accessible, base, align, rt: ruby.querySelector('rt').textContent,
+                              lang: ruby.closest('[lang]').getAttribute('lang') };",
+                    vec![serde_json::json!(format!("cand-{n}"))],
+                )
+                .await
+                .unwrap();
+            let expected = format!("{name}（{reading}） {party}");
+            assert_eq!(seen["accessible"], serde_json::json!(expected), "{lang}: the accessible name of {name}");
+            assert_eq!(seen["base"], serde_json::json!(name), "{lang}: the name as filed, no spaces added");
+            assert_eq!(seen["rt"], serde_json::json!(reading), "{lang}: the reading in ruby");
+            assert_eq!(
+                seen["align"],
+                serde_json::json!("start"),
+                "{lang}: {name} is not spread to its reading's width"
+            );
+            assert_eq!(seen["lang"], serde_json::json!("ja"), "{lang}: names are Japanese");
+        }
+        click(&b, "#cand-5").await;
+        click(&b, "#to-confirm").await;
+        b.wait_text("#chosen", |t| t == "中村 翔太（なかむら しょうた）").await.unwrap();
+        let chosen_lang = b.client.find(Locator::Css("#chosen")).await.unwrap().attr("lang").await.unwrap();
+        assert_eq!(chosen_lang.as_deref(), Some("ja"), "{lang}: the confirmed name is marked Japanese");
+        let page_lang = b.client.execute("return document.documentElement.lang;", vec![]).await.unwrap();
+        assert_eq!(page_lang, serde_json::json!(lang));
+    }
+    // The statement names the axe-core version the tests really run.
+    click(&b, "#a11y-link").await;
+    let method = b.wait_text("#a11y-method", |t| !t.is_empty()).await.unwrap();
+    assert!(method.contains(&format!("axe-core {}", axe::version().unwrap())), "{method}");
+    b.client.close().await.unwrap();
+}
