@@ -213,14 +213,22 @@ pub fn current() -> Option<Task> {
     TASK.with(|t| t.borrow().clone())
 }
 
-/// Records "continue to confirm".
-pub fn to_confirm() {
-    record(|t| t.confirm(now_ms()));
+fn record_for(contest: &str, f: impl FnOnce(&mut Task)) {
+    record(|t| {
+        if t.contest == contest {
+            f(t)
+        }
+    });
 }
 
-/// Records going back from the confirmation.
-pub fn back_from_confirm() {
-    record(Task::back_from_confirm);
+/// Records "continue to confirm" in a contest.
+pub fn to_confirm(contest: &str) {
+    record_for(contest, |t| t.confirm(now_ms()));
+}
+
+/// Records going back from a contest's confirmation.
+pub fn back_from_confirm(contest: &str) {
+    record_for(contest, Task::back_from_confirm);
 }
 
 /// Ends the task of a contest whose ballot was accepted and, in a practice election only, sends its metrics (a

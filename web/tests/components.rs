@@ -366,7 +366,9 @@ async fn assigned_modes_hide_the_switches_and_the_task_is_recorded() {
     m.click("#drum-next").await;
     m.click("#drum-next").await;
     m.click("#cand-3").await;
-    web::research::to_confirm();
+    web::research::to_confirm("review");
+    assert!(web::research::current().unwrap().metrics("0123456789abcdef").is_none(), "another contest's confirmation");
+    web::research::to_confirm("tokyo");
     let task = web::research::current().expect("a task is under way");
     let metrics = task.metrics("0123456789abcdef").unwrap();
     assert_eq!(

@@ -81,6 +81,12 @@ pub fn chooser(props: &Props) -> Html {
                     len,
                     now,
                 ));
+                // Back from the confirmation the screen opens with its first modes again: the task follows it.
+                research::record(|t| {
+                    if t.contest == contest {
+                        (t.selection, t.display, t.drum_start) = (sel, disp, rule);
+                    }
+                });
             }
         });
     }

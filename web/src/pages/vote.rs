@@ -303,9 +303,9 @@ fn choose_html(
         html! { <crate::components::research_chooser::ResearchChooser {lang} contest={contest.clone()} {practice} {choice} {on_pick} /> }
     };
     let next = choice.map(|c| {
-        let step = step.clone();
+        let (step, id) = (step.clone(), contest.id.to_string());
         Callback::from(move |_: MouseEvent| {
-            crate::research::to_confirm();
+            crate::research::to_confirm(&id);
             step.set(Step::Confirm(i, c))
         })
     });
@@ -334,9 +334,9 @@ fn confirm_html(
 ) -> Html {
     let contest = b.contests[i].contest.clone();
     let change = {
-        let step = step.clone();
+        let (step, id) = (step.clone(), contest.id.to_string());
         Callback::from(move |()| {
-            crate::research::back_from_confirm();
+            crate::research::back_from_confirm(&id);
             step.set(Step::Choose(i, Some(choice)))
         })
     };
