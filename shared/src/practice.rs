@@ -165,7 +165,7 @@ pub fn generate(kind: ContestKind, candidates: usize, seed: u64) -> Result<Elect
         return Err(PracticeError::Size { min, max, got: candidates });
     }
     let lists = names()?;
-    let mut rng = Mix(seed ^ 0x5eed_0f_9a11_0e1e);
+    let mut rng = Mix(seed ^ 0x005e_ed0f_9a11_0e1e);
     let people = unique_people(&lists, candidates, &mut rng);
     let n_parties = match kind {
         ContestKind::HorPr | ContestKind::HocPr => (candidates / 8).clamp(3, lists.parties.len()),

@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the voter API and the voter app.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Election definitions.
     #[command(subcommand)]
     Election(ElectionCommand),
@@ -356,7 +356,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     };
     match cli.command {
-        Command::Serve(args) => serve(args, clock),
+        Command::Serve(args) => serve(*args, clock),
         Command::Election(ElectionCommand::Check { file }) => {
             let e = load_election(&file)?;
             let w = e.window();
