@@ -8,6 +8,7 @@
 //! - [`window`]: the online voting window of an election (R-VOTE-2).
 //! - [`session`]: session lifetime and countdown arithmetic and formatting (R-VOTE-4).
 //! - [`kana`]: free-word search keys and the 五十音 row of a reading (R-SYS-4).
+//! - [`practice`]: practice elections for UX research, made from shipped name lists (tracker issue 9).
 //! - [`election`]: elections, contests, candidates, parties, judges and their ballot rules (R-SYS-4).
 //! - [`ballot`]: the fixed-length, versioned ballot bytes of one contest's choice.
 //! - [`ballot_box`]: the published tracker digest and the signed export format for offline counting.
@@ -27,6 +28,7 @@ pub mod election;
 pub mod helper_api;
 pub mod jst;
 pub mod kana;
+pub mod practice;
 pub mod session;
 pub mod window;
 

@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the voter API and the voter app.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Election definitions.
     #[command(subcommand)]
     Election(ElectionCommand),
@@ -56,6 +56,9 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// UX research in practice elections (tracker issue 9): mock elections and the report of the metrics.
+    #[command(subcommand)]
+    Research(ResearchCommand),
     /// Operators of the operator API (R-SEC-4): their CA, client certificates and TOTP secrets.
     #[command(subcommand)]
     Operators(OperatorsCommand),
@@ -92,6 +95,34 @@ enum Command {
         #[arg(long)]
         export_key: PathBuf,
         /// The export file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum ResearchCommand {
+    /// Write a practice election (TOML for `election create`) with one mock contest of 5 to 200 entries, made
+    /// deterministically from the seed with common Japanese names and fictional parties.
+    Election {
+        /// hor_district, hor_pr, hoc_district, hoc_pr or judicial_review.
+        #[arg(long)]
+        kind: String,
+        /// How many candidates (listed candidates in PR, judges in a review): 5 to 200 (at most 32 judges).
+        #[arg(long)]
+        candidates: usize,
+        /// The seed: the same seed gives the same names and order.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The TOML file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write tasks.csv, SVG plots and index.html (medians per mode pair) from the stored metrics.
+    Report {
+        #[command(flatten)]
+        db: DbArg,
+        /// The folder to write into (created if missing).
         #[arg(long)]
         out: PathBuf,
     },
@@ -206,6 +237,17 @@ struct ServeArgs {
     /// Mark the session cookie Secure (set this behind TLS).
     #[arg(long, env = "VERIFIER_SECURE_COOKIES")]
     secure_cookies: bool,
+    /// UX research in a practice election: the selection mode participants get (list, free_word_search,
+    /// initial_letter_input, initial_letter_select, a comma-separated list to draw from, or random); the app hides
+    /// the mode switches. Ignored, with a warning, in a real election.
+    #[arg(long, env = "VERIFIER_RESEARCH_SELECTION")]
+    research_selection: Option<String>,
+    /// UX research: the display mode (one_screen, scroll, drum_roll, a list, or random).
+    #[arg(long, env = "VERIFIER_RESEARCH_DISPLAY")]
+    research_display: Option<String>,
+    /// UX research: where the drum roll starts (first, rotated per participant, or random).
+    #[arg(long, env = "VERIFIER_RESEARCH_DRUM_START")]
+    research_drum_start: Option<String>,
     /// Also serve the operator API (TLS with operator client certificates) on this address.
     #[arg(long, env = "VERIFIER_OPERATOR_LISTEN", requires = "operator_ca")]
     operator_listen: Option<SocketAddr>,
@@ -322,7 +364,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
     };
     match cli.command {
-        Command::Serve(args) => serve(args, clock),
+        Command::Serve(args) => serve(*args, clock),
         Command::Election(ElectionCommand::Check { file }) => {
             let e = load_election(&file)?;
             let w = e.window();
@@ -396,6 +438,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Operators(command) => operators(command),
+        Command::Research(command) => research(command),
         Command::Audit(AuditCommand::Verify { db }) => {
             let db = Db::open(&db.db)?;
             let v = db.with(|c| crate::audit::verify(c))?;
@@ -408,6 +451,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+fn research(command: ResearchCommand) -> anyhow::Result<()> {
+    match command {
+        ResearchCommand::Election { kind, candidates, seed, out } => {
+            let contest_kind = shared::practice::parse_kind(&kind).with_context(|| {
+                format!("--kind {kind:?}: use hor_district, hor_pr, hoc_district, hoc_pr or judicial_review")
+            })?;
+            let election = shared::practice::generate(contest_kind, candidates, seed)?;
+            let text = format!(
+                "# A practice election for UX research (tracker issue 9), made by `verifier research election --kind \
+                 {kind} --candidates {candidates} --seed {seed}`.\n# Names are common Japanese names; every person and \
+                 party is fictional.\n{}",
+                toml::to_string(&election)?
+            );
+            std::fs::write(&out, text).with_context(|| format!("cannot write {}", out.display()))?;
+            println!("practice election {} ({candidates} entries, {kind}) written to {}", election.id, out.display());
+        }
+        ResearchCommand::Report { db, out } => {
+            let tasks = crate::research::tasks(&Db::open(&db.db)?)?;
+            let summary = crate::research_report::write_report(&tasks, &out)?;
+            println!(
+                "{} tasks in {} mode pairs; report written to {}",
+                tasks.len(),
+                summary.len(),
+                out.join(crate::research_report::INDEX).display()
+            );
+        }
+    }
+    Ok(())
 }
 
 fn operators(command: OperatorsCommand) -> anyhow::Result<()> {
@@ -490,6 +563,15 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
         (db, election, key)
     };
     let trust = args.trust_dir.as_deref().map(TrustStore::from_dir).transpose()?.map(Arc::new);
+    let research = crate::research::config_from_flags(
+        args.research_selection.as_deref(),
+        args.research_display.as_deref(),
+        args.research_drum_start.as_deref(),
+    )?;
+    if research.is_some() && !election.practice {
+        eprintln!("verifier: WARNING: --research-* ignored: {} is a real election, not a practice one", election.id);
+        tracing::warn!(election = %election.id, "research modes ignored in a real election");
+    }
     let mailer = Arc::new(crate::notify::Mailer::new(mail_config(&args)?)?);
     let config = Config {
         public_origin: args.public_origin.unwrap_or_else(|| format!("http://{}", args.listen)),
@@ -500,6 +582,7 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
         session_extensions: args.session_extensions,
         secure_cookies: args.secure_cookies,
         card_helper_origin: args.card_helper_origin.clone(),
+        research,
     };
     let state = AppState {
         election: Arc::new(election),

@@ -82,6 +82,7 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     crate::registration::migrate(conn)?;
     crate::notify::migrate(conn)?;
     crate::operator_auth::migrate(conn)?;
+    crate::research::migrate(conn)?;
     Ok(())
 }
 

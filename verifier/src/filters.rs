@@ -48,7 +48,10 @@ fn client_config(state: AppState) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .map(move || {
             use warp::Reply;
-            let body = shared::api::ClientConfig { card_helper_origin: state.config.card_helper_origin.clone() };
+            // The researcher's assignment reaches the app only in a practice election, never in a real one.
+            let research = if state.election.practice { state.config.research.clone() } else { None };
+            let body =
+                shared::api::ClientConfig { card_helper_origin: state.config.card_helper_origin.clone(), research };
             warp::reply::json(&body).into_response()
         })
         .boxed()
@@ -150,6 +153,13 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(cookie())
         .and(with())
         .and_then(|token, s: AppState| blocking(move || handlers::own_applications(&s, token)));
+    // POST /api/v1/research/metrics
+    let metrics = warp::path!("research" / "metrics")
+        .and(warp::post())
+        .and(json_body())
+        .and(warp::body::bytes())
+        .and(with())
+        .and_then(|body: bytes::Bytes, s: AppState| blocking(move || crate::research::receive(&s, parse(&body)?)));
     // GET /api/v1/elections/current/ballot-box
     let ballot_box = warp::path!("elections" / "current" / "ballot-box")
         .and(warp::get())
@@ -171,6 +181,8 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(apply)
         .unify()
         .or(applications)
+        .unify()
+        .or(metrics)
         .unify()
         .boxed()
 }
@@ -210,6 +222,7 @@ mod tests {
                 session_extensions: 10,
                 secure_cookies: false,
                 card_helper_origin: "http://127.0.0.1:24190".into(),
+                research: None,
             }),
         }
     }

@@ -13,6 +13,8 @@
 //! - [`sessions`]: login challenges and sessions, in memory only (R-VOTE-4, R-VOTE-5).
 //! - [`registration`]: applications, switches, the roll, history, cross-channel checks, the record (R-REG-*).
 //! - [`notify`]: e-mail notices to voters (R-REG-7), queued in the database and retried until sent.
+//! - [`research`]: UX research in practice elections only: mode assignment, anonymous task metrics, mock
+//!   elections; [`research_report`] turns the metrics into CSV, SVG plots and an HTML summary (tracker issue 9).
 //! - [`ops`]: zero-vote check, signed export after the close, the published ballot-box digest.
 //! - [`certs`]: JPKI certificate checks: chain, validity, usage, CRL (R-VOTE-5, R-VOTE-6).
 //! - [`operator_auth`]: the operator CA (client certificates, CRL), the operators table and TOTP (R-SEC-4).
@@ -38,6 +40,8 @@ pub mod operator_routes;
 pub mod operators;
 pub mod ops;
 pub mod registration;
+pub mod research;
+pub mod research_report;
 pub mod server;
 pub mod sessions;
 pub mod web;
@@ -60,6 +64,8 @@ pub struct Config {
     pub secure_cookies: bool,
     /// The card helper's origin on the voter's PC (the app calls it; the page's CSP allows it).
     pub card_helper_origin: String,
+    /// The UX researcher's mode assignment (tracker issue 9); given to the app in practice elections only.
+    pub research: Option<shared::api::ResearchConfig>,
 }
 
 /// What every request handler may read.

@@ -4,13 +4,16 @@
 //! - [`pages`]: one file per screen (`start`: the election, its window in JST, live clocks; `vote`: login,
 //!   contests, choice, confirmation, encryption, signing, receipt; `apply`: 申出 and 切替申出; `accessibility`: the
 //!   accessibility statement, shown for the `#accessibility` fragment).
-//! - [`components`]: pieces shared by screens (`jst_clock`, `chooser` the candidate screen, `session_bar` the
+//! - [`components`]: pieces shared by screens (`jst_clock`, `chooser` the candidate screen and `research_chooser`
+//!   with the researcher's modes, `session_bar` the
 //!   session countdown and its extension, `settings`).
 //! - [`hooks`]: `use_server_clock`, the server's time measured once and ticking every second;
 //!   `use_focus_recovery`, focus kept on the page when a screen changes.
 //! - [`services`]: `verifier_api`, the JSON API of the verifier; `card_helper`, the helper on the voter's PC.
 //! - [`refusals`]: what the voter is told for every refusal code, in Japanese and English.
 //! - [`selection`]: the four selection modes and three display modes of the candidate screen (R-SYS-4).
+//! - [`research`]: UX research in practice elections: the researcher's modes per participant and one task's
+//!   anonymous metrics, sent only in a practice election (tracker issue 9).
 //! - [`i18n`]: Japanese first, English second; date and time formatting.
 //!
 //! What it must never do: read the PC's clock or time zone for an election time (JST comes from the server's
@@ -22,6 +25,7 @@ pub mod hooks;
 pub mod i18n;
 pub mod pages;
 pub mod refusals;
+pub mod research;
 pub mod selection;
 pub mod services;
 

@@ -97,6 +97,10 @@ fn specific(code: &str) -> Option<(&'static str, &'static str)> {
             "このページの処理に問題がありました。ページを開き直して、もう一度お試しください。投票は記録されていません。",
             "Something went wrong in this page. Reload it and try again. Nothing was recorded.",
         ),
+        "NOT_PRACTICE" => (
+            "操作の記録（UX調査）は模擬選挙でだけ集めます。これは本番の選挙なので、何も記録されていません。投票には影響しません。",
+            "Usage metrics (UX research) are collected in practice elections only. This is a real election, so nothing was recorded; your vote is not affected.",
+        ),
         "VOTING_NOT_CLOSED" => {
             ("投票箱の一覧は投票の終了後に公開されます。", "The ballot-box list is published after voting closes.")
         }

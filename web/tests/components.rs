@@ -92,6 +92,15 @@ struct Mounted {
 }
 
 async fn mount(contest: Contest, practice: bool, lang: Lang) -> Mounted {
+    mount_assigned(contest, practice, lang, None).await
+}
+
+async fn mount_assigned(
+    contest: Contest,
+    practice: bool,
+    lang: Lang,
+    assignment: Option<shared::api::Assignment>,
+) -> Mounted {
     let document = web_sys::window().unwrap().document().unwrap();
     let root = document.create_element("div").unwrap();
     document.body().unwrap().append_child(&root).unwrap();
@@ -100,7 +109,7 @@ async fn mount(contest: Contest, practice: bool, lang: Lang) -> Mounted {
         let picks = picks.clone();
         Callback::from(move |c: Choice| picks.borrow_mut().push(c))
     };
-    let props = Props { lang, contest, practice, choice: None, on_pick };
+    let props = Props { lang, contest, practice, choice: None, on_pick, assignment };
     let handle = yew::Renderer::<Chooser>::with_root_and_props(root.clone(), props).render();
     settle().await;
     Mounted { root, picks, handle }
@@ -331,5 +340,61 @@ async fn a_click_reports_the_choice() {
     m.click("#drum-next").await;
     m.click(".drum #cand-2").await;
     assert_eq!(m.picks().last(), Some(&Choice::Candidate(2)));
+    m.unmount();
+}
+
+#[wasm_bindgen_test]
+async fn assigned_modes_hide_the_switches_and_the_task_is_recorded() {
+    use shared::api::{Assignment, DisplayCode, DrumStart, SelectionCode};
+    let a = Assignment {
+        selection: SelectionCode::FreeWordSearch,
+        display: DisplayCode::DrumRoll,
+        drum_start: DrumStart::First,
+    };
+    web::research::discard();
+    let m = mount_assigned(district(), true, Lang::Ja, Some(a)).await;
+    assert_eq!(m.count("input[name=selection-mode]") + m.count("input[name=display-mode]"), 0, "no mode switch");
+    assert_eq!(m.count("#drum-rotate"), 0);
+    assert_eq!((m.count("#search"), m.count(".drum")), (1, 1), "the assigned search in the assigned drum roll");
+    assert_eq!(m.shown(), ["cand-1"], "the drum starts at the first entry");
+    m.type_into("#search", "zzz").await;
+    assert!(m.shown().is_empty());
+    m.type_into("#search", "kato").await;
+    m.click("#cand-2").await;
+    m.click("#blank").await;
+    m.type_into("#search", "").await;
+    m.click("#drum-next").await;
+    m.click("#drum-next").await;
+    m.click("#cand-3").await;
+    web::research::to_confirm("review");
+    assert!(web::research::current().unwrap().metrics("0123456789abcdef").is_none(), "another contest's confirmation");
+    web::research::to_confirm("tokyo");
+    let task = web::research::current().expect("a task is under way");
+    let metrics = task.metrics("0123456789abcdef").unwrap();
+    assert_eq!(
+        (metrics.selection, metrics.display, metrics.assigned),
+        (SelectionCode::FreeWordSearch, DisplayCode::DrumRoll, true)
+    );
+    assert_eq!(metrics.candidates, 4);
+    assert_eq!(metrics.search_keystrokes, 3);
+    assert_eq!(metrics.errors, 1, "the search with no match");
+    assert_eq!(metrics.changes_of_mind, 2, "candidate 2, then 白票, then candidate 3");
+    assert_eq!(metrics.steps, 2);
+    assert_eq!((metrics.chosen_position, metrics.off_first_screen), (Some(3), Some(true)));
+    assert!(metrics.time_to_first_selection_ms.is_some());
+    web::research::cast_done("tokyo");
+    assert_eq!(web::research::current(), None);
+    m.unmount();
+}
+
+#[wasm_bindgen_test]
+async fn a_rotated_drum_starts_at_the_participants_entry() {
+    use shared::api::{Assignment, DisplayCode, DrumStart, SelectionCode};
+    let a =
+        Assignment { selection: SelectionCode::List, display: DisplayCode::DrumRoll, drum_start: DrumStart::Rotated };
+    let m = mount_assigned(district(), true, Lang::Ja, Some(a)).await;
+    let start = web::selection::drum_start(4, true, web::research::seed());
+    assert_eq!(m.shown(), [format!("cand-{}", start + 1)]);
+    assert_eq!(m.text(".drum p"), format!("{} / 4", start + 1));
     m.unmount();
 }

@@ -1,13 +1,17 @@
 //! The candidate screen of one contest (R-SYS-4): entries in filing order with readings (ruby) and party, found by
 //! one of four selection modes and laid out by one of three display modes, plus an explicit 白票. In practice
-//! elections the voter (or the UX researcher) picks the modes; a real election uses list + scroll.
+//! elections the voter picks the modes, or the UX researcher assigns them (the switches are then hidden); a real
+//! election uses list + scroll. In a practice election each pick, step, keystroke and error is recorded for the
+//! research metrics (`crate::research`).
 
+use shared::api::{Assignment, DrumStart};
 use shared::election::{Choice, Contest};
 use shared::kana::ROWS;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 use crate::i18n::{Lang, t};
+use crate::research;
 use crate::selection::{self, DisplayMode, SelectionMode};
 
 /// Properties of [`Chooser`].
@@ -23,37 +27,99 @@ pub struct Props {
     pub choice: Option<Choice>,
     /// Called when the voter picks.
     pub on_pick: Callback<Choice>,
+    /// The UX researcher's modes for this participant (practice elections only): no mode switches are shown.
+    #[prop_or_default]
+    pub assignment: Option<Assignment>,
+}
+
+/// Returns the element id of an entry's radio button.
+fn entry_id(choice: Choice, i: usize) -> String {
+    match choice {
+        Choice::Candidate(n) => format!("cand-{n}"),
+        Choice::Party(n) => format!("party-{n}"),
+        _ => format!("entry-{i}"),
+    }
 }
 
 /// The candidate screen.
 #[function_component(Chooser)]
 pub fn chooser(props: &Props) -> Html {
     let lang = props.lang;
-    let mode = use_state(|| SelectionMode::List);
-    let display = use_state(|| if props.practice { DisplayMode::OneScreen } else { DisplayMode::Scroll });
+    let assigned = props.assignment;
+    let entries = selection::entries(&props.contest);
+    let mode = use_state(|| assigned.map_or(SelectionMode::List, |a| research::selection_mode(a.selection)));
+    let display = use_state(|| match assigned {
+        Some(a) => research::display_mode(a.display),
+        None if props.practice => DisplayMode::OneScreen,
+        None => DisplayMode::Scroll,
+    });
     let query = use_state(String::new);
     let row = use_state(|| None::<char>);
-    let drum = use_state(|| 0usize);
-    let rotate = use_state(|| false);
+    let rotate = use_state(|| assigned.is_some_and(|a| a.drum_start == DrumStart::Rotated));
+    // The entry the drum roll shows first: the first one, or one rotated per participant.
+    let drum_origin =
+        *use_state(|| if *rotate { selection::drum_start(entries.len(), true, research::seed()) } else { 0 });
+    let drum = use_state(|| drum_origin);
     let group = use_state(|| None::<String>);
-    let entries = selection::entries(&props.contest);
+    {
+        // One task per contest: it starts when the candidate screen opens (practice elections only).
+        let (contest, kind, practice, len) =
+            (props.contest.id.to_string(), props.contest.kind(), props.practice, entries.len());
+        let (sel, disp) = (research::selection_code(*mode), research::display_code(*display));
+        let rule = if *rotate { DrumStart::Rotated } else { DrumStart::First };
+        use_effect_with((), move |_| {
+            if practice {
+                let now = research::now_ms();
+                research::begin(research::Task::new(
+                    &contest,
+                    kind,
+                    practice,
+                    assigned.is_some(),
+                    sel,
+                    disp,
+                    rule,
+                    len,
+                    now,
+                ));
+                // Back from the confirmation the screen opens with its first modes again: the task follows it.
+                research::record(|t| {
+                    if t.contest == contest {
+                        (t.selection, t.display, t.drum_start) = (sel, disp, rule);
+                    }
+                });
+            }
+        });
+    }
+    let on_pick = {
+        let (pick, entries, display) = (props.on_pick.clone(), entries.clone(), *display);
+        Callback::from(move |c: Choice| {
+            let index = entries.iter().position(|e| e.choice == c && c != Choice::Blank);
+            let off = index.and_then(|i| match display {
+                DisplayMode::DrumRoll => Some(i != drum_origin),
+                d => research::off_first_screen(&entry_id(c, i), d),
+            });
+            let position = index.map(|i| u32::try_from(i + 1).unwrap_or(u32::MAX));
+            research::record(|t| t.pick(c, position, off, research::now_ms()));
+            pick.emit(c)
+        })
+    };
     let found = selection::visible(&entries, *mode, &query, *row);
     let shown = match &*group {
         Some(g) => selection::in_group(&entries, &found, g),
         None => found,
     };
 
-    let modes = props.practice.then(|| {
+    let modes = (props.practice && assigned.is_none()).then(|| {
         let sel = SelectionMode::ALL.iter().map(|m| {
             let (ja, en) = m.name();
             let id = format!("mode-{}", en.to_lowercase().replace([' ', '-'], "_"));
-            let on = { let (mode, query, row) = (mode.clone(), query.clone(), row.clone()); let m = *m; Callback::from(move |_: MouseEvent| { mode.set(m); query.set(String::new()); row.set(None); }) };
+            let on = { let (mode, query, row) = (mode.clone(), query.clone(), row.clone()); let m = *m; Callback::from(move |_: MouseEvent| { mode.set(m); query.set(String::new()); row.set(None); research::record(|t| t.selection = research::selection_code(m)); }) };
             html! { <label for={id.clone()} class="mode"><input type="radio" name="selection-mode" id={id} checked={*mode == *m} onclick={on} />{ t(lang, ja, en) }</label> }
         });
         let disp = DisplayMode::ALL.iter().map(|d| {
             let (ja, en) = d.name();
             let id = format!("display-{}", en.to_lowercase().replace(' ', "_"));
-            let on = { let (display, drum) = (display.clone(), drum.clone()); let d = *d; Callback::from(move |_: MouseEvent| { display.set(d); drum.set(0); }) };
+            let on = { let (display, drum) = (display.clone(), drum.clone()); let d = *d; Callback::from(move |_: MouseEvent| { display.set(d); drum.set(0); research::record(|t| t.display = research::display_code(d)); }) };
             html! { <label for={id.clone()} class="mode"><input type="radio" name="display-mode" id={id} checked={*display == *d} onclick={on} />{ t(lang, ja, en) }</label> }
         });
         let on_rotate = {
@@ -62,6 +128,7 @@ pub fn chooser(props: &Props) -> Html {
             Callback::from(move |e: Event| {
                 let on = e.target_unchecked_into::<HtmlInputElement>().checked();
                 rotate.set(on);
+                research::record(|t| t.drum_start = if on { DrumStart::Rotated } else { DrumStart::First });
                 // A per-voter start for fairness research: from the browser's randomness, never stored.
                 let mut b = [0u8; 8];
                 let seed = if getrandom::fill(&mut b).is_ok() { u64::from_le_bytes(b) } else { 0 };
@@ -101,8 +168,16 @@ pub fn chooser(props: &Props) -> Html {
         SelectionMode::Search => {
             let oninput = {
                 let (query, drum) = (query.clone(), drum.clone());
+                let (entries, before, m) = (entries.clone(), (*query).clone(), *mode);
                 Callback::from(move |e: InputEvent| {
-                    query.set(e.target_unchecked_into::<HtmlInputElement>().value());
+                    let value = e.target_unchecked_into::<HtmlInputElement>().value();
+                    let lost = !selection::visible(&entries, m, &before, None).is_empty()
+                        && selection::visible(&entries, m, &value, None).is_empty();
+                    research::record(|t| {
+                        t.keystrokes += 1;
+                        t.errors += u32::from(lost);
+                    });
+                    query.set(value);
                     drum.set(0);
                 })
             };
@@ -118,8 +193,16 @@ pub fn chooser(props: &Props) -> Html {
         SelectionMode::InitialInput => {
             let oninput = {
                 let (query, drum) = (query.clone(), drum.clone());
+                let (entries, before, m) = (entries.clone(), (*query).clone(), *mode);
                 Callback::from(move |e: InputEvent| {
-                    query.set(e.target_unchecked_into::<HtmlInputElement>().value());
+                    let value = e.target_unchecked_into::<HtmlInputElement>().value();
+                    let lost = !selection::visible(&entries, m, &before, None).is_empty()
+                        && selection::visible(&entries, m, &value, None).is_empty();
+                    research::record(|t| {
+                        t.keystrokes += 1;
+                        t.errors += u32::from(lost);
+                    });
+                    query.set(value);
                     drum.set(0);
                 })
             };
@@ -128,7 +211,8 @@ pub fn chooser(props: &Props) -> Html {
         SelectionMode::InitialSelect => html! {
             <p class="rows" role="group" aria-label={t(lang, "よみの行", "Row of the reading")}>
             { for ROWS.iter().enumerate().map(|(i, r)| {
-                let on = { let (row, drum) = (row.clone(), drum.clone()); let r = *r; Callback::from(move |_: MouseEvent| { row.set(Some(r)); drum.set(0); }) };
+                let none = selection::visible(&entries, SelectionMode::InitialSelect, "", Some(*r)).is_empty();
+                let on = { let (row, drum) = (row.clone(), drum.clone()); let r = *r; Callback::from(move |_: MouseEvent| { row.set(Some(r)); drum.set(0); research::record(|t| t.errors += u32::from(none)); }) };
                 html! { <button id={format!("row-{i}")} class={if *row == Some(*r) { "row selected" } else { "row" }} aria-pressed={(*row == Some(*r)).to_string()} onclick={on}>{ r.to_string() }</button> }
             }) }
             </p>
@@ -137,13 +221,9 @@ pub fn chooser(props: &Props) -> Html {
 
     let item = |i: usize| {
         let e = &entries[i];
-        let id = match e.choice {
-            Choice::Candidate(n) => format!("cand-{n}"),
-            Choice::Party(n) => format!("party-{n}"),
-            _ => format!("entry-{i}"),
-        };
+        let id = entry_id(e.choice, i);
         let on = {
-            let pick = props.on_pick.clone();
+            let pick = on_pick.clone();
             let c = e.choice;
             Callback::from(move |_: MouseEvent| pick.emit(c))
         };
@@ -176,16 +256,28 @@ pub fn chooser(props: &Props) -> Html {
         }
     };
     let list = match *display {
-        DisplayMode::OneScreen => html! { <ul class="options one-screen">{ for shown.iter().map(|i| item(*i)) }</ul> },
+        DisplayMode::OneScreen => {
+            let onwheel = Callback::from(|_: WheelEvent| research::record(|t| t.steps += 1));
+            html! { <ul class="options one-screen" {onwheel}>{ for shown.iter().map(|i| item(*i)) }</ul> }
+        }
         DisplayMode::Scroll => {
-            html! { <ul class="options scroll" tabindex="0" aria-label={t(lang, "候補一覧", "Entries")}>{ for shown.iter().map(|i| item(*i)) }</ul> }
+            let onwheel = Callback::from(|_: WheelEvent| research::record(|t| t.steps += 1));
+            let onkeydown = Callback::from(|e: KeyboardEvent| {
+                if matches!(e.key().as_str(), "ArrowDown" | "ArrowUp" | "PageDown" | "PageUp") {
+                    research::record(|t| t.steps += 1);
+                }
+            });
+            html! { <ul class="options scroll" tabindex="0" aria-label={t(lang, "候補一覧", "Entries")} {onwheel} {onkeydown}>{ for shown.iter().map(|i| item(*i)) }</ul> }
         }
         DisplayMode::DrumRoll => {
             let len = shown.len();
             let pos = (*drum).min(len.saturating_sub(1));
             let turn = |steps: i64| {
                 let drum = drum.clone();
-                Callback::from(move |_: MouseEvent| drum.set(selection::drum_turn(pos, len, steps)))
+                Callback::from(move |_: MouseEvent| {
+                    research::record(|t| t.steps += 1);
+                    drum.set(selection::drum_turn(pos, len, steps))
+                })
             };
             let onkeydown = {
                 let drum = drum.clone();
@@ -193,10 +285,12 @@ pub fn chooser(props: &Props) -> Html {
                 Callback::from(move |e: KeyboardEvent| match e.key().as_str() {
                     "ArrowDown" | "ArrowRight" => {
                         e.prevent_default();
+                        research::record(|t| t.steps += 1);
                         drum.set(selection::drum_turn(pos, len, 1))
                     }
                     "ArrowUp" | "ArrowLeft" => {
                         e.prevent_default();
+                        research::record(|t| t.steps += 1);
                         drum.set(selection::drum_turn(pos, len, -1))
                     }
                     _ => {}
@@ -205,6 +299,7 @@ pub fn chooser(props: &Props) -> Html {
             let onwheel = {
                 let drum = drum.clone();
                 Callback::from(move |e: WheelEvent| {
+                    research::record(|t| t.steps += 1);
                     drum.set(selection::drum_turn(pos, len, if e.delta_y() > 0.0 { 1 } else { -1 }))
                 })
             };
@@ -221,7 +316,7 @@ pub fn chooser(props: &Props) -> Html {
         }
     };
     let blank = {
-        let pick = props.on_pick.clone();
+        let pick = on_pick.clone();
         Callback::from(move |_: MouseEvent| pick.emit(Choice::Blank))
     };
     html! {

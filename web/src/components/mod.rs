@@ -3,5 +3,6 @@
 pub mod chooser;
 pub mod confirmation;
 pub mod jst_clock;
+pub mod research_chooser;
 pub mod session_bar;
 pub mod settings;

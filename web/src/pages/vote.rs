@@ -301,11 +301,14 @@ fn choose_html(
             let step = step.clone();
             Callback::from(move |c: Choice| step.set(Step::Choose(i, Some(c))))
         };
-        html! { <crate::components::chooser::Chooser {lang} contest={contest.clone()} {practice} {choice} {on_pick} /> }
+        html! { <crate::components::research_chooser::ResearchChooser {lang} contest={contest.clone()} {practice} {choice} {on_pick} /> }
     };
     let next = choice.map(|c| {
-        let step = step.clone();
-        Callback::from(move |_: MouseEvent| step.set(Step::Confirm(i, c)))
+        let (step, id) = (step.clone(), contest.id.to_string());
+        Callback::from(move |_: MouseEvent| {
+            crate::research::to_confirm(&id);
+            step.set(Step::Confirm(i, c))
+        })
     });
     let back = {
         let step = step.clone();
@@ -332,8 +335,11 @@ fn confirm_html(
 ) -> Html {
     let contest = b.contests[i].contest.clone();
     let change = {
-        let step = step.clone();
-        Callback::from(move |()| step.set(Step::Choose(i, Some(choice))))
+        let (step, id) = (step.clone(), contest.id.to_string());
+        Callback::from(move |()| {
+            crate::research::back_from_confirm(&id);
+            step.set(Step::Choose(i, Some(choice)))
+        })
     };
     let cast = {
         let (step, ballot, receipts, b) = (step.clone(), ballot.clone(), receipts.clone(), b.clone());
@@ -372,6 +378,7 @@ fn confirm_html(
                 .await;
                 match result {
                     Ok((receipt, fresh)) => {
+                        crate::research::cast_done(&receipt.contest);
                         let mut all = (*receipts).clone();
                         all.push(receipt);
                         receipts.set(all);

@@ -80,6 +80,11 @@ pub async fn apply(body: &shared::api::ApplicationRequest) -> Result<shared::api
     send(Request::post("/api/v1/applications").json(body)).await
 }
 
+/// Sends one task's anonymous UX metrics (practice elections only; a real election refuses them).
+pub async fn research_metrics(body: &shared::api::TaskMetrics) -> Result<serde_json::Value, ApiFailure> {
+    send(Request::post("/api/v1/research/metrics").json(body)).await
+}
+
 /// Lists the applications made with the logged-in card.
 pub async fn applications() -> Result<Vec<shared::api::ApplicationStatus>, ApiFailure> {
     get("/api/v1/applications").await
