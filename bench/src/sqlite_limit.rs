@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, TransactionBehavior, params};
 
-/// Commits single-row transactions into a new file in `dir` for `duration`; returns commits per second.
-pub fn commits_per_second(dir: &Path, duration: Duration) -> anyhow::Result<f64> {
-    let path = dir.join("sqlite-limit.sqlite");
-    let mut conn = Connection::open(&path)?;
+/// Commits single-row transactions into a new database file for `duration`; returns commits per second.
+pub fn commits_per_second(path: &Path, duration: Duration) -> anyhow::Result<f64> {
+    let mut conn = Connection::open(path)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
     conn.execute_batch("CREATE TABLE t (id BLOB PRIMARY KEY, ciphertext BLOB NOT NULL) WITHOUT ROWID")?;

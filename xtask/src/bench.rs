@@ -186,7 +186,9 @@ fn markdown(r: &Value) -> String {
         ballots / n("/limits/openssl_rsa2048_verify_per_s"),
     ));
     s.push_str(&format!(
-        "| SQLite durable commits/s (WAL, `synchronous = FULL`, one row each) | {:.0} /s | limit | {:.3} | |\n",
+        "| SQLite durable commits/s (WAL, `synchronous = FULL`, one row each; higher of before / after the load: {:.0} / {:.0}) | {:.0} /s | limit | {:.3} | |\n",
+        n("/cast/sqlite_commits_per_s_before_and_after/0"),
+        n("/cast/sqlite_commits_per_s_before_and_after/1"),
         n("/limits/sqlite_durable_commits_per_s"),
         ballots / n("/limits/sqlite_durable_commits_per_s"),
     ));
