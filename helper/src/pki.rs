@@ -233,7 +233,35 @@ impl TestAuthority {
     ) -> anyhow::Result<IssuedCard> {
         ensure!(not_before < not_after, "not_before ({not_before}) must be before not_after ({not_after})");
         let (auth_key_der, sign_key_der) = generate_key_pair_ders()?;
+        self.issue_for_keys(person, not_before, not_after, auth_key_der, sign_key_der)
+    }
 
+    /// Issues a new card (new certificates and serials, valid from yesterday for `valid_days`) for the key pairs of
+    /// an earlier card: a benchmark preparing thousands of voters would otherwise spend minutes generating RSA keys.
+    pub fn issue_sharing_keys(
+        &self,
+        person: &Person,
+        valid_days: i64,
+        keys_of: &IssuedCard,
+    ) -> anyhow::Result<IssuedCard> {
+        ensure!(valid_days > 0, "valid_days must be positive, got {valid_days}");
+        let now = now_seconds();
+        let not_after = TimeDelta::try_days(valid_days)
+            .and_then(|d| now.checked_add_signed(d))
+            .ok_or_else(|| anyhow!("valid_days {valid_days} is out of range"))?;
+        let auth = Zeroizing::new(keys_of.auth_key_pkcs8_der.to_vec());
+        let sign = Zeroizing::new(keys_of.sign_key_pkcs8_der.to_vec());
+        self.issue_for_keys(person, now - TimeDelta::days(1), not_after, auth, sign)
+    }
+
+    fn issue_for_keys(
+        &self,
+        person: &Person,
+        not_before: DateTime<Utc>,
+        not_after: DateTime<Utc>,
+        auth_key_der: Pkcs8Der,
+        sign_key_der: Pkcs8Der,
+    ) -> anyhow::Result<IssuedCard> {
         let auth_serial = random_serial()?;
         let mut auth = leaf_params(&auth_serial, not_before, not_after)?;
         auth.key_usages = vec![KeyUsagePurpose::DigitalSignature];

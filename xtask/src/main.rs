@@ -1,10 +1,12 @@
 //! `cargo xtask`: the README's two commands (`demo`, `test`) and the `setup` they both run first; `rehearsal`
-//! runs the whole-election rehearsal (R-SYS-6) for people, printing each step and the result table.
+//! runs the whole-election rehearsal (R-SYS-6) for people, printing each step and the result table; `bench`
+//! measures the figures the project promises beside their limits and writes the README's Performance table.
 //!
 //! Everything a fresh machine of this project's kind needs is installed by `setup` (TOOLCHAIN.md): nothing else
 //! may be assumed, because CI runs on a clean checkout.
 
 mod app;
+mod bench;
 mod demo;
 mod run;
 mod setup;
@@ -13,7 +15,7 @@ mod test;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(about = "Project tasks: setup, demo, test, rehearsal")]
+#[command(about = "Project tasks: setup, demo, test, rehearsal, bench")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -33,6 +35,8 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         voters: usize,
     },
+    /// Cast throughput and latency, RSA and SQLite limits, wasm size, verifier memory: README's Performance table.
+    Bench(bench::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -41,6 +45,7 @@ fn main() -> std::process::ExitCode {
         Command::Demo(args) => demo::run(args),
         Command::Test => test::run(),
         Command::Rehearsal { voters } => rehearsal(voters),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,184 @@
+//! The load: every voter logs in (not timed), then casts in two phases — as fast as `concurrency` connections go
+//! (throughput), and at a fixed offered rate (latency measured from each ballot's scheduled send time, so a slow
+//! server cannot hide its queue).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use rsa::Pkcs1v15Sign;
+use sha2::Sha256;
+use shared::api::Challenge;
+
+use crate::prepare::Prepared;
+use crate::server::{Server, cpu_seconds};
+use crate::{Args, CONTESTS, ORIGIN, percentile_ms};
+
+/// One cast's outcome: its latency and HTTP status (0 when the request failed outright).
+type Outcome = (Duration, u16);
+
+/// Logs everyone in, runs both phases and returns their figures.
+pub async fn run(args: &Args, server: &Server, prepared: &Prepared) -> anyhow::Result<serde_json::Value> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(args.concurrency.max(256))
+        .timeout(Duration::from_secs(120))
+        .build()?;
+    let base = server.base.as_str();
+    eprintln!("bench: logging in {} voters", prepared.voters.len());
+    let cookies = Arc::new(login_all(&http, base, prepared, args.concurrency).await?);
+
+    // Phase 1: the first two contests of every voter, closed loop.
+    let jobs: Vec<(usize, usize)> =
+        (0..CONTESTS.len() - 1).flat_map(|c| (0..prepared.voters.len()).map(move |v| (v, c))).collect();
+    eprintln!("bench: throughput phase, {} casts over {} connections", jobs.len(), args.concurrency);
+    let bodies = Arc::new(prepared.voters.iter().map(|v| v.casts.clone()).collect::<Vec<_>>());
+    let cpu = (cpu_seconds(&server.pid())?, cpu_seconds("self")?);
+    let start = Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let jobs = Arc::new(jobs);
+    let mut workers = Vec::new();
+    for _ in 0..args.concurrency {
+        let (http, base, cookies, bodies, jobs, next) =
+            (http.clone(), base.to_string(), cookies.clone(), bodies.clone(), jobs.clone(), next.clone());
+        workers.push(tokio::spawn(async move {
+            let mut out: Vec<Outcome> = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&(v, c)) = jobs.get(i) else { break };
+                let sent = Instant::now();
+                let status = cast(&http, &base, &cookies[v], bodies[v][c].clone()).await;
+                out.push((sent.elapsed(), status));
+            }
+            out
+        }));
+    }
+    let mut outcomes = Vec::new();
+    for w in workers {
+        outcomes.extend(w.await?);
+    }
+    let elapsed = start.elapsed();
+    let cpu = (cpu_seconds(&server.pid())? - cpu.0, cpu_seconds("self")? - cpu.1);
+    let mut throughput = summary(outcomes, elapsed, None);
+    // Where the time went: CPU seconds per accepted ballot in the verifier and in this load generator, which
+    // share the machine's cores.
+    let accepted = throughput["accepted"].as_f64().unwrap_or(0.0).max(1.0);
+    throughput["verifier_cpu_ms_per_ballot"] = serde_json::json!(1000.0 * cpu.0 / accepted);
+    throughput["load_generator_cpu_ms_per_ballot"] = serde_json::json!(1000.0 * cpu.1 / accepted);
+    throughput["verifier_cpu_utilisation"] = serde_json::json!(cpu.0 / elapsed.as_secs_f64());
+
+    // Phase 2: the last contest of every voter, open loop at a fixed offered rate.
+    let last = CONTESTS.len() - 1;
+    let n = prepared.voters.len();
+    eprintln!("bench: fixed-rate phase, {n} casts offered at {}/s", args.rate);
+    let start = tokio::time::Instant::now();
+    let mut tasks = Vec::with_capacity(n);
+    for v in 0..n {
+        let at = start + Duration::from_secs_f64(v as f64 / f64::from(args.rate));
+        let (http, base, cookies, bodies) = (http.clone(), base.to_string(), cookies.clone(), bodies.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(at).await;
+            let status = cast(&http, &base, &cookies[v], bodies[v][last].clone()).await;
+            (at.elapsed(), status)
+        }));
+    }
+    let mut outcomes = Vec::with_capacity(n);
+    for t in tasks {
+        outcomes.push(t.await?);
+    }
+    let fixed = summary(outcomes, start.elapsed(), Some(args.rate));
+    Ok(serde_json::json!({ "concurrency": args.concurrency, "throughput": throughput, "fixed_rate": fixed }))
+}
+
+async fn cast(http: &reqwest::Client, base: &str, cookie: &str, body: Vec<u8>) -> u16 {
+    let r = http
+        .post(format!("{base}/api/v1/ballots"))
+        .header("content-type", "application/json")
+        .header("cookie", cookie)
+        .body(body)
+        .send()
+        .await;
+    match r {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            // Read the receipt so the connection returns to the pool.
+            let _ = r.bytes().await;
+            status
+        }
+        Err(_) => 0,
+    }
+}
+
+fn summary(mut outcomes: Vec<Outcome>, elapsed: Duration, offered: Option<u32>) -> serde_json::Value {
+    let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
+    for (_, s) in &outcomes {
+        *statuses.entry(s.to_string()).or_default() += 1;
+    }
+    outcomes.retain(|(_, s)| *s == 201);
+    let mut latencies: Vec<Duration> = outcomes.into_iter().map(|(d, _)| d).collect();
+    latencies.sort();
+    let secs = elapsed.as_secs_f64();
+    serde_json::json!({
+        "offered_per_s": offered,
+        "accepted": latencies.len(),
+        "statuses": statuses,
+        "seconds": secs,
+        "accepted_per_s": latencies.len() as f64 / secs,
+        "p50_ms": percentile_ms(&latencies, 50.0),
+        "p99_ms": percentile_ms(&latencies, 99.0),
+        "max_ms": percentile_ms(&latencies, 100.0),
+    })
+}
+
+async fn login_all(
+    http: &reqwest::Client,
+    base: &str,
+    prepared: &Prepared,
+    concurrency: usize,
+) -> anyhow::Result<Vec<String>> {
+    let keys = Arc::new(prepared.auth_keys.clone());
+    let voters: Arc<Vec<(Vec<u8>, usize)>> =
+        Arc::new(prepared.voters.iter().map(|v| (v.auth_cert_der.clone(), v.key_pair)).collect());
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (http, base, keys, voters, next) =
+            (http.clone(), base.to_string(), keys.clone(), voters.clone(), next.clone());
+        workers.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some((cert, key_pair)) = voters.get(i) else { break };
+                let cookie = login(&http, &base, cert, &keys[*key_pair])
+                    .await
+                    .with_context(|| format!("logging in voter {i}"))?;
+                out.push((i, cookie));
+            }
+            anyhow::Ok(out)
+        }));
+    }
+    let mut cookies: Vec<Option<String>> = vec![None; voters.len()];
+    for w in workers {
+        for (i, c) in w.await?? {
+            cookies[i] = Some(c);
+        }
+    }
+    cookies.into_iter().map(|c| c.context("a voter was not logged in")).collect()
+}
+
+async fn login(http: &reqwest::Client, base: &str, cert: &[u8], key: &rsa::PrivateKey) -> anyhow::Result<String> {
+    let c: Challenge = http.post(format!("{base}/api/v1/session/challenge")).send().await?.json().await?;
+    let nonce = B64.decode(&c.nonce)?;
+    let digest = shared::crypto::auth_digest(ORIGIN, &nonce);
+    let sig = key.sign(Pkcs1v15Sign::new::<Sha256>(), &digest)?;
+    let body = serde_json::json!({ "nonce": c.nonce, "certificate": B64.encode(cert), "signature": B64.encode(sig) });
+    let r = http.post(format!("{base}/api/v1/session")).json(&body).send().await?;
+    if r.status() != 201 {
+        bail!("login refused: {} {}", r.status(), r.text().await.unwrap_or_default());
+    }
+    let cookie = r.headers().get("set-cookie").context("no session cookie")?.to_str()?;
+    Ok(cookie.split(';').next().unwrap_or_default().to_string())
+}

@@ -1,0 +1,169 @@
+//! Preparing the run: the test authority and its cards, the election and the voters through the verifier's own
+//! commands (`election create --redate-for-demo`, `voters import`), and every ballot encrypted and signed.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use card_helper::pki::{IssuedCard, Person, Sex, TestAuthority};
+use rsa::pkcs8::DecodePrivateKey;
+use rsa::{Pkcs1v15Sign, PrivateKey};
+use sha2::Sha256;
+use shared::election::Choice;
+
+use crate::{Args, CONTESTS};
+
+/// The committed test election key (its private half decrypts only in tests).
+const ELECTION_PUB: &str = include_str!("../../shared/tests/data/test-election-key.pub.pem");
+/// Distinct RSA key pairs: every voter has their own certificates, but generating two RSA-2048 keys per voter
+/// would take minutes, so cards share these key pairs round-robin.
+const KEY_PAIRS: usize = 4;
+
+/// One voter: their authentication certificate and key (for the login) and their prepared cast bodies.
+pub struct PreparedVoter {
+    /// The authentication certificate, DER.
+    pub auth_cert_der: Vec<u8>,
+    /// Which of the shared key pairs the voter's card holds.
+    pub key_pair: usize,
+    /// One JSON cast body per contest of [`CONTESTS`], in that order.
+    pub casts: Vec<Vec<u8>>,
+}
+
+/// Everything the load needs.
+pub struct Prepared {
+    /// The verifier's database.
+    pub db: PathBuf,
+    /// The test authority's folder (the verifier's trust store).
+    pub trust_dir: PathBuf,
+    /// The shared authentication keys.
+    pub auth_keys: Vec<PrivateKey>,
+    /// The voters.
+    pub voters: Vec<PreparedVoter>,
+}
+
+fn person(i: usize) -> anyhow::Result<Person> {
+    Ok(Person {
+        name: format!("在外 太郎{i}"),
+        address: "東京都千代田区".into(),
+        birth_date: "1980-01-01".parse()?,
+        sex: Sex::Male,
+    })
+}
+
+/// Issues the cards, creates the election, imports the voters and prepares every cast.
+pub fn prepare(args: &Args, dir: &Path) -> anyhow::Result<Prepared> {
+    let trust_dir = dir.join("ca");
+    let ca = TestAuthority::init(&trust_dir)?;
+    eprintln!("bench: issuing {} test cards ({KEY_PAIRS} key pairs)", args.voters);
+    let mut pool: Vec<IssuedCard> = Vec::new();
+    let mut cards: Vec<IssuedCard> = Vec::with_capacity(args.voters);
+    for i in 0..args.voters {
+        if pool.len() < KEY_PAIRS {
+            pool.push(ca.issue(&person(i)?, 365)?);
+        }
+        cards.push(ca.issue_sharing_keys(&person(i)?, 365, &pool[i % pool.len()])?);
+    }
+    let auth_keys = keys(&pool, |c| &c.auth_key_pkcs8_der)?;
+    let sign_keys = keys(&pool, |c| &c.sign_key_pkcs8_der)?;
+
+    let db = dir.join("verifier.sqlite");
+    let key_file = dir.join("election.pub.pem");
+    std::fs::write(&key_file, ELECTION_PUB)?;
+    let toml_file = dir.join("election.toml");
+    std::fs::write(&toml_file, verifier::demo::DEMO_TOML)?;
+    run(Command::new(&args.verifier)
+        .args(["election", "create"])
+        .arg(&toml_file)
+        .arg("--public-key")
+        .arg(&key_file)
+        .arg("--db")
+        .arg(&db)
+        .arg("--redate-for-demo"))?;
+    let mut lines = String::new();
+    for (i, c) in cards.iter().enumerate() {
+        let record = serde_json::json!({
+            "person_id": format!("person-{i}"), "municipality": "13101", "districts": ["tokyo", "national"],
+            "auth_certificates": [B64.encode(&c.auth_cert_der)],
+            "sign_certificates": [B64.encode(&c.sign_cert_der)],
+        });
+        lines.push_str(&record.to_string());
+        lines.push('\n');
+    }
+    let voters_file = dir.join("voters.jsonl");
+    std::fs::write(&voters_file, lines)?;
+    eprintln!("bench: importing {} voters with `verifier voters import`", args.voters);
+    run(Command::new(&args.verifier)
+        .args(["voters", "import"])
+        .arg(&voters_file)
+        .arg("--db")
+        .arg(&db)
+        .arg("--trust-dir")
+        .arg(&trust_dir))?;
+
+    let (election, key) = verifier::db::Db::open(&db)?.election()?.context("the election was not created")?;
+    eprintln!("bench: encrypting and signing {} ballots", args.voters * CONTESTS.len());
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let size = cards.len().div_ceil(threads).max(1);
+    let voters = std::thread::scope(|scope| {
+        let handles: Vec<_> = cards
+            .chunks(size)
+            .enumerate()
+            .map(|(n, chunk)| {
+                let (election, key, sign_keys) = (&election, &key, &sign_keys);
+                scope.spawn(move || -> anyhow::Result<Vec<PreparedVoter>> {
+                    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+                    let mut out = Vec::with_capacity(chunk.len());
+                    for (j, card) in chunk.iter().enumerate() {
+                        let key_pair = (n * size + j) % KEY_PAIRS;
+                        let mut casts = Vec::with_capacity(CONTESTS.len());
+                        for contest in CONTESTS {
+                            let c = election.contest(contest).context("the demo election lost a contest")?;
+                            let plain = shared::ballot::encode(election, c, &Choice::Blank)?;
+                            let ct =
+                                shared::crypto::encrypt_ballot(&mut rng, key, election.id.as_str(), contest, &plain)?;
+                            let digest = shared::crypto::envelope_digest(election.id.as_str(), contest, &ct);
+                            let sig = sign_keys[key_pair].sign(Pkcs1v15Sign::new::<Sha256>(), &digest)?;
+                            let body = serde_json::json!({
+                                "contest": contest,
+                                "ciphertext": B64.encode(&ct),
+                                "signature": B64.encode(sig),
+                                "certificate": B64.encode(&card.sign_cert_der),
+                            });
+                            casts.push(serde_json::to_vec(&body)?);
+                        }
+                        out.push(PreparedVoter { auth_cert_der: card.auth_cert_der.clone(), key_pair, casts });
+                    }
+                    Ok(out)
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(h.join().map_err(|_| anyhow::anyhow!("a signing thread panicked"))??);
+        }
+        anyhow::Ok(all)
+    })?;
+    Ok(Prepared { db, trust_dir, auth_keys, voters })
+}
+
+fn keys(pool: &[IssuedCard], der: impl Fn(&IssuedCard) -> &[u8]) -> anyhow::Result<Vec<PrivateKey>> {
+    pool.iter().map(|c| PrivateKey::from_pkcs8_der(der(c)).context("reading a test card's key")).collect()
+}
+
+fn run(c: &mut Command) -> anyhow::Result<()> {
+    let out = c.output().with_context(|| format!("could not start {:?}", c.get_program()))?;
+    if !out.status.success() {
+        bail!("{:?} failed: {}", c.get_program(), String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(())
+}
+
+/// Counts the registered voters and the stored ballots, read back from the database after the run.
+pub fn counts(db: &Path) -> anyhow::Result<(i64, i64)> {
+    let conn = rusqlite::Connection::open(db)?;
+    let voters = conn.query_row("SELECT count(*) FROM voters", [], |r| r.get(0))?;
+    let ballots = conn.query_row("SELECT count(*) FROM ballots", [], |r| r.get(0))?;
+    Ok((voters, ballots))
+}

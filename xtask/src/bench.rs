@@ -1,0 +1,250 @@
+//! `cargo xtask bench` (tracker issue 10): each figure the project promises, measured beside its limit in the same
+//! run — cast throughput and latency against the release verifier, `openssl speed` RSA-2048 verifies and SQLite
+//! durable commits, the voter app's wasm size, the verifier's memory. Writes target/bench/bench.json and
+//! bench.md, and replaces README.md's Performance table between its markers. It reports; it never fails a target.
+
+use std::path::Path;
+use std::process::Command;
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::app;
+use crate::run::{cmd, root, sh};
+
+const START: &str = "<!-- bench:start -->";
+const END: &str = "<!-- bench:end -->";
+/// Ballots per second the project promises.
+const TARGET_BALLOTS_PER_S: f64 = 2000.0;
+/// …and at least this share of the smaller of the two limits.
+const TARGET_SHARE_OF_LIMIT: f64 = 0.5;
+/// The voter app's compressed size limit.
+const TARGET_WASM_GZIP_BYTES: u64 = 400 * 1024;
+/// The verifier's memory limit, for 100,000 voters and ballots.
+const TARGET_RSS_KIB: u64 = 100 * 1024;
+
+/// Options of `cargo xtask bench`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// How many voters the load generator prepares; each casts three contests.
+    #[arg(long, default_value_t = 2000)]
+    voters: usize,
+    /// Concurrent HTTP connections in the throughput phase.
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Offered ballots/s of the fixed-rate latency phase.
+    #[arg(long, default_value_t = 1000)]
+    rate: u32,
+}
+
+/// Builds, measures, and writes the report and the README table.
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let dist = app::build_voter_app()?;
+    sh(cmd("cargo")
+        .args(["build", "--release", "--locked", "-p", "verifier", "-p", "bench", "--bins"])
+        .current_dir(root()))?;
+    let bin = target_dir().join("release");
+    let wasm = wasm_sizes(&dist)?;
+    let verify_per_s = openssl_verify_per_s()?;
+    println!("$ bench --voters {} --concurrency {} --rate {}", args.voters, args.concurrency, args.rate);
+    let out = Command::new(bin.join("bench"))
+        .arg("--verifier")
+        .arg(bin.join("verifier"))
+        .args(["--voters", &args.voters.to_string(), "--concurrency", &args.concurrency.to_string()])
+        .args(["--rate", &args.rate.to_string()])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .context("could not start the bench binary")?;
+    if !out.status.success() {
+        bail!("the load generator failed ({})", out.status);
+    }
+    let load: Value = serde_json::from_slice(&out.stdout).context("reading the load generator's report")?;
+    let report = assemble(&load, verify_per_s, &wasm)?;
+    let table = markdown(&report);
+    let dir = target_dir().join("bench");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(dir.join("bench.json"), serde_json::to_string_pretty(&report)? + "\n")?;
+    std::fs::write(dir.join("bench.md"), &table)?;
+    replace_readme(&root().join("README.md"), &table)?;
+    println!("\n{table}\nwrote {0}/bench.json, {0}/bench.md and README.md's Performance table", dir.display());
+    Ok(())
+}
+
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(Into::into).unwrap_or_else(|| root().join("target"))
+}
+
+/// Raw and `gzip -9` sizes of the voter app's .wasm files.
+fn wasm_sizes(dist: &Path) -> anyhow::Result<Value> {
+    let mut raw = 0;
+    let mut gzip = 0;
+    for entry in std::fs::read_dir(dist)? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "wasm") {
+            raw += std::fs::metadata(&path)?.len();
+            let out = Command::new("gzip").args(["-9", "-c"]).arg(&path).output().context("running gzip")?;
+            anyhow::ensure!(out.status.success(), "gzip -9 {} failed", path.display());
+            gzip += out.stdout.len() as u64;
+        }
+    }
+    anyhow::ensure!(raw > 0, "no .wasm in {}", dist.display());
+    Ok(json!({ "raw_bytes": raw, "gzip9_bytes": gzip }))
+}
+
+/// RSA-2048 verifies per second on all cores: `openssl speed -seconds 3 -multi 2 rsa2048`, its summary line
+/// `rsa 2048 bits <sign s> <verify s> <sign/s> <verify/s>`.
+fn openssl_verify_per_s() -> anyhow::Result<f64> {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).to_string();
+    println!("$ openssl speed -seconds 3 -multi {cores} rsa2048");
+    let out = Command::new("openssl")
+        .args(["speed", "-seconds", "3", "-multi", &cores, "rsa2048"])
+        .output()
+        .context("running openssl speed")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    parse_openssl_verify(&text).with_context(|| format!("no `rsa 2048 bits` line in openssl's output:\n{text}"))
+}
+
+fn parse_openssl_verify(text: &str) -> Option<f64> {
+    let line = text.lines().rev().find(|l| l.starts_with("rsa 2048 bits"))?;
+    line.split_whitespace().last()?.parse().ok()
+}
+
+fn assemble(load: &Value, verify_per_s: f64, wasm: &Value) -> anyhow::Result<Value> {
+    let f = |v: &Value, path: &str| -> anyhow::Result<f64> {
+        v.pointer(path).and_then(Value::as_f64).with_context(|| format!("the report lacks {path}"))
+    };
+    let ballots_per_s = f(load, "/load/throughput/accepted_per_s")?;
+    let sqlite = f(load, "/sqlite_commits_per_s")?;
+    let limit = verify_per_s.min(sqlite);
+    let ratio = ballots_per_s / limit;
+    let gzip = f(wasm, "/gzip9_bytes")? as u64;
+    let hwm = f(load, "/verifier_memory/vm_hwm_kib")? as u64;
+    Ok(json!({
+        "measured_at": utc_now(),
+        "machine": { "cores": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1) },
+        "cast": load,
+        "limits": {
+            "openssl_rsa2048_verify_per_s": verify_per_s,
+            "sqlite_durable_commits_per_s": sqlite,
+            "smaller": limit,
+            "ballots_per_s_over_smaller_limit": ratio,
+        },
+        "wasm": wasm,
+        "targets": {
+            "ballots_per_s": { "target": TARGET_BALLOTS_PER_S, "measured": ballots_per_s,
+                               "met": ballots_per_s >= TARGET_BALLOTS_PER_S },
+            "share_of_smaller_limit": { "target": TARGET_SHARE_OF_LIMIT, "measured": ratio,
+                                        "met": ratio >= TARGET_SHARE_OF_LIMIT },
+            "wasm_gzip9_bytes": { "target": TARGET_WASM_GZIP_BYTES, "measured": gzip,
+                                  "met": gzip <= TARGET_WASM_GZIP_BYTES },
+            "verifier_vm_hwm_kib": { "target": TARGET_RSS_KIB, "measured": hwm,
+                                     "at_voters": load["voters"], "at_ballots": load["ballots_stored"],
+                                     "note": "the target is for 100,000 voters and ballots; only this size was measured" },
+        },
+    }))
+}
+
+/// The UTC date of the run (from `date`, so xtask needs no time crate).
+fn utc_now() -> String {
+    crate::run::output(Command::new("date").args(["-u", "+%Y-%m-%dT%H:%M:%SZ"])).unwrap_or_default()
+}
+
+fn markdown(r: &Value) -> String {
+    let n = |p: &str| r.pointer(p).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    let i = |p: &str| r.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+    let met = |p: &str| if r.pointer(p).and_then(Value::as_bool) == Some(true) { "met" } else { "**not met**" };
+    let kb = |bytes: f64| bytes / 1024.0;
+    let ballots = n("/cast/load/throughput/accepted_per_s");
+    let mut s = String::new();
+    s.push_str(&format!(
+        "Measured {} on this {}-core machine by `cargo xtask bench` ({} voters × 3 contests, release verifier on \
+         loopback, {} connections; raw figures in `target/bench/bench.json`).\n\n",
+        r["measured_at"].as_str().unwrap_or("?"),
+        i("/machine/cores"),
+        i("/cast/voters"),
+        i("/cast/load/concurrency"),
+    ));
+    s.push_str("| figure | measured | limit or target | ratio | target met? |\n| --- | --- | --- | --- | --- |\n");
+    s.push_str(&format!(
+        "| cast throughput (ballots accepted/s, {} casts) | {ballots:.0} /s, p50 {:.1} ms, p99 {:.1} ms | target ≥ {TARGET_BALLOTS_PER_S:.0} /s | {:.2} | {} |\n",
+        i("/cast/load/throughput/accepted"),
+        n("/cast/load/throughput/p50_ms"),
+        n("/cast/load/throughput/p99_ms"),
+        ballots / TARGET_BALLOTS_PER_S,
+        met("/targets/ballots_per_s/met"),
+    ));
+    s.push_str(&format!(
+        "| CPU per accepted ballot in the throughput phase | verifier {:.2} ms ({:.0} % of one core busy), load generator {:.2} ms | {} cores shared by both | | |\n",
+        n("/cast/load/throughput/verifier_cpu_ms_per_ballot"),
+        100.0 * n("/cast/load/throughput/verifier_cpu_utilisation"),
+        n("/cast/load/throughput/load_generator_cpu_ms_per_ballot"),
+        i("/machine/cores"),
+    ));
+    s.push_str(&format!(
+        "| RSA-2048 verifies/s (`openssl speed -multi`, all cores) | {:.0} /s | limit | {:.3} | |\n",
+        n("/limits/openssl_rsa2048_verify_per_s"),
+        ballots / n("/limits/openssl_rsa2048_verify_per_s"),
+    ));
+    s.push_str(&format!(
+        "| SQLite durable commits/s (WAL, `synchronous = FULL`, one row each; higher of before / after the load: {:.0} / {:.0}) | {:.0} /s | limit | {:.3} | |\n",
+        n("/cast/sqlite_commits_per_s_before_and_after/0"),
+        n("/cast/sqlite_commits_per_s_before_and_after/1"),
+        n("/limits/sqlite_durable_commits_per_s"),
+        ballots / n("/limits/sqlite_durable_commits_per_s"),
+    ));
+    s.push_str(&format!(
+        "| ballots/s over the smaller limit | {:.1} % | target ≥ {:.0} % | | {} |\n",
+        100.0 * n("/limits/ballots_per_s_over_smaller_limit"),
+        100.0 * TARGET_SHARE_OF_LIMIT,
+        met("/targets/share_of_smaller_limit/met"),
+    ));
+    s.push_str(&format!(
+        "| cast latency at a fixed offered {} ballots/s ({} casts) | reached {:.0} /s, p50 {:.1} ms, p99 {:.1} ms | | | |\n",
+        i("/cast/load/fixed_rate/offered_per_s"),
+        i("/cast/load/fixed_rate/accepted"),
+        n("/cast/load/fixed_rate/accepted_per_s"),
+        n("/cast/load/fixed_rate/p50_ms"),
+        n("/cast/load/fixed_rate/p99_ms"),
+    ));
+    s.push_str(&format!(
+        "| voter app `.wasm` | {:.0} KB raw, {:.0} KB `gzip -9` | ≤ {} KB gzip | {:.2} | {} |\n",
+        kb(n("/wasm/raw_bytes")),
+        kb(n("/wasm/gzip9_bytes")),
+        TARGET_WASM_GZIP_BYTES / 1024,
+        n("/wasm/gzip9_bytes") / TARGET_WASM_GZIP_BYTES as f64,
+        met("/targets/wasm_gzip9_bytes/met"),
+    ));
+    s.push_str(&format!(
+        "| verifier memory after the run ({} voters, {} ballots) | peak {:.1} MB (VmHWM), now {:.1} MB (VmRSS) | ≤ 100 MB at 100,000 voters and ballots | {:.2} | not measured at 100,000 (no extrapolation) |\n",
+        i("/cast/voters"),
+        i("/cast/ballots_stored"),
+        n("/cast/verifier_memory/vm_hwm_kib") / 1024.0,
+        n("/cast/verifier_memory/vm_rss_kib") / 1024.0,
+        n("/cast/verifier_memory/vm_hwm_kib") / TARGET_RSS_KIB as f64,
+    ));
+    s
+}
+
+fn replace_readme(readme: &Path, table: &str) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(readme)?;
+    let (Some(a), Some(b)) = (text.find(START), text.find(END)) else {
+        bail!("README.md lacks the {START} … {END} markers");
+    };
+    anyhow::ensure!(a < b, "README.md's bench markers are out of order");
+    let updated = format!("{}{START}\n{table}{}", &text[..a], &text[b..]);
+    std::fs::write(readme, updated)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_verify_per_second_from_openssl_speed() {
+        let text = "                  sign    verify    sign/s verify/s\n\
+                    rsa 2048 bits 0.000745s 0.000049s   1342.0  20281.9\n";
+        assert_eq!(parse_openssl_verify(text), Some(20281.9));
+        assert_eq!(parse_openssl_verify("nothing"), None);
+    }
+}
