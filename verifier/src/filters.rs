@@ -97,6 +97,8 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
     let cookie = || warp::cookie::optional::<String>(handlers::SESSION_COOKIE);
     let json_body = || warp::body::content_length_limit(MAX_BODY);
 
+    // A JSON POST from a session: (cookie token, body, state).
+    let session_post = || warp::post().and(json_body()).and(cookie()).and(warp::body::bytes()).and(with());
     // POST /api/v1/session/challenge
     let challenge =
         warp::path!("session" / "challenge").and(warp::post()).and(with()).map(|s: AppState| handlers::challenge(&s));
@@ -108,13 +110,8 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(with())
         .and_then(|body: bytes::Bytes, s: AppState| blocking(move || handlers::login(&s, parse(&body)?)));
     // POST /api/v1/session/extend
-    let extend = warp::path!("session" / "extend")
-        .and(warp::post())
-        .and(json_body())
-        .and(cookie())
-        .and(warp::body::bytes())
-        .and(with())
-        .and_then(|token, body: bytes::Bytes, s: AppState| {
+    let extend =
+        warp::path!("session" / "extend").and(session_post()).and_then(|token, body: bytes::Bytes, s: AppState| {
             blocking(move || handlers::extend_session(&s, token, parse(&body)?))
         });
     // DELETE /api/v1/session
@@ -131,22 +128,12 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and_then(|token, s: AppState| blocking(move || handlers::ballot(&s, token)));
     // POST /api/v1/ballots
     let cast = warp::path!("ballots")
-        .and(warp::post())
-        .and(json_body())
-        .and(cookie())
-        .and(warp::body::bytes())
-        .and(with())
+        .and(session_post())
         .and_then(|token, body: bytes::Bytes, s: AppState| blocking(move || handlers::cast(&s, token, parse(&body)?)));
     // POST /api/v1/applications
-    let apply = warp::path!("applications")
-        .and(warp::post())
-        .and(json_body())
-        .and(cookie())
-        .and(warp::body::bytes())
-        .and(with())
-        .and_then(|token, body: bytes::Bytes, s: AppState| {
-            blocking(move || handlers::submit_application(&s, token, parse(&body)?))
-        });
+    let apply = warp::path!("applications").and(session_post()).and_then(|token, body: bytes::Bytes, s: AppState| {
+        blocking(move || handlers::submit_application(&s, token, parse(&body)?))
+    });
     // GET /api/v1/applications
     let applications = warp::path!("applications")
         .and(warp::get())
