@@ -229,7 +229,7 @@ fn login_checks(
         voter: None,
         auth_fingerprint: checked.fingerprint.clone(),
         auth_serial: checked.serial.clone(),
-        auth_certificate: cert.clone(),
+        auth_certificate: cert.clone().into(),
         clock: shared::session::SessionClock::start(now, chrono::Duration::zero()),
         extensions: 0,
     };
@@ -430,7 +430,7 @@ pub fn submit_application(
     })?;
     let certs = crate::registration::ApplicantCerts {
         auth: (session.auth_fingerprint.clone(), session.auth_serial.clone()),
-        auth_der: session.auth_certificate.clone(),
+        auth_der: session.auth_certificate.to_vec(),
         sign: (checked.fingerprint, checked.serial),
         sign_der: cert,
     };
