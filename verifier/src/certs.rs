@@ -73,9 +73,7 @@ pub struct CheckedCert {
     pub fingerprint: String,
     /// The serial as lower-case hex without leading zero bytes (as `card_helper::pki::serial_hex` writes it).
     pub serial: String,
-    /// The certificate's SubjectPublicKeyInfo (DER).
-    pub spki_der: Vec<u8>,
-    /// The subjectPublicKey inside it: for the card's RSA keys, the PKCS#1 `RSAPublicKey` that *ring* reads.
+    /// The subjectPublicKey inside the certificate's SubjectPublicKeyInfo: for the card's RSA keys, the PKCS#1 `RSAPublicKey` that *ring* reads.
     pub public_key: Vec<u8>,
     /// The end of the certificate's validity.
     pub not_after: DateTime<Utc>,
@@ -337,7 +335,6 @@ impl TrustStore {
             kind,
             fingerprint: hex::encode(fingerprint),
             serial: hex_without_leading_zeros(parsed.raw_serial()),
-            spki_der: parsed.public_key().raw.to_vec(),
             public_key: parsed.public_key().subject_public_key.data.to_vec(),
             not_after,
         })

@@ -229,13 +229,13 @@ fn login_checks(
         voter: None,
         auth_fingerprint: checked.fingerprint.clone(),
         auth_serial: checked.serial.clone(),
-        auth_certificate: cert.clone().into(),
+        auth_certificate: None,
         clock: shared::session::SessionClock::start(now, chrono::Duration::zero()),
         extensions: 0,
     };
     if applying {
         // An applicant session: any valid card may apply or see its own applications (R-REG-1, R-REG-2).
-        let session = crate::sessions::Session { voter, ..pending };
+        let session = crate::sessions::Session { voter, auth_certificate: Some(cert.clone().into()), ..pending };
         let (token, clock) = state.sessions.start(session.clone(), now, state.config.session_lifetime);
         return Ok((crate::sessions::Session { clock, ..session }, token));
     }
@@ -415,6 +415,13 @@ pub fn submit_application(
 ) -> Result<Response, Refusal> {
     let now = state.clock.now();
     let session = state.sessions.get(token.as_deref(), now).map_err(session_refusal)?;
+    let Some(auth_der) = session.auth_certificate.clone() else {
+        return Err(Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "NO_SESSION",
+            "This is a voting session, not an application session. Log in again from the application page to apply.",
+        ));
+    };
     let input: shared::api::ApplicationInput = serde_json::from_str(&req.application).map_err(|e| {
         Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("The application is not valid: {e}"))
     })?;
@@ -430,7 +437,7 @@ pub fn submit_application(
     })?;
     let certs = crate::registration::ApplicantCerts {
         auth: (session.auth_fingerprint.clone(), session.auth_serial.clone()),
-        auth_der: session.auth_certificate.to_vec(),
+        auth_der: auth_der.to_vec(),
         sign: (checked.fingerprint, checked.serial),
         sign_der: cert,
     };

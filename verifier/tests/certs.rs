@@ -58,7 +58,7 @@ fn good_certificates_pass_with_what_the_verifier_keeps() {
         assert_eq!(checked.fingerprint, hex::encode(Sha256::digest(der)));
         assert_eq!(&checked.serial, serial);
         assert_eq!(checked.serial, serial_hex(der).unwrap());
-        assert_eq!(checked.spki_der, spki_der(der).unwrap());
+        assert!(spki_der(der).unwrap().ends_with(&checked.public_key), "the key inside the SubjectPublicKeyInfo");
         let expected_end = at + TimeDelta::days(365);
         assert!((checked.not_after - expected_end).abs() < TimeDelta::minutes(5), "{}", checked.not_after);
         // A second check (from the cache) answers the same.

@@ -156,6 +156,20 @@ async fn apply_establish_accept_vote_and_a_renewed_card_gives_no_second_vote() {
 }
 
 async fn cast_as(state: &AppState, v: &TestVoter, contest: &str) -> (StatusCode, Vec<u8>) {
+    let cookie = voting_login(state, v).await;
+    let ct = encrypt(state, contest, Choice::Blank);
+    let r = warp::test::request()
+        .method("POST")
+        .path("/api/v1/ballots")
+        .header("cookie", cookie)
+        .json(&cast_body(v, state.election.id.as_str(), contest, &ct))
+        .reply(&routes(state.clone(), None))
+        .await;
+    (r.status(), r.body().to_vec())
+}
+
+/// Logs a registered voter in to vote (no `purpose`), returning the session cookie.
+async fn voting_login(state: &AppState, v: &TestVoter) -> String {
     let r = warp::test::request()
         .method("POST")
         .path("/api/v1/session/challenge")
@@ -170,16 +184,7 @@ async fn cast_as(state: &AppState, v: &TestVoter, contest: &str) -> (StatusCode,
         .reply(&routes(state.clone(), None))
         .await;
     assert_eq!(r.status(), 201, "{}", String::from_utf8_lossy(r.body()));
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let ct = encrypt(state, contest, Choice::Blank);
-    let r = warp::test::request()
-        .method("POST")
-        .path("/api/v1/ballots")
-        .header("cookie", cookie)
-        .json(&cast_body(v, state.election.id.as_str(), contest, &ct))
-        .reply(&routes(state.clone(), None))
-        .await;
-    (r.status(), r.body().to_vec())
+    r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
 }
 
 #[tokio::test]
@@ -192,6 +197,15 @@ async fn refusals_rejection_roles_and_tenant_isolation() {
     reg::apply_roll_changes(&f.state.db, &clerk, &[roll("E-2", 2, "registered")], Utc::now()).unwrap();
     let v = test_voter(&f.ca, 2);
     let cookie = applicant_login(&f.state, &v).await;
+
+    // A voting session keeps no authentication certificate, so it cannot file an application (R-REG-2 binds
+    // the application to the certificate of an applicant login).
+    let voter = test_voter(&f.ca, 7);
+    register(&f.state.db, &voter, &["tokyo"]);
+    let voting = voting_login(&f.state, &voter).await;
+    let (s, body) = apply(&f.state, &voting, &voter, &input(7, Some("E-7"), "apply")).await;
+    assert_eq!(s, 401, "{}", String::from_utf8_lossy(&body));
+    assert!(String::from_utf8_lossy(&body).contains("NO_SESSION"));
 
     // Someone else's name in the application: refused.
     let mut wrong = input(2, Some("E-2"), "apply");
