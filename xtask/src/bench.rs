@@ -12,6 +12,8 @@ use serde_json::{Value, json};
 use crate::app;
 use crate::run::{cmd, root, sh};
 
+mod browser;
+
 const START: &str = "<!-- bench:start -->";
 const END: &str = "<!-- bench:end -->";
 /// Ballots per second the project promises.
@@ -35,10 +37,27 @@ pub struct Args {
     /// Offered ballots/s of the fixed-rate latency phase.
     #[arg(long, default_value_t = 1000)]
     rate: u32,
+    /// Cold loads of the start page for the time to first render (each in a new browser, then one warm load).
+    #[arg(long, default_value_t = 10)]
+    render_runs: usize,
+    /// Measure only these figures, merge them into target/bench/bench.json and replace only their rows of
+    /// README.md's table (`browser`: in-browser encryption against WebCrypto and time to first render).
+    #[arg(long, value_enum)]
+    only: Option<Only>,
+}
+
+/// The parts of the bench that `--only` can run alone.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Only {
+    /// In-browser encryption against WebCrypto, and the voter app's time to first render, in headless Chromium.
+    Browser,
 }
 
 /// Builds, measures, and writes the report and the README table.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.only == Some(Only::Browser) {
+        return browser::run_only(args.render_runs);
+    }
     let dist = app::build_voter_app()?;
     sh(cmd("cargo")
         .args(["build", "--release", "--locked", "-p", "verifier", "-p", "bench", "--bins"])
@@ -46,6 +65,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let bin = target_dir().join("release");
     let wasm = wasm_sizes(&dist)?;
     let verify_per_s = openssl_verify_per_s()?;
+    let browser = browser::figures(&dist, args.render_runs)?;
     println!("$ bench --voters {} --concurrency {} --rate {}", args.voters, args.concurrency, args.rate);
     let out = Command::new(bin.join("bench"))
         .arg("--verifier")
@@ -59,7 +79,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bail!("the load generator failed ({})", out.status);
     }
     let load: Value = serde_json::from_slice(&out.stdout).context("reading the load generator's report")?;
-    let report = assemble(&load, verify_per_s, &wasm)?;
+    let mut report = assemble(&load, verify_per_s, &wasm)?;
+    browser::merge(&mut report, browser);
     let table = markdown(&report);
     let dir = target_dir().join("bench");
     std::fs::create_dir_all(&dir)?;
@@ -222,6 +243,7 @@ fn markdown(r: &Value) -> String {
         n("/cast/verifier_memory/vm_rss_kib") / 1024.0,
         n("/cast/verifier_memory/vm_hwm_kib") / TARGET_RSS_KIB as f64,
     ));
+    s.push_str(&browser::rows(r));
     s
 }
 
