@@ -1,6 +1,7 @@
 //! `cargo xtask bench` (tracker issue 10): each figure the project promises, measured beside its limit in the same
 //! run — cast throughput and latency against the release verifier, `openssl speed` RSA-2048 verifies and SQLite
-//! durable commits, the voter app's wasm size, the verifier's memory. Writes target/bench/bench.json and
+//! durable commits, the voter app's wasm size, the verifier's memory, and in headless Chromium the app's ballot
+//! encryption against WebCrypto and its time to first render ([`browser`]). Writes target/bench/bench.json and
 //! bench.md, and replaces README.md's Performance table between its markers. It reports; it never fails a target.
 
 use std::path::Path;
