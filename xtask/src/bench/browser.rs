@@ -38,7 +38,8 @@ fn encrypt() -> anyhow::Result<Value> {
 /// Builds the release verifier, card helper and e2e binaries, then loads the start page `runs` times cold.
 fn first_render(dist: &Path, runs: usize) -> anyhow::Result<Value> {
     sh(cmd("cargo")
-        .args(["build", "--release", "--locked", "-p", "verifier", "-p", "card-helper", "-p", "e2e", "--bins"])
+        .args(["build", "--release", "--locked", "-p", "verifier", "-p", "card-helper", "-p", "e2e"])
+        .args(["--bin", "verifier", "--bin", "card-helper", "--bin", "first_render"])
         .current_dir(root()))?;
     let bin = target_dir().join("release");
     let mut c = cmd(bin.join("first_render"));
