@@ -53,7 +53,7 @@ fn first_render(dist: &Path, runs: usize) -> anyhow::Result<Value> {
 }
 
 fn run_capturing(c: &mut Command) -> anyhow::Result<String> {
-    println!("$ {:?}", c);
+    println!("$ {}", crate::run::describe(c));
     let out = c.output().with_context(|| format!("could not start {:?}", c.get_program()))?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
