@@ -9,6 +9,7 @@ mod load;
 mod prepare;
 mod server;
 mod sqlite_limit;
+pub mod tally;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -40,6 +41,14 @@ pub struct Args {
     /// Seconds of single-row durable SQLite commits for the storage limit.
     #[arg(long, default_value_t = 3)]
     pub sqlite_seconds: u64,
+    /// How many of the demo election's contests each voter casts (2 or 3): all but the last in the throughput
+    /// phase, the last at the fixed rate.
+    #[arg(long, default_value_t = 3)]
+    pub contests: usize,
+    /// Instead of the two phases: the soak, this many seconds of logins and casts spread evenly, with the
+    /// verifier's memory sampled every ten seconds.
+    #[arg(long, default_value_t = 0)]
+    pub soak_seconds: u64,
 }
 
 /// Runs the benchmark and prints its JSON report on standard output.
@@ -62,6 +71,7 @@ fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
         args.voters > 0 && args.concurrency > 0 && args.rate > 0,
         "voters, concurrency and rate must be > 0"
     );
+    anyhow::ensure!((2..=CONTESTS.len()).contains(&args.contests), "--contests must be 2 or 3");
     let dir = tempfile::tempdir().context("creating the benchmark's temporary folder")?;
     let prepared = prepare::prepare(args, dir.path())?;
     // The disk is shared with whatever else the machine does, so the storage limit is measured right before and
@@ -71,13 +81,18 @@ fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (load, memory) = runtime.block_on(async {
         let server = server::Server::start(&args.verifier, &prepared.db, &prepared.trust_dir, dir.path())?;
-        let load = load::run(args, &server, &prepared).await?;
+        let load = if args.soak_seconds > 0 {
+            load::soak(args, &server, &prepared).await?
+        } else {
+            load::run(args, &server, &prepared).await?
+        };
         let memory = server.memory()?;
         anyhow::Ok((load, memory))
     })?;
     let (voters, ballots) = prepare::counts(&prepared.db)?;
     let sqlite_after = sqlite_limit::commits_per_second(&dir.path().join("after.sqlite"), seconds)?;
     Ok(serde_json::json!({
+        "contests_per_voter": args.contests,
         "voters": voters,
         "ballots_stored": ballots,
         "load": load,

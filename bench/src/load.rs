@@ -10,13 +10,13 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use rsa::Pkcs1v15Sign;
-use sha2::Sha256;
+use ring::rand::SystemRandom;
+use ring::signature::RsaKeyPair;
 use shared::api::Challenge;
 
 use crate::prepare::Prepared;
 use crate::server::{Server, cpu_seconds};
-use crate::{Args, CONTESTS, ORIGIN, percentile_ms};
+use crate::{Args, ORIGIN, percentile_ms};
 
 /// One cast's outcome: its latency and HTTP status (0 when the request failed outright).
 type Outcome = (Duration, u16);
@@ -31,9 +31,9 @@ pub async fn run(args: &Args, server: &Server, prepared: &Prepared) -> anyhow::R
     eprintln!("bench: logging in {} voters", prepared.voters.len());
     let cookies = Arc::new(login_all(&http, base, prepared, args.concurrency).await?);
 
-    // Phase 1: the first two contests of every voter, closed loop.
+    // Phase 1: every contest of every voter but the last, closed loop.
     let jobs: Vec<(usize, usize)> =
-        (0..CONTESTS.len() - 1).flat_map(|c| (0..prepared.voters.len()).map(move |v| (v, c))).collect();
+        (0..args.contests - 1).flat_map(|c| (0..prepared.voters.len()).map(move |v| (v, c))).collect();
     eprintln!("bench: throughput phase, {} casts over {} connections", jobs.len(), args.concurrency);
     let bodies = Arc::new(prepared.voters.iter().map(|v| v.casts.clone()).collect::<Vec<_>>());
     let cpu = (cpu_seconds(&server.pid())?, cpu_seconds("self")?);
@@ -71,7 +71,7 @@ pub async fn run(args: &Args, server: &Server, prepared: &Prepared) -> anyhow::R
     throughput["verifier_cpu_utilisation"] = serde_json::json!(cpu.0 / elapsed.as_secs_f64());
 
     // Phase 2: the last contest of every voter, open loop at a fixed offered rate.
-    let last = CONTESTS.len() - 1;
+    let last = args.contests - 1;
     let n = prepared.voters.len();
     eprintln!("bench: fixed-rate phase, {n} casts offered at {}/s", args.rate);
     let start = tokio::time::Instant::now();
@@ -169,11 +169,10 @@ async fn login_all(
     cookies.into_iter().map(|c| c.context("a voter was not logged in")).collect()
 }
 
-async fn login(http: &reqwest::Client, base: &str, cert: &[u8], key: &rsa::PrivateKey) -> anyhow::Result<String> {
+async fn login(http: &reqwest::Client, base: &str, cert: &[u8], key: &RsaKeyPair) -> anyhow::Result<String> {
     let c: Challenge = http.post(format!("{base}/api/v1/session/challenge")).send().await?.json().await?;
     let nonce = B64.decode(&c.nonce)?;
-    let digest = shared::crypto::auth_digest(ORIGIN, &nonce);
-    let sig = key.sign(Pkcs1v15Sign::new::<Sha256>(), &digest)?;
+    let sig = crate::prepare::sign(key, &SystemRandom::new(), &shared::crypto::auth_message(ORIGIN, &nonce))?;
     let body = serde_json::json!({ "nonce": c.nonce, "certificate": B64.encode(cert), "signature": B64.encode(sig) });
     let r = http.post(format!("{base}/api/v1/session")).json(&body).send().await?;
     if r.status() != 201 {
@@ -181,4 +180,71 @@ async fn login(http: &reqwest::Client, base: &str, cert: &[u8], key: &rsa::Priva
     }
     let cookie = r.headers().get("set-cookie").context("no session cookie")?.to_str()?;
     Ok(cookie.split(';').next().unwrap_or_default().to_string())
+}
+
+/// The soak: each voter, at evenly spaced times over `seconds`, logs in and casts every prepared contest, while
+/// the verifier's resident memory is sampled every ten seconds. Sessions expire during the run (20 minutes), so
+/// the session table, the certificate cache and SQLite's caches all reach their steady state.
+pub async fn soak(args: &Args, server: &Server, prepared: &Prepared) -> anyhow::Result<serde_json::Value> {
+    let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
+    let seconds = args.soak_seconds as f64;
+    let n = prepared.voters.len();
+    eprintln!("bench: soak for {seconds:.0} s: {n} voters log in and cast {} contests each", args.contests);
+    let start = tokio::time::Instant::now();
+    let keys = Arc::new(prepared.auth_keys.clone());
+    let mut tasks = Vec::with_capacity(n);
+    for (v, voter) in prepared.voters.iter().enumerate() {
+        let at = start + Duration::from_secs_f64(seconds * v as f64 / n as f64);
+        let (http, base, keys) = (http.clone(), server.base.clone(), keys.clone());
+        let (cert, key_pair, casts) = (voter.auth_cert_der.clone(), voter.key_pair, voter.casts.clone());
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep_until(at).await;
+            let Ok(cookie) = login(&http, &base, &cert, &keys[key_pair]).await else { return vec![0u16] };
+            let mut statuses = Vec::with_capacity(casts.len());
+            for body in casts {
+                statuses.push(cast(&http, &base, &cookie, body).await);
+            }
+            statuses
+        }));
+    }
+    let mut samples: Vec<(f64, u64)> = Vec::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    while start.elapsed().as_secs_f64() < seconds + 5.0 {
+        tick.tick().await;
+        let rss = server.memory()?["vm_rss_kib"].as_u64().unwrap_or(0);
+        samples.push((start.elapsed().as_secs_f64(), rss));
+    }
+    let mut statuses: BTreeMap<String, usize> = BTreeMap::new();
+    for t in tasks {
+        for s in t.await? {
+            *statuses.entry(s.to_string()).or_default() += 1;
+        }
+    }
+    Ok(serde_json::json!({
+        "seconds": seconds,
+        "voters": n,
+        "statuses": statuses,
+        "rss_kib_samples": samples,
+        "flatness": flatness(&samples),
+    }))
+}
+
+/// Compares the resident memory of the run's second quarter (after warm-up: the first sessions have not yet
+/// expired by then) with its last quarter: the growth in KiB and per hour.
+pub fn flatness(samples: &[(f64, u64)]) -> serde_json::Value {
+    let end = samples.last().map_or(0.0, |s| s.0);
+    let mean = |from: f64, to: f64| {
+        let part: Vec<u64> = samples.iter().filter(|s| s.0 >= from && s.0 < to).map(|s| s.1).collect();
+        if part.is_empty() { 0.0 } else { part.iter().sum::<u64>() as f64 / part.len() as f64 }
+    };
+    let second = mean(end * 0.25, end * 0.5);
+    let last = mean(end * 0.75, end + 1.0);
+    let max = samples.iter().map(|s| s.1).max().unwrap_or(0);
+    serde_json::json!({
+        "second_quarter_mean_kib": second,
+        "last_quarter_mean_kib": last,
+        "growth_kib": last - second,
+        "growth_share": if second > 0.0 { (last - second) / second } else { 0.0 },
+        "max_kib": max,
+    })
 }

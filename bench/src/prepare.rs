@@ -3,14 +3,14 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use card_helper::pki::{IssuedCard, Person, Sex, TestAuthority};
-use rsa::pkcs8::DecodePrivateKey;
-use rsa::{Pkcs1v15Sign, PrivateKey};
-use sha2::Sha256;
+use ring::rand::SystemRandom;
+use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use shared::election::Choice;
 
 use crate::{Args, CONTESTS};
@@ -27,7 +27,7 @@ pub struct PreparedVoter {
     pub auth_cert_der: Vec<u8>,
     /// Which of the shared key pairs the voter's card holds.
     pub key_pair: usize,
-    /// One JSON cast body per contest of [`CONTESTS`], in that order.
+    /// One JSON cast body per contest of `CONTESTS[..args.contests]`, in that order.
     pub casts: Vec<Vec<u8>>,
 }
 
@@ -38,7 +38,7 @@ pub struct Prepared {
     /// The test authority's folder (the verifier's trust store).
     pub trust_dir: PathBuf,
     /// The shared authentication keys.
-    pub auth_keys: Vec<PrivateKey>,
+    pub auth_keys: Vec<Arc<RsaKeyPair>>,
     /// The voters.
     pub voters: Vec<PreparedVoter>,
 }
@@ -57,14 +57,10 @@ pub fn prepare(args: &Args, dir: &Path) -> anyhow::Result<Prepared> {
     let trust_dir = dir.join("ca");
     let ca = TestAuthority::init(&trust_dir)?;
     eprintln!("bench: issuing {} test cards ({KEY_PAIRS} key pairs)", args.voters);
-    let mut pool: Vec<IssuedCard> = Vec::new();
-    let mut cards: Vec<IssuedCard> = Vec::with_capacity(args.voters);
-    for i in 0..args.voters {
-        if pool.len() < KEY_PAIRS {
-            pool.push(ca.issue(&person(i)?, 365)?);
-        }
-        cards.push(ca.issue_sharing_keys(&person(i)?, 365, &pool[i % pool.len()])?);
-    }
+    let pool: Vec<IssuedCard> = (0..KEY_PAIRS).map(|i| ca.issue(&person(i)?, 365)).collect::<anyhow::Result<_>>()?;
+    let people: Vec<Person> = (0..args.voters).map(person).collect::<anyhow::Result<_>>()?;
+    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cards = ca.issue_many_sharing_keys(&people, 365, &pool, threads)?;
     let auth_keys = keys(&pool, |c| &c.auth_key_pkcs8_der)?;
     let sign_keys = keys(&pool, |c| &c.sign_key_pkcs8_der)?;
 
@@ -103,8 +99,8 @@ pub fn prepare(args: &Args, dir: &Path) -> anyhow::Result<Prepared> {
         .arg(&trust_dir))?;
 
     let (election, key) = verifier::db::Db::open(&db)?.election()?.context("the election was not created")?;
-    eprintln!("bench: encrypting and signing {} ballots", args.voters * CONTESTS.len());
-    let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let contests = &CONTESTS[..args.contests];
+    eprintln!("bench: encrypting and signing {} ballots", args.voters * contests.len());
     let size = cards.len().div_ceil(threads).max(1);
     let voters = std::thread::scope(|scope| {
         let handles: Vec<_> = cards
@@ -114,17 +110,18 @@ pub fn prepare(args: &Args, dir: &Path) -> anyhow::Result<Prepared> {
                 let (election, key, sign_keys) = (&election, &key, &sign_keys);
                 scope.spawn(move || -> anyhow::Result<Vec<PreparedVoter>> {
                     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+                    let signer = SystemRandom::new();
                     let mut out = Vec::with_capacity(chunk.len());
                     for (j, card) in chunk.iter().enumerate() {
                         let key_pair = (n * size + j) % KEY_PAIRS;
-                        let mut casts = Vec::with_capacity(CONTESTS.len());
-                        for contest in CONTESTS {
+                        let mut casts = Vec::with_capacity(contests.len());
+                        for contest in contests {
                             let c = election.contest(contest).context("the demo election lost a contest")?;
                             let plain = shared::ballot::encode(election, c, &Choice::Blank)?;
                             let ct =
                                 shared::crypto::encrypt_ballot(&mut rng, key, election.id.as_str(), contest, &plain)?;
-                            let digest = shared::crypto::envelope_digest(election.id.as_str(), contest, &ct);
-                            let sig = sign_keys[key_pair].sign(Pkcs1v15Sign::new::<Sha256>(), &digest)?;
+                            let message = shared::crypto::envelope_message(election.id.as_str(), contest, &ct);
+                            let sig = sign(&sign_keys[key_pair], &signer, &message)?;
                             let body = serde_json::json!({
                                 "contest": contest,
                                 "ciphertext": B64.encode(&ct),
@@ -148,8 +145,21 @@ pub fn prepare(args: &Args, dir: &Path) -> anyhow::Result<Prepared> {
     Ok(Prepared { db, trust_dir, auth_keys, voters })
 }
 
-fn keys(pool: &[IssuedCard], der: impl Fn(&IssuedCard) -> &[u8]) -> anyhow::Result<Vec<PrivateKey>> {
-    pool.iter().map(|c| PrivateKey::from_pkcs8_der(der(c)).context("reading a test card's key")).collect()
+/// The cards' keys, read by *ring*, which signs several times faster than the `rsa` crate (the card's own
+/// signature is the same PKCS#1 v1.5 SHA-256 either way).
+fn keys(pool: &[IssuedCard], der: impl Fn(&IssuedCard) -> &[u8]) -> anyhow::Result<Vec<Arc<RsaKeyPair>>> {
+    pool.iter()
+        .map(|c| {
+            RsaKeyPair::from_pkcs8(der(c)).map(Arc::new).map_err(|e| anyhow::anyhow!("reading a test card's key: {e}"))
+        })
+        .collect()
+}
+
+/// Signs `message` as the card does: RSA PKCS#1 v1.5 over its SHA-256.
+pub fn sign(key: &RsaKeyPair, rng: &SystemRandom, message: &[u8]) -> anyhow::Result<Vec<u8>> {
+    let mut sig = vec![0; key.public().modulus_len()];
+    key.sign(&RSA_PKCS1_SHA256, rng, message, &mut sig).map_err(|_| anyhow::anyhow!("signing failed"))?;
+    Ok(sig)
 }
 
 fn run(c: &mut Command) -> anyhow::Result<()> {

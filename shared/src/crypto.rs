@@ -98,24 +98,39 @@ pub fn encrypt_ballot<R: CryptoRng + ?Sized>(
     key.key.encrypt(rng, padding, ballot).map_err(|e| CryptoError::Encrypt(e.to_string()))
 }
 
-/// Returns the digest the card's signing key signs for a ballot (R-VOTE-6).
-pub fn envelope_digest(election_id: &str, contest_id: &str, ciphertext: &[u8]) -> [u8; 32] {
-    Sha256::digest(frame(&[ENVELOPE_DOMAIN, election_id.as_bytes(), contest_id.as_bytes(), ciphertext])).into()
+/// Returns the message whose SHA-256 the card's signing key signs for a ballot (R-VOTE-6).
+pub fn envelope_message(election_id: &str, contest_id: &str, ciphertext: &[u8]) -> Vec<u8> {
+    frame(&[ENVELOPE_DOMAIN, election_id.as_bytes(), contest_id.as_bytes(), ciphertext])
 }
 
-/// Returns the digest the card's authentication key signs at login: the web origin that asked (from the
-/// request's `Origin` header, as the helper sees it) and the server's single-use nonce (R-VOTE-5).
+/// Returns the digest the card's signing key signs for a ballot (R-VOTE-6): SHA-256 of [`envelope_message`].
+pub fn envelope_digest(election_id: &str, contest_id: &str, ciphertext: &[u8]) -> [u8; 32] {
+    Sha256::digest(envelope_message(election_id, contest_id, ciphertext)).into()
+}
+
+/// Returns the message whose SHA-256 the card's authentication key signs at login: the web origin that asked
+/// (from the request's `Origin` header, as the helper sees it) and the server's single-use nonce (R-VOTE-5).
+pub fn auth_message(origin: &str, nonce: &[u8]) -> Vec<u8> {
+    frame(&[AUTH_DOMAIN, origin.as_bytes(), nonce])
+}
+
+/// Returns the digest the card's authentication key signs at login: SHA-256 of [`auth_message`].
 pub fn auth_digest(origin: &str, nonce: &[u8]) -> [u8; 32] {
-    Sha256::digest(frame(&[AUTH_DOMAIN, origin.as_bytes(), nonce])).into()
+    Sha256::digest(auth_message(origin, nonce)).into()
 }
 
 /// Domain string of the application digest.
 pub const APPLICATION_DOMAIN: &[u8] = b"jp-ivote:v1:application";
 
-/// Returns the digest the card's signing key signs for an application or a switch request (R-REG-2, R-REG-9):
-/// the exact bytes of the application's JSON, as sent.
+/// Returns the message whose SHA-256 the card's signing key signs for an application or a switch request
+/// (R-REG-2, R-REG-9): the exact bytes of the application's JSON, as sent.
+pub fn application_message(application_json: &[u8]) -> Vec<u8> {
+    frame(&[APPLICATION_DOMAIN, application_json])
+}
+
+/// Returns the digest the card's signing key signs for an application: SHA-256 of [`application_message`].
 pub fn application_digest(application_json: &[u8]) -> [u8; 32] {
-    Sha256::digest(frame(&[APPLICATION_DOMAIN, application_json])).into()
+    Sha256::digest(application_message(application_json)).into()
 }
 
 /// Returns the ballot tracker: hex SHA-256 of the ciphertext.

@@ -46,7 +46,8 @@ pub fn append(
     detail: &serde_json::Value,
 ) -> rusqlite::Result<i64> {
     let last: Option<(i64, Vec<u8>)> = conn
-        .query_row("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .prepare_cached("SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))
         .optional()?;
     let (seq, prev) = match last {
         Some((s, h)) => (s + 1, h),
@@ -55,10 +56,10 @@ pub fn append(
     let at = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let detail = detail.to_string();
     let hash = entry_hash(&prev, seq, &at, actor, action, &detail);
-    conn.execute(
+    conn.prepare_cached(
         "INSERT INTO audit_log (seq, at, actor, action, detail, prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![seq, at, actor, action, detail, prev, hash.to_vec()],
-    )?;
+    )?
+    .execute(params![seq, at, actor, action, detail, prev, hash.to_vec()])?;
     Ok(seq)
 }
 

@@ -29,7 +29,7 @@ pub fn current_election(state: &AppState) -> Response {
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use shared::api::{BallotView, CastReceipt, CastRequest, Challenge, ContestView, LoginRequest, LoginResponse};
-use shared::crypto::{CardPublicKey, auth_digest, envelope_digest};
+use shared::crypto::{auth_message, envelope_message};
 use shared::window::WindowState;
 use warp::http::StatusCode;
 
@@ -205,8 +205,7 @@ fn verified_card(
         Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "LOGIN_UNAVAILABLE", "Login is not configured on this server.")
     })?;
     let checked = trust.check(CertKind::Auth, &cert, now).map_err(|e| cert_refusal(&e))?;
-    let key = CardPublicKey::from_spki_der(&checked.spki_der).map_err(|_| cert_refusal(&CertError::UnknownCa))?;
-    key.verify_digest(&auth_digest(&state.config.public_origin, &nonce), &sig).map_err(|_| {
+    checked.verify_signature(&auth_message(&state.config.public_origin, &nonce), &sig).map_err(|_| {
         Refusal::new(StatusCode::UNAUTHORIZED, "BAD_SIGNATURE", "The card's signature does not verify. Log in again.")
     })?;
     Ok((checked, cert))
@@ -230,7 +229,7 @@ fn login_checks(
         voter: None,
         auth_fingerprint: checked.fingerprint.clone(),
         auth_serial: checked.serial.clone(),
-        auth_certificate: cert.clone(),
+        auth_certificate: cert.clone().into(),
         clock: shared::session::SessionClock::start(now, chrono::Duration::zero()),
         extensions: 0,
     };
@@ -370,9 +369,8 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
             "This signing certificate does not belong to the person who logged in. Use your own card for both.",
         ));
     }
-    let key = CardPublicKey::from_spki_der(&checked.spki_der).map_err(|_| cert_refusal(&CertError::UnknownCa))?;
-    let digest = envelope_digest(state.election.id.as_str(), contest.id.as_str(), &ciphertext);
-    key.verify_digest(&digest, &sig).map_err(|_| {
+    let message = envelope_message(state.election.id.as_str(), contest.id.as_str(), &ciphertext);
+    checked.verify_signature(&message, &sig).map_err(|_| {
         Refusal::new(
             StatusCode::BAD_REQUEST,
             "BAD_SIGNATURE",
@@ -424,8 +422,7 @@ pub fn submit_application(
     let sig = b64("signature", &req.signature)?;
     let trust = state.trust.as_ref().ok_or_else(|| cert_refusal(&CertError::UnknownCa))?;
     let checked = trust.check(CertKind::Sign, &cert, now).map_err(|e| cert_refusal(&e))?;
-    let key = CardPublicKey::from_spki_der(&checked.spki_der).map_err(|_| cert_refusal(&CertError::UnknownCa))?;
-    key.verify_digest(&shared::crypto::application_digest(req.application.as_bytes()), &sig).map_err(|_| {
+    checked.verify_signature(&shared::crypto::application_message(req.application.as_bytes()), &sig).map_err(|_| {
         Refusal::new(StatusCode::BAD_REQUEST, "BAD_SIGNATURE", "The card's signature does not match this application.")
     })?;
     let signer = jpki::person_from_signing_cert(&cert).map_err(|e| {
@@ -433,7 +430,7 @@ pub fn submit_application(
     })?;
     let certs = crate::registration::ApplicantCerts {
         auth: (session.auth_fingerprint.clone(), session.auth_serial.clone()),
-        auth_der: session.auth_certificate.clone(),
+        auth_der: session.auth_certificate.to_vec(),
         sign: (checked.fingerprint, checked.serial),
         sign_der: cert,
     };

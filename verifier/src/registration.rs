@@ -774,12 +774,9 @@ pub fn declare_emergency(
 
 /// Returns whether a person declared an emergency paper vote for an election (checked at every cast).
 pub fn emergency_declared(db: &Db, person_id: &str, election_id: &str) -> rusqlite::Result<bool> {
-    db.with(|c| {
-        c.query_row(
-            "SELECT count(*) > 0 FROM emergency_votes WHERE person_id = ?1 AND election_id = ?2",
-            params![person_id, election_id],
-            |r| r.get(0),
-        )
+    db.read(|c| {
+        c.prepare_cached("SELECT count(*) > 0 FROM emergency_votes WHERE person_id = ?1 AND election_id = ?2")?
+            .query_row(params![person_id, election_id], |r| r.get(0))
     })
 }
 

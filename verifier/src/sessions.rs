@@ -26,7 +26,8 @@ pub struct Session {
     /// The authentication certificate's serial.
     pub auth_serial: String,
     /// The authentication certificate (DER), stored with an application to bind it to the person (R-REG-2).
-    pub auth_certificate: Vec<u8>,
+    /// Shared, because every request of the session reads a copy of it.
+    pub auth_certificate: std::sync::Arc<[u8]>,
     /// Start and absolute end.
     pub clock: SessionClock,
     /// How many times the session has been extended.
@@ -154,7 +155,7 @@ mod tests {
             voter: Some(v),
             auth_fingerprint: "f".into(),
             auth_serial: "1".into(),
-            auth_certificate: Vec::new(),
+            auth_certificate: std::sync::Arc::from(Vec::new()),
             clock: SessionClock::start(now, Duration::zero()),
             extensions: 0,
         }
