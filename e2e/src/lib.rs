@@ -8,10 +8,12 @@
 //!
 //! Map: this file (processes, the browser, a live election on loopback), [`axe`] (axe-core injected into the real
 //! page, its reports saved), [`smtp`] (a real SMTP server on
-//! loopback), [`rehearsal`] (the whole election, R-SYS-6, run by tests/rehearsal.rs and `cargo xtask rehearsal`).
+//! loopback), [`rehearsal`] (the whole election, R-SYS-6, run by tests/rehearsal.rs and `cargo xtask rehearsal`),
+//! [`first_render`] (the voter app's time to first render, run by `cargo xtask bench`).
 #![allow(clippy::expect_used)]
 
 pub mod axe;
+pub mod first_render;
 pub mod rehearsal;
 pub mod smtp;
 

@@ -34,6 +34,19 @@ use yew::prelude::*;
 /// The fragment that shows the accessibility statement instead of the voting page.
 pub const STATEMENT_HASH: &str = "#accessibility";
 
+/// The User Timing mark set when the app's first render is in the DOM (header, settings, the start screen's
+/// placeholders): `cargo xtask bench` reads it against navigation start (tracker issue 10).
+pub const FIRST_RENDER_MARK: &str = "ivote:first-render";
+/// The User Timing mark set when the start screen first shows the election read from the verifier.
+pub const ELECTION_SHOWN_MARK: &str = "ivote:election-shown";
+
+/// Sets a User Timing mark (`performance.mark`): it stays in the page and is sent nowhere.
+pub fn mark(name: &str) {
+    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = p.mark(name);
+    }
+}
+
 fn current_hash() -> String {
     web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
 }
@@ -49,6 +62,8 @@ fn focus_by_id(id: &str) {
 #[function_component(App)]
 pub fn app() -> Html {
     let lang = use_state(components::settings::saved_lang);
+    // Effects run after the render is committed to the DOM: this one once, after the first.
+    use_effect_with((), |_| mark(FIRST_RENDER_MARK));
     use_effect_with(*lang, |lang| {
         components::settings::apply_saved();
         components::settings::save_lang(*lang);

@@ -1,8 +1,9 @@
 //! `cargo xtask bench` (tracker issue 10): each figure the project promises, measured beside its limit in the same
 //! run — cast throughput and latency against the release verifier, `openssl speed` RSA-2048 verifies and SQLite
 //! durable commits, the voter app's wasm size, the verifier's memory at 100,000 voters, the count of 100,000
-//! ballots in SoftHSM2 beside `openssl speed` RSA-3072 private operations; `--soak` runs the hour-long soak alone
-//! and adds its row. Writes target/bench/bench.json and bench.md, and replaces README.md's Performance table
+//! ballots in SoftHSM2 beside `openssl speed` RSA-3072 private operations, and in headless Chromium the app's
+//! ballot encryption against WebCrypto and its time to first render ([`browser`]); `--soak` runs the hour-long soak
+//! alone and adds its row. Writes target/bench/bench.json and bench.md, and replaces README.md's Performance table
 //! between its markers. It reports; it never fails a target.
 
 use std::path::Path;
@@ -13,6 +14,8 @@ use serde_json::{Value, json};
 
 use crate::app;
 use crate::run::{cmd, root, sh};
+
+mod browser;
 
 const START: &str = "<!-- bench:start -->";
 const END: &str = "<!-- bench:end -->";
@@ -54,10 +57,27 @@ pub struct Args {
     /// The soak's length in seconds (default 3600), for a shorter trial.
     #[arg(long, requires = "soak")]
     soak_seconds: Option<u64>,
+    /// Cold loads of the start page for the time to first render (each in a new browser, then one warm load).
+    #[arg(long, default_value_t = 10)]
+    render_runs: usize,
+    /// Measure only these figures, merge them into target/bench/bench.json and replace only their rows of
+    /// README.md's table (`browser`: in-browser encryption against WebCrypto and time to first render).
+    #[arg(long, value_enum)]
+    only: Option<Only>,
+}
+
+/// The parts of the bench that `--only` can run alone.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Only {
+    /// In-browser encryption against WebCrypto, and the voter app's time to first render, in headless Chromium.
+    Browser,
 }
 
 /// Builds, measures, and writes the report and the README table.
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.only == Some(Only::Browser) {
+        return browser::run_only(args.render_runs);
+    }
     let dist = app::build_voter_app()?;
     sh(cmd("cargo")
         .args(["build", "--release", "--locked", "-p", "verifier", "-p", "tally", "-p", "bench", "--bins"])
@@ -78,6 +98,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let wasm = wasm_sizes(&dist)?;
     let verify_per_s = openssl_verify_per_s()?;
+    let browser = browser::figures(&dist, args.render_runs)?;
     let load = load_generator(
         &bin,
         &["--voters", &args.voters.to_string(), "--concurrency", &args.concurrency.to_string()]
@@ -95,6 +116,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let tally = tally_bench(&bin, args.tally_ballots)?;
     let mut report = assemble(&load, verify_per_s, &wasm)?;
+    browser::merge(&mut report, browser);
     add_tally(&mut report, &tally);
     add_memory_run(&mut report, &memory);
     write_report(&dir, report)
@@ -364,6 +386,7 @@ fn markdown(r: &Value) -> String {
             met("/targets/soak_rss_flat/met"),
         ));
     }
+    s.push_str(&browser::rows(r));
     s
 }
 

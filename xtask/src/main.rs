@@ -35,7 +35,8 @@ enum Command {
         #[arg(long, default_value_t = 4)]
         voters: usize,
     },
-    /// Cast throughput and latency, RSA and SQLite limits, wasm size, verifier memory: README's Performance table.
+    /// Cast throughput and latency, RSA and SQLite limits, wasm size, verifier memory, in-browser encryption and
+    /// time to first render: README's Performance table.
     Bench(bench::Args),
 }
 

@@ -66,7 +66,7 @@ pub fn output(c: &mut Command) -> Option<String> {
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
-fn describe(c: &Command) -> String {
+pub(crate) fn describe(c: &Command) -> String {
     let mut parts = vec![c.get_program().to_string_lossy().into_owned()];
     parts.extend(c.get_args().map(|a| a.to_string_lossy().into_owned()));
     let line = parts.join(" ");

@@ -27,7 +27,7 @@ impl Steps {
 }
 
 /// Adds what the wasm tests need: wasm-bindgen's runner and Chromium's WebDriver.
-fn wasm_runner(c: &mut Command) -> &mut Command {
+pub(crate) fn wasm_runner(c: &mut Command) -> &mut Command {
     c.env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", "wasm-bindgen-test-runner")
         .env("CHROMEDRIVER", "/usr/bin/chromedriver")
         .env("WASM_BINDGEN_TEST_TIMEOUT", "120")

@@ -32,6 +32,12 @@ pub fn start(props: &Props) -> Html {
             });
         });
     }
+    let shown = matches!(&*election, Some(Ok(_)));
+    use_effect_with(shown, |shown| {
+        if *shown {
+            crate::mark(crate::ELECTION_SHOWN_MARK);
+        }
+    });
     let clock_html = match &clock {
         ServerClock::Now(now) => html! { <JstClock {lang} now={*now} /> },
         ServerClock::Measuring => html! { <p>{ t(lang, "時刻を確認しています…", "Checking the time…") }</p> },

@@ -1,0 +1,220 @@
+//! The app's ballot encryption against the browser's own RSA-OAEP (tracker issue 10), in headless Chromium on the
+//! committed RSA-3072 test key: each side's ciphertext decrypts on the other side to the same ballot bytes
+//! (interoperability, asserted), and one `BENCH {…}` line gives the median time of one encryption on each side
+//! (reported, never asserted: `cargo xtask bench --only browser` runs this with `--release` and `--nocapture` and
+//! puts the figures in README.md's Performance table; timing belongs in benchmarks, not in pass/fail tests).
+//!
+//! The wasm side is the app's own path: `shared::crypto::encrypt_ballot` with the browser's randomness
+//! (`getrandom::SysRng`), as `pages/vote.rs` calls it. WebCrypto encrypts with `RSA-OAEP`, SHA-256 and the same
+//! OAEP label. Both keys are parsed or imported once, outside the timed loop; the key parse is timed separately.
+//!
+//! The line also breaks the wasm time down: the modular exponentiation `m^e mod n` alone as the RSA crate does it
+//! (`pow_bounded_exp`, a constant-time 4-bit-window exponentiation: about 37 Montgomery multiplications for
+//! e = 65537), and the same result by plain square-and-multiply over the public exponent's bits (17
+//! multiplications), asserted equal.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use crypto_bigint::BoxedUint;
+use crypto_bigint::modular::{BoxedMontyForm, BoxedMontyParams};
+use js_sys::{Array, ArrayBuffer, Object, Reflect, Uint8Array};
+use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
+use rsa::sha2::Sha256;
+use rsa::traits::PublicKeyParts;
+use rsa::{Oaep, PrivateKey, PublicKey};
+use shared::ballot::{BALLOT_LEN, encode_for};
+use shared::crypto::{ElectionPublicKey, encrypt_ballot, oaep_label};
+use shared::election::{Choice, Election};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web_sys::{CryptoKey, SubtleCrypto};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const ELECTION_PUB: &str = include_str!("../../shared/tests/data/test-election-key.pub.pem");
+/// The committed INSECURE test key of `shared`'s crypto tests: only tests may decrypt.
+const ELECTION_KEY_INSECURE: &str = include_str!("../../shared/tests/data/INSECURE-test-election-key.pem");
+/// The demo election `verifier serve --demo` runs: a real contest with real candidates.
+const DEMO_ELECTION: &str = include_str!("../../verifier/elections/demo.toml");
+
+/// Encryptions per timed batch: Chromium coarsens `performance.now()` to 0.1 ms, so one encryption is not timed
+/// alone.
+const BATCH: usize = 8;
+
+/// Timed batches per side: few in a debug build (`cargo xtask test` runs this as a correctness test), more in the
+/// release build that `cargo xtask bench` measures.
+fn batches() -> usize {
+    if cfg!(debug_assertions) { 3 } else { 25 }
+}
+
+fn subtle() -> SubtleCrypto {
+    web_sys::window().unwrap().crypto().unwrap().subtle()
+}
+
+fn now_ms() -> f64 {
+    web_sys::window().unwrap().performance().unwrap().now()
+}
+
+/// Builds a plain JS object from string keys and values.
+fn object(entries: &[(&str, JsValue)]) -> Object {
+    let o = Object::new();
+    for (k, v) in entries {
+        Reflect::set(&o, &JsValue::from_str(k), v).unwrap();
+    }
+    o
+}
+
+/// Returns the DER inside a PEM block.
+fn pem_der(pem: &str) -> Vec<u8> {
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    B64.decode(body).unwrap()
+}
+
+fn oaep_params(label: &[u8]) -> Object {
+    object(&[("name", "RSA-OAEP".into()), ("label", Uint8Array::from(label).into())])
+}
+
+async fn import(format: &str, der: &[u8], usage: &str) -> CryptoKey {
+    let alg = object(&[("name", "RSA-OAEP".into()), ("hash", "SHA-256".into())]);
+    let usages = Array::of1(&usage.into());
+    let promise = subtle().import_key_with_object(format, &Uint8Array::from(der), &alg, false, &usages).unwrap();
+    JsFuture::from(promise).await.unwrap().unchecked_into()
+}
+
+async fn webcrypto_encrypt(key: &CryptoKey, label: &[u8], plain: &[u8]) -> Vec<u8> {
+    let promise =
+        subtle().encrypt_with_object_and_js_u8_array(&oaep_params(label), key, &Uint8Array::from(plain)).unwrap();
+    let buf: ArrayBuffer = JsFuture::from(promise).await.unwrap().unchecked_into();
+    Uint8Array::new(&buf).to_vec()
+}
+
+async fn webcrypto_decrypt(key: &CryptoKey, label: &[u8], ct: &[u8]) -> Result<Vec<u8>, JsValue> {
+    let promise = subtle().decrypt_with_object_and_js_u8_array(&oaep_params(label), key, &Uint8Array::from(ct))?;
+    let buf: ArrayBuffer = JsFuture::from(promise).await?.unchecked_into();
+    Ok(Uint8Array::new(&buf).to_vec())
+}
+
+/// The app's encryption, exactly as `pages/vote.rs` calls it.
+fn app_encrypt(key: &ElectionPublicKey, election: &str, contest: &str, plain: &[u8; BALLOT_LEN]) -> Vec<u8> {
+    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+    encrypt_ballot(&mut rng, key, election, contest, plain).unwrap()
+}
+
+/// `m^e mod n` as the RSA crate encrypts: constant-time windowed exponentiation bounded by e's bit length.
+fn modexp_rsa_crate(m: &BoxedUint, e: &BoxedUint, params: &BoxedMontyParams) -> BoxedUint {
+    BoxedMontyForm::new(m.clone(), params).pow_bounded_exp(e, e.bit_width()).retrieve()
+}
+
+/// `m^e mod n` by square-and-multiply over the bits of the public exponent (variable time in e only).
+fn modexp_square_multiply(m: &BoxedUint, e: &BoxedUint, params: &BoxedMontyParams) -> BoxedUint {
+    let base = BoxedMontyForm::new(m.clone(), params);
+    let mut acc = base.clone();
+    for i in (0..e.bit_width() - 1).rev() {
+        acc = acc.square();
+        if e.bit_vartime(i) {
+            acc = &acc * &base;
+        }
+    }
+    acc.retrieve()
+}
+
+/// Times `f` in batches of [`BATCH`] and returns the median time of one call, in ms.
+fn timed(mut f: impl FnMut()) -> f64 {
+    let mut xs = Vec::new();
+    for _ in 0..batches() {
+        let t = now_ms();
+        for _ in 0..BATCH {
+            f();
+        }
+        xs.push((now_ms() - t) / BATCH as f64);
+    }
+    median(&mut xs)
+}
+
+fn median(xs: &mut [f64]) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    let n = xs.len();
+    if n % 2 == 1 { xs[n / 2] } else { (xs[n / 2 - 1] + xs[n / 2]) / 2.0 }
+}
+
+#[wasm_bindgen_test]
+async fn app_encryption_interoperates_with_webcrypto_and_is_timed_against_it() {
+    let election: Election = toml::from_str(DEMO_ELECTION).unwrap();
+    let contest = election.contest("tokyo").unwrap();
+    let (eid, cid) = (election.id.as_str(), contest.id.as_str());
+    let plain = encode_for(eid, contest, &Choice::Candidate(3)).unwrap();
+    let label = oaep_label(eid, cid);
+    let key = ElectionPublicKey::from_pem(ELECTION_PUB).unwrap();
+    assert_eq!(key.ciphertext_len(), 384, "the test key is RSA-3072");
+    let wc_pub = import("spki", key.spki_der(), "encrypt").await;
+    let wc_priv = import("pkcs8", &pem_der(ELECTION_KEY_INSECURE), "decrypt").await;
+    let rs_priv = PrivateKey::from_pkcs8_pem(ELECTION_KEY_INSECURE).unwrap();
+
+    // Interoperability: the app's ciphertext opens in WebCrypto, and only under its own contest's label.
+    let ct = app_encrypt(&key, eid, cid, &plain);
+    assert_eq!(ct.len(), 384);
+    assert_eq!(webcrypto_decrypt(&wc_priv, &label, &ct).await.unwrap(), plain);
+    assert!(webcrypto_decrypt(&wc_priv, &oaep_label(eid, "national-pr"), &ct).await.is_err());
+    // …and WebCrypto's ciphertext opens with the RSA crate the app and the servers build on (as shared's own
+    // crypto tests decrypt), to the same ballot bytes.
+    let wc_ct = webcrypto_encrypt(&wc_pub, &label, &plain).await;
+    assert_eq!(wc_ct.len(), 384);
+    assert_ne!(wc_ct, ct, "OAEP is randomised");
+    assert_eq!(rs_priv.decrypt(Oaep::<Sha256>::new_with_label(label.clone()), &wc_ct).unwrap(), plain.to_vec());
+    assert!(rs_priv.decrypt(Oaep::<Sha256>::new_with_label(oaep_label(eid, "national-pr")), &wc_ct).is_err());
+
+    // Timing: warm both sides up, then alternate batches so that load from elsewhere hits both alike.
+    for _ in 0..BATCH {
+        app_encrypt(&key, eid, cid, &plain);
+        webcrypto_encrypt(&wc_pub, &label, &plain).await;
+    }
+    let (mut wasm, mut webcrypto, mut parse) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..batches() {
+        let t = now_ms();
+        for _ in 0..BATCH {
+            app_encrypt(&key, eid, cid, &plain);
+        }
+        wasm.push((now_ms() - t) / BATCH as f64);
+        let t = now_ms();
+        for _ in 0..BATCH {
+            webcrypto_encrypt(&wc_pub, &label, &plain).await;
+        }
+        webcrypto.push((now_ms() - t) / BATCH as f64);
+        // The app parses the key from the ballot view's SPKI once per cast.
+        let t = now_ms();
+        for _ in 0..BATCH {
+            ElectionPublicKey::from_spki_der(key.spki_der()).unwrap();
+        }
+        parse.push((now_ms() - t) / BATCH as f64);
+    }
+    let (w, c, p) = (median(&mut wasm), median(&mut webcrypto), median(&mut parse));
+
+    // Breakdown: the exponentiation alone, on a number below n (a ciphertext), two ways with one result.
+    let pk = PublicKey::from_public_key_pem(ELECTION_PUB).unwrap();
+    let m = BoxedUint::from_be_slice(&ct, pk.n().as_ref().bits_precision()).unwrap();
+    let (e, params) = (pk.e(), pk.n_params());
+    assert_eq!(e.bit_width(), 17, "e = 65537");
+    assert_eq!(modexp_rsa_crate(&m, e, params), modexp_square_multiply(&m, e, params));
+    let modexp_crate = timed(|| drop(modexp_rsa_crate(&m, e, params)));
+    let modexp_sqm = timed(|| drop(modexp_square_multiply(&m, e, params)));
+    let report = serde_json::json!({
+        "what": "RSA-OAEP-3072 SHA-256 encryption of one 64-byte ballot with its label",
+        "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
+        "wasm_median_ms": w,
+        "webcrypto_median_ms": c,
+        "ratio": w / c,
+        "wasm_key_parse_median_ms": p,
+        "wasm_modexp_rsa_crate_median_ms": modexp_crate,
+        "wasm_modexp_square_multiply_median_ms": modexp_sqm,
+        "samples": wasm.len(),
+        "encryptions_per_sample": BATCH,
+        "wasm_min_ms": wasm[0],
+        "wasm_max_ms": wasm[wasm.len() - 1],
+        "webcrypto_min_ms": webcrypto[0],
+        "webcrypto_max_ms": webcrypto[webcrypto.len() - 1],
+        "user_agent": web_sys::window().unwrap().navigator().user_agent().unwrap_or_default(),
+    });
+    wasm_bindgen_test::console_log!("BENCH {report}");
+}
