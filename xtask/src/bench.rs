@@ -71,12 +71,19 @@ pub struct Args {
 pub enum Only {
     /// In-browser encryption against WebCrypto, and the voter app's time to first render, in headless Chromium.
     Browser,
+    /// Nothing measured: the table rewritten from target/bench/bench.json and the latest soak.json.
+    Table,
 }
 
 /// Builds, measures, and writes the report and the README table.
 pub fn run(args: Args) -> anyhow::Result<()> {
     if args.only == Some(Only::Browser) {
         return browser::run_only(args.render_runs);
+    }
+    if args.only == Some(Only::Table) {
+        let dir = target_dir().join("bench");
+        let report = serde_json::from_slice(&std::fs::read(dir.join("bench.json")).context("no bench.json yet")?)?;
+        return write_report(&dir, report);
     }
     let dist = app::build_voter_app()?;
     sh(cmd("cargo")
