@@ -1,0 +1,44 @@
+//! The cast envelope as the verifier receives it (`POST /api/v1/ballots`): the JSON body, its base64 fields,
+//! the envelope digest, the signing certificate against the test authority, and the card's PKCS#1 v1.5
+//! signature check; and the same bytes as a SubjectPublicKeyInfo of a card key and of an election key.
+#![no_main]
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use libfuzzer_sys::fuzz_target;
+use shared::api::CastRequest;
+use shared::crypto::{CardPublicKey, ElectionPublicKey, envelope_digest};
+use verifier::certs::CertKind;
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(key) = CardPublicKey::from_spki_der(data) {
+        let _ = key.verify_digest(&[0; 32], data);
+    }
+    if let Ok(key) = ElectionPublicKey::from_spki_der(data) {
+        let _ = (key.fingerprint(), key.ciphertext_len());
+    }
+
+    let Ok(cast) = serde_json::from_slice::<CastRequest>(data) else { return };
+    let election = jp_ivote_fuzz::demo_election();
+    let _ = election.contest(&cast.contest);
+    // The verifier decodes each field with the standard base64 alphabet and refuses the body if one fails.
+    let (Ok(ciphertext), Ok(certificate), Ok(signature)) =
+        (B64.decode(&cast.ciphertext), B64.decode(&cast.certificate), B64.decode(&cast.signature))
+    else {
+        return;
+    };
+    let _ = ciphertext.len() == jp_ivote_fuzz::election_key().ciphertext_len();
+    let digest = envelope_digest(election.id.as_str(), &cast.contest, &ciphertext);
+    // As the verifier: the key comes from a certificate the trust store accepted.
+    if let Ok(checked) = jp_ivote_fuzz::trust_store().check(CertKind::Sign, &certificate, jp_ivote_fuzz::now())
+        && let Ok(key) = CardPublicKey::from_spki_der(&checked.spki_der)
+    {
+        let _ = key.verify_digest(&digest, &signature);
+    }
+    // And straight from any certificate, so that signatures reach RSA verification without a trusted chain.
+    if let Ok(spki) = jpki::spki_der(&certificate)
+        && let Ok(key) = CardPublicKey::from_spki_der(&spki)
+    {
+        let _ = key.verify_digest(&digest, &signature);
+    }
+});
