@@ -54,5 +54,7 @@ pub fn trust_store() -> &'static TrustStore {
 /// certificates are valid and the CRLs current whatever the date of the run.
 pub fn now() -> DateTime<Utc> {
     let text = include_str!("../fixtures/now.txt").trim();
-    DateTime::parse_from_rfc3339(text).map(|t| t.with_timezone(&Utc)).unwrap_or_else(|e| panic!("fixtures/now.txt: {e}"))
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .unwrap_or_else(|e| panic!("fixtures/now.txt: {e}"))
 }

@@ -72,7 +72,8 @@ fn fuzz_dir() -> PathBuf {
 /// `cargo fuzz <sub> --sanitizer none`, run from the repository root (cargo-fuzz finds fuzz/ from there).
 fn fuzz_cmd(sub: &str) -> Command {
     let mut c = cmd("cargo");
-    c.args(["fuzz", sub, "--sanitizer", "none"]).current_dir(root());
+    // The instrumented build stays in fuzz/target: a CARGO_TARGET_DIR meant for the workspace would mix it in there.
+    c.args(["fuzz", sub, "--sanitizer", "none"]).current_dir(root()).env_remove("CARGO_TARGET_DIR");
     c
 }
 
