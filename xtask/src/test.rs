@@ -1,6 +1,6 @@
 //! `cargo xtask test`: every check, in order, each one named when it starts and timed when it ends:
-//! fmt, clippy for the host and for wasm32, the native tests (unit, integration, end-to-end in headless Chromium),
-//! every fuzz target briefly, and the wasm tests in headless Chromium.
+//! fmt (workspace, voter app, fuzz targets), clippy for the host and for wasm32, the native tests (unit,
+//! integration, end-to-end in headless Chromium), every fuzz target briefly, and the wasm tests in headless Chromium.
 
 use std::process::Command;
 use std::time::Instant;
@@ -43,6 +43,7 @@ pub fn run() -> anyhow::Result<()> {
 
     steps.sh("rustfmt (workspace)", cmd("cargo").args(["fmt", "--all", "--check"]).current_dir(&root))?;
     steps.sh("rustfmt (voter app)", web_cmd("cargo").args(["fmt", "--check"]))?;
+    steps.sh("rustfmt (fuzz targets)", cmd("cargo").args(["fmt", "--check"]).current_dir(root.join("fuzz")))?;
     steps.sh(
         "clippy (host)",
         cmd("cargo")
