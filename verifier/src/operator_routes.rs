@@ -260,3 +260,19 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
         .unify()
         .boxed()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_roll_csv_comes_raw_or_as_a_json_string() {
+        let csv = "municipality,roll_entry,name,birth_date,districts,change\n13101,E-7,在外 花子,1985-04-01,tokyo,registered\n";
+        let json = serde_json::to_vec(csv).unwrap();
+        assert_eq!(roll_csv_text(csv.as_bytes()), csv);
+        assert_eq!(roll_csv_text(&json), csv);
+        assert_eq!(reg::parse_roll_csv(&roll_csv_text(&json)).unwrap().len(), 1);
+        // Not UTF-8 and not JSON: read lossily, then refused by the CSV parser rather than by a panic.
+        assert!(reg::parse_roll_csv(&roll_csv_text(b"\xff\xfe,,,,,")).is_err());
+    }
+}
