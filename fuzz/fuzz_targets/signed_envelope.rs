@@ -1,13 +1,14 @@
 //! The cast envelope as the verifier receives it (`POST /api/v1/ballots`): the JSON body, its base64 fields,
-//! the envelope digest, the signing certificate against the test authority, and the card's PKCS#1 v1.5
-//! signature check; and the same bytes as a SubjectPublicKeyInfo of a card key and of an election key.
+//! the signing certificate against the test authority and the verifier's signature check over the envelope
+//! message (`CheckedCert::verify_signature`, *ring*); `shared::crypto`'s envelope digest and `CardPublicKey` check
+//! (the browser's and the helper's); and the same bytes as a SubjectPublicKeyInfo of a card and an election key.
 #![no_main]
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use libfuzzer_sys::fuzz_target;
 use shared::api::CastRequest;
-use shared::crypto::{CardPublicKey, ElectionPublicKey, envelope_digest};
+use shared::crypto::{CardPublicKey, ElectionPublicKey, envelope_digest, envelope_message};
 use verifier::certs::CertKind;
 
 fuzz_target!(|data: &[u8]| {
@@ -30,10 +31,13 @@ fuzz_target!(|data: &[u8]| {
     let _ = ciphertext.len() == jp_ivote_fuzz::election_key().ciphertext_len();
     let digest = envelope_digest(election.id.as_str(), &cast.contest, &ciphertext);
     // As the verifier: the key comes from a certificate the trust store accepted.
-    if let Ok(checked) = jp_ivote_fuzz::trust_store().check(CertKind::Sign, &certificate, jp_ivote_fuzz::now())
-        && let Ok(key) = CardPublicKey::from_spki_der(&checked.spki_der)
-    {
-        let _ = key.verify_digest(&digest, &signature);
+    if let Ok(checked) = jp_ivote_fuzz::trust_store().check(CertKind::Sign, &certificate, jp_ivote_fuzz::now()) {
+        let message = envelope_message(election.id.as_str(), &cast.contest, &ciphertext);
+        let by_verifier = checked.verify_signature(&message, &signature).is_ok();
+        if let Ok(key) = CardPublicKey::from_spki_der(&checked.spki_der) {
+            let by_shared = key.verify_digest(&digest, &signature).is_ok();
+            assert_eq!(by_verifier, by_shared, "the verifier (ring) and shared::crypto (rsa) disagree on a signature");
+        }
     }
     // And straight from any certificate, so that signatures reach RSA verification without a trusted chain.
     if let Ok(spki) = jpki::spki_der(&certificate)
