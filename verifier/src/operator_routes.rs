@@ -28,31 +28,41 @@ use crate::operator_api::{OperatorContext, authenticated, blocking};
 use crate::operators::{Operator, Role};
 use crate::registration as reg;
 
+/// The body of reject, emergency and pause: why. Public so that the fuzz targets parse it as the route does.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Reason {
+pub struct Reason {
     reason: String,
 }
 
+/// The body of `POST /op/v1/switches/document`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct DocumentSwitch {
+pub struct DocumentSwitch {
     person_id: String,
     name: String,
 }
 
+/// The body of `POST /op/v1/postal-papers`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PostalPapers {
+pub struct PostalPapers {
     person_id: String,
     issued: bool,
     returned: bool,
 }
 
+/// The body of `POST /op/v1/cutoff`.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Cutoff {
+pub struct Cutoff {
     at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Returns the roll-change CSV of a `POST /op/v1/roll-changes` body: the CSV as the body, or as a JSON string
+/// (what the `operator call --json` client sends).
+pub fn roll_csv_text(body: &[u8]) -> String {
+    serde_json::from_slice::<String>(body).unwrap_or_else(|_| String::from_utf8_lossy(body).into_owned())
 }
 
 fn json<T: serde::Serialize>(v: &T) -> Result<Response, Refusal> {
@@ -114,10 +124,7 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
     let roll = warp::path!("roll-changes").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
         |op: Operator, b: bytes::Bytes, c: OperatorContext| {
             blocking(move || {
-                // The CSV as the body, or as a JSON string (what the `operator call --json` client sends).
-                let text =
-                    serde_json::from_slice::<String>(&b).unwrap_or_else(|_| String::from_utf8_lossy(&b).into_owned());
-                let changes = reg::parse_roll_csv(&text).map_err(reg_refusal)?;
+                let changes = reg::parse_roll_csv(&roll_csv_text(&b)).map_err(reg_refusal)?;
                 let n = reg::apply_roll_changes(&c.db, &op, &changes, c.clock.now()).map_err(reg_refusal)?;
                 json(&serde_json::json!({ "applied": n }))
             })
@@ -252,4 +259,20 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
         .or(resume)
         .unify()
         .boxed()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_roll_csv_comes_raw_or_as_a_json_string() {
+        let csv = "municipality,roll_entry,name,birth_date,districts,change\n13101,E-7,在外 花子,1985-04-01,tokyo,registered\n";
+        let json = serde_json::to_vec(csv).unwrap();
+        assert_eq!(roll_csv_text(csv.as_bytes()), csv);
+        assert_eq!(roll_csv_text(&json), csv);
+        assert_eq!(reg::parse_roll_csv(&roll_csv_text(&json)).unwrap().len(), 1);
+        // Not UTF-8 and not JSON: read lossily, then refused by the CSV parser rather than by a panic.
+        assert!(reg::parse_roll_csv(&roll_csv_text(b"\xff\xfe,,,,,")).is_err());
+    }
 }

@@ -1,6 +1,7 @@
 //! `cargo xtask`: the README's two commands (`demo`, `test`) and the `setup` they both run first; `rehearsal`
 //! runs the whole-election rehearsal (R-SYS-6) for people, printing each step and the result table; `bench`
-//! measures the figures the project promises beside their limits and writes the README's Performance table.
+//! measures the figures the project promises beside their limits and writes the README's Performance table;
+//! `fuzz` runs the cargo-fuzz targets of `fuzz/` for minutes each (issue 10).
 //!
 //! Everything a fresh machine of this project's kind needs is installed by `setup` (TOOLCHAIN.md): nothing else
 //! may be assumed, because CI runs on a clean checkout.
@@ -8,6 +9,7 @@
 mod app;
 mod bench;
 mod demo;
+mod fuzz;
 mod run;
 mod setup;
 mod test;
@@ -15,7 +17,7 @@ mod test;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(about = "Project tasks: setup, demo, test, rehearsal, bench")]
+#[command(about = "Project tasks: setup, demo, test, rehearsal, bench, fuzz")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -38,6 +40,8 @@ enum Command {
     /// Cast throughput and latency, RSA and SQLite limits, wasm size, verifier memory, in-browser encryption and
     /// time to first render: README's Performance table.
     Bench(bench::Args),
+    /// Run every cargo-fuzz target (ballot bytes, cast envelope, certificates, JSON bodies) for minutes each.
+    Fuzz(fuzz::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -47,6 +51,7 @@ fn main() -> std::process::ExitCode {
         Command::Test => test::run(),
         Command::Rehearsal { voters } => rehearsal(voters),
         Command::Bench(args) => bench::run(args),
+        Command::Fuzz(args) => fuzz::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

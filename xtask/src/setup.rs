@@ -35,6 +35,8 @@ const APT_PACKAGES: &[(&str, &str)] = &[
 
 /// Trunk's version: 0.22 needs rustc >= 1.96.1, which this machine cannot have (TOOLCHAIN.md).
 const TRUNK_VERSION: &str = "0.21.14";
+/// cargo-fuzz's version: `cargo xtask fuzz` and the brief fuzz step of `cargo xtask test` (issue 10).
+const CARGO_FUZZ_VERSION: &str = "0.13.2";
 /// binaryen's npm version whose wasm-opt reads today's wasm (Debian's 108 cannot).
 const BINARYEN_VERSION: &str = "132.0.0";
 /// axe-core's npm version, pinned exactly: the accessibility e2e tests inject its `axe.min.js` into the real page,
@@ -47,6 +49,7 @@ pub fn run() -> anyhow::Result<()> {
     step("wasm32 toolchain", wasm_toolchain)?;
     step("trunk", trunk)?;
     step("wasm-bindgen-cli", wasm_bindgen_cli)?;
+    cargo_fuzz()?;
     step("wasm-opt (npm binaryen)", binaryen)?;
     step("axe-core (npm)", axe_core)?;
     step("voter app dependencies", fetch_web)?;
@@ -232,6 +235,11 @@ fn cargo_install(tool: &str, krate: &str, version: &str, locked: bool) -> anyhow
         Some(v) if v == version => Ok(Status::Installed(format!("{tool} {version}"))),
         other => bail!("{tool} {version} was installed but `{tool} --version` says {other:?}"),
     }
+}
+
+/// Installs cargo-fuzz at its pinned version, the one setup step `cargo xtask fuzz` needs.
+pub fn cargo_fuzz() -> anyhow::Result<()> {
+    step("cargo-fuzz", || cargo_install("cargo-fuzz", "cargo-fuzz", CARGO_FUZZ_VERSION, true))
 }
 
 fn trunk() -> anyhow::Result<Status> {

@@ -1,12 +1,12 @@
 //! `cargo xtask test`: every check, in order, each one named when it starts and timed when it ends:
-//! fmt, clippy for the host and for wasm32, the native tests (unit, integration, end-to-end in headless Chromium),
-//! and the wasm tests in headless Chromium.
+//! fmt (workspace, voter app, fuzz targets), clippy for the host and for wasm32, the native tests (unit,
+//! integration, end-to-end in headless Chromium), every fuzz target briefly, and the wasm tests in headless Chromium.
 
 use std::process::Command;
 use std::time::Instant;
 
 use crate::run::{WEB_TOOLCHAIN, cmd, root, sh, web_cmd};
-use crate::{app, setup};
+use crate::{app, fuzz, setup};
 
 /// The steps run so far with their durations.
 #[derive(Default)]
@@ -43,6 +43,7 @@ pub fn run() -> anyhow::Result<()> {
 
     steps.sh("rustfmt (workspace)", cmd("cargo").args(["fmt", "--all", "--check"]).current_dir(&root))?;
     steps.sh("rustfmt (voter app)", web_cmd("cargo").args(["fmt", "--check"]))?;
+    steps.sh("rustfmt (fuzz targets)", cmd("cargo").args(["fmt", "--check"]).current_dir(root.join("fuzz")))?;
     steps.sh(
         "clippy (host)",
         cmd("cargo")
@@ -75,6 +76,7 @@ pub fn run() -> anyhow::Result<()> {
             .env("CHROMEDRIVER", "/usr/bin/chromedriver")
             .current_dir(&root),
     )?;
+    steps.time(&format!("fuzz (each target briefly, {} s)", fuzz::BRIEF_SECONDS), fuzz::brief)?;
     steps.sh(
         "wasm tests of shared in headless Chromium",
         wasm_runner(&mut cmd("cargo"))
