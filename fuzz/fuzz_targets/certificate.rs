@@ -14,7 +14,8 @@ fuzz_target!(|data: &[u8]| {
     for kind in [CertKind::Sign, CertKind::Auth] {
         if let Ok(checked) = store.check(kind, data, now) {
             assert_eq!(jpki::serial_hex(data).ok().as_deref(), Some(checked.serial.as_str()), "serials differ");
-            assert_eq!(jpki::spki_der(data).ok().as_deref(), Some(&checked.spki_der[..]), "keys differ");
+            let spki = jpki::spki_der(data).expect("a certificate the store accepts has a key");
+            assert!(spki.ends_with(&checked.public_key), "keys differ");
         }
     }
     let _ = jpki::person_from_signing_cert(data);

@@ -131,12 +131,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
 /// Writes bench.json (with the latest soak.json's figures beside it) and bench.md, and the README's table.
 fn write_report(dir: &Path, mut report: Value) -> anyhow::Result<()> {
-    if let Ok(soak) = std::fs::read(dir.join("soak.json")) {
-        let soak: Value = serde_json::from_slice(&soak).context("reading target/bench/soak.json")?;
-        let growth = soak.pointer("/load/flatness/growth_share").and_then(Value::as_f64).unwrap_or(f64::NAN);
-        report["targets"]["soak_rss_flat"] =
-            json!({ "target": TARGET_SOAK_GROWTH, "measured": growth, "met": growth.abs() <= TARGET_SOAK_GROWTH });
-        report["soak"] = soak;
+    // A soak still running has an empty or partial soak.json: the run's figures are kept and the soak left out.
+    match std::fs::read(dir.join("soak.json")).map(|b| serde_json::from_slice::<Value>(&b)) {
+        Ok(Ok(soak)) => {
+            let growth = soak.pointer("/load/flatness/growth_share").and_then(Value::as_f64).unwrap_or(f64::NAN);
+            report["targets"]["soak_rss_flat"] = json!({ "target": TARGET_SOAK_GROWTH, "measured": growth,
+                                                        "met": growth.abs() <= TARGET_SOAK_GROWTH });
+            report["soak"] = soak;
+        }
+        Ok(Err(e)) => println!("bench: target/bench/soak.json is not a finished soak ({e}); its row is left out"),
+        Err(_) => {}
     }
     let table = markdown(&report);
     std::fs::write(dir.join("bench.json"), serde_json::to_string_pretty(&report)? + "\n")?;
