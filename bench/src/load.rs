@@ -225,26 +225,5 @@ pub async fn soak(args: &Args, server: &Server, prepared: &Prepared) -> anyhow::
         "voters": n,
         "statuses": statuses,
         "rss_kib_samples": samples,
-        "flatness": flatness(&samples),
     }))
-}
-
-/// Compares the resident memory of the run's second quarter (after warm-up: the first sessions have not yet
-/// expired by then) with its last quarter: the growth in KiB and per hour.
-pub fn flatness(samples: &[(f64, u64)]) -> serde_json::Value {
-    let end = samples.last().map_or(0.0, |s| s.0);
-    let mean = |from: f64, to: f64| {
-        let part: Vec<u64> = samples.iter().filter(|s| s.0 >= from && s.0 < to).map(|s| s.1).collect();
-        if part.is_empty() { 0.0 } else { part.iter().sum::<u64>() as f64 / part.len() as f64 }
-    };
-    let second = mean(end * 0.25, end * 0.5);
-    let last = mean(end * 0.75, end + 1.0);
-    let max = samples.iter().map(|s| s.1).max().unwrap_or(0);
-    serde_json::json!({
-        "second_quarter_mean_kib": second,
-        "last_quarter_mean_kib": last,
-        "growth_kib": last - second,
-        "growth_share": if second > 0.0 { (last - second) / second } else { 0.0 },
-        "max_kib": max,
-    })
 }
