@@ -90,8 +90,11 @@ async fn pin_on_helper_page(b: &Browser, pin: &str) {
                 assert_eq!(field.attr("id").await.unwrap().as_deref(), Some("pin"), "the PIN field has the focus");
                 field.send_keys(&format!("{pin}{}", Key::Enter)).await.unwrap();
                 let answer = b.client.wait().at_most(Duration::from_secs(10));
-                if let Ok(el) = answer.for_element(Locator::Css("#result")).await {
-                    let text = el.text().await.unwrap_or_default();
+                // The voting page may close the popup as soon as the helper has answered, so the answer can be
+                // gone before it is read (seen under load); only an answer that is read must say 完了.
+                if let Ok(el) = answer.for_element(Locator::Css("#result")).await
+                    && let Ok(text) = el.text().await
+                {
                     assert!(text.contains("完了"), "the helper refused: {text}");
                 }
                 b.client.switch_to_window(main).await.unwrap();
