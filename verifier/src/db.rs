@@ -173,6 +173,8 @@ impl Db {
                 rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )?;
             reader.busy_timeout(std::time::Duration::from_secs(5))?;
+            // Point lookups by key: a small page cache each (SQLite's default is 2 MB per connection).
+            reader.pragma_update(None, "cache_size", -512)?;
             db.readers.push(Mutex::new(reader));
         }
         Ok(db)
