@@ -216,12 +216,8 @@ impl TestAuthority {
 
     /// Issues a card valid from yesterday until `valid_days` from now.
     pub fn issue(&self, person: &Person, valid_days: i64) -> anyhow::Result<IssuedCard> {
-        ensure!(valid_days > 0, "valid_days must be positive, got {valid_days}");
-        let now = now_seconds();
-        let not_after = TimeDelta::try_days(valid_days)
-            .and_then(|d| now.checked_add_signed(d))
-            .ok_or_else(|| anyhow!("valid_days {valid_days} is out of range"))?;
-        self.issue_with_validity(person, now - TimeDelta::days(1), not_after)
+        let (not_before, not_after) = validity(valid_days)?;
+        self.issue_with_validity(person, not_before, not_after)
     }
 
     /// Issues a card with an explicit validity window (e.g. an expired one, for tests).
@@ -258,12 +254,8 @@ impl TestAuthority {
         keys_of: &[IssuedCard],
         threads: usize,
     ) -> anyhow::Result<Vec<IssuedCard>> {
-        ensure!(valid_days > 0, "valid_days must be positive, got {valid_days}");
         ensure!(!keys_of.is_empty(), "give at least one card whose key pairs the new cards share");
-        let now = now_seconds();
-        let not_after = TimeDelta::try_days(valid_days)
-            .and_then(|d| now.checked_add_signed(d))
-            .ok_or_else(|| anyhow!("valid_days {valid_days} is out of range"))?;
+        let (not_before, not_after) = validity(valid_days)?;
         let chunk = people.len().div_ceil(threads.max(1)).max(1);
         let cards = std::thread::scope(|scope| {
             let parts: Vec<_> = people
@@ -277,7 +269,7 @@ impl TestAuthority {
                                 let keys = &keys_of[(n * chunk + j) % keys_of.len()];
                                 self.sign_card(
                                     person,
-                                    now - TimeDelta::days(1),
+                                    not_before,
                                     not_after,
                                     Zeroizing::new(keys.auth_key_pkcs8_der.to_vec()),
                                     Zeroizing::new(keys.sign_key_pkcs8_der.to_vec()),
@@ -547,6 +539,16 @@ fn load_ca(dir: &Path, kind: CaKind) -> anyhow::Result<Ca> {
 type Pkcs8Der = Zeroizing<Vec<u8>>;
 
 /// Generates two RSA-2048 keys in parallel (the card has two) and returns them as PKCS#8 DER.
+/// A card's validity: from yesterday until `valid_days` from now.
+fn validity(valid_days: i64) -> anyhow::Result<(DateTime<Utc>, DateTime<Utc>)> {
+    ensure!(valid_days > 0, "valid_days must be positive, got {valid_days}");
+    let now = now_seconds();
+    let not_after = TimeDelta::try_days(valid_days)
+        .and_then(|d| now.checked_add_signed(d))
+        .ok_or_else(|| anyhow!("valid_days {valid_days} is out of range"))?;
+    Ok((now - TimeDelta::days(1), not_after))
+}
+
 fn generate_key_pair_ders() -> anyhow::Result<(Pkcs8Der, Pkcs8Der)> {
     std::thread::scope(|scope| {
         let second = scope.spawn(generate_rsa_key_der);
