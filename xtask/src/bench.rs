@@ -177,18 +177,23 @@ fn flatness(samples: &[(f64, f64)]) -> Value {
 
 /// Runs the `bench` load generator against the release verifier and returns its JSON report.
 fn load_generator(bin: &Path, args: &[&str]) -> anyhow::Result<Value> {
-    println!("$ bench {}", args.join(" "));
-    let out = Command::new(bin.join("bench"))
-        .arg("--verifier")
-        .arg(bin.join("verifier"))
+    let verifier = bin.join("verifier");
+    let verifier = verifier.to_str().context("the target folder's path is not UTF-8")?;
+    json_report(bin, "bench", &[&["--verifier", verifier], args].concat())
+}
+
+/// Runs one of the bench crate's release binaries, its progress on our stderr, and reads the JSON it prints.
+fn json_report(bin: &Path, name: &str, args: &[&str]) -> anyhow::Result<Value> {
+    println!("$ {name} {}", args.join(" "));
+    let out = Command::new(bin.join(name))
         .args(args)
         .stderr(std::process::Stdio::inherit())
         .output()
-        .context("could not start the bench binary")?;
+        .with_context(|| format!("could not start {name}"))?;
     if !out.status.success() {
-        bail!("the load generator failed ({})", out.status);
+        bail!("{name} failed ({})", out.status);
     }
-    serde_json::from_slice(&out.stdout).context("reading the load generator's report")
+    serde_json::from_slice(&out.stdout).with_context(|| format!("reading {name}'s report"))
 }
 
 fn add_memory_run(report: &mut Value, memory: &Value) {
@@ -210,18 +215,9 @@ fn tally_bench(bin: &Path, ballots: usize) -> anyhow::Result<Value> {
     if ballots == 0 {
         return Ok(Value::Null);
     }
-    println!("$ tally_bench --ballots {ballots}");
-    let out = Command::new(bin.join("tally_bench"))
-        .arg("--tally")
-        .arg(bin.join("tally"))
-        .args(["--ballots", &ballots.to_string()])
-        .stderr(std::process::Stdio::inherit())
-        .output()
-        .context("could not start the tally_bench binary")?;
-    if !out.status.success() {
-        bail!("the count benchmark failed ({})", out.status);
-    }
-    serde_json::from_slice(&out.stdout).context("reading the count benchmark's report")
+    let tally = bin.join("tally");
+    let tally = tally.to_str().context("the target folder's path is not UTF-8")?;
+    json_report(bin, "tally_bench", &["--tally", tally, "--ballots", &ballots.to_string()])
 }
 
 fn add_tally(report: &mut Value, tally: &Value) {
