@@ -14,7 +14,7 @@
 use rand_core::CryptoRng;
 use rsa::pkcs8::{DecodePublicKey, EncodePublicKey};
 use rsa::traits::PublicKeyParts;
-use rsa::{Oaep, Pkcs1v15Sign, PublicKey};
+use rsa::{Pkcs1v15Sign, PublicKey};
 use sha2::{Digest, Sha256};
 
 use crate::ballot::BALLOT_LEN;
@@ -94,8 +94,8 @@ pub fn encrypt_ballot<R: CryptoRng + ?Sized>(
     contest_id: &str,
     ballot: &[u8; BALLOT_LEN],
 ) -> Result<Vec<u8>, CryptoError> {
-    let padding = Oaep::<Sha256>::new_with_label(oaep_label(election_id, contest_id));
-    key.key.encrypt(rng, padding, ballot).map_err(|e| CryptoError::Encrypt(e.to_string()))
+    crate::oaep::encrypt(rng, &key.key, &oaep_label(election_id, contest_id), ballot)
+        .map_err(|e| CryptoError::Encrypt(e.to_string()))
 }
 
 /// Returns the message whose SHA-256 the card's signing key signs for a ballot (R-VOTE-6).
@@ -206,8 +206,8 @@ mod tests {
 
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
-    use rsa::PrivateKey;
     use rsa::pkcs8::DecodePrivateKey;
+    use rsa::{Oaep, PrivateKey};
 
     use super::*;
     use crate::ballot;

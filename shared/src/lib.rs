@@ -14,6 +14,8 @@
 //! - [`ballot_box`]: the published tracker digest and the signed export format for offline counting.
 //! - [`crypto`]: ballot encryption (RSA-OAEP-SHA-256, R-VOTE-7), the digests the card signs, and signature
 //!   verification (R-VOTE-5, R-VOTE-6, R-VOTE-8).
+//! - [`oaep`]: RSAES-OAEP encryption with SHA-256 as the browser runs it, and the MGF1 mask the tally's decoder
+//!   shares.
 //!
 //! What this crate must never do: I/O, async, reading a clock or the environment, generating its own randomness
 //! (callers pass an RNG), or decrypting a ballot (only the counting tool decrypts, R-COUNT-2). It compiles for
@@ -28,6 +30,7 @@ pub mod election;
 pub mod helper_api;
 pub mod jst;
 pub mod kana;
+pub mod oaep;
 pub mod practice;
 pub mod session;
 pub mod window;

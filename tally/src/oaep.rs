@@ -7,23 +7,12 @@
 use sha2::{Digest, Sha256};
 use subtle::{ConditionallySelectable, ConstantTimeEq};
 
-const H_LEN: usize = 32;
+use shared::oaep::{H_LEN, mgf1_xor};
 
 /// Why an encoded block was refused: deliberately one opaque reason.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("OAEP decoding failed (wrong key, wrong label, or a damaged ciphertext)")]
 pub struct OaepError;
-
-fn mgf1_xor(out: &mut [u8], seed: &[u8]) {
-    let mut counter = 0u32;
-    for chunk in out.chunks_mut(H_LEN) {
-        let mask = Sha256::new().chain_update(seed).chain_update(counter.to_be_bytes()).finalize();
-        for (o, m) in chunk.iter_mut().zip(mask.iter()) {
-            *o ^= m;
-        }
-        counter = counter.wrapping_add(1);
-    }
-}
 
 /// Removes OAEP padding from the raw RSA output `em` of a `k`-byte modulus, checking the label's hash.
 ///
