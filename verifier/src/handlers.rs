@@ -124,7 +124,8 @@ pub fn login(state: &AppState, req: LoginRequest) -> Result<Response, Refusal> {
         Ok((s, _)) => match &s.voter {
             Some(v) => (format!("voter:{}", v.person_id), "login_succeeded", serde_json::json!({})),
             None => {
-                (crate::audit::SYSTEM.to_string(), "applicant_login", serde_json::json!({ "serial": s.auth_serial }))
+                let serial = s.applicant.as_ref().map(|a| a.serial.as_str());
+                (crate::audit::SYSTEM.to_string(), "applicant_login", serde_json::json!({ "serial": serial }))
             }
         },
         Err(r) => (crate::audit::SYSTEM.to_string(), "login_failed", serde_json::json!({ "code": r.code })),
@@ -161,8 +162,8 @@ pub fn extend_session(state: &AppState, token: Option<String>, req: LoginRequest
     let now = state.clock.now();
     let (checked, _) = verified_card(state, &req, now)?;
     let limit = state.config.session_extensions;
-    let result =
-        state.sessions.extend(token.as_deref(), &checked.fingerprint, now, state.config.session_lifetime, limit);
+    let card = card_id(&checked)?;
+    let result = state.sessions.extend(token.as_deref(), card, now, state.config.session_lifetime, limit);
     let session = result.map_err(|e| match e {
         crate::sessions::ExtendError::Session(e) => session_refusal(e),
         crate::sessions::ExtendError::OtherCard => Refusal::new(
@@ -182,6 +183,14 @@ pub fn extend_session(state: &AppState, token: Option<String>, req: LoginRequest
         .audit(now, &actor, "session_extended", serde_json::json!({ "extensions": session.extensions }))
         .map_err(storage_refusal)?;
     Ok(session_reply(state, &session, token.as_deref().unwrap_or_default(), StatusCode::OK))
+}
+
+/// The session's handle on a checked card: its fingerprint as 32 bytes.
+fn card_id(checked: &crate::certs::CheckedCert) -> Result<crate::sessions::CardId, Refusal> {
+    crate::sessions::CardId::from_fingerprint(&checked.fingerprint).ok_or_else(|| {
+        tracing::error!("a checked certificate's fingerprint is not 64 hex characters");
+        Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "Something went wrong on our side. Try again.")
+    })
 }
 
 /// Checks a card login: the nonce was issued here and is unused, the certificate is a valid, unrevoked
@@ -225,17 +234,18 @@ fn login_checks(
         }
     };
     let voter = state.db.voter_by_cert(&checked.fingerprint, "auth").map_err(storage_refusal)?;
+    let card = card_id(&checked)?;
     let pending = crate::sessions::Session {
         voter: None,
-        auth_fingerprint: checked.fingerprint.clone(),
-        auth_serial: checked.serial.clone(),
-        auth_certificate: None,
+        card,
+        applicant: None,
         clock: shared::session::SessionClock::start(now, chrono::Duration::zero()),
         extensions: 0,
     };
     if applying {
         // An applicant session: any valid card may apply or see its own applications (R-REG-1, R-REG-2).
-        let session = crate::sessions::Session { voter, auth_certificate: Some(cert.clone().into()), ..pending };
+        let applicant = crate::sessions::ApplicantCard { serial: checked.serial.clone(), certificate: cert.clone() };
+        let session = crate::sessions::Session { voter, applicant: Some(applicant.into()), ..pending };
         let (token, clock) = state.sessions.start(session.clone(), now, state.config.session_lifetime);
         return Ok((crate::sessions::Session { clock, ..session }, token));
     }
@@ -415,7 +425,7 @@ pub fn submit_application(
 ) -> Result<Response, Refusal> {
     let now = state.clock.now();
     let session = state.sessions.get(token.as_deref(), now).map_err(session_refusal)?;
-    let Some(auth_der) = session.auth_certificate.clone() else {
+    let Some(applicant) = session.applicant.clone() else {
         return Err(Refusal::new(
             StatusCode::UNAUTHORIZED,
             "NO_SESSION",
@@ -436,8 +446,8 @@ pub fn submit_application(
         Refusal::new(StatusCode::BAD_REQUEST, "CERT_MALFORMED", format!("The signing certificate: {e}"))
     })?;
     let certs = crate::registration::ApplicantCerts {
-        auth: (session.auth_fingerprint.clone(), session.auth_serial.clone()),
-        auth_der: auth_der.to_vec(),
+        auth: (session.card.fingerprint(), applicant.serial.clone()),
+        auth_der: applicant.certificate.clone(),
         sign: (checked.fingerprint, checked.serial),
         sign_der: cert,
     };
@@ -458,7 +468,7 @@ pub fn submit_application(
 /// Returns the applications made with this session's card, with their status.
 pub fn own_applications(state: &AppState, token: Option<String>) -> Result<Response, Refusal> {
     let session = state.sessions.get(token.as_deref(), state.clock.now()).map_err(session_refusal)?;
-    let apps = crate::registration::own_applications(&state.db, &session.auth_fingerprint).map_err(reg_refusal)?;
+    let apps = crate::registration::own_applications(&state.db, &session.card.fingerprint()).map_err(reg_refusal)?;
     let mut body = Vec::new();
     for a in apps {
         let history = crate::registration::application_history(&state.db, &a.receipt_no).map_err(reg_refusal)?;

@@ -4,7 +4,7 @@
 //! Adjustable), which restarts the fixed time from the new login.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Duration, Utc};
 use shared::session::SessionClock;
@@ -17,28 +17,61 @@ pub const CHALLENGE_SECONDS: i64 = 300;
 pub const MAX_CHALLENGES: usize = 100_000;
 
 /// A logged-in voter, or an applicant (a valid card that is not registered yet, logged in to apply).
+///
+/// Kept small: 100,000 voters may be logged in at once, and the verifier's memory target covers them all
+/// (tracker issue 10). The token is the map's 32-byte key, the card is 32 bytes, and only applicant sessions keep
+/// the certificate and serial their application needs.
 #[derive(Clone, Debug)]
 pub struct Session {
     /// The registered internet voter, if the card belongs to one.
     pub voter: Option<Voter>,
-    /// The authentication certificate's fingerprint (binds an application to the card, R-REG-2).
-    pub auth_fingerprint: String,
-    /// The authentication certificate's serial.
-    pub auth_serial: String,
-    /// The authentication certificate (DER) of an applicant session, stored with an application to bind it to
-    /// the person (R-REG-2). Voting sessions keep none: at 100,000 sessions it would be 120 MB of memory.
-    pub auth_certificate: Option<std::sync::Arc<[u8]>>,
+    /// The authentication certificate that logged in (an extension must come from the same card).
+    pub card: CardId,
+    /// What an applicant session keeps to bind an application to the card (R-REG-2); voting sessions keep none.
+    pub applicant: Option<Arc<ApplicantCard>>,
     /// Start and absolute end.
     pub clock: SessionClock,
     /// How many times the session has been extended.
     pub extensions: u32,
 }
 
+/// A card's authentication certificate as a session keeps it: the SHA-256 of its DER.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CardId([u8; 32]);
+
+impl CardId {
+    /// From a certificate's fingerprint (lower-case hex SHA-256, as [`crate::certs::CheckedCert`] gives it).
+    pub fn from_fingerprint(fingerprint: &str) -> Option<CardId> {
+        let mut id = [0u8; 32];
+        hex::decode_to_slice(fingerprint, &mut id).ok().map(|()| CardId(id))
+    }
+
+    /// The fingerprint: lower-case hex, as stored with applications.
+    pub fn fingerprint(&self) -> String {
+        hex::encode(self.0)
+    }
+}
+
+/// The authentication certificate of an applicant session, stored with an application (R-REG-2).
+#[derive(Debug)]
+pub struct ApplicantCard {
+    /// The certificate's serial.
+    pub serial: String,
+    /// The certificate (DER).
+    pub certificate: Vec<u8>,
+}
+
 /// Challenges and sessions.
 #[derive(Default)]
 pub struct Sessions {
     challenges: Mutex<HashMap<[u8; 32], DateTime<Utc>>>,
-    sessions: Mutex<HashMap<String, Session>>,
+    sessions: Mutex<HashMap<[u8; 32], Session>>,
+}
+
+/// A session token from its cookie form (64 hex characters); anything else is no token.
+fn token_key(token: &str) -> Option<[u8; 32]> {
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(token, &mut key).ok().map(|()| key)
 }
 
 fn random32() -> [u8; 32] {
@@ -71,21 +104,22 @@ impl Sessions {
 
     /// Starts a session (its clock is set here); returns the token for the cookie.
     pub fn start(&self, mut session: Session, now: DateTime<Utc>, lifetime: Duration) -> (String, SessionClock) {
-        let token = hex::encode(random32());
+        let key = random32();
         session.clock = SessionClock::start(now, lifetime);
         let clock = session.clock;
         if let Ok(mut map) = self.sessions.lock() {
             map.retain(|_, s| s.clock.expires_at > now);
-            map.insert(token.clone(), session);
+            map.insert(key, session);
         }
+        let token = hex::encode(key);
         (token, clock)
     }
 
     /// Returns the live session of a token, or why there is none.
     pub fn get(&self, token: Option<&str>, now: DateTime<Utc>) -> Result<Session, SessionError> {
-        let token = token.ok_or(SessionError::Missing)?;
+        let key = token.and_then(token_key).ok_or(SessionError::Missing)?;
         let map = self.sessions.lock().map_err(|_| SessionError::Missing)?;
-        let s = map.get(token).ok_or(SessionError::Missing)?;
+        let s = map.get(&key).ok_or(SessionError::Missing)?;
         if s.clock.expires_at <= now { Err(SessionError::Expired) } else { Ok(s.clone()) }
     }
 
@@ -94,18 +128,18 @@ impl Sessions {
     pub fn extend(
         &self,
         token: Option<&str>,
-        auth_fingerprint: &str,
+        card: CardId,
         now: DateTime<Utc>,
         lifetime: Duration,
         limit: u32,
     ) -> Result<Session, ExtendError> {
-        let token = token.ok_or(ExtendError::Session(SessionError::Missing))?;
+        let key = token.and_then(token_key).ok_or(ExtendError::Session(SessionError::Missing))?;
         let mut map = self.sessions.lock().map_err(|_| ExtendError::Session(SessionError::Missing))?;
-        let s = map.get_mut(token).ok_or(ExtendError::Session(SessionError::Missing))?;
+        let s = map.get_mut(&key).ok_or(ExtendError::Session(SessionError::Missing))?;
         if s.clock.expires_at <= now {
             return Err(ExtendError::Session(SessionError::Expired));
         }
-        if s.auth_fingerprint != auth_fingerprint {
+        if s.card != card {
             return Err(ExtendError::OtherCard);
         }
         if s.extensions >= limit {
@@ -118,8 +152,8 @@ impl Sessions {
 
     /// Ends a session.
     pub fn end(&self, token: &str) {
-        if let Ok(mut map) = self.sessions.lock() {
-            map.remove(token);
+        if let (Some(key), Ok(mut map)) = (token_key(token), self.sessions.lock()) {
+            map.remove(&key);
         }
     }
 }
@@ -148,14 +182,17 @@ pub enum ExtendError {
 mod tests {
     use super::*;
 
+    fn card(c: char) -> CardId {
+        CardId::from_fingerprint(&c.to_string().repeat(64)).unwrap()
+    }
+
     fn voter() -> Session {
         let v = Voter { person_id: "p1".into(), municipality: "13101".into(), districts: vec!["tokyo".into()] };
         let now = Utc::now();
         Session {
             voter: Some(v),
-            auth_fingerprint: "f".into(),
-            auth_serial: "1".into(),
-            auth_certificate: None,
+            card: card('f'),
+            applicant: None,
             clock: SessionClock::start(now, Duration::zero()),
             extensions: 0,
         }
@@ -193,15 +230,15 @@ mod tests {
         let life = Duration::minutes(20);
         let (token, _) = s.start(voter(), now, life);
         let t = Some(token.as_str());
-        assert_eq!(s.extend(t, "other", now, life, 2).unwrap_err(), ExtendError::OtherCard);
+        assert_eq!(s.extend(t, card('0'), now, life, 2).unwrap_err(), ExtendError::OtherCard);
         let later = now + Duration::minutes(19);
-        let e = s.extend(t, "f", later, life, 2).unwrap();
+        let e = s.extend(t, card('f'), later, life, 2).unwrap();
         assert_eq!((e.extensions, e.clock.expires_at), (1, later + life));
         assert!(s.get(t, now + Duration::minutes(30)).is_ok(), "the new end counts");
-        s.extend(t, "f", later, life, 2).unwrap();
-        assert_eq!(s.extend(t, "f", later, life, 2).unwrap_err(), ExtendError::Limit);
+        s.extend(t, card('f'), later, life, 2).unwrap();
+        assert_eq!(s.extend(t, card('f'), later, life, 2).unwrap_err(), ExtendError::Limit);
         let end = later + life;
-        assert_eq!(s.extend(t, "f", end, life, 9).unwrap_err(), ExtendError::Session(SessionError::Expired));
-        assert_eq!(s.extend(None, "f", now, life, 9).unwrap_err(), ExtendError::Session(SessionError::Missing));
+        assert_eq!(s.extend(t, card('f'), end, life, 9).unwrap_err(), ExtendError::Session(SessionError::Expired));
+        assert_eq!(s.extend(None, card('f'), now, life, 9).unwrap_err(), ExtendError::Session(SessionError::Missing));
     }
 }
