@@ -1,15 +1,22 @@
 //! The built voter app (Trunk's `dist/`), served from the verifier's own origin with a strict
 //! Content-Security-Policy: scripts only from this origin plus the hashes of the inline loader that Trunk writes,
 //! WebAssembly allowed, no framing, no plug-ins.
+//!
+//! The app's `.wasm`, scripts and styles are compressed once at start (gzip, best level) and sent compressed to
+//! browsers that accept gzip: the `.wasm` goes from about 840 KB to 340 KB, which matters to a voter abroad on a
+//! slow line.
 
+use std::collections::HashMap;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use base64::Engine;
 use sha2::{Digest, Sha256};
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::http::HeaderValue;
-use warp::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE};
+use warp::http::header::{CACHE_CONTROL, CONTENT_ENCODING, CONTENT_SECURITY_POLICY, CONTENT_TYPE, VARY};
 use warp::reply::Response;
 
 /// The voter app's files and the headers they are served with.
@@ -18,7 +25,18 @@ pub struct WebApp {
     dir: PathBuf,
     index_html: String,
     csp: String,
+    gzipped: Arc<HashMap<String, Gzipped>>,
 }
+
+/// A file of the app, compressed once at start.
+struct Gzipped {
+    body: bytes::Bytes,
+    content_type: &'static str,
+}
+
+/// The files worth compressing, by extension, with their content type.
+const COMPRESSED_TYPES: [(&str, &str); 3] =
+    [("wasm", "application/wasm"), ("js", "text/javascript"), ("css", "text/css")];
 
 impl WebApp {
     /// Loads a Trunk `dist/` folder (its `index.html` must exist); `connect` are the other origins the app may
@@ -29,7 +47,8 @@ impl WebApp {
             anyhow::anyhow!("cannot read {}: {e}; build the voter app first (cargo xtask demo does)", index.display())
         })?;
         let csp = content_security_policy(&index_html, connect);
-        Ok(WebApp { dir: dir.to_path_buf(), index_html, csp })
+        let gzipped = Arc::new(gzip_files(dir)?);
+        Ok(WebApp { dir: dir.to_path_buf(), index_html, csp, gzipped })
     }
 
     /// Returns the Content-Security-Policy sent with every file.
@@ -43,6 +62,22 @@ impl WebApp {
             use warp::Reply;
             f.into_response()
         });
+        let gzipped = self.gzipped.clone();
+        let compressed = get_or_head()
+            .and(warp::path::full())
+            .and(warp::header::optional::<String>("accept-encoding"))
+            .and_then(move |path: warp::path::FullPath, accept: Option<String>| {
+                let file = gzipped.get(path.as_str()).filter(|_| accepts_gzip(accept.as_deref()));
+                let reply = file.map(|f| {
+                    let mut r = Response::new(f.body.clone().into());
+                    let h = r.headers_mut();
+                    h.insert(CONTENT_TYPE, HeaderValue::from_static(f.content_type));
+                    h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                    h.insert(VARY, HeaderValue::from_static("accept-encoding"));
+                    r
+                });
+                async move { reply.ok_or_else(warp::reject::not_found) }
+            });
         let this = self.clone();
         let index = get_or_head().and(warp::path::full()).and_then(move |path: warp::path::FullPath| {
             let this = this.clone();
@@ -52,7 +87,7 @@ impl WebApp {
             }
         });
         let csp = self.csp.clone();
-        files.or(index).unify().map(move |r: Response| with_security_headers(r, &csp)).boxed()
+        compressed.or(files).unify().or(index).unify().map(move |r: Response| with_security_headers(r, &csp)).boxed()
     }
 
     fn index_response(&self) -> Response {
@@ -61,6 +96,41 @@ impl WebApp {
         r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         r
     }
+}
+
+/// Compresses every `.wasm`, `.js` and `.css` file under `dir`, keyed by its URL path.
+fn gzip_files(dir: &Path) -> anyhow::Result<HashMap<String, Gzipped>> {
+    let mut out = HashMap::new();
+    let mut folders = vec![dir.to_path_buf()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                folders.push(path);
+                continue;
+            }
+            let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+            let Some((_, content_type)) = COMPRESSED_TYPES.iter().find(|(e, _)| *e == ext) else { continue };
+            let Some(url) = path.strip_prefix(dir).ok().and_then(|p| p.to_str()) else { continue };
+            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+            gz.write_all(&std::fs::read(&path)?)?;
+            let body = gz.finish()?.into();
+            out.insert(format!("/{}", url.replace(std::path::MAIN_SEPARATOR, "/")), Gzipped { body, content_type });
+        }
+    }
+    Ok(out)
+}
+
+/// Whether an `Accept-Encoding` header allows gzip (`gzip` or `*`, unless with `q=0`).
+fn accepts_gzip(header: Option<&str>) -> bool {
+    header.is_some_and(|h| {
+        h.split(',').any(|item| {
+            let mut parts = item.split(';').map(str::trim);
+            let coding = parts.next().unwrap_or("");
+            let refused = parts.any(|p| p.strip_prefix("q=").is_some_and(|q| q.parse::<f32>().is_ok_and(|q| q <= 0.0)));
+            (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !refused
+        })
+    })
 }
 
 fn get_or_head() -> BoxedFilter<()> {
@@ -115,7 +185,56 @@ fn inline_scripts(html: &str) -> impl Iterator<Item = &str> {
 
 #[cfg(test)]
 mod tests {
+    use std::io::Read as _;
+
     use super::*;
+
+    #[test]
+    fn accept_encoding_is_read_with_its_weights() {
+        assert!(accepts_gzip(Some("gzip, deflate, br")));
+        assert!(accepts_gzip(Some("br;q=1.0, GZIP;q=0.5")));
+        assert!(accepts_gzip(Some("*")));
+        assert!(!accepts_gzip(Some("gzip;q=0, br")));
+        assert!(!accepts_gzip(Some("identity")));
+        assert!(!accepts_gzip(None));
+    }
+
+    #[tokio::test]
+    async fn wasm_goes_gzipped_to_browsers_that_accept_it_and_plain_to_others() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("index.html"), "<html></html>").unwrap();
+        let wasm: Vec<u8> = (0..100_000u32).flat_map(|i| (i % 251).to_le_bytes()).collect();
+        std::fs::write(dir.path().join("app-1a2b.wasm"), &wasm).unwrap();
+        std::fs::create_dir(dir.path().join("snippets")).unwrap();
+        std::fs::write(dir.path().join("snippets/x.js"), "export const x = 1;").unwrap();
+        let app = WebApp::load(dir.path(), &[]).unwrap().filter();
+
+        let gz = warp::test::request().path("/app-1a2b.wasm").header("accept-encoding", "gzip, br").reply(&app).await;
+        assert_eq!(gz.status(), 200);
+        assert_eq!(gz.headers()["content-encoding"], "gzip");
+        assert_eq!(gz.headers()["content-type"], "application/wasm");
+        assert_eq!(gz.headers()["vary"], "accept-encoding");
+        assert!(gz.headers().contains_key("content-security-policy"), "security headers on compressed files too");
+        assert!(gz.body().len() < wasm.len() / 4);
+        let mut unzipped = Vec::new();
+        flate2::read::GzDecoder::new(&gz.body()[..]).read_to_end(&mut unzipped).unwrap();
+        assert_eq!(unzipped, wasm);
+
+        let plain = warp::test::request().path("/app-1a2b.wasm").reply(&app).await;
+        assert_eq!(plain.status(), 200);
+        assert!(!plain.headers().contains_key("content-encoding"));
+        assert_eq!(plain.body().as_ref(), &wasm[..]);
+        let refused =
+            warp::test::request().path("/app-1a2b.wasm").header("accept-encoding", "gzip;q=0").reply(&app).await;
+        assert_eq!(refused.body().as_ref(), &wasm[..]);
+
+        let js = warp::test::request().path("/snippets/x.js").header("accept-encoding", "gzip").reply(&app).await;
+        assert_eq!((js.status().as_u16(), &js.headers()["content-encoding"]), (200, &HeaderValue::from_static("gzip")));
+        let missing = warp::test::request().path("/nope.wasm").header("accept-encoding", "gzip").reply(&app).await;
+        assert_eq!(missing.status(), 404);
+        let route = warp::test::request().path("/vote").header("accept-encoding", "gzip").reply(&app).await;
+        assert_eq!(route.body().as_ref(), b"<html></html>");
+    }
 
     #[test]
     fn inline_scripts_are_hashed_and_external_ones_are_not() {
