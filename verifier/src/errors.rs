@@ -25,6 +25,11 @@ impl Refusal {
         Refusal { status, code, message: message.into() }
     }
 
+    /// The refusal for a failure on the server's side (`INTERNAL`, 500); the caller logs what failed.
+    pub fn internal() -> Refusal {
+        Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "Something went wrong on our side. Try again.")
+    }
+
     /// Turns the refusal into its JSON reply.
     pub fn into_reply(self) -> warp::reply::Response {
         let body = ApiError { code: self.code.into(), message: self.message };
@@ -46,7 +51,7 @@ pub async fn handle_rejection(err: Rejection) -> Result<warp::reply::Response, I
         Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("The request body is not valid: {e}"))
     } else {
         tracing::error!(?err, "unhandled rejection");
-        Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "Something went wrong on our side. Try again.")
+        Refusal::internal()
     };
     Ok(refusal.into_reply())
 }

@@ -189,7 +189,7 @@ pub fn extend_session(state: &AppState, token: Option<String>, req: LoginRequest
 fn card_id(checked: &crate::certs::CheckedCert) -> Result<crate::sessions::CardId, Refusal> {
     crate::sessions::CardId::from_fingerprint(&checked.fingerprint).ok_or_else(|| {
         tracing::error!("a checked certificate's fingerprint is not 64 hex characters");
-        Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "Something went wrong on our side. Try again.")
+        Refusal::internal()
     })
 }
 

@@ -267,7 +267,7 @@ pub fn other_municipality(municipality: &str) -> Refusal {
 
 fn internal(what: impl std::fmt::Display) -> Refusal {
     tracing::error!(error = %what, "operator API failure");
-    Refusal::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "Something went wrong on our side. Try again.")
+    Refusal::internal()
 }
 
 /// Refuses, with `OTHER_MUNICIPALITY` and an audit entry, an operator who may not see a municipality's data

@@ -42,8 +42,7 @@ pub struct CardId([u8; 32]);
 impl CardId {
     /// From a certificate's fingerprint (lower-case hex SHA-256, as [`crate::certs::CheckedCert`] gives it).
     pub fn from_fingerprint(fingerprint: &str) -> Option<CardId> {
-        let mut id = [0u8; 32];
-        hex::decode_to_slice(fingerprint, &mut id).ok().map(|()| CardId(id))
+        hex32(fingerprint).map(CardId)
     }
 
     /// The fingerprint: lower-case hex, as stored with applications.
@@ -68,10 +67,10 @@ pub struct Sessions {
     sessions: Mutex<HashMap<[u8; 32], Session>>,
 }
 
-/// A session token from its cookie form (64 hex characters); anything else is no token.
-fn token_key(token: &str) -> Option<[u8; 32]> {
-    let mut key = [0u8; 32];
-    hex::decode_to_slice(token, &mut key).ok().map(|()| key)
+/// 32 bytes from 64 hex characters (a session token's cookie form, a fingerprint); anything else is `None`.
+fn hex32(text: &str) -> Option<[u8; 32]> {
+    let mut out = [0u8; 32];
+    hex::decode_to_slice(text, &mut out).ok().map(|()| out)
 }
 
 fn random32() -> [u8; 32] {
@@ -117,7 +116,7 @@ impl Sessions {
 
     /// Returns the live session of a token, or why there is none.
     pub fn get(&self, token: Option<&str>, now: DateTime<Utc>) -> Result<Session, SessionError> {
-        let key = token.and_then(token_key).ok_or(SessionError::Missing)?;
+        let key = token.and_then(hex32).ok_or(SessionError::Missing)?;
         let map = self.sessions.lock().map_err(|_| SessionError::Missing)?;
         let s = map.get(&key).ok_or(SessionError::Missing)?;
         if s.clock.expires_at <= now { Err(SessionError::Expired) } else { Ok(s.clone()) }
@@ -133,7 +132,7 @@ impl Sessions {
         lifetime: Duration,
         limit: u32,
     ) -> Result<Session, ExtendError> {
-        let key = token.and_then(token_key).ok_or(ExtendError::Session(SessionError::Missing))?;
+        let key = token.and_then(hex32).ok_or(ExtendError::Session(SessionError::Missing))?;
         let mut map = self.sessions.lock().map_err(|_| ExtendError::Session(SessionError::Missing))?;
         let s = map.get_mut(&key).ok_or(ExtendError::Session(SessionError::Missing))?;
         if s.clock.expires_at <= now {
@@ -152,7 +151,7 @@ impl Sessions {
 
     /// Ends a session.
     pub fn end(&self, token: &str) {
-        if let (Some(key), Ok(mut map)) = (token_key(token), self.sessions.lock()) {
+        if let (Some(key), Ok(mut map)) = (hex32(token), self.sessions.lock()) {
             map.remove(&key);
         }
     }
