@@ -273,8 +273,13 @@ impl ServeConfig {
             out.read_line(&mut line)?;
             // Keep reading: the verifier prints more (the operator API's address), and a closed pipe would fail it.
             std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
+            // Both ports must take connections before the browser or the operator tool is pointed at them.
+            let voters = format!("127.0.0.1:{}", self.port);
             let operators = format!("127.0.0.1:{}", self.operator_port);
-            if line.contains("listening") && wait_for(|| std::net::TcpStream::connect(&operators).is_ok()) {
+            if line.starts_with("verifier: listening on http://")
+                && wait_for(|| std::net::TcpStream::connect(&voters).is_ok())
+                && wait_for(|| std::net::TcpStream::connect(&operators).is_ok())
+            {
                 return Ok(Served {
                     _process: process,
                     base_url: format!("{origin}/"),

@@ -611,9 +611,11 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
     // voters); a small pool makes the burst wait in tokio's queue instead, as cheap closures (issue 10).
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(BLOCKING_THREADS).build()?;
-    let voters = server::serve(server::ServeOptions { listen: args.listen, web_dir: args.web_dir, state });
+    let options = server::ServeOptions { listen: args.listen, web_dir: args.web_dir, state };
     let db_for_mail = state_db_for_mail;
     runtime.block_on(async move {
+        // The voter port is bound (and said so) before the operator API starts.
+        let voters = server::bind(options).await?;
         // Notices are delivered in the background and retried until sent (R-REG-7).
         let _mail = crate::notify::spawn_delivery_loop(db_for_mail, mailer, std::time::Duration::from_secs(30));
         let Some((config, ctx)) = operator_api else { return voters.await };

@@ -17,9 +17,13 @@ pub struct ServeOptions {
     pub state: AppState,
 }
 
-/// Serves until Ctrl-C or SIGTERM. Prints `verifier: listening on http://ADDR/` once bound, so that scripts and
-/// tests that start the binary learn the port.
-pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
+/// Loads the voter app and binds the voter port, then prints `verifier: listening on http://ADDR/`, so that scripts
+/// and tests that start the binary learn the port. The returned future serves until Ctrl-C or SIGTERM.
+///
+/// Binding is separate from serving so that the caller can start the operator API only once the voter port is
+/// bound: a harness that reads the first "listening" line may then connect at once (compressing the app takes
+/// half a second in a debug build, and a `select!` that polled the operator API first let it print first).
+pub async fn bind(opts: ServeOptions) -> anyhow::Result<impl Future<Output = anyhow::Result<()>>> {
     let helper = opts.state.config.card_helper_origin.clone();
     let app = opts.web_dir.as_deref().map(|d| WebApp::load(d, &[helper])).transpose()?;
     let state = opts.state;
@@ -29,9 +33,11 @@ pub async fn serve(opts: ServeOptions) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     tracing::info!(%addr, election = %state.election.id, "verifier listening");
     println!("verifier: listening on http://{addr}/");
-    warp::serve(filters::routes(state, app)).incoming(listener).graceful(shutdown()).run().await;
-    tracing::info!("verifier stopped");
-    Ok(())
+    Ok(async move {
+        warp::serve(filters::routes(state, app)).incoming(listener).graceful(shutdown()).run().await;
+        tracing::info!("verifier stopped");
+        Ok(())
+    })
 }
 
 async fn shutdown() {

@@ -457,6 +457,11 @@ async fn the_verifier_binary_runs_the_operator_ca_and_listener() {
     }
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let _child = Kill(child);
+    // The voter port is bound and said first, so a harness reading the first line can connect at once (a rehearsal
+    // once pointed Chromium at a voter port still being set up, because the operator API had spoken first).
+    let first = lines.next().expect("the verifier printed its voter address").unwrap();
+    let voters = first.strip_prefix("verifier: listening on http://").expect(&first).trim_end_matches('/');
+    std::net::TcpStream::connect(voters).expect("the voter port takes connections once said");
     let base = loop {
         let line = lines.next().expect("the verifier printed its operator address").unwrap();
         if let Some(rest) = line.strip_prefix("verifier: operator API listening on ") {
