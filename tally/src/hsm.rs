@@ -435,3 +435,38 @@ impl Decryptor {
         Ok(all)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use rsa::pkcs8::DecodePrivateKey;
+
+    use super::*;
+
+    const ELECTION_KEY_INSECURE: &str = include_str!("../../shared/tests/data/INSECURE-test-election-key.pem");
+
+    #[test]
+    fn decrypt_all_keeps_the_jobs_order_on_any_number_of_sessions() {
+        let sk = rsa::PrivateKey::from_pkcs8_pem(ELECTION_KEY_INSECURE).unwrap();
+        let public =
+            ElectionPublicKey::from_spki_der(sk.to_public_key().to_public_key_der().unwrap().as_bytes()).unwrap();
+        let d = Decryptor::insecure_file_key(sk);
+        let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
+        // Not a multiple of any of the session counts; every fifth one undecryptable.
+        let jobs: Vec<(Vec<u8>, Vec<u8>)> = (0..53)
+            .map(|i| {
+                let ballot = [u8::try_from(i).unwrap(); shared::ballot::BALLOT_LEN];
+                let ct = shared::crypto::encrypt_ballot(&mut rng, &public, "e", "c", &ballot).unwrap();
+                let label = if i % 5 == 0 { "wrong" } else { "c" };
+                (shared::crypto::oaep_label("e", label), ct)
+            })
+            .collect();
+        for threads in [1, 2, 3, 8] {
+            let out = d.decrypt_all(&jobs, threads, &indicatif::ProgressBar::hidden()).unwrap();
+            assert_eq!(out.len(), jobs.len());
+            for (i, p) in out.iter().enumerate() {
+                let want = (i % 5 != 0).then(|| vec![u8::try_from(i).unwrap(); shared::ballot::BALLOT_LEN]);
+                assert_eq!(p, &want, "job {i} on {threads} sessions");
+            }
+        }
+    }
+}
