@@ -163,51 +163,35 @@ pub fn chooser(props: &Props) -> Html {
             </select>
         </p>
     };
+    // Typing in either text field: a keystroke for the research log, an error when it empties the list.
+    let oninput = {
+        let (query, drum) = (query.clone(), drum.clone());
+        let (entries, before, m) = (entries.clone(), (*query).clone(), *mode);
+        Callback::from(move |e: InputEvent| {
+            let value = e.target_unchecked_into::<HtmlInputElement>().value();
+            let lost = !selection::visible(&entries, m, &before, None).is_empty()
+                && selection::visible(&entries, m, &value, None).is_empty();
+            research::record(|t| {
+                t.keystrokes += 1;
+                t.errors += u32::from(lost);
+            });
+            query.set(value);
+            drum.set(0);
+        })
+    };
     let finder = match *mode {
         SelectionMode::List => html! {},
-        SelectionMode::Search => {
-            let oninput = {
-                let (query, drum) = (query.clone(), drum.clone());
-                let (entries, before, m) = (entries.clone(), (*query).clone(), *mode);
-                Callback::from(move |e: InputEvent| {
-                    let value = e.target_unchecked_into::<HtmlInputElement>().value();
-                    let lost = !selection::visible(&entries, m, &before, None).is_empty()
-                        && selection::visible(&entries, m, &value, None).is_empty();
-                    research::record(|t| {
-                        t.keystrokes += 1;
-                        t.errors += u32::from(lost);
-                    });
-                    query.set(value);
-                    drum.set(0);
-                })
-            };
-            html! {
-                <p><label for="search">{ t(lang, "名前・よみ・政党名で検索", "Search by name, reading or party") }</label><br />
-                    <input id="search" type="search" aria-describedby="search-hint" value={(*query).clone()} {oninput} /><br />
-                    <small id="search-hint" class="hint">{ t(lang,
-                        "ひらがな・カタカナ・漢字のほか、よみをローマ字でも探せます（例: sato / satou / satoh）。",
-                        "Type in kana or kanji, or type the reading in romaji (e.g. sato, satou or satoh).") }</small>
-                </p>
-            }
-        }
-        SelectionMode::InitialInput => {
-            let oninput = {
-                let (query, drum) = (query.clone(), drum.clone());
-                let (entries, before, m) = (entries.clone(), (*query).clone(), *mode);
-                Callback::from(move |e: InputEvent| {
-                    let value = e.target_unchecked_into::<HtmlInputElement>().value();
-                    let lost = !selection::visible(&entries, m, &before, None).is_empty()
-                        && selection::visible(&entries, m, &value, None).is_empty();
-                    research::record(|t| {
-                        t.keystrokes += 1;
-                        t.errors += u32::from(lost);
-                    });
-                    query.set(value);
-                    drum.set(0);
-                })
-            };
-            html! { <p><label for="initial">{ t(lang, "よみの最初の1文字（かな）", "First kana of the reading") }</label><br /><input id="initial" maxlength="2" value={(*query).clone()} {oninput} /></p> }
-        }
+        SelectionMode::Search => html! {
+            <p><label for="search">{ t(lang, "名前・よみ・政党名で検索", "Search by name, reading or party") }</label><br />
+                <input id="search" type="search" aria-describedby="search-hint" value={(*query).clone()} {oninput} /><br />
+                <small id="search-hint" class="hint">{ t(lang,
+                    "ひらがな・カタカナ・漢字のほか、よみをローマ字でも探せます（例: sato / satou / satoh）。",
+                    "Type in kana or kanji, or type the reading in romaji (e.g. sato, satou or satoh).") }</small>
+            </p>
+        },
+        SelectionMode::InitialInput => html! {
+            <p><label for="initial">{ t(lang, "よみの最初の1文字（かな）", "First kana of the reading") }</label><br /><input id="initial" maxlength="2" value={(*query).clone()} {oninput} /></p>
+        },
         SelectionMode::InitialSelect => html! {
             <p class="rows" role="group" aria-label={t(lang, "よみの行", "Row of the reading")}>
             { for ROWS.iter().enumerate().map(|(i, r)| {
