@@ -337,6 +337,9 @@ impl LiveElection {
         let mut verifier = ProcessGroup::spawn(v)?;
         let mut line = String::new();
         BufReader::new(verifier.child().stdout.take().context("no stdout")?).read_line(&mut line)?;
+        if !line.starts_with("verifier: listening on http://") {
+            bail!("the verifier did not start: {line:?}");
+        }
         let helper = start_helper(helper_port, &origin, &cards[0])?;
         Ok(LiveElection {
             base_url: format!("{origin}/"),
