@@ -116,13 +116,17 @@ impl Verifier {
         let stdout = process.child().stdout.take().context("no stdout")?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
-        let base_url = line
-            .trim()
-            .strip_prefix("verifier: listening on ")
-            .with_context(|| format!("the verifier did not start: {line:?}"))?
-            .to_string();
-        Ok(Verifier { _process: process, base_url })
+        Ok(Verifier { _process: process, base_url: listening_url(&line)? })
     }
+}
+
+/// The voter address from the first line `verifier serve` prints, `verifier: listening on http://ADDR/`.
+pub(crate) fn listening_url(line: &str) -> anyhow::Result<String> {
+    line.trim()
+        .strip_prefix("verifier: listening on ")
+        .filter(|url| url.starts_with("http://"))
+        .map(str::to_string)
+        .with_context(|| format!("the verifier did not start: {line:?}"))
 }
 
 /// Headless Chromium driven over WebDriver.
@@ -337,9 +341,7 @@ impl LiveElection {
         let mut verifier = ProcessGroup::spawn(v)?;
         let mut line = String::new();
         BufReader::new(verifier.child().stdout.take().context("no stdout")?).read_line(&mut line)?;
-        if !line.starts_with("verifier: listening on http://") {
-            bail!("the verifier did not start: {line:?}");
-        }
+        listening_url(&line)?;
         let helper = start_helper(helper_port, &origin, &cards[0])?;
         Ok(LiveElection {
             base_url: format!("{origin}/"),

@@ -276,7 +276,7 @@ impl ServeConfig {
             // Both ports must take connections before the browser or the operator tool is pointed at them.
             let voters = format!("127.0.0.1:{}", self.port);
             let operators = format!("127.0.0.1:{}", self.operator_port);
-            if line.starts_with("verifier: listening on http://")
+            if crate::listening_url(&line).is_ok()
                 && wait_for(|| std::net::TcpStream::connect(&voters).is_ok())
                 && wait_for(|| std::net::TcpStream::connect(&operators).is_ok())
             {

@@ -5,9 +5,10 @@
 //! it uses for secret exponents, about 37 Montgomery multiplications for e = 65537. The exponent here is public,
 //! so square-and-multiply over its bits (16 squarings and 1 multiplication) is as safe: each multiplication is
 //! still constant-time in the message, and only e's bits (public) shape the sequence. In the browser this makes one
-//! encryption about twice as fast as `rsa`'s (tracker issue 10, README's Performance table). The arithmetic is still `crypto-bigint`'s, the same that `rsa` uses; the encoding is
-//! checked byte for byte against `rsa`'s encryption with the same randomness, and decrypted by `rsa`, WebCrypto
-//! (web/tests/encrypt_bench.rs), OpenSSL and SoftHSM2 (the counting tool's tests).
+//! encryption about twice as fast as `rsa`'s (tracker issue 10, README's Performance table). The arithmetic is
+//! still `crypto-bigint`'s, the same that `rsa` uses; the encoding is checked byte for byte against `rsa`'s
+//! encryption with the same randomness, and decrypted by `rsa`, WebCrypto (web/tests/encrypt_bench.rs), OpenSSL
+//! and SoftHSM2 (the counting tool's tests).
 
 use crypto_bigint::BoxedUint;
 use crypto_bigint::modular::BoxedMontyForm;
