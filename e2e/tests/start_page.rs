@@ -50,3 +50,34 @@ async fn start_page_shows_election_window_and_live_jst_clock_in_a_new_york_brows
     b.screenshot("start-en").await.unwrap();
     b.client.close().await.unwrap();
 }
+
+/// The app needs WebAssembly SIMD (the ballot encryption). Chromium has it, so the page's check stays silent and
+/// the app renders; the same check, run where `WebAssembly.validate` refuses SIMD (as an old browser does), puts
+/// a message with its code in Japanese and then English in place of a blank page.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_browser_without_wasm_simd_is_told_to_update_instead_of_seeing_a_blank_page() {
+    let verifier = Verifier::start_demo().unwrap();
+    let b = Browser::start(None).await.unwrap();
+    b.client.goto(&verifier.base_url).await.unwrap();
+    b.wait_text("#election-h", |t| !t.is_empty()).await.unwrap();
+
+    // The check as served (the app, once mounted, replaces the page's body, script included), run again: as is,
+    // and where SIMD does not validate. WebDriver's script runs outside the page's Content-Security-Policy.
+    let html = std::fs::read_to_string(e2e::web_dist().unwrap().join("index.html")).unwrap();
+    let check = html.split(r#"<script id="wasm-simd-check">"#).nth(1).unwrap().split("</script>").next().unwrap();
+    b.client.execute(check, vec![]).await.unwrap();
+    let shown = b.client.execute("return document.getElementById('browser-unsupported') !== null;", vec![]);
+    assert_eq!(shown.await.unwrap(), serde_json::json!(false), "Chromium has SIMD: no message");
+    let without_simd = format!("WebAssembly.validate = () => false;\n{check}");
+    b.client.execute(&without_simd, vec![]).await.unwrap();
+    let text = b.wait_text("#browser-unsupported", |t| !t.is_empty()).await.unwrap();
+    assert!(text.starts_with("このブラウザでは投票ページを開けません（BROWSER_NO_WASM_SIMD）"), "{text}");
+    assert!(text.contains("Update Chrome, Edge, Firefox or Safari"), "{text}");
+    let roles = b.client.execute(
+        "const m = document.getElementById('browser-unsupported');
+         return [m.getAttribute('role'), m.querySelectorAll('p')[1].lang];",
+        vec![],
+    );
+    assert_eq!(roles.await.unwrap(), serde_json::json!(["alert", "en"]));
+    b.client.close().await.unwrap();
+}

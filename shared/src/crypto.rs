@@ -18,6 +18,7 @@ use rsa::{Pkcs1v15Sign, PublicKey};
 use sha2::{Digest, Sha256};
 
 use crate::ballot::BALLOT_LEN;
+use crate::rsaep::Rsaep;
 
 /// The smallest election key accepted, in bits.
 pub const MIN_ELECTION_KEY_BITS: usize = 3072;
@@ -45,7 +46,7 @@ pub fn frame(parts: &[&[u8]]) -> Vec<u8> {
 /// The election's public key, with the fingerprint that is published and shown to voters.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ElectionPublicKey {
-    key: PublicKey,
+    key: Rsaep,
     spki_der: Vec<u8>,
 }
 
@@ -55,7 +56,7 @@ impl ElectionPublicKey {
         let key = PublicKey::from_public_key_der(der).map_err(|e| CryptoError::BadKey(e.to_string()))?;
         check_bits(&key, MIN_ELECTION_KEY_BITS)?;
         let spki_der = key.to_public_key_der().map_err(|e| CryptoError::BadKey(e.to_string()))?.into_vec();
-        Ok(ElectionPublicKey { key, spki_der })
+        Ok(ElectionPublicKey { key: Rsaep::new(&key), spki_der })
     }
 
     /// Reads a PEM `PUBLIC KEY` (SubjectPublicKeyInfo).

@@ -16,6 +16,7 @@
 //!   verification (R-VOTE-5, R-VOTE-6, R-VOTE-8).
 //! - [`oaep`]: RSAES-OAEP encryption with SHA-256 as the browser runs it, and the MGF1 mask the tally's decoder
 //!   shares.
+//! - [`rsaep`]: the RSA public-key operation under it, in Montgomery arithmetic shaped for wasm32.
 //!
 //! What this crate must never do: I/O, async, reading a clock or the environment, generating its own randomness
 //! (callers pass an RNG), or decrypting a ballot (only the counting tool decrypts, R-COUNT-2). It compiles for
@@ -32,6 +33,7 @@ pub mod jst;
 pub mod kana;
 pub mod oaep;
 pub mod practice;
+pub mod rsaep;
 pub mod session;
 pub mod window;
 

@@ -2,21 +2,17 @@
 //! the mask function the counting tool's decoder shares.
 //!
 //! Why not `rsa`'s own OAEP encryption: its RSAEP raises to the public exponent with the constant-time 4-bit window
-//! it uses for secret exponents, about 37 Montgomery multiplications for e = 65537. The exponent here is public,
-//! so square-and-multiply over its bits (16 squarings and 1 multiplication) is as safe: each multiplication is
-//! still constant-time in the message, and only e's bits (public) shape the sequence. In the browser this makes one
-//! encryption about twice as fast as `rsa`'s (tracker issue 10, README's Performance table). The arithmetic is
-//! still `crypto-bigint`'s, the same that `rsa` uses; the encoding is checked byte for byte against `rsa`'s
-//! encryption with the same randomness, and decrypted by `rsa`, WebCrypto (web/tests/encrypt_bench.rs), OpenSSL
-//! and SoftHSM2 (the counting tool's tests).
+//! it uses for secret exponents, about 37 Montgomery multiplications for e = 65537, in `crypto-bigint`'s 32-bit
+//! limbs. Here RSAEP is [`crate::rsaep`]: square-and-multiply over the public exponent's bits (16 squarings and
+//! 1 multiplication), each constant-time in the message, in limbs shaped for wasm. The encoding is checked byte
+//! for byte against `rsa`'s encryption with the same randomness, and decrypted by `rsa`, WebCrypto
+//! (web/tests/encrypt_bench.rs), OpenSSL and SoftHSM2 (the counting tool's tests).
 
-use crypto_bigint::BoxedUint;
-use crypto_bigint::modular::BoxedMontyForm;
 use rand_core::CryptoRng;
-use rsa::PublicKey;
-use rsa::traits::PublicKeyParts;
 use sha2::{Digest, Sha256};
-use zeroize::{Zeroize, Zeroizing};
+use zeroize::Zeroizing;
+
+use crate::rsaep::Rsaep;
 
 /// The length of a SHA-256 digest, the OAEP hash here.
 pub const H_LEN: usize = 32;
@@ -46,7 +42,7 @@ pub fn mgf1_xor(out: &mut [u8], seed: &[u8]) {
 /// RSAES-OAEP-ENCRYPT (RFC 8017 §7.1.1) of `msg` under `key` with `label`, the seed drawn from `rng`.
 pub fn encrypt<R: CryptoRng + ?Sized>(
     rng: &mut R,
-    key: &PublicKey,
+    key: &Rsaep,
     label: &[u8],
     msg: &[u8],
 ) -> Result<Vec<u8>, MessageTooLong> {
@@ -65,26 +61,7 @@ pub fn encrypt<R: CryptoRng + ?Sized>(
     db[m_start..].copy_from_slice(msg);
     mgf1_xor(db, seed);
     mgf1_xor(seed, db);
-    Ok(rsaep(key, &em))
-}
-
-/// RSAEP (RFC 8017 §5.1.1): `em^e mod n` as `k` bytes. `em` starts with a zero byte, so it is below `n`.
-fn rsaep(key: &PublicKey, em: &[u8]) -> Vec<u8> {
-    let params = key.n_params();
-    let mut base = BoxedMontyForm::new(BoxedUint::from_be_slice_truncated(em, params.bits_precision()), params);
-    let e = key.e();
-    let mut acc = base.clone();
-    for i in (0..e.bit_width_vartime().saturating_sub(1)).rev() {
-        acc = acc.square();
-        if e.bit_vartime(i) {
-            acc = &acc * &base;
-        }
-    }
-    let c = acc.retrieve().to_be_bytes();
-    // The message in Montgomery form is the ballot: wipe it as `rsa` does its padded block.
-    base.zeroize();
-    acc.zeroize();
-    c[c.len() - key.size()..].to_vec()
+    Ok(key.apply(&em))
 }
 
 #[cfg(test)]
@@ -95,7 +72,7 @@ mod tests {
     use rand_chacha::ChaCha20Rng;
     use rand_core::SeedableRng;
     use rsa::pkcs8::{DecodePrivateKey, DecodePublicKey};
-    use rsa::{Oaep, PrivateKey};
+    use rsa::{Oaep, PrivateKey, PublicKey};
 
     use super::*;
 
@@ -110,7 +87,7 @@ mod tests {
             let msg: Vec<u8> = (0..len).map(|j| (j * 7 + i) as u8).collect();
             let label = format!("jp-ivote:v1:ballot:e{i}:c{len}").into_bytes();
             let seed = [i as u8; 32];
-            let ours = encrypt(&mut ChaCha20Rng::from_seed(seed), &key, &label, &msg).unwrap();
+            let ours = encrypt(&mut ChaCha20Rng::from_seed(seed), &Rsaep::new(&key), &label, &msg).unwrap();
             let padding = Oaep::<Sha256>::new_with_label(label.clone());
             let theirs = key.encrypt(&mut ChaCha20Rng::from_seed(seed), padding, &msg).unwrap();
             assert_eq!(ours, theirs, "message of {len} bytes");
@@ -122,7 +99,7 @@ mod tests {
         let key = PublicKey::from_public_key_pem(PUB).unwrap();
         let sk = PrivateKey::from_pkcs8_pem(KEY_INSECURE).unwrap();
         let mut rng = ChaCha20Rng::from_seed([9; 32]);
-        let ct = encrypt(&mut rng, &key, b"label-a", b"ballot bytes").unwrap();
+        let ct = encrypt(&mut rng, &Rsaep::new(&key), b"label-a", b"ballot bytes").unwrap();
         assert_eq!(ct.len(), 384);
         let ok = sk.decrypt(Oaep::<Sha256>::new_with_label(b"label-a".to_vec()), &ct).unwrap();
         assert_eq!(ok, b"ballot bytes");
@@ -131,7 +108,7 @@ mod tests {
 
     #[test]
     fn refuses_a_message_longer_than_the_block_allows() {
-        let key = PublicKey::from_public_key_pem(PUB).unwrap();
+        let key = Rsaep::new(&PublicKey::from_public_key_pem(PUB).unwrap());
         let mut rng = ChaCha20Rng::from_seed([1; 32]);
         assert!(encrypt(&mut rng, &key, b"", &[0; 318]).is_ok());
         assert_eq!(encrypt(&mut rng, &key, b"", &[0; 319]), Err(MessageTooLong { len: 319, k: 384, max: 318 }));

@@ -9,8 +9,8 @@
 //! OAEP label. Both keys are parsed or imported once, outside the timed loop; the key parse is timed separately.
 //!
 //! The line also gives the RSA crate's own OAEP encryption of the same ballot for comparison: its exponentiation
-//! is the constant-time window made for secret exponents, about twice the work of the app's square-and-multiply
-//! over the public exponent (shared/src/oaep.rs).
+//! is the constant-time window made for secret exponents, in `crypto-bigint`'s limbs (shared/src/oaep.rs and
+//! shared/src/rsaep.rs say why the app does its own).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use base64::Engine;
