@@ -22,6 +22,7 @@
 //! decrypted by `rsa`, WebCrypto, OpenSSL and SoftHSM2.
 
 use crypto_bigint::BoxedUint;
+use crypto_bigint::modular::BoxedMontyForm;
 use rsa::PublicKey;
 use rsa::traits::PublicKeyParts;
 use zeroize::Zeroizing;
@@ -63,11 +64,18 @@ impl Scratch {
     fn new(l: usize) -> Scratch {
         Scratch { m: Zeroizing::new(vec![0; l]), rev: Zeroizing::new(vec![0; l]) }
     }
+
+    /// Holds `x` reversed as the current product's second factor.
+    fn set_rev(&mut self, x: &[u32]) {
+        for (r, &v) in self.rev.iter_mut().zip(x.iter().rev()) {
+            *r = v;
+        }
+    }
 }
 
 impl Rsaep {
     /// Prepares `key`. Work that depends on the key alone (one division and one exponentiation), done once per
-    /// key; variable-time, as the key is public.
+    /// key.
     pub fn new(key: &PublicKey) -> Rsaep {
         let bits = key.n().bit_width_vartime() as usize;
         // R > 4n: two bits of room above the modulus.
@@ -76,26 +84,18 @@ impl Rsaep {
         let n_prime = inverse_mod_2_64(u64::from(n[0])).wrapping_neg() & MASK;
         let e = key.e();
         let e_bits: Vec<bool> = (0..e.bit_width_vartime().saturating_sub(1)).rev().map(|i| e.bit_vartime(i)).collect();
-        let n_rev = n.iter().rev().copied().collect();
-        let mut rsaep = Rsaep { n, n_rev, n_prime, e_bits, fix: Vec::new(), k: key.size() };
         // Each squaring turns m^a·R^−b into m^2a·R^−(2b + 1), each multiplication by m into m^(a + 1)·R^−(b + 1).
-        let b = rsaep.e_bits.iter().fold(0u64, |b, &bit| 2 * b + 1 + u64::from(bit));
-        // R^(b + 1) mod n: R² mod n (R in Montgomery form) raised to b + 1 in Montgomery form, then taken out.
-        let r2_bits = 2 * W as usize * limbs;
-        let mut r2_be = vec![0u8; r2_bits / 8 + 1];
-        r2_be[0] = 1 << (r2_bits % 8);
-        let r2 = to_limbs(&BoxedUint::from_be_slice_vartime(&r2_be).rem_vartime(key.n()).to_be_bytes(), limbs);
-        let exp = b + 1;
-        let exp_bits: Vec<bool> = (0..exp.ilog2()).rev().map(|i| exp >> i & 1 == 1).collect();
-        let mut s = Scratch::new(limbs);
-        let fix_mont = rsaep.pow(&r2, &exp_bits, &mut s);
-        let mut one = vec![0u32; limbs];
-        one[0] = 1;
-        let mut fix = vec![0u32; limbs];
-        rsaep.mul(&fix_mont, &one, &mut fix, &mut s);
-        rsaep.reduce(&mut fix);
-        rsaep.fix = fix;
-        rsaep
+        let b = e_bits.iter().fold(0u64, |b, &bit| 2 * b + 1 + u64::from(bit));
+        // R^(b + 1) mod n, by `crypto-bigint` (R mod n by one division, then its exponentiation).
+        let r_bits = W as usize * limbs;
+        let mut r_be = vec![0u8; r_bits / 8 + 1];
+        r_be[0] = 1 << (r_bits % 8);
+        let r = BoxedUint::from_be_slice_vartime(&r_be).rem_vartime(key.n());
+        let exp = BoxedUint::from(b + 1);
+        let fix = BoxedMontyForm::new(r, key.n_params()).pow_bounded_exp(&exp, exp.bit_width_vartime()).retrieve();
+        let fix = to_limbs(&fix.to_be_bytes(), limbs);
+        let n_rev = n.iter().rev().copied().collect();
+        Rsaep { n, n_rev, n_prime, e_bits, fix, k: key.size() }
     }
 
     /// Returns the modulus's length in bytes: the length of every result.
@@ -138,17 +138,13 @@ impl Rsaep {
 
     /// `out = a·b·R⁻¹ mod n`, below 2n for `a` and `b` below 2n.
     fn mul(&self, a: &[u32], b: &[u32], out: &mut [u32], s: &mut Scratch) {
-        for (r, &x) in s.rev.iter_mut().zip(b.iter().rev()) {
-            *r = x;
-        }
+        s.set_rev(b);
         self.redc(out, s, |k, lo, hi, rev| column(a, rev, k, lo, hi));
     }
 
     /// `out = a²·R⁻¹ mod n`, as [`Rsaep::mul`] with each cross product computed once and doubled.
     fn square(&self, a: &[u32], out: &mut [u32], s: &mut Scratch) {
-        for (r, &x) in s.rev.iter_mut().zip(a.iter().rev()) {
-            *r = x;
-        }
+        s.set_rev(a);
         self.redc(out, s, |k, lo, hi, rev| {
             // Pairs i < k − i, i in lo..half; the middle square when k is even.
             let half = k.div_ceil(2).min(hi);
@@ -301,7 +297,6 @@ mod tests {
     #[cfg(target_arch = "wasm32")]
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
-    use crypto_bigint::modular::BoxedMontyForm;
     use rand_chacha::ChaCha20Rng;
     use rand_core::{Rng, SeedableRng};
     use rsa::pkcs8::DecodePublicKey;
