@@ -1,0 +1,292 @@
+//! The disk reader against the real verifier (R-VOTE-8, tracker issue 16): voters log in and cast one at a time
+//! through the HTTP API, as real traffic arrives (at 100,000 voters over twelve days, well under one cast a
+//! second), each cast followed by its UX-research metrics (a practice election), while an intruder copies the
+//! whole data directory at random moments, and once more after the close. The attacker of [`forensics`] then reads
+//! the copies from SQLite's file format and names a voter for each ballot and each research row.
+//!
+//! The bound it must meet (README, "Ballot secrecy on disk"):
+//! - with every copy, the ones taken during voting included: each ballot and each research row hides in a crowd
+//!   of at least K of its contest (K = the verifier's default batch), and the attacker names no more voters than
+//!   a guess within each crowd would;
+//! - with the copy taken after the close alone: no better than chance within the contest.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod forensics;
+mod support;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
+use card_helper::pki::TestAuthority;
+use chrono::Utc;
+use forensics::{Copy, Known};
+use rand_core::{Rng, SeedableRng};
+use rsa::PrivateKey;
+use rsa::pkcs8::DecodePrivateKey;
+use shared::api::{Challenge, DisplayCode, DrumStart, SelectionCode, TaskMetrics};
+use shared::ballot_box::PublishedBallotBox;
+use shared::crypto::ElectionPublicKey;
+use shared::election::Choice;
+use support::*;
+use verifier::db::Db;
+
+/// Voters, each casting every contest of the demo election: 3 × 350 = 1,050 casts.
+const VOTERS: usize = 350;
+/// The smallest crowd the verifier promises by default (its ballot-box batch, `serve --ballot-box-batch`).
+const K: usize = 64;
+/// Seconds from the verifier's start to the close of voting, on its (test-shifted) clock.
+const SECONDS_TO_CLOSE: i64 = 75;
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(db: &Path, trust: &Path, clock_offset: i64, log: &Path) -> (Server, String) {
+    let log = std::fs::File::create(log).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_verifier"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--public-origin", ORIGIN])
+        .arg("--db")
+        .arg(db)
+        .arg("--trust-dir")
+        .arg(trust)
+        .args(["--insecure-test-clock-offset-seconds", &clock_offset.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("verifier: listening on ").expect("started").trim_end_matches('/').to_string();
+    (Server(child), base)
+}
+
+/// The demo election dated so that voting closes at the next 20:00 JST at least ten minutes away (so that the
+/// test clock moves by less than a day, and the test authority's revocation lists stay current).
+fn closing_soon(mut e: shared::election::Election) -> shared::election::Election {
+    let soon = shared::jst::to_jst(Utc::now() + chrono::TimeDelta::minutes(10));
+    let close_day = if soon.time() < chrono::NaiveTime::from_hms_opt(20, 0, 0).unwrap() {
+        soon.date_naive()
+    } else {
+        soon.date_naive().succ_opt().unwrap()
+    };
+    let length = e.election_day - e.notice_date;
+    e.election_day = close_day.succ_opt().unwrap();
+    e.notice_date = e.election_day - length;
+    e.validate().unwrap();
+    e
+}
+
+struct Voter {
+    v: TestVoter,
+    participant: String,
+    casts: Vec<(String, serde_json::Value, String)>,
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disk_reader_with_copies_of_the_data_directory_cannot_link_ballots_to_voters() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    let ca = TestAuthority::init(&tmp.path().join("ca")).unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(16);
+
+    // The roll and the election, written before the verifier starts.
+    // Cards share four key pairs (two RSA keys per voter would take minutes to generate).
+    let key_cards: Vec<_> = (0..4).map(|i| ca.issue(&person(i), 365).unwrap()).collect();
+    let keys: Vec<(PrivateKey, PrivateKey)> = key_cards
+        .iter()
+        .map(|c| {
+            (
+                PrivateKey::from_pkcs8_der(&c.auth_key_pkcs8_der).unwrap(),
+                PrivateKey::from_pkcs8_der(&c.sign_key_pkcs8_der).unwrap(),
+            )
+        })
+        .collect();
+    let people: Vec<_> = (0..VOTERS).map(person).collect();
+    let cards = ca.issue_many_sharing_keys(&people, 365, &key_cards, 2).unwrap();
+    let election = closing_soon(verifier::demo::demo_election(Utc::now()).unwrap());
+    assert!(election.practice, "research rows are written in practice elections");
+    let key = ElectionPublicKey::from_pem(ELECTION_PUB).unwrap();
+    let contests: Vec<String> = election.contests.iter().map(|c| c.id.to_string()).collect();
+    let mut voters = Vec::new();
+    {
+        let db = Db::open(&data.join("verifier.sqlite")).unwrap();
+        db.create_election(&election, &key, "test", Utc::now()).unwrap();
+        for (i, card) in cards.into_iter().enumerate() {
+            let (auth_key, sign_key) = keys[i % keys.len()].clone();
+            let v = TestVoter { person_id: format!("person-{i:04}"), card, auth_key, sign_key };
+            register(&db, &v, &["tokyo", "national"]);
+            voters.push(v);
+        }
+    }
+    // Every ballot encrypted and signed beforehand, as each voter's browser and card would.
+    let mut voters: Vec<Voter> = voters
+        .into_iter()
+        .map(|v| {
+            let casts = contests
+                .iter()
+                .map(|c| {
+                    let contest = election.contest(c).unwrap();
+                    let plain = shared::ballot::encode(&election, contest, &Choice::Blank).unwrap();
+                    let ct = shared::crypto::encrypt_ballot(&mut rng, &key, election.id.as_str(), c, &plain).unwrap();
+                    let tracker = shared::crypto::tracker(&ct);
+                    (c.clone(), cast_body(&v, election.id.as_str(), c, &ct), tracker)
+                })
+                .collect();
+            let mut p = [0u8; 16];
+            rng.fill_bytes(&mut p);
+            Voter { v, participant: hex::encode(p), casts }
+        })
+        .collect();
+    // Voters arrive in random order.
+    for i in (1..voters.len()).rev() {
+        voters.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
+    }
+
+    // The verifier, its clock shifted so that voting closes SECONDS_TO_CLOSE after it starts.
+    let closes_at = election.window().closes_at;
+    let offset = (closes_at - Utc::now()).num_seconds() - SECONDS_TO_CLOSE;
+    let started = Instant::now();
+    let (_server, base) = start(&data.join("verifier.sqlite"), &tmp.path().join("ca"), offset, &tmp.path().join("log"));
+
+    // The intruder: copies of the whole data directory at random moments while voters vote.
+    let copies: Arc<Mutex<Vec<Copy>>> = Arc::default();
+    let stop = Arc::new(AtomicBool::new(false));
+    let copier = {
+        let (copies, stop, data) = (copies.clone(), stop.clone(), data.clone());
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(30 + rng.next_u64() % 400));
+                copies.lock().unwrap().push(Copy::take(&data));
+            }
+        })
+    };
+
+    // Voters vote one at a time; each cast is followed by its research metrics, as the app sends them.
+    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let mut truth_ballots: HashMap<String, String> = HashMap::new();
+    let mut truth_research: HashMap<String, String> = HashMap::new();
+    let kind_of: HashMap<String, shared::election::ContestKind> =
+        election.contests.iter().map(|c| (c.id.to_string(), c.kind())).collect();
+    for voter in &voters {
+        // Voters arrive at random moments, not back to back.
+        tokio::time::sleep(Duration::from_millis(rng.next_u64() % 40)).await;
+        let http_voter = reqwest::Client::builder().cookie_store(true).build().unwrap();
+        let c: Challenge =
+            http_voter.post(format!("{base}/api/v1/session/challenge")).send().await.unwrap().json().await.unwrap();
+        let nonce = B64.decode(c.nonce).unwrap();
+        let r = http_voter
+            .post(format!("{base}/api/v1/session"))
+            .json(&login_body(&voter.v, &nonce, ORIGIN))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        for (contest, body, tracker) in &voter.casts {
+            let r = http_voter.post(format!("{base}/api/v1/ballots")).json(body).send().await.unwrap();
+            assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+            truth_ballots.insert(tracker.clone(), voter.v.person_id.clone());
+            let metrics = TaskMetrics {
+                participant: voter.participant.clone(),
+                contest_kind: kind_of[contest],
+                assigned: false,
+                selection: SelectionCode::List,
+                display: DisplayCode::Scroll,
+                drum_start: DrumStart::First,
+                candidates: 9,
+                time_to_first_selection_ms: Some(1200),
+                time_to_confirm_ms: 2500,
+                changes_of_mind: 0,
+                steps: 3,
+                search_keystrokes: 0,
+                errors: 0,
+                chosen_position: None,
+                off_first_screen: None,
+            };
+            let r = http.post(format!("{base}/api/v1/research/metrics")).json(&metrics).send().await.unwrap();
+            assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+            truth_research.insert(format!("{}\u{0}{contest}", voter.participant), voter.v.person_id.clone());
+        }
+    }
+    let voting_took = started.elapsed();
+    stop.store(true, Ordering::Relaxed);
+    copier.join().unwrap();
+    let mut copies = std::mem::take(&mut *copies.lock().unwrap());
+    assert!(
+        voting_took < Duration::from_secs(SECONDS_TO_CLOSE as u64 - 5),
+        "the casts took {voting_took:?}, too close to the close at {SECONDS_TO_CLOSE} s"
+    );
+
+    // After the close: the published ballot box, and one more copy.
+    let published: PublishedBallotBox = loop {
+        let r = http.get(format!("{base}/api/v1/elections/current/ballot-box")).send().await.unwrap();
+        if r.status() == 200 {
+            break r.json().await.unwrap();
+        }
+        assert!(started.elapsed() < Duration::from_secs(SECONDS_TO_CLOSE as u64 + 60), "never published");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
+    let after_close = Copy::take(&data);
+    let known = Known {
+        persons: voters.iter().map(|v| v.v.person_id.clone()).collect(),
+        contests: contests.clone(),
+        trackers: published
+            .contests
+            .iter()
+            .flat_map(|c| c.trackers.iter().map(|t| (t.clone(), c.contest_id.clone())))
+            .collect(),
+        contest_of_kind: kind_of
+            .iter()
+            .map(|(c, k)| (serde_json::to_value(k).unwrap().as_str().unwrap().to_string(), c.clone()))
+            .collect(),
+    };
+    assert_eq!(known.trackers.len(), truth_ballots.len(), "every receipted ballot is published");
+    let during = copies.len();
+    let bytes: usize = copies.iter().map(Copy::bytes).sum();
+    copies.push(after_close);
+
+    let all = forensics::attack(&copies, &known);
+    let ballots = forensics::score(&all.ballots, &truth_ballots);
+    let research = forensics::score(&all.research, &truth_research);
+    let sealed = forensics::attack(&copies[during..], &known);
+    let sealed_ballots = forensics::score(&sealed.ballots, &truth_ballots);
+    let sealed_research = forensics::score(&sealed.research, &truth_research);
+    eprintln!(
+        "forensics: {} casts in {voting_took:?}; {during} copies during voting ({} MB) and one after the close; \
+         {} WAL commits read, {} marks seen",
+        truth_ballots.len(),
+        bytes / 1_000_000,
+        all.commits_read,
+        all.marks_seen
+    );
+    eprintln!("forensics: every copy, ballots: {ballots}");
+    eprintln!("forensics: every copy, research rows: {research}");
+    eprintln!("forensics: after the close only, ballots: {sealed_ballots}");
+    eprintln!("forensics: after the close only, research rows: {sealed_research}");
+
+    assert_eq!(ballots.items, truth_ballots.len(), "the attacker found every ballot on disk");
+    // A binomial allowance over what a guess within each crowd names on average.
+    let allowance = |s: &forensics::Score| s.expected_by_crowd + 4.0 * s.expected_by_crowd.sqrt() + 3.0;
+    for (what, s) in [("ballots", &ballots), ("research rows", &research)] {
+        assert!(s.min_crowd >= K, "{what}: an item hides among only {} (bound: {K}); {s}", s.min_crowd);
+        assert!((s.named as f64) <= allowance(s), "{what}: named beyond the crowds: {s}");
+    }
+    for (what, s) in [("ballots", &sealed_ballots), ("research rows", &sealed_research)] {
+        let per_contest = truth_ballots.len() / contests.len();
+        assert!(s.min_crowd >= per_contest, "{what} after the close: crowd {} < {per_contest}; {s}", s.min_crowd);
+        assert!((s.named as f64) <= allowance(s), "{what} after the close: better than chance: {s}");
+    }
+}
