@@ -99,6 +99,26 @@ pub fn encrypt_ballot<R: CryptoRng + ?Sized>(
         .map_err(|e| CryptoError::Encrypt(e.to_string()))
 }
 
+/// Returns the OAEP label of a ballot-box batch key: `jp-ivote:v1:batch-key:<election>:<contest>:<batch hex>`. It
+/// differs from every ballot label, so a wrapped key can never be taken for a ballot, nor a ballot for a key.
+pub fn batch_key_label(election_id: &str, contest_id: &str, batch: &[u8]) -> Vec<u8> {
+    format!("jp-ivote:v1:batch-key:{election_id}:{contest_id}:{}", hex::encode(batch)).into_bytes()
+}
+
+/// Encrypts a ballot-box batch key (the symmetric key that seals ballots waiting in the box's pool) under the
+/// election key, so that only the counting tool, in the HSM, can open a batch the verifier could not (R-VOTE-8).
+pub fn wrap_batch_key<R: CryptoRng + ?Sized>(
+    rng: &mut R,
+    key: &ElectionPublicKey,
+    election_id: &str,
+    contest_id: &str,
+    batch: &[u8],
+    secret: &[u8; 32],
+) -> Result<Vec<u8>, CryptoError> {
+    crate::oaep::encrypt(rng, &key.key, &batch_key_label(election_id, contest_id, batch), secret)
+        .map_err(|e| CryptoError::Encrypt(e.to_string()))
+}
+
 /// Returns the message whose SHA-256 the card's signing key signs for a ballot (R-VOTE-6).
 pub fn envelope_message(election_id: &str, contest_id: &str, ciphertext: &[u8]) -> Vec<u8> {
     frame(&[ENVELOPE_DOMAIN, election_id.as_bytes(), contest_id.as_bytes(), ciphertext])

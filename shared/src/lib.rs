@@ -11,7 +11,7 @@
 //! - [`practice`]: practice elections for UX research, made from shipped name lists (tracker issue 9).
 //! - [`election`]: elections, contests, candidates, parties, judges and their ballot rules (R-SYS-4).
 //! - [`ballot`]: the fixed-length, versioned ballot bytes of one contest's choice.
-//! - [`ballot_box`]: the published tracker digest and the signed export format for offline counting.
+//! - [`export`]: what leaves the ballot box after the close: the published tracker digest and the signed export for offline counting.
 //! - [`crypto`]: ballot encryption (RSA-OAEP-SHA-256, R-VOTE-7), the digests the card signs, and signature
 //!   verification (R-VOTE-5, R-VOTE-6, R-VOTE-8).
 //! - [`oaep`]: RSAES-OAEP encryption with SHA-256 as the browser runs it, and the MGF1 mask the tally's decoder
@@ -24,7 +24,7 @@
 
 pub mod api;
 pub mod ballot;
-pub mod ballot_box;
+pub mod export;
 pub mod calendar;
 pub mod crypto;
 pub mod election;

@@ -234,6 +234,11 @@ struct ServeArgs {
     /// The card helper's origin on voters' PCs, which the voter app calls (and its CSP allows).
     #[arg(long, env = "VERIFIER_CARD_HELPER_ORIGIN", default_value = "http://127.0.0.1:24190")]
     card_helper_origin: String,
+    /// The ballot box's batch K (R-VOTE-8): ballots enter the box in shuffled crowds of at least K per contest,
+    /// and a copy of the data directory cannot place a ballot more precisely. Higher K: more ballots wait in the
+    /// pool, and more are left for the counting tool to open if the verifier stops.
+    #[arg(long, env = "VERIFIER_BALLOT_BOX_BATCH", default_value_t = ballot_box::DEFAULT_BATCH)]
+    ballot_box_batch: usize,
     /// Mark the session cookie Secure (set this behind TLS).
     #[arg(long, env = "VERIFIER_SECURE_COOKIES")]
     secure_cookies: bool,
@@ -560,7 +565,8 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
         (db, election, key)
     } else {
         let path = args.db.clone().context("give --db or --demo")?;
-        let db = Db::open(&path)?;
+        let options = crate::db::DbOptions { ballot_box_batch: args.ballot_box_batch, ..Default::default() };
+        let db = Db::open_with(&path, options)?;
         let (election, key) = db
             .election()?
             .with_context(|| format!("{} has no election: run `verifier election create` first", path.display()))?;
@@ -611,11 +617,14 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
     // voters); a small pool makes the burst wait in tokio's queue instead, as cheap closures (issue 10).
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(BLOCKING_THREADS).build()?;
+    let state_for_seal = state.clone();
     let options = server::ServeOptions { listen: args.listen, web_dir: args.web_dir, state };
     let db_for_mail = state_db_for_mail;
-    runtime.block_on(async move {
+    let db_at_stop = state_for_seal.db.clone();
+    let served = runtime.block_on(async move {
         // The voter port is bound (and said so) before the operator API starts.
         let voters = server::bind(options).await?;
+        tokio::spawn(server::seal_at_close(state_for_seal));
         // Notices are delivered in the background and retried until sent (R-REG-7).
         let _mail = crate::notify::spawn_delivery_loop(db_for_mail, mailer, std::time::Duration::from_secs(30));
         let Some((config, ctx)) = operator_api else { return voters.await };
@@ -626,7 +635,14 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
             r = voters => r,
             r = operators => r,
         }
-    })
+    });
+    // Research tasks still waiting are written when the verifier stops (ballots are not: see `ballot-box`).
+    match crate::research::flush(&db_at_stop) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(research_tasks_written = n, "research tasks written at stop"),
+        Err(e) => tracing::error!(error = %e, "research tasks waiting at stop were not written"),
+    }
+    served
 }
 
 /// Reads and validates an election definition.

@@ -388,12 +388,23 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
         )
     })?;
     // From here on only the bare ciphertext goes on; the signature and certificate are dropped with `req`.
-    match state.db.cast(&voter.person_id, state.election.id.as_str(), contest.id.as_str(), &ciphertext, now) {
+    match state.db.cast(&voter.person_id, state.election.id.as_str(), contest.id.as_str(), &ciphertext) {
         Ok(tracker) => {
             let body = CastReceipt { contest: contest.id.to_string(), tracker };
             Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response())
         }
         Err(crate::db::CastError::AlreadyVoted) => Err(already()),
+        Err(crate::db::CastError::Duplicate) => Err(Refusal::new(
+            StatusCode::CONFLICT,
+            "DUPLICATE_BALLOT",
+            "This exact encrypted ballot was already received, so it was not accepted. Go back and vote again: \
+             your choice is then encrypted afresh.",
+        )),
+        Err(crate::db::CastError::Sealed) => Err(Refusal::new(
+            StatusCode::FORBIDDEN,
+            "VOTING_CLOSED",
+            "Online voting has closed (20:00 JST the day before election day).",
+        )),
         Err(crate::db::CastError::Storage(e)) => Err(storage_refusal(e)),
     }
 }
@@ -410,6 +421,13 @@ pub fn published_ballot_box(state: &AppState) -> Result<Response, Refusal> {
         ));
     }
     let published = crate::ops::published_ballot_box(&state.db, &state.election).map_err(storage_refusal)?;
+    let published = published.ok_or_else(|| {
+        Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "BALLOT_BOX_NOT_SEALED",
+            "The ballot box is being sealed after the close. Try again in a minute.",
+        )
+    })?;
     Ok(warp::reply::json(&published).into_response())
 }
 

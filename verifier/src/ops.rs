@@ -8,8 +8,8 @@ use chrono::{DateTime, Utc};
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use shared::ballot_box::{
-    EXPORT_FORMAT, ExportFile, Manifest, PublishedBallotBox, PublishedContest, contest_entry, tracker_root,
+use shared::export::{
+    EXPORT_FORMAT, ExportFile, Manifest, PublishedBallotBox, PublishedContest, Unopened, contest_entry, tracker_root,
 };
 use shared::crypto::{ElectionPublicKey, tracker};
 use shared::election::Election;
@@ -80,7 +80,7 @@ pub struct ZeroCheckReport {
     pub audit_entries: i64,
     /// The hash of the last audit entry.
     pub audit_head: String,
-    /// Ballot-box writes recorded in the audit log since the election was created (zero).
+    /// Rows of the election in the ballot box's file, of any table (ballots, pool, batches, cast groups): zero.
     pub ballot_box_writes: i64,
     /// SHA-256 of the running verifier binary, to compare with the audited build (R-SYS-2).
     pub binary_sha256: String,
@@ -107,16 +107,12 @@ pub fn zero_check(
         .map(|c| (c.id.to_string(), counts.iter().find(|(id, _)| id == c.id.as_str()).map_or(0, |(_, n)| *n)))
         .collect();
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
-    let (marks, audit, writes) = db.with(|c| {
+    let (marks, audit) = db.with(|c| {
         let id = election.id.as_str();
         let marks: i64 = c.query_row("SELECT count(*) FROM voted WHERE election_id = ?1", [id], |r| r.get(0))?;
-        let writes: i64 = c.query_row(
-            "SELECT count(*) FROM audit_log WHERE action = 'vote_marked' AND json_extract(detail, '$.election') = ?1",
-            [id],
-            |r| r.get(0),
-        )?;
-        Ok((marks, crate::audit::verify(c)?, writes))
+        Ok((marks, crate::audit::verify(c)?))
     })?;
+    let writes = db.ballot_box().rows(election.id.as_str())? as i64;
     if let Some((seq, why)) = &audit.first_broken {
         anyhow::bail!("the audit log is broken at entry {seq}: {why}");
     }
@@ -156,11 +152,12 @@ pub fn export(
     );
     let contests: Vec<_> = election.contests.iter().filter(|c| c.district == district).collect();
     anyhow::ensure!(!contests.is_empty(), "no contest of this election has district {district:?}");
+    db.seal(election.id.as_str())?;
     let mut entries = Vec::new();
     let mut ballots = Vec::new();
     for c in contests {
-        let cts = db.ciphertexts_in_hash_order(election.id.as_str(), c.id.as_str())?;
-        let (entry, contest_ballots) = contest_entry(c.id.as_str(), &cts);
+        let (cts, unopened) = contest_contents(db, election, c.id.as_str())?;
+        let (entry, contest_ballots) = contest_entry(c.id.as_str(), &cts, &unopened);
         entries.push(entry);
         ballots.push(contest_ballots);
     }
@@ -189,14 +186,31 @@ pub fn export(
     Ok(file)
 }
 
-/// Returns every contest's sorted trackers and their root, for publication after the close.
-pub fn published_ballot_box(db: &Db, election: &Election) -> anyhow::Result<PublishedBallotBox> {
+/// A contest's ballots in the sealed box, in tracker order, and its unopened batches.
+fn contest_contents(db: &Db, election: &Election, contest: &str) -> anyhow::Result<(Vec<Vec<u8>>, Vec<Unopened>)> {
+    let ballot_box = db.ballot_box();
+    let cts = ballot_box.ciphertexts(election.id.as_str(), contest)?;
+    let unopened = ballot_box
+        .unopened_batches(election.id.as_str(), contest)?
+        .into_iter()
+        .map(|b| Unopened { batch: b.id, wrapped_key: b.wrapped_key, entries: b.entries })
+        .collect();
+    Ok((cts, unopened))
+}
+
+/// Returns every contest's sorted trackers and their root, and how many ballots wait in unopened batches, for
+/// publication once the box is sealed after the close; `None` before the seal.
+pub fn published_ballot_box(db: &Db, election: &Election) -> anyhow::Result<Option<PublishedBallotBox>> {
+    if !db.ballot_box().is_sealed(election.id.as_str())? {
+        return Ok(None);
+    }
     let mut contests = Vec::new();
     for c in &election.contests {
-        let mut trackers: Vec<String> =
-            db.ciphertexts_in_hash_order(election.id.as_str(), c.id.as_str())?.iter().map(|ct| tracker(ct)).collect();
+        let (cts, unopened) = contest_contents(db, election, c.id.as_str())?;
+        let mut trackers: Vec<String> = cts.iter().map(|ct| tracker(ct)).collect();
         let root = tracker_root(&mut trackers);
-        contests.push(PublishedContest { contest_id: c.id.to_string(), trackers, root });
+        let unopened = unopened.iter().map(|u| u.entries.len() as u64).sum();
+        contests.push(PublishedContest { contest_id: c.id.to_string(), trackers, root, unopened });
     }
-    Ok(PublishedBallotBox { election_id: election.id.to_string(), contests })
+    Ok(Some(PublishedBallotBox { election_id: election.id.to_string(), contests }))
 }

@@ -5,10 +5,16 @@
 //! - The app sends one task's anonymous metrics to `POST /api/v1/research/metrics`; a real election refuses them
 //!   (`NOT_PRACTICE`) and stores nothing.
 //!
-//! Anonymity is a property of the `research_tasks` schema: no person, no session, no certificate, no tracker, no
-//! time column. Rows are keyed by a random id in a `WITHOUT ROWID` table, so neither a rowid nor the storage order
-//! follows the order of arrival (which the audit log's `vote_marked` entries could otherwise be lined up with).
-//! The endpoint reads no cookie, and nothing here is logged.
+//! Anonymity is a property of the `research_tasks` schema and of when rows are written: no person, no session, no
+//! certificate, no tracker, no time column; rows keyed by a random id in a `WITHOUT ROWID` table; and a task's row
+//! is not written when it arrives, right after the cast it describes (a disk reader would line it up with the
+//! voter's mark and learn the chosen position). Tasks wait in memory ([`Pending`]); once 2K of a contest kind
+//! wait (K: the ballot box's batch), the oldest K are written in one transaction, in random order, so that the
+//! K or more still waiting make a crowd of at least K at the close, when they are written, or when the verifier
+//! stops. The endpoint reads no cookie, and nothing here is logged.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use rusqlite::{Connection, params};
 use shared::api::{DisplayCode, DrumStart, ResearchConfig, SelectionCode, TaskMetrics};
@@ -104,12 +110,63 @@ pub fn receive(state: &AppState, metrics: TaskMetrics) -> Result<Response, Refus
     Ok(warp::reply::with_status(warp::reply::json(&serde_json::json!({})), StatusCode::CREATED).into_response())
 }
 
-/// Stores one task's metrics under a random id.
+/// Tasks waiting to be written, per (election, contest kind).
+#[derive(Default)]
+pub struct Pending(Mutex<HashMap<(String, String), Vec<TaskMetrics>>>);
+
+/// Takes one task's metrics: it waits with others of its election and contest kind; once 2K wait, the oldest K
+/// are written in one transaction, in random order, each under a random id.
 pub fn store(db: &Db, election_id: &str, m: &TaskMetrics) -> anyhow::Result<()> {
-    let mut id = [0u8; 16];
-    getrandom::fill(&mut id).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     let kind = serde_json::to_value(m.contest_kind)?.as_str().unwrap_or_default().to_string();
+    let k = db.ballot_box().batch_size();
+    let due = {
+        let mut pending = db.research_pending().0.lock().map_err(|_| anyhow::anyhow!("a lock is poisoned"))?;
+        let waiting = pending.entry((election_id.to_string(), kind)).or_default();
+        waiting.push(m.clone());
+        (waiting.len() >= 2 * k).then(|| waiting.drain(..k).collect::<Vec<_>>())
+    };
+    if let Some(batch) = due {
+        write(db, election_id, batch)?;
+    }
+    Ok(())
+}
+
+/// Writes every task still waiting (at the close, and when the verifier stops); returns how many.
+pub fn flush(db: &Db) -> anyhow::Result<usize> {
+    let all: Vec<((String, String), Vec<TaskMetrics>)> = {
+        let mut pending = db.research_pending().0.lock().map_err(|_| anyhow::anyhow!("a lock is poisoned"))?;
+        pending.drain().collect()
+    };
+    let mut n = 0;
+    for ((election, _), batch) in all {
+        n += batch.len();
+        write(db, &election, batch)?;
+    }
+    Ok(n)
+}
+
+/// Writes tasks in one transaction, in random order.
+fn write(db: &Db, election_id: &str, mut batch: Vec<TaskMetrics>) -> anyhow::Result<()> {
+    ballot_box::shuffle(&mut batch)?;
     db.with(|c| {
+        let tx = c.transaction()?;
+        for m in &batch {
+            insert(&tx, election_id, m)?;
+        }
+        tx.commit()
+    })?;
+    Ok(())
+}
+
+fn insert(c: &Connection, election_id: &str, m: &TaskMetrics) -> rusqlite::Result<()> {
+    let mut id = [0u8; 16];
+    getrandom::fill(&mut id).map_err(|e| rusqlite::Error::InvalidParameterName(format!("no randomness: {e}")))?;
+    let kind = serde_json::to_value(m.contest_kind)
+        .map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))?
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    {
         c.execute(
             "INSERT INTO research_tasks (id, election_id, participant, contest_kind, assigned, selection, display,
                  drum_start, candidates, time_to_first_selection_ms, time_to_confirm_ms, changes_of_mind, steps,
@@ -134,8 +191,8 @@ pub fn store(db: &Db, election_id: &str, m: &TaskMetrics) -> anyhow::Result<()> 
                 m.chosen_position,
                 m.off_first_screen,
             ],
-        )
-    })?;
+        )?;
+    }
     Ok(())
 }
 

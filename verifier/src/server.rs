@@ -40,6 +40,34 @@ pub async fn bind(opts: ServeOptions) -> anyhow::Result<impl Future<Output = any
     })
 }
 
+/// Seals the ballot box once voting has closed (R-VOTE-8: the box's held batches enter it and its file is
+/// rebuilt in key order), then writes the UX-research tasks still waiting. Checked every second on the election's
+/// clock; retried every ten seconds if it fails (a full disk). Returns once done.
+pub async fn seal_at_close(state: AppState) {
+    loop {
+        if state.election.window().state(state.clock.now()) == shared::window::WindowState::Closed {
+            let s = state.clone();
+            let sealed = tokio::task::spawn_blocking(move || {
+                let tasks = crate::research::flush(&s.db)?;
+                s.db.seal(s.election.id.as_str())?;
+                anyhow::Ok(tasks)
+            })
+            .await;
+            match sealed {
+                Ok(Ok(tasks)) => {
+                    tracing::info!(election = %state.election.id, research_tasks_written = tasks, "ballot box sealed");
+                    return;
+                }
+                Ok(Err(e)) => tracing::error!(error = %e, "the ballot box could not be sealed; trying again in 10 s"),
+                Err(e) => tracing::error!(error = %e, "the sealing task failed; trying again in 10 s"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+        } else {
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+}
+
 async fn shutdown() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]

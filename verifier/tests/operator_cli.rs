@@ -11,7 +11,7 @@ use std::process::{Command, Output};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::Utc;
-use shared::ballot_box::{ExportFile, Manifest, PublishedBallotBox, content_digest, tracker_root};
+use shared::export::{ExportFile, Manifest, PublishedBallotBox, content_digest, tracker_root};
 use shared::election::{Choice, Election};
 use support::*;
 use verifier::db::Db;

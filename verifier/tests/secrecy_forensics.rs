@@ -31,7 +31,7 @@ use rand_core::{Rng, SeedableRng};
 use rsa::PrivateKey;
 use rsa::pkcs8::DecodePrivateKey;
 use shared::api::{Challenge, DisplayCode, DrumStart, SelectionCode, TaskMetrics};
-use shared::ballot_box::PublishedBallotBox;
+use shared::export::PublishedBallotBox;
 use shared::crypto::ElectionPublicKey;
 use shared::election::Choice;
 use support::*;

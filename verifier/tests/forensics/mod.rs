@@ -9,8 +9,8 @@
 //! - **audit and research rows** against anything else that is time-ordered.
 //!
 //! Every observation gives an item (a voter's mark in a contest, a ballot, a research row) a place in time: the
-//! first copy it is seen in, then within that copy the WAL commit it first appears in (older generations first),
-//! then its cell's rank. Per contest, the attacker lines the ballots up with the marks in that order (a box that
+//! first copy it is seen in, then within that copy the WAL commit that first holds it when nothing before it in
+//! that copy did (the main file, then the WAL's commits oldest first), then its cell's rank. Per contest, the attacker lines the ballots up with the marks in that order (a box that
 //! fills in casting order is read in casting order) and guesses that the i-th ballot is the i-th voter's. Its
 //! *crowd* is the number of items of the same contest that became visible in the same commit, or in the same
 //! copy when no commit of theirs was seen: the voters among whom it hides, whatever order the attacker guesses.
@@ -154,30 +154,34 @@ pub fn attack(copies: &[Copy], known: &Known) -> Findings {
                     Item::Ballot { tracker, contest } => (&mut b, tracker, contest),
                     Item::Research { id, contest } => (&mut r, id, contest),
                 };
-                // Within a copy the WAL places an item more precisely than the main file; the earliest commit wins.
-                let entry: &mut (Key, String) = map.entry(id).or_insert((key, contest));
-                let better = if key.1 != entry.0.1 { key.1 == 1 } else { key < entry.0 };
-                if better {
-                    entry.0 = key;
-                }
+                // What a file holds was written before any commit its WAL still shows as new; among commits, the
+                // first that holds an item is the one that wrote it.
+                map.entry(id).or_insert((key, contest));
             }
         };
+        // The main files first, then every WAL's commits in time order (older generations first): an item is
+        // placed where it is first seen, so a commit places only what no earlier state of the files held.
+        let mut wals = Vec::new();
         for (name, bytes) in &copy.files {
             let base = name.trim_end_matches("-wal").to_string();
             let n = file_index.len();
             let f = *file_index.entry(base).or_insert(n);
             if name.ends_with("-wal") {
-                let commits = sqlite_file::wal_commits(bytes);
-                let oldest = commits.iter().map(|c| c.generation).max().unwrap_or(0) as i64;
-                commits_read += commits.len();
-                for c in &commits {
-                    for cell in &c.cells {
-                        note(cell, (s, 1, f, oldest - c.generation as i64, c.index, cell.rank));
-                    }
-                }
+                wals.push((f, bytes));
             } else {
                 for cell in sqlite_file::database_cells(bytes) {
                     note(&cell, (s, 0, f, 0, 0, cell.rank));
+                }
+            }
+        }
+        for (f, bytes) in wals {
+            let mut commits = sqlite_file::wal_commits(bytes);
+            commits_read += commits.len();
+            let oldest = commits.iter().map(|c| c.generation).max().unwrap_or(0) as i64;
+            commits.sort_by_key(|c| (oldest - c.generation as i64, c.index));
+            for c in &commits {
+                for cell in &c.cells {
+                    note(cell, (s, 1, f, oldest - c.generation as i64, c.index, cell.rank));
                 }
             }
         }

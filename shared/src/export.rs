@@ -1,17 +1,22 @@
-//! The ballot box after the close (R-COUNT-1, R-VOTE-8): the published digest that lets a voter find a receipt's
-//! tracker, and the export file that carries a counting district's ciphertexts on a medium to offline counting.
+//! What leaves the ballot box after the close (R-COUNT-1, R-VOTE-8): the published digest that lets a voter find
+//! a receipt's tracker, and the export file that carries a counting district's ciphertexts on a medium to offline
+//! counting.
 //!
 //! - Trackers are sorted; the digest is the RFC 6962 Merkle tree hash over them (leaf `SHA-256(0x00 ‖ tracker)`,
 //!   node `SHA-256(0x01 ‖ left ‖ right)`), so a voter can check inclusion against the published root.
 //! - An export holds, per contest, the ciphertexts in tracker order (hash order, never casting order), and a
 //!   manifest (election, contests, counts, digests, election key fingerprint) signed by the verifier's export key
 //!   (Ed25519). The signature covers the manifest's exact bytes, kept as a string in the file.
+//! - Ballots the verifier could not move into the box itself (it stopped while it held their batch's key, crate
+//!   `ballot-box`) travel as *unopened batches*: the batch's key wrapped under the election key
+//!   ([`crate::crypto::wrap_batch_key`]) and its sealed entries. The manifest counts and digests them too; the
+//!   counting tool unwraps the key in the HSM and counts them with the rest.
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The export file's format tag.
-pub const EXPORT_FORMAT: &str = "jp-ivote-ballot-box/1";
+pub const EXPORT_FORMAT: &str = "jp-ivote-ballot-box/2";
 
 /// Returns the RFC 6962 Merkle tree hash over trackers (raw 32-byte hashes), in the order given.
 pub fn merkle_root(leaves: &[[u8; 32]]) -> [u8; 32] {
@@ -73,22 +78,79 @@ pub struct ContestManifest {
     pub content_digest: String,
     /// [`tracker_root`] of the contest's trackers.
     pub tracker_root: String,
+    /// The contest's unopened batches, in the file's order.
+    pub unopened: Vec<UnopenedManifest>,
 }
 
-/// Describes one contest's ciphertexts (already in tracker order) for an export: its manifest entry and its
-/// base64 ballots. The verifier writes exports with it and the counting tool's tests rebuild them with it.
-pub fn contest_entry(contest_id: &str, ciphertexts: &[Vec<u8>]) -> (ContestManifest, ContestBallots) {
+/// One unopened batch in a manifest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnopenedManifest {
+    /// The batch id (16 bytes, hex).
+    pub batch: String,
+    /// How many sealed ballots it holds.
+    pub count: u64,
+    /// [`unopened_digest`] of its wrapped key and entries.
+    pub digest: String,
+}
+
+/// An unopened batch as the ballot box gives it: id, wrapped key, sealed entries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unopened {
+    /// The batch id.
+    pub batch: [u8; 16],
+    /// The batch key wrapped under the election key.
+    pub wrapped_key: Vec<u8>,
+    /// The sealed entries.
+    pub entries: Vec<Vec<u8>>,
+}
+
+/// Returns SHA-256 over an unopened batch's wrapped key and entries, each framed with its length.
+pub fn unopened_digest(wrapped_key: &[u8], entries: &[Vec<u8>]) -> String {
+    let mut h = Sha256::new();
+    h.update(crate::crypto::frame(&[wrapped_key]));
+    for e in entries {
+        h.update(crate::crypto::frame(&[e]));
+    }
+    hex::encode(h.finalize())
+}
+
+/// Describes one contest's ciphertexts (already in tracker order) and unopened batches for an export: its
+/// manifest entry and its base64 ballots. The verifier writes exports with it and the counting tool's tests
+/// rebuild them with it.
+pub fn contest_entry(
+    contest_id: &str,
+    ciphertexts: &[Vec<u8>],
+    unopened: &[Unopened],
+) -> (ContestManifest, ContestBallots) {
     use base64::Engine;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let mut trackers: Vec<String> = ciphertexts.iter().map(|ct| crate::crypto::tracker(ct)).collect();
     let manifest = ContestManifest {
         contest_id: contest_id.to_string(),
         count: ciphertexts.len() as u64,
         content_digest: content_digest(ciphertexts),
         tracker_root: tracker_root(&mut trackers),
+        unopened: unopened
+            .iter()
+            .map(|u| UnopenedManifest {
+                batch: hex::encode(u.batch),
+                count: u.entries.len() as u64,
+                digest: unopened_digest(&u.wrapped_key, &u.entries),
+            })
+            .collect(),
     };
     let ballots = ContestBallots {
         contest_id: contest_id.to_string(),
-        ciphertexts: ciphertexts.iter().map(|ct| base64::engine::general_purpose::STANDARD.encode(ct)).collect(),
+        ciphertexts: ciphertexts.iter().map(|ct| b64(ct)).collect(),
+        unopened: unopened
+            .iter()
+            .map(|u| UnopenedBatchFile {
+                batch: hex::encode(u.batch),
+                wrapped_key: b64(&u.wrapped_key),
+                entries: u.entries.iter().map(|e| b64(e)).collect(),
+            })
+            .collect(),
     };
     (manifest, ballots)
 }
@@ -114,11 +176,14 @@ pub struct Manifest {
 }
 
 impl Manifest {
-    /// Computes [`Manifest::ballot_box_digest`] from the contest entries.
+    /// Computes [`Manifest::ballot_box_digest`] from the contest entries (their unopened batches included).
     pub fn compute_digest(contests: &[ContestManifest]) -> String {
         let mut h = Sha256::new();
         for c in contests {
             h.update(crate::crypto::frame(&[c.contest_id.as_bytes(), c.content_digest.as_bytes()]));
+            for u in &c.unopened {
+                h.update(crate::crypto::frame(&[u.batch.as_bytes(), u.digest.as_bytes()]));
+            }
         }
         hex::encode(h.finalize())
     }
@@ -146,6 +211,20 @@ pub struct ContestBallots {
     pub contest_id: String,
     /// Ciphertexts, base64, in tracker order.
     pub ciphertexts: Vec<String>,
+    /// The contest's unopened batches, in the manifest's order.
+    pub unopened: Vec<UnopenedBatchFile>,
+}
+
+/// An unopened batch in the export file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnopenedBatchFile {
+    /// The batch id (hex).
+    pub batch: String,
+    /// The batch key wrapped under the election key, base64.
+    pub wrapped_key: String,
+    /// The sealed entries, base64.
+    pub entries: Vec<String>,
 }
 
 /// `GET /api/v1/elections/current/ballot-box` after the close.
@@ -168,6 +247,9 @@ pub struct PublishedContest {
     pub trackers: Vec<String>,
     /// Their Merkle root (hex).
     pub root: String,
+    /// Ballots received but held in batches the verifier could not open itself (it stopped while holding them):
+    /// the counting tool opens and counts them, and publishes their trackers with the result.
+    pub unopened: u64,
 }
 
 #[cfg(test)]
