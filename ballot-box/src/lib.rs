@@ -209,6 +209,14 @@ impl BallotBox {
         Ok(())
     }
 
+    /// Lets the file grow by `pages` pages at most from now on, as a full file system would (tests of a full disk).
+    pub fn limit_growth_for_tests(&self, pages: i64) -> Result<(), BoxError> {
+        let conn = self.conn()?;
+        let now: i64 = conn.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+        conn.pragma_update(None, "max_page_count", now + pages)?;
+        Ok(())
+    }
+
     /// The batch size K: the smallest crowd a ballot enters the box in.
     pub fn batch_size(&self) -> usize {
         self.batch

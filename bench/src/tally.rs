@@ -91,7 +91,7 @@ pub fn run(args: &TallyArgs) -> anyhow::Result<serde_json::Value> {
     let db = verifier::db::Db::open_in_memory()?;
     db.create_election(&election, &key, "bench", now)?;
     for (i, ct) in ciphertexts.iter().enumerate() {
-        db.cast(&format!("bench-voter-{i}"), election.id.as_str(), CONTEST, ct, now)
+        db.cast(&format!("bench-voter-{i}"), election.id.as_str(), CONTEST, ct)
             .map_err(|e| anyhow::anyhow!("storing ballot {i}: {e}"))?;
     }
     let export_key = verifier::ops::ExportKey::generate(&dir.path().join("export-key.pk8"))?;

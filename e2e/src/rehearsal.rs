@@ -832,7 +832,7 @@ async fn election_round(
         .collect();
 
     say(&format!("[{id}] the published ballot box (trackers and Merkle roots)"));
-    let published: shared::ballot_box::PublishedBallotBox =
+    let published: shared::export::PublishedBallotBox =
         serde_json::from_str(&http_get(&format!("{}api/v1/elections/current/ballot-box", served.base_url))?)?;
     let all_published: Vec<&String> = published.contests.iter().flat_map(|c| c.trackers.iter()).collect();
     let trackers_published = trackers.iter().filter(|t| all_published.contains(t)).count();
@@ -855,8 +855,8 @@ async fn election_round(
                 .arg(&export)
                 .env("VERIFIER_INSECURE_TEST_CLOCK_OFFSET_SECONDS", close_offset.to_string()),
         )?;
-        let file: shared::ballot_box::ExportFile = serde_json::from_slice(&std::fs::read(&export)?)?;
-        let manifest: shared::ballot_box::Manifest = serde_json::from_str(&file.manifest)?;
+        let file: shared::export::ExportFile = serde_json::from_slice(&std::fs::read(&export)?)?;
+        let manifest: shared::export::Manifest = serde_json::from_str(&file.manifest)?;
         for c in &manifest.contests {
             let root = published.contests.iter().find(|p| p.contest_id == c.contest_id).map(|p| p.root.as_str());
             ensure!(

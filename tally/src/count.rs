@@ -8,22 +8,29 @@
 //!   candidates (特定枠 candidates included, whose votes go to the party); personal votes are reported for the
 //!   ranking of the list.
 //! - Judicial review: dismiss marks per judge; a ballot with no mark is valid.
+//! - Unopened batches (ballots the verifier could not move into the box itself, crate `ballot-box`): each batch's
+//!   key is unwrapped inside the token like a ballot (its own OAEP label), the entries are opened on the host,
+//!   and their ballots are counted with the rest; their trackers are listed, since the verifier could not
+//!   publish them. An entry that does not open is an invalid ballot.
+//! - A ciphertext received twice (someone re-signed another voter's ballot) is reported and counted once; the rest
+//!   of the district is counted as usual.
 
+use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use shared::ballot;
-use shared::crypto::oaep_label;
+use shared::crypto::{batch_key_label, oaep_label};
 use shared::election::{Choice, Contest, ContestKind, Election};
 
 use crate::error::TallyError;
 use crate::hsm::{DecryptPath, Decrypted, Decryptor};
-use crate::import::VerifiedExport;
+use crate::import::{VerifiedContest, VerifiedExport};
 use crate::signing::SigningKey;
 
 /// The result file's format tag.
-pub const RESULT_FORMAT: &str = "jp-ivote-tally/1";
+pub const RESULT_FORMAT: &str = "jp-ivote-tally/2";
 
 /// A candidate's votes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,7 +80,7 @@ pub struct ContestResult {
     pub contest_id: String,
     /// Its kind.
     pub kind: ContestKind,
-    /// Ballots in the file: everyone who voted in this contest.
+    /// Ballots in the file: everyone who voted in this contest (valid + blank + invalid + copies not counted).
     pub voters: u64,
     /// Ballots for a candidate, a party, or (review) with or without marks.
     pub valid: u64,
@@ -87,6 +94,21 @@ pub struct ContestResult {
     pub parties: Vec<PartyLine>,
     /// Judges (review), in the official order.
     pub judges: Vec<JudgeLine>,
+    /// Ballots that came in unopened batches and were opened here.
+    pub from_unopened_batches: u64,
+    /// Their trackers, sorted: a voter whose receipt is not in the verifier's published box finds it here.
+    pub unopened_trackers: Vec<String>,
+    /// Ciphertexts received more than once: counted once, each extra copy listed here.
+    pub duplicates: Vec<DuplicateLine>,
+}
+
+/// A ciphertext received more than once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicateLine {
+    /// Its tracker.
+    pub tracker: String,
+    /// Copies beyond the one counted.
+    pub extra_copies: u64,
 }
 
 /// The whole result.
@@ -152,6 +174,9 @@ fn empty_result(contest: &Contest) -> ContestResult {
         candidates,
         parties,
         judges,
+        from_unopened_batches: 0,
+        unopened_trackers: Vec::new(),
+        duplicates: Vec::new(),
     }
 }
 
@@ -195,7 +220,52 @@ pub fn tally_contest(election: &Election, contest: &Contest, plaintexts: &[Decry
     r
 }
 
-/// Decrypts every ballot of a verified export with the token and adds them up.
+/// A contest's ballots once its unopened batches are opened: each distinct ciphertext once (`None` for an entry
+/// that did not open), the trackers of the opened ones, and the copies found.
+struct Gathered {
+    ballots: Vec<Option<Vec<u8>>>,
+    opened_trackers: Vec<String>,
+    duplicates: Vec<DuplicateLine>,
+}
+
+fn gather(election: &Election, c: &VerifiedContest, keys: &mut impl Iterator<Item = Decrypted>) -> Gathered {
+    let mut ballots: Vec<Option<Vec<u8>>> = c.ciphertexts.iter().cloned().map(Some).collect();
+    let mut opened_trackers = Vec::new();
+    for batch in &c.unopened {
+        let key = keys.next().flatten().and_then(|k| ballot_box::sealing::key_from_bytes(&k));
+        match key {
+            Some(key) => {
+                for ct in batch.open(&key, election.id.as_str(), &c.contest_id) {
+                    if let Some(ct) = &ct {
+                        opened_trackers.push(shared::crypto::tracker(ct));
+                    }
+                    ballots.push(ct);
+                }
+            }
+            None => ballots.extend(batch.entries.iter().map(|_| None)),
+        }
+    }
+    opened_trackers.sort();
+    let mut copies: BTreeMap<String, u64> = BTreeMap::new();
+    let mut seen = HashSet::new();
+    ballots.retain(|b| match b {
+        Some(ct) => {
+            let t = shared::crypto::tracker(ct);
+            if seen.insert(t.clone()) {
+                true
+            } else {
+                *copies.entry(t).or_default() += 1;
+                false
+            }
+        }
+        None => true,
+    });
+    let duplicates = copies.into_iter().map(|(tracker, extra_copies)| DuplicateLine { tracker, extra_copies }).collect();
+    Gathered { ballots, opened_trackers, duplicates }
+}
+
+/// Decrypts every ballot of a verified export with the token and adds them up: first the keys of unopened
+/// batches (in the token), then every distinct ballot (in the token).
 pub fn count(
     election: &Election,
     export: &VerifiedExport,
@@ -203,21 +273,38 @@ pub fn count(
     threads: usize,
     progress: &indicatif::ProgressBar,
 ) -> Result<TallyReport, TallyError> {
+    let key_jobs: Vec<(Vec<u8>, Vec<u8>)> = export
+        .contests
+        .iter()
+        .flat_map(|c| {
+            c.unopened.iter().map(|b| {
+                (batch_key_label(election.id.as_str(), &c.contest_id, &b.id), b.wrapped_key.clone())
+            })
+        })
+        .collect();
+    let mut keys = decryptor.decrypt_all(&key_jobs, threads, &indicatif::ProgressBar::hidden())?.into_iter();
+    let gathered: Vec<Gathered> = export.contests.iter().map(|c| gather(election, c, &mut keys)).collect();
     let mut jobs = Vec::new();
-    for (contest_id, cts) in &export.contests {
-        let label = oaep_label(election.id.as_str(), contest_id);
-        jobs.extend(cts.iter().map(|ct| (label.clone(), ct.clone())));
+    for (c, g) in export.contests.iter().zip(&gathered) {
+        let label = oaep_label(election.id.as_str(), &c.contest_id);
+        // An entry that did not open has no ciphertext: an empty one decrypts to nothing, an invalid ballot.
+        jobs.extend(g.ballots.iter().map(|ct| (label.clone(), ct.clone().unwrap_or_default())));
     }
     progress.set_length(jobs.len() as u64);
     let mut plaintexts = decryptor.decrypt_all(&jobs, threads, progress)?.into_iter();
     progress.finish();
     let mut contests = Vec::new();
-    for (contest_id, cts) in &export.contests {
+    for (c, g) in export.contests.iter().zip(gathered) {
         let contest = election
-            .contest(contest_id)
-            .ok_or_else(|| TallyError::Export(format!("contest {contest_id} is not in the election")))?;
-        let mine: Vec<Decrypted> = plaintexts.by_ref().take(cts.len()).collect();
-        contests.push(tally_contest(election, contest, &mine));
+            .contest(&c.contest_id)
+            .ok_or_else(|| TallyError::Export(format!("contest {} is not in the election", c.contest_id)))?;
+        let mine: Vec<Decrypted> = plaintexts.by_ref().take(g.ballots.len()).collect();
+        let mut result = tally_contest(election, contest, &mine);
+        result.voters += g.duplicates.iter().map(|d| d.extra_copies).sum::<u64>();
+        result.from_unopened_batches = c.unopened.iter().map(|u| u.entries.len() as u64).sum();
+        result.unopened_trackers = g.opened_trackers;
+        result.duplicates = g.duplicates;
+        contests.push(result);
     }
     Ok(TallyReport {
         format: RESULT_FORMAT.into(),
@@ -277,6 +364,21 @@ pub fn to_table(report: &TallyReport) -> String {
             "\n== {} ({:?}): voters {}, valid {}, blank (白票) {}, invalid {}",
             c.contest_id, c.kind, c.voters, c.valid, c.blank, c.invalid
         );
+        if c.from_unopened_batches > 0 {
+            let _ = writeln!(
+                out,
+                "  {} ballots came in batches the verifier could not open; opened here (trackers in result.json)",
+                c.from_unopened_batches
+            );
+        }
+        for d in &c.duplicates {
+            let _ = writeln!(
+                out,
+                "  WARNING: ciphertext {} was received {} times (re-signed by another voter); counted once",
+                d.tracker,
+                d.extra_copies + 1
+            );
+        }
         for p in &c.parties {
             let _ = writeln!(
                 out,

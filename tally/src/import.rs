@@ -3,15 +3,20 @@
 //! The export key's Ed25519 signature over the manifest's exact bytes, then the manifest against the election
 //! (format, election, district, contests), the ceremony's key fingerprint, and each contest's ciphertexts
 //! against the signed count, content digest (detects a changed, dropped, added or re-ordered ciphertext) and
-//! tracker root, and the whole file against the ballot-box digest. Duplicate ciphertexts, ciphertexts of the
-//! wrong length, and a count other than the committee record's (R-VOTE-12) are refused. Every refusal names what
-//! differs.
+//! tracker root, each unopened batch (ballots the verifier could not move into the box itself, crate
+//! `ballot-box`) against its signed count and digest, and the whole file against the ballot-box digest.
+//! Ciphertexts of the wrong length, and a count (box plus unopened batches) other than the committee record's
+//! (R-VOTE-12) are refused. Every refusal names what differs. A ciphertext found twice is not refused here: the
+//! count reports it and counts it once (it can only come from a voter who re-signed another's ballot).
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use shared::ballot_box::{EXPORT_FORMAT, ExportFile, Manifest, content_digest, tracker_root};
+use shared::export::{
+    EXPORT_FORMAT, ExportFile, Manifest, UnopenedBatchFile, UnopenedManifest, content_digest, tracker_root,
+    unopened_digest,
+};
 use shared::crypto::tracker;
 use shared::election::Election;
 
@@ -38,8 +43,26 @@ pub struct Expectations {
 pub struct VerifiedExport {
     /// The signed manifest.
     pub manifest: Manifest,
-    /// Per contest, in the manifest's order: its id and the ciphertexts.
-    pub contests: Vec<(String, Vec<Vec<u8>>)>,
+    /// Per contest, in the manifest's order.
+    pub contests: Vec<VerifiedContest>,
+}
+
+/// One contest of a verified export.
+#[derive(Clone, Debug)]
+pub struct VerifiedContest {
+    /// The contest.
+    pub contest_id: String,
+    /// The ciphertexts of the box, in tracker order.
+    pub ciphertexts: Vec<Vec<u8>>,
+    /// Its unopened batches.
+    pub unopened: Vec<ballot_box::UnopenedBatch>,
+}
+
+impl VerifiedContest {
+    /// Every ballot received: in the box and in unopened batches.
+    pub fn received(&self) -> u64 {
+        (self.ciphertexts.len() + self.unopened.iter().map(|u| u.entries.len()).sum::<usize>()) as u64
+    }
 }
 
 fn refuse(msg: String) -> TallyError {
@@ -108,12 +131,16 @@ pub fn verify_export(bytes: &[u8], election: &Election, want: &Expectations) -> 
             .map(|(i, b)| B64.decode(b).map_err(|e| refuse(format!("contest {id}: ciphertext {i} is not base64: {e}"))))
             .collect::<Result<_, _>>()?;
         let expected = want.expected_count_per_contest.get(id).copied().unwrap_or(want.expected_count);
-        if entry.count != expected {
+        let held: u64 = entry.unopened.iter().map(|u| u.count).sum();
+        if entry.count + held != expected {
             return Err(refuse(format!(
-                "contest {id}: the manifest counts {} ballots, the committee record says {expected}",
+                "contest {id}: the manifest counts {} ballots ({} in the box, {held} in unopened batches), the \
+                 committee record says {expected}",
+                entry.count + held,
                 entry.count
             )));
         }
+        let unopened = verify_unopened(id, &entry.unopened, &ballots.unopened, want.ciphertext_len)?;
         if cts.len() as u64 != entry.count {
             return Err(refuse(format!(
                 "contest {id}: {} ciphertexts in the file, the manifest counts {}",
@@ -137,10 +164,6 @@ pub fn verify_export(bytes: &[u8], election: &Election, want: &Expectations) -> 
             )));
         }
         let trackers: Vec<String> = cts.iter().map(|c| tracker(c)).collect();
-        let mut seen = HashSet::new();
-        if let Some(dup) = trackers.iter().find(|t| !seen.insert(t.as_str())) {
-            return Err(refuse(format!("contest {id}: duplicate ciphertext (tracker {dup})")));
-        }
         if trackers.windows(2).any(|w| w[0] > w[1]) {
             return Err(refuse(format!("contest {id}: ciphertexts are not in tracker order")));
         }
@@ -148,9 +171,60 @@ pub fn verify_export(bytes: &[u8], election: &Election, want: &Expectations) -> 
         if root != entry.tracker_root {
             return Err(refuse(format!("contest {id}: tracker root {root}, the manifest says {}", entry.tracker_root)));
         }
-        contests.push((id.clone(), cts));
+        contests.push(VerifiedContest { contest_id: id.clone(), ciphertexts: cts, unopened });
     }
     Ok(VerifiedExport { manifest, contests })
+}
+
+/// Checks a contest's unopened batches in the file against the manifest's: ids, counts, digests, key length.
+fn verify_unopened(
+    id: &str,
+    listed: &[UnopenedManifest],
+    in_file: &[UnopenedBatchFile],
+    ciphertext_len: usize,
+) -> Result<Vec<ballot_box::UnopenedBatch>, TallyError> {
+    if listed.len() != in_file.len() {
+        return Err(refuse(format!(
+            "contest {id}: {} unopened batches in the file, the manifest lists {}",
+            in_file.len(),
+            listed.len()
+        )));
+    }
+    let mut out = Vec::new();
+    for (m, f) in listed.iter().zip(in_file) {
+        let batch = &m.batch;
+        let decoded_id = hex::decode(&f.batch).ok().and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok());
+        let Some(batch_id) = decoded_id.filter(|_| f.batch == m.batch) else {
+            return Err(refuse(format!("contest {id}: unopened batch {:?} in the file, the manifest lists {batch}", f.batch)));
+        };
+        let b64 = |what: &str, s: &str| {
+            B64.decode(s).map_err(|e| refuse(format!("contest {id}: unopened batch {batch}: {what} is not base64: {e}")))
+        };
+        let wrapped_key = b64("the wrapped key", &f.wrapped_key)?;
+        if wrapped_key.len() != ciphertext_len {
+            return Err(refuse(format!(
+                "contest {id}: unopened batch {batch}: the wrapped key has {} bytes, the election key makes {ciphertext_len}",
+                wrapped_key.len()
+            )));
+        }
+        let entries: Vec<Vec<u8>> = f.entries.iter().map(|e| b64("an entry", e)).collect::<Result<_, _>>()?;
+        if entries.len() as u64 != m.count {
+            return Err(refuse(format!(
+                "contest {id}: unopened batch {batch}: {} entries in the file, the manifest counts {}",
+                entries.len(),
+                m.count
+            )));
+        }
+        let digest = unopened_digest(&wrapped_key, &entries);
+        if digest != m.digest {
+            return Err(refuse(format!(
+                "contest {id}: unopened batch {batch}: digest {digest}, the manifest says {} (changed?)",
+                m.digest
+            )));
+        }
+        out.push(ballot_box::UnopenedBatch { id: batch_id, wrapped_key, entries });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -172,7 +246,7 @@ mod tests {
         let mut ballots = Vec::new();
         for c in &e.contests {
             let (entry, contest_ballots) =
-                shared::ballot_box::contest_entry(c.id.as_str(), &per_contest(c.id.as_str()));
+                shared::export::contest_entry(c.id.as_str(), &per_contest(c.id.as_str()), &[]);
             entries.push(entry);
             ballots.push(contest_ballots);
         }
@@ -220,13 +294,14 @@ mod tests {
         let (bytes, want) = signed_export(&two, "hoc-2028");
         let v = verify_export(&bytes, &election(), &want).unwrap();
         assert_eq!(v.contests.len(), 5);
-        assert_eq!(v.contests[0].1, two("tokyo"));
+        assert_eq!(v.contests[0].ciphertexts, two("tokyo"));
     }
 
     #[test]
     fn signed_but_wrong_contents_are_refused_by_name() {
+        // A ciphertext twice passes the import: the count reports it and counts it once.
         let (bytes, want) = signed_export(&|_| vec![vec![1; 384], vec![1; 384]], "hoc-2028");
-        assert!(refusal(&bytes, &want).contains("contest tokyo: duplicate ciphertext"));
+        assert!(verify_export(&bytes, &election(), &want).is_ok());
 
         let (bytes, want) = signed_export(&|id| two(id).into_iter().rev().collect(), "hoc-2028");
         assert!(refusal(&bytes, &want).contains("contest tokyo: ciphertexts are not in tracker order"));
@@ -241,7 +316,7 @@ mod tests {
         want.expected_count = 3;
         assert!(
             refusal(&bytes, &want)
-                .contains("contest tokyo: the manifest counts 2 ballots, the committee record says 3")
+                .contains("contest tokyo: the manifest counts 2 ballots (2 in the box, 0 in unopened batches), the committee record says 3")
         );
         want.expected_count = 2;
         want.expected_count_per_contest.insert("nowhere".into(), 2);

@@ -162,7 +162,7 @@ fn ceremony_import_and_count_with_softhsm2() {
     assert!(ok(&import(&export_path, &[])).contains("export OK"));
 
     // Refusals, each naming what differs.
-    let write_variant = |name: &str, f: &dyn Fn(&mut shared::ballot_box::ExportFile)| {
+    let write_variant = |name: &str, f: &dyn Fn(&mut shared::export::ExportFile)| {
         let mut v = file.clone();
         f(&mut v);
         let p = lab.path(name);

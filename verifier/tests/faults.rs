@@ -1,7 +1,7 @@
 //! Faults the verifier must survive without losing or half-writing a ballot (issue: benchmarks, load, faults):
-//! a full disk is a clear 503 with a code and the voter stays able to vote once space returns; an online backup
-//! taken while voters cast is one consistent snapshot that passes the audit-chain check and whose voted marks
-//! equal its ballots. (kill -9 under load: crash_recovery.rs; 100 simultaneous casts: voting.rs; SMTP down:
+//! a full disk (the voter store's or the ballot box's) is a clear 503 with a code and the voter stays able to vote
+//! once space returns; an online backup taken while voters cast is a consistent pair of copies (voter store and
+//! ballot box) that passes the audit-chain check and whose voted marks equal its ballots. (kill -9 under load: crash_recovery.rs; 100 simultaneous casts: voting.rs; SMTP down:
 //! notify_smtp.rs.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -12,45 +12,88 @@ use support::*;
 use verifier::db::Db;
 use warp::http::StatusCode;
 
-fn counts(db: &rusqlite::Connection) -> (i64, i64) {
-    let voted: i64 = db.query_row("SELECT COUNT(*) FROM voted", [], |r| r.get(0)).unwrap();
-    let ballots: i64 = db.query_row("SELECT COUNT(*) FROM ballots", [], |r| r.get(0)).unwrap();
+/// Marks and ballots (in the box or in unopened batches) of the fixture's election.
+fn counts(db: &Db) -> (i64, i64) {
+    let (election, _) = db.election().unwrap().unwrap();
+    let voted: i64 = db
+        .with(|c| c.query_row("SELECT COUNT(*) FROM voted WHERE election_id = ?1", [election.id.as_str()], |r| r.get(0)))
+        .unwrap();
+    let ballots: i64 = db.ballot_counts(election.id.as_str()).unwrap().iter().map(|(_, n)| n).sum();
     (voted, ballots)
 }
 
 #[tokio::test]
-async fn a_full_disk_is_a_clear_503_and_nothing_is_half_written() {
+async fn a_full_voter_store_is_a_clear_503_and_nothing_is_half_written() {
+    full_disk(false).await;
+}
+
+/// The ballot box's file fills after the voter store committed the marks: they are removed, nothing stays.
+#[tokio::test]
+async fn a_full_ballot_box_is_a_clear_503_and_nothing_is_half_written() {
+    full_disk(true).await;
+}
+
+async fn full_disk(ballot_box: bool) {
     let f = fixture(40);
     let mut cookies = Vec::new();
     for v in &f.voters {
         cookies.push(login(&f.state, v).await);
     }
-    // The database may grow by a few pages only (as a full file system would allow).
-    let pages: i64 = f.state.db.with(|c| c.query_row("PRAGMA page_count", [], |r| r.get(0))).unwrap();
-    f.state.db.with(|c| c.pragma_update(None, "max_page_count", pages + 2)).unwrap();
+    // One store may not grow by more than a page (as a full file system would allow).
+    if ballot_box {
+        f.state.db.ballot_box().limit_growth_for_tests(1).unwrap();
+    } else {
+        // Whatever free space the file has is taken too: by marks of another election in the marks' own pages,
+        // and by rows of another table.
+        f.state
+            .db
+            .with(|c| {
+                for i in 0..400 {
+                    c.execute("INSERT INTO voted (person_id, election_id, contest_id) VALUES (?1, 'filler', 'c')", [
+                        format!("filler-{i:04}"),
+                    ])?;
+                }
+                let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
+                c.pragma_update(None, "max_page_count", pages + 1)?;
+                c.execute_batch("CREATE TABLE filler (b BLOB)")?;
+                while c.execute("INSERT INTO filler VALUES (zeroblob(100))", []).is_ok() {}
+                Ok(())
+            })
+            .unwrap();
+    }
 
+    let casts: Vec<(usize, &str)> =
+        ["tokyo", "national-pr", "review"].iter().flat_map(|c| (0..f.voters.len()).map(move |i| (i, *c))).collect();
     let mut refused_at = None;
-    for (i, (v, cookie)) in f.voters.iter().zip(&cookies).enumerate() {
-        let (status, body) = cast(&f.state, cookie, v, "tokyo", Choice::Candidate(1)).await;
+    for (n, (i, contest)) in casts.iter().enumerate() {
+        let (status, body) = cast(&f.state, &cookies[*i], &f.voters[*i], contest, Choice::Blank).await;
         if status != StatusCode::CREATED {
             assert_eq!((status, code(&body).as_str()), (StatusCode::SERVICE_UNAVAILABLE, "STORAGE_FULL"));
             let message: shared::api::ApiError = serde_json::from_slice(&body).unwrap();
             assert!(message.message.contains("nothing was recorded"), "{}", message.message);
-            refused_at = Some(i);
+            refused_at = Some(n);
             break;
         }
     }
-    let i = refused_at.expect("the disk filled up within 40 ballots");
-    let (voted, ballots) = f.state.db.with(|c| Ok(counts(c))).unwrap();
-    assert_eq!((voted, ballots), (i as i64, i as i64), "the refused cast left neither a mark nor a ballot");
+    let n = refused_at.expect("the disk filled up within 120 ballots");
+    let (i, contest) = casts[n];
+    let (voted, ballots) = counts(&f.state.db);
+    assert_eq!((voted, ballots), (n as i64, n as i64), "the refused cast left neither a mark nor a ballot");
+    let pending: i64 =
+        f.state.db.with(|c| c.query_row("SELECT COUNT(*) FROM voted WHERE pending_group IS NOT NULL", [], |r| r.get(0))).unwrap();
+    assert!(pending <= 1, "only the last accepted group's marks may be pending");
     let ok: String = f.state.db.with(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get(0))).unwrap();
     assert_eq!(ok, "ok");
 
     // Space returns: the same voter votes, once.
-    f.state.db.with(|c| c.pragma_update(None, "max_page_count", 1_000_000)).unwrap();
-    let (status, _) = cast(&f.state, &cookies[i], &f.voters[i], "tokyo", Choice::Candidate(1)).await;
+    if ballot_box {
+        f.state.db.ballot_box().limit_growth_for_tests(1_000_000).unwrap();
+    } else {
+        f.state.db.with(|c| c.execute_batch("DROP TABLE filler; PRAGMA max_page_count = 1000000;")).unwrap();
+    }
+    let (status, _) = cast(&f.state, &cookies[i], &f.voters[i], contest, Choice::Blank).await;
     assert_eq!(status, StatusCode::CREATED, "the voter was not marked by the refused attempt");
-    let (status, body) = cast(&f.state, &cookies[i], &f.voters[i], "tokyo", Choice::Blank).await;
+    let (status, body) = cast(&f.state, &cookies[i], &f.voters[i], contest, Choice::Blank).await;
     assert_eq!((status, code(&body).as_str()), (StatusCode::CONFLICT, "ALREADY_VOTED"));
     let audit = f.state.db.with(|c| verifier::audit::verify(c)).unwrap();
     assert_eq!(audit.first_broken, None);
@@ -104,12 +147,13 @@ async fn an_online_backup_under_load_is_a_consistent_snapshot() {
 
     let mut sizes = Vec::new();
     for copy in &copies {
-        let c = rusqlite::Connection::open(copy).unwrap();
+        // Opened as a restore would: recovery, then every mark has its ballot (in the box or unopened) and no more.
+        let c = Db::open(copy).unwrap();
         let (voted, ballots) = counts(&c);
         assert_eq!(voted, ballots, "{}: every voted mark has its ballot and no more", copy.display());
-        assert_eq!(verifier::audit::verify(&c).unwrap().first_broken, None, "{}", copy.display());
-        let ok: String = c.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
-        assert_eq!(ok, "ok");
+        let eid = c.election().unwrap().unwrap().0.id;
+        assert_eq!(every_ballot(&c, eid.as_str(), "tokyo").len() as i64, ballots, "the copy's ballots open");
+        assert_eq!(c.with(|c| verifier::audit::verify(c)).unwrap().first_broken, None, "{}", copy.display());
         sizes.push(ballots);
     }
     assert_eq!(*sizes.last().unwrap(), 60, "the last copy holds every ballot");

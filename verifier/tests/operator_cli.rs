@@ -110,11 +110,33 @@ async fn export_after_close_with_signed_manifest_and_published_digest() {
         let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
         let ct =
             shared::crypto::encrypt_ballot(&mut rng, &election_key, election.id.as_str(), "tokyo", &plain).unwrap();
-        db.cast(&format!("p{i}"), election.id.as_str(), "tokyo", &ct, Utc::now()).unwrap();
+        db.cast(&format!("p{i}"), election.id.as_str(), "tokyo", &ct).unwrap();
         cts.push(ct);
     }
     drop(f);
+    // A verifier that stopped before the close leaves its held batch unopened: the export carries it, sealed.
+    drop(db);
     let out_file = dir.path().join("tokyo.ballots.json");
+    let out = verifier(
+        &["export", "--district", "tokyo", "--export-key", key.to_str().unwrap(), "--out", out_file.to_str().unwrap()],
+        &db_path,
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let file: ExportFile = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    let manifest: Manifest = serde_json::from_str(&file.manifest).unwrap();
+    let unopened: Vec<u64> = manifest.contests[0].unopened.iter().map(|u| u.count).collect();
+    assert_eq!((manifest.contests[0].count, unopened), (0, vec![7]));
+    assert_eq!(file.ballots[0].unopened[0].entries.len(), 7);
+    assert_eq!(manifest.ballot_box_digest, Manifest::compute_digest(&manifest.contests));
+    std::fs::remove_file(&out_file).unwrap();
+    // The verifier that runs at the close seals the box: its held batches enter the box.
+    let db_path = create(dir.path(), "sealed", "2025-07-02", "2025-07-19");
+    let db = Db::open(&db_path).unwrap();
+    for (i, ct) in cts.iter().enumerate() {
+        db.cast(&format!("p{i}"), election.id.as_str(), "tokyo", ct).unwrap();
+    }
+    db.seal(election.id.as_str()).unwrap();
+    drop(db);
     let out = verifier(
         &["export", "--district", "tokyo", "--export-key", key.to_str().unwrap(), "--out", out_file.to_str().unwrap()],
         &db_path,
@@ -143,12 +165,19 @@ async fn export_after_close_with_signed_manifest_and_published_digest() {
         chrono::Duration::minutes(20),
     );
     for (i, ct) in cts.iter().enumerate() {
-        state.db.cast(&format!("x{i}"), election.id.as_str(), "tokyo", ct, Utc::now()).unwrap();
+        state.db.cast(&format!("x{i}"), election.id.as_str(), "tokyo", ct).unwrap();
     }
-    let r = warp::test::request()
-        .path("/api/v1/elections/current/ballot-box")
-        .reply(&verifier::filters::routes(state.clone(), None))
-        .await;
+    let published = || async {
+        warp::test::request()
+            .path("/api/v1/elections/current/ballot-box")
+            .reply(&verifier::filters::routes(state.clone(), None))
+            .await
+    };
+    let r = published().await;
+    assert_eq!(r.status(), 503, "not before the seal");
+    assert_eq!(serde_json::from_slice::<shared::api::ApiError>(r.body()).unwrap().code, "BALLOT_BOX_NOT_SEALED");
+    state.db.seal(election.id.as_str()).unwrap();
+    let r = published().await;
     assert_eq!(r.status(), 200);
     let published: PublishedBallotBox = serde_json::from_slice(r.body()).unwrap();
     let tokyo = published.contests.iter().find(|c| c.contest_id == "tokyo").unwrap();

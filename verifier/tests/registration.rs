@@ -375,7 +375,7 @@ fn record_after_the_close_per_municipality() {
                 Utc::now(),
             )
             .unwrap();
-        f.state.db.cast(p, past.id.as_str(), "tokyo", &[i as u8; 384], Utc::now()).unwrap();
+        f.state.db.cast(p, past.id.as_str(), "tokyo", &[i as u8; 384]).unwrap();
     }
     let record = reg::record(&f.state.db, &clerk, &past, "13101", Utc::now()).unwrap();
     assert_eq!(record.voters_per_contest[0], ("tokyo".to_string(), 2));
@@ -427,7 +427,7 @@ async fn internet_voters_stay_registered_for_the_next_election_in_the_same_datab
     let f = fixture_with(1, first.clone(), chrono::Duration::minutes(20));
     let v = &f.voters[0];
     // The voter voted in the first election's Tokyo contest (recorded while it was open).
-    f.state.db.cast(&v.person_id, first.id.as_str(), "tokyo", &[7u8; 384], now).unwrap();
+    f.state.db.cast(&v.person_id, first.id.as_str(), "tokyo", &[7u8; 384]).unwrap();
 
     // A second election with the same contest ids, created in the same database once the first has closed.
     let mut second = verifier::demo::demo_election(now).unwrap();

@@ -70,7 +70,9 @@ async fn client_config(state: &AppState) -> ClientConfig {
     serde_json::from_slice(r.body()).unwrap()
 }
 
+/// Rows in the table once every waiting task is written (as at the close or when the verifier stops).
 fn stored(state: &AppState) -> i64 {
+    verifier::research::flush(&state.db).unwrap();
     state.db.with(|c| c.query_row("SELECT count(*) FROM research_tasks", [], |r| r.get(0))).unwrap()
 }
 
@@ -146,6 +148,7 @@ async fn no_stored_metric_is_joinable_to_a_voter() {
     let tracker = serde_json::from_slice::<CastReceipt>(&body).unwrap().tracker;
     let m = metrics("fedcba9876543210fedcba9876543210", SelectionCode::FreeWordSearch, DisplayCode::DrumRoll, 12_345);
     assert_eq!(post_json(&state, "/api/v1/research/metrics", Some(&cookie), &m).await.0, 201);
+    assert_eq!(stored(&state), 1);
 
     let (columns, without_rowid): (Vec<String>, bool) = state
         .db
@@ -223,6 +226,7 @@ fn the_report_holds_the_right_numbers() {
     };
     verifier::research::store(&db, "demo-hoc", &blank).unwrap();
 
+    verifier::research::flush(&db).unwrap();
     let tasks = verifier::research::tasks(&db).unwrap();
     let out = tempfile::tempdir().unwrap();
     let summary = verifier::research_report::write_report(&tasks, out.path()).unwrap();

@@ -1,7 +1,7 @@
 //! The security table (issue: benchmarks, load, faults): every attack on the voter API in one table, each refused
 //! with its status and stable code, against one live fixture. Rows: forged, replayed, cross-contest,
 //! cross-election, expired, revoked and wrong-CA signatures; another person's certificate; oversized and malformed
-//! bodies; a PIN smuggled into a body; and the session cookie's attributes, which keep it from being sent
+//! bodies; a PIN smuggled into a body; another voter's ciphertext re-signed; and the session cookie's attributes, which keep it from being sent
 //! cross-site. Two rows live with their components: the card helper called from a foreign origin
 //! (helper/tests/api_flow.rs, ORIGIN_NOT_ALLOWED) and a clerk reaching another municipality
 //! (verifier/tests/operator_tls.rs and operator/tests/committee_flow.rs, OTHER_MUNICIPALITY).
@@ -205,18 +205,18 @@ async fn every_attack_in_the_table_is_refused_with_its_code() {
     if (status, code(&body).as_str()) != (StatusCode::FORBIDDEN, "CERT_REVOKED") {
         failures.push(format!("revoked certificate: got {status} {}", code(&body)));
     }
+    // Another voter re-signs the accepted ciphertext with their own card (copying a vote): refused, no mark.
+    let cookie_b = login(&state, b).await;
+    let (status, body, _) = post(&state, "/api/v1/ballots", Some(&cookie_b), &cast_body(b, &eid, "tokyo", &ct)).await;
+    if (status, code(&body).as_str()) != (StatusCode::CONFLICT, "DUPLICATE_BALLOT") {
+        failures.push(format!("another voter's ciphertext re-signed: got {status} {}", code(&body)));
+    }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     // Nothing but the one accepted ballot was stored.
-    let (voted, ballots): (i64, i64) = state
-        .db
-        .with(|c| {
-            Ok((
-                c.query_row("SELECT COUNT(*) FROM voted", [], |r| r.get(0))?,
-                c.query_row("SELECT COUNT(*) FROM ballots", [], |r| r.get(0))?,
-            ))
-        })
-        .unwrap();
+    let voted: i64 =
+        state.db.with(|c| c.query_row("SELECT COUNT(*) FROM voted", [], |r| r.get(0))).unwrap();
+    let ballots: i64 = state.db.ballot_counts(&eid).unwrap().iter().map(|(_, n)| n).sum();
     assert_eq!((voted, ballots), (1, 1));
 }
 

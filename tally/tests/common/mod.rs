@@ -11,7 +11,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use shared::ballot::{self, BALLOT_LEN};
-use shared::ballot_box::{ExportFile, Manifest};
+use shared::export::{ExportFile, Manifest};
 use shared::crypto::{ElectionPublicKey, encrypt_ballot, oaep_label, tracker};
 use shared::election::{Choice, Election};
 use tally::count::{ContestResult, TallyReport};
@@ -183,7 +183,7 @@ pub fn export(dir: &Path, key: &ElectionPublicKey, contests: &[(String, Vec<Vec<
     db.create_election(&e, key, "test", before).unwrap();
     for (cid, cts) in contests {
         for (i, ct) in cts.iter().enumerate() {
-            db.cast(&format!("voter-{i}"), e.id.as_str(), cid, ct, before).unwrap();
+            db.cast(&format!("voter-{i}"), e.id.as_str(), cid, ct).unwrap();
         }
     }
     let file = verifier::ops::export(&db, &e, key, &export_key, "tokyo", after).unwrap();

@@ -65,8 +65,6 @@ pub struct Known {
 pub struct Link {
     /// The item: a tracker, or a research row's id (hex).
     pub item: String,
-    /// Its contest.
-    pub contest: String,
     /// The voter the attacker names, if it could line the item up with one.
     pub guess: Option<String>,
     /// How many items of the contest became visible together with this one.
@@ -230,7 +228,7 @@ pub fn attack(copies: &[Copy], known: &Known) -> Findings {
                     Some(m) => m.get(crowd.iter().position(|j| *j == i).unwrap_or(0)).map(|(_, p)| p.clone()),
                     None => voters.and_then(|v| v.get(i)).map(|(_, p)| p.clone()),
                 };
-                links.push(Link { item: id.clone(), contest: contest.clone(), guess, crowd: crowd.len() });
+                links.push(Link { item: id.clone(), guess, crowd: crowd.len() });
             }
         }
         links

@@ -28,23 +28,13 @@ impl Value {
             _ => None,
         }
     }
-    pub fn as_blob(&self) -> Option<&[u8]> {
-        match self {
-            Value::Blob(b) => Some(b),
-            _ => None,
-        }
-    }
 }
 
 /// A record found in a leaf cell.
 #[derive(Clone, Debug)]
 pub struct Cell {
-    /// The page it was on.
-    pub page: u32,
     /// Its rank in the page by content offset, highest offset (usually oldest) first.
     pub rank: usize,
-    /// How many cells the page had.
-    pub cells_on_page: usize,
     /// The rowid of a table b-tree leaf cell (None in an index or WITHOUT ROWID b-tree).
     pub rowid: Option<i64>,
     /// The record's values (a value cut off by an overflow page is left out, with those after it).
@@ -127,7 +117,7 @@ fn record(payload: &[u8]) -> Vec<Value> {
 /// Returns the records of a b-tree page that holds records (`header_at` is 100 on page 1): a table leaf, or an
 /// index page, leaf or interior (an index b-tree, as a WITHOUT ROWID table is, keeps entries in interior pages
 /// too); nothing for other pages.
-pub fn leaf_cells(page_no: u32, page: &[u8], header_at: usize, usable: usize) -> Vec<Cell> {
+pub fn leaf_cells(page: &[u8], header_at: usize, usable: usize) -> Vec<Cell> {
     let Some(&kind) = page.get(header_at) else { return Vec::new() };
     let (table, header_len, child) = match kind {
         0x0d => (true, 8, 0),
@@ -162,7 +152,7 @@ pub fn leaf_cells(page_no: u32, page: &[u8], header_at: usize, usable: usize) ->
         };
         let Some(payload) = page.get(at..at + local) else { continue };
         let rank = by_offset.iter().position(|o| *o == off).unwrap_or(0);
-        cells.push(Cell { page: page_no, rank, cells_on_page: count, rowid, values: record(payload) });
+        cells.push(Cell { rank, rowid, values: record(payload) });
     }
     cells
 }
@@ -189,7 +179,7 @@ pub fn database_cells(file: &[u8]) -> Vec<Cell> {
             break;
         }
         let header_at = if i == 0 { 100 } else { 0 };
-        cells.extend(leaf_cells(i as u32 + 1, page, header_at, usable));
+        cells.extend(leaf_cells(page, header_at, usable));
     }
     cells
 }
@@ -245,7 +235,7 @@ pub fn wal_commits(file: &[u8]) -> Vec<WalCommit> {
             if f.1 != 0 {
                 let cells = pages
                     .drain(..)
-                    .flat_map(|(no, page)| leaf_cells(no, page, if no == 1 { 100 } else { 0 }, usable))
+                    .flat_map(|(no, page)| leaf_cells(page, if no == 1 { 100 } else { 0 }, usable))
                     .collect();
                 commits.push(WalCommit { generation: generation as u32, index, cells });
                 index += 1;

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use card_helper::pki::{IssuedCard, Person, Sex, TestAuthority};
 use chrono::Utc;
-use rsa::pkcs8::DecodePrivateKey;
+use rsa::pkcs8::{DecodePrivateKey};
 use rsa::{Pkcs1v15Sign, PrivateKey};
 use sha2::{Digest, Sha256};
 use shared::api::{ApiError, BallotView, Challenge};
@@ -23,6 +23,23 @@ use warp::http::StatusCode;
 
 pub const ORIGIN: &str = "http://127.0.0.1:8080";
 pub const ELECTION_PUB: &str = include_str!("../../../shared/tests/data/test-election-key.pub.pem");
+/// The private half of the committed test election key: tests open unopened batches with it, as the counting
+/// tool does in the HSM.
+pub const INSECURE_ELECTION_PRIVATE: &str = include_str!("../../../shared/tests/data/INSECURE-test-election-key.pem");
+
+/// Every ciphertext the ballot box holds for a contest: in the box, and in unopened batches, whose keys are
+/// unwrapped with the test election key (as the counting tool does in the HSM).
+pub fn every_ballot(db: &Db, election: &str, contest: &str) -> Vec<Vec<u8>> {
+    let sk = PrivateKey::from_pkcs8_pem(INSECURE_ELECTION_PRIVATE).unwrap();
+    let mut all = db.ballot_box().ciphertexts(election, contest).unwrap();
+    for batch in db.ballot_box().unopened_batches(election, contest).unwrap() {
+        let label = shared::crypto::batch_key_label(election, contest, &batch.id);
+        let raw = sk.decrypt(rsa::Oaep::<Sha256>::new_with_label(label), &batch.wrapped_key).unwrap();
+        let key = ballot_box::sealing::key_from_bytes(&raw).unwrap();
+        all.extend(batch.open(&key, election, contest).into_iter().map(Option::unwrap));
+    }
+    all
+}
 
 pub struct TestVoter {
     pub person_id: String,
