@@ -170,10 +170,13 @@ fn run(c: &mut Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Counts the registered voters and the stored ballots, read back from the database after the run.
+/// Counts the registered voters and the stored ballots (in the ballot box or waiting in its pool), read back from
+/// the two stores after the run.
 pub fn counts(db: &Path) -> anyhow::Result<(i64, i64)> {
     let conn = rusqlite::Connection::open(db)?;
     let voters = conn.query_row("SELECT count(*) FROM voters", [], |r| r.get(0))?;
-    let ballots = conn.query_row("SELECT count(*) FROM ballots", [], |r| r.get(0))?;
+    let ballot_box = rusqlite::Connection::open(verifier::db::ballot_box_path(db))?;
+    let ballots =
+        ballot_box.query_row("SELECT (SELECT count(*) FROM ballots) + (SELECT count(*) FROM pool)", [], |r| r.get(0))?;
     Ok((voters, ballots))
 }

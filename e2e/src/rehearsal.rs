@@ -8,7 +8,7 @@
 //! every selection × display layout, with 白票, an HoC PR candidate and a 国民審査 → a second attempt from another
 //! window is refused → a short session ends on screen → the window closes → the record (調書) → export →
 //! `tally import` and `tally count` in the token → the totals equal what was voted, and every tracker is in the
-//! published ballot-box digest.
+//! published ballot-box digest or, for ballots the restarted verifier could not open, in the count's result.
 //!
 //! [`run`] reports each step through a callback: the test asserts on the outcome, `cargo xtask rehearsal` prints.
 #![allow(clippy::expect_used)]
@@ -831,11 +831,24 @@ async fn election_round(
         .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_i64()?)))
         .collect();
 
-    say(&format!("[{id}] the published ballot box (trackers and Merkle roots)"));
-    let published: shared::export::PublishedBallotBox =
-        serde_json::from_str(&http_get(&format!("{}api/v1/elections/current/ballot-box", served.base_url))?)?;
-    let all_published: Vec<&String> = published.contests.iter().flat_map(|c| c.trackers.iter()).collect();
-    let trackers_published = trackers.iter().filter(|t| all_published.contains(t)).count();
+    say(&format!("[{id}] the published ballot box (trackers and Merkle roots), once the verifier has sealed it"));
+    let url = format!("{}api/v1/elections/current/ballot-box", served.base_url);
+    let mut sealed = http_get(&url);
+    for _ in 0..50 {
+        if sealed.is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        sealed = http_get(&url);
+    }
+    let published: shared::export::PublishedBallotBox = serde_json::from_str(&sealed?)?;
+    let mut all_published: Vec<String> = published.contests.iter().flat_map(|c| c.trackers.clone()).collect();
+    let held: u64 = published.contests.iter().map(|c| c.unopened).sum();
+    say(&format!(
+        "[{id}] {} trackers in the box; {held} ballots in batches the restarted verifier could not open (the count \
+         opens them and publishes their trackers)",
+        all_published.len()
+    ));
 
     let mut counted = BTreeMap::new();
     let mut invalid = 0;
@@ -898,7 +911,9 @@ async fn election_round(
         let (lines, bad) = counted_lines(&report);
         counted.extend(lines);
         invalid += bad;
+        all_published.extend(report.contests.iter().flat_map(|c| c.unopened_trackers.clone()));
     }
+    let trackers_published = trackers.iter().filter(|t| all_published.contains(t)).count();
     drop(served);
     let notices = lab.smtp.received().len() - notices_before;
     Ok(ElectionOutcome { election_id: id, voted, counted, invalid, trackers, trackers_published, notices, record })

@@ -39,6 +39,11 @@ fn specific(code: &str) -> Option<(&'static str, &'static str)> {
             "この選挙ではすでに投票を受け付けています。変更はできません。",
             "Your ballot in this contest was already accepted; it cannot be changed.",
         ),
+        "DUPLICATE_BALLOT" => (
+            "同じ暗号文の投票がすでに届いているため、この投票は受け付けられませんでした。もう一度投票してください（選択は新たに暗号化されます）。",
+            "This exact encrypted ballot was already received, so it was not accepted. Vote again: your choice is then \
+             encrypted afresh.",
+        ),
         "VOTING_CLOSED" => ("インターネット投票は終了しました。", "Online voting has closed."),
         "VOTING_PAUSED" => {
             ("投票は一時停止中です。しばらくしてからもう一度お試しください。", "Voting is paused. Try again later.")
