@@ -430,9 +430,9 @@ impl BallotBox {
              WHERE b.election_id = ?1 GROUP BY 1, 2",
         )?;
         let held: HashSet<BatchId> = live.batches.values().flatten().map(|b| b.id).collect();
-        for row in stmt.query_map([election], |r| {
-            Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?))
-        })? {
+        for row in
+            stmt.query_map([election], |r| Ok((r.get::<_, String>(0)?, r.get::<_, Vec<u8>>(1)?, r.get::<_, i64>(2)?)))?
+        {
             let (c, id, n) = row?;
             let entry = counts.entry(c.clone()).or_insert_with(|| ContestCount { contest: c, ..Default::default() });
             let is_held = <BatchId>::try_from(id.as_slice()).is_ok_and(|id| held.contains(&id));
@@ -464,8 +464,8 @@ impl BallotBox {
     /// The ciphertexts of a contest in the box, in tracker order (hash order, never casting order).
     pub fn ciphertexts(&self, election: &str, contest: &str) -> Result<Vec<Vec<u8>>, BoxError> {
         let conn = self.conn()?;
-        let mut stmt = conn
-            .prepare("SELECT ciphertext FROM ballots WHERE election_id = ?1 AND contest_id = ?2 ORDER BY tracker")?;
+        let mut stmt =
+            conn.prepare("SELECT ciphertext FROM ballots WHERE election_id = ?1 AND contest_id = ?2 ORDER BY tracker")?;
         let rows = stmt.query_map([election, contest], |r| r.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(rows)
     }
@@ -474,8 +474,8 @@ impl BallotBox {
     pub fn unopened_batches(&self, election: &str, contest: &str) -> Result<Vec<UnopenedBatch>, BoxError> {
         let (live, conn) = self.locks()?;
         let held: HashSet<BatchId> = live.batches.values().flatten().map(|b| b.id).collect();
-        let mut stmt = conn
-            .prepare("SELECT id, wrapped_key FROM batches WHERE election_id = ?1 AND contest_id = ?2 ORDER BY id")?;
+        let mut stmt =
+            conn.prepare("SELECT id, wrapped_key FROM batches WHERE election_id = ?1 AND contest_id = ?2 ORDER BY id")?;
         let batches = stmt
             .query_map([election, contest], |r| Ok((r.get::<_, Vec<u8>>(0)?, r.get::<_, Vec<u8>>(1)?)))?
             .collect::<rusqlite::Result<Vec<_>>>()?;
@@ -525,13 +525,20 @@ struct ContestPlan {
 
 /// Moves held batches of one contest into the box in ONE transaction, all their ballots in random order, and
 /// removes their pool entries and wrapped keys. Returns how many ballots.
-fn move_into_box(conn: &mut Connection, election: &str, contest: &str, batches: &[LiveBatch]) -> Result<usize, BoxError> {
+fn move_into_box(
+    conn: &mut Connection,
+    election: &str,
+    contest: &str,
+    batches: &[LiveBatch],
+) -> Result<usize, BoxError> {
     let mut ballots: Vec<&Vec<u8>> = batches.iter().flat_map(|b| &b.entries).collect();
     shuffle(&mut ballots)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for ct in &ballots {
-        tx.prepare_cached("INSERT INTO ballots (tracker, election_id, contest_id, ciphertext) VALUES (?1, ?2, ?3, ?4)")?
-            .execute(params![tracker(ct).as_slice(), election, contest, ct])?;
+        tx.prepare_cached(
+            "INSERT INTO ballots (tracker, election_id, contest_id, ciphertext) VALUES (?1, ?2, ?3, ?4)",
+        )?
+        .execute(params![tracker(ct).as_slice(), election, contest, ct])?;
     }
     for b in batches {
         tx.prepare_cached("DELETE FROM pool WHERE batch = ?1")?.execute([b.id.as_slice()])?;

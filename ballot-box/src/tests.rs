@@ -63,8 +63,11 @@ fn ballots_enter_the_box_only_in_whole_batches_once_the_next_batch_is_full() {
 fn a_group_fills_batches_across_contests_and_opens_as_many_as_it_needs() {
     let b = BallotBox::open_in_memory(8).unwrap();
     let cts: Vec<Vec<u8>> = (0..40).map(ct).collect();
-    let group: Vec<Ballot<'_>> =
-        cts.iter().enumerate().map(|(i, c)| Ballot { contest: if i % 2 == 0 { "c" } else { "d" }, ciphertext: c }).collect();
+    let group: Vec<Ballot<'_>> = cts
+        .iter()
+        .enumerate()
+        .map(|(i, c)| Ballot { contest: if i % 2 == 0 { "c" } else { "d" }, ciphertext: c })
+        .collect();
     b.receive(&key(), "e", GroupId(1), &group, &[]).unwrap();
     assert_eq!(count(&b, "c").waiting, 20);
     // Each contest holds batches of 8, 8 and 4: only the first has a full one after it.

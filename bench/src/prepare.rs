@@ -177,6 +177,7 @@ pub fn counts(db: &Path) -> anyhow::Result<(i64, i64)> {
     let voters = conn.query_row("SELECT count(*) FROM voters", [], |r| r.get(0))?;
     let ballot_box = rusqlite::Connection::open(verifier::db::ballot_box_path(db))?;
     let ballots =
-        ballot_box.query_row("SELECT (SELECT count(*) FROM ballots) + (SELECT count(*) FROM pool)", [], |r| r.get(0))?;
+        ballot_box
+            .query_row("SELECT (SELECT count(*) FROM ballots) + (SELECT count(*) FROM pool)", [], |r| r.get(0))?;
     Ok((voters, ballots))
 }

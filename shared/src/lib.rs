@@ -24,10 +24,10 @@
 
 pub mod api;
 pub mod ballot;
-pub mod export;
 pub mod calendar;
 pub mod crypto;
 pub mod election;
+pub mod export;
 pub mod helper_api;
 pub mod jst;
 pub mod kana;

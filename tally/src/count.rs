@@ -260,7 +260,8 @@ fn gather(election: &Election, c: &VerifiedContest, keys: &mut impl Iterator<Ite
         }
         None => true,
     });
-    let duplicates = copies.into_iter().map(|(tracker, extra_copies)| DuplicateLine { tracker, extra_copies }).collect();
+    let duplicates =
+        copies.into_iter().map(|(tracker, extra_copies)| DuplicateLine { tracker, extra_copies }).collect();
     Gathered { ballots, opened_trackers, duplicates }
 }
 
@@ -277,9 +278,9 @@ pub fn count(
         .contests
         .iter()
         .flat_map(|c| {
-            c.unopened.iter().map(|b| {
-                (batch_key_label(election.id.as_str(), &c.contest_id, &b.id), b.wrapped_key.clone())
-            })
+            c.unopened
+                .iter()
+                .map(|b| (batch_key_label(election.id.as_str(), &c.contest_id, &b.id), b.wrapped_key.clone()))
         })
         .collect();
     let mut keys = decryptor.decrypt_all(&key_jobs, threads, &indicatif::ProgressBar::hidden())?.into_iter();

@@ -13,12 +13,12 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
+use shared::crypto::tracker;
+use shared::election::Election;
 use shared::export::{
     EXPORT_FORMAT, ExportFile, Manifest, UnopenedBatchFile, UnopenedManifest, content_digest, tracker_root,
     unopened_digest,
 };
-use shared::crypto::tracker;
-use shared::election::Election;
 
 use crate::error::TallyError;
 
@@ -195,10 +195,14 @@ fn verify_unopened(
         let batch = &m.batch;
         let decoded_id = hex::decode(&f.batch).ok().and_then(|b| <[u8; 16]>::try_from(b.as_slice()).ok());
         let Some(batch_id) = decoded_id.filter(|_| f.batch == m.batch) else {
-            return Err(refuse(format!("contest {id}: unopened batch {:?} in the file, the manifest lists {batch}", f.batch)));
+            return Err(refuse(format!(
+                "contest {id}: unopened batch {:?} in the file, the manifest lists {batch}",
+                f.batch
+            )));
         };
         let b64 = |what: &str, s: &str| {
-            B64.decode(s).map_err(|e| refuse(format!("contest {id}: unopened batch {batch}: {what} is not base64: {e}")))
+            B64.decode(s)
+                .map_err(|e| refuse(format!("contest {id}: unopened batch {batch}: {what} is not base64: {e}")))
         };
         let wrapped_key = b64("the wrapped key", &f.wrapped_key)?;
         if wrapped_key.len() != ciphertext_len {

@@ -291,7 +291,11 @@ impl Db {
 
     /// Opens a private in-memory database and ballot box (tests, `serve --demo`).
     pub fn open_in_memory() -> anyhow::Result<Db> {
-        Db::setup(Connection::open_in_memory()?, BallotBox::open_in_memory(ballot_box::DEFAULT_BATCH)?, Faults::default())
+        Db::setup(
+            Connection::open_in_memory()?,
+            BallotBox::open_in_memory(ballot_box::DEFAULT_BATCH)?,
+            Faults::default(),
+        )
     }
 
     fn setup(conn: Connection, ballot_box: BallotBox, faults: Faults) -> anyhow::Result<Db> {
@@ -339,7 +343,11 @@ impl Db {
             Ok((kept, removed))
         })?;
         if kept + removed > 0 {
-            tracing::warn!(kept, removed, "recovered an interrupted cast: marks of committed groups kept, others removed");
+            tracing::warn!(
+                kept,
+                removed,
+                "recovered an interrupted cast: marks of committed groups kept, others removed"
+            );
         }
         self.faults.at(Step::MarksResolved);
         let committed: Vec<GroupId> = committed.into_iter().collect();
@@ -579,10 +587,10 @@ impl Db {
                 let take = queue.len().min(MAX_BATCH);
                 let mut batch: Vec<Arc<QueuedCast>> = queue.drain(..take).collect();
                 // Our own cast is in the queue (no one else took it): make sure it is in this group.
-                if !batch.iter().any(|q| Arc::ptr_eq(q, &queued)) {
-                    if let Some(at) = queue.iter().position(|q| Arc::ptr_eq(q, &queued)) {
-                        batch.push(queue.remove(at));
-                    }
+                if !batch.iter().any(|q| Arc::ptr_eq(q, &queued))
+                    && let Some(at) = queue.iter().position(|q| Arc::ptr_eq(q, &queued))
+                {
+                    batch.push(queue.remove(at));
                 }
                 drop(queue);
                 // One election per group: its key wraps the box's batch keys.
@@ -721,7 +729,9 @@ impl Db {
         match self.ballot_box.flush_due() {
             Ok(0) => {}
             Ok(_) => self.faults.at(Step::BatchMoved),
-            Err(e) => tracing::error!(error = %e, "a due batch could not enter the ballot box; it stays held and is tried again"),
+            Err(e) => {
+                tracing::error!(error = %e, "a due batch could not enter the ballot box; it stays held and is tried again")
+            }
         }
         Ok(())
     }
@@ -877,7 +887,9 @@ mod tests {
         assert_eq!(marks, voters as i64);
         assert_eq!(db.ballot_counts("e").unwrap(), vec![("tokyo".to_string(), voters as i64)]);
         let pending = db
-            .with(|c| c.query_row("SELECT count(*) FROM voted WHERE pending_group IS NOT NULL", [], |r| r.get::<_, i64>(0)))
+            .with(|c| {
+                c.query_row("SELECT count(*) FROM voted WHERE pending_group IS NOT NULL", [], |r| r.get::<_, i64>(0))
+            })
             .unwrap();
         assert!(pending <= MAX_BATCH as i64, "only the last group's marks may still be pending: {pending}");
     }

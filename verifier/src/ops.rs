@@ -8,11 +8,11 @@ use chrono::{DateTime, Utc};
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use shared::crypto::{ElectionPublicKey, tracker};
+use shared::election::Election;
 use shared::export::{
     EXPORT_FORMAT, ExportFile, Manifest, PublishedBallotBox, PublishedContest, Unopened, contest_entry, tracker_root,
 };
-use shared::crypto::{ElectionPublicKey, tracker};
-use shared::election::Election;
 use shared::window::WindowState;
 
 use crate::db::Db;

@@ -106,8 +106,9 @@ fn check(dir: &Path, what: &str) {
         .unwrap()
             == 1
     };
-    let pending: i64 =
-        db.with(|c| c.query_row("SELECT count(*) FROM voted WHERE pending_group IS NOT NULL", [], |r| r.get(0))).unwrap();
+    let pending: i64 = db
+        .with(|c| c.query_row("SELECT count(*) FROM voted WHERE pending_group IS NOT NULL", [], |r| r.get(0)))
+        .unwrap();
     assert_eq!(pending, 0, "{what}: recovery left a pending mark");
     for (c, contest) in CONTESTS.iter().enumerate() {
         let ballots = every_ballot(&db, eid, contest);

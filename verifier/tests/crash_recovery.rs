@@ -198,13 +198,19 @@ async fn kill_9_five_times_under_load_loses_no_receipted_ballot() {
     for contest in CONTESTS {
         let marks: i64 = store
             .with(|c| {
-                c.query_row("SELECT count(*) FROM voted WHERE contest_id = ?1 AND pending_group IS NULL", [contest], |r| {
-                    r.get(0)
-                })
+                c.query_row(
+                    "SELECT count(*) FROM voted WHERE contest_id = ?1 AND pending_group IS NULL",
+                    [contest],
+                    |r| r.get(0),
+                )
             })
             .unwrap();
         let ballots = every_ballot(&store, election.id.as_str(), contest);
-        assert_eq!(marks as usize, ballots.len(), "{contest}: every vote mark has its ballot and no ballot lacks its mark");
+        assert_eq!(
+            marks as usize,
+            ballots.len(),
+            "{contest}: every vote mark has its ballot and no ballot lacks its mark"
+        );
         stored.extend(ballots.iter().map(|c| shared::crypto::tracker(c)));
     }
     for t in &receipts {

@@ -16,7 +16,9 @@ use warp::http::StatusCode;
 fn counts(db: &Db) -> (i64, i64) {
     let (election, _) = db.election().unwrap().unwrap();
     let voted: i64 = db
-        .with(|c| c.query_row("SELECT COUNT(*) FROM voted WHERE election_id = ?1", [election.id.as_str()], |r| r.get(0)))
+        .with(|c| {
+            c.query_row("SELECT COUNT(*) FROM voted WHERE election_id = ?1", [election.id.as_str()], |r| r.get(0))
+        })
         .unwrap();
     let ballots: i64 = db.ballot_counts(election.id.as_str()).unwrap().iter().map(|(_, n)| n).sum();
     (voted, ballots)
@@ -49,9 +51,10 @@ async fn full_disk(ballot_box: bool) {
             .db
             .with(|c| {
                 for i in 0..400 {
-                    c.execute("INSERT INTO voted (person_id, election_id, contest_id) VALUES (?1, 'filler', 'c')", [
-                        format!("filler-{i:04}"),
-                    ])?;
+                    c.execute(
+                        "INSERT INTO voted (person_id, election_id, contest_id) VALUES (?1, 'filler', 'c')",
+                        [format!("filler-{i:04}")],
+                    )?;
                 }
                 let pages: i64 = c.query_row("PRAGMA page_count", [], |r| r.get(0))?;
                 c.pragma_update(None, "max_page_count", pages + 1)?;
@@ -79,8 +82,11 @@ async fn full_disk(ballot_box: bool) {
     let (i, contest) = casts[n];
     let (voted, ballots) = counts(&f.state.db);
     assert_eq!((voted, ballots), (n as i64, n as i64), "the refused cast left neither a mark nor a ballot");
-    let pending: i64 =
-        f.state.db.with(|c| c.query_row("SELECT COUNT(*) FROM voted WHERE pending_group IS NOT NULL", [], |r| r.get(0))).unwrap();
+    let pending: i64 = f
+        .state
+        .db
+        .with(|c| c.query_row("SELECT COUNT(*) FROM voted WHERE pending_group IS NOT NULL", [], |r| r.get(0)))
+        .unwrap();
     assert!(pending <= 1, "only the last accepted group's marks may be pending");
     let ok: String = f.state.db.with(|c| c.query_row("PRAGMA integrity_check", [], |r| r.get(0))).unwrap();
     assert_eq!(ok, "ok");

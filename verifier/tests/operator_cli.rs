@@ -11,8 +11,8 @@ use std::process::{Command, Output};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::Utc;
-use shared::export::{ExportFile, Manifest, PublishedBallotBox, content_digest, tracker_root};
 use shared::election::{Choice, Election};
+use shared::export::{ExportFile, Manifest, PublishedBallotBox, content_digest, tracker_root};
 use support::*;
 use verifier::db::Db;
 

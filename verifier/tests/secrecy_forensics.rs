@@ -31,9 +31,9 @@ use rand_core::{Rng, SeedableRng};
 use rsa::PrivateKey;
 use rsa::pkcs8::DecodePrivateKey;
 use shared::api::{Challenge, DisplayCode, DrumStart, SelectionCode, TaskMetrics};
-use shared::export::PublishedBallotBox;
 use shared::crypto::ElectionPublicKey;
 use shared::election::Choice;
+use shared::export::PublishedBallotBox;
 use support::*;
 use verifier::db::Db;
 

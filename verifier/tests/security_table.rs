@@ -214,8 +214,7 @@ async fn every_attack_in_the_table_is_refused_with_its_code() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 
     // Nothing but the one accepted ballot was stored.
-    let voted: i64 =
-        state.db.with(|c| c.query_row("SELECT COUNT(*) FROM voted", [], |r| r.get(0))).unwrap();
+    let voted: i64 = state.db.with(|c| c.query_row("SELECT COUNT(*) FROM voted", [], |r| r.get(0))).unwrap();
     let ballots: i64 = state.db.ballot_counts(&eid).unwrap().iter().map(|(_, n)| n).sum();
     assert_eq!((voted, ballots), (1, 1));
 }

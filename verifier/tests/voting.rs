@@ -303,7 +303,11 @@ async fn the_two_stores_hold_nothing_of_each_other() {
     }
     // The audit log names no ballot, and no longer marks each vote with a voter and a time.
     for e in f.state.db.with(|c| verifier::audit::entries(c)).unwrap() {
-        assert!(!cts.iter().any(|ct| e.detail.contains(&shared::crypto::tracker(ct))), "entry {} names a tracker", e.seq);
+        assert!(
+            !cts.iter().any(|ct| e.detail.contains(&shared::crypto::tracker(ct))),
+            "entry {} names a tracker",
+            e.seq
+        );
         assert_ne!(e.action, "vote_marked");
     }
 }

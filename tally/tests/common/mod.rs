@@ -11,9 +11,9 @@ use base64::engine::general_purpose::STANDARD as B64;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use shared::ballot::{self, BALLOT_LEN};
-use shared::export::{ExportFile, Manifest};
 use shared::crypto::{ElectionPublicKey, encrypt_ballot, oaep_label, tracker};
 use shared::election::{Choice, Election};
+use shared::export::{ExportFile, Manifest};
 use tally::count::{ContestResult, TallyReport};
 use verifier::ops::ExportKey;
 

@@ -33,10 +33,10 @@ impl Copy {
         let mut files = Vec::new();
         if let Ok(entries) = std::fs::read_dir(dir) {
             for e in entries.flatten() {
-                if e.path().is_file() {
-                    if let Ok(bytes) = std::fs::read(e.path()) {
-                        files.push((e.file_name().to_string_lossy().into_owned(), bytes));
-                    }
+                if e.path().is_file()
+                    && let Ok(bytes) = std::fs::read(e.path())
+                {
+                    files.push((e.file_name().to_string_lossy().into_owned(), bytes));
                 }
             }
         }
@@ -100,12 +100,12 @@ fn classify(cell: &Cell, known: &Known, persons: &HashMap<&str, ()>) -> Vec<Item
     let mut items = Vec::new();
     // Ballots: a blob whose hash is a published tracker.
     for v in &cell.values {
-        if let Value::Blob(b) = v {
-            if b.len() >= 256 {
-                let t = hex::encode(Sha256::digest(b));
-                if let Some(contest) = known.trackers.get(&t) {
-                    items.push(Item::Ballot { tracker: t, contest: contest.clone() });
-                }
+        if let Value::Blob(b) = v
+            && b.len() >= 256
+        {
+            let t = hex::encode(Sha256::digest(b));
+            if let Some(contest) = known.trackers.get(&t) {
+                items.push(Item::Ballot { tracker: t, contest: contest.clone() });
             }
         }
     }
@@ -126,10 +126,9 @@ fn classify(cell: &Cell, known: &Known, persons: &HashMap<&str, ()>) -> Vec<Item
     // Research rows: a 16-byte random id, then the election, the participant and the contest kind.
     if let (Some(Value::Blob(id)), Some(Value::Text(participant)), Some(Value::Text(kind))) =
         (cell.values.first(), cell.values.get(2), cell.values.get(3))
+        && let (16, Some(contest)) = (id.len(), known.contest_of_kind.get(kind))
     {
-        if let (16, Some(contest)) = (id.len(), known.contest_of_kind.get(kind)) {
-            items.push(Item::Research { id: format!("{participant}\u{0}{contest}"), contest: contest.clone() });
-        }
+        items.push(Item::Research { id: format!("{participant}\u{0}{contest}"), contest: contest.clone() });
     }
     items
 }

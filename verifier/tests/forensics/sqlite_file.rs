@@ -82,33 +82,23 @@ fn record(payload: &[u8]) -> Vec<Value> {
     }
     let mut body = header_len;
     for t in types {
-        let (len, value): (usize, Box<dyn Fn(&[u8]) -> Value>) = match t {
-            0 => (0, Box::new(|_| Value::Null)),
-            1..=6 => {
-                let len = [0, 1, 2, 3, 4, 6, 8][t as usize];
-                (
-                    len,
-                    Box::new(move |b: &[u8]| {
-                        let mut v: i64 = if b[0] & 0x80 != 0 { -1 } else { 0 };
-                        for x in b {
-                            v = (v << 8) | i64::from(*x);
-                        }
-                        Value::Int(v)
-                    }),
-                )
-            }
-            7 => (8, Box::new(|b: &[u8]| Value::Float(f64::from_be_bytes(b.try_into().unwrap_or([0; 8]))))),
-            8 => (0, Box::new(|_| Value::Int(0))),
-            9 => (0, Box::new(|_| Value::Int(1))),
+        let len = match t {
+            0 | 8 | 9 => 0,
+            1..=6 => [0, 1, 2, 3, 4, 6, 8][t as usize],
+            7 => 8,
             10 | 11 => return values,
-            t if t % 2 == 0 => (((t - 12) / 2) as usize, Box::new(|b: &[u8]| Value::Blob(b.to_vec()))),
-            t => (
-                ((t - 13) / 2) as usize,
-                Box::new(|b: &[u8]| Value::Text(String::from_utf8_lossy(b).into_owned())),
-            ),
+            t => ((t - 12) / 2) as usize,
         };
-        let Some(bytes) = payload.get(body..body + len) else { return values };
-        values.push(value(bytes));
+        let Some(b) = payload.get(body..body + len) else { return values };
+        values.push(match t {
+            0 => Value::Null,
+            1..=6 => Value::Int(b.iter().fold(if b[0] & 0x80 != 0 { -1 } else { 0 }, |v, x| (v << 8) | i64::from(*x))),
+            7 => Value::Float(f64::from_be_bytes(b.try_into().unwrap_or([0; 8]))),
+            8 => Value::Int(0),
+            9 => Value::Int(1),
+            t if t % 2 == 0 => Value::Blob(b.to_vec()),
+            _ => Value::Text(String::from_utf8_lossy(b).into_owned()),
+        });
         body += len;
     }
     values

@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use card_helper::pki::{IssuedCard, Person, Sex, TestAuthority};
 use chrono::Utc;
-use rsa::pkcs8::{DecodePrivateKey};
+use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Pkcs1v15Sign, PrivateKey};
 use sha2::{Digest, Sha256};
 use shared::api::{ApiError, BallotView, Challenge};
