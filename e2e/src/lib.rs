@@ -85,6 +85,15 @@ impl ProcessGroup {
     }
 }
 
+impl ProcessGroup {
+    /// Stops the process as an operator would (SIGTERM to its group) and waits for it to finish.
+    pub fn terminate(&mut self) -> anyhow::Result<std::process::ExitStatus> {
+        let pgid = i32::try_from(self.0.id())?;
+        nix::sys::signal::killpg(nix::unistd::Pid::from_raw(pgid), nix::sys::signal::Signal::SIGTERM)?;
+        Ok(self.0.wait()?)
+    }
+}
+
 impl Drop for ProcessGroup {
     fn drop(&mut self) {
         // The group was created by `process_group(0)` for this child alone, so only its processes are signalled
@@ -214,7 +223,7 @@ pub struct LiveElection {
     pub sign_password: &'static str,
     /// The verifier's database (operator commands run against it).
     pub db: PathBuf,
-    _verifier: ProcessGroup,
+    verifier: ProcessGroup,
     helper: ProcessGroup,
     helper_port: u16,
     origin: String,
@@ -239,6 +248,13 @@ pub(crate) fn start_helper(port: u16, origin: &str, card: &Path) -> anyhow::Resu
 
 impl LiveElection {
     /// Runs a `verifier` operator command against this election's database (e.g. `pause --reason …`).
+    /// Stops the verifier gracefully (SIGTERM), as at the end of a lab session: it writes what it still holds.
+    pub fn stop_verifier(&mut self) -> anyhow::Result<()> {
+        let status = self.verifier.terminate()?;
+        anyhow::ensure!(status.success(), "the verifier stopped with {status}");
+        Ok(())
+    }
+
     pub fn verifier_command(&self, args: &[&str]) -> anyhow::Result<()> {
         let out = Command::new(bin_dir().join("verifier")).args(args).arg("--db").arg(&self.db).output()?;
         if !out.status.success() {
@@ -348,7 +364,7 @@ impl LiveElection {
             auth_pin,
             sign_password,
             db,
-            _verifier: verifier,
+            verifier,
             helper,
             helper_port,
             origin,

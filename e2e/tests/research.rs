@@ -1,7 +1,8 @@
 //! UX research in real headless Chromium (tracker issue 9): the verifier assigns free-word search in the drum roll
 //! to every participant of the (practice) demo election; the app shows them without mode switches, the voter
-//! votes once, and the verifier's database then holds exactly one anonymous task with that mode pair, read back
-//! through `verifier research report`.
+//! votes once, and once the verifier has stopped (it writes research tasks in shuffled batches, and what it still
+//! holds when it stops) its database holds exactly one anonymous task with that mode pair, read back through
+//! `verifier research report`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -11,7 +12,7 @@ use fantoccini::Locator;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_vote_in_a_practice_election_sends_one_task_with_the_assigned_modes() {
-    let election = LiveElection::start_with(
+    let mut election = LiveElection::start_with(
         1,
         &[
             "--research-selection",
@@ -42,18 +43,23 @@ async fn a_vote_in_a_practice_election_sends_one_task_with_the_assigned_modes() 
     b.confirm_on_helper_page(election.sign_password).await.unwrap();
     b.wait_text("#contest-tokyo .tracker code", |t| t.len() == 64).await.unwrap();
 
-    // The metrics are sent after the cast, without waiting: read the database until the task is there.
-    let out = tempfile::tempdir().unwrap();
-    let dir = out.path().to_str().unwrap();
-    let mut csv = String::new();
+    // The metrics are sent after the cast, without waiting: once the browser has the answer, the lab ends.
+    let answered = "return performance.getEntriesByType('resource')
+        .some(e => e.name.includes('/api/v1/research/metrics') && e.responseEnd > 0)";
     for _ in 0..50 {
-        election.verifier_command(&["research", "report", "--out", dir]).unwrap();
-        csv = std::fs::read_to_string(out.path().join("tasks.csv")).unwrap();
-        if csv.lines().count() > 1 {
+        if b.client.execute(answered, vec![]).await.unwrap().as_bool() == Some(true) {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let out = tempfile::tempdir().unwrap();
+    let dir = out.path().to_str().unwrap();
+    election.verifier_command(&["research", "report", "--out", dir]).unwrap();
+    let csv = std::fs::read_to_string(out.path().join("tasks.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1, "a task is not written right after the cast it describes: {csv}");
+    election.stop_verifier().unwrap();
+    election.verifier_command(&["research", "report", "--out", dir]).unwrap();
+    let csv = std::fs::read_to_string(out.path().join("tasks.csv")).unwrap();
     let rows: Vec<&str> = csv.lines().skip(1).collect();
     assert_eq!(rows.len(), 1, "one task: {csv}");
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();

@@ -565,7 +565,8 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
         (db, election, key)
     } else {
         let path = args.db.clone().context("give --db or --demo")?;
-        let options = crate::db::DbOptions { ballot_box_batch: args.ballot_box_batch, ..Default::default() };
+        let options =
+            crate::db::DbOptions { ballot_box_batch: args.ballot_box_batch, serving: true, ..Default::default() };
         let db = Db::open_with(&path, options)?;
         let (election, key) = db
             .election()?

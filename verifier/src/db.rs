@@ -205,15 +205,25 @@ impl Faults {
 pub struct DbOptions {
     /// The ballot box's batch K: the smallest crowd a ballot enters the box in (`serve --ballot-box-batch`).
     pub ballot_box_batch: usize,
+    /// Opened by `verifier serve`: the store must be this process's alone (see [`Db::open_with`]).
+    pub serving: bool,
     /// Fault injection (tests only).
     pub faults: Faults,
 }
 
 impl Default for DbOptions {
     fn default() -> DbOptions {
-        DbOptions { ballot_box_batch: ballot_box::DEFAULT_BATCH, faults: Faults::default() }
+        DbOptions { ballot_box_batch: ballot_box::DEFAULT_BATCH, serving: false, faults: Faults::default() }
     }
 }
+
+/// Returns the lock file beside a voter store: `NAME.sqlite` → `NAME.lock`.
+pub fn lock_path(db: &Path) -> PathBuf {
+    db.with_extension("lock")
+}
+
+/// How long `serve` waits for a command line tool to finish with the store before it gives up.
+const SERVE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 /// Returns the ballot box's file beside a voter store: `NAME.sqlite` → `NAME.ballot-box.sqlite`.
 pub fn ballot_box_path(db: &Path) -> PathBuf {
@@ -233,6 +243,8 @@ pub struct Db {
     keys: Mutex<HashMap<String, Arc<ElectionPublicKey>>>,
     research: crate::research::Pending,
     faults: Faults,
+    /// The store's lock file, held while this process may recover it (see [`Db::open_with`]).
+    _lock: Option<std::fs::File>,
 }
 
 /// Group numbers between the protocol's steps.
@@ -273,9 +285,35 @@ impl Db {
     }
 
     /// [`Db::open`] with options.
+    ///
+    /// Recovery (module notes) must never run while another process casts: it would take that process's group,
+    /// between its two transactions, for an interrupted one. So the store has a lock file ([`lock_path`]): `serve`
+    /// holds it for its lifetime (and refuses to start while another verifier holds it); a command line tool
+    /// recovers only if it gets the lock, and holds it while it runs, and otherwise leaves recovery to the
+    /// verifier that serves.
     pub fn open_with(path: &Path, options: DbOptions) -> anyhow::Result<Db> {
+        let lock = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(lock_path(path))
+            .map_err(|e| anyhow::anyhow!("cannot open the lock file {}: {e}", lock_path(path).display()))?;
+        let mut sole = lock_now(&lock)?;
+        if options.serving {
+            let since = std::time::Instant::now();
+            while !sole && since.elapsed() < SERVE_LOCK_WAIT {
+                std::thread::sleep(std::time::Duration::from_millis(100));
+                sole = lock_now(&lock)?;
+            }
+            anyhow::ensure!(
+                sole,
+                "another process holds {} (a verifier serving this database?); stop it before serving",
+                lock_path(path).display()
+            );
+        }
         let ballot_box = BallotBox::open(&ballot_box_path(path), options.ballot_box_batch)?;
-        let mut db = Db::setup(Connection::open(path)?, ballot_box, options.faults)?;
+        let mut db = Db::setup(Connection::open(path)?, ballot_box, options.faults, sole)?;
+        db._lock = sole.then_some(lock);
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
                 path,
@@ -295,10 +333,11 @@ impl Db {
             Connection::open_in_memory()?,
             BallotBox::open_in_memory(ballot_box::DEFAULT_BATCH)?,
             Faults::default(),
+            true,
         )
     }
 
-    fn setup(conn: Connection, ballot_box: BallotBox, faults: Faults) -> anyhow::Result<Db> {
+    fn setup(conn: Connection, ballot_box: BallotBox, faults: Faults, sole: bool) -> anyhow::Result<Db> {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -315,9 +354,12 @@ impl Db {
             keys: Mutex::default(),
             research: crate::research::Pending::default(),
             faults,
+            _lock: None,
         };
-        db.move_earlier_ballots()?;
-        db.recover()?;
+        if sole {
+            db.move_earlier_ballots()?;
+            db.recover()?;
+        }
         Ok(db)
     }
 
@@ -826,6 +868,15 @@ impl Db {
     }
 }
 
+/// Takes the lock file without waiting: `true` if this process now holds it.
+fn lock_now(lock: &std::fs::File) -> anyhow::Result<bool> {
+    match lock.try_lock() {
+        Ok(()) => Ok(true),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(false),
+        Err(std::fs::TryLockError::Error(e)) => Err(anyhow::anyhow!("cannot lock the store: {e}")),
+    }
+}
+
 fn clone_error(e: &CastError) -> CastError {
     match e {
         CastError::AlreadyVoted => CastError::AlreadyVoted,
@@ -908,6 +959,25 @@ mod tests {
         assert!(matches!(db.cast("p", "e", "tokyo", &ct(0, 1)), Err(CastError::AlreadyVoted)));
         assert!(matches!(db.cast("q", "e", "tokyo", &ct(0, 0)), Err(CastError::Duplicate)));
         assert!(db.voted_contests("q", "e").unwrap().is_empty(), "a refused copy leaves no mark");
+    }
+
+    /// A command line tool opened while the verifier casts (here: between a group's two transactions) must not
+    /// run recovery, which would take the group for an interrupted one and remove its marks.
+    #[test]
+    fn a_tool_opened_while_a_verifier_casts_leaves_its_group_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v.sqlite");
+        with_election(&Db::open(&path).unwrap());
+        let tool_path = path.clone();
+        let faults = Faults::new(move |step| {
+            if step == Step::MarksWritten {
+                drop(Db::open(&tool_path).unwrap());
+            }
+        });
+        let db = Db::open_with(&path, DbOptions { serving: true, faults, ..Default::default() }).unwrap();
+        db.cast("p", "e", "tokyo", &ct(0, 0)).unwrap();
+        let marks = db.with(|c| c.query_row("SELECT count(*) FROM voted", [], |r| r.get::<_, i64>(0))).unwrap();
+        assert_eq!((marks, db.ballot_counts("e").unwrap()), (1, vec![("tokyo".to_string(), 1)]));
     }
 
     /// A version-1 file's ballots move into the ballot box when it is opened, once.
