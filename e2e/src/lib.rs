@@ -247,7 +247,6 @@ pub(crate) fn start_helper(port: u16, origin: &str, card: &Path) -> anyhow::Resu
 }
 
 impl LiveElection {
-    /// Runs a `verifier` operator command against this election's database (e.g. `pause --reason …`).
     /// Stops the verifier gracefully (SIGTERM), as at the end of a lab session: it writes what it still holds.
     pub fn stop_verifier(&mut self) -> anyhow::Result<()> {
         let status = self.verifier.terminate()?;
@@ -255,6 +254,7 @@ impl LiveElection {
         Ok(())
     }
 
+    /// Runs a `verifier` operator command against this election's database (e.g. `pause --reason …`).
     pub fn verifier_command(&self, args: &[&str]) -> anyhow::Result<()> {
         let out = Command::new(bin_dir().join("verifier")).args(args).arg("--db").arg(&self.db).output()?;
         if !out.status.success() {
