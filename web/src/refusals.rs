@@ -45,6 +45,10 @@ fn specific(code: &str) -> Option<(&'static str, &'static str)> {
              encrypted afresh.",
         ),
         "VOTING_CLOSED" => ("インターネット投票は終了しました。", "Online voting has closed."),
+        "BALLOT_BOX_NOT_SEALED" => (
+            "投票終了後の投票箱の封印処理中です。1分ほどしてからもう一度ご確認ください。",
+            "The ballot box is being sealed after the close. Check again in a minute.",
+        ),
         "VOTING_PAUSED" => {
             ("投票は一時停止中です。しばらくしてからもう一度お試しください。", "Voting is paused. Try again later.")
         }
