@@ -7,8 +7,8 @@
 //! matched; the box's own notes say how its files keep that under copies taken at any moment.
 //!
 //! **One cast, two stores (R-VOTE-9, no receipted ballot lost).** Casts are group-committed: each caller queues
-//! its cast and waits for the writer; whoever gets it takes every queued cast as one *group* under a fresh random
-//! group number `g`, and:
+//! its cast; whoever finds the writer free takes every queued cast as one *group* under a fresh random group
+//! number `g` (the others wait on a condition variable until a group answers them), and:
 //! 1. refuses a ciphertext the box already holds, or that the group holds twice (`Duplicate`);
 //! 2. in ONE voter-store transaction, marks each voter in the contest with `pending_group = g`
 //!    (`INSERT … ON CONFLICT DO NOTHING` decides each cast on its own: `AlreadyVoted`);
@@ -236,6 +236,7 @@ pub fn ballot_box_path(db: &Path) -> PathBuf {
 pub struct Db {
     conn: Mutex<Connection>,
     casts: Mutex<Vec<Arc<QueuedCast>>>,
+    answered: std::sync::Condvar,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     ballot_box: BallotBox,
@@ -263,6 +264,9 @@ const READERS: usize = 4;
 
 /// At most this many casts share one group.
 const MAX_BATCH: usize = 256;
+
+/// How long a waiting cast sleeps before it looks at the writer again, when no group wakes it first.
+const WAIT: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// One cast waiting for the writer, and its outcome once written.
 struct QueuedCast {
@@ -347,6 +351,7 @@ impl Db {
         let db = Db {
             conn: Mutex::new(conn),
             casts: Mutex::default(),
+            answered: std::sync::Condvar::new(),
             readers: Vec::new(),
             next_reader: AtomicUsize::new(0),
             ballot_box,
@@ -619,32 +624,40 @@ impl Db {
             ciphertext: ciphertext.to_vec(),
             outcome: Mutex::new(None),
         });
-        self.casts.lock().map_err(|_| lock_error())?.push(Arc::clone(&queued));
-        {
-            let mut conn = self.conn.lock().map_err(|_| lock_error())?;
-            // A writer before us may have written our cast with its group while we waited for the connection.
-            let done = queued.outcome.lock().map_err(|_| lock_error())?.is_some();
-            if !done {
-                let mut queue = self.casts.lock().map_err(|_| lock_error())?;
-                let take = queue.len().min(MAX_BATCH);
-                let mut batch: Vec<Arc<QueuedCast>> = queue.drain(..take).collect();
-                // Our own cast is in the queue (no one else took it): make sure it is in this group.
-                if !batch.iter().any(|q| Arc::ptr_eq(q, &queued))
-                    && let Some(at) = queue.iter().position(|q| Arc::ptr_eq(q, &queued))
-                {
-                    batch.push(queue.remove(at));
+        // Whoever finds the writer free writes every waiting cast as one group; the others wait until a writer
+        // has answered them (or the writer is free again), without taking the writer only to learn their outcome.
+        let mut queue = self.casts.lock().map_err(|_| lock_error())?;
+        queue.push(Arc::clone(&queued));
+        loop {
+            if queued.outcome.lock().map_err(|_| lock_error())?.is_some() {
+                break;
+            }
+            match self.conn.try_lock() {
+                Ok(mut conn) => {
+                    let take = queue.len().min(MAX_BATCH);
+                    let batch: Vec<Arc<QueuedCast>> = queue.drain(..take).collect();
+                    drop(queue);
+                    // One election per group: its key wraps the box's batch keys.
+                    let mut elections: Vec<&str> = batch.iter().map(|q| q.election_id.as_str()).collect();
+                    elections.sort_unstable();
+                    elections.dedup();
+                    for e in elections {
+                        let group: Vec<Arc<QueuedCast>> =
+                            batch.iter().filter(|q| q.election_id == e).cloned().collect();
+                        self.write_group(&mut conn, e, &group);
+                    }
+                    drop(conn);
+                    queue = self.casts.lock().map_err(|_| lock_error())?;
+                    self.answered.notify_all();
                 }
-                drop(queue);
-                // One election per group: its key wraps the box's batch keys.
-                let mut elections: Vec<&str> = batch.iter().map(|q| q.election_id.as_str()).collect();
-                elections.sort_unstable();
-                elections.dedup();
-                for e in elections {
-                    let group: Vec<Arc<QueuedCast>> = batch.iter().filter(|q| q.election_id == e).cloned().collect();
-                    self.write_group(&mut conn, e, &group);
+                Err(std::sync::TryLockError::WouldBlock) => {
+                    // Another writer, or another use of the store: woken when a group is answered, or soon.
+                    queue = self.answered.wait_timeout(queue, WAIT).map_err(|_| lock_error())?.0;
                 }
+                Err(std::sync::TryLockError::Poisoned(_)) => return Err(CastError::Storage(lock_error())),
             }
         }
+        drop(queue);
         let outcome = queued.outcome.lock().map_err(|_| lock_error())?.take();
         outcome.unwrap_or_else(|| Err(CastError::Storage(lock_error())))?;
         Ok(shared::crypto::tracker(ciphertext))
