@@ -20,7 +20,7 @@ pub fn script_path() -> PathBuf {
 
 /// Returns where the JSON reports are saved.
 pub fn report_dir() -> PathBuf {
-    root().join("target/axe-reports")
+    crate::target_dir().join("axe-reports")
 }
 
 /// One rule that failed on a screen, with the elements it failed on.

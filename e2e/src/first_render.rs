@@ -115,7 +115,7 @@ pub async fn measure(url: &str, runs: usize, progress: &mut dyn FnMut(&str)) -> 
         let b = Browser::start(None).await?;
         let c = load(&b, url).await?;
         let w = load(&b, url).await?;
-        let _ = b.client.close().await;
+        b.finish(&[crate::NO_HELPER]).await?;
         progress(&format!(
             "run {}/{runs}: cold first render {:.0} ms, warm {:.0} ms",
             i + 1,

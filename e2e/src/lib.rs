@@ -3,8 +3,8 @@
 //! loopback port and killed when its guard drops, also when a test panics.
 //!
 //! The tests read `E2E_BIN_DIR` (the built binaries) and `E2E_WEB_DIST` (Trunk's dist/), which
-//! `cargo xtask test` sets; without them they fall back to target/debug and web/dist, and say what to build when
-//! those are missing.
+//! `cargo xtask test` sets; without them they use the folder cargo built them into (so `CARGO_TARGET_DIR` is
+//! followed) and web/dist, and say what to build when those are missing.
 //!
 //! Map: this file (processes, the browser, a live election on loopback), [`axe`] (axe-core injected into the real
 //! page, its reports saved), [`smtp`] (a real SMTP server on
@@ -34,9 +34,22 @@ pub fn root() -> PathBuf {
     here.parent().map(PathBuf::from).unwrap_or(here)
 }
 
-/// Returns the folder of the built binaries.
+/// Returns the folder of the built binaries: `E2E_BIN_DIR`, or else the folder cargo built this program into
+/// (a test runs from `<target>/<profile>/deps`, a binary from `<target>/<profile>`), so that it follows
+/// `CARGO_TARGET_DIR` and build profiles (issue 17).
 pub fn bin_dir() -> PathBuf {
-    std::env::var_os("E2E_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target/debug"))
+    std::env::var_os("E2E_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        let exe = std::env::current_exe().ok();
+        let dir =
+            exe.as_deref().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_else(|| root().join("target/debug"));
+        if dir.ends_with("deps") { dir.parent().map(Path::to_path_buf).unwrap_or(dir) } else { dir }
+    })
+}
+
+/// Returns the target directory the binaries were built in (the parent of [`bin_dir`]).
+pub fn target_dir() -> PathBuf {
+    let bin = bin_dir();
+    bin.parent().map(Path::to_path_buf).unwrap_or(bin)
 }
 
 /// Returns the built voter app.
@@ -50,7 +63,7 @@ pub fn web_dist() -> anyhow::Result<PathBuf> {
 
 /// Returns where screenshots for reviewers are saved.
 pub fn screenshot_dir() -> PathBuf {
-    root().join("target/e2e-screenshots")
+    target_dir().join("e2e-screenshots")
 }
 
 /// Returns a free loopback port.
@@ -159,6 +172,8 @@ impl Browser {
         let driver = ProcessGroup::spawn(cmd)?;
         let profile = tempfile::tempdir()?;
         let caps = serde_json::json!({
+            // Every console message, uncaught exception and failed load, read by `Browser::finish`.
+            "goog:loggingPrefs": { "browser": "ALL" },
             "goog:chromeOptions": {
                 "binary": "/usr/bin/chromium",
                 "args": [
@@ -186,6 +201,53 @@ impl Browser {
         bail!("chromedriver did not start on port {port}: {last:?}")
     }
 
+    /// Takes what the browser logged at level SEVERE since the last call: `console.error`, uncaught exceptions
+    /// (a wasm panic is `RuntimeError: unreachable`), unhandled rejections, and resources that failed to load.
+    pub async fn console_errors(&self) -> anyhow::Result<Vec<String>> {
+        let log = self.client.issue_cmd(BrowserLog).await.context("reading the browser log")?;
+        let entries = log.as_array().cloned().unwrap_or_default();
+        Ok(entries
+            .iter()
+            .filter(|e| e["level"] == "SEVERE")
+            .map(|e| e["message"].as_str().unwrap_or_default().to_string())
+            .collect())
+    }
+
+    /// Fails on anything the browser logged at level SEVERE that is not one of `expected`, then closes the
+    /// browser. Every end-to-end test ends with this (issue 17): a panic in the app does not fail a test by
+    /// itself.
+    pub async fn finish(self, expected: &[Expected]) -> anyhow::Result<()> {
+        let checked = self.check_console(expected).await;
+        self.client.close().await?;
+        checked
+    }
+
+    /// Fails on anything the browser logged at level SEVERE since the last read that is not one of `expected`.
+    pub async fn check_console(&self, expected: &[Expected]) -> anyhow::Result<()> {
+        let errors = self.console_errors().await?;
+        let mut unexpected: Vec<&String> = Vec::new();
+        for m in &errors {
+            match expected.iter().find(|e| m.contains(e.contains)) {
+                Some(e) => {
+                    println!("browser log, expected ({}): {}", e.reason, m.chars().take(200).collect::<String>())
+                }
+                None => unexpected.push(m),
+            }
+        }
+        if !unexpected.is_empty() {
+            bail!(
+                "the browser logged {} unexpected error(s):\n{}",
+                unexpected.len(),
+                unexpected
+                    .iter()
+                    .map(|m| format!("  {}", m.chars().take(400).collect::<String>()))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            );
+        }
+        Ok(())
+    }
+
     /// Saves a screenshot under target/e2e-screenshots/NAME.png for reviewers.
     pub async fn screenshot(&self, name: &str) -> anyhow::Result<PathBuf> {
         let dir = screenshot_dir();
@@ -208,6 +270,35 @@ impl Browser {
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         bail!("{css}: text never satisfied the condition; last seen {last:?}")
+    }
+}
+
+/// A message a test expects in the browser's log, and why; see [`Browser::finish`].
+pub struct Expected {
+    /// A part of the message.
+    pub contains: &'static str,
+    /// Why the test causes it.
+    pub reason: &'static str,
+}
+
+/// The app looks for the card helper on every page; a test that runs none sees the browser log the refused
+/// connection.
+pub const NO_HELPER: Expected = Expected {
+    contains: "/api/v1/status - Failed to load resource: net::ERR_CONNECTION_REFUSED",
+    reason: "no card helper runs in this test; the app asks for it on each page and says how to start it",
+};
+
+/// chromedriver's `POST /session/{id}/se/log` for the `browser` log: its entries since the last read.
+#[derive(Debug)]
+struct BrowserLog;
+
+impl fantoccini::wd::WebDriverCompatibleCommand for BrowserLog {
+    fn endpoint(&self, base: &url::Url, session: Option<&str>) -> Result<url::Url, url::ParseError> {
+        base.join(&format!("session/{}/se/log", session.unwrap_or_default()))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (http::Method, Option<String>) {
+        (http::Method::POST, Some(r#"{"type":"browser"}"#.into()))
     }
 }
 

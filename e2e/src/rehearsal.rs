@@ -581,6 +581,7 @@ pub async fn run(voters: usize, say: &mut dyn FnMut(&str)) -> anyhow::Result<Out
         };
         outcomes.push(e);
     }
+    browser.check_console(&[]).await?;
     browser.client.clone().close().await?;
     Ok(Outcome { elections: outcomes, layouts: used, second_attempt, session_end })
 }
@@ -791,6 +792,12 @@ async fn election_round(
     if let Some(stale) = stale {
         say(&format!("[{id}] the second window tries to vote again in {}: refused", election.contests[0].id));
         *second_attempt = second_attempt_refused(&stale, election.contests[0].id.as_str()).await?;
+        stale
+            .check_console(&[crate::Expected {
+                contains: "/api/v1/ballots - Failed to load resource: the server responded with a status of 409",
+                reason: "a second window of the same voter tries to vote again: the verifier says ALREADY_VOTED",
+            }])
+            .await?;
         stale.client.clone().close().await?;
     }
     if by_browser {

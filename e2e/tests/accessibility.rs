@@ -109,7 +109,7 @@ async fn axe_finds_no_violation_on_any_screen_in_japanese_and_english() {
 
     println!("axe-core {}: {} screens checked", axe::version().unwrap(), audit.screens.len());
     audit.assert_clean();
-    b.client.close().await.unwrap();
+    b.finish(&[]).await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -133,7 +133,7 @@ async fn axe_finds_no_violation_on_the_session_warning() {
         .unwrap();
     let found = axe::run(&b, "harness-self-check").await.unwrap();
     assert!(found.iter().any(|v| v.rule == "label"), "axe-core reports an unlabelled field: {found:?}");
-    b.client.close().await.unwrap();
+    b.finish(&[]).await.unwrap();
 }
 
 /// The Tokyo district's candidates as filed: (number, name, reading, party).
@@ -201,5 +201,49 @@ async fn names_carry_their_readings_as_filed_in_the_right_language() {
     click(&b, "#a11y-link").await;
     let method = b.wait_text("#a11y-method", |t| !t.is_empty()).await.unwrap();
     assert!(method.contains(&format!("axe-core {}", axe::version().unwrap())), "{method}");
-    b.client.close().await.unwrap();
+    b.finish(&[]).await.unwrap();
+}
+
+/// What HTML_CodeSniffer and IBM's Equal Access engine found and axe does not check (issue 17): every element
+/// sits in a landmark (the skip link too), `street-address` autofill is on a textarea (HTML allows it on no
+/// single-line input), and the page names an icon that loads (no 404 for `/favicon.ico` on every load).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_findings_of_the_other_engines_stay_fixed() {
+    let election = LiveElection::start().unwrap();
+    let b = Browser::start(None).await.unwrap();
+    open(&b, &election.base_url, "ja").await;
+    click(&b, "#apply-section summary").await;
+    b.client.wait().for_element(Locator::Css("#apply-address")).await.unwrap();
+    let seen = b
+        .client
+        .execute(
+            "const landmarks = 'header, nav, main, aside, footer, [role=banner], [role=navigation], [role=main], \
+                 [role=complementary], [role=contentinfo], [role=region], [role=search], form[aria-label]';
+             const outside = [...document.body.querySelectorAll('a, button, input, select, textarea, p, h1, h2, h3')]
+                 .filter((el) => el.getClientRects().length > 0 || el.classList.contains('skip-link'))
+                 .filter((el) => !el.closest(landmarks))
+                 .map((el) => el.outerHTML.slice(0, 120));
+             const streetAddress = [...document.querySelectorAll('[autocomplete~=street-address]')]
+                 .map((el) => el.tagName.toLowerCase());
+             const icon = document.querySelector('link[rel~=icon]');
+             return { outside, streetAddress, icon: icon && icon.href };",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(seen["outside"], serde_json::json!([]), "content outside every landmark");
+    assert_eq!(seen["streetAddress"], serde_json::json!(["textarea"]), "street-address only on a textarea");
+    let icon = seen["icon"].as_str().expect("the page names an icon").to_string();
+    let fetched = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             fetch(arguments[0]).then((r) => done([r.status, r.headers.get('content-type')]), (e) => done([0, String(e)]));",
+            vec![serde_json::json!(icon)],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fetched[0], 200, "{icon}: {fetched}");
+    assert!(fetched[1].as_str().unwrap_or_default().starts_with("image/"), "{icon}: {fetched}");
+    b.finish(&[]).await.unwrap();
 }

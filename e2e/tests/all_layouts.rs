@@ -63,5 +63,5 @@ async fn a_vote_in_every_selection_and_display_combination() {
             b.wait_text(&format!("#contest-{contest} .tracker code"), |t| t.len() == 64).await.unwrap();
         }
     }
-    b.client.close().await.unwrap();
+    b.finish(&[]).await.unwrap();
 }

@@ -33,5 +33,5 @@ async fn a_voter_applies_with_the_card_and_gets_a_receipt_number() {
     let list = b.wait_text("#apply-list", |t| !t.is_empty()).await.unwrap();
     assert!(list.contains("awaiting_card") && list.contains("apply"), "{list}");
     b.screenshot("apply-received").await.unwrap();
-    b.client.close().await.unwrap();
+    b.finish(&[]).await.unwrap();
 }

@@ -40,5 +40,5 @@ async fn a_voter_votes_in_english() {
     b.wait_text("#contest-tokyo .tracker code", |t| t.len() == 64).await.unwrap();
     assert_eq!(b.wait_text("#contest-tokyo .status", |t| !t.is_empty()).await.unwrap(), "Voted");
     b.screenshot("en-receipt").await.unwrap();
-    b.client.close().await.unwrap();
+    b.finish(&[]).await.unwrap();
 }

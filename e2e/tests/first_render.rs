@@ -21,5 +21,5 @@ async fn start_page_marks_its_first_render_then_the_election() {
         .await
         .unwrap();
     assert_eq!(marks, 1, "the first render is marked once");
-    b.client.close().await.unwrap();
+    b.finish(&[e2e::NO_HELPER]).await.unwrap();
 }

@@ -190,5 +190,5 @@ async fn a_keyboard_only_vote_in_every_layout_with_the_focus_always_visible() {
         }
         b.screenshot(&format!("keyboard-voter-{voter}")).await.unwrap();
     }
-    b.client.close().await.unwrap();
+    b.finish(&[]).await.unwrap();
 }

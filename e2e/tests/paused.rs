@@ -2,7 +2,7 @@
 //! with a message saying to try again, and nothing is recorded; after `resume` the same voter casts it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use e2e::{Browser, LiveElection};
+use e2e::{Browser, Expected, LiveElection};
 use fantoccini::Locator;
 
 /// Opens the Tokyo contest, chooses 白票 and goes to the confirmation.
@@ -45,5 +45,10 @@ async fn a_paused_election_says_why_and_refuses_until_resumed() {
     b.client.find(Locator::Css("#cast")).await.unwrap().click().await.unwrap();
     b.confirm_on_helper_page(election.sign_password).await.unwrap();
     b.wait_text("#contest-tokyo .tracker code", |t| t.len() == 64).await.unwrap();
-    b.client.close().await.unwrap();
+    b.finish(&[Expected {
+        contains: "/api/v1/ballots - Failed to load resource: the server responded with a status of 503",
+        reason: "the test casts while voting is paused: the verifier refuses with VOTING_PAUSED, which the app shows",
+    }])
+    .await
+    .unwrap();
 }

@@ -80,5 +80,5 @@ async fn a_vote_in_a_practice_election_sends_one_task_with_the_assigned_modes() 
     assert!(!csv.contains("13101") && !csv.contains("E-1"), "nothing names the voter: {csv}");
     let index = std::fs::read_to_string(out.path().join("index.html")).unwrap();
     assert!(index.contains("free_word_search × drum_roll</th><td>1</td><td>1</td>"), "{index}");
-    b.client.close().await.unwrap();
+    b.finish(&[]).await.unwrap();
 }

@@ -61,5 +61,5 @@ async fn a_short_session_warns_extends_once_and_ends_on_screen() {
     assert!(ended.contains("ログアウトしました") && ended.contains("もう一度ログイン"), "{ended}");
     assert!(b.client.find(Locator::Css("#session-left")).await.is_err(), "no countdown after the end");
     b.screenshot("session-expired").await.unwrap();
-    b.client.close().await.unwrap();
+    b.finish(&[]).await.unwrap();
 }

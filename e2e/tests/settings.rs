@@ -26,5 +26,5 @@ async fn text_size_and_contrast_survive_a_reload() {
     let bg = b.client.execute("return getComputedStyle(document.body).backgroundColor;", vec![]).await.unwrap();
     assert_eq!(bg, serde_json::json!("rgb(0, 0, 0)"));
     b.screenshot("settings-contrast-large").await.unwrap();
-    b.client.close().await.unwrap();
+    b.finish(&[e2e::NO_HELPER]).await.unwrap();
 }

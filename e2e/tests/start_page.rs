@@ -48,7 +48,7 @@ async fn start_page_shows_election_window_and_live_jst_clock_in_a_new_york_brows
     let heading = b.wait_text("#election-h", |t| t.is_ascii()).await.unwrap();
     assert_eq!(heading, "Practice election: House of Councillors");
     b.screenshot("start-en").await.unwrap();
-    b.client.close().await.unwrap();
+    b.finish(&[e2e::NO_HELPER]).await.unwrap();
 }
 
 /// The app needs WebAssembly SIMD (the ballot encryption). Chromium has it, so the page's check stays silent and
@@ -79,5 +79,5 @@ async fn a_browser_without_wasm_simd_is_told_to_update_instead_of_seeing_a_blank
         vec![],
     );
     assert_eq!(roles.await.unwrap(), serde_json::json!(["alert", "en"]));
-    b.client.close().await.unwrap();
+    b.finish(&[e2e::NO_HELPER]).await.unwrap();
 }

@@ -65,5 +65,5 @@ async fn voter_logs_in_chooses_confirms_signs_and_gets_a_receipt() {
     b.confirm_on_helper_page(election.sign_password).await.unwrap();
     b.wait_text("#contest-review .tracker code", |t| t.len() == 64).await.unwrap();
     b.screenshot("vote-all-done").await.unwrap();
-    b.client.close().await.unwrap();
+    b.finish(&[]).await.unwrap();
 }

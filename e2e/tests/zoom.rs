@@ -162,5 +162,5 @@ async fn every_screen_reflows_at_320_css_pixels_without_sideways_scrolling() {
     assert!(width.as_i64().unwrap() <= WIDTH, "the viewport stayed narrow: {width}");
     println!("{} screens checked at {WIDTH} CSS px", r.screens);
     assert!(r.problems.is_empty(), "{} problem(s):\n{}", r.problems.len(), r.problems.join("\n"));
-    b.client.close().await.unwrap();
+    b.finish(&[]).await.unwrap();
 }

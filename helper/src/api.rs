@@ -215,7 +215,41 @@ fn api_routes(h: Arc<Helper>) -> BoxedFilter<(Response,)> {
         },
     );
 
-    preflight.or(status).unify().or(authenticate).unify().or(sign).unify().or(poll).unify().or(cancel).unify().boxed()
+    preflight
+        .or(status)
+        .unify()
+        .or(authenticate)
+        .unify()
+        .or(sign)
+        .unify()
+        .or(poll)
+        .unify()
+        .or(cancel)
+        .unify()
+        .or(unmatched())
+        .unify()
+        .boxed()
+}
+
+/// A request under `/api/` that no operation answers: 404, or 405 with `Allow` for a known path
+/// ([`crate::contract::HELPER`]). Refusals of a route that matched are found first by [`rejection_parts`].
+#[derive(Debug)]
+struct Unmatched(Vec<&'static str>);
+
+impl warp::reject::Reject for Unmatched {}
+
+fn unmatched() -> BoxedFilter<(Response,)> {
+    use shared::contract::Routing;
+    warp::method()
+        .and(warp::path::full())
+        .and_then(|method: warp::http::Method, path: warp::path::FullPath| async move {
+            Err::<Response, _>(match crate::contract::HELPER.allowed(method.as_str(), path.as_str()) {
+                Routing::Served | Routing::Elsewhere => warp::reject::not_found(),
+                Routing::WrongMethod(allow) => warp::reject::custom(Unmatched(allow)),
+                Routing::Unknown => warp::reject::custom(Unmatched(Vec::new())),
+            })
+        })
+        .boxed()
 }
 
 fn started(h: &Helper, origin: &str, request: Request) -> Result<Response, Rejection> {
@@ -310,7 +344,14 @@ pub fn card_message(e: &CardError) -> (String, String) {
 
 async fn json_rejection(err: Rejection) -> Result<Response, Infallible> {
     let (status, code, message) = rejection_parts(&err);
-    Ok(warp::reply::with_status(warp::reply::json(&ApiError { code: code.into(), message }), status).into_response())
+    let mut r =
+        warp::reply::with_status(warp::reply::json(&ApiError { code: code.into(), message }), status).into_response();
+    if let Some(Unmatched(allow)) = err.find::<Unmatched>().filter(|_| status == StatusCode::METHOD_NOT_ALLOWED)
+        && let Ok(v) = HeaderValue::from_str(&allow.join(", "))
+    {
+        r.headers_mut().insert(warp::http::header::ALLOW, v);
+    }
+    Ok(r)
 }
 
 fn rejection_parts(err: &Rejection) -> (StatusCode, &'static str, String) {
@@ -322,8 +363,17 @@ fn rejection_parts(err: &Rejection) -> (StatusCode, &'static str, String) {
         (StatusCode::LENGTH_REQUIRED, "LENGTH_REQUIRED", "Send a Content-Length.".into())
     } else if let Some(e) = err.find::<warp::filters::body::BodyDeserializeError>() {
         (StatusCode::BAD_REQUEST, "MALFORMED", format!("The request body is not valid: {e}"))
+    } else if let Some(Unmatched(allow)) = err.find::<Unmatched>() {
+        if allow.is_empty() {
+            (StatusCode::NOT_FOUND, "NOT_FOUND", "There is no such page.".into())
+        } else {
+            let message = format!("This method is not allowed here. Use {}.", allow.join(" or "));
+            (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", message)
+        }
     } else if err.find::<warp::reject::MethodNotAllowed>().is_some() {
         (StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "This method is not allowed here.".into())
+    } else if let Some(e) = err.find::<warp::reject::InvalidHeader>() {
+        (StatusCode::BAD_REQUEST, "MALFORMED", format!("A header is not valid: {e}."))
     } else {
         (StatusCode::NOT_FOUND, "NOT_FOUND", "There is no such page.".into())
     }

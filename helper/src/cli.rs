@@ -29,6 +29,8 @@ enum Command {
     /// A JPKI-like test authority for demos, tests and UX labs (never for a real election).
     #[command(subcommand, name = "test-pki")]
     TestPki(TestPki),
+    /// Print the loopback API's OpenAPI 3.1 document (YAML), made from `helper/src/contract.rs`.
+    Openapi,
 }
 
 #[derive(Args)]
@@ -182,6 +184,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::TestPki(TestPki::Issue(args)) => issue(*args),
+        Command::Openapi => {
+            print!("{}", crate::contract::HELPER.document().to_yaml()?);
+            Ok(())
+        }
     }
 }
 

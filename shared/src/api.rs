@@ -11,6 +11,7 @@ use crate::window::WindowState;
 
 /// `GET /api/v1/time`: the server's clock, from which the app computes JST (R-VOTE-1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TimeResponse {
     /// Milliseconds since the Unix epoch.
     pub unix_ms: i64,
@@ -29,6 +30,7 @@ impl TimeResponse {
 
 /// The voting window in UTC and in JST.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WindowView {
     /// Opening instant, UTC.
     pub opens_at: DateTime<Utc>,
@@ -44,6 +46,7 @@ pub struct WindowView {
 
 /// `GET /api/v1/elections/current`: the public facts of the election.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ElectionSummary {
     /// Identifier.
     pub id: String,
@@ -97,8 +100,22 @@ impl ElectionSummary {
     }
 }
 
+/// `GET /api/v1/health`: `{"status": "ok"}` while the server runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Health {
+    /// `ok`.
+    pub status: String,
+}
+
+/// An answer with nothing more to say: `{}` (a logout, stored metrics).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Empty {}
+
 /// Every refusal: a stable code and a sentence saying what to do.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     /// Stable machine-readable code, e.g. `NOT_FOUND`.
     pub code: String,
@@ -137,6 +154,7 @@ mod tests {
 
 /// `POST /api/v1/session/challenge`: a single-use nonce (base64, 32 bytes) valid for `expires_in` seconds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Challenge {
     /// The nonce, base64.
     pub nonce: String,
@@ -147,6 +165,7 @@ pub struct Challenge {
 /// `POST /api/v1/session`: the authentication certificate and the card's signature over
 /// `crypto::auth_digest(origin, nonce)`, made through the card helper.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// `vote` (the default: the certificate must belong to a registered internet voter) or `apply` (any valid
@@ -163,6 +182,7 @@ pub struct LoginRequest {
 
 /// The answer to a login: the session cookie is set; this says when it ends (absolute, R-VOTE-4).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoginResponse {
     /// Server time of login.
     pub started_at: DateTime<Utc>,
@@ -175,6 +195,7 @@ pub struct LoginResponse {
 
 /// One contest on the voter's ballot, with whether this voter has voted in it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ContestView {
     /// The contest: candidates, parties and judges in display order with readings.
     pub contest: crate::election::Contest,
@@ -184,6 +205,7 @@ pub struct ContestView {
 
 /// `GET /api/v1/ballot`: what the logged-in voter may vote on.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BallotView {
     /// The election's id (bound into every ballot).
     pub election_id: String,
@@ -207,6 +229,7 @@ pub struct BallotView {
 /// `POST /api/v1/ballots`: one contest's encrypted ballot, the card's signature over
 /// `crypto::envelope_digest(election, contest, ciphertext)`, and the signing certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CastRequest {
     /// The contest's id.
@@ -221,6 +244,7 @@ pub struct CastRequest {
 
 /// The receipt of an accepted ballot.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CastReceipt {
     /// The contest.
     pub contest: String,
@@ -230,6 +254,7 @@ pub struct CastReceipt {
 
 /// What an application (申出) or a switch request (切替申出) says; its JSON bytes are what the card signs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationInput {
     /// `apply` (to vote online) or `switch` (back to paper voting).
@@ -254,6 +279,7 @@ pub struct ApplicationInput {
 /// `POST /api/v1/applications`: the application's JSON (exact bytes signed), the signature and the signing
 /// certificate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationRequest {
     /// [`ApplicationInput`] as JSON text.
@@ -266,6 +292,7 @@ pub struct ApplicationRequest {
 
 /// An application's state as the voter sees it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApplicationStatus {
     /// The receipt number.
     pub receipt_no: String,
@@ -284,6 +311,7 @@ pub struct ApplicationStatus {
 
 /// `GET /api/v1/client-config`: what the voter app needs to know about its surroundings.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ClientConfig {
     /// The card helper's origin on the voter's PC, e.g. `http://127.0.0.1:24190`.
     pub card_helper_origin: String,
@@ -294,6 +322,7 @@ pub struct ClientConfig {
 
 /// A candidate-selection mode of the candidate screen (R-SYS-4), by its stable code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum SelectionCode {
     /// 一覧選択.
@@ -308,6 +337,7 @@ pub enum SelectionCode {
 
 /// A display mode of the candidate screen (R-SYS-4), by its stable code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DisplayCode {
     /// 一画面表示.
@@ -320,6 +350,7 @@ pub enum DisplayCode {
 
 /// Where the drum roll starts: at the first entry, or rotated by a per-participant offset.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DrumStart {
     /// The first entry in filing order.
@@ -359,6 +390,7 @@ codes!(DrumStart, First = "first", Rotated = "rotated");
 /// The researcher's assignment of modes (tracker issue 9): for each, the values participants are assigned from.
 /// One value fixes it for everyone; several are drawn at random once per participant, in the browser.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ResearchConfig {
     /// Selection modes to assign from.
     pub selection: Vec<SelectionCode>,
@@ -370,6 +402,7 @@ pub struct ResearchConfig {
 
 /// One participant's modes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Assignment {
     /// The selection mode.
     pub selection: SelectionCode,
@@ -414,6 +447,7 @@ impl ResearchConfig {
 /// accepted in practice elections only. Nothing in it names a voter, a session, a ballot or a time of day:
 /// the participant is a random id made by the browser, and every time is a duration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TaskMetrics {
     /// A random participant id made by the browser (16 to 64 lowercase hex digits).

@@ -24,6 +24,7 @@ pub const MAX_JUDGES: usize = 32;
 
 /// A text in Japanese first and English second.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Text {
     /// Japanese.
@@ -36,6 +37,7 @@ pub struct Text {
 ///
 /// The alphabet keeps identifiers safe inside the OAEP label, file names and URLs.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Id(String);
 
@@ -76,6 +78,7 @@ impl std::fmt::Display for Id {
 
 /// The kind of election (R-VOTE-2 applies the same window to all of them).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ElectionKind {
     /// 衆議院議員総選挙.
@@ -102,6 +105,7 @@ impl ElectionKind {
 
 /// An election with its dates and contests.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Election {
     /// Stable identifier, bound into every ballot of this election.
@@ -153,6 +157,7 @@ impl Election {
 
 /// One contest on one ballot paper, with the district of voters who receive it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Contest {
     /// Stable identifier, bound into every ballot of this contest.
@@ -167,6 +172,7 @@ pub struct Contest {
 
 /// The contest kinds with the data each rule uses.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Rules {
     /// 衆議院小選挙区: one candidate.
@@ -204,6 +210,7 @@ pub enum Rules {
 
 /// The contest kind as a code, written into the ballot bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum ContestKind {
@@ -241,6 +248,7 @@ impl ContestKind {
 
 /// A party or political group (政党・政治団体). Two parties may share an abbreviation: they are told apart by id.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Party {
     /// The number written into a ballot; unique in the contest.
@@ -260,6 +268,7 @@ pub struct Party {
 
 /// A candidate, as filed.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Candidate {
     /// The number written into a ballot; unique in the contest.
@@ -278,6 +287,7 @@ pub struct Candidate {
 
 /// A Supreme Court judge under review.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Judge {
     /// The name.
@@ -288,6 +298,7 @@ pub struct Judge {
 
 /// A voter's choice in one contest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", content = "value", rename_all = "snake_case")]
 pub enum Choice {
     /// 白票: an explicit blank, chosen by the voter, never reached by skipping or timing out.

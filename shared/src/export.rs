@@ -230,6 +230,7 @@ pub struct UnopenedBatchFile {
 /// `GET /api/v1/elections/current/ballot-box` after the close.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublishedBallotBox {
     /// The election.
     pub election_id: String,
@@ -240,6 +241,7 @@ pub struct PublishedBallotBox {
 /// One contest's published trackers.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublishedContest {
     /// The contest.
     pub contest_id: String,

@@ -8,6 +8,7 @@ pub const DEFAULT_HELPER_PORT: u16 = 24190;
 
 /// Tries left for one PIN.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct TriesView {
     /// Tries left; 0 means locked.
     pub left: u8,
@@ -17,6 +18,7 @@ pub struct TriesView {
 
 /// `GET /api/v1/status`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HelperStatus {
     /// `soft` or `pkcs11`.
     pub backend: String,
@@ -36,6 +38,7 @@ pub struct HelperStatus {
 
 /// `POST /api/v1/authenticate`: the verifier's single-use nonce (base64, 16–128 bytes).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuthenticateRequest {
     /// The server's challenge.
@@ -44,6 +47,7 @@ pub struct AuthenticateRequest {
 
 /// What a signature is for, shown to the voter on the helper's page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignWhat {
     /// In Japanese (at most 200 characters).
@@ -54,6 +58,7 @@ pub struct SignWhat {
 
 /// `POST /api/v1/sign`: a SHA-256 digest (hex) and its description.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignRequest {
     /// The digest to sign, 64 hex characters.
@@ -64,6 +69,7 @@ pub struct SignRequest {
 
 /// The answer to authenticate and sign: where the voter confirms, and what to poll.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OperationStarted {
     /// Poll `GET /api/v1/operations/{operation_id}`.
     pub operation_id: String,
@@ -75,6 +81,7 @@ pub struct OperationStarted {
 
 /// `GET /api/v1/operations/{id}`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum OperationView {
     /// Waiting for the voter; `last_error` is the code of the last refusal (e.g. `WRONG_PIN`).

@@ -3,6 +3,8 @@
 //! Map:
 //! - [`api`]: the JSON bodies of the voter API, shared by the app and the verifier.
 //! - [`helper_api`]: the JSON bodies of the card helper's loopback API.
+//! - `contract` (feature `openapi`, servers only): each API's operations as data, from which the servers route
+//!   404 and 405 and the OpenAPI documents are built.
 //! - [`jst`]: Japan Standard Time (UTC+9, no daylight saving) and the server clock offset (R-VOTE-1).
 //! - [`calendar`]: national holidays, business days and the receipt date of applications (R-REG-10).
 //! - [`window`]: the online voting window of an election (R-VOTE-2).
@@ -25,6 +27,8 @@
 pub mod api;
 pub mod ballot;
 pub mod calendar;
+#[cfg(feature = "openapi")]
+pub mod contract;
 pub mod crypto;
 pub mod election;
 pub mod export;

@@ -20,6 +20,7 @@ pub const CLOSES_AT_JST: NaiveTime = match NaiveTime::from_hms_opt(20, 0, 0) {
 
 /// The instants between which online votes are received: `opens_at <= at < closes_at`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VotingWindow {
     /// The first instant at which a ballot is accepted.
     pub opens_at: DateTime<Utc>,
@@ -29,6 +30,7 @@ pub struct VotingWindow {
 
 /// Where an instant lies relative to the window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum WindowState {
     /// Before `opens_at`.

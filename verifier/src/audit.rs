@@ -64,7 +64,7 @@ pub fn append(
 }
 
 /// What a walk of the chain found.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Verification {
     /// Entries read.
     pub entries: i64,

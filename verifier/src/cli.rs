@@ -84,6 +84,13 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Print an API's OpenAPI 3.1 document (YAML), made from `verifier/src/contract.rs`: the voter API, or with
+    /// `--operator` the operator API. The repository's `openapi.yaml` files are this output.
+    Openapi {
+        /// The operator API (`/op/v1`) instead of the voter API.
+        #[arg(long)]
+        operator: bool,
+    },
     /// After the close: write a counting district's ballots and a signed manifest for offline counting (R-COUNT-1).
     Export {
         #[command(flatten)]
@@ -416,6 +423,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ExportKey(ExportKeyCommand::Generate { out }) => {
             let key = crate::ops::ExportKey::generate(&out)?;
             println!("export key written to {}; public key {}", out.display(), key.public_hex());
+            Ok(())
+        }
+        Command::Openapi { operator } => {
+            let contract = if operator { &crate::contract::OPERATOR } else { &crate::contract::VOTER };
+            print!("{}", contract.document().to_yaml()?);
             Ok(())
         }
         Command::Backup { db, out } => {

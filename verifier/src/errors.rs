@@ -3,8 +3,11 @@
 use std::convert::Infallible;
 
 use shared::api::ApiError;
+use shared::contract::{Contract, Routing};
+use warp::filters::BoxedFilter;
 use warp::http::StatusCode;
-use warp::{Rejection, Reply};
+use warp::http::header::{ALLOW, HeaderValue};
+use warp::{Filter, Rejection, Reply};
 
 /// A refusal with its HTTP status, code and sentence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,18 +40,63 @@ impl Refusal {
     }
 }
 
+/// A request under an API's prefix that no operation of its contract answers.
+#[derive(Debug)]
+pub enum Unmatched {
+    /// No operation has this path.
+    Path,
+    /// The path is an operation's; these methods are allowed on it.
+    Method(Vec<&'static str>),
+}
+
+impl warp::reject::Reject for Unmatched {}
+
+/// Rejects every request with what `contract` says of its method and path; the refusals of a route that matched
+/// are found first by [`handle_rejection`], so this decides only when no route did.
+pub fn unmatched(contract: &'static Contract) -> BoxedFilter<(warp::reply::Response,)> {
+    warp::method()
+        .and(warp::path::full())
+        .and_then(move |method: warp::http::Method, path: warp::path::FullPath| async move {
+            Err::<warp::reply::Response, _>(match contract.allowed(method.as_str(), path.as_str()) {
+                Routing::Served | Routing::Elsewhere => warp::reject::not_found(),
+                Routing::WrongMethod(allow) => warp::reject::custom(Unmatched::Method(allow)),
+                Routing::Unknown => warp::reject::custom(Unmatched::Path),
+            })
+        })
+        .boxed()
+}
+
 /// Maps every rejection to `{code, message}` (the one place where errors become replies).
 pub async fn handle_rejection(err: Rejection) -> Result<warp::reply::Response, Infallible> {
     let refusal = if let Some(r) = err.find::<Refusal>() {
         r.clone()
-    } else if err.is_not_found() {
+    } else if err.find::<warp::reject::PayloadTooLarge>().is_some() {
+        Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, "TOO_LARGE", "The request is too large. Send less data.")
+    } else if err.find::<warp::reject::LengthRequired>().is_some() {
+        Refusal::new(StatusCode::LENGTH_REQUIRED, "LENGTH_REQUIRED", "Send the body with a Content-Length header.")
+    } else if let Some(e) = err.find::<warp::filters::body::BodyDeserializeError>() {
+        Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("The request body is not valid: {e}"))
+    } else if let Some(e) = err.find::<warp::reject::InvalidHeader>() {
+        Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("A header is not valid: {e}. Check the request."))
+    } else if let Some(e) = err.find::<warp::reject::MissingHeader>() {
+        Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("A header is missing: {e}. Check the request."))
+    } else if let Some(e) = err.find::<warp::reject::InvalidQuery>() {
+        Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("The query is not valid: {e}. Check the address."))
+    } else if let Some(Unmatched::Method(allow)) = err.find::<Unmatched>() {
+        let mut r = Refusal::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            format!("This method is not allowed here. Use {}.", allow.join(" or ")),
+        )
+        .into_reply();
+        if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
+            r.headers_mut().insert(ALLOW, v);
+        }
+        return Ok(r);
+    } else if err.find::<Unmatched>().is_some() || err.is_not_found() {
         Refusal::new(StatusCode::NOT_FOUND, "NOT_FOUND", "There is no such page or API. Check the address.")
     } else if err.find::<warp::reject::MethodNotAllowed>().is_some() {
         Refusal::new(StatusCode::METHOD_NOT_ALLOWED, "METHOD_NOT_ALLOWED", "This method is not allowed here.")
-    } else if err.find::<warp::reject::PayloadTooLarge>().is_some() {
-        Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, "TOO_LARGE", "The request is too large. Send less data.")
-    } else if let Some(e) = err.find::<warp::filters::body::BodyDeserializeError>() {
-        Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("The request body is not valid: {e}"))
     } else {
         tracing::error!(?err, "unhandled rejection");
         Refusal::internal()

@@ -8,27 +8,32 @@ use warp::reply::Response;
 use crate::errors::Refusal;
 use crate::{AppState, handlers, web::WebApp};
 
-/// Every route: the voter API, then the voter app's files, with refusals mapped to `{code, message}`.
+/// Every route: the voter API, then the voter app's files, with refusals mapped to `{code, message}`. A request
+/// under `/api/` is answered by the API alone (issue 17): an unknown path is 404 and a known path with another
+/// method 405 with `Allow`, from [`crate::contract::VOTER`], and never the app's page.
 pub fn routes(state: AppState, app: Option<WebApp>) -> BoxedFilter<(Response,)> {
-    let api = warp::path("api")
-        .and(warp::path("v1"))
-        .and(
-            health()
-                .or(time(state.clone()))
-                .unify()
-                .or(current_election(state.clone()))
-                .unify()
-                .or(client_config(state.clone()))
-                .unify()
-                .or(voter_routes(state))
-                .unify(),
-        )
-        .map(|r: Response| no_store(r));
-    let api_fallback = warp::path("api").and_then(|| async { Err::<Response, _>(warp::reject::not_found()) });
-    let all = api.or(api_fallback).unify();
+    let operations = warp::path("v1").and(
+        health()
+            .or(time(state.clone()))
+            .unify()
+            .or(current_election(state.clone()))
+            .unify()
+            .or(client_config(state.clone()))
+            .unify()
+            .or(voter_routes(state))
+            .unify(),
+    );
+    let api = warp::path("api").and(
+        operations
+            .or(crate::errors::unmatched(&crate::contract::VOTER))
+            .unify()
+            .recover(crate::errors::handle_rejection)
+            .unify()
+            .map(no_store),
+    );
     match app {
-        Some(app) => all.or(app.filter()).unify().recover(crate::errors::handle_rejection).unify().boxed(),
-        None => all.recover(crate::errors::handle_rejection).unify().boxed(),
+        Some(app) => api.or(app.filter()).unify().recover(crate::errors::handle_rejection).unify().boxed(),
+        None => api.recover(crate::errors::handle_rejection).unify().boxed(),
     }
 }
 
@@ -236,17 +241,55 @@ mod tests {
         assert_eq!(s.window.closes_at_jst.format("%H:%M").to_string(), "20:00");
     }
 
+    /// The routes as served: with the voter app (whose fallback answers any page path with index.html).
+    fn served() -> BoxedFilter<(Response,)> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("index.html"), "<html><script type=\"module\">go()</script></html>").unwrap();
+        let app = WebApp::load(dir.path(), &[]).unwrap();
+        routes(state(), Some(app))
+    }
+
     #[tokio::test]
-    async fn unknown_api_paths_and_methods_get_a_code() {
-        let routes = routes(state(), None);
-        let r = warp::test::request().path("/api/v1/nothing").reply(&routes).await;
-        assert_eq!(r.status(), 404);
-        let e: ApiError = serde_json::from_slice(r.body()).unwrap();
-        assert_eq!(e.code, "NOT_FOUND");
-        let r = warp::test::request().method("POST").path("/api/v1/time").reply(&routes).await;
-        let e: ApiError = serde_json::from_slice(r.body()).unwrap();
-        assert!(r.status() == 405 || r.status() == 404, "{}", r.status());
-        assert!(!e.message.is_empty());
+    async fn unknown_api_paths_and_methods_get_a_code_and_never_the_app() {
+        for routes in [served(), routes(state(), None)] {
+            for (method, path) in
+                [("GET", "/api/v1/nope"), ("POST", "/api/v1/nope"), ("GET", "/api/v2/time"), ("GET", "/api")]
+            {
+                let r = warp::test::request().method(method).path(path).reply(&routes).await;
+                assert_eq!(r.status(), 404, "{method} {path}");
+                let e: ApiError = serde_json::from_slice(r.body()).unwrap();
+                assert_eq!(e.code, "NOT_FOUND");
+                assert_eq!(r.headers()["cache-control"], "no-store");
+            }
+            for (method, path, allow) in [
+                ("GET", "/api/v1/ballots", "POST"),
+                ("POST", "/api/v1/time", "GET"),
+                ("PUT", "/api/v1/session", "POST, DELETE"),
+                ("HEAD", "/api/v1/health", "GET"),
+            ] {
+                let r = warp::test::request().method(method).path(path).reply(&routes).await;
+                assert_eq!(r.status(), 405, "{method} {path}");
+                assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+                if method != "HEAD" {
+                    let e: ApiError = serde_json::from_slice(r.body()).unwrap();
+                    assert_eq!(e.code, "METHOD_NOT_ALLOWED");
+                }
+            }
+            // A refusal of a route that matched still wins over the table's answer.
+            let r = warp::test::request().method("POST").path("/api/v1/ballots").body("{}").reply(&routes).await;
+            let e: ApiError = serde_json::from_slice(r.body()).unwrap();
+            assert_eq!((r.status().as_u16(), e.code.as_str()), (400, "MALFORMED"));
+        }
+    }
+
+    /// Every operation of the contract is routed: none answers 404 or 405 for its own method and path.
+    #[tokio::test]
+    async fn every_operation_of_the_contract_is_served() {
+        let routes = served();
+        for op in crate::contract::VOTER.operations {
+            let r = warp::test::request().method(op.method.as_str()).path(op.path).reply(&routes).await;
+            assert!(![404, 405].contains(&r.status().as_u16()), "{} {}: {}", op.method.as_str(), op.path, r.status());
+        }
     }
 
     #[tokio::test]

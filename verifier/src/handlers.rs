@@ -8,7 +8,7 @@ use crate::AppState;
 
 /// Answers that the server runs.
 pub fn health() -> Response {
-    warp::reply::json(&serde_json::json!({ "status": "ok" })).into_response()
+    warp::reply::json(&shared::api::Health { status: "ok".into() }).into_response()
 }
 
 /// Answers the server's time in UTC and JST (the app's clock offset, R-VOTE-1).
@@ -271,7 +271,7 @@ pub fn logout(state: &AppState, token: Option<String>) -> Response {
     if let Some(t) = token {
         state.sessions.end(&t);
     }
-    let mut r = warp::reply::with_status(warp::reply::json(&serde_json::json!({})), StatusCode::OK).into_response();
+    let mut r = warp::reply::json(&shared::api::Empty {}).into_response();
     let expire = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/api/v1; Max-Age=0");
     if let Ok(v) = warp::http::HeaderValue::from_str(&expire) {
         r.headers_mut().insert(warp::http::header::SET_COOKIE, v);

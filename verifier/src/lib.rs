@@ -20,6 +20,7 @@
 //! - [`operator_auth`]: the operator CA (client certificates, CRL), the operators table and TOTP (R-SEC-4).
 //! - [`operator_api`]: the operator API on its own TLS listener: client certificate + TOTP session, roles.
 //! - [`operator_routes`]: the committees' endpoints on it (applications, roll, switches, checks, record).
+//! - [`contract`]: both APIs as data: the 404 and 405 answers and the OpenAPI documents come from it.
 //!
 //! What it must never do: receive a PIN or password, hold the election's private key, or store or log anything
 //! that joins a voter to a ballot (R-VOTE-8).
@@ -28,6 +29,7 @@ pub mod audit;
 pub mod certs;
 pub mod cli;
 pub mod clock;
+pub mod contract;
 pub mod db;
 pub mod demo;
 pub mod errors;

@@ -417,7 +417,7 @@ pub fn require(
 }
 
 /// `POST /op/v1/session` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SessionRequest {
     /// The 6-digit code from the operator's authenticator app.
@@ -425,7 +425,7 @@ pub struct SessionRequest {
 }
 
 /// `POST /op/v1/session` answer.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct SessionStarted {
     /// The bearer token: send `Authorization: Bearer <token>` with every call.
     pub token: String,
@@ -494,7 +494,7 @@ fn builtin_routes(ctx: &OperatorContext) -> BoxedFilter<(Response,)> {
                     ctx.db
                         .audit(ctx.clock.now(), &operator.actor(), "operator_session_ended", serde_json::json!({}))
                         .map_err(internal)?;
-                    Ok(warp::reply::json(&serde_json::json!({ "ended": true })).into_response())
+                    Ok(warp::reply::json(&crate::operator_routes::Ended { ended: true }).into_response())
                 })
             },
         );
@@ -528,6 +528,8 @@ pub fn routes(ctx: &OperatorContext, extra: BoxedFilter<(Response,)>) -> BoxedFi
     warp::path("op")
         .and(warp::path("v1"))
         .and(builtin_routes(ctx).or(extra).unify())
+        .or(crate::errors::unmatched(&crate::contract::OPERATOR))
+        .unify()
         .recover(crate::errors::handle_rejection)
         .unify()
         .map(|mut r: Response| {

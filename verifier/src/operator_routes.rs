@@ -16,7 +16,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use shared::election::Election;
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
@@ -29,14 +29,14 @@ use crate::operators::{Operator, Role};
 use crate::registration as reg;
 
 /// The body of reject, emergency and pause: why. Public so that the fuzz targets parse it as the route does.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
     reason: String,
 }
 
 /// The body of `POST /op/v1/switches/document`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DocumentSwitch {
     person_id: String,
@@ -44,7 +44,7 @@ pub struct DocumentSwitch {
 }
 
 /// The body of `POST /op/v1/postal-papers`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostalPapers {
     person_id: String,
@@ -53,10 +53,45 @@ pub struct PostalPapers {
 }
 
 /// The body of `POST /op/v1/cutoff`.
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Cutoff {
     at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The answer of `POST /op/v1/roll-changes`: how many changes were applied.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Applied {
+    /// Changes applied.
+    pub applied: usize,
+}
+
+/// The answer of postal papers and emergency declarations: it was recorded.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Recorded {
+    /// Always true.
+    pub recorded: bool,
+}
+
+/// The answer of `POST /op/v1/cutoff`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CutoffSet {
+    /// The cut-off instant now in force.
+    pub cutoff: chrono::DateTime<chrono::Utc>,
+}
+
+/// The answer of pause and resume: the pause reason now in force, or none.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Paused {
+    /// Why voting is paused, or null when it runs.
+    pub paused: Option<String>,
+}
+
+/// The answer of `DELETE /op/v1/session`.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Ended {
+    /// Always true.
+    pub ended: bool,
 }
 
 /// Returns the roll-change CSV of a `POST /op/v1/roll-changes` body: the CSV as the body, or as a JSON string
@@ -126,7 +161,7 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
             blocking(move || {
                 let changes = reg::parse_roll_csv(&roll_csv_text(&b)).map_err(reg_refusal)?;
                 let n = reg::apply_roll_changes(&c.db, &op, &changes, c.clock.now()).map_err(reg_refusal)?;
-                json(&serde_json::json!({ "applied": n }))
+                json(&Applied { applied: n })
             })
         },
     );
@@ -150,7 +185,7 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
                     let p: PostalPapers = parse(&b)?;
                     reg::postal_papers(&c.db, &op, &p.person_id, p.issued, p.returned, c.clock.now())
                         .map_err(reg_refusal)?;
-                    json(&serde_json::json!({ "recorded": true }))
+                    json(&Recorded { recorded: true })
                 })
             },
         );
@@ -183,7 +218,7 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
                 let r: Reason = parse(&b)?;
                 reg::declare_emergency(&c.db, &op, &person, e.id.as_str(), &r.reason, c.clock.now())
                     .map_err(reg_refusal)?;
-                json(&serde_json::json!({ "recorded": true }))
+                json(&Recorded { recorded: true })
             })
         });
     let e4 = election.clone();
@@ -193,7 +228,7 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
             blocking(move || {
                 let cut: Cutoff = parse(&b)?;
                 reg::set_cutoff(&c.db, &op, e.id.as_str(), cut.at, c.clock.now()).map_err(reg_refusal)?;
-                json(&serde_json::json!({ "cutoff": cut.at }))
+                json(&CutoffSet { cutoff: cut.at })
             })
         },
     );
@@ -219,7 +254,7 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
                 let r: Reason = parse(&b)?;
                 c.db.set_pause(Some(&r.reason), &op.actor(), c.clock.now())
                     .map_err(crate::handlers::storage_refusal)?;
-                json(&serde_json::json!({ "paused": r.reason }))
+                json(&Paused { paused: Some(r.reason) })
             })
         },
     );
@@ -228,7 +263,7 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
             blocking(move || {
                 forbid_unless(&op, &[Role::Admin])?;
                 c.db.set_pause(None, &op.actor(), c.clock.now()).map_err(crate::handlers::storage_refusal)?;
-                json(&serde_json::json!({ "paused": null }))
+                json(&Paused { paused: None })
             })
         },
     );

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 /// What an operator may do.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     /// 選管事務担当: records arrivals, roll changes, document switches, cross-channel checks, emergency declarations.
@@ -28,7 +28,7 @@ impl Role {
 }
 
 /// An authenticated operator (client certificate + TOTP).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Operator {
     /// Hex SHA-256 of the operator's client certificate.
     pub fingerprint: String,

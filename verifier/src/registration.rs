@@ -144,7 +144,7 @@ pub struct ApplicantCerts {
 }
 
 /// A stored application as operators see it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Application {
     /// Receipt number.
     pub receipt_no: String,
@@ -696,7 +696,7 @@ pub fn postal_papers(
 }
 
 /// What a committee handing out paper ballots needs to know about a person (R-VOTE-10).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct CrossChannel {
     /// The person.
     pub person_id: String,
@@ -804,7 +804,7 @@ pub fn set_cutoff(
 }
 
 /// One event of the history.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct HistoryEvent {
     /// When.
     pub at: String,
@@ -844,7 +844,7 @@ pub fn person_history(db: &Db, op: &Operator, person_id: &str) -> Result<Vec<His
 }
 
 /// The post-close record (調書) of one municipality (R-VOTE-12).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Record {
     /// The election.
     pub election_id: String,

@@ -107,7 +107,7 @@ pub fn receive(state: &AppState, metrics: TaskMetrics) -> Result<Response, Refus
             format!("The metrics were not stored ({e})."),
         )
     })?;
-    Ok(warp::reply::with_status(warp::reply::json(&serde_json::json!({})), StatusCode::CREATED).into_response())
+    Ok(warp::reply::with_status(warp::reply::json(&shared::api::Empty {}), StatusCode::CREATED).into_response())
 }
 
 /// Tasks waiting to be written, per (election, contest kind).

@@ -103,8 +103,9 @@ pub fn app() -> Html {
     });
     html! {
         <>
-            <a class="skip-link" href="#main" onclick={skip}>{ i18n::t(*lang, "本文へ移動", "Skip to main content") }</a>
             <header class="site">
+                // Inside the banner landmark, so that no content sits outside a landmark (WCAG 1.3.1).
+                <a class="skip-link" href="#main" onclick={skip}>{ i18n::t(*lang, "本文へ移動", "Skip to main content") }</a>
                 <button class="secondary lang-switch" onclick={toggle} lang={lang.other().code()}>
                     { lang.other().switch_label() }
                 </button>

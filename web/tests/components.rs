@@ -17,6 +17,8 @@ use yew::{AppHandle, Callback};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+mod watch;
+
 fn id(s: &str) -> Id {
     Id::new(s).unwrap()
 }
@@ -178,6 +180,7 @@ impl Mounted {
 
 #[wasm_bindgen_test]
 async fn each_selection_mode_renders_its_finder() {
+    let _watch = watch::Watch::start();
     let m = mount(district(), true, Lang::Ja).await;
     assert_eq!(m.count("input[name=selection-mode]"), 4);
     assert!(m.one("#mode-list").unchecked_into::<HtmlInputElement>().checked());
@@ -213,6 +216,7 @@ async fn each_selection_mode_renders_its_finder() {
 
 #[wasm_bindgen_test]
 async fn each_display_mode_changes_the_layout() {
+    let _watch = watch::Watch::start();
     let m = mount(district(), true, Lang::Ja).await;
     assert_eq!((m.count("ul.one-screen"), m.count("ul.scroll"), m.count(".drum")), (1, 0, 0));
     assert_eq!(m.count("ul.one-screen input[name=choice]"), 4);
@@ -243,6 +247,7 @@ async fn each_display_mode_changes_the_layout() {
 
 #[wasm_bindgen_test]
 async fn a_real_election_offers_no_mode_switch() {
+    let _watch = watch::Watch::start();
     let m = mount(district(), false, Lang::Ja).await;
     assert_eq!(m.count("input[name=selection-mode]") + m.count("input[name=display-mode]"), 0);
     assert_eq!(m.count("ul.scroll"), 1, "a real election uses list + scroll");
@@ -252,6 +257,7 @@ async fn a_real_election_offers_no_mode_switch() {
 
 #[wasm_bindgen_test]
 async fn every_script_width_and_romaji_finds_the_same_candidate() {
+    let _watch = watch::Watch::start();
     let m = mount(district(), true, Lang::Ja).await;
     m.click("#mode-free_word_search").await;
     let queries = [
@@ -294,6 +300,7 @@ async fn every_script_width_and_romaji_finds_the_same_candidate() {
 
 #[wasm_bindgen_test]
 async fn house_of_representatives_pr_lists_are_shown_but_not_selectable() {
+    let _watch = watch::Watch::start();
     let m = mount(hor_pr(), true, Lang::Ja).await;
     assert_eq!(m.shown(), ["party-1", "party-2"], "only parties can be chosen");
     assert_eq!(m.count("details.info-list"), 2);
@@ -328,6 +335,7 @@ async fn house_of_representatives_pr_lists_are_shown_but_not_selectable() {
 
 #[wasm_bindgen_test]
 async fn a_click_reports_the_choice() {
+    let _watch = watch::Watch::start();
     let m = mount(district(), true, Lang::Ja).await;
     m.click("#cand-3").await;
     assert_eq!(m.picks(), [Choice::Candidate(3)]);
@@ -345,6 +353,7 @@ async fn a_click_reports_the_choice() {
 
 #[wasm_bindgen_test]
 async fn assigned_modes_hide_the_switches_and_the_task_is_recorded() {
+    let _watch = watch::Watch::start();
     use shared::api::{Assignment, DisplayCode, DrumStart, SelectionCode};
     let a = Assignment {
         selection: SelectionCode::FreeWordSearch,
@@ -389,6 +398,7 @@ async fn assigned_modes_hide_the_switches_and_the_task_is_recorded() {
 
 #[wasm_bindgen_test]
 async fn a_rotated_drum_starts_at_the_participants_entry() {
+    let _watch = watch::Watch::start();
     use shared::api::{Assignment, DisplayCode, DrumStart, SelectionCode};
     let a =
         Assignment { selection: SelectionCode::List, display: DisplayCode::DrumRoll, drum_start: DrumStart::Rotated };

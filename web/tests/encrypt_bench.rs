@@ -29,6 +29,8 @@ use web_sys::{CryptoKey, SubtleCrypto};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+mod watch;
+
 const ELECTION_PUB: &str = include_str!("../../shared/tests/data/test-election-key.pub.pem");
 /// The committed INSECURE test key of `shared`'s crypto tests: only tests may decrypt.
 const ELECTION_KEY_INSECURE: &str = include_str!("../../shared/tests/data/INSECURE-test-election-key.pem");
@@ -122,6 +124,7 @@ fn median(xs: &mut [f64]) -> f64 {
 
 #[wasm_bindgen_test]
 async fn app_encryption_interoperates_with_webcrypto_and_is_timed_against_it() {
+    let _watch = watch::Watch::start();
     let election: Election = toml::from_str(DEMO_ELECTION).unwrap();
     let contest = election.contest("tokyo").unwrap();
     let (eid, cid) = (election.id.as_str(), contest.id.as_str());

@@ -18,6 +18,8 @@ use yew::Callback;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
+mod watch;
+
 fn root() -> Element {
     let document = web_sys::window().unwrap().document().unwrap();
     let root = document.create_element("div").unwrap();
@@ -61,6 +63,7 @@ async fn bar(lang: Lang, left_seconds: i64, extensions_left: u32, clicks: Rc<Cel
 
 #[wasm_bindgen_test]
 async fn the_countdown_shows_the_time_left_and_warns_once_two_minutes_before_the_end() {
+    let _watch = watch::Watch::start();
     let clicks = Rc::new(Cell::new(0));
     let calm = bar(Lang::Ja, 19 * 60 + 59, 10, clicks.clone()).await;
     assert_eq!(text(&calm, "#session-left .clock"), "19:59");
@@ -121,6 +124,7 @@ async fn confirm(lang: Lang, contest: Contest, choice: Choice) -> (Element, Rc<C
 
 #[wasm_bindgen_test]
 async fn the_confirmation_names_exactly_what_was_chosen() {
+    let _watch = watch::Watch::start();
     let district = contest(Rules::HocDistrict {
         parties: vec![],
         candidates: vec![cand(1, "佐藤 花子", "さとう はなこ"), cand(2, "加藤 健一", "かとう けんいち")],

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use crate::run::{cmd, root, sh, web_cmd};
+use crate::run::{cmd, root, sh, target_dir, web_cmd};
 
 /// Builds the voter app into web/dist and returns that folder.
 pub fn build_voter_app() -> anyhow::Result<PathBuf> {
@@ -18,5 +18,5 @@ pub fn build_binaries(release: bool) -> anyhow::Result<PathBuf> {
         c.arg("--release");
     }
     sh(&mut c)?;
-    Ok(root().join("target").join(if release { "release" } else { "debug" }))
+    Ok(target_dir().join(if release { "release" } else { "debug" }))
 }

@@ -13,7 +13,7 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 use crate::app;
-use crate::run::{cmd, root, sh};
+use crate::run::{cmd, root, sh, target_dir};
 
 mod browser;
 
@@ -234,10 +234,6 @@ fn add_tally(report: &mut Value, tally: &Value) {
     report["tally"] = tally.clone();
     report["targets"]["tally_share_of_openssl"] =
         json!({ "target": TARGET_TALLY_SHARE, "measured": ratio, "met": ratio >= TARGET_TALLY_SHARE });
-}
-
-fn target_dir() -> std::path::PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR").map(Into::into).unwrap_or_else(|| root().join("target"))
 }
 
 /// Raw and `gzip -9` sizes of the voter app's .wasm files.

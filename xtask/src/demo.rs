@@ -50,7 +50,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     setup::run()?;
     let dist = app::build_voter_app()?;
     let bin = app::build_binaries(true)?;
-    let demo = root().join("target/demo");
+    let demo = crate::run::target_dir().join("demo");
     if demo.exists() {
         std::fs::remove_dir_all(&demo).with_context(|| format!("cannot clear {}", demo.display()))?;
     }

@@ -15,6 +15,21 @@ pub fn root() -> PathBuf {
     xtask.parent().unwrap_or(xtask).to_path_buf()
 }
 
+/// Returns the workspace's target directory as cargo resolves it (`CARGO_TARGET_DIR`, `build.target-dir` in a
+/// config file, or `target/`), from `cargo metadata`: every path to a built file starts here (issue 17).
+pub fn target_dir() -> PathBuf {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| target_dir_of(&mut cmd("cargo"))).clone()
+}
+
+/// Asks `cargo metadata`, run as `c`, for the target directory; falls back to `target/` if cargo cannot say.
+pub(crate) fn target_dir_of(c: &mut Command) -> PathBuf {
+    let out = output(c.args(["metadata", "--format-version", "1", "--no-deps", "--offline"]).current_dir(root()));
+    out.and_then(|json| serde_json::from_str::<serde_json::Value>(&json).ok())
+        .and_then(|v| v["target_directory"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| root().join("target"))
+}
+
 /// Returns the folder of project-local tools (npm packages), ignored by git.
 pub fn tools_dir() -> PathBuf {
     root().join(".tools")
@@ -73,5 +88,21 @@ pub(crate) fn describe(c: &Command) -> String {
     match c.get_current_dir() {
         Some(dir) => format!("(cd {}) {line}", dir.display()),
         None => line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_target_directory_follows_cargo_target_dir() {
+        let elsewhere = std::env::temp_dir().join("ivote-target-elsewhere");
+        let mut c = cmd("cargo");
+        c.env("CARGO_TARGET_DIR", &elsewhere);
+        assert_eq!(target_dir_of(&mut c), elsewhere);
+        let mut c = cmd("cargo");
+        c.env_remove("CARGO_TARGET_DIR");
+        assert!(target_dir_of(&mut c).ends_with("target"));
     }
 }

@@ -45,7 +45,11 @@ fn install() {
 
     let on_mutation = {
         let doc = doc.clone();
-        Closure::<dyn FnMut()>::new(move || recover(&doc, &chain.borrow()))
+        // A copy, not a borrow: `focus()` fires `focusin` at once, whose handler writes the chain (issue 17).
+        Closure::<dyn FnMut()>::new(move || {
+            let last = chain.borrow().clone();
+            recover(&doc, &last)
+        })
     };
     let Ok(observer) = web_sys::MutationObserver::new(on_mutation.as_ref().unchecked_ref()) else { return };
     on_mutation.forget();

@@ -30,10 +30,14 @@ enum State {
 }
 
 fn value(id: &str) -> String {
-    web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.get_element_by_id(id))
-        .and_then(|e| wasm_bindgen::JsCast::dyn_into::<HtmlInputElement>(e).ok())
+    use wasm_bindgen::JsCast;
+    let Some(el) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(id)) else {
+        return String::new();
+    };
+    if let Some(area) = el.dyn_ref::<web_sys::HtmlTextAreaElement>() {
+        return area.value();
+    }
+    el.dyn_into::<HtmlInputElement>()
         .map(|i| if i.type_() == "checkbox" || i.type_() == "radio" { i.checked().to_string() } else { i.value() })
         .unwrap_or_default()
 }
@@ -139,7 +143,9 @@ pub fn apply(props: &Props) -> Html {
                 <p><label class="mode" for="apply-pending"><input type="checkbox" id="apply-pending" />{ t(lang, "名簿登録の申請中です", "My roll registration is pending") }</label></p>
                 { field(lang, "apply-name", "氏名（カードの署名用電子証明書のとおり）", "Name (as in your card's signing certificate)", "text", "name") }
                 { field(lang, "apply-birth", "生年月日", "Birth date", "date", "bday") }
-                { field(lang, "apply-address", "海外の住所", "Address abroad", "text", "street-address") }
+                // A postal address has lines: `street-address` belongs on a textarea (HTML's autofill rules).
+                <p><label for="apply-address">{ t(lang, "海外の住所", "Address abroad") }</label><br />
+                <textarea id="apply-address" rows="3" autocomplete="street-address" required=true /></p>
                 { field(lang, "apply-email", "通知を受け取るメールアドレス", "E-mail for notices", "email", "email") }
                 <p class="en">{ t(lang, "送信すると、カードで申出に電子署名します。あわせて在外選挙人証を市区町村選挙管理委員会へ郵送してください。両方が届いた時点で申出が成立します。",
                     "Sending signs the application with your card. Also mail your overseas voter card to the municipal election committee: the application is established when both have arrived.") }</p>

@@ -9,9 +9,9 @@ use std::process::{Command, Stdio};
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use super::{END, target_dir, utc_now, wasm_sizes};
+use super::{END, utc_now, wasm_sizes};
 use crate::app;
-use crate::run::{cmd, root, sh, web_cmd};
+use crate::run::{cmd, root, sh, target_dir, web_cmd};
 
 /// The app's encryption may take at most this many times WebCrypto's, median against median.
 pub(super) const TARGET_ENCRYPT_RATIO: f64 = 3.0;

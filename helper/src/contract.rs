@@ -1,0 +1,128 @@
+//! The helper's loopback API (`/api/v1`) as data ([`shared::contract`]): [`crate::api`] answers 404 and 405 (with
+//! `Allow`) from it, and `helper/openapi.yaml` is written from it (`card-helper openapi`); a test fails when they
+//! differ. Every call must carry an allowed `Origin` (the voting site's) and name the helper in `Host`.
+
+use shared::contract::{Contract, Method, Needs, Operation, Session, json, json_example};
+use shared::helper_api::{AuthenticateRequest, HelperStatus, OperationStarted, OperationView, SignRequest};
+
+/// Refusals any call may give.
+const COMMON: &[(u16, &str)] = &[
+    (400, "MALFORMED"),
+    (403, "ORIGIN_NOT_ALLOWED"),
+    (403, "BAD_HOST"),
+    (404, "NOT_FOUND"),
+    (405, "METHOD_NOT_ALLOWED"),
+];
+
+/// Refusals of a request that starts an operation.
+const STARTS: &[(u16, &str)] = &[(411, "LENGTH_REQUIRED"), (413, "TOO_LARGE"), (429, "BUSY")];
+
+/// Refusals of a call about an operation.
+const ABOUT: &[(u16, &str)] =
+    &[(404, "UNKNOWN_OPERATION"), (409, "OPERATION_FINISHED"), (410, "OPERATION_EXPIRED"), (429, "BUSY")];
+
+/// The helper's API.
+pub const HELPER: Contract = Contract {
+    title: "Overseas internet voting: the card helper's loopback API",
+    description: "The native helper on the voter's PC, on http://127.0.0.1:24190 by default. The voting page asks \
+        it for a card operation; the voter confirms on the helper's own page (`confirm_url`), which the voting page \
+        cannot read or frame, and types the PIN there; the page polls the operation for the signature. Every call \
+        needs an allowed `Origin` and a `Host` naming the helper (DNS rebinding). Bodies above 8 KiB are refused. \
+        This document is written from `helper/src/contract.rs`; do not edit it.",
+    prefix: "/api/",
+    session: Session::None,
+    common_refusals: COMMON,
+    operations: &[
+        Operation {
+            method: Method::Get,
+            path: "/api/v1/status",
+            id: "status",
+            summary: "Reader, card, the certificates readable without a PIN, tries left.",
+            description: "",
+            needs: Needs::Nothing,
+            request: None,
+            ok: 200,
+            answer: Some(json::<HelperStatus>()),
+            refusals: &[
+                (423, "PIN_LOCKED"),
+                (500, "INTERNAL"),
+                (502, "CARD_ERROR"),
+                (502, "CERTIFICATE_PROBLEM"),
+                (502, "NO_PIN_ON_CARD"),
+                (502, "WRONG_PIN"),
+                (503, "CARD_NOT_PRESENT"),
+            ],
+            links: &[],
+        },
+        Operation {
+            method: Method::Post,
+            path: "/api/v1/authenticate",
+            id: "authenticate",
+            summary: "Start a login signature over shared::crypto::auth_digest(Origin, challenge).",
+            description: "The challenge is the verifier's nonce (base64, 16 to 128 bytes). The helper computes the \
+                digest itself from the request's Origin, so a page can only have its own origin's login signed.",
+            needs: Needs::Nothing,
+            request: Some(json_example::<AuthenticateRequest>(r#"{"challenge":"3q2+7wABAgMEBQYHCAkKCw=="}"#)),
+            ok: 201,
+            answer: Some(json::<OperationStarted>()),
+            refusals: STARTS,
+            links: &[],
+        },
+        Operation {
+            method: Method::Post,
+            path: "/api/v1/sign",
+            id: "sign",
+            summary: "Start a signature with the signing key.",
+            description: "",
+            needs: Needs::Nothing,
+            request: Some(json::<SignRequest>()),
+            ok: 201,
+            answer: Some(json::<OperationStarted>()),
+            refusals: STARTS,
+            links: &[],
+        },
+        Operation {
+            method: Method::Get,
+            path: "/api/v1/operations/{id}",
+            id: "poll",
+            summary: "The operation's state; the signature is handed out once.",
+            description: "",
+            needs: Needs::Nothing,
+            request: None,
+            ok: 200,
+            answer: Some(json::<OperationView>()),
+            refusals: ABOUT,
+            links: &[],
+        },
+        Operation {
+            method: Method::Post,
+            path: "/api/v1/operations/{id}/cancel",
+            id: "cancel",
+            summary: "Cancel the operation.",
+            description: "",
+            needs: Needs::Nothing,
+            request: None,
+            ok: 200,
+            answer: Some(json::<OperationView>()),
+            refusals: ABOUT,
+            links: &[],
+        },
+    ],
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_committed_document_is_the_generated_one() {
+        let generated = HELPER.document().to_yaml().unwrap();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.yaml");
+        let committed = std::fs::read_to_string(&path).unwrap_or_default();
+        assert!(
+            committed == generated,
+            "helper/openapi.yaml differs from helper/src/contract.rs: run `cargo run -p card-helper -- openapi > \
+             helper/openapi.yaml` and commit it"
+        );
+    }
+}

@@ -1,0 +1,573 @@
+//! The voter API (`/api/v1`) and the operator API (`/op/v1`) as data ([`shared::contract`]): every operation with
+//! its request and answer types, its refusals and its links. [`crate::filters`] answers 404 and 405 (with `Allow`)
+//! from [`VOTER`]; `verifier/openapi.yaml` and `verifier/operator-openapi.yaml` are written from these tables
+//! (`verifier openapi`) and a test fails when they differ.
+//!
+//! What this must never do: list a refusal a handler cannot give, or miss one it can; schemathesis, run by
+//! `cargo xtask test` against the served API, fails on either.
+
+use shared::api::{
+    ApplicationRequest, ApplicationStatus, BallotView, CastReceipt, CastRequest, Challenge, ClientConfig,
+    ElectionSummary, Empty, Health, LoginRequest, LoginResponse, TaskMetrics, TimeResponse,
+};
+use shared::contract::{Body, Contract, Link, Method, Needs, Operation, Session, json, json_example, json_list, text};
+use shared::export::PublishedBallotBox;
+
+use crate::audit::Verification;
+use crate::operator_api::{SessionRequest, SessionStarted};
+use crate::operator_routes::{
+    Applied, Cutoff, CutoffSet, DocumentSwitch, Ended, Paused, PostalPapers, Reason, Recorded,
+};
+use crate::operators::Operator;
+use crate::registration::{Application, CrossChannel, HistoryEvent, Record};
+
+/// The voter API's session cookie.
+pub const COOKIE: &str = crate::handlers::SESSION_COOKIE;
+
+const LOGIN_EXAMPLE: &str = r#"{"purpose":"vote","nonce":"3q2+7w==","certificate":"MIIB...","signature":"AAEC..."}"#;
+const CAST_EXAMPLE: &str =
+    r#"{"contest":"tokyo","ciphertext":"AAEC...","signature":"AAEC...","certificate":"MIIB..."}"#;
+
+/// The voter API.
+pub const VOTER: Contract = Contract {
+    title: "Overseas internet voting: the verifier's voter API",
+    description: "The voter API of the voting subsystem (在外選挙インターネット投票), on the voter app's origin. Every \
+        refusal is JSON `{code, message}` with a stable code and a sentence saying what to do. Unknown JSON fields \
+        are refused (MALFORMED). Bodies are capped at 16 KiB (TOO_LARGE). The session is an HttpOnly, \
+        SameSite=Strict cookie `vsession`, absolute lifetime 20 minutes (configurable). Every answer carries \
+        `Cache-Control: no-store`. This document is written from `verifier/src/contract.rs`; do not edit it.",
+    prefix: "/api/",
+    session: Session::Cookie(COOKIE),
+    common_refusals: &[(400, "MALFORMED"), (404, "NOT_FOUND"), (405, "METHOD_NOT_ALLOWED")],
+    operations: &[
+        Operation {
+            method: Method::Get,
+            path: "/api/v1/health",
+            id: "health",
+            summary: "The server runs.",
+            description: "",
+            needs: Needs::Nothing,
+            request: None,
+            ok: 200,
+            answer: Some(json::<Health>()),
+            refusals: &[],
+            links: &[],
+        },
+        Operation {
+            method: Method::Get,
+            path: "/api/v1/time",
+            id: "time",
+            summary: "The server's time in UTC and JST, for the app's clock offset (R-VOTE-1).",
+            description: "",
+            needs: Needs::Nothing,
+            request: None,
+            ok: 200,
+            answer: Some(json::<TimeResponse>()),
+            refusals: &[],
+            links: &[],
+        },
+        Operation {
+            method: Method::Get,
+            path: "/api/v1/elections/current",
+            id: "currentElection",
+            summary: "Public facts of the election: name, kind, window in UTC and JST, state, pause reason.",
+            description: "",
+            needs: Needs::Nothing,
+            request: None,
+            ok: 200,
+            answer: Some(json::<ElectionSummary>()),
+            refusals: &[],
+            links: &[],
+        },
+        Operation {
+            method: Method::Get,
+            path: "/api/v1/elections/current/ballot-box",
+            id: "publishedBallotBox",
+            summary: "After the close and the seal: every contest's sorted trackers and their Merkle root (RFC 6962).",
+            description: "Also how many ballots wait in batches the verifier could not open; the count publishes \
+                their trackers.",
+            needs: Needs::Nothing,
+            request: None,
+            ok: 200,
+            answer: Some(json::<PublishedBallotBox>()),
+            refusals: &[(403, "VOTING_NOT_CLOSED"), (503, "BALLOT_BOX_NOT_SEALED"), (503, "STORAGE_UNAVAILABLE")],
+            links: &[],
+        },
+        Operation {
+            method: Method::Get,
+            path: "/api/v1/client-config",
+            id: "clientConfig",
+            summary: "Where the app finds the card helper; in a practice election, the UX researcher's assignment.",
+            description: "",
+            needs: Needs::Nothing,
+            request: None,
+            ok: 200,
+            answer: Some(json::<ClientConfig>()),
+            refusals: &[],
+            links: &[],
+        },
+        Operation {
+            method: Method::Post,
+            path: "/api/v1/session/challenge",
+            id: "challenge",
+            summary: "A single-use 256-bit nonce, valid 5 minutes (R-VOTE-5).",
+            description: "",
+            needs: Needs::Nothing,
+            request: None,
+            ok: 201,
+            answer: Some(json::<Challenge>()),
+            refusals: &[],
+            links: &[Link {
+                name: "login",
+                to: "login",
+                body: &[("/nonce", "$response.body#/nonce")],
+                parameters: &[],
+            }],
+        },
+        Operation {
+            method: Method::Post,
+            path: "/api/v1/session",
+            id: "login",
+            summary: "Log in with the authentication certificate and the card's signature over (origin, nonce).",
+            description: "Checks the nonce, the chain to the authentication CA, validity, the CRL, the signature \
+                over shared::crypto::auth_digest(public origin, nonce), and that the certificate belongs to an \
+                accepted internet voter with a contest in this election (purpose `vote`), or any valid card \
+                (purpose `apply`). Sets the session cookie.",
+            needs: Needs::Nothing,
+            request: Some(json_example::<LoginRequest>(LOGIN_EXAMPLE)),
+            ok: 201,
+            answer: Some(json::<LoginResponse>()),
+            refusals: &[
+                (400, "MALFORMED"),
+                (411, "LENGTH_REQUIRED"),
+                (413, "TOO_LARGE"),
+                (401, "CHALLENGE_UNKNOWN"),
+                (401, "BAD_SIGNATURE"),
+                (403, "NOT_REGISTERED"),
+                (403, "CERT_MALFORMED"),
+                (403, "UNKNOWN_CA"),
+                (403, "CERT_EXPIRED"),
+                (403, "CERT_NOT_YET_VALID"),
+                (403, "CERT_REVOKED"),
+                (403, "CERT_WRONG_USAGE"),
+                (403, "CERT_INVALID"),
+                (503, "CRL_UNAVAILABLE"),
+                (503, "LOGIN_UNAVAILABLE"),
+                (503, "STORAGE_UNAVAILABLE"),
+                (503, "STORAGE_FULL"),
+            ],
+            links: &[
+                Link { name: "ballot", to: "ballot", body: &[], parameters: &[] },
+                Link { name: "applications", to: "ownApplications", body: &[], parameters: &[] },
+            ],
+        },
+        Operation {
+            method: Method::Delete,
+            path: "/api/v1/session",
+            id: "logout",
+            summary: "Log out: the session ends and the cookie is cleared.",
+            description: "",
+            needs: Needs::Nothing,
+            request: None,
+            ok: 200,
+            answer: Some(json::<Empty>()),
+            refusals: &[],
+            links: &[],
+        },
+        Operation {
+            method: Method::Post,
+            path: "/api/v1/session/extend",
+            id: "extendSession",
+            summary: "Extend the session by logging in again with the same card (WCAG 2.2.1; R-VOTE-4).",
+            description: "The same checks as the login (a fresh challenge signed with the authentication \
+                certificate), plus a live session cookie, the same card as the session's, and fewer extensions \
+                than the limit (--session-extensions, 10 by default). The session's time restarts from now.",
+            needs: Needs::Session,
+            request: Some(json_example::<LoginRequest>(LOGIN_EXAMPLE)),
+            ok: 200,
+            answer: Some(json::<LoginResponse>()),
+            refusals: &[
+                (400, "MALFORMED"),
+                (411, "LENGTH_REQUIRED"),
+                (413, "TOO_LARGE"),
+                (401, "NO_SESSION"),
+                (401, "SESSION_EXPIRED"),
+                (401, "CHALLENGE_UNKNOWN"),
+                (401, "BAD_SIGNATURE"),
+                (403, "OTHER_CARD"),
+                (403, "EXTENSION_LIMIT"),
+                (403, "CERT_MALFORMED"),
+                (403, "UNKNOWN_CA"),
+                (403, "CERT_EXPIRED"),
+                (403, "CERT_NOT_YET_VALID"),
+                (403, "CERT_REVOKED"),
+                (403, "CERT_WRONG_USAGE"),
+                (403, "CERT_INVALID"),
+                (503, "CRL_UNAVAILABLE"),
+                (503, "LOGIN_UNAVAILABLE"),
+                (503, "STORAGE_UNAVAILABLE"),
+                (503, "STORAGE_FULL"),
+            ],
+            links: &[],
+        },
+        Operation {
+            method: Method::Get,
+            path: "/api/v1/ballot",
+            id: "ballot",
+            summary: "The voter's contests with their status, the election key and its fingerprint, deadlines, pause.",
+            description: "",
+            needs: Needs::Session,
+            request: None,
+            ok: 200,
+            answer: Some(json::<BallotView>()),
+            refusals: &[
+                (401, "NO_SESSION"),
+                (401, "SESSION_EXPIRED"),
+                (403, "NOT_REGISTERED"),
+                (503, "STORAGE_UNAVAILABLE"),
+            ],
+            links: &[Link {
+                name: "cast",
+                to: "cast",
+                body: &[("/contest", "$response.body#/contests/0/contest/id")],
+                parameters: &[],
+            }],
+        },
+        Operation {
+            method: Method::Post,
+            path: "/api/v1/ballots",
+            id: "cast",
+            summary: "Cast one contest's encrypted ballot, signed by the card's signing key (R-VOTE-6..9).",
+            description: "Checks session, window, pause, contest, not-yet-voted, ciphertext length, the signing \
+                certificate (chain, validity, CRL, same registered person) and the signature over \
+                shared::crypto::envelope_digest, and that the ciphertext was not received before \
+                (DUPLICATE_BALLOT); then the voter is marked in the voter store and the bare ciphertext goes to \
+                the ballot box (its own file), by a protocol that keeps the two equal through any crash. The \
+                receipt comes once both hold it. The signature and certificate are not stored.",
+            needs: Needs::Session,
+            request: Some(json_example::<CastRequest>(CAST_EXAMPLE)),
+            ok: 201,
+            answer: Some(json::<CastReceipt>()),
+            refusals: &[
+                (400, "MALFORMED"),
+                (411, "LENGTH_REQUIRED"),
+                (413, "TOO_LARGE"),
+                (400, "BAD_SIGNATURE"),
+                (401, "NO_SESSION"),
+                (401, "SESSION_EXPIRED"),
+                (403, "NOT_REGISTERED"),
+                (403, "VOTING_CLOSED"),
+                (403, "VOTING_NOT_OPEN"),
+                (403, "WRONG_CONTEST"),
+                (403, "EMERGENCY_PAPER_VOTE"),
+                (403, "CERT_MISMATCH"),
+                (403, "CERT_MALFORMED"),
+                (403, "UNKNOWN_CA"),
+                (403, "CERT_EXPIRED"),
+                (403, "CERT_NOT_YET_VALID"),
+                (403, "CERT_REVOKED"),
+                (403, "CERT_WRONG_USAGE"),
+                (403, "CERT_INVALID"),
+                (503, "CRL_UNAVAILABLE"),
+                (409, "ALREADY_VOTED"),
+                (409, "DUPLICATE_BALLOT"),
+                (503, "VOTING_PAUSED"),
+                (503, "STORAGE_UNAVAILABLE"),
+                (503, "STORAGE_FULL"),
+            ],
+            links: &[],
+        },
+        Operation {
+            method: Method::Post,
+            path: "/api/v1/applications",
+            id: "apply",
+            summary: "Submit a signed application (申出) or switch request (切替申出) (R-REG-1, R-REG-2, R-REG-9).",
+            description: "Log in with purpose `apply` first (any valid card). The body carries the application's \
+                JSON as text, the card's signature over shared::crypto::application_digest(that text) and the \
+                signing certificate. The name and birth date must be those in the signing certificate. The receipt \
+                date follows R-REG-10.",
+            needs: Needs::Session,
+            request: Some(json::<ApplicationRequest>()),
+            ok: 201,
+            answer: Some(json::<ApplicationStatus>()),
+            refusals: &[
+                (400, "MALFORMED"),
+                (411, "LENGTH_REQUIRED"),
+                (413, "TOO_LARGE"),
+                (400, "BAD_SIGNATURE"),
+                (400, "CERT_MALFORMED"),
+                (401, "NO_SESSION"),
+                (401, "SESSION_EXPIRED"),
+                (403, "APPLICANT_MISMATCH"),
+                (403, "CERT_MALFORMED"),
+                (403, "UNKNOWN_CA"),
+                (403, "CERT_EXPIRED"),
+                (403, "CERT_NOT_YET_VALID"),
+                (403, "CERT_REVOKED"),
+                (403, "CERT_WRONG_USAGE"),
+                (403, "CERT_INVALID"),
+                (503, "CRL_UNAVAILABLE"),
+                (409, "WRONG_STATE"),
+                (409, "NOT_ESTABLISHED"),
+                (409, "POSTAL_PAPERS_OUTSTANDING"),
+                (409, "ALREADY_VOTED_ONLINE"),
+                (503, "STORAGE_UNAVAILABLE"),
+            ],
+            links: &[],
+        },
+        Operation {
+            method: Method::Get,
+            path: "/api/v1/applications",
+            id: "ownApplications",
+            summary: "The applications made with this card, with their status and receipt dates.",
+            description: "",
+            needs: Needs::Session,
+            request: None,
+            ok: 200,
+            answer: Some(json_list::<ApplicationStatus>()),
+            refusals: &[(401, "NO_SESSION"), (401, "SESSION_EXPIRED"), (503, "STORAGE_UNAVAILABLE")],
+            links: &[],
+        },
+        Operation {
+            method: Method::Post,
+            path: "/api/v1/research/metrics",
+            id: "researchMetrics",
+            summary: "One task's anonymous UX metrics, practice elections only (tracker issue 9).",
+            description: "No session is read and nothing names a voter, a session, a ballot or a time of day: the \
+                participant is a random id made by the browser and every time is a duration. A real election \
+                refuses the metrics and stores nothing.",
+            needs: Needs::Nothing,
+            request: Some(json::<TaskMetrics>()),
+            ok: 201,
+            answer: Some(json::<Empty>()),
+            refusals: &[
+                (400, "MALFORMED"),
+                (411, "LENGTH_REQUIRED"),
+                (413, "TOO_LARGE"),
+                (403, "NOT_PRACTICE"),
+                (503, "STORAGE_UNAVAILABLE"),
+            ],
+            links: &[],
+        },
+    ],
+};
+
+/// Refusals any operator call may give: who is calling, and storage.
+const OPERATOR_AUTH: &[(u16, &str)] = &[
+    (400, "MALFORMED"),
+    (401, "NO_CLIENT_CERT"),
+    (401, "TOTP_REQUIRED"),
+    (403, "UNKNOWN_OPERATOR"),
+    (403, "OPERATOR_REVOKED"),
+    (403, "FORBIDDEN_ROLE"),
+    (403, "OTHER_MUNICIPALITY"),
+    (404, "NOT_FOUND"),
+    (405, "METHOD_NOT_ALLOWED"),
+    (500, "INTERNAL"),
+    (503, "STORAGE_UNAVAILABLE"),
+];
+
+/// Refusals of the registration steps ([`crate::handlers::reg_refusal`]).
+const REGISTRATION: &[(u16, &str)] = &[
+    (400, "NOT_ELIGIBLE"),
+    (400, "NOT_ON_ROLL"),
+    (400, "REASON_REQUIRED"),
+    (400, "VOTING_NOT_CLOSED"),
+    (403, "APPLICANT_MISMATCH"),
+    (404, "UNKNOWN_APPLICATION"),
+    (409, "WRONG_STATE"),
+    (409, "NOT_ESTABLISHED"),
+    (409, "POSTAL_PAPERS_OUTSTANDING"),
+    (409, "ALREADY_VOTED_ONLINE"),
+    (411, "LENGTH_REQUIRED"),
+    (413, "TOO_LARGE"),
+];
+
+const fn operator(
+    method: Method,
+    path: &'static str,
+    id: &'static str,
+    summary: &'static str,
+    request: Option<Body>,
+    answer: Body,
+) -> Operation {
+    Operation {
+        method,
+        path,
+        id,
+        summary,
+        description: "",
+        needs: Needs::Session,
+        request,
+        ok: 200,
+        answer: Some(answer),
+        refusals: REGISTRATION,
+        links: &[],
+    }
+}
+
+/// The operator API: mutual TLS with an operator certificate, then a bearer token from `POST /op/v1/session`.
+pub const OPERATOR: Contract = Contract {
+    title: "Overseas internet voting: the verifier's operator API",
+    description: "The election committees' and operators' API (R-SEC-4), on its own TLS 1.3 listener that \
+        requires a client certificate of the operator CA. `POST /op/v1/session` with the TOTP code of that \
+        operator returns a bearer token for 8 hours: send `Authorization: Bearer <token>` with every other call. \
+        Roles and municipalities are checked for every call, which is audited with the operator's name. Every \
+        answer carries `Cache-Control: no-store`. This document is written from `verifier/src/contract.rs`; do \
+        not edit it.",
+    prefix: "/op/",
+    session: Session::Bearer,
+    common_refusals: OPERATOR_AUTH,
+    operations: &[
+        Operation {
+            method: Method::Post,
+            path: "/op/v1/session",
+            id: "operatorLogin",
+            summary: "Start a session with the TOTP code of the operator whose client certificate this is.",
+            description: "",
+            needs: Needs::Nothing,
+            request: Some(json_example::<SessionRequest>(r#"{"totp":"123456"}"#)),
+            ok: 200,
+            answer: Some(json::<SessionStarted>()),
+            refusals: &[(401, "TOTP_INVALID"), (411, "LENGTH_REQUIRED"), (413, "TOO_LARGE"), (429, "TOTP_LOCKED")],
+            links: &[],
+        },
+        operator(Method::Delete, "/op/v1/session", "operatorLogout", "End the session.", None, json::<Ended>()),
+        operator(Method::Get, "/op/v1/whoami", "whoami", "The operator of this session.", None, json::<Operator>()),
+        operator(
+            Method::Get,
+            "/op/v1/audit/verify",
+            "verifyAudit",
+            "Walk the audit log's hash chain (auditor, admin).",
+            None,
+            json::<Verification>(),
+        ),
+        operator(
+            Method::Get,
+            "/op/v1/applications",
+            "listApplications",
+            "A municipality's applications (?municipality=M&status=S).",
+            None,
+            json_list::<Application>(),
+        ),
+        operator(
+            Method::Post,
+            "/op/v1/applications/{receipt}/card-arrived",
+            "cardArrived",
+            "The overseas voter card of an application arrived by post (R-REG-3).",
+            None,
+            json::<Application>(),
+        ),
+        operator(
+            Method::Post,
+            "/op/v1/applications/{receipt}/accept",
+            "acceptApplication",
+            "Accept an established application (approver).",
+            None,
+            json::<Application>(),
+        ),
+        operator(
+            Method::Post,
+            "/op/v1/applications/{receipt}/reject",
+            "rejectApplication",
+            "Reject an application with a reason.",
+            Some(json::<Reason>()),
+            json::<Application>(),
+        ),
+        operator(
+            Method::Post,
+            "/op/v1/roll-changes",
+            "rollChanges",
+            "Apply roll changes: CSV as the body, or the CSV as a JSON string.",
+            Some(text("text/csv")),
+            json::<Applied>(),
+        ),
+        operator(
+            Method::Post,
+            "/op/v1/switches/document",
+            "documentSwitch",
+            "Switch a voter back to paper voting by document; answers the printable letter.",
+            Some(json::<DocumentSwitch>()),
+            text("text/html"),
+        ),
+        operator(
+            Method::Post,
+            "/op/v1/postal-papers",
+            "postalPapers",
+            "Record postal voting papers issued or returned for a person.",
+            Some(json::<PostalPapers>()),
+            json::<Recorded>(),
+        ),
+        operator(
+            Method::Get,
+            "/op/v1/persons/{person}/cross-channel",
+            "crossChannel",
+            "Is this person an internet voter, and have they voted online in this election?",
+            None,
+            json::<CrossChannel>(),
+        ),
+        operator(
+            Method::Get,
+            "/op/v1/persons/{person}/history",
+            "personHistory",
+            "Every exchange with this person.",
+            None,
+            json_list::<HistoryEvent>(),
+        ),
+        operator(
+            Method::Post,
+            "/op/v1/persons/{person}/emergency",
+            "declareEmergency",
+            "Declare an emergency paper vote for this person (R-VOTE-11).",
+            Some(json::<Reason>()),
+            json::<Recorded>(),
+        ),
+        operator(
+            Method::Post,
+            "/op/v1/cutoff",
+            "setCutoff",
+            "Set the applications' cut-off instant (admin).",
+            Some(json::<Cutoff>()),
+            json::<CutoffSet>(),
+        ),
+        operator(
+            Method::Get,
+            "/op/v1/record",
+            "record",
+            "A municipality's record (調書) after the close (?municipality=M&format=json|html).",
+            None,
+            json::<Record>(),
+        ),
+        operator(
+            Method::Post,
+            "/op/v1/pause",
+            "pause",
+            "Pause voting with a reason shown to voters (admin, R-VOTE-3).",
+            Some(json::<Reason>()),
+            json::<Paused>(),
+        ),
+        operator(Method::Post, "/op/v1/resume", "resume", "Resume voting (admin).", None, json::<Paused>()),
+    ],
+};
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed document is the one these tables make: run `cargo run -p verifier -- openapi` to rewrite it.
+    #[test]
+    fn the_committed_documents_are_the_generated_ones() {
+        for (contract, file, flag) in
+            [(&VOTER, "openapi.yaml", ""), (&OPERATOR, "operator-openapi.yaml", " --operator")]
+        {
+            let generated = contract.document().to_yaml().unwrap();
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                committed == generated,
+                "verifier/{file} differs from verifier/src/contract.rs: run `cargo run -p verifier -- \
+                 openapi{flag} > verifier/{file}` and commit it"
+            );
+        }
+    }
+}
