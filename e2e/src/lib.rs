@@ -345,6 +345,11 @@ impl LiveElection {
         Ok(())
     }
 
+    /// The card helper's origin, `http://127.0.0.1:PORT`.
+    pub fn helper_origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.helper_port)
+    }
+
     /// Runs a `verifier` operator command against this election's database (e.g. `pause --reason …`).
     pub fn verifier_command(&self, args: &[&str]) -> anyhow::Result<()> {
         let out = Command::new(bin_dir().join("verifier")).args(args).arg("--db").arg(&self.db).output()?;

@@ -29,7 +29,7 @@ enum Command {
     /// A JPKI-like test authority for demos, tests and UX labs (never for a real election).
     #[command(subcommand, name = "test-pki")]
     TestPki(TestPki),
-    /// Print the loopback API's OpenAPI 3.1 document (YAML), made from `helper/src/contract.rs`.
+    /// Print the loopback API's OpenAPI 3.1 document (JSON), made from `helper/src/contract.rs`.
     Openapi,
 }
 
@@ -185,7 +185,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::TestPki(TestPki::Issue(args)) => issue(*args),
         Command::Openapi => {
-            print!("{}", crate::contract::HELPER.document().to_yaml()?);
+            print!("{}", crate::contract::HELPER.json());
             Ok(())
         }
     }

@@ -1,8 +1,8 @@
 //! The helper's loopback API (`/api/v1`) as data ([`shared::contract`]): [`crate::api`] answers 404 and 405 (with
-//! `Allow`) from it, and `helper/openapi.yaml` is written from it (`card-helper openapi`); a test fails when they
+//! `Allow`) from it, and `helper/openapi.json` is written from it (`card-helper openapi`); a test fails when they
 //! differ. Every call must carry an allowed `Origin` (the voting site's) and name the helper in `Host`.
 
-use shared::contract::{Contract, Method, Needs, Operation, Session, json, json_example};
+use shared::contract::{Contract, Link, Method, Needs, Operation, Session, json, json_example};
 use shared::helper_api::{AuthenticateRequest, HelperStatus, OperationStarted, OperationView, SignRequest};
 
 /// Refusals any call may give.
@@ -20,6 +20,12 @@ const STARTS: &[(u16, &str)] = &[(411, "LENGTH_REQUIRED"), (413, "TOO_LARGE"), (
 /// Refusals of a call about an operation.
 const ABOUT: &[(u16, &str)] =
     &[(404, "UNKNOWN_OPERATION"), (409, "OPERATION_FINISHED"), (410, "OPERATION_EXPIRED"), (429, "BUSY")];
+
+/// Where a started operation goes next: its state, or its cancellation.
+const STARTED: &[Link] = &[
+    Link { name: "poll", to: "poll", body: &[], parameters: &[("id", "$response.body#/operation_id")] },
+    Link { name: "cancel", to: "cancel", body: &[], parameters: &[("id", "$response.body#/operation_id")] },
+];
 
 /// The helper's API.
 pub const HELPER: Contract = Contract {
@@ -66,7 +72,7 @@ pub const HELPER: Contract = Contract {
             ok: 201,
             answer: Some(json::<OperationStarted>()),
             refusals: STARTS,
-            links: &[],
+            links: STARTED,
         },
         Operation {
             method: Method::Post,
@@ -79,7 +85,7 @@ pub const HELPER: Contract = Contract {
             ok: 201,
             answer: Some(json::<OperationStarted>()),
             refusals: STARTS,
-            links: &[],
+            links: STARTED,
         },
         Operation {
             method: Method::Get,
@@ -116,13 +122,13 @@ mod tests {
 
     #[test]
     fn the_committed_document_is_the_generated_one() {
-        let generated = HELPER.document().to_yaml().unwrap();
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.yaml");
+        let generated = HELPER.json();
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("openapi.json");
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             committed == generated,
-            "helper/openapi.yaml differs from helper/src/contract.rs: run `cargo run -p card-helper -- openapi > \
-             helper/openapi.yaml` and commit it"
+            "helper/openapi.json differs from helper/src/contract.rs: run `cargo run -p card-helper -- openapi > \
+             helper/openapi.json` and commit it"
         );
     }
 }

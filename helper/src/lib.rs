@@ -6,7 +6,7 @@
 //! Map:
 //! - [`cli`]: `card-helper serve` and `card-helper test-pki …`.
 //! - [`api`]: the loopback HTTP API (status, authenticate, sign, operation polling) and the confirmation page.
-//! - [`contract`]: the API as data: its 404 and 405 answers and `helper/openapi.yaml` come from it.
+//! - [`contract`]: the API as data: its 404 and 405 answers and `helper/openapi.json` come from it.
 //! - [`operations`]: pending operations with their one-time confirmation ids and results.
 //! - [`pin`]: PIN rules, checked before the card is touched, in zeroizing secret types.
 //! - [`backend`]: the card behind one trait, with [`soft`] (a software card file for demos, tests and UX labs) and

@@ -171,12 +171,16 @@ pub struct LoginRequest {
     /// `vote` (the default: the certificate must belong to a registered internet voter) or `apply` (any valid
     /// card, to apply for or switch from internet voting, R-REG-1, R-REG-9).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(pattern = "^(vote|apply)$"))]
     pub purpose: Option<String>,
     /// The nonce from the challenge, base64.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::base64))]
     pub nonce: String,
     /// The user-authentication certificate, DER in base64.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::base64))]
     pub certificate: String,
     /// PKCS#1 v1.5 SHA-256 signature, base64.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::base64))]
     pub signature: String,
 }
 
@@ -235,10 +239,13 @@ pub struct CastRequest {
     /// The contest's id.
     pub contest: String,
     /// RSA-OAEP ciphertext, base64.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9+/]{512}$"))]
     pub ciphertext: String,
     /// PKCS#1 v1.5 SHA-256 signature, base64.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::base64))]
     pub signature: String,
     /// The signing certificate, DER in base64.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::base64))]
     pub certificate: String,
 }
 
@@ -285,8 +292,10 @@ pub struct ApplicationRequest {
     /// [`ApplicationInput`] as JSON text.
     pub application: String,
     /// PKCS#1 v1.5 SHA-256 signature over `crypto::application_digest(application)`, base64.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::base64))]
     pub signature: String,
     /// The signing certificate, DER in base64.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::base64))]
     pub certificate: String,
 }
 
@@ -451,6 +460,7 @@ impl ResearchConfig {
 #[serde(deny_unknown_fields)]
 pub struct TaskMetrics {
     /// A random participant id made by the browser (16 to 64 lowercase hex digits).
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{16,64}$"))]
     pub participant: String,
     /// The contest's kind.
     pub contest_kind: crate::election::ContestKind,
@@ -463,20 +473,28 @@ pub struct TaskMetrics {
     /// The drum roll's start rule.
     pub drum_start: DrumStart,
     /// How many entries the candidate screen offered.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub candidates: u32,
     /// Milliseconds from the candidate screen opening to the first pick.
+    #[cfg_attr(feature = "openapi", schema(maximum = 3_600_000))]
     pub time_to_first_selection_ms: Option<u32>,
     /// Milliseconds from the candidate screen opening to pressing "continue to confirm" (the last time).
+    #[cfg_attr(feature = "openapi", schema(maximum = 3_600_000))]
     pub time_to_confirm_ms: u32,
     /// Picks after the first that changed the choice.
+    #[cfg_attr(feature = "openapi", schema(maximum = 100_000))]
     pub changes_of_mind: u32,
     /// Scroll-wheel, arrow-key and drum-roll steps.
+    #[cfg_attr(feature = "openapi", schema(maximum = 100_000))]
     pub steps: u32,
     /// Keystrokes (input events) in the search and initial-letter fields.
+    #[cfg_attr(feature = "openapi", schema(maximum = 100_000))]
     pub search_keystrokes: u32,
     /// Errors: a search or initial letter with no match, going back from the confirmation.
+    #[cfg_attr(feature = "openapi", schema(maximum = 100_000))]
     pub errors: u32,
     /// The chosen entry's 1-based position in the display (filing) order; none for 白票.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub chosen_position: Option<u32>,
     /// Whether the chosen entry was off the first screen (below the fold, beyond the list box, or not the drum
     /// roll's first entry); none for 白票.

@@ -1,6 +1,6 @@
 //! The HTTP contract of an API as data (issue 17): one [`Operation`] per method and path. From the same rows the
 //! server answers an unknown path under its prefix with 404 and a known path with the wrong method with 405 and
-//! `Allow` ([`Contract::allowed`]), and the OpenAPI 3.1 document is built with the JSON Schemas derived from this
+//! `Allow` ([`Contract::allowed`]), and the OpenAPI 3.1 document (JSON) is built with the JSON Schemas derived from this
 //! crate's request and response types ([`Contract::document`]). The documents in the repository are written from
 //! here and checked against it by a test, so they must never be edited by hand.
 //!
@@ -65,6 +65,30 @@ fn string_schema(_: &mut Schemas) -> RefOr<Schema> {
     RefOr::T(Schema::Object(
         utoipa::openapi::schema::ObjectBuilder::new().schema_type(utoipa::openapi::Type::String).build(),
     ))
+}
+
+/// Canonical standard base64 with padding, as the servers decode it (the `base64` crate refuses non-zero
+/// trailing bits, so the last character before `=` is one of those that leave them zero).
+const BASE64: &str = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$";
+
+/// A field of binary data in base64 ([`BASE64`]).
+pub fn base64() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some(BASE64))
+        .content_encoding("base64")
+        .build()
+}
+
+/// The helper's challenge: 16 to 128 bytes in base64 (24 to 168 characters keep it inside).
+pub fn challenge_base64() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::Type::String)
+        .pattern(Some(BASE64))
+        .content_encoding("base64")
+        .min_length(Some(24))
+        .max_length(Some(168))
+        .build()
 }
 
 /// The HTTP methods the APIs use.
@@ -205,6 +229,15 @@ impl Contract {
         }
     }
 
+    /// The OpenAPI 3.1 document as pretty JSON, as the repository keeps it.
+    pub fn json(&self) -> String {
+        let mut doc = serde_json::to_value(self.document()).unwrap_or_default();
+        fix_links(&mut doc);
+        let mut text = serde_json::to_string_pretty(&doc).unwrap_or_default();
+        text.push('\n');
+        text
+    }
+
     /// Builds the OpenAPI 3.1 document.
     pub fn document(&self) -> OpenApi {
         let mut schemas = Schemas::new();
@@ -256,13 +289,15 @@ impl Contract {
                 statuses.sort_unstable();
                 statuses.dedup();
                 for status in statuses {
-                    let codes: Vec<&str> = op
+                    let mut codes: Vec<&str> = op
                         .refusals
                         .iter()
                         .chain(self.common_refusals.iter())
                         .filter(|(s, _)| *s == status)
                         .map(|(_, c)| *c)
                         .collect();
+                    codes.sort_unstable();
+                    codes.dedup();
                     let mut r = ResponseBuilder::new()
                         .description(format!("Refused: {}", codes.join(", ")))
                         .content("application/json", ContentBuilder::new().schema(Some(refusal(&codes))).build());
@@ -331,6 +366,32 @@ fn content(body: Body, schemas: &mut Schemas) -> utoipa::openapi::Content {
         c = c.example(Some(example));
     }
     c.build()
+}
+
+/// utoipa 5 writes a link's fields in snake case (`operation_id`); OpenAPI spells them in camel case.
+fn fix_links(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            if let Some(serde_json::Value::Object(links)) = map.get_mut("links") {
+                for link in links.values_mut() {
+                    if let serde_json::Value::Object(fields) = link {
+                        for (from, to) in [
+                            ("operation_id", "operationId"),
+                            ("operation_ref", "operationRef"),
+                            ("request_body", "requestBody"),
+                        ] {
+                            if let Some(value) = fields.remove(from) {
+                                fields.insert(to.into(), value);
+                            }
+                        }
+                    }
+                }
+            }
+            map.values_mut().for_each(fix_links);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(fix_links),
+        _ => {}
+    }
 }
 
 fn link_of(link: &Link) -> utoipa::openapi::link::Link {

@@ -42,6 +42,7 @@ pub struct HelperStatus {
 #[serde(deny_unknown_fields)]
 pub struct AuthenticateRequest {
     /// The server's challenge.
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::challenge_base64))]
     pub challenge: String,
 }
 
@@ -51,8 +52,10 @@ pub struct AuthenticateRequest {
 #[serde(deny_unknown_fields)]
 pub struct SignWhat {
     /// In Japanese (at most 200 characters).
+    #[cfg_attr(feature = "openapi", schema(pattern = r"\S", max_length = 200))]
     pub ja: String,
     /// In English (at most 200 characters).
+    #[cfg_attr(feature = "openapi", schema(pattern = r"\S", max_length = 200))]
     pub en: String,
 }
 
@@ -62,6 +65,7 @@ pub struct SignWhat {
 #[serde(deny_unknown_fields)]
 pub struct SignRequest {
     /// The digest to sign, 64 hex characters.
+    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
     pub digest: String,
     /// What it is.
     pub what: SignWhat,

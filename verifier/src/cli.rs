@@ -84,8 +84,9 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Print an API's OpenAPI 3.1 document (YAML), made from `verifier/src/contract.rs`: the voter API, or with
-    /// `--operator` the operator API. The repository's `openapi.yaml` files are this output.
+    /// Print an API's OpenAPI 3.1 document (JSON), made from `verifier/src/contract.rs`: the voter API, or with
+    /// `--operator` the operator API. The repository's `verifier/openapi.json` and `operator-openapi.json` are
+    /// this output.
     Openapi {
         /// The operator API (`/op/v1`) instead of the voter API.
         #[arg(long)]
@@ -427,7 +428,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Openapi { operator } => {
             let contract = if operator { &crate::contract::OPERATOR } else { &crate::contract::VOTER };
-            print!("{}", contract.document().to_yaml()?);
+            print!("{}", contract.json());
             Ok(())
         }
         Command::Backup { db, out } => {

@@ -1,6 +1,6 @@
 //! The voter API (`/api/v1`) and the operator API (`/op/v1`) as data ([`shared::contract`]): every operation with
 //! its request and answer types, its refusals and its links. [`crate::filters`] answers 404 and 405 (with `Allow`)
-//! from [`VOTER`]; `verifier/openapi.yaml` and `verifier/operator-openapi.yaml` are written from these tables
+//! from [`VOTER`]; `verifier/openapi.json` and `verifier/operator-openapi.json` are written from these tables
 //! (`verifier openapi`) and a test fails when they differ.
 //!
 //! What this must never do: list a refusal a handler cannot give, or miss one it can; schemathesis, run by
@@ -558,9 +558,9 @@ mod tests {
     #[test]
     fn the_committed_documents_are_the_generated_ones() {
         for (contract, file, flag) in
-            [(&VOTER, "openapi.yaml", ""), (&OPERATOR, "operator-openapi.yaml", " --operator")]
+            [(&VOTER, "openapi.json", ""), (&OPERATOR, "operator-openapi.json", " --operator")]
         {
-            let generated = contract.document().to_yaml().unwrap();
+            let generated = contract.json();
             let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
             let committed = std::fs::read_to_string(&path).unwrap_or_default();
             assert!(

@@ -163,11 +163,11 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test;
 
     /// The refusal codes of an OpenAPI document written from a contract (`shared::contract`): each refusal's
-    /// `code` is an enum of upper-case codes.
-    fn openapi_codes(yaml: &str) -> Vec<String> {
-        let mut codes: Vec<String> = yaml
+    /// `code` is an enum of upper-case codes, one per line of the pretty JSON.
+    fn openapi_codes(json: &str) -> Vec<String> {
+        let mut codes: Vec<String> = json
             .lines()
-            .filter_map(|l| l.trim().strip_prefix("- "))
+            .map(|l| l.trim().trim_end_matches(',').trim_matches('"'))
             .filter(|c| c.len() > 2 && c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_'))
             .map(String::from)
             .collect();
@@ -178,8 +178,8 @@ mod tests {
 
     #[wasm_bindgen_test]
     fn every_verifier_and_helper_code_has_its_own_message() {
-        let verifier = openapi_codes(include_str!("../../verifier/openapi.yaml"));
-        let helper = openapi_codes(include_str!("../../helper/openapi.yaml"));
+        let verifier = openapi_codes(include_str!("../../verifier/openapi.json"));
+        let helper = openapi_codes(include_str!("../../helper/openapi.json"));
         assert!(verifier.len() > 20 && helper.len() > 10, "the OpenAPI documents were read: {verifier:?} {helper:?}");
         let missing: Vec<&String> = verifier.iter().chain(&helper).filter(|c| specific(c).is_none()).collect();
         assert!(missing.is_empty(), "these codes have no message of their own: {missing:?}");

@@ -31,6 +31,7 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("openssl", "interoperability checks of signatures and ciphertexts"),
     ("fonts-noto-cjk", "Japanese glyphs in headless Chromium (screenshots, layout tests)"),
     ("npm", "fetches binaryen's wasm-opt and axe-core from the npm registry"),
+    ("python3-venv", "a Python virtual environment for schemathesis, the API contract tester (from PyPI)"),
 ];
 
 /// Trunk's version: 0.22 needs rustc >= 1.96.1, which this machine cannot have (TOOLCHAIN.md).
@@ -43,6 +44,14 @@ const BINARYEN_VERSION: &str = "132.0.0";
 /// and the accessibility statement names this version as the tool its figures come from.
 pub const AXE_CORE_VERSION: &str = "4.14.1";
 
+/// schemathesis's PyPI version: `cargo xtask test` runs it against each API on loopback (issue 17).
+pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+/// Returns schemathesis in the project's virtual environment.
+pub fn schemathesis() -> PathBuf {
+    tools_dir().join("venv/bin/schemathesis")
+}
+
 /// Runs every setup step in order.
 pub fn run() -> anyhow::Result<()> {
     step("Debian packages", apt_packages)?;
@@ -52,6 +61,7 @@ pub fn run() -> anyhow::Result<()> {
     cargo_fuzz()?;
     step("wasm-opt (npm binaryen)", binaryen)?;
     step("axe-core (npm)", axe_core)?;
+    step("schemathesis (PyPI, in .tools/venv)", schemathesis_venv)?;
     step("voter app dependencies", fetch_web)?;
     println!("setup: everything is in place");
     Ok(())
@@ -302,6 +312,25 @@ fn axe_core() -> anyhow::Result<Status> {
     match installed() {
         Some(v) if v == AXE_CORE_VERSION => Ok(Status::Installed(what)),
         other => bail!("axe-core {AXE_CORE_VERSION} was installed but {} says {other:?}", package.display()),
+    }
+}
+
+fn schemathesis_venv() -> anyhow::Result<Status> {
+    let what = format!("schemathesis {SCHEMATHESIS_VERSION}");
+    let installed = || output(cmd(schemathesis()).arg("--version"));
+    if installed().is_some_and(|v| v.ends_with(SCHEMATHESIS_VERSION)) {
+        return Ok(Status::Present(what));
+    }
+    let venv = tools_dir().join("venv");
+    // Debian's Python, not whatever `python3` a developer's PATH finds first.
+    let python = if Path::new("/usr/bin/python3").exists() { "/usr/bin/python3" } else { "python3" };
+    sh(cmd(python).args(["-m", "venv", "--clear"]).arg(&venv))?;
+    sh(cmd(venv.join("bin/pip"))
+        .args(["install", "--quiet", "--disable-pip-version-check"])
+        .arg(format!("schemathesis=={SCHEMATHESIS_VERSION}")))?;
+    match installed() {
+        Some(v) if v.ends_with(SCHEMATHESIS_VERSION) => Ok(Status::Installed(what)),
+        other => bail!("schemathesis {SCHEMATHESIS_VERSION} was installed but says {other:?}"),
     }
 }
 

@@ -1,0 +1,133 @@
+//! The APIs against their contracts (issue 17): schemathesis, a property-based API tester nobody here wrote,
+//! pinned in `.tools/venv` by `cargo xtask setup`, generates requests from `verifier/openapi.json` and
+//! `helper/openapi.json` and sends them to the real verifier and card helper on loopback: examples, coverage of
+//! each schema's edges, fuzzing, and the stateful phase along the documents' links (challenge → login → ballot →
+//! cast). It fails on any 5xx, any answer or header that the document does not describe (an undocumented status
+//! or refusal code, a body off its schema, a 405 without `Allow`), invalid data accepted, and an operation that
+//! needs the session answering without it. The hooks (`e2e/contract/hooks.py`) log in with the test card through
+//! the helper's own page and have a share of the generated logins and casts really signed, so that success
+//! answers are checked too.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use base64::Engine;
+use e2e::{LiveElection, root};
+use rand_core::SeedableRng;
+use shared::election::{Choice, Election};
+
+/// Examples per operation and phase: the run stays within a few minutes.
+const MAX_EXAMPLES: &str = "60";
+
+fn schemathesis() -> PathBuf {
+    std::env::var_os("SCHEMATHESIS").map(PathBuf::from).unwrap_or_else(|| root().join(".tools/venv/bin/schemathesis"))
+}
+
+/// Ballots of the demo election encrypted as the app does, with the digest the card signs, for the hooks.
+fn ballots(dir: &std::path::Path) -> PathBuf {
+    let election: Election =
+        toml::from_str(&std::fs::read_to_string(root().join("verifier/elections/demo.toml")).unwrap()).unwrap();
+    let key = shared::crypto::ElectionPublicKey::from_pem(
+        &std::fs::read_to_string(root().join("shared/tests/data/test-election-key.pub.pem")).unwrap(),
+    )
+    .unwrap();
+    let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(u64::from(std::process::id()));
+    let mut out = Vec::new();
+    for round in 0..3 {
+        for contest in &election.contests {
+            let plain = shared::ballot::encode(&election, contest, &Choice::Blank).unwrap();
+            let id = contest.id.as_str();
+            let ct = shared::crypto::encrypt_ballot(&mut rng, &key, election.id.as_str(), id, &plain).unwrap();
+            let digest = shared::crypto::envelope_digest(election.id.as_str(), id, &ct);
+            out.push(serde_json::json!({
+                "round": round,
+                "contest": id,
+                "ciphertext": base64::engine::general_purpose::STANDARD.encode(&ct),
+                "digest": hex::encode(digest),
+            }));
+        }
+    }
+    let path = dir.join("ballots.json");
+    std::fs::write(&path, serde_json::to_string(&out).unwrap()).unwrap();
+    path
+}
+
+/// Runs schemathesis and returns every answer it saw, as `METHOD PATH STATUS`.
+fn run(
+    api: &str,
+    document: &str,
+    base: &str,
+    election: &LiveElection,
+    ballots: &std::path::Path,
+    extra: &[&str],
+) -> Vec<String> {
+    let program = schemathesis();
+    assert!(program.exists(), "{} is missing: run `cargo xtask setup`", program.display());
+    let base = base.trim_end_matches('/');
+    let report = e2e::target_dir().join("schemathesis").join(api);
+    std::fs::create_dir_all(&report).unwrap();
+    let seen = report.join("seen.jsonl");
+    let _ = std::fs::remove_file(&seen);
+    let mut command = Command::new(&program);
+    if api == "voter" {
+        command.arg("--config-file").arg(root().join("e2e/contract/schemathesis.toml"));
+    }
+    let status = command
+        .args(["--no-color", "run"])
+        .arg(root().join(document))
+        .args(["--url", base, "--checks", "all", "--max-examples", MAX_EXAMPLES, "--workers", "1"])
+        .args(["--phases", "examples,coverage,fuzzing,stateful", "--suppress-health-check", "all"])
+        .args(["--generation-deterministic", "--report", "junit", "--report-dir"])
+        .arg(&report)
+        .args(extra)
+        .env("SCHEMATHESIS_HOOKS", "hooks")
+        .env("PYTHONPATH", root().join("e2e/contract"))
+        .env("IVOTE_CONTRACT", api)
+        .env("IVOTE_VERIFIER", election.base_url.trim_end_matches('/'))
+        .env("IVOTE_HELPER", election.helper_origin())
+        .env("IVOTE_AUTH_PIN", election.auth_pin)
+        .env("IVOTE_SIGN_PASSWORD", election.sign_password)
+        .env("IVOTE_BALLOTS", ballots)
+        .env("IVOTE_SEEN", &seen)
+        .status()
+        .unwrap();
+    assert!(status.success(), "schemathesis found {api} API answers off its contract (report in {})", report.display());
+    std::fs::read_to_string(&seen)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .map(|v| format!("{} {} {}", v["method"].as_str().unwrap_or(""), v["path"].as_str().unwrap_or(""), v["status"]))
+        .collect()
+}
+
+/// Whether some answer of `method path` had `status`.
+fn answered(seen: &[String], line: &str) -> bool {
+    seen.iter().any(|s| s == line)
+}
+
+#[test]
+fn the_voter_api_keeps_its_contract() {
+    let election = LiveElection::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ballots = ballots(dir.path());
+    let seen = run("voter", "verifier/openapi.json", &election.base_url, &election, &ballots, &[]);
+    // The success answers were reached and checked too, not only the refusals.
+    for line in
+        ["POST /api/v1/session 201", "POST /api/v1/ballots 201", "POST /api/v1/ballots 409", "GET /api/v1/ballot 200"]
+    {
+        assert!(answered(&seen, line), "no {line} among {} answers", seen.len());
+    }
+}
+
+#[test]
+fn the_card_helper_api_keeps_its_contract() {
+    let election = LiveElection::start().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ballots = ballots(dir.path());
+    let origin = format!("Origin: {}", election.base_url.trim_end_matches('/'));
+    let seen = run("helper", "helper/openapi.json", &election.helper_origin(), &election, &ballots, &["-H", &origin]);
+    for line in ["GET /api/v1/status 200", "POST /api/v1/authenticate 201", "GET /api/v1/operations/{id} 200"] {
+        assert!(answered(&seen, line), "no {line} among {} answers", seen.len());
+    }
+}
