@@ -12,8 +12,12 @@ the contract too, not only the refusals. Everything is read from the environment
   `{contest, ciphertext, digest}`, the digest being the envelope digest the card signs.
 """
 
+import base64
+import hashlib
+import hmac
 import json
 import os
+import struct
 import time
 
 import requests
@@ -134,3 +138,47 @@ if API == "voter":
             body = signed_cast()
             if body is not None:
                 case.body = body
+
+
+if API == "operator":
+    OPERATOR = os.environ["IVOTE_OPERATOR"]
+    CLIENT = (os.environ["IVOTE_OPERATOR_CERT"], os.environ["IVOTE_OPERATOR_KEY"])
+    CA = os.environ["IVOTE_OPERATOR_CA"]
+    SECRET = os.environ["IVOTE_TOTP_SECRET"]
+    last_step = [None]
+
+    def totp(step):
+        """RFC 6238 with SHA-1, 6 digits, 30-second steps, as the operators' authenticator apps compute it."""
+        key = base64.b32decode(SECRET.upper() + "=" * (-len(SECRET) % 8))
+        mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+        offset = mac[-1] & 0x0F
+        return "%06d" % ((struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF) % 1_000_000)
+
+    @schemathesis.auth()
+    class OperatorSession:
+        """A bearer token from `POST /op/v1/session` with this operator's certificate and a fresh TOTP code."""
+
+        def get(self, case, ctx):
+            for _ in range(2):
+                step = int(time.time()) // 30
+                if last_step[0] is not None and step <= last_step[0]:
+                    # A code is accepted once: wait for the next one.
+                    time.sleep(30 - time.time() % 30 + 0.5)
+                    step = int(time.time()) // 30
+                last_step[0] = step
+                body = {"totp": totp(step)}
+                r = requests.post(f"{OPERATOR}/op/v1/session", json=body, cert=CLIENT, verify=CA, timeout=30)
+                if r.status_code != 401:
+                    break
+            r.raise_for_status()
+            return r.json()["token"]
+
+        def set(self, case, data, ctx):
+            case.headers = dict(case.headers or {})
+            case.headers["Authorization"] = f"Bearer {data}"
+
+    @schemathesis.hook
+    def before_call(ctx, case, **kwargs):
+        # Ending the session would leave every later call without one: the logout is sent without it (401).
+        if case.operation.method.upper() == "DELETE" and case.operation.path == "/op/v1/session":
+            case.headers = {k: v for k, v in (case.headers or {}).items() if k.lower() != "authorization"}

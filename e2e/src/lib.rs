@@ -452,8 +452,11 @@ impl LiveElection {
             .stderr(Stdio::null());
         let mut verifier = ProcessGroup::spawn(v)?;
         let mut line = String::new();
-        BufReader::new(verifier.child().stdout.take().context("no stdout")?).read_line(&mut line)?;
+        let mut out = BufReader::new(verifier.child().stdout.take().context("no stdout")?);
+        out.read_line(&mut line)?;
         listening_url(&line)?;
+        // Keep reading: the verifier prints more (the operator API's address), and a closed pipe would stop it.
+        std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
         let helper = start_helper(helper_port, &origin, &cards[0])?;
         Ok(LiveElection {
             base_url: format!("{origin}/"),

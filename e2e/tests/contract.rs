@@ -61,6 +61,7 @@ fn run(
     election: &LiveElection,
     ballots: &std::path::Path,
     extra: &[&str],
+    env: &[(&str, String)],
 ) -> Vec<String> {
     let program = schemathesis();
     assert!(program.exists(), "{} is missing: run `cargo xtask setup`", program.display());
@@ -70,7 +71,7 @@ fn run(
     let seen = report.join("seen.jsonl");
     let _ = std::fs::remove_file(&seen);
     let mut command = Command::new(&program);
-    if api == "voter" {
+    if api != "helper" {
         command.arg("--config-file").arg(root().join("e2e/contract/schemathesis.toml"));
     }
     let status = command
@@ -90,6 +91,7 @@ fn run(
         .env("IVOTE_SIGN_PASSWORD", election.sign_password)
         .env("IVOTE_BALLOTS", ballots)
         .env("IVOTE_SEEN", &seen)
+        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
         .status()
         .unwrap();
     assert!(status.success(), "schemathesis found {api} API answers off its contract (report in {})", report.display());
@@ -111,7 +113,7 @@ fn the_voter_api_keeps_its_contract() {
     let election = LiveElection::start().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ballots = ballots(dir.path());
-    let seen = run("voter", "verifier/openapi.json", &election.base_url, &election, &ballots, &[]);
+    let seen = run("voter", "verifier/openapi.json", &election.base_url, &election, &ballots, &[], &[]);
     // The success answers were reached and checked too, not only the refusals.
     for line in
         ["POST /api/v1/session 201", "POST /api/v1/ballots 201", "POST /api/v1/ballots 409", "GET /api/v1/ballot 200"]
@@ -126,8 +128,72 @@ fn the_card_helper_api_keeps_its_contract() {
     let dir = tempfile::tempdir().unwrap();
     let ballots = ballots(dir.path());
     let origin = format!("Origin: {}", election.base_url.trim_end_matches('/'));
-    let seen = run("helper", "helper/openapi.json", &election.helper_origin(), &election, &ballots, &["-H", &origin]);
+    let seen =
+        run("helper", "helper/openapi.json", &election.helper_origin(), &election, &ballots, &["-H", &origin], &[]);
     for line in ["GET /api/v1/status 200", "POST /api/v1/authenticate 201", "GET /api/v1/operations/{id} 200"] {
+        assert!(answered(&seen, line), "no {line} among {} answers", seen.len());
+    }
+}
+
+/// Runs a `verifier` command and returns what it printed.
+fn verifier(args: &[&str], paths: &[&std::path::Path]) -> String {
+    let out = Command::new(e2e::bin_dir().join("verifier")).args(args).args(paths).output().unwrap();
+    assert!(out.status.success(), "verifier {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The operator API over its own TLS listener: schemathesis presents an approver's client certificate, and the
+/// hooks start the session with the TOTP code of that approver (RFC 6238, computed as an authenticator app does).
+#[test]
+fn the_operator_api_keeps_its_contract() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = dir.path().join("operator-ca");
+    verifier(&["operators", "init-ca", "--ca"], &[&ca]);
+    verifier(&["operators", "server-cert", "--host", "127.0.0.1", "--ca"], &[&ca]);
+    let listen = format!("127.0.0.1:{}", e2e::free_port().unwrap());
+    let serve = ["--operator-listen", listen.as_str(), "--operator-ca", ca.to_str().unwrap()];
+    let election = LiveElection::start_with(1, &serve).unwrap();
+    let out = dir.path().join("approver");
+    let issue = ["operators", "issue", "--name", "契約 試験", "--role", "approver", "--municipality", "13101"];
+    let printed = verifier(
+        &[&issue[..], &["--ca"]].concat(),
+        &[&ca, std::path::Path::new("--db"), &election.db, std::path::Path::new("--out"), &out],
+    );
+    let secret = printed
+        .lines()
+        .find_map(|l| l.strip_prefix("TOTP secret: "))
+        .and_then(|l| l.split_whitespace().next())
+        .expect("the TOTP secret is printed")
+        .to_string();
+    let file = |ext: &str| {
+        std::fs::read_dir(&out)
+            .unwrap()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p.extension().and_then(|e| e.to_str()) == Some(ext))
+            .unwrap()
+    };
+    let (cert, key, ca_pem) = (file("pem"), file("key"), ca.join("operator-ca.pem"));
+    let up = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        std::net::TcpStream::connect(&listen).is_ok()
+    });
+    assert!(up, "the operator API never listened on {listen}");
+    let base = format!("https://{listen}");
+    let s = |p: &std::path::Path| p.to_str().unwrap().to_string();
+    let tls =
+        ["--request-cert", &s(&cert), "--request-cert-key", &s(&key), "--tls-verify", &s(&ca_pem)].map(String::from);
+    let tls: Vec<&str> = tls.iter().map(String::as_str).collect();
+    let env = [
+        ("IVOTE_OPERATOR", base.clone()),
+        ("IVOTE_OPERATOR_CERT", s(&cert)),
+        ("IVOTE_OPERATOR_KEY", s(&key)),
+        ("IVOTE_OPERATOR_CA", s(&ca_pem)),
+        ("IVOTE_TOTP_SECRET", secret),
+    ];
+    let ballots = ballots(dir.path());
+    let seen = run("operator", "verifier/operator-openapi.json", &base, &election, &ballots, &tls, &env);
+    for line in ["GET /op/v1/whoami 200", "GET /op/v1/applications 200", "POST /op/v1/session 401"] {
         assert!(answered(&seen, line), "no {line} among {} answers", seen.len());
     }
 }

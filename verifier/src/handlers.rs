@@ -505,7 +505,7 @@ pub fn own_applications(state: &AppState, token: Option<String>) -> Result<Respo
 /// Maps a registration refusal to its HTTP status.
 pub fn reg_refusal(e: crate::registration::RegError) -> Refusal {
     let status = match e.code {
-        "FORBIDDEN_ROLE" | "OTHER_MUNICIPALITY" | "APPLICANT_MISMATCH" => StatusCode::FORBIDDEN,
+        "FORBIDDEN_ROLE" | "OTHER_MUNICIPALITY" | "APPLICANT_MISMATCH" | "VOTING_NOT_CLOSED" => StatusCode::FORBIDDEN,
         "UNKNOWN_APPLICATION" => StatusCode::NOT_FOUND,
         "STORAGE_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
         "WRONG_STATE" | "NOT_ESTABLISHED" | "POSTAL_PAPERS_OUTSTANDING" | "ALREADY_VOTED_ONLINE" => {

@@ -32,6 +32,7 @@ use crate::registration as reg;
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Reason {
+    #[schema(pattern = r"\S")]
     reason: String,
 }
 
@@ -159,7 +160,16 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
     let roll = warp::path!("roll-changes").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
         |op: Operator, b: bytes::Bytes, c: OperatorContext| {
             blocking(move || {
-                let changes = reg::parse_roll_csv(&roll_csv_text(&b)).map_err(reg_refusal)?;
+                let csv = roll_csv_text(&b);
+                if csv.trim().is_empty() {
+                    // An empty upload is a mistake (the wrong file, or none), not "no changes".
+                    return Err(Refusal::new(
+                        warp::http::StatusCode::BAD_REQUEST,
+                        "MALFORMED",
+                        "The body is empty: send the roll changes as CSV, one line per change.",
+                    ));
+                }
+                let changes = reg::parse_roll_csv(&csv).map_err(reg_refusal)?;
                 let n = reg::apply_roll_changes(&c.db, &op, &changes, c.clock.now()).map_err(reg_refusal)?;
                 json(&Applied { applied: n })
             })
