@@ -85,8 +85,15 @@ async fn pin_on_helper_page(b: &Browser, pin: &str) {
                 continue;
             }
             if b.client.find(Locator::Css("#pin")).await.is_ok() {
-                // The PIN field has the focus when the page opens (autofocus).
-                let field = b.client.active_element().await.unwrap();
+                // The PIN field has the focus when the page opens (autofocus, applied once the page has loaded).
+                let mut field = b.client.active_element().await.unwrap();
+                for _ in 0..30 {
+                    if field.attr("id").await.unwrap().as_deref() == Some("pin") {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    field = b.client.active_element().await.unwrap();
+                }
                 assert_eq!(field.attr("id").await.unwrap().as_deref(), Some("pin"), "the PIN field has the focus");
                 field.send_keys(&format!("{pin}{}", Key::Enter)).await.unwrap();
                 let answer = b.client.wait().at_most(Duration::from_secs(10));
