@@ -74,7 +74,9 @@ fn run(
     if api != "helper" {
         command.arg("--config-file").arg(root().join("e2e/contract/schemathesis.toml"));
     }
+    // Its cache of failures is written where it runs: in the report folder, never in the repository.
     let status = command
+        .current_dir(&report)
         .args(["--no-color", "run"])
         .arg(root().join(document))
         .args(["--url", base, "--checks", "all", "--max-examples", MAX_EXAMPLES, "--workers", "1"])
