@@ -49,7 +49,7 @@ pub const HELPER: Contract = Contract {
             request: None,
             ok: 200,
             answer: Some(json::<HelperStatus>()),
-            refusals: &[
+            refusals: &[&[
                 (423, "PIN_LOCKED"),
                 (500, "INTERNAL"),
                 (502, "CARD_ERROR"),
@@ -57,7 +57,7 @@ pub const HELPER: Contract = Contract {
                 (502, "NO_PIN_ON_CARD"),
                 (502, "WRONG_PIN"),
                 (503, "CARD_NOT_PRESENT"),
-            ],
+            ]],
             links: &[],
         },
         Operation {
@@ -71,7 +71,7 @@ pub const HELPER: Contract = Contract {
             request: Some(json_example::<AuthenticateRequest>(r#"{"challenge":"3q2+7wABAgMEBQYHCAkKCw=="}"#)),
             ok: 201,
             answer: Some(json::<OperationStarted>()),
-            refusals: STARTS,
+            refusals: &[STARTS],
             links: STARTED,
         },
         Operation {
@@ -84,7 +84,7 @@ pub const HELPER: Contract = Contract {
             request: Some(json::<SignRequest>()),
             ok: 201,
             answer: Some(json::<OperationStarted>()),
-            refusals: STARTS,
+            refusals: &[STARTS],
             links: STARTED,
         },
         Operation {
@@ -97,7 +97,7 @@ pub const HELPER: Contract = Contract {
             request: None,
             ok: 200,
             answer: Some(json::<OperationView>()),
-            refusals: ABOUT,
+            refusals: &[ABOUT],
             links: &[],
         },
         Operation {
@@ -110,7 +110,7 @@ pub const HELPER: Contract = Contract {
             request: None,
             ok: 200,
             answer: Some(json::<OperationView>()),
-            refusals: ABOUT,
+            refusals: &[ABOUT],
             links: &[],
         },
     ],

@@ -165,8 +165,9 @@ pub struct Operation {
     pub ok: u16,
     /// The body of success, if any.
     pub answer: Option<Body>,
-    /// Every refusal: its status and stable code. Each answers `ApiError` (`{code, message}`).
-    pub refusals: &'static [(u16, &'static str)],
+    /// Every refusal, in groups that several operations share: its status and stable code. Each answers
+    /// `ApiError` (`{code, message}`).
+    pub refusals: &'static [&'static [(u16, &'static str)]],
     /// Where a tool may go next.
     pub links: &'static [Link],
 }
@@ -284,18 +285,13 @@ impl Contract {
                     ok = ok.link(link.name, link_of(link));
                 }
                 b = b.response(op.ok.to_string(), ok.build());
-                let mut statuses: Vec<u16> =
-                    op.refusals.iter().chain(self.common_refusals.iter()).map(|(s, _)| *s).collect();
+                let refusals: Vec<(u16, &str)> =
+                    op.refusals.iter().flat_map(|g| g.iter()).chain(self.common_refusals).copied().collect();
+                let mut statuses: Vec<u16> = refusals.iter().map(|(s, _)| *s).collect();
                 statuses.sort_unstable();
                 statuses.dedup();
                 for status in statuses {
-                    let mut codes: Vec<&str> = op
-                        .refusals
-                        .iter()
-                        .chain(self.common_refusals.iter())
-                        .filter(|(s, _)| *s == status)
-                        .map(|(_, c)| *c)
-                        .collect();
+                    let mut codes: Vec<&str> = refusals.iter().filter(|(s, _)| *s == status).map(|(_, c)| *c).collect();
                     codes.sort_unstable();
                     codes.dedup();
                     let mut r = ResponseBuilder::new()
@@ -456,7 +452,7 @@ mod tests {
             request: Some(json::<ApiError>()),
             ok: 201,
             answer: None,
-            refusals: &[(400, "MALFORMED")],
+            refusals: &[&[(400, "MALFORMED")]],
             links: &[],
         },
         Operation {
