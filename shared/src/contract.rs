@@ -71,24 +71,21 @@ fn string_schema(_: &mut Schemas) -> RefOr<Schema> {
 /// trailing bits, so the last character before `=` is one of those that leave them zero).
 const BASE64: &str = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/][AQgw]==|[A-Za-z0-9+/]{2}[AEIMQUYcgkosw048]=)?$";
 
-/// A field of binary data in base64 ([`BASE64`]).
-pub fn base64() -> utoipa::openapi::schema::Object {
+fn base64_string() -> utoipa::openapi::schema::ObjectBuilder {
     utoipa::openapi::schema::ObjectBuilder::new()
         .schema_type(utoipa::openapi::Type::String)
         .pattern(Some(BASE64))
         .content_encoding("base64")
-        .build()
+}
+
+/// A field of binary data in base64 ([`BASE64`]).
+pub fn base64() -> utoipa::openapi::schema::Object {
+    base64_string().build()
 }
 
 /// The helper's challenge: 16 to 128 bytes in base64 (24 to 168 characters keep it inside).
 pub fn challenge_base64() -> utoipa::openapi::schema::Object {
-    utoipa::openapi::schema::ObjectBuilder::new()
-        .schema_type(utoipa::openapi::Type::String)
-        .pattern(Some(BASE64))
-        .content_encoding("base64")
-        .min_length(Some(24))
-        .max_length(Some(168))
-        .build()
+    base64_string().min_length(Some(24)).max_length(Some(168)).build()
 }
 
 /// The HTTP methods the APIs use.
@@ -214,6 +211,19 @@ pub enum Routing {
 }
 
 impl Contract {
+    fn security_scheme(&self) -> Option<(&'static str, SecurityScheme)> {
+        match self.session {
+            Session::None => None,
+            Session::Cookie(name) => Some((name, SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(name))))),
+            Session::Bearer => Some((
+                "bearer",
+                SecurityScheme::Http(utoipa::openapi::security::Http::new(
+                    utoipa::openapi::security::HttpAuthScheme::Bearer,
+                )),
+            )),
+        }
+    }
+
     /// Says how a request is routed.
     pub fn allowed(&self, method: &str, path: &str) -> Routing {
         if !path.starts_with(self.prefix) && path != self.prefix.trim_end_matches('/') {
@@ -339,21 +349,6 @@ fn refusal(codes: &[&str]) -> RefOr<Schema> {
             .required("message")
             .build(),
     ))
-}
-
-impl Contract {
-    fn security_scheme(&self) -> Option<(&'static str, SecurityScheme)> {
-        match self.session {
-            Session::None => None,
-            Session::Cookie(name) => Some((name, SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::new(name))))),
-            Session::Bearer => Some((
-                "bearer",
-                SecurityScheme::Http(utoipa::openapi::security::Http::new(
-                    utoipa::openapi::security::HttpAuthScheme::Bearer,
-                )),
-            )),
-        }
-    }
 }
 
 fn content(body: Body, schemas: &mut Schemas) -> utoipa::openapi::Content {
