@@ -5,9 +5,11 @@
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::election::{Election, ElectionKind, Text};
+use crate::election::{Election, ElectionKind, Id, Text};
 use crate::jst::to_jst;
+use crate::sealed::SealedBallot;
 use crate::window::WindowState;
+use crate::wire::Base64;
 
 /// `GET /api/v1/time`: the server's clock, from which the app computes JST (R-VOTE-1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -100,6 +102,20 @@ impl ElectionSummary {
     }
 }
 
+/// `GET /api/v1/elections/current/definition`: the whole public definition of the election (contests,
+/// candidates, parties, judges) and its public key. The card helper reads it from the voting site itself, so that
+/// it shows the voter's choice in words without trusting the page (what you see is what you sign).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ElectionDefinition {
+    /// The election as filed.
+    pub election: Election,
+    /// The election public key, SubjectPublicKeyInfo DER in base64.
+    pub public_key: Base64,
+    /// Its fingerprint: hex SHA-256 of the DER.
+    pub key_fingerprint: String,
+}
+
 /// `GET /api/v1/health`: `{"status": "ok"}` while the server runs.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -157,7 +173,7 @@ mod tests {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Challenge {
     /// The nonce, base64.
-    pub nonce: String,
+    pub nonce: Base64,
     /// Seconds it stays valid.
     pub expires_in: u64,
 }
@@ -171,17 +187,25 @@ pub struct LoginRequest {
     /// `vote` (the default: the certificate must belong to a registered internet voter) or `apply` (any valid
     /// card, to apply for or switch from internet voting, R-REG-1, R-REG-9).
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(pattern = "^(vote|apply)$"))]
-    pub purpose: Option<String>,
+    pub purpose: Option<Purpose>,
     /// The nonce from the challenge, base64.
-    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::base64))]
-    pub nonce: String,
+    pub nonce: Base64,
     /// The user-authentication certificate, DER in base64.
-    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::base64))]
-    pub certificate: String,
+    pub certificate: Base64,
     /// PKCS#1 v1.5 SHA-256 signature, base64.
-    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::base64))]
-    pub signature: String,
+    pub signature: Base64,
+}
+
+/// What a card login is for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Purpose {
+    /// To vote: the certificate must belong to a registered internet voter.
+    #[default]
+    Vote,
+    /// To apply for, or switch from, internet voting: any valid card (R-REG-1, R-REG-9).
+    Apply,
 }
 
 /// The answer to a login: the session cookie is set; this says when it ends (absolute, R-VOTE-4).
@@ -212,12 +236,13 @@ pub struct ContestView {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct BallotView {
     /// The election's id (bound into every ballot).
-    pub election_id: String,
+    pub election_id: Id,
     /// The voter's contests (from the voter's municipality and districts).
     pub contests: Vec<ContestView>,
     /// The election public key, SubjectPublicKeyInfo DER in base64.
-    pub public_key: String,
-    /// Its fingerprint: hex SHA-256 of the DER (shown on the confirmation screen).
+    pub public_key: Base64,
+    /// Its fingerprint as the server states it: hex SHA-256 of the DER. The app derives the fingerprint it shows
+    /// from `public_key` itself, and refuses a ballot view where the two differ.
     pub key_fingerprint: String,
     /// When the session ends.
     pub session_expires_at: DateTime<Utc>,
@@ -237,16 +262,31 @@ pub struct BallotView {
 #[serde(deny_unknown_fields)]
 pub struct CastRequest {
     /// The contest's id.
-    pub contest: String,
+    pub contest: Id,
     /// RSA-OAEP ciphertext, base64.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[A-Za-z0-9+/]{512}$"))]
-    pub ciphertext: String,
+    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::ciphertext_base64))]
+    pub ciphertext: Base64,
     /// PKCS#1 v1.5 SHA-256 signature, base64.
-    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::base64))]
-    pub signature: String,
+    pub signature: Base64,
     /// The signing certificate, DER in base64.
-    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::base64))]
-    pub certificate: String,
+    pub certificate: Base64,
+}
+
+impl CastRequest {
+    /// The request for a sealed ballot of the session's election, signed by the card.
+    pub fn of(ballot: &SealedBallot, signature: Vec<u8>, certificate: Vec<u8>) -> CastRequest {
+        CastRequest {
+            contest: ballot.contest().clone(),
+            ciphertext: Base64(ballot.ciphertext().to_vec()),
+            signature: Base64(signature),
+            certificate: Base64(certificate),
+        }
+    }
+
+    /// The ballot this request casts in an election.
+    pub fn sealed(&self, election: &Id) -> SealedBallot {
+        SealedBallot::new(election.clone(), self.contest.clone(), self.ciphertext.0.clone())
+    }
 }
 
 /// The receipt of an accepted ballot.
@@ -254,7 +294,7 @@ pub struct CastRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CastReceipt {
     /// The contest.
-    pub contest: String,
+    pub contest: Id,
     /// The tracker: hex SHA-256 of the stored ciphertext, to check inclusion after the close.
     pub tracker: String,
 }
@@ -292,11 +332,9 @@ pub struct ApplicationRequest {
     /// [`ApplicationInput`] as JSON text.
     pub application: String,
     /// PKCS#1 v1.5 SHA-256 signature over `crypto::application_digest(application)`, base64.
-    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::base64))]
-    pub signature: String,
+    pub signature: Base64,
     /// The signing certificate, DER in base64.
-    #[cfg_attr(feature = "openapi", schema(schema_with = crate::contract::base64))]
-    pub certificate: String,
+    pub certificate: Base64,
 }
 
 /// An application's state as the voter sees it.
@@ -493,6 +531,10 @@ pub struct TaskMetrics {
     /// Errors: a search or initial letter with no match, going back from the confirmation.
     #[cfg_attr(feature = "openapi", schema(maximum = 100_000))]
     pub errors: u32,
+    /// Encryptions the participant checked (「暗号化を確認する」, the Benaloh challenge) before casting.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(maximum = 100))]
+    pub challenges: u32,
     /// The chosen entry's 1-based position in the display (filing) order; none for 白票.
     #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 1000))]
     pub chosen_position: Option<u32>,
@@ -522,6 +564,9 @@ impl TaskMetrics {
         }
         if [self.changes_of_mind, self.steps, self.search_keystrokes, self.errors].iter().any(|n| *n > 100_000) {
             return Err("a count above 100000".into());
+        }
+        if self.challenges > 100 {
+            return Err("challenges must be at most 100".into());
         }
         if self.chosen_position.is_some_and(|p| p == 0 || p > self.candidates) {
             return Err("chosen_position must be 1 to candidates".into());
@@ -553,6 +598,7 @@ mod research_tests {
             steps: 3,
             search_keystrokes: 5,
             errors: 0,
+            challenges: 0,
             chosen_position: Some(77),
             off_first_screen: Some(true),
         }

@@ -83,6 +83,11 @@ pub fn base64() -> utoipa::openapi::schema::Object {
     base64_string().build()
 }
 
+/// A ballot's ciphertext: 384 bytes (RSA-3072) in base64, 512 characters without padding.
+pub fn ciphertext_base64() -> utoipa::openapi::schema::Object {
+    base64_string().pattern(Some("^[A-Za-z0-9+/]{512}$")).build()
+}
+
 /// The helper's challenge: 16 to 128 bytes in base64 (24 to 168 characters keep it inside).
 pub fn challenge_base64() -> utoipa::openapi::schema::Object {
     base64_string().min_length(Some(24)).max_length(Some(168)).build()

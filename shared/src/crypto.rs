@@ -76,6 +76,10 @@ impl ElectionPublicKey {
         hex::encode(Sha256::digest(&self.spki_der))
     }
 
+    pub(crate) fn rsaep(&self) -> &Rsaep {
+        &self.key
+    }
+
     /// Returns the length of every ciphertext under this key, in bytes.
     pub fn ciphertext_len(&self) -> usize {
         self.key.size()

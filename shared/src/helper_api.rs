@@ -1,5 +1,8 @@
 //! The JSON bodies of the card helper's loopback API, shared so that the voter app and the helper cannot drift.
 //! Binary values are base64 (standard alphabet, padded); digests are lower-case hex.
+//!
+//! The helper never takes a digest to sign: it computes every digest itself from a typed request (a ballot with
+//! its opening, `crate::sealed::BallotOpening`, or an application's text) and shows what it computed.
 
 use serde::{Deserialize, Serialize};
 
@@ -46,29 +49,27 @@ pub struct AuthenticateRequest {
     pub challenge: String,
 }
 
-/// What a signature is for, shown to the voter on the helper's page.
+/// `POST /api/v1/sign/application`: an application or a switch request (R-REG-2, R-REG-9) as the JSON text of
+/// [`crate::api::ApplicationInput`]. The helper parses it, shows every field on its own page, and signs
+/// `crypto::application_digest` of exactly these bytes, which it computes itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
-pub struct SignWhat {
-    /// In Japanese (at most 200 characters).
-    #[cfg_attr(feature = "openapi", schema(pattern = r"\S", max_length = 200))]
-    pub ja: String,
-    /// In English (at most 200 characters).
-    #[cfg_attr(feature = "openapi", schema(pattern = r"\S", max_length = 200))]
-    pub en: String,
+pub struct ApplicationSignRequest {
+    /// The application's JSON text, as it will be sent to the verifier.
+    #[cfg_attr(feature = "openapi", schema(max_length = 4096))]
+    pub application: String,
 }
 
-/// `POST /api/v1/sign`: a SHA-256 digest (hex) and its description.
+/// The answer to `POST /api/v1/check/ballot`: the helper checked a challenged ballot and shows the result on its
+/// own page.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[serde(deny_unknown_fields)]
-pub struct SignRequest {
-    /// The digest to sign, 64 hex characters.
-    #[cfg_attr(feature = "openapi", schema(pattern = "^[0-9a-f]{64}$"))]
-    pub digest: String,
-    /// What it is.
-    pub what: SignWhat,
+pub struct CheckStarted {
+    /// Open this URL (the helper's own page) in a popup window: it shows the choice the ballot holds.
+    pub check_url: String,
+    /// The ballot's tracker.
+    pub tracker: String,
 }
 
 /// The answer to authenticate and sign: where the voter confirms, and what to poll.

@@ -14,6 +14,9 @@
 //! - [`election`]: elections, contests, candidates, parties, judges and their ballot rules (R-SYS-4).
 //! - [`ballot`]: the fixed-length, versioned ballot bytes of one contest's choice.
 //! - [`export`]: what leaves the ballot box after the close: the published tracker digest and the signed export for offline counting.
+//! - [`wire`]: bytes as base64 in JSON ([`wire::Base64`]).
+//! - [`sealed`]: the encrypted ballot as one type ([`sealed::SealedBallot`]) and the opening a voter checks it
+//!   with (the Benaloh challenge, cast-as-intended).
 //! - [`crypto`]: ballot encryption (RSA-OAEP-SHA-256, R-VOTE-7), the digests the card signs, and signature
 //!   verification (R-VOTE-5, R-VOTE-6, R-VOTE-8).
 //! - [`oaep`]: RSAES-OAEP encryption with SHA-256 as the browser runs it, and the MGF1 mask the tally's decoder
@@ -38,8 +41,10 @@ pub mod kana;
 pub mod oaep;
 pub mod practice;
 pub mod rsaep;
+pub mod sealed;
 pub mod session;
 pub mod window;
+pub mod wire;
 
 #[cfg(all(test, target_arch = "wasm32"))]
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);

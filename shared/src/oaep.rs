@@ -46,6 +46,15 @@ pub fn encrypt<R: CryptoRng + ?Sized>(
     label: &[u8],
     msg: &[u8],
 ) -> Result<Vec<u8>, MessageTooLong> {
+    let mut seed = Zeroizing::new([0u8; H_LEN]);
+    rng.fill_bytes(seed.as_mut_slice());
+    encrypt_with_seed(key, label, msg, &seed)
+}
+
+/// RSAES-OAEP-ENCRYPT with a given seed: deterministic, so that whoever holds the seed and the message can
+/// re-encrypt and compare (the voter's check of an encryption, `crate::sealed`). The seed must be fresh
+/// randomness, used once, and revealed only for a ballot that is never cast.
+pub fn encrypt_with_seed(key: &Rsaep, label: &[u8], msg: &[u8], seed: &[u8; H_LEN]) -> Result<Vec<u8>, MessageTooLong> {
     let k = key.size();
     let max = k.saturating_sub(2 * H_LEN + 2);
     if msg.len() > max {
@@ -53,8 +62,9 @@ pub fn encrypt<R: CryptoRng + ?Sized>(
     }
     // EM = 0x00 || maskedSeed || maskedDB, DB = lHash || PS (zeros) || 0x01 || M.
     let mut em = Zeroizing::new(vec![0u8; k]);
-    let (seed, db) = em[1..].split_at_mut(H_LEN);
-    rng.fill_bytes(seed);
+    let (seed_out, db) = em[1..].split_at_mut(H_LEN);
+    seed_out.copy_from_slice(seed);
+    let seed = seed_out;
     db[..H_LEN].copy_from_slice(&Sha256::digest(label));
     let m_start = db.len() - msg.len();
     db[m_start - 1] = 1;
