@@ -171,7 +171,7 @@ async fn login_all(
 
 async fn login(http: &reqwest::Client, base: &str, cert: &[u8], key: &RsaKeyPair) -> anyhow::Result<String> {
     let c: Challenge = http.post(format!("{base}/api/v1/session/challenge")).send().await?.json().await?;
-    let nonce = B64.decode(&c.nonce)?;
+    let nonce = c.nonce.0.clone();
     let sig = crate::prepare::sign(key, &SystemRandom::new(), &shared::crypto::auth_message(ORIGIN, &nonce))?;
     let body = serde_json::json!({ "nonce": c.nonce, "certificate": B64.encode(cert), "signature": B64.encode(sig) });
     let r = http.post(format!("{base}/api/v1/session")).json(&body).send().await?;

@@ -4,12 +4,19 @@
 //! - `GET /api/v1/status`: reader, card, certificates readable without a PIN, tries left.
 //! - `POST /api/v1/authenticate` `{challenge}`: starts a login signature over
 //!   `shared::crypto::auth_digest(Origin header, challenge)`.
-//! - `POST /api/v1/sign` `{digest, what}`: starts a signature over a SHA-256 digest.
+//! - `POST /api/v1/sign/ballot` (a ballot with its opening): reads the election from the asking site, re-encrypts
+//!   the claimed choice and compares, then starts a signature over the envelope digest it computed, showing the
+//!   choice in words ([`crate::requests`]).
+//! - `POST /api/v1/sign/application` `{application}`: shows every field and signs the digest of that text.
+//! - `POST /api/v1/check/ballot` (a challenged ballot's opening): the same check, shown on the helper's page, and
+//!   that ballot is never signed afterwards.
+//! - `POST /api/v1/sign` (a raw digest, as before issue 18): refused with `RAW_DIGEST_REFUSED`.
 //! - `GET /api/v1/operations/{id}`: the operation's state; the result is handed out once.
 //! - `POST /api/v1/operations/{id}/cancel`.
 //!
 //! Pages (the helper's own origin, `http://127.0.0.1:PORT`, which the voting page cannot read or frame):
-//! - `GET /confirm/{id}`: who asks (origin), what will be signed, tries left, the PIN field.
+//! - `GET /confirm/{id}`: who asks (origin), what will be signed as the helper computed it, tries left, the PIN
+//!   field; for a check, what the challenged ballot holds.
 //! - `POST /confirm/{id}`: the form; the PIN goes straight into the card call.
 //!
 //! Every request must name this helper in its `Host` header (127.0.0.1 or localhost with our port), which defeats
@@ -23,7 +30,10 @@ use base64::engine::general_purpose::STANDARD as B64;
 use secrecy::SecretString;
 use serde::Deserialize;
 use shared::api::ApiError;
-use shared::helper_api::{AuthenticateRequest, HelperStatus, OperationStarted, OperationView, SignRequest, TriesView};
+use shared::helper_api::{
+    ApplicationSignRequest, AuthenticateRequest, CheckStarted, HelperStatus, OperationStarted, OperationView, TriesView,
+};
+use shared::sealed::BallotOpening;
 use warp::filters::BoxedFilter;
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
@@ -32,6 +42,7 @@ use warp::{Filter, Rejection, Reply};
 use crate::backend::{CardBackend, CardError, Tries};
 use crate::operations::{OpError, Operation, Operations, Request, State};
 use crate::pin::{KeyKind, Pin};
+use crate::requests::{Challenged, Refused, Shown};
 
 /// The largest request body accepted.
 pub const MAX_BODY: u64 = 8 * 1024;
@@ -40,6 +51,8 @@ pub const MAX_BODY: u64 = 8 * 1024;
 pub struct Helper {
     card: Arc<dyn CardBackend>,
     ops: Operations,
+    http: reqwest::Client,
+    challenged: Challenged,
     allowed_origins: Vec<String>,
     port: u16,
 }
@@ -48,7 +61,14 @@ impl Helper {
     /// Makes the state for a helper listening on `port` that answers `allowed_origins`.
     pub fn new(card: Arc<dyn CardBackend>, allowed_origins: Vec<String>, port: u16) -> Arc<Helper> {
         let allowed_origins = allowed_origins.into_iter().map(|o| o.trim_end_matches('/').to_string()).collect();
-        Arc::new(Helper { card, ops: Operations::default(), allowed_origins, port })
+        Arc::new(Helper {
+            card,
+            ops: Operations::default(),
+            http: crate::requests::client(),
+            challenged: Challenged::default(),
+            allowed_origins,
+            port,
+        })
     }
 
     /// Returns the helper's own origin, where its pages live.
@@ -73,6 +93,30 @@ impl warp::reject::Reject for Refusal {}
 
 fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Rejection {
     warp::reject::custom(Refusal(status, code, message.into()))
+}
+
+fn json_body<T: serde::de::DeserializeOwned + Send>() -> impl Filter<Extract = (T,), Error = Rejection> + Clone {
+    warp::body::content_length_limit(MAX_BODY).and(warp::body::json())
+}
+
+fn refused(Refused(status, code, message): Refused) -> Rejection {
+    refuse(status, code, message)
+}
+
+/// Reads the election from the asking site and checks a ballot's opening against it.
+async fn checked_ballot(
+    h: &Helper,
+    origin: &str,
+    opening: &BallotOpening,
+) -> Result<crate::requests::CheckedBallot, Rejection> {
+    let (election, key) = crate::requests::fetch_definition(&h.http, origin).await.map_err(refused)?;
+    let checked = crate::requests::ballot(opening, &election, &key).map_err(|r| {
+        if r.1 == "BALLOT_MISMATCH" {
+            tracing::warn!(origin, "a page asked to sign a ballot that does not hold the choice it claims");
+        }
+        refused(r)
+    })?;
+    Ok(checked)
 }
 
 /// Every route of the helper.
@@ -171,25 +215,60 @@ fn api_routes(h: Arc<Helper>) -> BoxedFilter<(Response,)> {
             started(&h, &origin, Request::Authenticate { digest })
         });
 
-    // POST /api/v1/sign
-    let sign = api
-        .clone()
-        .and(warp::path!("sign"))
-        .and(warp::post())
-        .and(warp::body::content_length_limit(MAX_BODY))
-        .and(warp::body::json())
-        .and(with())
-        .and_then(|origin: String, req: SignRequest, h: Arc<Helper>| async move {
-            let digest: [u8; 32] = hex::decode(&req.digest)
-                .ok()
-                .and_then(|d| d.try_into().ok())
-                .ok_or_else(|| refuse(StatusCode::BAD_REQUEST, "MALFORMED", "The digest must be 64 hex characters."))?;
-            let short = |s: &str| s.chars().count() <= 200 && !s.trim().is_empty();
-            if !short(&req.what.ja) || !short(&req.what.en) {
-                return Err(refuse(StatusCode::BAD_REQUEST, "MALFORMED", "Say what is signed in 1 to 200 characters."));
+    // POST /api/v1/sign: a raw digest, which the helper never signs.
+    let raw = api.clone().and(warp::path!("sign")).and(warp::post()).and_then(|_origin: String| async move {
+        Err::<Response, _>(refuse(
+            StatusCode::GONE,
+            "RAW_DIGEST_REFUSED",
+            "The card helper signs only what it computes and shows itself: send a ballot with its opening \
+             (POST /api/v1/sign/ballot) or an application (POST /api/v1/sign/application).",
+        ))
+    });
+
+    // POST /api/v1/sign/ballot
+    let sign_ballot = api.clone().and(warp::path!("sign" / "ballot")).and(warp::post()).and(json_body()).and(with()).and_then(
+        |origin: String, opening: BallotOpening, h: Arc<Helper>| async move {
+            let checked = checked_ballot(&h, &origin, &opening).await?;
+            if h.challenged.contains(&checked.tracker) {
+                return Err(refuse(
+                    StatusCode::CONFLICT,
+                    "CHALLENGED_BALLOT",
+                    "This encrypted ballot was opened for a check, so it can never be cast. Encrypt your choice afresh.",
+                ));
             }
-            started(&h, &origin, Request::Sign { digest, what_ja: req.what.ja, what_en: req.what.en })
-        });
+            started(&h, &origin, Request::Sign { digest: checked.digest, shown: checked.shown })
+        },
+    );
+
+    // POST /api/v1/sign/application
+    let sign_application =
+        api.clone().and(warp::path!("sign" / "application")).and(warp::post()).and(json_body()).and(with()).and_then(
+            |origin: String, req: ApplicationSignRequest, h: Arc<Helper>| async move {
+                let (digest, shown) = crate::requests::application(&req.application).map_err(refused)?;
+                started(&h, &origin, Request::Sign { digest, shown })
+            },
+        );
+
+    // POST /api/v1/check/ballot
+    let check =
+        api.clone().and(warp::path!("check" / "ballot")).and(warp::post()).and(json_body()).and(with()).and_then(
+            |origin: String, opening: BallotOpening, h: Arc<Helper>| async move {
+                let checked = checked_ballot(&h, &origin, &opening).await?;
+                // Its seed is out: whoever saw the opening knows the choice, so it must never be cast.
+                h.challenged.add(&checked.tracker);
+                let mut shown = checked.shown;
+                shown.title =
+                    ("暗号化の確認（この投票は送られません）", "Check of an encryption (this ballot is never cast)");
+                let op = h.ops.create(&origin, Request::Check { shown }).map_err(op_refusal)?;
+                let body = CheckStarted {
+                    check_url: format!("{}/confirm/{}", h.own_origin(), op.confirm_id),
+                    tracker: checked.tracker,
+                };
+                Ok::<_, Rejection>(
+                    warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response(),
+                )
+            },
+        );
 
     // GET /api/v1/operations/{id}
     let poll = api.clone().and(warp::path!("operations" / String)).and(warp::get()).and(with()).and_then(
@@ -220,7 +299,13 @@ fn api_routes(h: Arc<Helper>) -> BoxedFilter<(Response,)> {
         .unify()
         .or(authenticate)
         .unify()
-        .or(sign)
+        .or(sign_ballot)
+        .unify()
+        .or(sign_application)
+        .unify()
+        .or(check)
+        .unify()
+        .or(raw)
         .unify()
         .or(poll)
         .unify()
@@ -418,13 +503,12 @@ fn pages(h: Arc<Helper>) -> BoxedFilter<(Response,)> {
     let show = warp::path!("confirm" / String).and(warp::get()).and(with()).and_then(
         |id: String, h: Arc<Helper>| async move {
             let op = h.ops.by_confirm_id(&id).map_err(op_refusal)?;
+            let Some(kind) = op.request.kind() else {
+                return Ok::<_, Rejection>(page(confirm_page(&op, None, None)));
+            };
             let card = h.card.clone();
             let status = tokio::task::spawn_blocking(move || card.status()).await.map_err(internal)?;
-            Ok::<_, Rejection>(page(confirm_page(
-                &op,
-                status.as_ref().ok().map(|s| tries_of(s, op.request.kind())),
-                None,
-            )))
+            Ok(page(confirm_page(&op, status.as_ref().ok().map(|s| tries_of(s, kind)), None)))
         },
     );
     // POST /confirm/{id}
@@ -443,7 +527,9 @@ fn pages(h: Arc<Helper>) -> BoxedFilter<(Response,)> {
                 h.ops.set_state(&op.id, State::Cancelled);
                 return Ok(page(finished_page("キャンセルしました。", "Cancelled.")));
             }
-            let kind = op.request.kind();
+            let (Some(kind), Some(digest)) = (op.request.kind(), op.request.digest().copied()) else {
+                return Err(refuse(StatusCode::CONFLICT, "OPERATION_FINISHED", "A check has nothing to confirm."));
+            };
             let typed = SecretString::from(form.pin.unwrap_or_default());
             let pin = match Pin::parse(kind, typed) {
                 Ok(pin) => pin,
@@ -454,7 +540,6 @@ fn pages(h: Arc<Helper>) -> BoxedFilter<(Response,)> {
                 }
             };
             let card = h.card.clone();
-            let digest = *op.request.digest();
             let result = tokio::task::spawn_blocking(move || card.sign(&pin, &digest)).await.map_err(internal)?;
             match result {
                 Ok(signed) => {
@@ -511,24 +596,76 @@ label{display:block;font-weight:bold;margin-top:1rem}input{font-size:1.5rem;min-
 padding:.25rem .5rem;border:2px solid #767676;border-radius:8px}button{min-height:44px;min-width:44px;margin:1rem .5rem 0 0;\
 padding:.5rem 1.25rem;border-radius:8px;border:2px solid #0017c1;font:inherit;font-weight:bold;cursor:pointer}\
 button[value=confirm]{background:#0017c1;color:#fff}button[value=cancel]{background:#fff;color:#0017c1}\
-:focus-visible{outline:4px solid #000;outline-offset:2px;box-shadow:0 0 0 8px #ffd43d}";
+:focus-visible{outline:4px solid #000;outline-offset:2px;box-shadow:0 0 0 8px #ffd43d}\
+dl{margin:.5rem 0;border-left:6px solid #0017c1;padding:.25rem 1rem;background:#f1f1f4}dt{font-weight:bold;margin-top:.5rem}\
+dd{margin:0;overflow-wrap:anywhere}dd.main{font-size:1.4rem;font-weight:bold}";
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;").replace('\'', "&#39;")
 }
 
+/// What the helper computed, as a definition list (`dl`), each value with its id.
+fn shown_html(shown: &Shown) -> String {
+    let rows: String = shown
+        .rows
+        .iter()
+        .map(|r| {
+            let class = if r.main { " class=\"main\"" } else { "" };
+            format!(
+                "<dt>{} / <span lang=\"en\">{}</span></dt><dd id=\"{}\"{class}>{}</dd>",
+                r.ja,
+                r.en,
+                r.id,
+                escape(&r.value)
+            )
+        })
+        .collect();
+    format!("<dl id=\"shown\">{rows}</dl>")
+}
+
 fn confirm_page(op: &Operation, tries: Option<Tries>, error: Option<(String, String)>) -> String {
-    let kind = op.request.kind();
-    let (pin_ja, pin_en) = kind.pin_name();
-    let (what_ja, what_en) = match &op.request {
+    let origin = format!(
+        "<p>要求元のサイト / <span lang=\"en\">Requested by</span>:<br><span class=\"origin\" id=\"origin\">{}</span></p>",
+        escape(&op.origin)
+    );
+    let what = |ja: &str, en: &str| {
+        format!(
+            "<p>内容 / <span lang=\"en\">What</span>:<br><strong id=\"what\">{}</strong><br><span class=\"en\" lang=\"en\">{}</span></p>",
+            escape(ja),
+            escape(en)
+        )
+    };
+    let (what_html, kind) = match &op.request {
         Request::Authenticate { .. } => (
-            "投票サイトへのログイン（利用者証明用電子証明書）".to_string(),
-            "Log in to the voting site (user-authentication certificate)".to_string(),
+            what(
+                "投票サイトへのログイン（利用者証明用電子証明書）",
+                "Log in to the voting site (user-authentication certificate)",
+            ),
+            KeyKind::Auth,
         ),
-        Request::Sign { what_ja, what_en, .. } => {
-            (format!("電子署名: {what_ja}"), format!("Digital signature: {what_en}"))
+        Request::Sign { shown, .. } => (
+            format!(
+                "{}{}<p class=\"en\">この内容は、カード用ソフトウェアが自分で計算して表示しています（投票サイトの画面の表示ではありません）。<br>\
+<span lang=\"en\">The card software computed what is shown here itself; it is not taken from the voting page.</span></p>",
+                what(shown.title.0, shown.title.1),
+                shown_html(shown)
+            ),
+            KeyKind::Sign,
+        ),
+        Request::Check { shown } => {
+            return format!(
+                "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+<title>暗号化の確認 / Check of an encryption — マイナンバーカード</title><link rel=\"stylesheet\" href=\"/helper.css\"></head><body>\
+<header><h1>暗号化の確認<br><span lang=\"en\">Check of an encryption</span></h1></header><main>{origin}{}\
+<p id=\"result\" role=\"status\">カード用ソフトウェアが投票サイトから選挙の公開鍵と候補者を読み、暗号化をやり直して確かめました。この暗号文は上の選択を含んでいます。\
+確認した暗号文は送られません。投票画面では新しく暗号化されます。<br><span class=\"en\" lang=\"en\">The card software read the election's key and \
+candidates from the voting site and encrypted again: this ciphertext holds the choice above. It is never cast; the voting page encrypts your \
+choice afresh.</span></p></main></body></html>",
+                what(shown.title.0, shown.title.1) + &shown_html(shown)
+            );
         }
     };
+    let (pin_ja, pin_en) = kind.pin_name();
     let tries_html = match tries {
         Some(t) if t.left == 1 => format!(
             "<p class=\"warn\" id=\"tries\">残り回数: 1回。次に間違えるとロックされます。<br><span class=\"en\" lang=\"en\">One try left ({} in all): one more mistake locks it.</span></p>",
@@ -557,8 +694,7 @@ fn confirm_page(op: &Operation, tries: Option<Tries>, error: Option<(String, Str
         "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
 <title>暗証番号の入力 / Enter your PIN — マイナンバーカード</title><link rel=\"stylesheet\" href=\"/helper.css\"></head><body>\
 <header><h1>マイナンバーカード 暗証番号の入力<br><span lang=\"en\">My Number card: enter your PIN</span></h1></header><main>\
-<p>要求元のサイト / <span lang=\"en\">Requested by</span>:<br><span class=\"origin\" id=\"origin\">{origin}</span></p>\
-<p>内容 / <span lang=\"en\">What</span>:<br><strong id=\"what\">{what_ja}</strong><br><span class=\"en\" lang=\"en\">{what_en}</span></p>\
+{origin}{what_html}\
 <p class=\"en\">このページはお使いのパソコンのカード用ソフトウェアが表示しています。要求元が公式の投票サイトであることを確かめてから入力してください。<br>\
 <span lang=\"en\">This page is shown by the card software on your computer. Check that the site above is the official voting site before you type.</span></p>\
 {tries_html}{error_html}\
@@ -567,9 +703,6 @@ fn confirm_page(op: &Operation, tries: Option<Tries>, error: Option<(String, Str
 <div><button type=\"submit\" name=\"action\" value=\"confirm\">確定 / <span lang=\"en\">Confirm</span></button>\
 <button type=\"submit\" name=\"action\" value=\"cancel\" formnovalidate>キャンセル / <span lang=\"en\">Cancel</span></button></div></form>\
 </main></body></html>",
-        origin = escape(&op.origin),
-        what_ja = escape(&what_ja),
-        what_en = escape(&what_en),
         cid = escape(&op.confirm_id),
     )
 }

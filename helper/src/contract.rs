@@ -3,7 +3,10 @@
 //! differ. Every call must carry an allowed `Origin` (the voting site's) and name the helper in `Host`.
 
 use shared::contract::{Contract, Link, Method, Needs, Operation, Session, json, json_example};
-use shared::helper_api::{AuthenticateRequest, HelperStatus, OperationStarted, OperationView, SignRequest};
+use shared::helper_api::{
+    ApplicationSignRequest, AuthenticateRequest, CheckStarted, HelperStatus, OperationStarted, OperationView,
+};
+use shared::sealed::BallotOpening;
 
 /// Refusals any call may give.
 const COMMON: &[(u16, &str)] = &[
@@ -16,6 +19,9 @@ const COMMON: &[(u16, &str)] = &[
 
 /// Refusals of a request that starts an operation.
 const STARTS: &[(u16, &str)] = &[(411, "LENGTH_REQUIRED"), (413, "TOO_LARGE"), (429, "BUSY")];
+
+/// Refusals of a ballot the helper checks before it signs or shows it.
+const BALLOT: &[(u16, &str)] = &[(422, "BALLOT_MISMATCH"), (502, "ELECTION_UNAVAILABLE")];
 
 /// Refusals of a call about an operation.
 const ABOUT: &[(u16, &str)] =
@@ -76,16 +82,63 @@ pub const HELPER: Contract = Contract {
         },
         Operation {
             method: Method::Post,
-            path: "/api/v1/sign",
-            id: "sign",
-            summary: "Start a signature with the signing key.",
-            description: "",
+            path: "/api/v1/sign/ballot",
+            id: "signBallot",
+            summary: "Start a signature on a ballot that the helper checked and shows in words.",
+            description: "The body is the ballot with its opening (the choice and the OAEP seed). The helper reads the \
+                election and its key from the asking site (GET /api/v1/elections/current/definition), re-encrypts \
+                the choice with the seed and compares; only then does it show the election, the contest, the choice \
+                in words, the tracker and the key's fingerprint on its own page, and sign the envelope digest it \
+                computed (shared::crypto::envelope_digest). A ballot opened for a check is never signed.",
             needs: Needs::Nothing,
-            request: Some(json::<SignRequest>()),
+            request: Some(json::<BallotOpening>()),
+            ok: 201,
+            answer: Some(json::<OperationStarted>()),
+            refusals: &[STARTS, BALLOT, &[(409, "CHALLENGED_BALLOT")]],
+            links: STARTED,
+        },
+        Operation {
+            method: Method::Post,
+            path: "/api/v1/sign/application",
+            id: "signApplication",
+            summary: "Start a signature on an application or switch request that the helper shows field by field.",
+            description: "The body carries the application's exact JSON text (shared::api::ApplicationInput). The \
+                helper parses it as the verifier does, shows every field, and signs \
+                shared::crypto::application_digest of exactly that text.",
+            needs: Needs::Nothing,
+            request: Some(json::<ApplicationSignRequest>()),
             ok: 201,
             answer: Some(json::<OperationStarted>()),
             refusals: &[STARTS],
             links: STARTED,
+        },
+        Operation {
+            method: Method::Post,
+            path: "/api/v1/check/ballot",
+            id: "checkBallot",
+            summary: "Check a challenged ballot (cast-as-intended) and show its choice on the helper's page.",
+            description: "The same check as signBallot, with nothing signed: `check_url` is the helper's page that \
+                shows the choice the ciphertext holds. From then on the helper refuses to sign that ballot.",
+            needs: Needs::Nothing,
+            request: Some(json::<BallotOpening>()),
+            ok: 201,
+            answer: Some(json::<CheckStarted>()),
+            refusals: &[STARTS, BALLOT],
+            links: &[],
+        },
+        Operation {
+            method: Method::Post,
+            path: "/api/v1/sign",
+            id: "signDigest",
+            summary: "Refused: the helper never signs a digest it did not compute.",
+            description: "Before issue 18 this took any SHA-256 digest and a description written by the page. It now \
+                always answers 410 RAW_DIGEST_REFUSED; use signBallot or signApplication.",
+            needs: Needs::Nothing,
+            request: None,
+            ok: 410,
+            answer: None,
+            refusals: &[&[(410, "RAW_DIGEST_REFUSED")]],
+            links: &[],
         },
         Operation {
             method: Method::Get,

@@ -7,14 +7,16 @@
 //! - [`cli`]: `card-helper serve` and `card-helper test-pki …`.
 //! - [`api`]: the loopback HTTP API (status, authenticate, sign, operation polling) and the confirmation page.
 //! - [`contract`]: the API as data: its 404 and 405 answers and `helper/openapi.json` come from it.
+//! - [`requests`]: what the card signs, computed here from a ballot's opening (re-encrypted against the election
+//!   read from the voting site) or an application's text, and what the helper's page shows about it.
 //! - [`operations`]: pending operations with their one-time confirmation ids and results.
 //! - [`pin`]: PIN rules, checked before the card is touched, in zeroizing secret types.
 //! - [`backend`]: the card behind one trait, with [`soft`] (a software card file for demos, tests and UX labs) and
 //!   [`pkcs11`] (OpenSC's JPKI driver for the real card; SoftHSM2 in tests).
 //! - [`pki`]: a JPKI-like test authority: authentication and signing CAs, voter cards, revocation, CRLs.
 //!
-//! What it must never do: listen beyond loopback, answer a foreign origin, log or return a PIN, or sign anything
-//! the voter did not confirm on its own page.
+//! What it must never do: listen beyond loopback, answer a foreign origin, log or return a PIN, sign anything
+//! the voter did not confirm on its own page, or sign a digest it did not compute itself.
 
 pub mod api;
 pub mod backend;
@@ -24,4 +26,5 @@ pub mod operations;
 pub mod pin;
 pub mod pkcs11;
 pub mod pki;
+pub mod requests;
 pub mod soft;

@@ -10,13 +10,14 @@ use std::time::{Duration, Instant};
 
 use crate::backend::Signed;
 use crate::pin::KeyKind;
+use crate::requests::Shown;
 
 /// How long an operation waits for the voter.
 pub const LIFETIME: Duration = Duration::from_secs(300);
 /// The most operations pending at once (a page cannot fill the helper's memory).
 pub const MAX_PENDING: usize = 32;
 
-/// What the voter is asked to approve.
+/// What the voter is asked to approve, or shown.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
     /// Log in: sign `shared::crypto::auth_digest(origin, challenge)` with the authentication key.
@@ -24,30 +25,36 @@ pub enum Request {
         /// The digest to sign.
         digest: [u8; 32],
     },
-    /// Sign a digest with the signing key, described to the voter in words.
+    /// Sign with the signing key a digest that the helper computed itself, from a ballot or an application
+    /// ([`crate::requests`]), and described in words the helper made itself.
     Sign {
         /// The digest to sign.
         digest: [u8; 32],
-        /// What is signed, in Japanese.
-        what_ja: String,
-        /// What is signed, in English.
-        what_en: String,
+        /// What the helper's page shows.
+        shown: Shown,
+    },
+    /// Show the voter what a challenged ballot holds (the Benaloh check): no key, nothing signed.
+    Check {
+        /// What the helper's page shows.
+        shown: Shown,
     },
 }
 
 impl Request {
-    /// Returns the key this request needs.
-    pub fn kind(&self) -> KeyKind {
+    /// Returns the key this request needs; a check needs none.
+    pub fn kind(&self) -> Option<KeyKind> {
         match self {
-            Request::Authenticate { .. } => KeyKind::Auth,
-            Request::Sign { .. } => KeyKind::Sign,
+            Request::Authenticate { .. } => Some(KeyKind::Auth),
+            Request::Sign { .. } => Some(KeyKind::Sign),
+            Request::Check { .. } => None,
         }
     }
 
-    /// Returns the digest to sign.
-    pub fn digest(&self) -> &[u8; 32] {
+    /// Returns the digest to sign; a check has none.
+    pub fn digest(&self) -> Option<&[u8; 32]> {
         match self {
-            Request::Authenticate { digest } | Request::Sign { digest, .. } => digest,
+            Request::Authenticate { digest } | Request::Sign { digest, .. } => Some(digest),
+            Request::Check { .. } => None,
         }
     }
 }

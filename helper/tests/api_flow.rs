@@ -84,11 +84,14 @@ impl Helper {
         r.json().await.unwrap()
     }
 
-    async fn start_sign(&self, digest: &[u8; 32]) -> OperationStarted {
-        let body = serde_json::json!({ "digest": hex::encode(digest), "what": { "ja": "投票 東京都選挙区", "en": "Ballot, Tokyo" } });
-        let r = self.post_json("/api/v1/sign", body).await;
+    /// Starts a signature on an application; returns the operation and the digest the helper must sign.
+    async fn start_sign(&self, name: &str) -> (OperationStarted, [u8; 32]) {
+        let text = format!(
+            r#"{{"kind":"apply","municipality":"13101","roll_entry":"E-1","name":"{name}","birth_date":"1990-04-01","address_abroad":"New York","email":"h@example.com"}}"#
+        );
+        let r = self.post_json("/api/v1/sign/application", serde_json::json!({ "application": text })).await;
         assert_eq!(r.status(), 201);
-        r.json().await.unwrap()
+        (r.json().await.unwrap(), shared::crypto::application_digest(text.as_bytes()))
     }
 }
 
@@ -213,11 +216,19 @@ async fn soft_card_full_flow_origins_limits_and_lockout_across_restarts() {
 
     login_flow(&h, &card.auth_cert_der, dir.path()).await;
 
-    // Signing: right password once, then the signing certificate is readable.
-    let digest = shared::crypto::envelope_digest("demo-hoc", "tokyo", b"ciphertext");
-    let op = h.start_sign(&digest).await;
+    // A raw digest is never signed (issue 18): the page cannot choose what the card signs.
+    let raw = serde_json::json!({ "digest": hex::encode([7u8; 32]), "what": { "ja": "投票", "en": "Ballot" } });
+    let r = h.post_json("/api/v1/sign", raw).await;
+    assert_eq!(r.status(), 410);
+    assert_eq!(r.json::<shared::api::ApiError>().await.unwrap().code, "RAW_DIGEST_REFUSED");
+
+    // Signing an application: the helper shows every field it parsed, and signs the digest it computed.
+    let (op, digest) = h.start_sign("在外 花子").await;
     let page = h.http.get(&op.confirm_url).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("投票 東京都選挙区") && page.contains("残り回数: 5回"), "{page}");
+    assert!(
+        page.contains("申出への電子署名") && page.contains("在外 花子") && page.contains("残り回数: 5回"),
+        "{page}"
+    );
     assert!(h.confirm(&op.confirm_url, "abc123").await.contains("完了"), "lower case is folded to upper case");
     let OperationView::Done { signature, certificate } = h.poll(&op.operation_id).await else { panic!("not done") };
     let sig = B64.decode(signature).unwrap();
@@ -225,7 +236,7 @@ async fn soft_card_full_flow_origins_limits_and_lockout_across_restarts() {
     assert!(h.status().await.signing_certificate.is_some());
 
     // Lockout: 5 wrong signing passwords lock the key; 3 wrong PINs the authentication key.
-    let op = h.start_sign(&digest).await;
+    let (op, _) = h.start_sign("在外 花子").await;
     for left in (1..=4).rev() {
         let page = h.confirm(&op.confirm_url, "WRONG1").await;
         assert!(page.contains(&format!("残り{left}回")) || (left == 1 && page.contains("あと1回")), "{left}: {page}");
@@ -303,8 +314,7 @@ async fn pkcs11_softhsm_token_pair_full_flow() {
     assert!(card_helper::pki::person_from_signing_cert(&auth_cert).is_err(), "no personal data in the auth cert");
     login_flow(&h, &auth_cert, dir.path()).await;
 
-    let digest = shared::crypto::envelope_digest("demo-hoc", "national-pr", b"ct");
-    let op = h.start_sign(&digest).await;
+    let (op, digest) = h.start_sign("在外 太郎").await;
     assert!(h.confirm(&op.confirm_url, SIGN_PW).await.contains("完了"));
     let OperationView::Done { signature, certificate } = h.poll(&op.operation_id).await else { panic!("not done") };
     let cert = B64.decode(certificate).unwrap();

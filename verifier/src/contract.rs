@@ -8,7 +8,7 @@
 
 use shared::api::{
     ApplicationRequest, ApplicationStatus, BallotView, CastReceipt, CastRequest, Challenge, ClientConfig,
-    ElectionSummary, Empty, Health, LoginRequest, LoginResponse, TaskMetrics, TimeResponse,
+    ElectionDefinition, ElectionSummary, Empty, Health, LoginRequest, LoginResponse, TaskMetrics, TimeResponse,
 };
 use shared::contract::{Body, Contract, Link, Method, Needs, Operation, Session, json, json_example, json_list, text};
 use shared::export::PublishedBallotBox;
@@ -94,6 +94,21 @@ pub const VOTER: Contract = Contract {
             request: None,
             ok: 200,
             answer: Some(json::<ElectionSummary>()),
+            refusals: &[],
+            links: &[],
+        },
+        Operation {
+            method: Method::Get,
+            path: "/api/v1/elections/current/definition",
+            id: "electionDefinition",
+            summary: "The election as filed (contests, candidates, parties, judges) and its public key.",
+            description: "The card helper reads this from the voting site itself: it re-encrypts a ballot's claimed \
+                          choice under this key and shows the choice in words from this definition, never from the \
+                          page, before the card signs (what you see is what you sign).",
+            needs: Needs::Nothing,
+            request: None,
+            ok: 200,
+            answer: Some(json::<ElectionDefinition>()),
             refusals: &[],
             links: &[],
         },

@@ -63,8 +63,16 @@ fn client_config(state: AppState) -> BoxedFilter<(Response,)> {
 }
 
 /// `GET /api/v1/elections/current`
+/// `GET /api/v1/elections/current/definition`
 fn current_election(state: AppState) -> BoxedFilter<(Response,)> {
-    warp::path!("elections" / "current").and(warp::get()).map(move || handlers::current_election(&state)).boxed()
+    let summary = {
+        let state = state.clone();
+        warp::path!("elections" / "current").and(warp::get()).map(move || handlers::current_election(&state))
+    };
+    let definition = warp::path!("elections" / "current" / "definition")
+        .and(warp::get())
+        .map(move || handlers::election_definition(&state));
+    summary.or(definition).unify().boxed()
 }
 
 /// The largest JSON body of the voter API (a ballot is about 1.5 KiB in base64, a certificate about 2 KiB).

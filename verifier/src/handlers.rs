@@ -24,11 +24,23 @@ pub fn current_election(state: &AppState) -> Response {
     warp::reply::json(&summary).into_response()
 }
 
+/// `GET /api/v1/elections/current/definition`: the election as filed and its public key, for the card helper,
+/// which shows a ballot's choice in words from this, never from the page (issue 18).
+pub fn election_definition(state: &AppState) -> Response {
+    let body = ElectionDefinition {
+        election: (*state.election).clone(),
+        public_key: state.key.spki_der().to_vec().into(),
+        key_fingerprint: state.key.fingerprint(),
+    };
+    warp::reply::json(&body).into_response()
+}
+
 // ---- Login and voting (R-VOTE-4..9) ----
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
-use shared::api::{BallotView, CastReceipt, CastRequest, Challenge, ContestView, LoginRequest, LoginResponse};
+use shared::api::{
+    BallotView, CastReceipt, CastRequest, Challenge, ContestView, ElectionDefinition, LoginRequest, LoginResponse,
+    Purpose,
+};
 use shared::crypto::{auth_message, envelope_message};
 use shared::window::WindowState;
 use warp::http::StatusCode;
@@ -39,12 +51,6 @@ use crate::sessions::{Session, SessionError};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "vsession";
-
-fn b64(field: &str, value: &str) -> Result<Vec<u8>, Refusal> {
-    B64.decode(value).map_err(|_| {
-        Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("The field {field} is not valid base64."))
-    })
-}
 
 fn cert_refusal(e: &CertError) -> Refusal {
     let message = match e {
@@ -111,7 +117,7 @@ fn registered(session: &Session) -> Result<&crate::db::Voter, Refusal> {
 /// Issues a single-use login nonce.
 pub fn challenge(state: &AppState) -> Response {
     let nonce = state.sessions.challenge(state.clock.now());
-    let body = Challenge { nonce: B64.encode(nonce), expires_in: crate::sessions::CHALLENGE_SECONDS as u64 };
+    let body = Challenge { nonce: nonce.to_vec().into(), expires_in: crate::sessions::CHALLENGE_SECONDS as u64 };
     warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response()
 }
 
@@ -200,10 +206,8 @@ fn verified_card(
     req: &LoginRequest,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(crate::certs::CheckedCert, Vec<u8>), Refusal> {
-    let nonce = b64("nonce", &req.nonce)?;
-    let cert = b64("certificate", &req.certificate)?;
-    let sig = b64("signature", &req.signature)?;
-    if !state.sessions.take_challenge(&nonce, now) {
+    let (nonce, cert, sig) = (req.nonce.as_bytes(), req.certificate.as_bytes(), req.signature.as_bytes());
+    if !state.sessions.take_challenge(nonce, now) {
         return Err(Refusal::new(
             StatusCode::UNAUTHORIZED,
             "CHALLENGE_UNKNOWN",
@@ -213,11 +217,11 @@ fn verified_card(
     let trust = state.trust.as_ref().ok_or_else(|| {
         Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "LOGIN_UNAVAILABLE", "Login is not configured on this server.")
     })?;
-    let checked = trust.check(CertKind::Auth, &cert, now).map_err(|e| cert_refusal(&e))?;
-    checked.verify_signature(&auth_message(&state.config.public_origin, &nonce), &sig).map_err(|_| {
+    let checked = trust.check(CertKind::Auth, cert, now).map_err(|e| cert_refusal(&e))?;
+    checked.verify_signature(&auth_message(&state.config.public_origin, nonce), sig).map_err(|_| {
         Refusal::new(StatusCode::UNAUTHORIZED, "BAD_SIGNATURE", "The card's signature does not verify. Log in again.")
     })?;
-    Ok((checked, cert))
+    Ok((checked, cert.to_vec()))
 }
 
 fn login_checks(
@@ -226,13 +230,7 @@ fn login_checks(
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(Session, String), Refusal> {
     let (checked, cert) = verified_card(state, req, now)?;
-    let applying = match req.purpose.as_deref() {
-        None | Some("vote") => false,
-        Some("apply") => true,
-        Some(_) => {
-            return Err(Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", "The purpose must be vote or apply."));
-        }
-    };
+    let applying = req.purpose.unwrap_or_default() == Purpose::Apply;
     let voter = state.db.voter_by_cert(&checked.fingerprint, "auth").map_err(storage_refusal)?;
     let card = card_id(&checked)?;
     let pending = crate::sessions::Session {
@@ -293,9 +291,9 @@ pub fn ballot(state: &AppState, token: Option<String>) -> Result<Response, Refus
         .map(|c| ContestView { contest: c.clone(), voted: voted.iter().any(|v| v == c.id.as_str()) })
         .collect();
     let body = BallotView {
-        election_id: state.election.id.to_string(),
+        election_id: state.election.id.clone(),
         contests,
-        public_key: B64.encode(state.key.spki_der()),
+        public_key: state.key.spki_der().to_vec().into(),
         key_fingerprint: state.key.fingerprint(),
         session_expires_at: session.clock.expires_at,
         session_extensions_left: state.config.session_extensions.saturating_sub(session.extensions),
@@ -336,9 +334,9 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
         ));
     }
     let contest =
-        state.election.contest(&req.contest).filter(|c| voter.districts.contains(&c.district)).ok_or_else(|| {
-            Refusal::new(StatusCode::FORBIDDEN, "WRONG_CONTEST", "This contest is not on your ballot.")
-        })?;
+        state.election.contest(req.contest.as_str()).filter(|c| voter.districts.contains(&c.district)).ok_or_else(
+            || Refusal::new(StatusCode::FORBIDDEN, "WRONG_CONTEST", "This contest is not on your ballot."),
+        )?;
     let already = || {
         Refusal::new(
             StatusCode::CONFLICT,
@@ -359,7 +357,8 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
     if voted.iter().any(|v| v == contest.id.as_str()) {
         return Err(already());
     }
-    let ciphertext = b64("ciphertext", &req.ciphertext)?;
+    let ballot = req.sealed(&state.election.id);
+    let ciphertext = ballot.ciphertext();
     if ciphertext.len() != state.key.ciphertext_len() {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
@@ -367,10 +366,8 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
             format!("A ballot is {} bytes of ciphertext; got {}.", state.key.ciphertext_len(), ciphertext.len()),
         ));
     }
-    let cert = b64("certificate", &req.certificate)?;
-    let sig = b64("signature", &req.signature)?;
     let trust = state.trust.as_ref().ok_or_else(|| cert_refusal(&CertError::UnknownCa))?;
-    let checked = trust.check(CertKind::Sign, &cert, now).map_err(|e| cert_refusal(&e))?;
+    let checked = trust.check(CertKind::Sign, req.certificate.as_bytes(), now).map_err(|e| cert_refusal(&e))?;
     let holder = state.db.voter_by_cert(&checked.fingerprint, "sign").map_err(storage_refusal)?;
     if holder.as_ref().map(|v| v.person_id.as_str()) != Some(voter.person_id.as_str()) {
         return Err(Refusal::new(
@@ -379,8 +376,8 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
             "This signing certificate does not belong to the person who logged in. Use your own card for both.",
         ));
     }
-    let message = envelope_message(state.election.id.as_str(), contest.id.as_str(), &ciphertext);
-    checked.verify_signature(&message, &sig).map_err(|_| {
+    let message = envelope_message(state.election.id.as_str(), contest.id.as_str(), ciphertext);
+    checked.verify_signature(&message, req.signature.as_bytes()).map_err(|_| {
         Refusal::new(
             StatusCode::BAD_REQUEST,
             "BAD_SIGNATURE",
@@ -388,9 +385,9 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
         )
     })?;
     // From here on only the bare ciphertext goes on; the signature and certificate are dropped with `req`.
-    match state.db.cast(&voter.person_id, state.election.id.as_str(), contest.id.as_str(), &ciphertext) {
+    match state.db.cast(&voter.person_id, state.election.id.as_str(), contest.id.as_str(), ciphertext) {
         Ok(tracker) => {
-            let body = CastReceipt { contest: contest.id.to_string(), tracker };
+            let body = CastReceipt { contest: contest.id.clone(), tracker };
             Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response())
         }
         Err(crate::db::CastError::AlreadyVoted) => Err(already()),
@@ -453,8 +450,7 @@ pub fn submit_application(
     let input: shared::api::ApplicationInput = serde_json::from_str(&req.application).map_err(|e| {
         Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("The application is not valid: {e}"))
     })?;
-    let cert = b64("certificate", &req.certificate)?;
-    let sig = b64("signature", &req.signature)?;
+    let (cert, sig) = (req.certificate.0, req.signature.0);
     let trust = state.trust.as_ref().ok_or_else(|| cert_refusal(&CertError::UnknownCa))?;
     let checked = trust.check(CertKind::Sign, &cert, now).map_err(|e| cert_refusal(&e))?;
     checked.verify_signature(&shared::crypto::application_message(req.application.as_bytes()), &sig).map_err(|_| {

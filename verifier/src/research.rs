@@ -46,9 +46,20 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
              search_keystrokes INTEGER NOT NULL,
              errors INTEGER NOT NULL,
              chosen_position INTEGER,
-             off_first_screen INTEGER
+             off_first_screen INTEGER,
+             challenges INTEGER NOT NULL DEFAULT 0
          ) WITHOUT ROWID;",
-    )
+    )?;
+    // A table made before challenges were counted (issue 18) gains the column.
+    let has: bool = conn.query_row(
+        "SELECT count(*) > 0 FROM pragma_table_info('research_tasks') WHERE name = 'challenges'",
+        [],
+        |r| r.get(0),
+    )?;
+    if !has {
+        conn.execute_batch("ALTER TABLE research_tasks ADD COLUMN challenges INTEGER NOT NULL DEFAULT 0;")?;
+    }
+    Ok(())
 }
 
 /// Reads the `serve --research-*` values: each a code, a comma-separated list of codes, or `random` (every
@@ -170,8 +181,8 @@ fn insert(c: &Connection, election_id: &str, m: &TaskMetrics) -> rusqlite::Resul
         c.execute(
             "INSERT INTO research_tasks (id, election_id, participant, contest_kind, assigned, selection, display,
                  drum_start, candidates, time_to_first_selection_ms, time_to_confirm_ms, changes_of_mind, steps,
-                 search_keystrokes, errors, chosen_position, off_first_screen)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
+                 search_keystrokes, errors, chosen_position, off_first_screen, challenges)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
             params![
                 id.to_vec(),
                 election_id,
@@ -190,6 +201,7 @@ fn insert(c: &Connection, election_id: &str, m: &TaskMetrics) -> rusqlite::Resul
                 m.errors,
                 m.chosen_position,
                 m.off_first_screen,
+                m.challenges,
             ],
         )?;
     }
@@ -231,6 +243,8 @@ pub struct TaskRow {
     pub chosen_position: Option<u32>,
     /// Off the first screen, none for 白票.
     pub off_first_screen: Option<bool>,
+    /// Encryptions checked before the cast (the Benaloh challenge).
+    pub challenges: u32,
 }
 
 impl TaskRow {
@@ -246,7 +260,7 @@ pub fn tasks(db: &Db) -> rusqlite::Result<Vec<TaskRow>> {
         let mut stmt = c.prepare(
             "SELECT election_id, participant, contest_kind, assigned, selection, display, drum_start, candidates,
                     time_to_first_selection_ms, time_to_confirm_ms, changes_of_mind, steps, search_keystrokes, errors,
-                    chosen_position, off_first_screen
+                    chosen_position, off_first_screen, challenges
              FROM research_tasks ORDER BY selection, display, participant, time_to_confirm_ms, id",
         )?;
         let rows = stmt.query_map([], |r| {
@@ -267,6 +281,7 @@ pub fn tasks(db: &Db) -> rusqlite::Result<Vec<TaskRow>> {
                 errors: r.get(13)?,
                 chosen_position: r.get(14)?,
                 off_first_screen: r.get(15)?,
+                challenges: r.get(16)?,
             })
         })?;
         rows.collect()

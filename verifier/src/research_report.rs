@@ -108,7 +108,7 @@ pub fn csv(tasks: &[TaskRow]) -> String {
     let mut s = String::from(
         "election_id,participant,contest_kind,assigned,selection,display,drum_start,candidates,\
          time_to_first_selection_ms,time_to_confirm_ms,changes_of_mind,steps,search_keystrokes,errors,\
-         chosen_position,off_first_screen\n",
+         chosen_position,off_first_screen,challenges\n",
     );
     let opt = |v: Option<u32>| v.map(|v| v.to_string()).unwrap_or_default();
     for t in tasks {
@@ -117,7 +117,7 @@ pub fn csv(tasks: &[TaskRow]) -> String {
         };
         let _ = writeln!(
             s,
-            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
+            "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             field(&t.election_id),
             field(&t.participant),
             field(&t.contest_kind),
@@ -134,6 +134,7 @@ pub fn csv(tasks: &[TaskRow]) -> String {
             t.errors,
             opt(t.chosen_position),
             t.off_first_screen.map(|b| b.to_string()).unwrap_or_default(),
+            t.challenges,
         );
     }
     s

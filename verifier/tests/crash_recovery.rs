@@ -67,7 +67,7 @@ fn encrypt_for(e: &Election, key: &ElectionPublicKey, contest: &str, choice: Cho
 async fn vote(base: &str, v: &TestVoter, e: &Election, key: &ElectionPublicKey, contest: &str) -> Option<String> {
     let http = reqwest::Client::builder().cookie_store(true).timeout(Duration::from_secs(10)).build().ok()?;
     let c: Challenge = http.post(format!("{base}/api/v1/session/challenge")).send().await.ok()?.json().await.ok()?;
-    let nonce = B64.decode(c.nonce).ok()?;
+    let nonce = c.nonce.0;
     let r = http.post(format!("{base}/api/v1/session")).json(&login_body(v, &nonce, ORIGIN)).send().await.ok()?;
     if r.status() != 201 {
         return None;

@@ -36,7 +36,7 @@ async fn applicant_login(state: &AppState, v: &TestVoter) -> String {
         .reply(&routes(state.clone(), None))
         .await;
     let c: Challenge = serde_json::from_slice(r.body()).unwrap();
-    let nonce = B64.decode(c.nonce).unwrap();
+    let nonce = c.nonce.0;
     let mut body = login_body(v, &nonce, ORIGIN);
     body["purpose"] = "apply".into();
     let r = warp::test::request()
@@ -176,7 +176,7 @@ async fn voting_login(state: &AppState, v: &TestVoter) -> String {
         .reply(&routes(state.clone(), None))
         .await;
     let c: Challenge = serde_json::from_slice(r.body()).unwrap();
-    let nonce = B64.decode(c.nonce).unwrap();
+    let nonce = c.nonce.0;
     let r = warp::test::request()
         .method("POST")
         .path("/api/v1/session")

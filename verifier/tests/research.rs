@@ -9,8 +9,6 @@ mod support;
 use std::process::Command;
 use std::sync::Arc;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use shared::api::{
     ApiError, CastReceipt, Challenge, ClientConfig, DisplayCode, DrumStart, ResearchConfig, SelectionCode, TaskMetrics,
 };
@@ -50,6 +48,7 @@ fn metrics(participant: &str, selection: SelectionCode, display: DisplayCode, co
         steps: 2,
         search_keystrokes: 4,
         errors: 1,
+        challenges: 1,
         chosen_position: Some(5),
         off_first_screen: Some(confirm_ms > 10_000),
     }
@@ -129,7 +128,7 @@ async fn no_stored_metric_is_joinable_to_a_voter() {
         .path("/api/v1/session/challenge")
         .reply(&routes(state.clone(), None))
         .await;
-    let nonce = B64.decode(serde_json::from_slice::<Challenge>(r.body()).unwrap().nonce).unwrap();
+    let nonce = serde_json::from_slice::<Challenge>(r.body()).unwrap().nonce.0;
     let r = warp::test::request()
         .method("POST")
         .path("/api/v1/session")

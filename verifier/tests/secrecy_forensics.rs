@@ -22,8 +22,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use card_helper::pki::TestAuthority;
 use chrono::Utc;
 use forensics::{Copy, Known};
@@ -187,7 +185,7 @@ async fn a_disk_reader_with_copies_of_the_data_directory_cannot_link_ballots_to_
         let http_voter = reqwest::Client::builder().cookie_store(true).build().unwrap();
         let c: Challenge =
             http_voter.post(format!("{base}/api/v1/session/challenge")).send().await.unwrap().json().await.unwrap();
-        let nonce = B64.decode(c.nonce).unwrap();
+        let nonce = c.nonce.0;
         let r = http_voter
             .post(format!("{base}/api/v1/session"))
             .json(&login_body(&voter.v, &nonce, ORIGIN))
@@ -213,6 +211,7 @@ async fn a_disk_reader_with_copies_of_the_data_directory_cannot_link_ballots_to_
                 steps: 3,
                 search_keystrokes: 0,
                 errors: 0,
+                challenges: 0,
                 chosen_position: None,
                 off_first_screen: None,
             };

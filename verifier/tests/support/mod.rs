@@ -178,7 +178,7 @@ pub async fn nonce(state: &AppState) -> Vec<u8> {
         .await;
     assert_eq!(r.status(), 201);
     let c: Challenge = serde_json::from_slice(r.body()).unwrap();
-    B64.decode(c.nonce).unwrap()
+    c.nonce.0
 }
 
 pub async fn post(
