@@ -1,15 +1,18 @@
 //! `web`: the voter app, a Yew single-page app compiled to wasm32 and served by the verifier (one origin).
 //!
 //! Map:
-//! - [`pages`]: one file per screen (`start`: the election, its window in JST, live clocks; `vote`: login,
-//!   contests, choice, confirmation, encryption, signing, receipt; `apply`: 申出 and 切替申出; `accessibility`: the
-//!   accessibility statement, shown for the `#accessibility` fragment).
+//! - [`pages`]: one file per screen (`start`: the election, its window in JST, live clocks; `vote/`: one file per
+//!   step of voting: login, contests, choice, confirmation with the check of the encryption, failure, receipt;
+//!   `apply`: 申出 and 切替申出; `accessibility`: the accessibility statement, shown for the `#accessibility`
+//!   fragment).
 //! - [`components`]: pieces shared by screens (`jst_clock`, `chooser` the candidate screen and `research_chooser`
 //!   with the researcher's modes, `session_bar` the
 //!   session countdown and its extension, `settings`).
 //! - [`hooks`]: `use_server_clock`, the server's time measured once and ticking every second;
 //!   `use_focus_recovery`, focus kept on the page when a screen changes.
-//! - [`services`]: `verifier_api`, the JSON API of the verifier; `card_helper`, the helper on the voter's PC.
+//! - [`services`]: `verifier_api`, the JSON API of the verifier; `card_helper`, the helper on the voter's PC;
+//!   `cast`, sealing a choice and casting it through both (the only module that holds a ballot's opening).
+//! - [`state`]: the voting flow's state and actions (`use_reducer`), with the election key pinned at login.
 //! - [`refusals`]: what the voter is told for every refusal code, in Japanese and English.
 //! - [`selection`]: the four selection modes and three display modes of the candidate screen (R-SYS-4).
 //! - [`research`]: UX research in practice elections: the researcher's modes per participant and one task's
@@ -17,8 +20,9 @@
 //! - [`i18n`]: Japanese first, English second; date and time formatting.
 //!
 //! What it must never do: read the PC's clock or time zone for an election time (JST comes from the server's
-//! clock, R-VOTE-1), handle a PIN or password (the card helper's own page does), or send a plaintext choice
-//! anywhere (it is encrypted here, R-VOTE-7).
+//! clock, R-VOTE-1), handle a PIN or password (the card helper's own page does), send a plaintext choice anywhere
+//! but to the card helper (it is encrypted here, R-VOTE-7; the helper shows it to the voter before the card signs),
+//! or show a fingerprint or a tracker it did not compute itself.
 
 pub mod components;
 pub mod hooks;
@@ -28,6 +32,7 @@ pub mod refusals;
 pub mod research;
 pub mod selection;
 pub mod services;
+pub mod state;
 
 use yew::prelude::*;
 

@@ -153,8 +153,56 @@ fn specific(code: &str) -> Option<(&'static str, &'static str)> {
             "カードとの通信に失敗しました。カードリーダーとカードを確認して、もう一度お試しください。",
             "Communication with the card failed. Check the reader and the card, then try again.",
         ),
+        "BALLOT_MISMATCH" => (
+            "警告：この投票ページが作った暗号文は、あなたが選んだ内容を含んでいません（カードヘルパーが確かめました）。このページが改ざんされているおそれがあります。投票を続けないでください。このページを閉じて、市区町村選挙管理委員会に連絡してください。郵便等投票または在外公館投票もできます。",
+            "Warning: the encrypted ballot this page made does not hold the choice you made (the card helper checked it). \
+             This voting page may have been tampered with. Do not continue voting: close this page and report it to \
+             your municipal election committee. You can also vote by post or at an embassy.",
+        ),
+        "CHALLENGED_BALLOT" => (
+            "この暗号文は「暗号化を確認する」で中身を公開したため、投票には使えません。投票は記録されていません。もう一度選んで投票してください（選択は新しく暗号化されます）。",
+            "This encrypted ballot was opened by a check of its encryption, so it can never be cast. Nothing was \
+             recorded. Choose again and cast: your choice is then encrypted afresh.",
+        ),
+        "ELECTION_UNAVAILABLE" => (
+            "カードヘルパーが投票サイトから選挙の情報を読み取れませんでした。投票は記録されていません。インターネット接続を確認して、しばらくしてからもう一度お試しください。",
+            "The card helper could not read the election from the voting site. Nothing was recorded. Check your \
+             connection and try again in a few minutes.",
+        ),
+        "RAW_DIGEST_REFUSED" => (
+            "カードヘルパーが、このページからの古い形式の署名の依頼を断りました。投票は記録されていません。このページを開き直して（再読み込みして）、もう一度お試しください。",
+            "The card helper refused this page's signing request, which is in an old form. Nothing was recorded. \
+             Reload this page and try again.",
+        ),
+        "TRACKER_MISMATCH" => (
+            "警告：サーバーの受付の控えのトラッカーが、このページで暗号化してあなたが署名した投票のトラッカーと一致しません。下の2つのトラッカーを控えて（保存または印刷して）、市区町村選挙管理委員会に連絡してください。",
+            "Warning: the tracker on the server's receipt is not the tracker of the ballot this page encrypted and you \
+             signed. Keep both trackers below (save or print them) and report this to your municipal election \
+             committee.",
+        ),
+        "KEY_MISMATCH" => (
+            "警告：サーバーが示した選挙の公開鍵の指紋が、鍵そのものと一致しません。暗号化の前に投票を止めました。投票は記録されていません。投票を続けないで、市区町村選挙管理委員会に連絡してください。",
+            "Warning: the election key's fingerprint stated by the server is not the key's own, so voting was stopped \
+             before anything was encrypted. Nothing was recorded. Do not continue voting; report this to your \
+             municipal election committee.",
+        ),
+        "KEY_CHANGED" => (
+            "警告：ログインした後で選挙の公開鍵が変わりました。選挙の途中で鍵が変わることはないため、投票を止めました。すでに受け付けた投票はそのままです。投票を続けないで、市区町村選挙管理委員会に連絡してください。",
+            "Warning: the election key changed after you logged in. It never changes during an election, so voting was \
+             stopped. Ballots already accepted stand. Do not continue voting; report this to your municipal election \
+             committee.",
+        ),
         _ => return None,
     })
+}
+
+/// The codes that mean the voting page, the verifier or the election key cannot be trusted: the voter is told not
+/// to continue and to report it, and is not offered to start again.
+pub const TAMPERING: [&str; 4] = ["BALLOT_MISMATCH", "TRACKER_MISMATCH", "KEY_MISMATCH", "KEY_CHANGED"];
+
+/// Returns whether a code means that something cannot be trusted ([`TAMPERING`]).
+pub fn is_tampering(code: &str) -> bool {
+    TAMPERING.contains(&code)
 }
 
 #[cfg(test)]
@@ -188,5 +236,28 @@ mod tests {
             assert!(!ja.is_empty() && !en.is_empty() && ja != en, "{code}");
         }
         assert_eq!(failure_text("SOMETHING_NEW").1, "That did not work. Please try again.");
+    }
+
+    #[wasm_bindgen_test]
+    fn the_codes_of_ballot_checks_and_of_the_apps_own_checks_have_their_own_message() {
+        // The helper's refusals of a ballot (issue 18) and the codes this app raises itself (services/cast.rs).
+        for code in [
+            "BALLOT_MISMATCH",
+            "CHALLENGED_BALLOT",
+            "ELECTION_UNAVAILABLE",
+            "RAW_DIGEST_REFUSED",
+            "TRACKER_MISMATCH",
+            "KEY_MISMATCH",
+            "KEY_CHANGED",
+        ] {
+            let (ja, en) = specific(code).unwrap_or_else(|| panic!("{code} has no message of its own"));
+            assert!(!ja.is_empty() && !en.is_empty() && ja != en, "{code}");
+        }
+        for code in TAMPERING {
+            let (ja, en) = failure_text(code);
+            assert!(ja.starts_with("警告") && en.starts_with("Warning"), "{code} warns: {ja} / {en}");
+            assert!(en.contains("report"), "{code} says to report it: {en}");
+        }
+        assert!(!is_tampering("CHALLENGED_BALLOT") && !is_tampering("NETWORK"));
     }
 }

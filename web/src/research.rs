@@ -81,6 +81,8 @@ pub struct Task {
     pub keystrokes: u32,
     /// Searches with no match, rows with no entry, going back from the confirmation.
     pub errors: u32,
+    /// Encryptions checked on the confirmation screen (「暗号化を確認する」, the Benaloh challenge).
+    pub challenges: u32,
     opened_ms: f64,
     first_pick_ms: Option<f64>,
     confirm_ms: Option<f64>,
@@ -116,6 +118,7 @@ impl Task {
             steps: 0,
             keystrokes: 0,
             errors: 0,
+            challenges: 0,
             opened_ms: now_ms,
             first_pick_ms: None,
             confirm_ms: None,
@@ -149,6 +152,11 @@ impl Task {
         self.errors += 1;
     }
 
+    /// Records a check of the encryption on the confirmation screen (a Benaloh challenge); at most 100 count.
+    pub fn challenged(&mut self) {
+        self.challenges = (self.challenges + 1).min(100);
+    }
+
     /// Returns the metrics to send, once the choice was confirmed.
     pub fn metrics(&self, participant: &str) -> Option<TaskMetrics> {
         let ms = |t: f64| (t - self.opened_ms).max(0.0).round().min(f64::from(shared::api::MAX_TASK_MS)) as u32;
@@ -167,6 +175,7 @@ impl Task {
             steps: self.steps,
             search_keystrokes: self.keystrokes,
             errors: self.errors,
+            challenges: self.challenges,
             chosen_position: self.chosen_position,
             off_first_screen: self.off_first_screen,
         })
@@ -231,6 +240,11 @@ pub fn back_from_confirm(contest: &str) {
     record_for(contest, Task::back_from_confirm);
 }
 
+/// Records a check of the encryption on a contest's confirmation screen (a Benaloh challenge).
+pub fn challenged(contest: &str) {
+    record_for(contest, Task::challenged);
+}
+
 /// Ends the task of a contest whose ballot was accepted and, in a practice election only, sends its metrics (a
 /// lost report is not retried: it must never get in the way of voting).
 pub fn cast_done(contest: &str) {
@@ -249,6 +263,12 @@ pub fn cast_done(contest: &str) {
 /// Returns the researcher's configuration if it is known already (`Some(None)`: there is none).
 pub fn cached_config() -> Option<Option<ResearchConfig>> {
     CONFIG.with(|c| c.borrow().clone())
+}
+
+/// Keeps the researcher's configuration read with the client configuration (the voting page reads it once), so that
+/// the candidate screen does not ask again.
+pub fn remember_config(config: Option<ResearchConfig>) {
+    CONFIG.with(|c| *c.borrow_mut() = Some(config));
 }
 
 /// Fetches the researcher's configuration once (a failure counts as none).
@@ -364,6 +384,8 @@ mod tests {
         t.pick(Choice::Candidate(5), Some(5), Some(true), 4_000.0);
         t.confirm(6_000.0);
         t.back_from_confirm();
+        t.challenged();
+        t.challenged();
         t.confirm(9_000.0);
         t.steps += 4;
         t.keystrokes += 6;
@@ -373,6 +395,7 @@ mod tests {
         assert_eq!(m.changes_of_mind, 1, "picking the same entry again is not a change of mind");
         assert_eq!((m.chosen_position, m.off_first_screen), (Some(5), Some(true)));
         assert_eq!((m.errors, m.steps, m.search_keystrokes), (1, 4, 6));
+        assert_eq!(m.challenges, 2, "each check of the encryption counts, and is not an error");
         assert_eq!(
             (m.selection, m.display, m.drum_start),
             (SelectionCode::FreeWordSearch, DisplayCode::DrumRoll, DrumStart::Rotated)

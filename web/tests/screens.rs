@@ -1,6 +1,8 @@
 //! The session countdown and the confirmation screen rendered by Yew into a real DOM in headless Chromium: the
 //! countdown's digits and its warning in the alert region (R-VOTE-4), the extension button only while extensions
-//! are left (WCAG 2.2.1), and the confirmation naming exactly what was chosen before anything is recorded (R-SYS-4).
+//! are left (WCAG 2.2.1), the confirmation naming exactly what was chosen before anything is recorded (R-SYS-4),
+//! and the check of the encryption: the challenged ballot's tracker and labelled, read-only opening, and a
+//! helper's `BALLOT_MISMATCH` as an alert (R-VOTE-7).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::cell::Cell;
@@ -11,6 +13,7 @@ use chrono::{TimeZone, Utc};
 use shared::election::{Candidate, Choice, Contest, Id, Judge, Party, Rules, Text};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+use web::components::confirmation::{Challenged, HelperCheck};
 use web::components::{confirmation, session_bar};
 use web::i18n::Lang;
 use web_sys::{Element, HtmlElement};
@@ -105,21 +108,40 @@ fn cand(number: u16, name: &str, reading: &str) -> Candidate {
     Candidate { number, name: name.into(), reading: reading.into(), party: None, tokutei: false }
 }
 
-async fn confirm(lang: Lang, contest: Contest, choice: Choice) -> (Element, Rc<Cell<(u32, u32)>>) {
-    let calls = Rc::new(Cell::new((0, 0)));
-    let (a, b) = (calls.clone(), calls.clone());
+/// Presses of "cast", "change" and "check the encryption".
+type Presses = Rc<Cell<(u32, u32, u32)>>;
+
+async fn confirm(lang: Lang, contest: Contest, choice: Choice) -> (Element, Presses) {
+    confirm_challenged(lang, contest, choice, None).await
+}
+
+async fn confirm_challenged(
+    lang: Lang,
+    contest: Contest,
+    choice: Choice,
+    challenged: Option<Challenged>,
+) -> (Element, Presses) {
+    let calls: Presses = Rc::new(Cell::new((0, 0, 0)));
+    let (a, b, c) = (calls.clone(), calls.clone(), calls.clone());
     let props = confirmation::Props {
         lang,
         contest,
         choice,
         fingerprint: "ab".repeat(32),
-        on_cast: Callback::from(move |()| a.set((a.get().0 + 1, a.get().1))),
-        on_change: Callback::from(move |()| b.set((b.get().0, b.get().1 + 1))),
+        tracker: "cd".repeat(32),
+        challenged,
+        on_cast: Callback::from(move |()| a.set((a.get().0 + 1, a.get().1, a.get().2))),
+        on_change: Callback::from(move |()| b.set((b.get().0, b.get().1 + 1, b.get().2))),
+        on_challenge: Callback::from(move |()| c.set((c.get().0, c.get().1, c.get().2 + 1))),
     };
     let root = root();
     yew::Renderer::<confirmation::Confirmation>::with_root_and_props(root.clone(), props).render();
     settle().await;
     (root, calls)
+}
+
+fn click(root: &Element, selector: &str) {
+    root.query_selector(selector).unwrap().unwrap().unchecked_into::<HtmlElement>().click();
 }
 
 #[wasm_bindgen_test]
@@ -133,12 +155,17 @@ async fn the_confirmation_names_exactly_what_was_chosen() {
     assert_eq!(text(&root, "#chosen"), "加藤 健一（かとう けんいち）");
     assert_eq!(text(&root, "#confirm-contest"), "東京都選挙区");
     assert_eq!(text(&root, "#fingerprint"), "ab".repeat(32));
-    root.query_selector("#change").unwrap().unwrap().unchecked_into::<HtmlElement>().click();
+    assert_eq!(text(&root, "#tracker"), "cd".repeat(32), "the tracker of the ballot a cast would cast");
+    assert!(!has(&root, "#challenged"), "nothing was checked yet");
+    click(&root, "#change");
     settle().await;
-    assert_eq!(calls.get(), (0, 1), "the way back changes nothing recorded");
-    root.query_selector("#cast").unwrap().unwrap().unchecked_into::<HtmlElement>().click();
+    assert_eq!(calls.get(), (0, 1, 0), "the way back changes nothing recorded");
+    click(&root, "#challenge");
     settle().await;
-    assert_eq!(calls.get(), (1, 1));
+    assert_eq!(calls.get(), (0, 1, 1));
+    click(&root, "#cast");
+    settle().await;
+    assert_eq!(calls.get(), (1, 1, 1));
 
     let (blank, _) = confirm(Lang::Ja, district.clone(), Choice::Blank).await;
     assert_eq!(text(&blank, "#chosen"), "白票（だれにも投票しない）");
@@ -172,4 +199,88 @@ async fn the_confirmation_names_exactly_what_was_chosen() {
     assert!(words.contains("井上 和子") && !words.contains("浅野"), "{words}");
     let (none, _) = confirm(Lang::Ja, review, Choice::Review(0)).await;
     assert_eq!(text(&none, "#chosen"), "×をつけた裁判官はいません");
+}
+
+#[wasm_bindgen_test]
+async fn a_checked_ballot_shows_its_tracker_and_opening_and_a_mismatch_is_an_alert() {
+    let _watch = watch::Watch::start();
+    let district = contest(Rules::HocDistrict {
+        parties: vec![],
+        candidates: vec![cand(1, "佐藤 花子", "さとう はなこ")],
+    });
+    let opening =
+        r#"{"ballot":{"election":"e","contest":"c","ciphertext":"AA=="},"choice":{"type":"blank"},"seed":"AA=="}"#;
+    let challenged = |check| Some(Challenged { tracker: "ef".repeat(32), opening: opening.into(), check });
+
+    let (root, _) =
+        confirm_challenged(Lang::Ja, district.clone(), Choice::Candidate(1), challenged(HelperCheck::Asking)).await;
+    assert_eq!(text(&root, "#challenged-tracker"), "ef".repeat(32));
+    assert_eq!(text(&root, "#tracker"), "cd".repeat(32), "the fresh ballot is the one to cast");
+    let area = root.query_selector("textarea#opening").unwrap().unwrap();
+    assert_eq!(area.unchecked_ref::<web_sys::HtmlTextAreaElement>().value(), opening);
+    assert!(area.unchecked_ref::<web_sys::HtmlTextAreaElement>().read_only());
+    assert!(has(&root, "label[for=opening]"), "the opening is labelled");
+    let words = text(&root, "#challenged");
+    assert!(words.contains("ballot-check") && words.contains("決して投票には使われません"), "{words}");
+    assert!(text(&root, "#check-status").contains("依頼"));
+    let focused = web_sys::window().unwrap().document().unwrap().active_element().map(|e| e.id());
+    assert_eq!(focused.as_deref(), Some("challenged-h"), "focus lands on the section the button opened");
+
+    let (opened, _) = confirm_challenged(
+        Lang::En,
+        district.clone(),
+        Choice::Candidate(1),
+        challenged(HelperCheck::Opened("http://127.0.0.1:24190/check/x".into())),
+    )
+    .await;
+    let link = opened.query_selector("#check-link").unwrap().unwrap();
+    assert_eq!(link.get_attribute("href").as_deref(), Some("http://127.0.0.1:24190/check/x"));
+    assert!(!has(&opened, "#check-warning"));
+
+    let (warned, _) = confirm_challenged(
+        Lang::Ja,
+        district.clone(),
+        Choice::Candidate(1),
+        challenged(HelperCheck::Refused("BALLOT_MISMATCH".into())),
+    )
+    .await;
+    let warning = warned.query_selector("#check-warning").unwrap().unwrap();
+    assert_eq!(warning.get_attribute("role").as_deref(), Some("alert"));
+    let said = warning.text_content().unwrap_or_default();
+    assert!(said.starts_with("警告") && said.contains("投票を続けないでください"), "{said}");
+
+    let (unreachable, _) = confirm_challenged(
+        Lang::En,
+        district,
+        Choice::Candidate(1),
+        challenged(HelperCheck::Refused("HELPER_UNREACHABLE".into())),
+    )
+    .await;
+    assert!(!has(&unreachable, "#check-warning"), "an unreachable helper is not a tampering warning");
+    assert!(text(&unreachable, "#check-status").contains("ballot-check"));
+}
+
+#[wasm_bindgen_test]
+async fn the_voting_page_starts_at_the_login_and_says_what_failed_without_a_verifier() {
+    let _watch = watch::Watch::start();
+    // The test server has no `/api/v1`: the client configuration and the login fail, as with a verifier that
+    // cannot be reached.
+    let root = root();
+    let handle = yew::Renderer::<web::pages::vote::Vote>::with_root_and_props(
+        root.clone(),
+        web::pages::vote::Props { lang: Lang::Ja },
+    )
+    .render();
+    gloo_timers::future::sleep(Duration::from_millis(300)).await;
+    assert!(has(&root, "#login"), "{}", root.inner_html());
+    assert!(!text(&root, "#card-check").is_empty(), "the card check says why it could not run");
+    root.query_selector("#login").unwrap().unwrap().unchecked_into::<HtmlElement>().click();
+    gloo_timers::future::sleep(Duration::from_millis(300)).await;
+    assert!(!text(&root, "#failure").is_empty(), "{}", root.inner_html());
+    assert_eq!(root.query_selector("section.error").unwrap().unwrap().get_attribute("role").as_deref(), Some("alert"));
+    click(&root, "section.error button");
+    settle().await;
+    assert!(has(&root, "#login"), "start again leads back to the login");
+    handle.destroy();
+    root.remove();
 }

@@ -1,11 +1,11 @@
 //! Applying for internet voting (申出) or switching back to paper (切替申出), R-REG-1, R-REG-2, R-REG-9: the voter
 //! logs in with the card's authentication certificate, fills in the application, and signs its exact text with the
-//! signing certificate through the card helper; the verifier answers a receipt number and the receipt date
-//! (R-REG-10). The voter also mails the overseas voter card to the committee (R-REG-3).
+//! signing certificate through the card helper, which shows the application's fields on its own page; the verifier
+//! answers a receipt number and the receipt date (R-REG-10). The voter also mails the overseas voter card to the
+//! committee (R-REG-3).
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
-use shared::api::{ApplicationInput, ApplicationRequest, ApplicationStatus, LoginRequest};
+use shared::api::{ApplicationInput, ApplicationRequest, ApplicationStatus, LoginRequest, Purpose};
+use shared::wire::Base64;
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -93,33 +93,19 @@ pub fn apply(props: &Props) -> Html {
                     let started = card_helper::authenticate(&helper, &nonce).await?;
                     let (sig, cert) = card_helper::confirm_and_wait(&helper, &started).await?;
                     let login = LoginRequest {
-                        purpose: Some("apply".into()),
+                        purpose: Some(Purpose::Apply),
                         nonce,
-                        certificate: B64.encode(cert),
-                        signature: B64.encode(sig),
+                        certificate: Base64(cert),
+                        signature: Base64(sig),
                     };
                     verifier_api::login(&login).await?;
                     let text = serde_json::to_string(&input)
                         .map_err(|e| ApiFailure { code: "MALFORMED".into(), message: e.to_string() })?;
-                    let digest = shared::crypto::application_digest(text.as_bytes());
-                    let (what_ja, what_en) = if input.kind == "switch" {
-                        (
-                            format!("切替申出（{}）", input.municipality),
-                            format!("Switch to paper voting ({})", input.municipality),
-                        )
-                    } else {
-                        (
-                            format!("インターネット投票の申出（{}）", input.municipality),
-                            format!("Application for internet voting ({})", input.municipality),
-                        )
-                    };
-                    let started = card_helper::sign(&helper, &digest, what_ja, what_en).await?;
+                    // The helper shows every field of this text on its own page and signs these exact bytes.
+                    let started = card_helper::sign_application(&helper, &text).await?;
                     let (sig, cert) = card_helper::confirm_and_wait(&helper, &started).await?;
-                    let body = ApplicationRequest {
-                        application: text,
-                        signature: B64.encode(sig),
-                        certificate: B64.encode(cert),
-                    };
+                    let body =
+                        ApplicationRequest { application: text, signature: Base64(sig), certificate: Base64(cert) };
                     let status = verifier_api::apply(&body).await?;
                     Ok((verifier_api::applications().await?, status.receipt_no))
                 }
