@@ -8,8 +8,9 @@ the contract too, not only the refusals. Everything is read from the environment
 - IVOTE_CONTRACT: `voter` or `helper`, the API under test.
 - IVOTE_VERIFIER, IVOTE_HELPER: the servers' origins.
 - IVOTE_AUTH_PIN, IVOTE_SIGN_PASSWORD: the test card's PIN and password, typed on the helper's page.
-- IVOTE_BALLOTS: a JSON file of encrypted ballots made by the test with the app's own encryption: each
-  `{contest, ciphertext, digest}`, the digest being the envelope digest the card signs.
+- IVOTE_BALLOTS: a JSON file of ballots sealed by the test with the app's own encryption, each with its opening
+  (`shared::sealed::BallotOpening`: `{ballot: {election, contest, ciphertext}, choice, seed}`), which the helper
+  re-encrypts before the card signs (issue 18).
 """
 
 import base64
@@ -67,18 +68,24 @@ def signed_login():
 
 
 def signed_cast():
-    """The next prepared ballot, signed by the card; None when all are used."""
+    """The next prepared ballot, signed by the card after the helper checked its opening; None when all are used."""
     if not BALLOTS:
         return None
-    ballot = BALLOTS.pop(0)
-    what = {"ja": "投票（テスト）", "en": "Ballot (test)"}
-    signed = card("sign", {"digest": ballot["digest"], "what": what})
+    opening = BALLOTS.pop(0)
+    signed = card("sign/ballot", opening)
     return {
-        "contest": ballot["contest"],
-        "ciphertext": ballot["ciphertext"],
+        "contest": opening["ballot"]["contest"],
+        "ciphertext": opening["ballot"]["ciphertext"],
         "signature": signed["signature"],
         "certificate": signed["certificate"],
     }
+
+
+# An application as the voter app writes it, for the helper run's sign/application.
+APPLICATION = json.dumps({
+    "kind": "apply", "municipality": "13101", "roll_entry": "E-1", "name": "在外 花子", "birth_date": "1990-04-01",
+    "address_abroad": "New York", "email": "hanako@example.com",
+}, ensure_ascii=False)
 
 
 SEEN = os.environ.get("IVOTE_SEEN")
@@ -94,7 +101,7 @@ KEEP = 4
 @schemathesis.hook
 def after_call(ctx, case, response):
     """Records each answer's operation and status, so that the test can tell that success answers were checked."""
-    if API == "helper" and response.status_code == 201:
+    if API == "helper" and response.status_code == 201 and "operation_id" in response.json():
         STARTED.append(response.json()["operation_id"])
         while len(STARTED) > KEEP:
             old = STARTED.pop(0)
@@ -138,6 +145,24 @@ if API == "voter":
             body = signed_cast()
             if body is not None:
                 case.body = body
+
+
+if API == "helper":
+    # Separate halves: a ballot opened for a check is never signed afterwards (409 CHALLENGED_BALLOT).
+    POOLS = {"/api/v1/sign/ballot": BALLOTS[0::2], "/api/v1/check/ballot": BALLOTS[1::2]}
+
+    @schemathesis.hook
+    def before_call(ctx, case, **kwargs):
+        """Some generated ballots and applications are replaced by real ones, so that the helper's success answers
+        (the re-encryption matched; the application parsed) are checked against the contract too."""
+        path, method = case.operation.path, case.operation.method.upper()
+        if method != "POST" or not turn(path):
+            return
+        pool = POOLS.get(path)
+        if pool:
+            case.body = pool.pop(0)
+        elif path == "/api/v1/sign/application":
+            case.body = {"application": APPLICATION}
 
 
 if API == "operator":

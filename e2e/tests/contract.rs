@@ -12,7 +12,6 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use base64::Engine;
 use e2e::{LiveElection, root};
 use rand_core::SeedableRng;
 use shared::election::{Choice, Election};
@@ -24,7 +23,8 @@ fn schemathesis() -> PathBuf {
     std::env::var_os("SCHEMATHESIS").map(PathBuf::from).unwrap_or_else(|| root().join(".tools/venv/bin/schemathesis"))
 }
 
-/// Ballots of the demo election encrypted as the app does, with the digest the card signs, for the hooks.
+/// Ballots of the demo election sealed as the app seals them, each with its opening (`shared::sealed`), for the
+/// hooks: the voter run has the helper sign them and casts them; the helper run signs and checks them.
 fn ballots(dir: &std::path::Path) -> PathBuf {
     let election: Election =
         toml::from_str(&std::fs::read_to_string(root().join("verifier/elections/demo.toml")).unwrap()).unwrap();
@@ -34,18 +34,10 @@ fn ballots(dir: &std::path::Path) -> PathBuf {
     .unwrap();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(u64::from(std::process::id()));
     let mut out = Vec::new();
-    for round in 0..3 {
+    for _round in 0..6 {
         for contest in &election.contests {
-            let plain = shared::ballot::encode(&election, contest, &Choice::Blank).unwrap();
-            let id = contest.id.as_str();
-            let ct = shared::crypto::encrypt_ballot(&mut rng, &key, election.id.as_str(), id, &plain).unwrap();
-            let digest = shared::crypto::envelope_digest(election.id.as_str(), id, &ct);
-            out.push(serde_json::json!({
-                "round": round,
-                "contest": id,
-                "ciphertext": base64::engine::general_purpose::STANDARD.encode(&ct),
-                "digest": hex::encode(digest),
-            }));
+            let (ballot, opening) = shared::sealed::seal(&mut rng, &key, &election.id, contest, Choice::Blank).unwrap();
+            out.push(serde_json::to_value(opening.reveal(ballot)).unwrap());
         }
     }
     let path = dir.join("ballots.json");
@@ -71,9 +63,8 @@ fn run(
     let seen = report.join("seen.jsonl");
     let _ = std::fs::remove_file(&seen);
     let mut command = Command::new(&program);
-    if api != "helper" {
-        command.arg("--config-file").arg(root().join("e2e/contract/schemathesis.toml"));
-    }
+    let config = if api == "helper" { "e2e/contract/helper.toml" } else { "e2e/contract/schemathesis.toml" };
+    command.arg("--config-file").arg(root().join(config));
     // Its cache of failures is written where it runs: in the report folder, never in the repository.
     let status = command
         .current_dir(&report)
@@ -128,8 +119,19 @@ fn the_voter_api_keeps_its_contract() {
 fn the_card_helper_api_keeps_its_contract() {
     let election = LiveElection::start().unwrap();
     let origin = format!("Origin: {}", election.base_url.trim_end_matches('/'));
-    let seen = run("helper", "helper/openapi.json", &election.helper_origin(), &election, None, &["-H", &origin], &[]);
-    for line in ["GET /api/v1/status 200", "POST /api/v1/authenticate 201", "GET /api/v1/operations/{id} 200"] {
+    let dir = tempfile::tempdir().unwrap();
+    let ballots = ballots(dir.path());
+    let helper = election.helper_origin();
+    let seen = run("helper", "helper/openapi.json", &helper, &election, Some(&ballots), &["-H", &origin], &[]);
+    for line in [
+        "GET /api/v1/status 200",
+        "POST /api/v1/authenticate 201",
+        "GET /api/v1/operations/{id} 200",
+        "POST /api/v1/sign/ballot 201",
+        "POST /api/v1/sign/application 201",
+        "POST /api/v1/check/ballot 201",
+        "POST /api/v1/sign 410",
+    ] {
         assert!(answered(&seen, line), "no {line} among {} answers", seen.len());
     }
 }

@@ -134,14 +134,15 @@ pub fn ballot(opening: &BallotOpening, election: &Election, key: &ElectionPublic
     Ok(CheckedBallot { digest: opening.ballot.envelope_digest(), shown, tracker: checked.tracker })
 }
 
-/// The largest application text accepted.
-pub const MAX_APPLICATION: usize = 4096;
+/// The longest application text accepted, in characters (a real one is about 250; escaped as JSON, even 1,000
+/// characters stay inside the helper's 8 KiB body limit).
+pub const MAX_APPLICATION: usize = 1000;
 
 /// Parses an application or switch request as the verifier does; computes its digest and every field to show.
 pub fn application(text: &str) -> Result<([u8; 32], Shown), Refused> {
     let malformed = |why: String| Refused(StatusCode::BAD_REQUEST, "MALFORMED", format!("The application: {why}."));
-    if text.len() > MAX_APPLICATION {
-        return Err(malformed(format!("longer than {MAX_APPLICATION} bytes")));
+    if text.chars().count() > MAX_APPLICATION {
+        return Err(malformed(format!("longer than {MAX_APPLICATION} characters")));
     }
     let a: ApplicationInput = serde_json::from_str(text).map_err(|e| malformed(e.to_string()))?;
     let title = match a.kind.as_str() {

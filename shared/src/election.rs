@@ -37,9 +37,25 @@ pub struct Text {
 ///
 /// The alphabet keeps identifiers safe inside the OAEP label, file names and URLs.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(try_from = "String", into = "String")]
 pub struct Id(String);
+
+#[cfg(feature = "openapi")]
+impl utoipa::PartialSchema for Id {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::Type::String)
+            .pattern(Some("^[a-z0-9_-]{1,64}$"))
+            .description(Some(
+                "An identifier of an election or a contest: 1–64 characters of `a-z`, `0-9`, `-` and `_`.",
+            ))
+            .build()
+            .into()
+    }
+}
+
+#[cfg(feature = "openapi")]
+impl utoipa::ToSchema for Id {}
 
 impl Id {
     /// Checks and wraps an identifier.

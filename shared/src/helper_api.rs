@@ -56,8 +56,8 @@ pub struct AuthenticateRequest {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ApplicationSignRequest {
-    /// The application's JSON text, as it will be sent to the verifier.
-    #[cfg_attr(feature = "openapi", schema(max_length = 4096))]
+    /// The application's JSON text, as it will be sent to the verifier (at most 1,000 characters).
+    #[cfg_attr(feature = "openapi", schema(max_length = 1000))]
     pub application: String,
 }
 
