@@ -56,6 +56,12 @@ impl Page<'_> {
     }
 }
 
+/// Prints an attack's outcome as it happens (a run against an older helper may stop at the next step).
+fn record(outcomes: &mut Vec<(&'static str, String)>, (attack, outcome): (&'static str, String)) {
+    println!("{attack} | {outcome}");
+    outcomes.push((attack, outcome));
+}
+
 fn ballot_check(definition: &std::path::Path, opening: &BallotOpening) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("opening.json");
@@ -79,11 +85,12 @@ async fn a_hostile_page_gets_nothing_signed_that_the_helper_did_not_compute_and_
         origin: live.base_url.trim_end_matches('/').to_string(),
         helper: live.helper_origin(),
     };
-    let mut outcomes: Vec<(&str, String)> = Vec::new();
+    let mut outcomes: Vec<(&'static str, String)> = Vec::new();
+    println!("attack | outcome\n--- | ---");
 
     // A. A raw digest (a switch request, an outside document…) described as a ballot.
     let raw = serde_json::json!({ "digest": hex::encode([0x5au8; 32]), "what": { "ja": "投票（東京都選挙区）", "en": "Ballot (Tokyo)" } });
-    outcomes.push(("A raw digest, described by the page as a ballot", page.attack("/api/v1/sign", &raw).await));
+    record(&mut outcomes, ("A raw digest, described by the page as a ballot", page.attack("/api/v1/sign", &raw).await));
 
     // The page encrypts candidate 1 and tells the helper it is candidate 2.
     let def: ElectionDefinition = reqwest::get(format!("{}/api/v1/elections/current/definition", page.origin))
@@ -101,7 +108,7 @@ async fn a_hostile_page_gets_nothing_signed_that_the_helper_did_not_compute_and_
     let lie_json = serde_json::to_value(&lie).unwrap();
     outcomes
         .push(("B a ballot of candidate 1 shown as candidate 2", page.attack("/api/v1/sign/ballot", &lie_json).await));
-    outcomes.push(("B' the same lie sent for a check", page.attack("/api/v1/check/ballot", &lie_json).await));
+    record(&mut outcomes, ("B' the same lie sent for a check", page.attack("/api/v1/check/ballot", &lie_json).await));
 
     // C. An honestly encrypted ballot, opened for a check (a Benaloh challenge), then sent to be signed.
     let (ballot, opening) = seal(&mut rng, &key, &def.election.id, tokyo, Choice::Candidate(3)).unwrap();
@@ -117,10 +124,6 @@ async fn a_hostile_page_gets_nothing_signed_that_the_helper_did_not_compute_and_
     outcomes
         .push(("C a challenged ballot sent to be signed", page.attack("/api/v1/sign/ballot", &challenged_json).await));
 
-    println!("attack | outcome\n--- | ---");
-    for (attack, outcome) in &outcomes {
-        println!("{attack} | {outcome}");
-    }
     let codes: Vec<&str> = outcomes.iter().map(|(_, o)| o.as_str()).collect();
     assert_eq!(
         codes,
