@@ -3,28 +3,29 @@
 //! inside an application request, `TaskMetrics::check`, the roll-change CSV. Never panics.
 #![no_main]
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use libfuzzer_sys::fuzz_target;
 use shared::api::{ApplicationInput, ApplicationRequest, CastRequest, LoginRequest, TaskMetrics};
 use shared::crypto::{application_message, auth_message, envelope_message};
+use shared::sealed::BallotOpening;
 use verifier::operator_api::SessionRequest;
 use verifier::operator_routes::{Cutoff, DocumentSwitch, PostalPapers, Reason, roll_csv_text};
 use verifier::registration::parse_roll_csv;
 
 fuzz_target!(|data: &[u8]| {
     // Voter API: POST /api/v1/session and /session/extend.
+    // Base64 fields are decoded while the body is read (`shared::wire::Base64`).
     if let Ok(login) = serde_json::from_slice::<LoginRequest>(data) {
-        if let Ok(nonce) = B64.decode(&login.nonce) {
-            let _ = auth_message(jp_ivote_fuzz::ORIGIN, &nonce);
-        }
-        let _ = (B64.decode(&login.certificate), B64.decode(&login.signature));
+        let _ = auth_message(jp_ivote_fuzz::ORIGIN, login.nonce.as_bytes());
     }
     // POST /api/v1/ballots.
-    if let Ok(cast) = serde_json::from_slice::<CastRequest>(data)
-        && let Ok(ciphertext) = B64.decode(&cast.ciphertext)
-    {
-        let _ = envelope_message(jp_ivote_fuzz::demo_election().id.as_str(), &cast.contest, &ciphertext);
+    if let Ok(cast) = serde_json::from_slice::<CastRequest>(data) {
+        let election = jp_ivote_fuzz::demo_election();
+        let _ = envelope_message(election.id.as_str(), cast.contest.as_str(), cast.ciphertext.as_bytes());
+        let _ = cast.sealed(&election.id).tracker();
+    }
+    // The card helper's POST /api/v1/sign/ballot and /check/ballot: a ballot's opening, re-encrypted and compared.
+    if let Ok(opening) = serde_json::from_slice::<BallotOpening>(data) {
+        let _ = opening.check(jp_ivote_fuzz::demo_election(), jp_ivote_fuzz::election_key());
     }
     // POST /api/v1/applications: the application is JSON text inside the JSON body.
     if let Ok(request) = serde_json::from_slice::<ApplicationRequest>(data) {

@@ -4,8 +4,6 @@
 //! (the browser's and the helper's); and the same bytes as a SubjectPublicKeyInfo of a card and an election key.
 #![no_main]
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use libfuzzer_sys::fuzz_target;
 use shared::api::CastRequest;
 use shared::crypto::{CardPublicKey, ElectionPublicKey, envelope_digest, envelope_message};
@@ -21,30 +19,26 @@ fuzz_target!(|data: &[u8]| {
 
     let Ok(cast) = serde_json::from_slice::<CastRequest>(data) else { return };
     let election = jp_ivote_fuzz::demo_election();
-    let _ = election.contest(&cast.contest);
-    // The verifier decodes each field with the standard base64 alphabet and refuses the body if one fails.
-    let (Ok(ciphertext), Ok(certificate), Ok(signature)) =
-        (B64.decode(&cast.ciphertext), B64.decode(&cast.certificate), B64.decode(&cast.signature))
-    else {
-        return;
-    };
+    let _ = election.contest(cast.contest.as_str());
+    // The body's base64 fields were decoded while it was read (`shared::wire::Base64`).
+    let (ciphertext, certificate, signature) = (&cast.ciphertext.0, &cast.certificate.0, &cast.signature.0);
     let _ = ciphertext.len() == jp_ivote_fuzz::election_key().ciphertext_len();
-    let digest = envelope_digest(election.id.as_str(), &cast.contest, &ciphertext);
+    let digest = envelope_digest(election.id.as_str(), cast.contest.as_str(), ciphertext);
     // As the verifier: the key comes from a certificate the trust store accepted.
-    if let Ok(checked) = jp_ivote_fuzz::trust_store().check(CertKind::Sign, &certificate, jp_ivote_fuzz::now()) {
-        let message = envelope_message(election.id.as_str(), &cast.contest, &ciphertext);
-        let by_verifier = checked.verify_signature(&message, &signature).is_ok();
-        if let Ok(spki) = jpki::spki_der(&certificate)
+    if let Ok(checked) = jp_ivote_fuzz::trust_store().check(CertKind::Sign, certificate, jp_ivote_fuzz::now()) {
+        let message = envelope_message(election.id.as_str(), cast.contest.as_str(), ciphertext);
+        let by_verifier = checked.verify_signature(&message, signature).is_ok();
+        if let Ok(spki) = jpki::spki_der(certificate)
             && let Ok(key) = CardPublicKey::from_spki_der(&spki)
         {
-            let by_shared = key.verify_digest(&digest, &signature).is_ok();
+            let by_shared = key.verify_digest(&digest, signature).is_ok();
             assert_eq!(by_verifier, by_shared, "the verifier (ring) and shared::crypto (rsa) disagree on a signature");
         }
     }
     // And straight from any certificate, so that signatures reach RSA verification without a trusted chain.
-    if let Ok(spki) = jpki::spki_der(&certificate)
+    if let Ok(spki) = jpki::spki_der(certificate)
         && let Ok(key) = CardPublicKey::from_spki_der(&spki)
     {
-        let _ = key.verify_digest(&digest, &signature);
+        let _ = key.verify_digest(&digest, signature);
     }
 });
