@@ -39,7 +39,7 @@ async fn voter_logs_in_chooses_confirms_signs_and_gets_a_receipt() {
     assert!(tracker.chars().all(|c| c.is_ascii_hexdigit()));
     let voted = b.wait_text("#contest-tokyo .status", |t| !t.is_empty()).await.unwrap();
     assert_eq!(voted, "投票済み");
-    assert!(b.client.find(Locator::Css("#contest-tokyo button")).await.is_err(), "no second vote is offered");
+    assert!(b.client.find(Locator::Css("#contest-tokyo button.choose")).await.is_err(), "no second vote is offered");
     b.screenshot("vote-receipt").await.unwrap();
 
     // National PR, found by free-word search (katakana query for a hiragana reading) in the drum roll.

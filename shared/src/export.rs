@@ -12,6 +12,7 @@
 //!   ([`crate::crypto::wrap_batch_key`]) and its sealed entries. The manifest counts and digests them too; the
 //!   counting tool unwraps the key in the HSM and counts them with the rest.
 
+use crate::wire::Base64;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -123,8 +124,6 @@ pub fn contest_entry(
     ciphertexts: &[Vec<u8>],
     unopened: &[Unopened],
 ) -> (ContestManifest, ContestBallots) {
-    use base64::Engine;
-    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
     let mut trackers: Vec<String> = ciphertexts.iter().map(|ct| crate::crypto::tracker(ct)).collect();
     let manifest = ContestManifest {
         contest_id: contest_id.to_string(),
@@ -142,13 +141,13 @@ pub fn contest_entry(
     };
     let ballots = ContestBallots {
         contest_id: contest_id.to_string(),
-        ciphertexts: ciphertexts.iter().map(|ct| b64(ct)).collect(),
+        ciphertexts: ciphertexts.iter().map(|ct| Base64(ct.clone())).collect(),
         unopened: unopened
             .iter()
             .map(|u| UnopenedBatchFile {
                 batch: hex::encode(u.batch),
-                wrapped_key: b64(&u.wrapped_key),
-                entries: u.entries.iter().map(|e| b64(e)).collect(),
+                wrapped_key: Base64(u.wrapped_key.clone()),
+                entries: u.entries.iter().map(|e| Base64(e.clone())).collect(),
             })
             .collect(),
     };
@@ -210,7 +209,7 @@ pub struct ContestBallots {
     /// The contest.
     pub contest_id: String,
     /// Ciphertexts, base64, in tracker order.
-    pub ciphertexts: Vec<String>,
+    pub ciphertexts: Vec<Base64>,
     /// The contest's unopened batches, in the manifest's order.
     pub unopened: Vec<UnopenedBatchFile>,
 }
@@ -222,9 +221,9 @@ pub struct UnopenedBatchFile {
     /// The batch id (hex).
     pub batch: String,
     /// The batch key wrapped under the election key, base64.
-    pub wrapped_key: String,
+    pub wrapped_key: Base64,
     /// The sealed entries, base64.
-    pub entries: Vec<String>,
+    pub entries: Vec<Base64>,
 }
 
 /// `GET /api/v1/elections/current/ballot-box` after the close.

@@ -58,6 +58,14 @@ pub enum CertKind {
 }
 
 impl CertKind {
+    /// The kind as stored beside a voter's certificate (`voter_certs.kind`).
+    pub fn code(self) -> &'static str {
+        match self {
+            CertKind::Auth => "auth",
+            CertKind::Sign => "sign",
+        }
+    }
+
     fn noun(self) -> &'static str {
         match self {
             CertKind::Auth => "authentication",

@@ -542,14 +542,13 @@ pub fn import_voters(db: &Db, trust: &TrustStore, file: &Path) -> anyhow::Result
         let at = || format!("{} line {}", file.display(), i + 1);
         let rec: VoterRecord = serde_json::from_str(line).with_context(at)?;
         let mut certs = Vec::new();
-        for (kind, list, name) in
-            [(CertKind::Auth, &rec.auth_certificates, "auth"), (CertKind::Sign, &rec.sign_certificates, "sign")]
-        {
+        for (kind, list) in [(CertKind::Auth, &rec.auth_certificates), (CertKind::Sign, &rec.sign_certificates)] {
             for b64 in list {
                 let der = B64.decode(b64).with_context(at)?;
-                let checked =
-                    trust.check(kind, &der, now).map_err(|e| anyhow::anyhow!("{}: {name} certificate: {e}", at()))?;
-                certs.push((checked.fingerprint, name, checked.serial));
+                let checked = trust
+                    .check(kind, &der, now)
+                    .map_err(|e| anyhow::anyhow!("{}: {} certificate: {e}", at(), kind.code()))?;
+                certs.push((checked.fingerprint, kind, checked.serial));
             }
         }
         anyhow::ensure!(

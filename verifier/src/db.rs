@@ -582,7 +582,7 @@ impl Db {
     pub fn add_voter(
         &self,
         voter: &Voter,
-        certs: &[(String, &'static str, String)],
+        certs: &[(String, crate::certs::CertKind, String)],
         actor: &str,
         now: DateTime<Utc>,
     ) -> rusqlite::Result<()> {
@@ -597,7 +597,7 @@ impl Db {
             for (fingerprint, kind, serial) in certs {
                 tx.execute(
                     "INSERT OR REPLACE INTO voter_certs (fingerprint, person_id, kind, serial) VALUES (?1, ?2, ?3, ?4)",
-                    params![fingerprint, voter.person_id, kind, serial],
+                    params![fingerprint, voter.person_id, kind.code(), serial],
                 )?;
             }
             let detail = serde_json::json!({ "person": voter.person_id, "municipality": voter.municipality, "certificates": certs.len() });
@@ -606,14 +606,14 @@ impl Db {
         })
     }
 
-    /// Finds the registered voter holding a certificate (by fingerprint) of a kind (`auth` or `sign`).
-    pub fn voter_by_cert(&self, fingerprint: &str, kind: &str) -> rusqlite::Result<Option<Voter>> {
+    /// Finds the registered voter holding a certificate (by fingerprint) of a kind.
+    pub fn voter_by_cert(&self, fingerprint: &str, kind: crate::certs::CertKind) -> rusqlite::Result<Option<Voter>> {
         self.read(|c| {
             c.prepare_cached(
                 "SELECT v.person_id, v.municipality, v.districts FROM voter_certs c JOIN voters v USING (person_id)
                  WHERE c.fingerprint = ?1 AND c.kind = ?2",
             )?
-            .query_row(params![fingerprint, kind], |r| {
+            .query_row(params![fingerprint, kind.code()], |r| {
                 let districts: String = r.get(2)?;
                 Ok(Voter {
                     person_id: r.get(0)?,

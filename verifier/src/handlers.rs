@@ -231,7 +231,7 @@ fn login_checks(
 ) -> Result<(Session, String), Refusal> {
     let (checked, cert) = verified_card(state, req, now)?;
     let applying = req.purpose.unwrap_or_default() == Purpose::Apply;
-    let voter = state.db.voter_by_cert(&checked.fingerprint, "auth").map_err(storage_refusal)?;
+    let voter = state.db.voter_by_cert(&checked.fingerprint, CertKind::Auth).map_err(storage_refusal)?;
     let card = card_id(&checked)?;
     let pending = crate::sessions::Session {
         voter: None,
@@ -368,7 +368,7 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
     }
     let trust = state.trust.as_ref().ok_or_else(|| cert_refusal(&CertError::UnknownCa))?;
     let checked = trust.check(CertKind::Sign, req.certificate.as_bytes(), now).map_err(|e| cert_refusal(&e))?;
-    let holder = state.db.voter_by_cert(&checked.fingerprint, "sign").map_err(storage_refusal)?;
+    let holder = state.db.voter_by_cert(&checked.fingerprint, CertKind::Sign).map_err(storage_refusal)?;
     if holder.as_ref().map(|v| v.person_id.as_str()) != Some(voter.person_id.as_str()) {
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,

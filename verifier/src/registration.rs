@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use shared::api::ApplicationInput;
 
 use crate::audit;
+use crate::certs::CertKind;
 use crate::db::Db;
 use crate::operators::{Operator, Role};
 
@@ -446,10 +447,10 @@ fn accept_in(tx: &Connection, op: &Operator, receipt_no: &str, now: DateTime<Utc
             [receipt_no],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
-        for (fp, kind, serial) in [(auth_fp, "auth", auth_serial), (sign_fp, "sign", sign_serial)] {
+        for (fp, kind, serial) in [(auth_fp, CertKind::Auth, auth_serial), (sign_fp, CertKind::Sign, sign_serial)] {
             tx.execute(
                 "INSERT OR REPLACE INTO voter_certs (fingerprint, person_id, kind, serial) VALUES (?1, ?2, ?3, ?4)",
-                params![fp, person_id, kind, serial],
+                params![fp, person_id, kind.code(), serial],
             )?;
         }
         crate::notify::enqueue(

@@ -8,8 +8,6 @@ mod support;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use chrono::Utc;
 use shared::election::{Choice, Election};
 use shared::export::{ExportFile, Manifest, PublishedBallotBox, content_digest, tracker_root};
@@ -147,7 +145,7 @@ async fn export_after_close_with_signed_manifest_and_published_digest() {
     let manifest: Manifest = serde_json::from_str(&file.manifest).unwrap();
     assert_eq!((manifest.contests.len(), manifest.contests[0].count), (1, 7));
     assert_eq!(manifest.key_fingerprint, election_key.fingerprint());
-    let exported: Vec<Vec<u8>> = file.ballots[0].ciphertexts.iter().map(|c| B64.decode(c).unwrap()).collect();
+    let exported: Vec<Vec<u8>> = file.ballots[0].ciphertexts.iter().map(|c| c.0.clone()).collect();
     let mut trackers: Vec<String> = exported.iter().map(|c| shared::crypto::tracker(c)).collect();
     assert!(trackers.windows(2).all(|w| w[0] < w[1]), "ciphertexts are in tracker order");
     assert_eq!(manifest.contests[0].content_digest, content_digest(&exported));

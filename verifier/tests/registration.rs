@@ -370,7 +370,7 @@ fn record_after_the_close_per_municipality() {
             .db
             .add_voter(
                 &voter,
-                &[(fingerprint(&v.card.auth_cert_der), "auth", v.card.auth_serial.clone())],
+                &[(fingerprint(&v.card.auth_cert_der), verifier::certs::CertKind::Auth, v.card.auth_serial.clone())],
                 "test",
                 Utc::now(),
             )

@@ -6,8 +6,6 @@
 use std::path::Path;
 use std::process::Command;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD as B64;
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use shared::ballot::{self, BALLOT_LEN};
@@ -192,7 +190,11 @@ pub fn export(dir: &Path, key: &ElectionPublicKey, contests: &[(String, Vec<Vec<
     assert_eq!(order, ["tokyo", "national-pr", "tokyo-1", "tokyo-block", "review"]);
     for ((cid, cts), b) in contests.iter().zip(&file.ballots) {
         assert_eq!(&b.contest_id, cid);
-        assert_eq!(b.ciphertexts, cts.iter().map(|ct| B64.encode(ct)).collect::<Vec<_>>(), "tracker order");
+        assert_eq!(
+            b.ciphertexts,
+            cts.iter().map(|ct| shared::wire::Base64(ct.clone())).collect::<Vec<_>>(),
+            "tracker order"
+        );
     }
     (file, export_key.public_hex())
 }

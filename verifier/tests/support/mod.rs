@@ -95,8 +95,8 @@ pub fn register(db: &Db, v: &TestVoter, districts: &[&str]) {
         districts: districts.iter().map(|d| d.to_string()).collect(),
     };
     let certs = vec![
-        (fingerprint(&v.card.auth_cert_der), "auth", v.card.auth_serial.clone()),
-        (fingerprint(&v.card.sign_cert_der), "sign", v.card.sign_serial.clone()),
+        (fingerprint(&v.card.auth_cert_der), verifier::certs::CertKind::Auth, v.card.auth_serial.clone()),
+        (fingerprint(&v.card.sign_cert_der), verifier::certs::CertKind::Sign, v.card.sign_serial.clone()),
     ];
     db.add_voter(&voter, &certs, "test", Utc::now()).unwrap();
 }

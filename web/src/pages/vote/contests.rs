@@ -28,7 +28,7 @@ pub(super) fn contests_html(lang: Lang, b: &BallotView, state: &UseReducerHandle
                                 { receipt::receipt_html(lang, &b.election_id, &cv.contest, r) }
                             }
                         } else {
-                            <button onclick={open}>{ t(lang, "選ぶ", "Choose") }</button>
+                            <button class="choose" onclick={open}>{ t(lang, "選ぶ", "Choose") }</button>
                         }
                     </li>
                 }
