@@ -53,6 +53,7 @@ pub struct Helper {
     ops: Operations,
     http: reqwest::Client,
     challenged: Challenged,
+    pinned_keys: Vec<String>,
     allowed_origins: Vec<String>,
     port: u16,
 }
@@ -60,12 +61,25 @@ pub struct Helper {
 impl Helper {
     /// Makes the state for a helper listening on `port` that answers `allowed_origins`.
     pub fn new(card: Arc<dyn CardBackend>, allowed_origins: Vec<String>, port: u16) -> Arc<Helper> {
+        Helper::with_pinned_keys(card, allowed_origins, port, Vec::new())
+    }
+
+    /// As [`Helper::new`], accepting ballots only under these election key fingerprints (none: any key the
+    /// voting site serves).
+    pub fn with_pinned_keys(
+        card: Arc<dyn CardBackend>,
+        allowed_origins: Vec<String>,
+        port: u16,
+        pinned_keys: Vec<String>,
+    ) -> Arc<Helper> {
+        let pinned_keys = pinned_keys.into_iter().map(|k| k.trim().to_ascii_lowercase()).collect();
         let allowed_origins = allowed_origins.into_iter().map(|o| o.trim_end_matches('/').to_string()).collect();
         Arc::new(Helper {
             card,
             ops: Operations::default(),
             http: crate::requests::client(),
             challenged: Challenged::default(),
+            pinned_keys,
             allowed_origins,
             port,
         })
@@ -110,6 +124,7 @@ async fn checked_ballot(
     opening: &BallotOpening,
 ) -> Result<crate::requests::CheckedBallot, Rejection> {
     let (election, key) = crate::requests::fetch_definition(&h.http, origin).await.map_err(refused)?;
+    crate::requests::check_pinned(&key, &h.pinned_keys).map_err(refused)?;
     let checked = crate::requests::ballot(opening, &election, &key).map_err(|r| {
         if r.1 == "BALLOT_MISMATCH" {
             tracing::warn!(origin, "a page asked to sign a ballot that does not hold the choice it claims");

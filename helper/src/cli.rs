@@ -41,6 +41,11 @@ struct ServeArgs {
     /// An origin (the verifier's, e.g. https://vote.example.jp) allowed to use the helper; repeat for more.
     #[arg(long = "allowed-origin", env = "CARD_HELPER_ALLOWED_ORIGINS", value_delimiter = ',', required = true)]
     allowed_origins: Vec<String>,
+    /// The election key fingerprints (hex SHA-256 of the SubjectPublicKeyInfo, as published by the election
+    /// administration) that a ballot may be encrypted under; repeat for more. When given, the helper refuses to sign
+    /// or check a ballot under any other key, even one the voting site serves (`ELECTION_KEY_NOT_PINNED`).
+    #[arg(long = "election-key-fingerprint", env = "CARD_HELPER_ELECTION_KEYS", value_delimiter = ',')]
+    election_keys: Vec<String>,
     /// A soft card file (demos, tests, UX labs).
     #[arg(long, conflicts_with = "pkcs11_module", required_unless_present = "pkcs11_module")]
     soft_card: Option<PathBuf>,
@@ -242,7 +247,7 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .await
             .with_context(|| format!("cannot listen on 127.0.0.1:{}", args.port))?;
         let port = listener.local_addr()?.port();
-        let helper = crate::api::Helper::new(card, args.allowed_origins.clone(), port);
+        let helper = crate::api::Helper::with_pinned_keys(card, args.allowed_origins.clone(), port, args.election_keys);
         tracing::info!(port, origins = ?args.allowed_origins, "card helper listening");
         println!("card-helper: listening on http://127.0.0.1:{port}/");
         warp::serve(crate::api::routes(helper))

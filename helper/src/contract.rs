@@ -21,7 +21,8 @@ const COMMON: &[(u16, &str)] = &[
 const STARTS: &[(u16, &str)] = &[(411, "LENGTH_REQUIRED"), (413, "TOO_LARGE"), (429, "BUSY")];
 
 /// Refusals of a ballot the helper checks before it signs or shows it.
-const BALLOT: &[(u16, &str)] = &[(422, "BALLOT_MISMATCH"), (502, "ELECTION_UNAVAILABLE")];
+const BALLOT: &[(u16, &str)] =
+    &[(422, "BALLOT_MISMATCH"), (502, "ELECTION_UNAVAILABLE"), (502, "ELECTION_KEY_NOT_PINNED")];
 
 /// Refusals of a call about an operation.
 const ABOUT: &[(u16, &str)] =

@@ -88,6 +88,22 @@ pub async fn fetch_definition(http: &reqwest::Client, origin: &str) -> Result<(E
     Ok((def.election, key))
 }
 
+/// Refuses a key whose fingerprint is not among the pinned ones (when any are pinned).
+pub fn check_pinned(key: &ElectionPublicKey, pinned: &[String]) -> Result<(), Refused> {
+    let fingerprint = key.fingerprint();
+    if pinned.is_empty() || pinned.contains(&fingerprint) {
+        return Ok(());
+    }
+    Err(Refused(
+        StatusCode::BAD_GATEWAY,
+        "ELECTION_KEY_NOT_PINNED",
+        format!(
+            "The voting site's election key ({fingerprint}) is not the one this card helper was given. Do not vote \
+             now: report it to your election committee."
+        ),
+    ))
+}
+
 /// The HTTP client the helper reads elections with: short timeouts, no redirects, no cookies.
 pub fn client() -> reqwest::Client {
     reqwest::Client::builder()
@@ -212,6 +228,16 @@ mod tests {
         assert_eq!(application(&bad).unwrap_err().1, "MALFORMED");
         let extra = text.replace("}", r#","digest":"00"}"#);
         assert_eq!(application(&extra).unwrap_err().1, "MALFORMED", "unknown fields are refused, as the verifier does");
+    }
+
+    #[test]
+    fn a_key_that_is_not_pinned_is_refused_when_keys_are_pinned() {
+        let key = ElectionPublicKey::from_pem(include_str!("../../shared/tests/data/test-election-key.pub.pem"))
+            .expect("the committed test key");
+        assert!(check_pinned(&key, &[]).is_ok(), "no pin: the site's key");
+        assert!(check_pinned(&key, &[key.fingerprint()]).is_ok());
+        let other = check_pinned(&key, &["00".repeat(32)]).unwrap_err();
+        assert_eq!((other.0, other.1), (StatusCode::BAD_GATEWAY, "ELECTION_KEY_NOT_PINNED"));
     }
 
     #[test]

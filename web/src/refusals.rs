@@ -186,6 +186,11 @@ fn specific(code: &str) -> Option<(&'static str, &'static str)> {
              before anything was encrypted. Nothing was recorded. Do not continue voting; report this to your \
              municipal election committee.",
         ),
+        "ELECTION_KEY_NOT_PINNED" => (
+            "警告：投票サイトの選挙の公開鍵が、カードヘルパーに設定された公表済みの鍵と違います。投票は署名も記録もされていません。投票を続けないで、市区町村選挙管理委員会に連絡してください。",
+            "Warning: the voting site's election key is not the published key the card helper was given. Nothing was \
+             signed or recorded. Do not continue voting; report this to your municipal election committee.",
+        ),
         "KEY_CHANGED" => (
             "警告：ログインした後で選挙の公開鍵が変わりました。選挙の途中で鍵が変わることはないため、投票を止めました。すでに受け付けた投票はそのままです。投票を続けないで、市区町村選挙管理委員会に連絡してください。",
             "Warning: the election key changed after you logged in. It never changes during an election, so voting was \
@@ -198,7 +203,8 @@ fn specific(code: &str) -> Option<(&'static str, &'static str)> {
 
 /// The codes that mean the voting page, the verifier or the election key cannot be trusted: the voter is told not
 /// to continue and to report it, and is not offered to start again.
-pub const TAMPERING: [&str; 4] = ["BALLOT_MISMATCH", "TRACKER_MISMATCH", "KEY_MISMATCH", "KEY_CHANGED"];
+pub const TAMPERING: [&str; 5] =
+    ["BALLOT_MISMATCH", "TRACKER_MISMATCH", "KEY_MISMATCH", "KEY_CHANGED", "ELECTION_KEY_NOT_PINNED"];
 
 /// Returns whether a code means that something cannot be trusted ([`TAMPERING`]).
 pub fn is_tampering(code: &str) -> bool {
@@ -249,6 +255,7 @@ mod tests {
             "TRACKER_MISMATCH",
             "KEY_MISMATCH",
             "KEY_CHANGED",
+            "ELECTION_KEY_NOT_PINNED",
         ] {
             let (ja, en) = specific(code).unwrap_or_else(|| panic!("{code} has no message of its own"));
             assert!(!ja.is_empty() && !en.is_empty() && ja != en, "{code}");
