@@ -241,8 +241,8 @@ fn the_report_holds_the_right_numbers() {
     let csv = std::fs::read_to_string(out.path().join("tasks.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 8);
     assert!(csv.lines().next().unwrap().starts_with("election_id,participant,contest_kind,assigned,selection"));
-    assert!(csv.contains(",list,scroll,first,9,10000,20000,2,2,4,1,5,true\n"), "{csv}");
-    assert!(csv.contains(",initial_letter_select,one_screen,first,9,2000,4000,0,2,4,1,,\n"), "{csv}");
+    assert!(csv.contains(",list,scroll,first,9,10000,20000,2,2,4,1,5,true,1\n"), "{csv}");
+    assert!(csv.contains(",initial_letter_select,one_screen,first,9,2000,4000,0,2,4,1,,,1\n"), "{csv}");
     let index = std::fs::read_to_string(out.path().join("index.html")).unwrap();
     assert!(
         index.contains("<th scope=\"row\">list × scroll</th><td>4</td><td>4</td><td>4.5</td><td>9.0</td>"),
