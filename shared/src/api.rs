@@ -168,7 +168,8 @@ mod tests {
     }
 }
 
-/// `POST /api/v1/session/challenge`: a single-use nonce (base64, 32 bytes) valid for `expires_in` seconds.
+/// `POST /api/v1/session/challenge`: a single-use nonce (base64, 48 bytes: issue time, random, and the server's MAC, so
+/// that the server stores nothing until a card has signed it) valid for `expires_in` seconds.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Challenge {

@@ -159,6 +159,8 @@ pub struct TrustStore {
     sign: Vec<TrustAnchor<'static>>,
     crls: RwLock<Crls>,
     cache: RwLock<HashMap<(CertKind, [u8; 32]), CacheEntry>>,
+    /// SHA-256 of the CRL files last installed by [`TrustStore::refresh_from_dir`], per kind.
+    crl_files: std::sync::Mutex<HashMap<CertKind, [u8; 32]>>,
 }
 
 impl std::fmt::Debug for TrustStore {
@@ -218,7 +220,13 @@ impl TrustStore {
             auth: load_crls(CertKind::Auth, &auth, auth_crls_der)?,
             sign: load_crls(CertKind::Sign, &sign, sign_crls_der)?,
         };
-        Ok(TrustStore { auth, sign, crls: RwLock::new(crls), cache: RwLock::new(HashMap::new()) })
+        Ok(TrustStore {
+            auth,
+            sign,
+            crls: RwLock::new(crls),
+            cache: RwLock::new(HashMap::new()),
+            crl_files: std::sync::Mutex::default(),
+        })
     }
 
     /// From a folder laid out as card_helper::pki writes it: auth-ca.pem, sign-ca.pem, auth.crl.pem, sign.crl.pem
@@ -234,6 +242,28 @@ impl TrustStore {
         };
         TrustStore::new(&read("auth-ca.pem")?, &crls("auth.crl.pem")?, &read("sign-ca.pem")?, &crls("sign.crl.pem")?)
             .with_context(|| format!("loading the card CAs and CRLs from {}", dir.display()))
+    }
+
+    /// Re-reads `auth.crl.pem` and `sign.crl.pem` from the trust folder while serving (issue 19) and installs a
+    /// file that changed, so that a card revoked during the 12 days is refused without a restart (sessions are not
+    /// touched). Returns the kinds replaced. A file that cannot be read or verified is an error and the CRLs in
+    /// force stay (fail closed once their nextUpdate passes: `CRL_UNAVAILABLE`).
+    pub fn refresh_from_dir(&self, dir: &Path) -> anyhow::Result<Vec<CertKind>> {
+        let mut replaced = Vec::new();
+        for (kind, name) in [(CertKind::Auth, "auth.crl.pem"), (CertKind::Sign, "sign.crl.pem")] {
+            let path = dir.join(name);
+            let pem = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+            let digest: [u8; 32] = Sha256::digest(pem.as_bytes()).into();
+            let mut files = self.crl_files.lock().unwrap_or_else(PoisonError::into_inner);
+            if files.get(&kind) == Some(&digest) {
+                continue;
+            }
+            let der = crls_from_pem(&pem).with_context(|| format!("reading {}", path.display()))?;
+            self.replace_crls(kind, &der).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            files.insert(kind, digest);
+            replaced.push(kind);
+        }
+        Ok(replaced)
     }
 
     /// Replaces the CRLs of one kind (DER, one or more) and forgets every cached check; on error the current CRLs

@@ -247,7 +247,23 @@ struct ServeArgs {
     /// pool, and more are left for the counting tool to open if the verifier stops.
     #[arg(long, env = "VERIFIER_BALLOT_BOX_BATCH", default_value_t = ballot_box::DEFAULT_BATCH)]
     ballot_box_batch: usize,
-    /// Mark the session cookie Secure (set this behind TLS).
+    /// The site's certificate chain (PEM): the verifier then serves voters over TLS itself (HSTS, Secure cookie).
+    /// Without it the voter listener must be loopback (demos, tests).
+    #[arg(long, env = "VERIFIER_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The key of `--tls-cert` (PEM).
+    #[arg(long, env = "VERIFIER_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Open voter connections at most; one more is closed at once.
+    #[arg(long, env = "VERIFIER_MAX_CONNECTIONS", default_value_t = 20_000)]
+    max_connections: usize,
+    /// Seconds for a request's head to arrive (slowloris).
+    #[arg(long, env = "VERIFIER_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
+    header_timeout_seconds: u64,
+    /// Seconds for a whole request, body included, to be answered (408 after).
+    #[arg(long, env = "VERIFIER_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    request_timeout_seconds: u64,
+    /// Mark the session cookie Secure even when the public origin is not https (it always is when it is).
     #[arg(long, env = "VERIFIER_SECURE_COOKIES")]
     secure_cookies: bool,
     /// UX research in a practice election: the selection mode participants get (list, free_word_search,
@@ -567,6 +583,47 @@ pub fn import_voters(db: &Db, trust: &TrustStore, file: &Path) -> anyhow::Result
 /// disk, few enough that their stacks and arenas stay small.
 const BLOCKING_THREADS: usize = 32;
 
+/// Re-reads the card CRLs (every minute while serving, issue 19). A list that changed is installed and audited; one
+/// that cannot be read or verified raises an operator alarm (an error log line and an audit row) and the lists in
+/// force stay; a list within an hour of its nextUpdate raises the same alarm, since after it logins and casts fail
+/// closed with `CRL_UNAVAILABLE`.
+async fn refresh_crls(
+    trust: &Arc<TrustStore>,
+    dir: &std::path::Path,
+    db: &Arc<crate::db::Db>,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let (trust, dir, db) = (trust.clone(), dir.to_path_buf(), db.clone());
+    let _ = tokio::task::spawn_blocking(move || {
+        let (action, detail) = match trust.refresh_from_dir(&dir) {
+            Ok(kinds) if kinds.is_empty() => {
+                let stale: Vec<&str> = [CertKind::Auth, CertKind::Sign]
+                    .into_iter()
+                    .filter(|k| trust.crl_next_update(*k).is_some_and(|t| t < now + chrono::Duration::hours(1)))
+                    .map(CertKind::code)
+                    .collect();
+                if stale.is_empty() {
+                    return;
+                }
+                tracing::error!(?stale, "ALARM: a card CRL reaches its nextUpdate within the hour; publish a new one");
+                ("crl_stale", serde_json::json!({ "kinds": stale }))
+            }
+            Ok(kinds) => {
+                tracing::info!(kinds = ?kinds.iter().map(|k| k.code()).collect::<Vec<_>>(), "card CRLs refreshed");
+                ("crl_refreshed", serde_json::json!({ "kinds": kinds.iter().map(|k| k.code()).collect::<Vec<_>>() }))
+            }
+            Err(e) => {
+                tracing::error!(error = %format!("{e:#}"), "ALARM: the card CRLs could not be refreshed");
+                ("crl_refresh_failed", serde_json::json!({ "error": format!("{e:#}") }))
+            }
+        };
+        if let Err(e) = db.audit(now, crate::audit::SYSTEM, action, detail) {
+            tracing::error!(error = %e, "the CRL refresh could not be audited");
+        }
+    })
+    .await;
+}
+
 fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
     init_logging();
     let (db, election, key) = if args.demo {
@@ -586,6 +643,7 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
         (db, election, key)
     };
     let trust = args.trust_dir.as_deref().map(TrustStore::from_dir).transpose()?.map(Arc::new);
+    let trust_dir = args.trust_dir.clone();
     let research = crate::research::config_from_flags(
         args.research_selection.as_deref(),
         args.research_display.as_deref(),
@@ -597,13 +655,15 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
     }
     let mailer = Arc::new(crate::notify::Mailer::new(mail_config(&args)?)?);
     let config = Config {
+        secure_cookies: args.secure_cookies
+            || args.tls_cert.is_some()
+            || args.public_origin.as_deref().is_some_and(|o| o.starts_with("https://")),
         public_origin: args.public_origin.unwrap_or_else(|| format!("http://{}", args.listen)),
         session_lifetime: match args.session_seconds {
             Some(s) => chrono::Duration::seconds(s),
             None => chrono::Duration::minutes(args.session_minutes),
         },
         session_extensions: args.session_extensions,
-        secure_cookies: args.secure_cookies,
         card_helper_origin: args.card_helper_origin.clone(),
         research,
     };
@@ -631,12 +691,37 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().max_blocking_threads(BLOCKING_THREADS).build()?;
     let state_for_seal = state.clone();
-    let options = server::ServeOptions { listen: args.listen, web_dir: args.web_dir, state };
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::listener::tls_config(cert, key)?),
+        _ => None,
+    };
+    let limits = crate::listener::ListenerLimits {
+        max_connections: args.max_connections.max(1),
+        header_timeout: std::time::Duration::from_secs(args.header_timeout_seconds.max(1)),
+        request_timeout: std::time::Duration::from_secs(args.request_timeout_seconds.max(1)),
+    };
+    let options = server::ServeOptions { listen: args.listen, web_dir: args.web_dir, state, tls, limits };
     let db_for_mail = state_db_for_mail;
     let db_at_stop = state_for_seal.db.clone();
     let served = runtime.block_on(async move {
         // The voter port is bound (and said so) before the operator API starts.
         let voters = server::bind(options).await?;
+        // Used nonces and ended sessions are forgotten every minute, so that the tables stay at their live size.
+        let sessions = state_for_seal.sessions.clone();
+        let clock = state_for_seal.clock;
+        let db_for_failures = state_for_seal.db.clone();
+        let crl_refresh = state_for_seal.trust.clone().zip(trust_dir.clone());
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every.tick().await;
+                sessions.prune(clock.now());
+                if let Some((trust, dir)) = &crl_refresh {
+                    refresh_crls(trust, dir, &db_for_failures, clock.now()).await;
+                }
+                crate::handlers::write_login_failures(&db_for_failures, &sessions, clock.now()).await;
+            }
+        });
         tokio::spawn(server::seal_at_close(state_for_seal));
         // Notices are delivered in the background and retried until sent (R-REG-7).
         let _mail = crate::notify::spawn_delivery_loop(db_for_mail, mailer, std::time::Duration::from_secs(30));

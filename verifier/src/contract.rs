@@ -27,6 +27,12 @@ pub const COOKIE: &str = crate::handlers::SESSION_COOKIE;
 /// Refusals of a JSON body.
 const BODY: &[(u16, &str)] = &[(400, "MALFORMED"), (411, "LENGTH_REQUIRED"), (413, "TOO_LARGE")];
 
+/// Refusals of a state-changing request that a browser sent from another site (issue 19).
+const SAME_SITE: &[(u16, &str)] = &[(403, "ORIGIN_NOT_ALLOWED")];
+
+/// Refusals of a login's nonce, besides its certificate.
+const LOGIN: &[(u16, &str)] = &[(401, "CHALLENGE_UNKNOWN"), (503, "LOGIN_BUSY")];
+
 /// Refusals of a card certificate's check (chain, validity, usage, CRL).
 const CERTIFICATE: &[(u16, &str)] = &[
     (403, "CERT_MALFORMED"),
@@ -172,9 +178,10 @@ pub const VOTER: Contract = Contract {
             answer: Some(json::<LoginResponse>()),
             refusals: &[
                 BODY,
+                SAME_SITE,
                 CERTIFICATE,
+                LOGIN,
                 &[
-                    (401, "CHALLENGE_UNKNOWN"),
                     (401, "BAD_SIGNATURE"),
                     (403, "NOT_REGISTERED"),
                     (503, "LOGIN_UNAVAILABLE"),
@@ -197,7 +204,7 @@ pub const VOTER: Contract = Contract {
             request: None,
             ok: 200,
             answer: Some(json::<Empty>()),
-            refusals: &[],
+            refusals: &[SAME_SITE],
             links: &[],
         },
         Operation {
@@ -214,10 +221,11 @@ pub const VOTER: Contract = Contract {
             answer: Some(json::<LoginResponse>()),
             refusals: &[
                 BODY,
+                SAME_SITE,
                 CERTIFICATE,
                 SESSION,
+                LOGIN,
                 &[
-                    (401, "CHALLENGE_UNKNOWN"),
                     (401, "BAD_SIGNATURE"),
                     (403, "OTHER_CARD"),
                     (403, "EXTENSION_LIMIT"),
@@ -263,6 +271,7 @@ pub const VOTER: Contract = Contract {
             answer: Some(json::<CastReceipt>()),
             refusals: &[
                 BODY,
+                SAME_SITE,
                 CERTIFICATE,
                 SESSION,
                 &[
@@ -297,6 +306,7 @@ pub const VOTER: Contract = Contract {
             answer: Some(json::<ApplicationStatus>()),
             refusals: &[
                 BODY,
+                SAME_SITE,
                 CERTIFICATE,
                 SESSION,
                 &[
@@ -337,7 +347,7 @@ pub const VOTER: Contract = Contract {
             request: Some(json::<TaskMetrics>()),
             ok: 201,
             answer: Some(json::<Empty>()),
-            refusals: &[BODY, &[(403, "NOT_PRACTICE"), (503, "STORAGE_UNAVAILABLE")]],
+            refusals: &[BODY, SAME_SITE, &[(403, "NOT_PRACTICE"), (503, "STORAGE_UNAVAILABLE")]],
             links: &[],
         },
     ],

@@ -102,7 +102,35 @@ fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Refusal> {
     })
 }
 
+/// Refuses a state-changing request that a browser sent from another site (issue 19): an `Origin` that is not the
+/// public origin, or `Sec-Fetch-Site: cross-site`. A request with neither comes from no browser page, so it cannot
+/// carry a voter's cookie against their will. SameSite=Strict cookies are the second line.
+fn same_site(state: AppState) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    warp::header::optional::<String>("origin")
+        .and(warp::header::optional::<String>("sec-fetch-site"))
+        .and_then(move |origin: Option<String>, site: Option<String>| {
+            let allowed = origin.as_deref().is_none_or(|o| o == state.config.public_origin.trim_end_matches('/'))
+                && site.as_deref() != Some("cross-site");
+            async move {
+                if allowed {
+                    Ok(())
+                } else {
+                    Err(warp::reject::custom(Refusal::new(
+                        warp::http::StatusCode::FORBIDDEN,
+                        "ORIGIN_NOT_ALLOWED",
+                        "This request came from another site. Vote only on the official voting site.",
+                    )))
+                }
+            }
+        })
+        .untuple_one()
+}
+
 fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
+    let site = {
+        let s = state.clone();
+        move || same_site(s.clone())
+    };
     let with = move || {
         let s = state.clone();
         warp::any().map(move || s.clone())
@@ -111,13 +139,14 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
     let json_body = || warp::body::content_length_limit(MAX_BODY);
 
     // A JSON POST from a session: (cookie token, body, state).
-    let session_post = || warp::post().and(json_body()).and(cookie()).and(warp::body::bytes()).and(with());
+    let session_post = || warp::post().and(site()).and(json_body()).and(cookie()).and(warp::body::bytes()).and(with());
     // POST /api/v1/session/challenge
     let challenge =
         warp::path!("session" / "challenge").and(warp::post()).and(with()).map(|s: AppState| handlers::challenge(&s));
     // POST /api/v1/session
     let login = warp::path!("session")
         .and(warp::post())
+        .and(site())
         .and(json_body())
         .and(warp::body::bytes())
         .and(with())
@@ -130,6 +159,7 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
     // DELETE /api/v1/session
     let logout = warp::path!("session")
         .and(warp::delete())
+        .and(site())
         .and(cookie())
         .and(with())
         .map(|token, s: AppState| handlers::logout(&s, token));
@@ -156,6 +186,7 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
     // POST /api/v1/research/metrics
     let metrics = warp::path!("research" / "metrics")
         .and(warp::post())
+        .and(site())
         .and(json_body())
         .and(warp::body::bytes())
         .and(with())

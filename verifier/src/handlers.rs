@@ -47,7 +47,7 @@ use warp::http::StatusCode;
 
 use crate::certs::{CertError, CertKind};
 use crate::errors::Refusal;
-use crate::sessions::{Session, SessionError};
+use crate::sessions::{ChallengeError, Session, SessionError};
 
 /// The session cookie's name.
 pub const SESSION_COOKIE: &str = "vsession";
@@ -126,19 +126,38 @@ pub fn challenge(state: &AppState) -> Response {
 pub fn login(state: &AppState, req: LoginRequest) -> Result<Response, Refusal> {
     let now = state.clock.now();
     let result = login_checks(state, &req, now);
-    let (actor, action, detail) = match &result {
-        Ok((s, _)) => match &s.voter {
-            Some(v) => (format!("voter:{}", v.person_id), "login_succeeded", serde_json::json!({})),
-            None => {
-                let serial = s.applicant.as_ref().map(|a| a.serial.as_str());
-                (crate::audit::SYSTEM.to_string(), "applicant_login", serde_json::json!({ "serial": serial }))
-            }
-        },
-        Err(r) => (crate::audit::SYSTEM.to_string(), "login_failed", serde_json::json!({ "code": r.code })),
+    // A failed login writes nothing: anyone can send one, and the single writer is the voters'. It is counted in
+    // memory and the counts are audited once a minute (`write_login_failures`).
+    let (session, token) = result.inspect_err(|r| state.sessions.count_failure(r.code))?;
+    let (actor, action, detail) = match &session.voter {
+        Some(v) => (format!("voter:{}", v.person_id), "login_succeeded", serde_json::json!({})),
+        None => {
+            let serial = session.applicant.as_ref().map(|a| a.serial.as_str());
+            (crate::audit::SYSTEM.to_string(), "applicant_login", serde_json::json!({ "serial": serial }))
+        }
     };
     state.db.audit(now, &actor, action, detail).map_err(storage_refusal)?;
-    let (session, token) = result?;
     Ok(session_reply(state, &session, &token, StatusCode::CREATED))
+}
+
+/// Writes the failed logins counted since the last call as one audit row (`login_failures`, counts per refusal
+/// code); nothing when there were none. The serve loop calls it every minute, and at the stop.
+pub async fn write_login_failures(
+    db: &std::sync::Arc<crate::db::Db>,
+    sessions: &crate::sessions::Sessions,
+    now: chrono::DateTime<chrono::Utc>,
+) {
+    let counts = sessions.take_failures();
+    if counts.is_empty() {
+        return;
+    }
+    let db = db.clone();
+    let detail = serde_json::json!({ "counts": counts, "total": counts.values().sum::<u64>() });
+    let written =
+        tokio::task::spawn_blocking(move || db.audit(now, crate::audit::SYSTEM, "login_failures", detail)).await;
+    if !matches!(written, Ok(Ok(_))) {
+        tracing::error!("the login failure counts could not be audited");
+    }
 }
 
 /// The session's times and the cookie that carries its token (its Max-Age is the session's lifetime).
@@ -199,21 +218,31 @@ fn card_id(checked: &crate::certs::CheckedCert) -> Result<crate::sessions::CardI
     })
 }
 
-/// Checks a card login: the nonce was issued here and is unused, the certificate is a valid, unrevoked
-/// authentication certificate of a trusted CA, and it signed (origin, nonce). Returns the checked certificate.
+fn challenge_refusal(e: ChallengeError) -> Refusal {
+    match e {
+        ChallengeError::Unknown => Refusal::new(
+            StatusCode::UNAUTHORIZED,
+            "CHALLENGE_UNKNOWN",
+            "The login request expired or was already used. Start the login again.",
+        ),
+        ChallengeError::Busy => Refusal::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "LOGIN_BUSY",
+            "Too many logins are in progress. Wait a minute and log in again.",
+        ),
+    }
+}
+
+/// Checks a card login: the nonce was issued here, is within its time and unused, the certificate is a valid,
+/// unrevoked authentication certificate of a trusted CA, and it signed (origin, nonce); only then is the nonce
+/// used up (a failed login stores nothing). Returns the checked certificate.
 fn verified_card(
     state: &AppState,
     req: &LoginRequest,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<(crate::certs::CheckedCert, Vec<u8>), Refusal> {
     let (nonce, cert, sig) = (req.nonce.as_bytes(), req.certificate.as_bytes(), req.signature.as_bytes());
-    if !state.sessions.take_challenge(nonce, now) {
-        return Err(Refusal::new(
-            StatusCode::UNAUTHORIZED,
-            "CHALLENGE_UNKNOWN",
-            "The login request expired or was already used. Start the login again.",
-        ));
-    }
+    state.sessions.check_challenge(nonce, now).map_err(challenge_refusal)?;
     let trust = state.trust.as_ref().ok_or_else(|| {
         Refusal::new(StatusCode::SERVICE_UNAVAILABLE, "LOGIN_UNAVAILABLE", "Login is not configured on this server.")
     })?;
@@ -221,6 +250,7 @@ fn verified_card(
     checked.verify_signature(&auth_message(&state.config.public_origin, nonce), sig).map_err(|_| {
         Refusal::new(StatusCode::UNAUTHORIZED, "BAD_SIGNATURE", "The card's signature does not verify. Log in again.")
     })?;
+    state.sessions.consume_challenge(nonce, now).map_err(challenge_refusal)?;
     Ok((checked, cert.to_vec()))
 }
 
@@ -244,7 +274,8 @@ fn login_checks(
         // An applicant session: any valid card may apply or see its own applications (R-REG-1, R-REG-2).
         let applicant = crate::sessions::ApplicantCard { serial: checked.serial.clone(), certificate: cert.clone() };
         let session = crate::sessions::Session { voter, applicant: Some(applicant.into()), ..pending };
-        let (token, clock) = state.sessions.start(session.clone(), now, state.config.session_lifetime);
+        let (token, clock) =
+            state.sessions.start(session.clone(), now, state.config.session_lifetime).map_err(challenge_refusal)?;
         return Ok((crate::sessions::Session { clock, ..session }, token));
     }
     let not_registered = || {
@@ -260,7 +291,8 @@ fn login_checks(
         return Err(not_registered());
     }
     let session = crate::sessions::Session { voter: Some(voter), ..pending };
-    let (token, clock) = state.sessions.start(session.clone(), now, state.config.session_lifetime);
+    let (token, clock) =
+        state.sessions.start(session.clone(), now, state.config.session_lifetime).map_err(challenge_refusal)?;
     Ok((crate::sessions::Session { clock, ..session }, token))
 }
 

@@ -3,6 +3,8 @@
 //! Map:
 //! - [`cli`]: the `verifier` command line (`serve`, `election check`).
 //! - [`server`]: binds, serves until Ctrl-C, logs as JSON.
+//! - [`listener`]: the voter listener on the open internet: TLS in the verifier itself, a connection cap, and
+//!   deadlines for the request head and the whole request (issue 19).
 //! - [`filters`]: one warp filter per endpoint, documented by its HTTP line; [`handlers`] answer them.
 //! - [`errors`]: every refusal as `{code, message}` with a stable code and a sentence saying what to do.
 //! - [`web`]: the built voter app, served with a strict Content-Security-Policy.
@@ -10,7 +12,8 @@
 //! - [`demo`]: the embedded demo election, re-dated so that voting is open now.
 //! - [`db`]: the one SQLite file; the ballot box's secrecy is a property of its schema (R-VOTE-8).
 //! - [`audit`]: the hash-chained audit log (R-SEC-5).
-//! - [`sessions`]: login challenges and sessions, in memory only (R-VOTE-4, R-VOTE-5).
+//! - [`sessions`]: stateless login challenges, bounded sessions and failed-login counts, in memory only (R-VOTE-4,
+//!   R-VOTE-5, issue 19).
 //! - [`registration`]: applications, switches, the roll, history, cross-channel checks, the record (R-REG-*).
 //! - [`notify`]: e-mail notices to voters (R-REG-7), queued in the database and retried until sent.
 //! - [`research`]: UX research in practice elections only: mode assignment, anonymous task metrics, mock
@@ -35,6 +38,7 @@ pub mod demo;
 pub mod errors;
 pub mod filters;
 pub mod handlers;
+pub mod listener;
 pub mod notify;
 pub mod operator_api;
 pub mod operator_auth;

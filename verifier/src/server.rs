@@ -15,6 +15,10 @@ pub struct ServeOptions {
     pub web_dir: Option<PathBuf>,
     /// Everything the handlers read.
     pub state: AppState,
+    /// The site's certificate and key, when the verifier terminates TLS itself (`--tls-cert`, `--tls-key`).
+    pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
+    /// Connection cap and timeouts.
+    pub limits: crate::listener::ListenerLimits,
 }
 
 /// Loads the voter app and binds the voter port, then prints `verifier: listening on http://ADDR/`, so that scripts
@@ -31,10 +35,17 @@ pub async fn bind(opts: ServeOptions) -> anyhow::Result<impl Future<Output = any
         .await
         .with_context(|| format!("cannot listen on {}", opts.listen))?;
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, election = %state.election.id, "verifier listening");
-    println!("verifier: listening on http://{addr}/");
+    anyhow::ensure!(
+        opts.tls.is_some() || addr.ip().is_loopback(),
+        "the voter listener {addr} is not loopback: give --tls-cert and --tls-key (plain HTTP is for loopback demos \
+         and tests only)"
+    );
+    let scheme = if opts.tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, election = %state.election.id, scheme, "verifier listening");
+    println!("verifier: listening on {scheme}://{addr}/");
+    let routes = filters::routes(state, app);
     Ok(async move {
-        warp::serve(filters::routes(state, app)).incoming(listener).graceful(shutdown()).run().await;
+        crate::listener::serve(listener, routes, opts.tls, opts.limits, shutdown()).await;
         tracing::info!("verifier stopped");
         Ok(())
     })

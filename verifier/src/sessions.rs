@@ -2,6 +2,15 @@
 //! reaches the disk, let alone a ballot (R-VOTE-8). Sessions end a fixed time after login (R-VOTE-4); the voter
 //! may extend one a limited number of times by logging in again with the same card (WCAG 2.2.1 Timing
 //! Adjustable), which restarts the fixed time from the new login.
+//!
+//! Challenges are stateless (issue 19): a nonce is its issue time, 8 random bytes and an HMAC under a key that lives
+//! only in this process, so issuing one stores nothing and takes no lock, and no flood of challenges can crowd out
+//! a voter's. A nonce is single-use through [`Sessions::consume_challenge`], which records only nonces over which
+//! a card's signature verified: a login that fails costs no memory. Caps, and what happens there:
+//! - used nonces: at most [`MAX_USED_CHALLENGES`] within their 5 minutes (each one a real card's login); past the
+//!   cap a login is refused (`LOGIN_BUSY`, try again in a minute) rather than a nonce forgotten early;
+//! - sessions: at most [`MAX_SESSIONS`] live ones (the whole roll logged in at once); past the cap a login is
+//!   refused the same way.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -13,8 +22,15 @@ use crate::db::Voter;
 
 /// How long a login challenge is valid.
 pub const CHALLENGE_SECONDS: i64 = 300;
-/// The most challenges outstanding (older ones are dropped first).
-pub const MAX_CHALLENGES: usize = 100_000;
+/// The most used nonces remembered at once (each from a login whose card signature verified, within 5 minutes).
+pub const MAX_USED_CHALLENGES: usize = 1_000_000;
+/// The most live sessions (about ten times the roll of 100,000 voters).
+pub const MAX_SESSIONS: usize = 1_000_000;
+/// How far ahead of the server's clock a nonce's issue time may be (a clock adjusted backwards meanwhile).
+const CHALLENGE_SKEW_SECONDS: i64 = 5;
+const CHALLENGE_DOMAIN: &[u8] = b"jp-ivote:v1:challenge";
+/// The length of a login nonce: issue time, random, HMAC-SHA256.
+pub const NONCE_LEN: usize = 48;
 
 /// A logged-in voter, or an applicant (a valid card that is not registered yet, logged in to apply).
 ///
@@ -61,10 +77,31 @@ pub struct ApplicantCard {
 }
 
 /// Challenges and sessions.
-#[derive(Default)]
 pub struct Sessions {
-    challenges: Mutex<HashMap<[u8; 32], DateTime<Utc>>>,
+    failures: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    challenge_key: ring::hmac::Key,
+    used: Mutex<HashMap<[u8; 32], DateTime<Utc>>>,
     sessions: Mutex<HashMap<[u8; 32], Session>>,
+}
+
+impl Default for Sessions {
+    fn default() -> Sessions {
+        Sessions {
+            failures: Mutex::default(),
+            challenge_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &random32()),
+            used: Mutex::default(),
+            sessions: Mutex::default(),
+        }
+    }
+}
+
+/// Why a login cannot go on for now.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChallengeError {
+    /// Not a nonce of this process, expired, or already used.
+    Unknown,
+    /// The used-nonce or session table is at its cap.
+    Busy,
 }
 
 /// 32 bytes from 64 hex characters (a session token's cookie form, a fingerprint); anything else is `None`.
@@ -83,35 +120,109 @@ fn random32() -> [u8; 32] {
 }
 
 impl Sessions {
-    /// Issues a single-use 256-bit nonce.
-    pub fn challenge(&self, now: DateTime<Utc>) -> [u8; 32] {
-        let nonce = random32();
-        if let Ok(mut map) = self.challenges.lock() {
-            map.retain(|_, expires| *expires > now);
-            if map.len() < MAX_CHALLENGES {
-                map.insert(nonce, now + Duration::seconds(CHALLENGE_SECONDS));
-            }
-        }
+    /// Issues a [`NONCE_LEN`]-byte nonce: issue time (8 bytes), 8 random bytes, and HMAC-SHA256 over both under
+    /// this process's key. Nothing is stored.
+    pub fn challenge(&self, now: DateTime<Utc>) -> [u8; NONCE_LEN] {
+        let mut nonce = [0u8; NONCE_LEN];
+        nonce[..8].copy_from_slice(&now.timestamp().to_be_bytes());
+        nonce[8..16].copy_from_slice(&random32()[..8]);
+        let tag = ring::hmac::sign(&self.challenge_key, &[CHALLENGE_DOMAIN, &nonce[..16]].concat());
+        nonce[16..].copy_from_slice(tag.as_ref());
         nonce
     }
 
-    /// Consumes a nonce: true once, if it was issued and has not expired.
-    pub fn take_challenge(&self, nonce: &[u8], now: DateTime<Utc>) -> bool {
-        let Ok(nonce) = <[u8; 32]>::try_from(nonce) else { return false };
-        self.challenges.lock().ok().and_then(|mut m| m.remove(&nonce)).is_some_and(|expires| expires > now)
+    /// Checks a nonce without using it: issued by this process, within its 5 minutes, not yet used. Returns its
+    /// expiry. Takes no lock but the used set's, and stores nothing.
+    pub fn check_challenge(&self, nonce: &[u8], now: DateTime<Utc>) -> Result<DateTime<Utc>, ChallengeError> {
+        let nonce: &[u8; NONCE_LEN] = nonce.try_into().map_err(|_| ChallengeError::Unknown)?;
+        // Constant time: ring compares the whole tag.
+        ring::hmac::verify(&self.challenge_key, &[CHALLENGE_DOMAIN, &nonce[..16]].concat(), &nonce[16..])
+            .map_err(|_| ChallengeError::Unknown)?;
+        let mut issued = [0u8; 8];
+        issued.copy_from_slice(&nonce[..8]);
+        let issued = i64::from_be_bytes(issued);
+        let age = now.timestamp() - issued;
+        if !(-CHALLENGE_SKEW_SECONDS..CHALLENGE_SECONDS).contains(&age) {
+            return Err(ChallengeError::Unknown);
+        }
+        let expires = DateTime::from_timestamp(issued + CHALLENGE_SECONDS, 0).ok_or(ChallengeError::Unknown)?;
+        let used = self.used.lock().map_err(|_| ChallengeError::Busy)?;
+        if used.contains_key(&nonce[16..]) { Err(ChallengeError::Unknown) } else { Ok(expires) }
     }
 
-    /// Starts a session (its clock is set here); returns the token for the cookie.
-    pub fn start(&self, mut session: Session, now: DateTime<Utc>, lifetime: Duration) -> (String, SessionClock) {
+    /// Uses a nonce whose login signature verified: true once. Refuses a nonce that fails
+    /// [`Sessions::check_challenge`], one already used, and any when [`MAX_USED_CHALLENGES`] are remembered.
+    pub fn consume_challenge(&self, nonce: &[u8], now: DateTime<Utc>) -> Result<(), ChallengeError> {
+        let expires = self.check_challenge(nonce, now)?;
+        // The tag identifies the nonce (it is a MAC over the rest).
+        let tag: [u8; 32] = nonce.get(16..).and_then(|t| t.try_into().ok()).ok_or(ChallengeError::Unknown)?;
+        let mut used = self.used.lock().map_err(|_| ChallengeError::Busy)?;
+        if used.len() >= MAX_USED_CHALLENGES {
+            used.retain(|_, e| *e > now);
+            if used.len() >= MAX_USED_CHALLENGES {
+                return Err(ChallengeError::Busy);
+            }
+        }
+        match used.entry(tag) {
+            std::collections::hash_map::Entry::Occupied(_) => Err(ChallengeError::Unknown),
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(expires);
+                Ok(())
+            }
+        }
+    }
+
+    /// Forgets used nonces whose time is over (the serve loop calls it every minute).
+    pub fn prune(&self, now: DateTime<Utc>) {
+        if let Ok(mut used) = self.used.lock() {
+            used.retain(|_, e| *e > now);
+        }
+        if let Ok(mut map) = self.sessions.lock() {
+            map.retain(|_, s| s.clock.expires_at > now);
+        }
+    }
+
+    /// Counts a failed login by its refusal code, in memory: nothing is written per request before a card has
+    /// authenticated (issue 19). The counts go to the audit log as one row a minute
+    /// ([`crate::handlers::write_login_failures`]). At most one entry per stable code.
+    pub fn count_failure(&self, code: &'static str) {
+        if let Ok(mut f) = self.failures.lock() {
+            *f.entry(code).or_default() += 1;
+        }
+    }
+
+    /// Takes the failure counts gathered since the last call.
+    pub fn take_failures(&self) -> std::collections::BTreeMap<&'static str, u64> {
+        self.failures.lock().map(|mut f| std::mem::take(&mut *f)).unwrap_or_default()
+    }
+
+    /// How many used nonces and live sessions are held (for tests and the health figures).
+    pub fn sizes(&self) -> (usize, usize) {
+        let used = self.used.lock().map(|u| u.len()).unwrap_or(0);
+        let sessions = self.sessions.lock().map(|s| s.len()).unwrap_or(0);
+        (used, sessions)
+    }
+
+    /// Starts a session (its clock is set here); returns the token for the cookie, or `Busy` at
+    /// [`MAX_SESSIONS`].
+    pub fn start(
+        &self,
+        mut session: Session,
+        now: DateTime<Utc>,
+        lifetime: Duration,
+    ) -> Result<(String, SessionClock), ChallengeError> {
         let key = random32();
         session.clock = SessionClock::start(now, lifetime);
         let clock = session.clock;
-        if let Ok(mut map) = self.sessions.lock() {
+        let mut map = self.sessions.lock().map_err(|_| ChallengeError::Busy)?;
+        if map.len() >= MAX_SESSIONS {
             map.retain(|_, s| s.clock.expires_at > now);
-            map.insert(key, session);
+            if map.len() >= MAX_SESSIONS {
+                return Err(ChallengeError::Busy);
+            }
         }
-        let token = hex::encode(key);
-        (token, clock)
+        map.insert(key, session);
+        Ok((hex::encode(key), clock))
     }
 
     /// Returns the live session of a token, or why there is none.
@@ -198,22 +309,46 @@ mod tests {
     }
 
     #[test]
-    fn challenges_are_single_use_and_expire() {
+    fn challenges_are_single_use_expire_and_are_made_here() {
         let s = Sessions::default();
         let now = Utc::now();
         let n = s.challenge(now);
-        assert!(s.take_challenge(&n, now));
-        assert!(!s.take_challenge(&n, now), "single use");
+        assert!(s.check_challenge(&n, now).is_ok(), "checking does not use it");
+        assert_eq!(s.consume_challenge(&n, now), Ok(()));
+        assert_eq!(s.consume_challenge(&n, now), Err(ChallengeError::Unknown), "single use");
+        assert_eq!(s.check_challenge(&n, now), Err(ChallengeError::Unknown));
         let n = s.challenge(now);
-        assert!(!s.take_challenge(&n, now + Duration::seconds(CHALLENGE_SECONDS)), "expired");
-        assert!(!s.take_challenge(&[0u8; 31], now));
+        let late = now + Duration::seconds(CHALLENGE_SECONDS);
+        assert_eq!(s.consume_challenge(&n, late), Err(ChallengeError::Unknown), "expired");
+        assert_eq!(s.check_challenge(&n, now - Duration::seconds(60)), Err(ChallengeError::Unknown), "future");
+        assert_eq!(s.check_challenge(&[0u8; 31], now), Err(ChallengeError::Unknown));
+        let mut forged = s.challenge(now);
+        forged[8] ^= 1;
+        assert_eq!(s.check_challenge(&forged, now), Err(ChallengeError::Unknown), "the MAC covers the random part");
+        let other = Sessions::default().challenge(now);
+        assert_eq!(s.check_challenge(&other, now), Err(ChallengeError::Unknown), "another process's nonce");
+    }
+
+    #[test]
+    fn a_flood_of_challenges_stores_nothing_and_crowds_out_no_login() {
+        let s = Sessions::default();
+        let now = Utc::now();
+        for _ in 0..200_000 {
+            s.challenge(now);
+        }
+        assert_eq!(s.sizes(), (0, 0));
+        let n = s.challenge(now);
+        assert_eq!(s.consume_challenge(&n, now), Ok(()));
+        assert_eq!(s.sizes(), (1, 0));
+        s.prune(now + Duration::seconds(CHALLENGE_SECONDS));
+        assert_eq!(s.sizes(), (0, 0), "used nonces are forgotten when their time is over");
     }
 
     #[test]
     fn sessions_end_absolutely() {
         let s = Sessions::default();
         let now = Utc::now();
-        let (token, clock) = s.start(voter(), now, Duration::minutes(20));
+        let (token, clock) = s.start(voter(), now, Duration::minutes(20)).unwrap();
         assert_eq!(clock.expires_at, now + Duration::minutes(20));
         assert!(s.get(Some(&token), now + Duration::minutes(19)).is_ok());
         assert_eq!(s.get(Some(&token), now + Duration::minutes(20)).unwrap_err(), SessionError::Expired);
@@ -227,7 +362,7 @@ mod tests {
         let s = Sessions::default();
         let now = Utc::now();
         let life = Duration::minutes(20);
-        let (token, _) = s.start(voter(), now, life);
+        let (token, _) = s.start(voter(), now, life).unwrap();
         let t = Some(token.as_str());
         assert_eq!(s.extend(t, card('0'), now, life, 2).unwrap_err(), ExtendError::OtherCard);
         let later = now + Duration::minutes(19);
