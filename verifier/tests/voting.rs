@@ -80,9 +80,15 @@ async fn login_refusals() {
     body["pin"] = "1234".into();
     let (s, b, _) = post(&f.state, "/api/v1/session", None, &body).await;
     assert_eq!((s, code(&b).as_str()), (StatusCode::BAD_REQUEST, "MALFORMED"));
-    // Every attempt is in the audit log, which stays intact.
+    // Every failed attempt is counted (none writes a row of its own, issue 19), and the counts reach the audit log
+    // as one row, which stays intact.
+    verifier::handlers::write_login_failures(&f.state.db, &f.state.sessions, Utc::now()).await;
     let entries = f.state.db.with(|c| verifier::audit::entries(c)).unwrap();
-    assert!(entries.iter().filter(|e| e.action == "login_failed").count() >= 4);
+    assert!(!entries.iter().any(|e| e.action == "login_failed"));
+    let counts = entries.iter().find(|e| e.action == "login_failures").expect("the counts are audited");
+    let counts: serde_json::Value = serde_json::from_str(&counts.detail).unwrap();
+    assert!(counts["total"].as_u64().unwrap() >= 4, "{counts}");
+    assert!(counts["counts"]["UNKNOWN_CA"].as_u64() == Some(1), "{counts}");
     assert_eq!(f.state.db.with(|c| verifier::audit::verify(c)).unwrap().first_broken, None);
 }
 
