@@ -254,6 +254,18 @@ struct ServeArgs {
     /// The key of `--tls-cert` (PEM).
     #[arg(long, env = "VERIFIER_TLS_KEY", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Login challenges per minute from one network (a /24 or /48), with a burst of a tenth; 429 past it.
+    #[arg(long, env = "VERIFIER_RATE_CHALLENGES_PER_MINUTE", default_value_t = 600)]
+    rate_challenges_per_minute: u32,
+    /// Logins and session extensions per minute from one network.
+    #[arg(long, env = "VERIFIER_RATE_LOGINS_PER_MINUTE", default_value_t = 300)]
+    rate_logins_per_minute: u32,
+    /// Casts per minute from one network.
+    #[arg(long, env = "VERIFIER_RATE_CASTS_PER_MINUTE", default_value_t = 600)]
+    rate_casts_per_minute: u32,
+    /// Addresses never rate-limited (the operator's own machine: demos, tests, the benchmark's voters).
+    #[arg(long, env = "VERIFIER_RATE_LIMIT_EXEMPT", value_delimiter = ',', default_values_t = [std::net::IpAddr::from([127, 0, 0, 1]), std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)])]
+    rate_limit_exempt: Vec<std::net::IpAddr>,
     /// Open voter connections at most; one more is closed at once.
     #[arg(long, env = "VERIFIER_MAX_CONNECTIONS", default_value_t = 20_000)]
     max_connections: usize,
@@ -673,6 +685,12 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
         db: Arc::new(db),
         trust,
         sessions: Arc::default(),
+        limits: Arc::new(crate::limits::RateLimits::new(&crate::limits::RateConfig {
+            challenges_per_minute: args.rate_challenges_per_minute,
+            logins_per_minute: args.rate_logins_per_minute,
+            casts_per_minute: args.rate_casts_per_minute,
+            exempt: args.rate_limit_exempt.clone(),
+        })),
         clock,
         config: Arc::new(config),
     };
@@ -710,12 +728,14 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
         let sessions = state_for_seal.sessions.clone();
         let clock = state_for_seal.clock;
         let db_for_failures = state_for_seal.db.clone();
+        let limits = state_for_seal.limits.clone();
         let crl_refresh = state_for_seal.trust.clone().zip(trust_dir.clone());
         tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 every.tick().await;
                 sessions.prune(clock.now());
+                limits.prune();
                 if let Some((trust, dir)) = &crl_refresh {
                     refresh_crls(trust, dir, &db_for_failures, clock.now()).await;
                 }

@@ -33,6 +33,9 @@ const SAME_SITE: &[(u16, &str)] = &[(403, "ORIGIN_NOT_ALLOWED")];
 /// Refusals of a login's nonce, besides its certificate.
 const LOGIN: &[(u16, &str)] = &[(401, "CHALLENGE_UNKNOWN"), (503, "LOGIN_BUSY")];
 
+/// The refusal of a network over its rate (`Retry-After` says how long to wait; issue 19).
+const RATE: &[(u16, &str)] = &[(429, "RATE_LIMITED")];
+
 /// Refusals of a card certificate's check (chain, validity, usage, CRL).
 const CERTIFICATE: &[(u16, &str)] = &[
     (403, "CERT_MALFORMED"),
@@ -155,7 +158,7 @@ pub const VOTER: Contract = Contract {
             request: None,
             ok: 201,
             answer: Some(json::<Challenge>()),
-            refusals: &[],
+            refusals: &[RATE],
             links: &[Link {
                 name: "login",
                 to: "login",
@@ -181,6 +184,7 @@ pub const VOTER: Contract = Contract {
                 SAME_SITE,
                 CERTIFICATE,
                 LOGIN,
+                RATE,
                 &[
                     (401, "BAD_SIGNATURE"),
                     (403, "NOT_REGISTERED"),
@@ -225,6 +229,7 @@ pub const VOTER: Contract = Contract {
                 CERTIFICATE,
                 SESSION,
                 LOGIN,
+                RATE,
                 &[
                     (401, "BAD_SIGNATURE"),
                     (403, "OTHER_CARD"),
@@ -272,6 +277,7 @@ pub const VOTER: Contract = Contract {
             refusals: &[
                 BODY,
                 SAME_SITE,
+                RATE,
                 CERTIFICATE,
                 SESSION,
                 &[

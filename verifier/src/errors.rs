@@ -40,6 +40,12 @@ impl Refusal {
     }
 }
 
+/// A source over its rate (`crate::limits`): 429 `RATE_LIMITED` with `Retry-After` in seconds.
+#[derive(Debug)]
+pub struct RateLimited(pub u64);
+
+impl warp::reject::Reject for RateLimited {}
+
 /// A request under an API's prefix that no operation of its contract answers.
 #[derive(Debug)]
 pub enum Unmatched {
@@ -68,7 +74,16 @@ pub fn unmatched(contract: &'static Contract) -> BoxedFilter<(warp::reply::Respo
 
 /// Maps every rejection to `{code, message}` (the one place where errors become replies).
 pub async fn handle_rejection(err: Rejection) -> Result<warp::reply::Response, Infallible> {
-    let refusal = if let Some(r) = err.find::<Refusal>() {
+    let refusal = if let Some(RateLimited(seconds)) = err.find::<RateLimited>() {
+        let mut r = Refusal::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            format!("Too many requests from your network. Wait {seconds} seconds and try again."),
+        )
+        .into_reply();
+        r.headers_mut().insert(warp::http::header::RETRY_AFTER, HeaderValue::from(*seconds));
+        return Ok(r);
+    } else if let Some(r) = err.find::<Refusal>() {
         r.clone()
     } else if err.find::<warp::reject::PayloadTooLarge>().is_some() {
         Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, "TOO_LARGE", "The request is too large. Send less data.")

@@ -126,7 +126,22 @@ fn same_site(state: AppState) -> impl Filter<Extract = (), Error = warp::Rejecti
         .untuple_one()
 }
 
+/// Counts a request against its network's rate ([`crate::limits`]); over it, 429 `RATE_LIMITED`.
+fn rate(state: AppState, what: crate::limits::Limited) -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    warp::ext::optional::<crate::listener::Peer>()
+        .and_then(move |peer: Option<crate::listener::Peer>| {
+            let checked = state.limits.check(what, peer.map(|p| p.0.ip()));
+            async move { checked.map_err(|seconds| warp::reject::custom(crate::errors::RateLimited(seconds))) }
+        })
+        .untuple_one()
+}
+
 fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
+    let limit = {
+        let s = state.clone();
+        move |what| rate(s.clone(), what)
+    };
+    use crate::limits::Limited;
     let site = {
         let s = state.clone();
         move || same_site(s.clone())
@@ -141,11 +156,15 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
     // A JSON POST from a session: (cookie token, body, state).
     let session_post = || warp::post().and(site()).and(json_body()).and(cookie()).and(warp::body::bytes()).and(with());
     // POST /api/v1/session/challenge
-    let challenge =
-        warp::path!("session" / "challenge").and(warp::post()).and(with()).map(|s: AppState| handlers::challenge(&s));
+    let challenge = warp::path!("session" / "challenge")
+        .and(warp::post())
+        .and(limit(Limited::Challenge))
+        .and(with())
+        .map(|s: AppState| handlers::challenge(&s));
     // POST /api/v1/session
     let login = warp::path!("session")
         .and(warp::post())
+        .and(limit(Limited::Login))
         .and(site())
         .and(json_body())
         .and(warp::body::bytes())
@@ -153,9 +172,11 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and_then(|body: bytes::Bytes, s: AppState| blocking(move || handlers::login(&s, parse(&body)?)));
     // POST /api/v1/session/extend
     let extend =
-        warp::path!("session" / "extend").and(session_post()).and_then(|token, body: bytes::Bytes, s: AppState| {
-            blocking(move || handlers::extend_session(&s, token, parse(&body)?))
-        });
+        warp::path!("session" / "extend").and(warp::post()).and(limit(Limited::Login)).and(session_post()).and_then(
+            |token, body: bytes::Bytes, s: AppState| {
+                blocking(move || handlers::extend_session(&s, token, parse(&body)?))
+            },
+        );
     // DELETE /api/v1/session
     let logout = warp::path!("session")
         .and(warp::delete())
@@ -170,9 +191,10 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(with())
         .and_then(|token, s: AppState| blocking(move || handlers::ballot(&s, token)));
     // POST /api/v1/ballots
-    let cast = warp::path!("ballots")
-        .and(session_post())
-        .and_then(|token, body: bytes::Bytes, s: AppState| blocking(move || handlers::cast(&s, token, parse(&body)?)));
+    let cast =
+        warp::path!("ballots").and(warp::post()).and(limit(Limited::Cast)).and(session_post()).and_then(
+            |token, body: bytes::Bytes, s: AppState| blocking(move || handlers::cast(&s, token, parse(&body)?)),
+        );
     // POST /api/v1/applications
     let apply = warp::path!("applications").and(session_post()).and_then(|token, body: bytes::Bytes, s: AppState| {
         blocking(move || handlers::submit_application(&s, token, parse(&body)?))
@@ -246,6 +268,7 @@ mod tests {
             db: Arc::new(db),
             trust: None,
             sessions: Arc::default(),
+            limits: Arc::default(),
             clock: Clock::SYSTEM,
             config: Arc::new(crate::Config {
                 public_origin: "http://127.0.0.1:8080".into(),

@@ -3,6 +3,7 @@
 //! Map:
 //! - [`cli`]: the `verifier` command line (`serve`, `election check`).
 //! - [`server`]: binds, serves until Ctrl-C, logs as JSON.
+//! - [`limits`]: per-network rate limits on challenges, logins and casts (429 `RATE_LIMITED`, issue 19).
 //! - [`listener`]: the voter listener on the open internet: TLS in the verifier itself, a connection cap, and
 //!   deadlines for the request head and the whole request (issue 19).
 //! - [`filters`]: one warp filter per endpoint, documented by its HTTP line; [`handlers`] answer them.
@@ -38,6 +39,7 @@ pub mod demo;
 pub mod errors;
 pub mod filters;
 pub mod handlers;
+pub mod limits;
 pub mod listener;
 pub mod notify;
 pub mod operator_api;
@@ -87,6 +89,8 @@ pub struct AppState {
     pub trust: Option<Arc<certs::TrustStore>>,
     /// Challenges and sessions.
     pub sessions: Arc<sessions::Sessions>,
+    /// Per-network rate limits.
+    pub limits: Arc<limits::RateLimits>,
     /// The server's clock.
     pub clock: clock::Clock,
     /// Settings.

@@ -22,6 +22,10 @@ use warp::filters::BoxedFilter;
 use warp::http::{HeaderValue, StatusCode};
 use warp::reply::Response;
 
+/// The address a request came from, as the listener accepted it (request extension; [`crate::limits`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Peer(pub std::net::SocketAddr);
+
 /// How long a TLS handshake may take.
 pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -98,9 +102,9 @@ pub async fn serve(
         tokio::spawn(async move {
             let _permit = permit;
             match acceptor {
-                None => serve_connection(tcp, routes, &limits, false, watcher).await,
+                None => serve_connection(tcp, remote, routes, &limits, false, watcher).await,
                 Some(acceptor) => match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                    Ok(Ok(stream)) => serve_connection(stream, routes, &limits, true, watcher).await,
+                    Ok(Ok(stream)) => serve_connection(stream, remote, routes, &limits, true, watcher).await,
                     Ok(Err(e)) => tracing::debug!(%remote, error = %e, "TLS handshake refused"),
                     Err(_) => tracing::debug!(%remote, "TLS handshake timed out"),
                 },
@@ -113,6 +117,7 @@ pub async fn serve(
 
 async fn serve_connection<S>(
     stream: S,
+    remote: std::net::SocketAddr,
     routes: BoxedFilter<(Response,)>,
     limits: &ListenerLimits,
     tls: bool,
@@ -122,7 +127,8 @@ async fn serve_connection<S>(
 {
     let svc = hyper_util::service::TowerToHyperService::new(warp::service(routes));
     let request_timeout = limits.request_timeout;
-    let svc = hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(Peer(remote));
         let call = hyper::service::Service::call(&svc, req);
         async move {
             let mut r = match tokio::time::timeout(request_timeout, call).await {

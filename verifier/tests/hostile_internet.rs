@@ -122,3 +122,32 @@ async fn a_card_revoked_while_serving_is_refused_after_the_refresh_without_a_res
     let (status, body) = cast(&f.state, &cookie, v, "tokyo", Choice::Candidate(1)).await;
     assert_eq!((status.as_u16(), code(&body).as_str()), (403, "CERT_REVOKED"));
 }
+
+#[tokio::test]
+async fn a_network_over_its_rate_is_told_to_wait_and_a_voter_elsewhere_is_not() {
+    let f = fixture(1);
+    let r = routes(f.state.clone(), None);
+    let attacker = verifier::listener::Peer("203.0.113.9:40000".parse().unwrap());
+    let mut limited = None;
+    for i in 0..1_000 {
+        let resp =
+            warp::test::request().method("POST").path("/api/v1/session/challenge").extension(attacker).reply(&r).await;
+        if resp.status() == 429 {
+            limited = Some((i, resp));
+            break;
+        }
+    }
+    let (after, resp) = limited.expect("the flood was never limited");
+    assert!(after <= 60, "the burst is a tenth of 600 a minute: limited after {after}");
+    assert_eq!(code(resp.body()), "RATE_LIMITED");
+    let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "Retry-After: {wait}");
+    // The same flood from the attacker's neighbour in its /24 is limited too; a voter on another network is not.
+    let neighbour = verifier::listener::Peer("203.0.113.200:40000".parse().unwrap());
+    let resp =
+        warp::test::request().method("POST").path("/api/v1/session/challenge").extension(neighbour).reply(&r).await;
+    assert_eq!(resp.status(), 429);
+    let voter = verifier::listener::Peer("198.51.100.20:50000".parse().unwrap());
+    let resp = warp::test::request().method("POST").path("/api/v1/session/challenge").extension(voter).reply(&r).await;
+    assert_eq!(resp.status(), 201);
+}

@@ -101,3 +101,21 @@ async fn the_verifier_serves_voters_over_tls_itself_with_hsts() {
     let plain = reqwest::get(format!("http://127.0.0.1:{port}/api/v1/health")).await;
     assert!(plain.is_err() || !plain.unwrap().status().is_success(), "plain HTTP gets nothing from the TLS port");
 }
+
+#[tokio::test]
+async fn the_listener_gives_the_rate_limits_each_clients_address() {
+    // 127.0.0.1 is exempt by default; here only another address is, so this client is counted.
+    let (_running, addr) =
+        start(&[("VERIFIER_RATE_LIMIT_EXEMPT", "192.0.2.1"), ("VERIFIER_RATE_CHALLENGES_PER_MINUTE", "60")]);
+    let client = reqwest::Client::new();
+    let mut statuses = Vec::new();
+    for _ in 0..10 {
+        let r = client.post(format!("http://{addr}/api/v1/session/challenge")).send().await.unwrap();
+        statuses.push(r.status().as_u16());
+        if r.status() == 429 {
+            assert!(r.headers().contains_key("retry-after"));
+            break;
+        }
+    }
+    assert_eq!(statuses.last(), Some(&429), "a burst of 6, then 429: {statuses:?}");
+}

@@ -81,6 +81,15 @@ fn specific(code: &str) -> Option<(&'static str, &'static str)> {
             "ログインの手続きの有効時間（5分）が過ぎたか、すでに使われました。もう一度ログインしてください。",
             "The login request expired (5 minutes) or was already used. Log in again.",
         ),
+        "RATE_LIMITED" => (
+            "短い時間に多くの操作がありました。1分ほど待ってから、もう一度お試しください。投票は記録されていません。",
+            "Too many requests came from your network in a short time. Wait about a minute and try again. Nothing was \
+             recorded.",
+        ),
+        "LOGIN_BUSY" => (
+            "ただいまログインが混み合っています。1分ほど待ってから、もう一度ログインしてください。",
+            "Logins are busy right now. Wait about a minute and log in again.",
+        ),
         "BAD_SIGNATURE" => (
             "カードの署名を確認できませんでした。このページを開き直して、もう一度お試しください。",
             "The card's signature could not be verified. Reload this page and try again.",

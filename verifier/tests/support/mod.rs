@@ -110,6 +110,7 @@ pub fn state_with(election: Election, db: Db, trust: TrustStore, lifetime: chron
         db: Arc::new(db),
         trust: Some(Arc::new(trust)),
         sessions: Arc::default(),
+        limits: Arc::default(),
         clock: Clock::SYSTEM,
         config: Arc::new(Config {
             public_origin: ORIGIN.into(),
