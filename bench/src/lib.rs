@@ -5,6 +5,7 @@
 //!
 //! It measures; it never judges: targets are compared by the caller, and nothing here is a pass/fail test.
 
+mod attack;
 mod load;
 mod prepare;
 mod server;
@@ -19,6 +20,8 @@ use clap::Parser;
 
 /// The origin the voters' login signatures are bound to (the verifier is told it is its public origin).
 pub const ORIGIN: &str = "http://127.0.0.1:8080";
+/// The same with `--tls`.
+pub const TLS_ORIGIN: &str = "https://localhost:8443";
 /// The demo election's contests, all on the ballot of a voter registered for both districts.
 pub const CONTESTS: [&str; 3] = ["tokyo", "national-pr", "review"];
 
@@ -49,6 +52,24 @@ pub struct Args {
     /// verifier's memory sampled every ten seconds.
     #[arg(long, default_value_t = 0)]
     pub soak_seconds: u64,
+    /// The verifier terminates TLS itself (a self-signed certificate for `localhost`), and every cast goes over a
+    /// new TLS connection, handshake included, as a voter's browser opening the site would.
+    #[arg(long)]
+    pub tls: bool,
+    /// Run the attack mix ([`attack`]) from other loopback addresses: alone for `--attack-seconds` (the
+    /// database's growth), then beside both phases of legitimate casts.
+    #[arg(long)]
+    pub attack: bool,
+    /// Seconds of the attack alone.
+    #[arg(long, default_value_t = 20)]
+    pub attack_seconds: u64,
+}
+
+impl Args {
+    /// The public origin the verifier is given and the logins are bound to.
+    pub fn origin(&self) -> &'static str {
+        if self.tls { TLS_ORIGIN } else { ORIGIN }
+    }
 }
 
 /// Runs the benchmark and prints its JSON report on standard output.
@@ -80,7 +101,7 @@ fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     let sqlite_before = sqlite_limit::commits_per_second(&dir.path().join("before.sqlite"), seconds)?;
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     let (load, memory) = runtime.block_on(async {
-        let server = server::Server::start(&args.verifier, &prepared.db, &prepared.trust_dir, dir.path())?;
+        let server = server::Server::start(args, &prepared.db, &prepared.trust_dir, dir.path())?;
         let load = if args.soak_seconds > 0 {
             load::soak(args, &server, &prepared).await?
         } else {
@@ -93,6 +114,7 @@ fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
     let sqlite_after = sqlite_limit::commits_per_second(&dir.path().join("after.sqlite"), seconds)?;
     Ok(serde_json::json!({
         "contests_per_voter": args.contests,
+        "tls": args.tls,
         "voters": voters,
         "ballots_stored": ballots,
         "load": load,

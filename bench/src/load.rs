@@ -1,6 +1,7 @@
 //! The load: every voter logs in (not timed), then casts in two phases — as fast as `concurrency` connections go
 //! (throughput), and at a fixed offered rate (latency measured from each ballot's scheduled send time, so a slow
-//! server cannot hide its queue).
+//! server cannot hide its queue). With `--tls` each cast opens its own TLS connection; with `--attack` the attack
+//! mix runs alone first (the database's growth from it) and then beside both phases.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -16,20 +17,33 @@ use shared::api::Challenge;
 
 use crate::prepare::Prepared;
 use crate::server::{Server, cpu_seconds};
-use crate::{Args, ORIGIN, percentile_ms};
+use crate::{Args, percentile_ms};
 
 /// One cast's outcome: its latency and HTTP status (0 when the request failed outright).
 type Outcome = (Duration, u16);
 
 /// Logs everyone in, runs both phases and returns their figures.
 pub async fn run(args: &Args, server: &Server, prepared: &Prepared) -> anyhow::Result<serde_json::Value> {
-    let http = reqwest::Client::builder()
-        .pool_max_idle_per_host(args.concurrency.max(256))
-        .timeout(Duration::from_secs(120))
-        .build()?;
+    let http = server.client(args.concurrency.max(256))?;
     let base = server.base.as_str();
+    let origin = args.origin();
     eprintln!("bench: logging in {} voters", prepared.voters.len());
-    let cookies = Arc::new(login_all(&http, base, prepared, args.concurrency).await?);
+    let cookies = Arc::new(login_all(&http, base, origin, prepared, args.concurrency).await?);
+    // With --tls, a client that keeps no connection: every cast makes its own TCP connection and TLS handshake.
+    let casting = if args.tls { server.client(0)? } else { http.clone() };
+    let http = casting;
+    let (attack, attack_alone) = if args.attack {
+        let cert = &prepared.voters.first().context("no voters")?.auth_cert_der;
+        let bytes = || database_bytes(&prepared.db);
+        let before = bytes();
+        eprintln!("bench: the attack mix alone for {} s", args.attack_seconds);
+        let attack = crate::attack::Attack::start(base, cert)?;
+        tokio::time::sleep(Duration::from_secs(args.attack_seconds)).await;
+        let grown = bytes().saturating_sub(before);
+        (Some(attack), serde_json::json!({ "seconds": args.attack_seconds, "database_growth_bytes": grown }))
+    } else {
+        (None, serde_json::Value::Null)
+    };
 
     // Phase 1: every contest of every voter but the last, closed loop.
     let jobs: Vec<(usize, usize)> =
@@ -90,7 +104,25 @@ pub async fn run(args: &Args, server: &Server, prepared: &Prepared) -> anyhow::R
         outcomes.push(t.await?);
     }
     let fixed = summary(outcomes, start.elapsed(), Some(args.rate));
-    Ok(serde_json::json!({ "concurrency": args.concurrency, "throughput": throughput, "fixed_rate": fixed }))
+    let mut report =
+        serde_json::json!({ "concurrency": args.concurrency, "throughput": throughput, "fixed_rate": fixed });
+    if let Some(attack) = attack {
+        let mut mix = attack.stop().await;
+        mix["alone"] = attack_alone;
+        report["attack"] = mix;
+    }
+    Ok(report)
+}
+
+/// The bytes of the verifier's two stores on disk, with their WAL and shared-memory files.
+fn database_bytes(db: &std::path::Path) -> u64 {
+    let ballot_box = verifier::db::ballot_box_path(db);
+    [db.to_path_buf(), ballot_box]
+        .iter()
+        .flat_map(|p| ["", "-wal", "-shm", "-journal"].map(|suffix| format!("{}{suffix}", p.display())))
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum()
 }
 
 async fn cast(http: &reqwest::Client, base: &str, cookie: &str, body: Vec<u8>) -> u16 {
@@ -136,6 +168,7 @@ fn summary(mut outcomes: Vec<Outcome>, elapsed: Duration, offered: Option<u32>) 
 async fn login_all(
     http: &reqwest::Client,
     base: &str,
+    origin: &'static str,
     prepared: &Prepared,
     concurrency: usize,
 ) -> anyhow::Result<Vec<String>> {
@@ -152,7 +185,7 @@ async fn login_all(
             loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some((cert, key_pair)) = voters.get(i) else { break };
-                let cookie = login(&http, &base, cert, &keys[*key_pair])
+                let cookie = login(&http, &base, origin, cert, &keys[*key_pair])
                     .await
                     .with_context(|| format!("logging in voter {i}"))?;
                 out.push((i, cookie));
@@ -169,10 +202,16 @@ async fn login_all(
     cookies.into_iter().map(|c| c.context("a voter was not logged in")).collect()
 }
 
-async fn login(http: &reqwest::Client, base: &str, cert: &[u8], key: &RsaKeyPair) -> anyhow::Result<String> {
+async fn login(
+    http: &reqwest::Client,
+    base: &str,
+    origin: &str,
+    cert: &[u8],
+    key: &RsaKeyPair,
+) -> anyhow::Result<String> {
     let c: Challenge = http.post(format!("{base}/api/v1/session/challenge")).send().await?.json().await?;
     let nonce = c.nonce.0.clone();
-    let sig = crate::prepare::sign(key, &SystemRandom::new(), &shared::crypto::auth_message(ORIGIN, &nonce))?;
+    let sig = crate::prepare::sign(key, &SystemRandom::new(), &shared::crypto::auth_message(origin, &nonce))?;
     let body = serde_json::json!({ "nonce": c.nonce, "certificate": B64.encode(cert), "signature": B64.encode(sig) });
     let r = http.post(format!("{base}/api/v1/session")).json(&body).send().await?;
     if r.status() != 201 {
@@ -186,7 +225,8 @@ async fn login(http: &reqwest::Client, base: &str, cert: &[u8], key: &RsaKeyPair
 /// the verifier's resident memory is sampled every ten seconds. Sessions expire during the run (20 minutes), so
 /// the session table, the certificate cache and SQLite's caches all reach their steady state.
 pub async fn soak(args: &Args, server: &Server, prepared: &Prepared) -> anyhow::Result<serde_json::Value> {
-    let http = reqwest::Client::builder().timeout(Duration::from_secs(120)).build()?;
+    let http = server.client(64)?;
+    let origin = args.origin();
     let seconds = args.soak_seconds as f64;
     let n = prepared.voters.len();
     eprintln!("bench: soak for {seconds:.0} s: {n} voters log in and cast {} contests each", args.contests);
@@ -199,7 +239,7 @@ pub async fn soak(args: &Args, server: &Server, prepared: &Prepared) -> anyhow::
         let (cert, key_pair, casts) = (voter.auth_cert_der.clone(), voter.key_pair, voter.casts.clone());
         tasks.push(tokio::spawn(async move {
             tokio::time::sleep_until(at).await;
-            let Ok(cookie) = login(&http, &base, &cert, &keys[key_pair]).await else { return vec![0u16] };
+            let Ok(cookie) = login(&http, &base, origin, &cert, &keys[key_pair]).await else { return vec![0u16] };
             let mut statuses = Vec::with_capacity(casts.len());
             for body in casts {
                 statuses.push(cast(&http, &base, &cookie, body).await);

@@ -1,4 +1,4 @@
-//! The real `verifier serve` on loopback port 0, killed on drop, and its memory from /proc.
+//! The real `verifier serve` on loopback port 0 (over TLS with `--tls`), killed on drop, and its memory from /proc.
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -6,39 +6,71 @@ use std::process::{Child, Command, Stdio};
 
 use anyhow::Context;
 
-use crate::ORIGIN;
+use crate::Args;
 
 /// A running verifier.
 pub struct Server {
     child: Child,
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT`, or `https://localhost:PORT` with `--tls`.
     pub base: String,
+    /// The address it listens on.
+    pub addr: std::net::SocketAddr,
+    /// With `--tls`: its self-signed certificate (PEM), the only root the voters' clients trust.
+    pub tls_root: Option<String>,
 }
 
 impl Server {
     /// Starts the verifier on a free loopback port with its log (at its default level) in `dir`/verifier.log.
-    pub fn start(verifier: &Path, db: &Path, trust: &Path, dir: &Path) -> anyhow::Result<Server> {
+    pub fn start(args: &Args, db: &Path, trust: &Path, dir: &Path) -> anyhow::Result<Server> {
         let log = std::fs::File::create(dir.join("verifier.log"))?;
-        let mut child = Command::new(verifier)
-            .args(["serve", "--listen", "127.0.0.1:0", "--public-origin", ORIGIN])
+        let mut command = Command::new(&args.verifier);
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--public-origin", args.origin()])
             .arg("--db")
             .arg(db)
             .arg("--trust-dir")
-            .arg(trust)
+            .arg(trust);
+        let tls_root = if args.tls {
+            let site = rcgen::generate_simple_self_signed(vec!["localhost".into()])?;
+            let (cert, key) = (dir.join("site.pem"), dir.join("site.key"));
+            std::fs::write(&cert, site.cert.pem())?;
+            std::fs::write(&key, site.signing_key.serialize_pem())?;
+            command.arg("--tls-cert").arg(&cert).arg("--tls-key").arg(&key);
+            Some(site.cert.pem())
+        } else {
+            None
+        };
+        let mut child = command
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
-            .with_context(|| format!("could not start {}", verifier.display()))?;
+            .with_context(|| format!("could not start {}", args.verifier.display()))?;
         let stdout = child.stdout.take().context("the verifier's stdout")?;
         let mut line = String::new();
         BufReader::new(stdout).read_line(&mut line)?;
-        let base = line
+        let addr: std::net::SocketAddr = line
             .trim()
             .strip_prefix("verifier: listening on ")
+            .and_then(|url| url.split("://").nth(1))
+            .map(|a| a.trim_end_matches('/'))
             .with_context(|| format!("the verifier did not start: {line:?}"))?
-            .trim_end_matches('/')
-            .to_string();
-        Ok(Server { child, base })
+            .parse()?;
+        let base = if args.tls { format!("https://localhost:{}", addr.port()) } else { format!("http://{addr}") };
+        Ok(Server { child, base, addr, tls_root })
+    }
+
+    /// A client for the voters: over TLS, trusting only the verifier's certificate (and `localhost` is the
+    /// verifier's address); `pool` idle connections kept (0: a new connection for every request).
+    pub fn client(&self, pool: usize) -> anyhow::Result<reqwest::Client> {
+        let mut b =
+            reqwest::Client::builder().pool_max_idle_per_host(pool).timeout(std::time::Duration::from_secs(120));
+        if let Some(root) = &self.tls_root {
+            b = b
+                .tls_built_in_root_certs(false)
+                .add_root_certificate(reqwest::Certificate::from_pem(root.as_bytes())?)
+                .resolve("localhost", self.addr);
+        }
+        Ok(b.build()?)
     }
 
     /// Returns the verifier's process id.

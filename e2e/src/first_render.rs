@@ -107,12 +107,21 @@ pub async fn load(b: &Browser, url: &str) -> anyhow::Result<Load> {
 }
 
 /// Loads `url` cold `runs` times (a new browser each time), each followed by one warm load, and returns the
-/// report: median, 90th percentile, minimum and maximum of every figure, and every sample.
-pub async fn measure(url: &str, runs: usize, progress: &mut dyn FnMut(&str)) -> anyhow::Result<Value> {
+/// report: median, 90th percentile, minimum and maximum of every figure, and every sample. With `line`, every
+/// load goes over that emulated line ([`crate::Line`]).
+pub async fn measure(
+    url: &str,
+    runs: usize,
+    line: Option<crate::Line>,
+    progress: &mut dyn FnMut(&str),
+) -> anyhow::Result<Value> {
     anyhow::ensure!(runs > 0, "at least one run");
     let (mut cold, mut warm) = (Vec::new(), Vec::new());
     for i in 0..runs {
         let b = Browser::start(None).await?;
+        if let Some(line) = line {
+            b.throttle(line).await?;
+        }
         let c = load(&b, url).await?;
         let w = load(&b, url).await?;
         b.finish(&[crate::NO_HELPER]).await?;
@@ -125,8 +134,20 @@ pub async fn measure(url: &str, runs: usize, progress: &mut dyn FnMut(&str)) -> 
         cold.push(c);
         warm.push(w);
     }
+    let what = match line {
+        None => "start page load in headless Chromium from the verifier on loopback, ms from navigation start".into(),
+        Some(l) => format!(
+            "start page load in headless Chromium from the verifier on loopback over an emulated line ({} kbit/s \
+             down, {} kbit/s up, {} ms added to each request), ms from navigation start",
+            l.down_bytes_per_s * 8 / 1000,
+            l.up_bytes_per_s * 8 / 1000,
+            l.latency_ms
+        ),
+    };
     Ok(json!({
-        "what": "start page load in headless Chromium from the verifier on loopback, ms from navigation start",
+        "what": what,
+        "line": line.map(|l| json!({ "latency_ms": l.latency_ms, "down_bytes_per_s": l.down_bytes_per_s,
+                                       "up_bytes_per_s": l.up_bytes_per_s })),
         "runs": runs,
         "cold": summary(&cold),
         "warm": summary(&warm),

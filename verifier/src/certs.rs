@@ -236,12 +236,23 @@ impl TrustStore {
             let path = dir.join(name);
             std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))
         };
-        let crls = |name: &str| -> anyhow::Result<Vec<Vec<u8>>> {
-            let pem = read(name)?;
-            crls_from_pem(&pem).with_context(|| format!("reading {}", dir.join(name).display()))
+        let (auth_crl, sign_crl) = (read("auth.crl.pem")?, read("sign.crl.pem")?);
+        let crls = |name: &str, pem: &str| -> anyhow::Result<Vec<Vec<u8>>> {
+            crls_from_pem(pem).with_context(|| format!("reading {}", dir.join(name).display()))
         };
-        TrustStore::new(&read("auth-ca.pem")?, &crls("auth.crl.pem")?, &read("sign-ca.pem")?, &crls("sign.crl.pem")?)
-            .with_context(|| format!("loading the card CAs and CRLs from {}", dir.display()))
+        let store = TrustStore::new(
+            &read("auth-ca.pem")?,
+            &crls("auth.crl.pem", &auth_crl)?,
+            &read("sign-ca.pem")?,
+            &crls("sign.crl.pem", &sign_crl)?,
+        )
+        .with_context(|| format!("loading the card CAs and CRLs from {}", dir.display()))?;
+        // What was loaded, so that `refresh_from_dir` replaces only a file that changed since.
+        let mut files = store.crl_files.lock().unwrap_or_else(PoisonError::into_inner);
+        files.insert(CertKind::Auth, Sha256::digest(auth_crl.as_bytes()).into());
+        files.insert(CertKind::Sign, Sha256::digest(sign_crl.as_bytes()).into());
+        drop(files);
+        Ok(store)
     }
 
     /// Re-reads `auth.crl.pem` and `sign.crl.pem` from the trust folder while serving (issue 19) and installs a

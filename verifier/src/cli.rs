@@ -263,9 +263,16 @@ struct ServeArgs {
     /// Casts per minute from one network.
     #[arg(long, env = "VERIFIER_RATE_CASTS_PER_MINUTE", default_value_t = 600)]
     rate_casts_per_minute: u32,
+    /// One address may use its network's rates divided by this (default a quarter; 1: all of them).
+    #[arg(long, env = "VERIFIER_RATE_ADDRESS_SHARE", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..))]
+    rate_address_share: u32,
     /// Addresses never rate-limited (the operator's own machine: demos, tests, the benchmark's voters).
     #[arg(long, env = "VERIFIER_RATE_LIMIT_EXEMPT", value_delimiter = ',', default_values_t = [std::net::IpAddr::from([127, 0, 0, 1]), std::net::IpAddr::from(std::net::Ipv6Addr::LOCALHOST)])]
     rate_limit_exempt: Vec<std::net::IpAddr>,
+    /// Seconds between looks at the CRL files' size and time; a change re-reads them (they are re-read every
+    /// minute as well).
+    #[arg(long, env = "VERIFIER_CRL_POLL_SECONDS", default_value_t = 5)]
+    crl_poll_seconds: u64,
     /// Open voter connections at most; one more is closed at once.
     #[arg(long, env = "VERIFIER_MAX_CONNECTIONS", default_value_t = 20_000)]
     max_connections: usize,
@@ -595,47 +602,6 @@ pub fn import_voters(db: &Db, trust: &TrustStore, file: &Path) -> anyhow::Result
 /// disk, few enough that their stacks and arenas stay small.
 const BLOCKING_THREADS: usize = 32;
 
-/// Re-reads the card CRLs (every minute while serving, issue 19). A list that changed is installed and audited; one
-/// that cannot be read or verified raises an operator alarm (an error log line and an audit row) and the lists in
-/// force stay; a list within an hour of its nextUpdate raises the same alarm, since after it logins and casts fail
-/// closed with `CRL_UNAVAILABLE`.
-async fn refresh_crls(
-    trust: &Arc<TrustStore>,
-    dir: &std::path::Path,
-    db: &Arc<crate::db::Db>,
-    now: chrono::DateTime<chrono::Utc>,
-) {
-    let (trust, dir, db) = (trust.clone(), dir.to_path_buf(), db.clone());
-    let _ = tokio::task::spawn_blocking(move || {
-        let (action, detail) = match trust.refresh_from_dir(&dir) {
-            Ok(kinds) if kinds.is_empty() => {
-                let stale: Vec<&str> = [CertKind::Auth, CertKind::Sign]
-                    .into_iter()
-                    .filter(|k| trust.crl_next_update(*k).is_some_and(|t| t < now + chrono::Duration::hours(1)))
-                    .map(CertKind::code)
-                    .collect();
-                if stale.is_empty() {
-                    return;
-                }
-                tracing::error!(?stale, "ALARM: a card CRL reaches its nextUpdate within the hour; publish a new one");
-                ("crl_stale", serde_json::json!({ "kinds": stale }))
-            }
-            Ok(kinds) => {
-                tracing::info!(kinds = ?kinds.iter().map(|k| k.code()).collect::<Vec<_>>(), "card CRLs refreshed");
-                ("crl_refreshed", serde_json::json!({ "kinds": kinds.iter().map(|k| k.code()).collect::<Vec<_>>() }))
-            }
-            Err(e) => {
-                tracing::error!(error = %format!("{e:#}"), "ALARM: the card CRLs could not be refreshed");
-                ("crl_refresh_failed", serde_json::json!({ "error": format!("{e:#}") }))
-            }
-        };
-        if let Err(e) = db.audit(now, crate::audit::SYSTEM, action, detail) {
-            tracing::error!(error = %e, "the CRL refresh could not be audited");
-        }
-    })
-    .await;
-}
-
 fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
     init_logging();
     let (db, election, key) = if args.demo {
@@ -656,6 +622,7 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
     };
     let trust = args.trust_dir.as_deref().map(TrustStore::from_dir).transpose()?.map(Arc::new);
     let trust_dir = args.trust_dir.clone();
+    let crl_poll_seconds = args.crl_poll_seconds.max(1);
     let research = crate::research::config_from_flags(
         args.research_selection.as_deref(),
         args.research_display.as_deref(),
@@ -689,6 +656,7 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
             challenges_per_minute: args.rate_challenges_per_minute,
             logins_per_minute: args.rate_logins_per_minute,
             casts_per_minute: args.rate_casts_per_minute,
+            address_share: args.rate_address_share,
             exempt: args.rate_limit_exempt.clone(),
         })),
         clock,
@@ -729,16 +697,16 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
         let clock = state_for_seal.clock;
         let db_for_failures = state_for_seal.db.clone();
         let limits = state_for_seal.limits.clone();
-        let crl_refresh = state_for_seal.trust.clone().zip(trust_dir.clone());
+        if let Some((trust, dir)) = state_for_seal.trust.clone().zip(trust_dir.clone()) {
+            let poll = std::time::Duration::from_secs(crl_poll_seconds);
+            crate::crl_watch::spawn(trust, dir, state_for_seal.db.clone(), clock, poll);
+        }
         tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
             loop {
                 every.tick().await;
                 sessions.prune(clock.now());
                 limits.prune();
-                if let Some((trust, dir)) = &crl_refresh {
-                    refresh_crls(trust, dir, &db_for_failures, clock.now()).await;
-                }
                 crate::handlers::write_login_failures(&db_for_failures, &sessions, clock.now()).await;
             }
         });

@@ -3,7 +3,7 @@
 //! Map:
 //! - [`cli`]: the `verifier` command line (`serve`, `election check`).
 //! - [`server`]: binds, serves until Ctrl-C, logs as JSON.
-//! - [`limits`]: per-network rate limits on challenges, logins and casts (429 `RATE_LIMITED`, issue 19).
+//! - [`limits`]: per-address and per-network rate limits on challenges, logins and casts (429 `RATE_LIMITED`, issue 19).
 //! - [`listener`]: the voter listener on the open internet: TLS in the verifier itself, a connection cap, and
 //!   deadlines for the request head and the whole request (issue 19).
 //! - [`filters`]: one warp filter per endpoint, documented by its HTTP line; [`handlers`] answer them.
@@ -21,6 +21,7 @@
 //!   elections; [`research_report`] turns the metrics into CSV, SVG plots and an HTML summary (tracker issue 9).
 //! - [`ops`]: zero-vote check, signed export after the close, the published ballot-box digest.
 //! - [`certs`]: JPKI certificate checks: chain, validity, usage, CRL (R-VOTE-5, R-VOTE-6).
+//! - [`crl_watch`]: the card CRLs re-read while serving, on file change and every minute, with alarms (issue 19).
 //! - [`operator_auth`]: the operator CA (client certificates, CRL), the operators table and TOTP (R-SEC-4).
 //! - [`operator_api`]: the operator API on its own TLS listener: client certificate + TOTP session, roles.
 //! - [`operator_routes`]: the committees' endpoints on it (applications, roll, switches, checks, record).
@@ -34,6 +35,7 @@ pub mod certs;
 pub mod cli;
 pub mod clock;
 pub mod contract;
+pub mod crl_watch;
 pub mod db;
 pub mod demo;
 pub mod errors;

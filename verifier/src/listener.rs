@@ -97,6 +97,11 @@ pub async fn serve(
             tracing::debug!(%remote, "connection cap reached; connection closed");
             continue;
         };
+        // Without it, a TLS record or a response head written apart from its body waits for the client's delayed
+        // ACK: casts over new TLS connections at 500/s took 43 ms at the median in the benchmark, and 2 ms with it.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(%remote, error = %e, "TCP_NODELAY not set");
+        }
         let (routes, watcher, acceptor, limits) =
             (routes.clone(), graceful.watcher(), acceptor.clone(), limits.clone());
         tokio::spawn(async move {

@@ -30,6 +30,12 @@ const TARGET_WASM_GZIP_BYTES: u64 = 400 * 1024;
 const TARGET_RSS_KIB: f64 = 1e8 / 1024.0;
 /// The count's share of OpenSSL's RSA-3072 private operations per second on all cores.
 const TARGET_TALLY_SHARE: f64 = 0.7;
+/// Legitimate casts per second while the attack mix runs (issue 19).
+const TARGET_UNDER_ATTACK_PER_S: f64 = 1000.0;
+/// …with at most this 99th percentile, in ms.
+const TARGET_UNDER_ATTACK_P99_MS: f64 = 100.0;
+/// The databases may grow by at most this many bytes from the attack alone.
+const TARGET_ATTACK_GROWTH_BYTES: f64 = 1e6;
 /// "RSS flat" over the soak: over its last third, the resident memory grows by at most this share (the caches
 /// — sessions live 20 minutes, certificate checks 10, SQLite's pages — fill during the first two thirds).
 const TARGET_SOAK_GROWTH: f64 = 0.05;
@@ -120,6 +126,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             .chain(["--rate", &args.rate.to_string()])
             .collect::<Vec<_>>(),
     )?;
+    // Issue 19: the same casts over TLS, each on a new connection; and beside an attack mix.
+    let two = ["--contests", "2", "--voters", &args.voters.to_string(), "--rate", &args.rate.to_string()];
+    let tls = load_generator(&bin, &[&two[..], &["--tls", "--concurrency", &args.concurrency.to_string()]].concat())?;
+    let attack =
+        load_generator(&bin, &[&two[..], &["--attack", "--concurrency", &args.concurrency.to_string()]].concat())?;
     let memory = if args.memory_voters > 0 {
         let voters = args.memory_voters.to_string();
         let (concurrency, rate) = (args.concurrency.to_string(), args.rate.to_string());
@@ -130,6 +141,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let tally = tally_bench(&bin, args.tally_ballots)?;
     let mut report = assemble(&load, verify_per_s, &wasm)?;
+    add_hostile(&mut report, &tls, &attack);
     browser::merge(&mut report, browser);
     add_tally(&mut report, &tally);
     add_memory_run(&mut report, &memory);
@@ -200,6 +212,25 @@ fn json_report(bin: &Path, name: &str, args: &[&str]) -> anyhow::Result<Value> {
         bail!("{name} failed ({})", out.status);
     }
     serde_json::from_slice(&out.stdout).with_context(|| format!("reading {name}'s report"))
+}
+
+/// The casts over TLS and under attack (issue 19), with the attack's targets.
+fn add_hostile(report: &mut Value, tls: &Value, attack: &Value) {
+    let n = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    report["cast_tls"] = tls.clone();
+    report["cast_under_attack"] = attack.clone();
+    let (rate, p99) = (n(attack, "/load/fixed_rate/accepted_per_s"), n(attack, "/load/fixed_rate/p99_ms"));
+    let offered = n(attack, "/load/fixed_rate/offered_per_s");
+    let grown = n(attack, "/load/attack/alone/database_growth_bytes");
+    report["targets"]["under_attack"] = json!({
+        "target": { "accepted_per_s": TARGET_UNDER_ATTACK_PER_S, "p99_ms": TARGET_UNDER_ATTACK_P99_MS },
+        "measured": { "accepted_per_s": rate, "offered_per_s": offered, "p99_ms": p99 },
+        // Offered at the target rate, the phase reaches it to within the ramp of its first and last ballots.
+        "met": rate >= 0.97 * TARGET_UNDER_ATTACK_PER_S && offered >= TARGET_UNDER_ATTACK_PER_S
+            && p99 <= TARGET_UNDER_ATTACK_P99_MS,
+    });
+    report["targets"]["attack_database_growth_bytes"] =
+        json!({ "target": TARGET_ATTACK_GROWTH_BYTES, "measured": grown, "met": grown <= TARGET_ATTACK_GROWTH_BYTES });
 }
 
 fn add_memory_run(report: &mut Value, memory: &Value) {
@@ -364,6 +395,7 @@ fn markdown(r: &Value) -> String {
         n("/cast/load/fixed_rate/p50_ms"),
         n("/cast/load/fixed_rate/p99_ms"),
     ));
+    s.push_str(&hostile_rows(r));
     if !r["tally"].is_null() {
         s.push_str(&format!(
             "| count: {} ballots through SoftHSM2 (`tally count`, {} sessions, {}; totals checked) | {:.0} ballots/s ({:.0} s) | OpenSSL RSA-3072 private operations {:.0} /s (all cores) | {:.2} | target ≥ {:.0} %: {} |\n",
@@ -422,6 +454,75 @@ fn markdown(r: &Value) -> String {
         ));
     }
     s.push_str(&browser::rows(r));
+    s
+}
+
+/// The rows of the casts over TLS and under attack (issue 19); empty for a report without them.
+fn hostile_rows(r: &Value) -> String {
+    let n = |p: &str| r.pointer(p).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    let i = |p: &str| r.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+    let met = |p: &str| if r.pointer(p).and_then(Value::as_bool) == Some(true) { "met" } else { "**not met**" };
+    let mut s = String::new();
+    if r.get("cast_tls").is_some_and(|v| !v.is_null()) {
+        let tls = n("/cast_tls/load/throughput/accepted_per_s");
+        s.push_str(&format!(
+            "| cast throughput over TLS 1.3 terminated by the verifier, every cast on a new connection (TCP and TLS \
+             handshake each; {} casts, {} at a time) | {tls:.0} /s, p50 {:.1} ms, p99 {:.1} ms; at a fixed \
+             offered {} /s: p99 {:.1} ms | plain HTTP with kept connections above: {:.0} /s | {:.2} | |\n",
+            i("/cast_tls/load/throughput/accepted"),
+            i("/cast_tls/load/concurrency"),
+            n("/cast_tls/load/throughput/p50_ms"),
+            n("/cast_tls/load/throughput/p99_ms"),
+            i("/cast_tls/load/fixed_rate/offered_per_s"),
+            n("/cast_tls/load/fixed_rate/p99_ms"),
+            n("/cast/load/throughput/accepted_per_s"),
+            tls / n("/cast/load/throughput/accepted_per_s"),
+        ));
+    }
+    if r.get("cast_under_attack").is_some_and(|v| !v.is_null()) {
+        let a = |p: &str| n(&format!("/cast_under_attack/load/attack{p}"));
+        let sent = |flood: &str| -> i64 {
+            r.pointer(&format!("/cast_under_attack/load/attack/statuses/{flood}"))
+                .and_then(Value::as_object)
+                .map(|m| m.values().filter_map(Value::as_i64).sum())
+                .unwrap_or(0)
+        };
+        let limited = |flood: &str| i(&format!("/cast_under_attack/load/attack/statuses/{flood}/429"));
+        s.push_str(&format!(
+            "| legitimate casts while an attack mix runs from 832 addresses in 208 other loopback /24s ({:.0} s): challenges at \
+             {:.0} /s ({} sent, {} answered 429), malformed bodies at {:.0} /s ({} sent), failed logins at {:.0} /s \
+             ({} sent, {} answered 429), {:.0} slowloris connections held (closed by the verifier after a median \
+             {:.1} s) | offered {:.0} /s: reached {:.0} /s, p50 {:.1} ms, p99 {:.1} ms; closed loop {:.0} /s | \
+             ≥ {TARGET_UNDER_ATTACK_PER_S:.0} /s with p99 ≤ {TARGET_UNDER_ATTACK_P99_MS:.0} ms | {:.2} of the p99 \
+             limit | {} |\n",
+            a("/seconds"),
+            a("/rates/challenges_per_s"),
+            sent("challenge_flood"),
+            limited("challenge_flood"),
+            a("/rates/malformed_per_s"),
+            sent("malformed_bodies"),
+            a("/rates/login_failures_per_s"),
+            sent("login_failures"),
+            limited("login_failures"),
+            a("/rates/slowloris_connections"),
+            a("/slowloris_held_seconds_median"),
+            n("/cast_under_attack/load/fixed_rate/offered_per_s"),
+            n("/cast_under_attack/load/fixed_rate/accepted_per_s"),
+            n("/cast_under_attack/load/fixed_rate/p50_ms"),
+            n("/cast_under_attack/load/fixed_rate/p99_ms"),
+            n("/cast_under_attack/load/throughput/accepted_per_s"),
+            n("/cast_under_attack/load/fixed_rate/p99_ms") / TARGET_UNDER_ATTACK_P99_MS,
+            met("/targets/under_attack/met"),
+        ));
+        s.push_str(&format!(
+            "| database growth from the attack mix alone ({:.0} s, before the legitimate casts) | {:.0} bytes | \
+             ≤ 1 MB | {:.4} | {} |\n",
+            a("/alone/seconds"),
+            a("/alone/database_growth_bytes"),
+            a("/alone/database_growth_bytes") / TARGET_ATTACK_GROWTH_BYTES,
+            met("/targets/attack_database_growth_bytes/met"),
+        ));
+    }
     s
 }
 
