@@ -152,6 +152,10 @@ pub enum CastError {
     /// The election's ballot box was sealed at the close.
     #[error("the ballot box is sealed")]
     Sealed,
+    /// The person declared an emergency paper vote in this election (R-VOTE-11), decided in the same transaction
+    /// as the mark.
+    #[error("an emergency paper vote was declared")]
+    EmergencyPaperVote,
     /// The database failed (disk full, I/O): nothing was written.
     #[error("storage failure: {0}")]
     Storage(#[from] rusqlite::Error),
@@ -764,17 +768,26 @@ impl Db {
         }
         let mut marked: Vec<&Arc<QueuedCast>> = Vec::new();
         for cast in candidates {
+            // A mark only for a person with no emergency paper vote declared (R-VOTE-11): the declaration takes
+            // the same write lock, so exactly one of the two wins a race (`registration::declare_emergency`).
             let n = tx
                 .prepare_cached(
-                    "INSERT INTO voted (person_id, election_id, contest_id, pending_group) VALUES (?1, ?2, ?3, ?4)
+                    "INSERT INTO voted (person_id, election_id, contest_id, pending_group)
+                     SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS
+                       (SELECT 1 FROM emergency_votes WHERE person_id = ?1 AND election_id = ?2)
                      ON CONFLICT DO NOTHING",
                 )?
                 .execute(params![cast.person_id, cast.election_id, cast.contest_id, g.0])?;
             if n == 1 {
                 marked.push(cast);
-            } else {
-                early.push((cast, Err(CastError::AlreadyVoted)));
+                continue;
             }
+            let paper: bool = tx
+                .prepare_cached(
+                    "SELECT EXISTS (SELECT 1 FROM emergency_votes WHERE person_id = ?1 AND election_id = ?2)",
+                )?
+                .query_row(params![cast.person_id, cast.election_id], |r| r.get(0))?;
+            early.push((cast, Err(if paper { CastError::EmergencyPaperVote } else { CastError::AlreadyVoted })));
         }
         tx.commit()?;
         protocol.failed.clear();
@@ -933,6 +946,7 @@ fn clone_error(e: &CastError) -> CastError {
         CastError::AlreadyVoted => CastError::AlreadyVoted,
         CastError::Duplicate => CastError::Duplicate,
         CastError::Sealed => CastError::Sealed,
+        CastError::EmergencyPaperVote => CastError::EmergencyPaperVote,
         CastError::Storage(rusqlite::Error::SqliteFailure(f, m)) => {
             CastError::Storage(rusqlite::Error::SqliteFailure(*f, m.clone()))
         }

@@ -376,14 +376,18 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
             "Your ballot in this contest was already accepted; it cannot be changed.",
         )
     };
-    if crate::registration::emergency_declared(&state.db, &voter.person_id, state.election.id.as_str())
-        .map_err(storage_refusal)?
-    {
-        return Err(Refusal::new(
+    let paper = || {
+        Refusal::new(
             StatusCode::FORBIDDEN,
             "EMERGENCY_PAPER_VOTE",
             "You declared at an embassy that you vote on paper in this election, so an online ballot cannot be accepted.",
-        ));
+        )
+    };
+    // An early answer; the cast's own transaction decides a declaration made meanwhile (`CastError::EmergencyPaperVote`).
+    if crate::registration::emergency_declared(&state.db, &voter.person_id, state.election.id.as_str())
+        .map_err(storage_refusal)?
+    {
+        return Err(paper());
     }
     let voted = state.db.voted_contests(&voter.person_id, state.election.id.as_str()).map_err(storage_refusal)?;
     if voted.iter().any(|v| v == contest.id.as_str()) {
@@ -423,6 +427,7 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
             Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response())
         }
         Err(crate::db::CastError::AlreadyVoted) => Err(already()),
+        Err(crate::db::CastError::EmergencyPaperVote) => Err(paper()),
         Err(crate::db::CastError::Duplicate) => Err(Refusal::new(
             StatusCode::CONFLICT,
             "DUPLICATE_BALLOT",

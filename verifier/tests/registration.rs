@@ -7,6 +7,8 @@
 
 mod support;
 
+use std::sync::Arc;
+
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::Utc;
@@ -449,4 +451,63 @@ async fn internet_voters_stay_registered_for_the_next_election_in_the_same_datab
     assert_eq!(s, StatusCode::CONFLICT, "and still only once in it");
     assert_eq!(f.state.db.ballot_counts(first.id.as_str()).unwrap(), vec![("tokyo".to_string(), 1)]);
     assert_eq!(f.state.db.ballot_counts(second.id.as_str()).unwrap(), vec![("tokyo".to_string(), 1)]);
+}
+
+/// R-VOTE-10/11: an embassy's emergency paper vote and the same person's online cast, sent at the same moment 100
+/// times (100 people): exactly one of the two is accepted each time, and the stores agree with the answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_emergency_declaration_racing_a_cast_lets_exactly_one_win() {
+    const RACES: usize = 100;
+    let f = fixture(0);
+    let clerk = op(Role::Clerk, Some("13101"), "clerk R");
+    let eid = f.state.election.id.to_string();
+    let keys = test_voter(&f.ca, 0);
+    let people: Vec<_> = (1..=RACES).map(person).collect();
+    let cards = f.ca.issue_many_sharing_keys(&people, 365, std::slice::from_ref(&keys.card), 2).unwrap();
+    let mut voters = Vec::new();
+    for (i, card) in cards.into_iter().enumerate() {
+        let v = TestVoter {
+            person_id: format!("13101:R-{i}"),
+            auth_key: keys.auth_key.clone(),
+            sign_key: keys.sign_key.clone(),
+            card,
+        };
+        register(&f.state.db, &v, &["tokyo"]);
+        voters.push(v);
+    }
+    let (mut online, mut paper) = (0, 0);
+    for v in &voters {
+        let cookie = voting_login(&f.state, v).await;
+        let ct = encrypt(&f.state, "tokyo", Choice::Blank);
+        let body = cast_body(v, &eid, "tokyo", &ct);
+        let both = Arc::new(std::sync::Barrier::new(2));
+        let declare = {
+            let (db, clerk, person, eid, both) =
+                (f.state.db.clone(), clerk.clone(), v.person_id.clone(), eid.clone(), both.clone());
+            tokio::task::spawn_blocking(move || {
+                both.wait();
+                reg::declare_emergency(&db, &clerk, &person, &eid, "race", Utc::now()).map_err(|e| e.code)
+            })
+        };
+        let cast = {
+            let (r, handle) = (routes(f.state.clone(), None), tokio::runtime::Handle::current());
+            let request =
+                warp::test::request().method("POST").path("/api/v1/ballots").header("cookie", cookie).json(&body);
+            tokio::task::spawn_blocking(move || {
+                both.wait();
+                let resp = handle.block_on(request.reply(&r));
+                (resp.status(), serde_json::from_slice::<ApiError>(resp.body()).map(|e| e.code).unwrap_or_default())
+            })
+        };
+        let (declared, (status, code)) = (declare.await.unwrap(), cast.await.unwrap());
+        match (&declared, status) {
+            (Ok(()), StatusCode::FORBIDDEN) if code == "EMERGENCY_PAPER_VOTE" => paper += 1,
+            (Err(c), StatusCode::CREATED) if *c == "ALREADY_VOTED_ONLINE" => online += 1,
+            _ => panic!("{}: the declaration answered {declared:?} and the cast {status} {code}", v.person_id),
+        }
+        let cc = reg::cross_channel(&f.state.db, &clerk, &v.person_id, &eid, Utc::now()).unwrap();
+        assert_ne!(cc.emergency_declared, !cc.voted_online.is_empty(), "{}: {cc:?}", v.person_id);
+    }
+    println!("{RACES} races: the paper vote won {paper}, the online cast {online}");
+    assert_eq!(paper + online, RACES);
 }
