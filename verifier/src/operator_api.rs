@@ -32,7 +32,7 @@ use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::filters::path::FullPath;
 use warp::http::StatusCode;
-use warp::http::header::{CACHE_CONTROL, HeaderValue};
+use warp::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, HeaderValue};
 use warp::reply::{Reply, Response};
 use warp::{Rejection, reject};
 
@@ -517,13 +517,18 @@ fn builtin_routes(ctx: &OperatorContext) -> BoxedFilter<(Response,)> {
     login.or(logout).unify().or(whoami).unify().or(audit_verify).unify().boxed()
 }
 
+/// The operator API's Content-Security-Policy: its pages are self-contained documents with inline styles at most.
+pub const OPERATOR_CSP: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+
 /// A filter with no routes, for a listener with only the built-in endpoints.
 pub fn no_routes() -> BoxedFilter<(Response,)> {
     warp::any().and_then(|| async { Err::<Response, _>(reject::not_found()) }).boxed()
 }
 
 /// Every operator route: the built-in ones and `extra`, all under `/op/v1`, refusals as `{code, message}`, and
-/// `Cache-Control: no-store` on everything.
+/// `Cache-Control: no-store` on everything, and a Content-Security-Policy that lets an HTML answer (the record, a
+/// notice) run no script and load nothing.
 pub fn routes(ctx: &OperatorContext, extra: BoxedFilter<(Response,)>) -> BoxedFilter<(Response,)> {
     warp::path("op")
         .and(warp::path("v1"))
@@ -533,7 +538,10 @@ pub fn routes(ctx: &OperatorContext, extra: BoxedFilter<(Response,)>) -> BoxedFi
         .recover(crate::errors::handle_rejection)
         .unify()
         .map(|mut r: Response| {
-            r.headers_mut().insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            let h = r.headers_mut();
+            h.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            h.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(OPERATOR_CSP));
+            h.insert("x-content-type-options", HeaderValue::from_static("nosniff"));
             r
         })
         .boxed()

@@ -649,7 +649,7 @@ pub fn document_switch(
         audit::append(&tx, now, &op.actor(), "document_switch", &serde_json::json!({ "person": person_id }))?;
         tx.commit()
     })?;
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let esc = |s: &str| html_escape::encode_text(s).into_owned();
     Ok(format!(
         "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>切替申出受理通知</title></head><body>\
          <p>{date}</p><p>{name} 様</p><h1>在外選挙インターネット投票の切替申出の受理について（通知）</h1>\
@@ -901,11 +901,17 @@ pub fn record(
     })
 }
 
-/// Renders the record as a printable page (Japanese first, English second).
+/// Renders the record as a printable page (Japanese first, English second). Every value is escaped: person ids
+/// come from the roll's CSV, which a clerk writes.
 pub fn record_html(r: &Record) -> String {
-    let rows: String = r.voters_per_contest.iter().map(|(c, n)| format!("<tr><td>{c}</td><td>{n}</td></tr>")).collect();
-    let list: String =
-        r.voters.iter().map(|(p, cs)| format!("<tr><td>{p}</td><td>{}</td></tr>", cs.join(", "))).collect();
+    let esc = |s: &str| html_escape::encode_text(s).into_owned();
+    let rows: String =
+        r.voters_per_contest.iter().map(|(c, n)| format!("<tr><td>{}</td><td>{n}</td></tr>", esc(c))).collect();
+    let list: String = r
+        .voters
+        .iter()
+        .map(|(p, cs)| format!("<tr><td>{}</td><td>{}</td></tr>", esc(p), esc(&cs.join(", "))))
+        .collect();
     format!(
         "<!doctype html><html lang=\"ja\"><head><meta charset=\"utf-8\"><title>インターネット投票調書 / Internet voting record</title></head><body>\
          <h1>インターネット投票に関する調書 <span lang=\"en\">Record of internet voting</span></h1>\
@@ -913,8 +919,8 @@ pub fn record_html(r: &Record) -> String {
          <h2>投票者数（選挙ごと） <span lang=\"en\">Voters per contest</span></h2><table><tr><th>選挙 / Contest</th><th>人数 / Voters</th></tr>{rows}</table>\
          <h2>インターネット投票者名簿 <span lang=\"en\">Internet-voter list</span></h2><table><tr><th>選挙人 / Voter</th><th>投票した選挙 / Contests</th></tr>{list}</table>\
          </body></html>",
-        e = r.election_id,
-        m = r.municipality,
-        t = r.made_at,
+        e = esc(&r.election_id),
+        m = esc(&r.municipality),
+        t = esc(&r.made_at),
     )
 }

@@ -266,7 +266,7 @@ fn plot_positions(tasks: &[TaskRow], path: &Path) -> anyhow::Result<()> {
 }
 
 fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    html_escape::encode_double_quoted_attribute(s).into_owned()
 }
 
 fn index_html(tasks: usize, summary: &[PairSummary]) -> String {

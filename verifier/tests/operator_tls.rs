@@ -124,6 +124,7 @@ async fn get(f: &Fixture, c: &reqwest::Client, path: &str, token: Option<&str>) 
     }
     let r = req.send().await.unwrap();
     assert_eq!(r.headers()["cache-control"], "no-store");
+    assert_eq!(r.headers()["content-security-policy"], verifier::operator_api::OPERATOR_CSP);
     let status = r.status().as_u16();
     (status, r.json().await.unwrap())
 }

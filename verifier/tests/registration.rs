@@ -360,7 +360,9 @@ fn record_after_the_close_per_municipality() {
     past.election_day = "2025-07-19".parse().unwrap();
     let f = fixture_with(0, past.clone(), chrono::Duration::minutes(20));
     let clerk = op(Role::Clerk, Some("13101"), "clerk A");
-    for (i, p) in ["13101:E-1", "13101:E-2", "27100:E-1"].iter().enumerate() {
+    // A clerk's roll CSV can hold anything: a person id that is a script must reach the auditor's page as text.
+    let planted = "13101:<script>alert(1)</script>";
+    for (i, p) in ["13101:E-1", "13101:E-2", "27100:E-1", planted].iter().enumerate() {
         let v = test_voter(&f.ca, 10 + i);
         let municipality = p.split(':').next().unwrap();
         let voter = verifier::db::Voter {
@@ -380,10 +382,12 @@ fn record_after_the_close_per_municipality() {
         f.state.db.cast(p, past.id.as_str(), "tokyo", &[i as u8; 384]).unwrap();
     }
     let record = reg::record(&f.state.db, &clerk, &past, "13101", Utc::now()).unwrap();
-    assert_eq!(record.voters_per_contest[0], ("tokyo".to_string(), 2));
-    assert_eq!(record.voters.len(), 2, "only this municipality's voters");
+    assert_eq!(record.voters_per_contest[0], ("tokyo".to_string(), 3));
+    assert_eq!(record.voters.len(), 3, "only this municipality's voters");
     let html = reg::record_html(&record);
     assert!(html.contains("13101:E-2") && !html.contains("27100"));
+    assert!(!html.contains("<script"), "the planted person id is markup in the record:\n{html}");
+    assert!(html.contains("13101:&lt;script&gt;alert(1)&lt;/script&gt;"));
     assert_eq!(reg::record(&f.state.db, &clerk, &past, "27100", Utc::now()).unwrap_err().code, "OTHER_MUNICIPALITY");
     let open = verifier::demo::demo_election(Utc::now()).unwrap();
     assert_eq!(reg::record(&f.state.db, &clerk, &open, "13101", Utc::now()).unwrap_err().code, "VOTING_NOT_CLOSED");
