@@ -106,6 +106,21 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// After the close: write one municipality's record (調書, R-VOTE-12) as the file that goes to the committee
+    /// of its 指定在外選挙投票区, signed with the export key, and its printable page beside it (OUT with .html).
+    Record {
+        #[command(flatten)]
+        db: DbArg,
+        /// The municipality code.
+        #[arg(long)]
+        municipality: String,
+        /// The export key file.
+        #[arg(long)]
+        export_key: PathBuf,
+        /// The signed record file to write (refused if it exists).
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -488,6 +503,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let file = crate::ops::export(&db, &election, &key, &export_key, &district, clock.now())?;
             std::fs::write(&out, serde_json::to_vec(&file)?)?;
             println!("exported district {district} to {}: {}", out.display(), file.manifest);
+            Ok(())
+        }
+        Command::Record { db, municipality, export_key, out } => {
+            let (db, election, _) = open_with_election(&db.db)?;
+            let export_key = crate::ops::ExportKey::load(&export_key)?;
+            // The host's operator until issue 21 names one: an auditor of this municipality.
+            let host = crate::operators::Operator {
+                fingerprint: "cli".into(),
+                name: "cli".into(),
+                role: crate::operators::Role::Auditor,
+                municipality: Some(municipality.clone()),
+            };
+            let record = crate::registration::record(&db, &host, &election, &municipality, clock.now())
+                .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
+            let signed = crate::registration::SignedRecord::sign(&record, &export_key)?;
+            let json = serde_json::to_string_pretty(&signed)? + "\n";
+            crate::operator_auth::write_new_file(&out, json.as_bytes(), false)?;
+            let page = crate::registration::record_html(&record);
+            crate::operator_auth::write_new_file(&out.with_extension("html"), page.as_bytes(), false)?;
+            let total: i64 = record.voters_per_contest.iter().map(|(_, n)| n).sum();
+            println!(
+                "record of {municipality}: {} voters, {total} votes over {} contests; signed file {}, page {}",
+                record.voters.len(),
+                record.voters_per_contest.len(),
+                out.display(),
+                out.with_extension("html").display()
+            );
             Ok(())
         }
         Command::Operators(command) => operators(command),

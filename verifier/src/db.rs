@@ -105,6 +105,18 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
              COMMIT;",
         )?;
     }
+    if version < 3 {
+        // Version 3: a mark keeps the municipality of the roll it was cast under, so that the record (調書, R-VOTE-12)
+        // still counts a voter removed from the roll after voting (a switch, a death, a removal).
+        conn.execute_batch(
+            "BEGIN;
+             ALTER TABLE voted ADD COLUMN municipality TEXT;
+             UPDATE voted SET municipality = (SELECT municipality FROM voters WHERE voters.person_id = voted.person_id);
+             CREATE INDEX voted_municipality ON voted(municipality, election_id);
+             PRAGMA user_version = 3;
+             COMMIT;",
+        )?;
+    }
     // The subsystems' own tables, each created if missing.
     crate::registration::migrate(conn)?;
     crate::notify::migrate(conn)?;
@@ -772,8 +784,8 @@ impl Db {
             // the same write lock, so exactly one of the two wins a race (`registration::declare_emergency`).
             let n = tx
                 .prepare_cached(
-                    "INSERT INTO voted (person_id, election_id, contest_id, pending_group)
-                     SELECT ?1, ?2, ?3, ?4 WHERE NOT EXISTS
+                    "INSERT INTO voted (person_id, election_id, contest_id, pending_group, municipality)
+                     SELECT ?1, ?2, ?3, ?4, (SELECT municipality FROM voters WHERE person_id = ?1) WHERE NOT EXISTS
                        (SELECT 1 FROM emergency_votes WHERE person_id = ?1 AND election_id = ?2)
                      ON CONFLICT DO NOTHING",
                 )?

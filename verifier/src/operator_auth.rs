@@ -739,7 +739,8 @@ fn normalize_serial(serial: &str) -> anyhow::Result<String> {
     Ok(hex_without_leading_zeros(&bytes))
 }
 
-fn write_new_file(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
+/// Creates a file that must not exist yet (owner-only when `private`), synced before it returns.
+pub(crate) fn write_new_file(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

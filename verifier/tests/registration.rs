@@ -381,9 +381,28 @@ fn record_after_the_close_per_municipality() {
             .unwrap();
         f.state.db.cast(p, past.id.as_str(), "tokyo", &[i as u8; 384]).unwrap();
     }
+    // E-1 voted and then left the roll (a written switch back to paper): the record still counts and lists them.
+    reg::document_switch(&f.state.db, &clerk, "13101:E-1", "在外 一郎", Utc::now()).unwrap();
     let record = reg::record(&f.state.db, &clerk, &past, "13101", Utc::now()).unwrap();
-    assert_eq!(record.voters_per_contest[0], ("tokyo".to_string(), 3));
+    assert_eq!(record.voters_per_contest[0], ("tokyo".to_string(), 3), "{record:?}");
     assert_eq!(record.voters.len(), 3, "only this municipality's voters");
+    assert!(record.voters.iter().any(|(p, _)| p == "13101:E-1"), "a voter removed after voting stays listed");
+    // Over every municipality, the records count what the ballot box holds.
+    let other =
+        reg::record(&f.state.db, &op(Role::Clerk, Some("27100"), "clerk B"), &past, "27100", Utc::now()).unwrap();
+    // (Every cast here is in contest tokyo; the box holds each as a ballot or in its pool.)
+    let in_box: i64 = rusqlite::Connection::open(verifier::db::ballot_box_path(&f.dir.path().join("verifier.sqlite")))
+        .unwrap()
+        .query_row("SELECT (SELECT count(*) FROM ballots) + (SELECT count(*) FROM pool)", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(record.voters_per_contest[0].1 + other.voters_per_contest[0].1, in_box);
+    // The file for the committee is signed with the export key, and an edited copy does not open.
+    let key_dir = tempfile::tempdir().unwrap();
+    let key = verifier::ops::ExportKey::generate(&key_dir.path().join("export.key")).unwrap();
+    let signed = reg::SignedRecord::sign(&record, &key).unwrap();
+    assert_eq!(signed.open(&key.public_hex()), Some(record.clone()));
+    let edited = reg::SignedRecord { record: signed.record.replace("13101:E-1", "13101:E-9"), ..signed.clone() };
+    assert_eq!(edited.open(&key.public_hex()), None);
     let html = reg::record_html(&record);
     assert!(html.contains("13101:E-2") && !html.contains("27100"));
     assert!(!html.contains("<script"), "the planted person id is markup in the record:\n{html}");
