@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
     // POST /api/v1/applications: the application is JSON text inside the JSON body.
     if let Ok(request) = serde_json::from_slice::<ApplicationRequest>(data) {
         let _ = serde_json::from_str::<ApplicationInput>(&request.application);
-        let _ = application_message(request.application.as_bytes());
+        let _ = application_message(request.application.as_bytes(), request.certificate.as_bytes());
     }
     let _ = serde_json::from_slice::<ApplicationInput>(data);
     // POST /api/v1/research/metrics.

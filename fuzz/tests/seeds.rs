@@ -179,7 +179,7 @@ fn write_fixtures_and_seeds() {
     write("json_bodies", "valid-application-input", &application_text);
     let request = serde_json::json!({
         "application": application_text,
-        "signature": B64.encode(sign(&card.sign_key_pkcs8_der, &application_digest(application_text.as_bytes()))),
+        "signature": B64.encode(sign(&card.sign_key_pkcs8_der, &application_digest(application_text.as_bytes(), &card.auth_cert_der))),
         "certificate": B64.encode(&card.sign_cert_der),
     });
     write("json_bodies", "valid-application", serde_json::to_vec(&request).unwrap());

@@ -259,7 +259,17 @@ fn api_routes(h: Arc<Helper>) -> BoxedFilter<(Response,)> {
     let sign_application =
         api.clone().and(warp::path!("sign" / "application")).and(warp::post()).and(json_body()).and(with()).and_then(
             |origin: String, req: ApplicationSignRequest, h: Arc<Helper>| async move {
-                let (digest, shown) = crate::requests::application(&req.application).map_err(refused)?;
+                // The signature binds the authentication certificate of the card in the reader (one card, one
+                // person: the verifier compares it with the applicant's session).
+                let card = h.card.clone();
+                let status = tokio::task::spawn_blocking(move || card.status())
+                    .await
+                    .map_err(internal)?
+                    .map_err(card_refusal)?;
+                let auth = status.auth_certificate.ok_or_else(|| {
+                    card_refusal(crate::backend::CardError::NoCard("no authentication certificate on the card".into()))
+                })?;
+                let (digest, shown) = crate::requests::application(&req.application, &auth).map_err(refused)?;
                 started(&h, &origin, Request::Sign { digest, shown })
             },
         );

@@ -105,7 +105,8 @@ pub const HELPER: Contract = Contract {
             summary: "Start a signature on an application or switch request that the helper shows field by field.",
             description: "The body carries the application's exact JSON text (shared::api::ApplicationInput). The \
                 helper parses it as the verifier does, shows every field, and signs \
-                shared::crypto::application_digest of exactly that text.",
+                shared::crypto::application_digest of exactly that text and the authentication certificate of the \
+                card in the reader.",
             needs: Needs::Nothing,
             request: Some(json::<ApplicationSignRequest>()),
             ok: 201,

@@ -155,7 +155,7 @@ pub fn ballot(opening: &BallotOpening, election: &Election, key: &ElectionPublic
 pub const MAX_APPLICATION: usize = 1000;
 
 /// Parses an application or switch request as the verifier does; computes its digest and every field to show.
-pub fn application(text: &str) -> Result<([u8; 32], Shown), Refused> {
+pub fn application(text: &str, auth_certificate: &[u8]) -> Result<([u8; 32], Shown), Refused> {
     let malformed = |why: String| Refused(StatusCode::BAD_REQUEST, "MALFORMED", format!("The application: {why}."));
     if text.chars().count() > MAX_APPLICATION {
         return Err(malformed(format!("longer than {MAX_APPLICATION} characters")));
@@ -185,7 +185,7 @@ pub fn application(text: &str) -> Result<([u8; 32], Shown), Refused> {
             row("shown-email", "通知用メールアドレス", "E-mail for notices", a.email),
         ],
     };
-    Ok((application_digest(text.as_bytes()), shown))
+    Ok((application_digest(text.as_bytes(), auth_certificate), shown))
 }
 
 /// The trackers of ballots whose opening was revealed for a check: never signed afterwards. The oldest are
@@ -220,14 +220,19 @@ mod tests {
     #[test]
     fn an_application_is_shown_field_by_field_and_its_digest_is_of_the_exact_text() {
         let text = r#"{"kind":"switch","municipality":"13101","roll_entry":"E-1","name":"在外 花子","birth_date":"1990-04-01","address_abroad":"New York","email":"h@example.com"}"#;
-        let (digest, shown) = application(text).unwrap();
-        assert_eq!(digest, application_digest(text.as_bytes()));
+        let (digest, shown) = application(text, b"card").unwrap();
+        assert_eq!(digest, application_digest(text.as_bytes(), b"card"));
+        assert_ne!(digest, application_digest(text.as_bytes(), b"another card"), "bound to the card's certificate");
         assert!(shown.title.0.contains("切替申出"));
         assert!(shown.rows.iter().any(|r| r.value == "在外 花子"));
         let bad = text.replace("switch", "transfer");
-        assert_eq!(application(&bad).unwrap_err().1, "MALFORMED");
+        assert_eq!(application(&bad, b"card").unwrap_err().1, "MALFORMED");
         let extra = text.replace("}", r#","digest":"00"}"#);
-        assert_eq!(application(&extra).unwrap_err().1, "MALFORMED", "unknown fields are refused, as the verifier does");
+        assert_eq!(
+            application(&extra, b"card").unwrap_err().1,
+            "MALFORMED",
+            "unknown fields are refused, as the verifier does"
+        );
     }
 
     #[test]

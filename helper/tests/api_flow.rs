@@ -91,7 +91,9 @@ impl Helper {
         );
         let r = self.post_json("/api/v1/sign/application", serde_json::json!({ "application": text })).await;
         assert_eq!(r.status(), 201);
-        (r.json().await.unwrap(), shared::crypto::application_digest(text.as_bytes()))
+        let status = self.status().await;
+        let auth = B64.decode(status.auth_certificate.unwrap()).unwrap();
+        (r.json().await.unwrap(), shared::crypto::application_digest(text.as_bytes(), &auth))
     }
 }
 

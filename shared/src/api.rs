@@ -332,7 +332,8 @@ pub struct ApplicationInput {
 pub struct ApplicationRequest {
     /// [`ApplicationInput`] as JSON text.
     pub application: String,
-    /// PKCS#1 v1.5 SHA-256 signature over `crypto::application_digest(application)`, base64.
+    /// PKCS#1 v1.5 SHA-256 signature over `crypto::application_digest(application, auth certificate)`, where the
+    /// authentication certificate is the applicant session's (the same card), base64.
     pub signature: Base64,
     /// The signing certificate, DER in base64.
     pub certificate: Base64,

@@ -148,14 +148,17 @@ pub fn auth_digest(origin: &str, nonce: &[u8]) -> [u8; 32] {
 pub const APPLICATION_DOMAIN: &[u8] = b"jp-ivote:v1:application";
 
 /// Returns the message whose SHA-256 the card's signing key signs for an application or a switch request
-/// (R-REG-2, R-REG-9): the exact bytes of the application's JSON, as sent.
-pub fn application_message(application_json: &[u8]) -> Vec<u8> {
-    frame(&[APPLICATION_DOMAIN, application_json])
+/// (R-REG-2, R-REG-9): the exact bytes of the application's JSON, as sent, and the authentication certificate
+/// (DER) of the same card, which the card helper reads from the card it signs with. The verifier checks it with
+/// the certificate of the applicant's session: an application signed with one card in a session of another is
+/// refused (one card, one person).
+pub fn application_message(application_json: &[u8], auth_certificate: &[u8]) -> Vec<u8> {
+    frame(&[APPLICATION_DOMAIN, application_json, auth_certificate])
 }
 
 /// Returns the digest the card's signing key signs for an application: SHA-256 of [`application_message`].
-pub fn application_digest(application_json: &[u8]) -> [u8; 32] {
-    Sha256::digest(application_message(application_json)).into()
+pub fn application_digest(application_json: &[u8], auth_certificate: &[u8]) -> [u8; 32] {
+    Sha256::digest(application_message(application_json, auth_certificate)).into()
 }
 
 /// Returns the ballot tracker: hex SHA-256 of the ciphertext.

@@ -51,7 +51,8 @@ pub struct AuthenticateRequest {
 
 /// `POST /api/v1/sign/application`: an application or a switch request (R-REG-2, R-REG-9) as the JSON text of
 /// [`crate::api::ApplicationInput`]. The helper parses it, shows every field on its own page, and signs
-/// `crypto::application_digest` of exactly these bytes, which it computes itself.
+/// `crypto::application_digest` of exactly these bytes and its card's authentication certificate, which it computes
+/// itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

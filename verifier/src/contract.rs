@@ -303,8 +303,9 @@ pub const VOTER: Contract = Contract {
             id: "apply",
             summary: "Submit a signed application (申出) or switch request (切替申出) (R-REG-1, R-REG-2, R-REG-9).",
             description: "Log in with purpose `apply` first (any valid card). The body carries the application's \
-                JSON as text, the card's signature over shared::crypto::application_digest(that text) and the \
-                signing certificate. The name and birth date must be those in the signing certificate. The receipt \
+                JSON as text, the card's signature over shared::crypto::application_digest(that text, the session's \
+                authentication certificate) and the signing certificate: a signature made with another card than the \
+                session's is refused. The name and birth date must be those in the signing certificate. The receipt \
                 date follows R-REG-10.",
             needs: Needs::Session,
             request: Some(json::<ApplicationRequest>()),
@@ -386,6 +387,7 @@ const REGISTRATION: &[(u16, &str)] = &[
     (409, "NOT_ESTABLISHED"),
     (409, "POSTAL_PAPERS_OUTSTANDING"),
     (409, "ALREADY_VOTED_ONLINE"),
+    (409, "CERT_OF_ANOTHER_PERSON"),
     (411, "LENGTH_REQUIRED"),
     (413, "TOO_LARGE"),
 ];

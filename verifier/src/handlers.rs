@@ -490,8 +490,16 @@ pub fn submit_application(
     let (cert, sig) = (req.certificate.0, req.signature.0);
     let trust = state.trust.as_ref().ok_or_else(|| cert_refusal(&CertError::UnknownCa))?;
     let checked = trust.check(CertKind::Sign, &cert, now).map_err(|e| cert_refusal(&e))?;
-    checked.verify_signature(&shared::crypto::application_message(req.application.as_bytes()), &sig).map_err(|_| {
-        Refusal::new(StatusCode::BAD_REQUEST, "BAD_SIGNATURE", "The card's signature does not match this application.")
+    // One card, one person (R-REG-2): the signature covers the authentication certificate of the card it was made
+    // with, which must be the one this applicant session logged in with.
+    let message = shared::crypto::application_message(req.application.as_bytes(), &applicant.certificate);
+    checked.verify_signature(&message, &sig).map_err(|_| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_SIGNATURE",
+            "The card's signature does not match this application, or it was signed with another card than the one \
+             you logged in with. Log in and sign with the same card.",
+        )
     })?;
     let signer = jpki::person_from_signing_cert(&cert).map_err(|e| {
         Refusal::new(StatusCode::BAD_REQUEST, "CERT_MALFORMED", format!("The signing certificate: {e}"))
@@ -541,9 +549,11 @@ pub fn reg_refusal(e: crate::registration::RegError) -> Refusal {
         "FORBIDDEN_ROLE" | "OTHER_MUNICIPALITY" | "APPLICANT_MISMATCH" | "VOTING_NOT_CLOSED" => StatusCode::FORBIDDEN,
         "UNKNOWN_APPLICATION" => StatusCode::NOT_FOUND,
         "STORAGE_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
-        "WRONG_STATE" | "NOT_ESTABLISHED" | "POSTAL_PAPERS_OUTSTANDING" | "ALREADY_VOTED_ONLINE" => {
-            StatusCode::CONFLICT
-        }
+        "WRONG_STATE"
+        | "NOT_ESTABLISHED"
+        | "POSTAL_PAPERS_OUTSTANDING"
+        | "ALREADY_VOTED_ONLINE"
+        | crate::registration::CERT_OF_ANOTHER_PERSON => StatusCode::CONFLICT,
         _ => StatusCode::BAD_REQUEST,
     };
     Refusal::new(status, e.code, e.message)

@@ -204,6 +204,9 @@ fn application_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Application> {
     })
 }
 
+/// The refusal of an acceptance whose card certificate is registered to another person (R-REG-2).
+pub const CERT_OF_ANOTHER_PERSON: &str = "CERT_OF_ANOTHER_PERSON";
+
 fn new_receipt_no(municipality: &str) -> String {
     let mut b = [0u8; 5];
     if getrandom::fill(&mut b).is_err() {
@@ -376,6 +379,20 @@ pub fn accept(db: &Db, op: &Operator, receipt_no: &str, now: DateTime<Utc>) -> R
         } else {
             drop(tx);
         }
+        // A certificate of another person is kept on the record of both the application and the audit log.
+        if let Err(e) = &result {
+            if e.code == CERT_OF_ANOTHER_PERSON {
+                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let municipality: String =
+                    tx.query_row("SELECT municipality FROM applications WHERE receipt_no = ?1", [receipt_no], |r| {
+                        r.get(0)
+                    })?;
+                let detail = serde_json::json!({ "receipt_no": receipt_no, "refused": CERT_OF_ANOTHER_PERSON });
+                history(&tx, &municipality, receipt_no, now, "acceptance_refused", detail.clone())?;
+                audit::append(&tx, now, &op.actor(), "application_acceptance_refused", &detail)?;
+                tx.commit()?;
+            }
+        }
         Ok(result.and_then(|_| load(c, receipt_no)))
     })?
 }
@@ -448,8 +465,22 @@ fn accept_in(tx: &Connection, op: &Operator, receipt_no: &str, now: DateTime<Utc
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )?;
         for (fp, kind, serial) in [(auth_fp, CertKind::Auth, auth_serial), (sign_fp, CertKind::Sign, sign_serial)] {
+            // One card, one person (R-REG-2): a certificate registered to another person is never moved.
+            let holder: Option<String> = tx
+                .query_row("SELECT person_id FROM voter_certs WHERE fingerprint = ?1", [&fp], |r| r.get(0))
+                .optional()?;
+            if holder.as_ref().is_some_and(|h| *h != person_id) {
+                return Err(refuse(
+                    CERT_OF_ANOTHER_PERSON,
+                    format!(
+                        "The card's {} certificate is registered to another voter. Ask the applicant to apply with                          their own card; the other voter's registration is unchanged.",
+                        kind.code()
+                    ),
+                ));
+            }
             tx.execute(
-                "INSERT OR REPLACE INTO voter_certs (fingerprint, person_id, kind, serial) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT INTO voter_certs (fingerprint, person_id, kind, serial) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (fingerprint) DO NOTHING",
                 params![fp, person_id, kind.code(), serial],
             )?;
         }

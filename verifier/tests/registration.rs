@@ -66,10 +66,22 @@ fn input(i: usize, roll_entry: Option<&str>, kind: &str) -> ApplicationInput {
 }
 
 async fn apply(state: &AppState, cookie: &str, v: &TestVoter, input: &ApplicationInput) -> (StatusCode, Vec<u8>) {
+    apply_bound(state, cookie, v, &v.card.auth_cert_der, input).await
+}
+
+/// An application signed by `v`'s card over a digest bound to `auth_certificate` (the card helper binds its own
+/// card's; a crafted request may bind any).
+async fn apply_bound(
+    state: &AppState,
+    cookie: &str,
+    v: &TestVoter,
+    auth_certificate: &[u8],
+    input: &ApplicationInput,
+) -> (StatusCode, Vec<u8>) {
     let json = serde_json::to_string(input).unwrap();
     let body = serde_json::json!({
         "application": json,
-        "signature": B64.encode(v.sign_ballot(&application_digest(json.as_bytes()))),
+        "signature": B64.encode(v.sign_ballot(&application_digest(json.as_bytes(), auth_certificate))),
         "certificate": B64.encode(&v.card.sign_cert_der),
     });
     let r = warp::test::request()
@@ -221,7 +233,7 @@ async fn refusals_rejection_roles_and_tenant_isolation() {
     let json = serde_json::to_string(&input(2, Some("E-2"), "apply")).unwrap();
     let body = serde_json::json!({
         "application": json,
-        "signature": B64.encode(v.sign_ballot(&application_digest(b"something else"))),
+        "signature": B64.encode(v.sign_ballot(&application_digest(b"something else", &v.card.auth_cert_der))),
         "certificate": B64.encode(&v.card.sign_cert_der),
     });
     let r = warp::test::request()
@@ -533,4 +545,56 @@ async fn an_emergency_declaration_racing_a_cast_lets_exactly_one_win() {
     }
     println!("{RACES} races: the paper vote won {paper}, the online cast {online}");
     assert_eq!(paper + online, RACES);
+}
+
+/// R-REG-2, one card, one person: an application that carries an authentication certificate already registered to
+/// another voter (here: logged in with voter 1's card, signed with voter 2's) is refused at acceptance with a code,
+/// the refusal is kept in the history and the audit log, and voter 1's registration is untouched.
+#[tokio::test]
+async fn a_certificate_of_another_voter_is_never_moved_to_this_one() {
+    let f = fixture(0);
+    let clerk = op(Role::Clerk, Some("13101"), "clerk A");
+    let approver = op(Role::Approver, Some("13101"), "approver A");
+    let changes = [roll("E-1", 1, "registered"), roll("E-2", 2, "registered")];
+    reg::apply_roll_changes(&f.state.db, &clerk, &changes, Utc::now()).unwrap();
+    let (v1, v2) = (test_voter(&f.ca, 1), test_voter(&f.ca, 2));
+    let cookie = applicant_login(&f.state, &v1).await;
+    let (_, body) = apply(&f.state, &cookie, &v1, &input(1, Some("E-1"), "apply")).await;
+    let first = serde_json::from_slice::<ApplicationStatus>(&body).unwrap().receipt_no;
+    reg::card_arrived(&f.state.db, &clerk, &first, Utc::now()).unwrap();
+    reg::accept(&f.state.db, &approver, &first, Utc::now()).unwrap();
+
+    // Voter 2's application signed with voter 2's card in a session of voter 1's card, as the card helper signs
+    // (bound to the card it signs with): refused at once.
+    let (s, body) = apply(&f.state, &cookie, &v2, &input(2, Some("E-2"), "apply")).await;
+    assert_eq!(
+        (s, serde_json::from_slice::<ApiError>(&body).unwrap().code.as_str()),
+        (StatusCode::BAD_REQUEST, "BAD_SIGNATURE")
+    );
+    // A crafted request whose signature binds voter 1's certificate (voter 2 colluding) is stored, and refused at
+    // acceptance: the certificate is registered to voter 1.
+    let (s, body) = apply_bound(&f.state, &cookie, &v2, &v1.card.auth_cert_der, &input(2, Some("E-2"), "apply")).await;
+    assert_eq!(s, 201, "{}", String::from_utf8_lossy(&body));
+    let second = serde_json::from_slice::<ApplicationStatus>(&body).unwrap().receipt_no;
+    reg::card_arrived(&f.state.db, &clerk, &second, Utc::now()).unwrap();
+    let e = reg::accept(&f.state.db, &approver, &second, Utc::now()).unwrap_err();
+    assert_eq!(e.code, "CERT_OF_ANOTHER_PERSON", "{}", e.message);
+
+    let holder =
+        f.state.db.voter_by_cert(&fingerprint(&v1.card.auth_cert_der), verifier::certs::CertKind::Auth).unwrap();
+    assert_eq!(holder.map(|v| v.person_id).as_deref(), Some("13101:E-1"), "voter 1's card still logs in as voter 1");
+    let refused: i64 = f
+        .state
+        .db
+        .with(|c| {
+            c.query_row(
+                "SELECT count(*) FROM history WHERE subject = ?1 AND event = 'acceptance_refused'",
+                [&second],
+                |r| r.get(0),
+            )
+        })
+        .unwrap();
+    assert_eq!(refused, 1, "the refusal is in the application's history");
+    let audit = f.state.db.with(|c| verifier::audit::entries(c)).unwrap();
+    assert!(audit.iter().any(|e| e.action == "application_acceptance_refused"));
 }
