@@ -12,7 +12,7 @@ use sha2::{Digest, Sha256};
 pub const SYSTEM: &str = "system";
 
 /// One entry.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Entry {
     /// Position in the chain, from 1.
     pub seq: i64,
@@ -105,21 +105,52 @@ pub fn verify(conn: &Connection) -> rusqlite::Result<Verification> {
     Ok(Verification { entries, first_broken: None, head: hex::encode(prev) })
 }
 
+/// A page of the log for an auditor (`GET /op/v1/audit`): the entries after `after`, at most [`PAGE`], and the walk
+/// of the whole chain.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+pub struct Page {
+    /// The entries, in order.
+    pub entries: Vec<Entry>,
+    /// The sequence number to ask for next (`?after=`), when there are more.
+    pub next_after: Option<i64>,
+    /// The whole chain, verified as this page was read.
+    pub chain: Verification,
+}
+
+/// Entries in one page at most.
+pub const PAGE: i64 = 500;
+
+/// Reads a page of the log after a sequence number, with the verification of the whole chain.
+pub fn page(conn: &Connection, after: i64) -> rusqlite::Result<Page> {
+    let mut stmt = conn.prepare(
+        "SELECT seq, at, actor, action, detail, prev_hash, hash FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+    )?;
+    let rows = stmt.query_map([after, PAGE + 1], row)?;
+    let mut entries: Vec<Entry> = rows.collect::<rusqlite::Result<_>>()?;
+    let next_after = (entries.len() as i64 > PAGE).then(|| {
+        entries.truncate(PAGE as usize);
+        entries.last().map_or(after, |e| e.seq)
+    });
+    Ok(Page { entries, next_after, chain: verify(conn)? })
+}
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
+    Ok(Entry {
+        seq: r.get(0)?,
+        at: r.get(1)?,
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        detail: r.get(4)?,
+        prev_hash: hex::encode(r.get::<_, Vec<u8>>(5)?),
+        hash: hex::encode(r.get::<_, Vec<u8>>(6)?),
+    })
+}
+
 /// Returns every entry in order.
 pub fn entries(conn: &Connection) -> rusqlite::Result<Vec<Entry>> {
     let mut stmt =
         conn.prepare("SELECT seq, at, actor, action, detail, prev_hash, hash FROM audit_log ORDER BY seq")?;
-    let rows = stmt.query_map([], |r| {
-        Ok(Entry {
-            seq: r.get(0)?,
-            at: r.get(1)?,
-            actor: r.get(2)?,
-            action: r.get(3)?,
-            detail: r.get(4)?,
-            prev_hash: hex::encode(r.get::<_, Vec<u8>>(5)?),
-            hash: hex::encode(r.get::<_, Vec<u8>>(6)?),
-        })
-    })?;
+    let rows = stmt.query_map([], row)?;
     rows.collect()
 }
 

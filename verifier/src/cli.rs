@@ -731,6 +731,7 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
     let options = server::ServeOptions { listen: args.listen, web_dir: args.web_dir, state, tls, limits };
     let db_for_mail = state_db_for_mail;
     let db_at_stop = state_for_seal.db.clone();
+    let sessions_at_stop = state_for_seal.sessions.clone();
     let served = runtime.block_on(async move {
         // The voter port is bound (and said so) before the operator API starts.
         let voters = server::bind(options).await?;
@@ -750,6 +751,7 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
                 sessions.prune(clock.now());
                 limits.prune();
                 crate::handlers::write_login_failures(&db_for_failures, &sessions, clock.now()).await;
+                crate::handlers::write_cast_refusals(&db_for_failures, &sessions, clock.now(), false).await;
             }
         });
         tokio::spawn(server::seal_at_close(state_for_seal));
@@ -764,6 +766,8 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
             r = operators => r,
         }
     });
+    // The refused casts of the hour in progress are written when the verifier stops.
+    runtime.block_on(crate::handlers::write_cast_refusals(&db_at_stop, &sessions_at_stop, clock.now(), true));
     // Research tasks still waiting are written when the verifier stops (ballots are not: see `ballot-box`).
     match crate::research::flush(&db_at_stop) {
         Ok(0) => {}

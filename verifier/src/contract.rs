@@ -379,6 +379,7 @@ const OPERATOR_AUTH: &[(u16, &str)] = &[
 const REGISTRATION: &[(u16, &str)] = &[
     (400, "NOT_ELIGIBLE"),
     (400, "NOT_ON_ROLL"),
+    (400, "NOT_AN_INTERNET_VOTER"),
     (400, "REASON_REQUIRED"),
     (403, "APPLICANT_MISMATCH"),
     (403, "VOTING_NOT_CLOSED"),
@@ -556,6 +557,15 @@ pub const OPERATOR: Contract = Contract {
             json::<Paused>(),
         ),
         operator(Method::Post, "/op/v1/resume", "resume", "Resume voting (admin).", None, json::<Paused>()),
+        operator(
+            Method::Get,
+            "/op/v1/audit",
+            "audit",
+            "The audit log for auditors (R-SEC-5): the entries after ?after=SEQ (at most 500), and the whole chain \
+             verified.",
+            None,
+            json::<crate::audit::Page>(),
+        ),
     ],
 };
 

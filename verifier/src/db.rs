@@ -570,6 +570,8 @@ impl Db {
                 params![election.id.as_str(), definition, key.spki_der(), key.fingerprint()],
             )?;
             tx.execute("DELETE FROM pause", [])?;
+            // Applications kept past the last election's cut-off go on for this one (R-REG-11).
+            crate::registration::requeue_held(&tx, election.id.as_str(), now)?;
             let detail = serde_json::json!({ "election": election.id.as_str(), "key_fingerprint": key.fingerprint() });
             audit::append(&tx, now, actor, "election_created", &detail)?;
             tx.commit()

@@ -191,10 +191,18 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(with())
         .and_then(|token, s: AppState| blocking(move || handlers::ballot(&s, token)));
     // POST /api/v1/ballots
-    let cast =
-        warp::path!("ballots").and(warp::post()).and(limit(Limited::Cast)).and(session_post()).and_then(
-            |token, body: bytes::Bytes, s: AppState| blocking(move || handlers::cast(&s, token, parse(&body)?)),
-        );
+    let cast = warp::path!("ballots").and(warp::post()).and(limit(Limited::Cast)).and(session_post()).and_then(
+        |token, body: bytes::Bytes, s: AppState| {
+            blocking(move || {
+                let answer = parse(&body).and_then(|req| handlers::cast(&s, token, req));
+                if let Err(refusal) = &answer {
+                    // Counted by code and hour only, written hourly (R-SEC-5).
+                    s.sessions.count_cast_refusal(refusal.code, s.clock.now());
+                }
+                answer
+            })
+        },
+    );
     // POST /api/v1/applications
     let apply = warp::path!("applications").and(session_post()).and_then(|token, body: bytes::Bytes, s: AppState| {
         blocking(move || handlers::submit_application(&s, token, parse(&body)?))

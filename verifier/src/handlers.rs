@@ -160,6 +160,39 @@ pub async fn write_login_failures(
     }
 }
 
+/// Writes the refused casts of every hour that has ended (of every hour when `all`: at stop) as one audit row per
+/// hour: `{hour, counts: {code: n}, total}`, with no person, session, address or ballot in it (R-SEC-5; issue 11's
+/// rule: nothing near the ballot box).
+pub async fn write_cast_refusals(
+    db: &std::sync::Arc<crate::db::Db>,
+    sessions: &crate::sessions::Sessions,
+    now: chrono::DateTime<chrono::Utc>,
+    all: bool,
+) {
+    let before = if all { i64::MAX } else { now.timestamp().div_euclid(3600) };
+    let hours = sessions.take_cast_refusals_before(before);
+    if hours.is_empty() {
+        return;
+    }
+    let db = db.clone();
+    let written = tokio::task::spawn_blocking(move || {
+        for (hour, counts) in hours {
+            let start = chrono::DateTime::from_timestamp(hour * 3600, 0).unwrap_or_default();
+            let detail = serde_json::json!({
+                "hour": shared::jst::format_jst(start),
+                "counts": counts,
+                "total": counts.values().sum::<u64>(),
+            });
+            db.audit(now, crate::audit::SYSTEM, "cast_refusals", detail)?;
+        }
+        anyhow::Ok(())
+    })
+    .await;
+    if !matches!(written, Ok(Ok(()))) {
+        tracing::error!("the refused-cast counts could not be audited");
+    }
+}
+
 /// The session's times and the cookie that carries its token (its Max-Age is the session's lifetime).
 fn session_reply(state: &AppState, session: &Session, token: &str, status: StatusCode) -> Response {
     let body = LoginResponse {

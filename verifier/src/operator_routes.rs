@@ -12,6 +12,7 @@
 //! - `POST /op/v1/cutoff` `{at}` (admin)
 //! - `GET /op/v1/record?municipality=M&format=json|html`
 //! - `POST /op/v1/pause` `{reason}`, `POST /op/v1/resume` (admin, R-VOTE-3)
+//! - `GET /op/v1/audit?after=SEQ` (auditor, R-SEC-5): a page of the audit log and the whole chain verified
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -257,6 +258,25 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
             })
         },
     );
+    // The audit log for auditors (R-SEC-5): a page after a sequence number, with the chain verified.
+    let audit = warp::path!("audit").and(warp::get()).and(authenticated(ctx)).and(query()).and(with()).and_then(
+        |op: Operator, q: HashMap<String, String>, c: OperatorContext| {
+            blocking(move || {
+                reg::require_role(&op, &[Role::Auditor]).map_err(reg_refusal)?;
+                let after = match q.get("after") {
+                    None => 0,
+                    Some(a) => a.parse::<i64>().map_err(|_| {
+                        reg_refusal(reg::RegError {
+                            code: "MALFORMED",
+                            message: "`after` is the sequence number of the last entry read, a whole number.".into(),
+                        })
+                    })?,
+                };
+                let page = c.db.with(|conn| crate::audit::page(conn, after)).map_err(|e| reg_refusal(e.into()))?;
+                json(&page)
+            })
+        },
+    );
     let pause = warp::path!("pause").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
         |op: Operator, b: bytes::Bytes, c: OperatorContext| {
             blocking(move || {
@@ -294,6 +314,8 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
         .or(history)
         .unify()
         .or(emergency)
+        .unify()
+        .or(audit)
         .unify()
         .or(cutoff)
         .unify()

@@ -104,6 +104,11 @@ impl From<rusqlite::Error> for RegError {
     }
 }
 
+/// Refuses an operator whose role is not one of `roles` (`FORBIDDEN_ROLE`).
+pub fn require_role(op: &Operator, roles: &[Role]) -> Result<(), RegError> {
+    require(op, roles, None)
+}
+
 fn require(op: &Operator, roles: &[Role], municipality: Option<&str>) -> Result<(), RegError> {
     if !roles.contains(&op.role) {
         return Err(refuse("FORBIDDEN_ROLE", format!("This needs the role {roles:?}; you are {:?}.", op.role)));
@@ -343,14 +348,19 @@ pub fn card_arrived(db: &Db, op: &Operator, receipt_no: &str, now: DateTime<Utc>
         if let Err(e) = require(op, &[Role::Clerk], Some(&app.municipality)) {
             return Ok(Err(e));
         }
-        if app.status != "awaiting_card" {
+        // An application kept for the next election (R-REG-11) records its card too, and stays kept until that
+        // election is created; then it is established at once (`requeue_held`).
+        let held = app.status == "kept_for_next_election";
+        if (app.status != "awaiting_card" && !held) || app.card_arrived {
             return Ok(Err(refuse(
                 "WRONG_STATE",
                 format!("The application is {}, not awaiting the card.", app.status),
             )));
         }
         tx.execute(
-            "UPDATE applications SET card_arrived = 1, status = 'established' WHERE receipt_no = ?1",
+            "UPDATE applications SET card_arrived = 1,
+             status = CASE status WHEN 'kept_for_next_election' THEN status ELSE 'established' END
+             WHERE receipt_no = ?1",
             [receipt_no],
         )?;
         history(
@@ -410,6 +420,35 @@ fn accept_in(tx: &Connection, op: &Operator, receipt_no: &str, now: DateTime<Utc
         ));
     }
     let person_id = match &app.roll_entry {
+        // A switch request (R-REG-9) is about the internet voter whose card signed it, pending or not.
+        _ if app.kind == "switch" => {
+            let holder: Option<String> = tx
+                .query_row(
+                    "SELECT c.person_id FROM voter_certs c JOIN applications a
+                       ON c.fingerprint IN (a.auth_fingerprint, a.sign_fingerprint)
+                     WHERE a.receipt_no = ?1 LIMIT 1",
+                    [receipt_no],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let expected = app.roll_entry.as_ref().map(|e| format!("{}:{e}", app.municipality));
+            match holder {
+                Some(p) if expected.as_ref().is_none_or(|e| *e == p) => p,
+                Some(_) => {
+                    return Err(refuse(
+                        "NOT_AN_INTERNET_VOTER",
+                        "The card that signed this request belongs to another roll entry than the one it names. \
+                         Check the request against the roll.",
+                    ));
+                }
+                None => {
+                    return Err(refuse(
+                        "NOT_AN_INTERNET_VOTER",
+                        "No internet voter holds the card that signed this request, so there is nothing to switch.",
+                    ));
+                }
+            }
+        }
         Some(entry) => {
             let roll: Option<(String, String)> = tx
                 .query_row(
@@ -642,6 +681,9 @@ pub fn apply_roll_changes(
             let person_id = format!("{}:{}", ch.municipality, ch.roll_entry);
             match ch.change.as_str() {
                 "registered" | "pending" => {
+                    if ch.change == "registered" {
+                        complete_pending(&tx, ch, &person_id, &districts, now)?;
+                    }
                     tx.execute("UPDATE voters SET districts = ?2 WHERE person_id = ?1", params![person_id, districts])?;
                 }
                 _ => remove_internet_voter(&tx, &person_id)?,
@@ -652,6 +694,62 @@ pub fn apply_roll_changes(
         tx.commit()
     })?;
     Ok(changes.len())
+}
+
+/// R-REG-4: a voter accepted while their roll registration was pending (`<municipality>:pending:<receipt no>`,
+/// with no districts) becomes the person of the roll entry that completes it: the one pending voter of this
+/// municipality whose application has the entry's name and birth date. Their certificates, applications, marks
+/// and papers move to the entry's person id, which receives the entry's districts. Two pending voters that match
+/// are left pending, and the history says so: a clerk links them by hand.
+fn complete_pending(
+    tx: &Connection,
+    ch: &RollChange,
+    person_id: &str,
+    districts: &str,
+    now: DateTime<Utc>,
+) -> rusqlite::Result<()> {
+    let same_name =
+        |a: &str| a.split_whitespace().collect::<String>() == ch.name.split_whitespace().collect::<String>();
+    let mut pending: Vec<String> = tx
+        .prepare(
+            "SELECT DISTINCT a.person_id, a.name FROM applications a JOIN voters v ON v.person_id = a.person_id
+             WHERE a.municipality = ?1 AND a.status = 'accepted' AND a.kind = 'apply' AND a.registration_pending = 1
+               AND a.birth_date = ?2 AND a.person_id LIKE ?1 || ':pending:%'",
+        )?
+        .query_map(params![ch.municipality, ch.birth_date.to_string()], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+        })?
+        .filter_map(|r| r.ok().filter(|(_, name)| same_name(name)).map(|(p, _)| p))
+        .collect();
+    pending.dedup();
+    match pending.as_slice() {
+        [] => Ok(()),
+        [old] => {
+            tx.execute(
+                "INSERT INTO voters (person_id, municipality, districts) VALUES (?1, ?2, ?3) ON CONFLICT (person_id) DO NOTHING",
+                params![person_id, ch.municipality, districts],
+            )?;
+            tx.execute("UPDATE voter_certs SET person_id = ?2 WHERE person_id = ?1", params![old, person_id])?;
+            for table in ["applications", "voted", "postal_papers", "emergency_votes"] {
+                tx.execute(
+                    &format!("UPDATE OR IGNORE {table} SET person_id = ?2 WHERE person_id = ?1"),
+                    params![old, person_id],
+                )?;
+            }
+            tx.execute("DELETE FROM voters WHERE person_id = ?1", [old])?;
+            let detail = serde_json::json!({ "from": old, "to": person_id });
+            history(tx, &ch.municipality, old, now, "registration_completed", detail.clone())?;
+            history(tx, &ch.municipality, person_id, now, "registration_completed", detail)
+        }
+        several => history(
+            tx,
+            &ch.municipality,
+            person_id,
+            now,
+            "pending_match_ambiguous",
+            serde_json::json!({ "pending": several, "note": "link by hand: more than one pending voter matches" }),
+        ),
+    }
 }
 
 /// Records a switch back to paper voting requested by a hand-signed document (clerk, R-REG-9): the person stops
@@ -810,6 +908,34 @@ pub fn emergency_declared(db: &Db, person_id: &str, election_id: &str) -> rusqli
         c.prepare_cached("SELECT count(*) > 0 FROM emergency_votes WHERE person_id = ?1 AND election_id = ?2")?
             .query_row(params![person_id, election_id], |r| r.get(0))
     })
+}
+
+/// Moves the applications kept past an earlier election's cut-off on to a new election (R-REG-11), inside the
+/// transaction that creates it: to `established` where the card has arrived, else to `awaiting_card`. Returns how
+/// many moved.
+pub fn requeue_held(tx: &Connection, election_id: &str, now: DateTime<Utc>) -> rusqlite::Result<usize> {
+    let held: Vec<(String, String, bool)> = tx
+        .prepare(
+            "SELECT receipt_no, municipality, card_arrived FROM applications WHERE status = 'kept_for_next_election'",
+        )?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (receipt_no, municipality, card_arrived) in &held {
+        let status = if *card_arrived { "established" } else { "awaiting_card" };
+        tx.execute("UPDATE applications SET status = ?2 WHERE receipt_no = ?1", params![receipt_no, status])?;
+        let detail = serde_json::json!({ "election": election_id, "status": status });
+        history(tx, municipality, receipt_no, now, "requeued_for_next_election", detail)?;
+    }
+    if !held.is_empty() {
+        audit::append(
+            tx,
+            now,
+            audit::SYSTEM,
+            "applications_requeued",
+            &serde_json::json!({ "count": held.len(), "election": election_id }),
+        )?;
+    }
+    Ok(held.len())
 }
 
 /// Sets the application cut-off of an election (admin, R-REG-11): applications arriving later are kept for the

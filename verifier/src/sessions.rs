@@ -79,6 +79,8 @@ pub struct ApplicantCard {
 /// Challenges and sessions.
 pub struct Sessions {
     failures: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    /// Refused casts by hour (Unix time / 3600) and refusal code: counts only, never who (R-SEC-5, issue 20).
+    cast_refusals: Mutex<std::collections::BTreeMap<(i64, &'static str), u64>>,
     challenge_key: ring::hmac::Key,
     used: Mutex<HashMap<[u8; 32], DateTime<Utc>>>,
     sessions: Mutex<HashMap<[u8; 32], Session>>,
@@ -88,6 +90,7 @@ impl Default for Sessions {
     fn default() -> Sessions {
         Sessions {
             failures: Mutex::default(),
+            cast_refusals: Mutex::default(),
             challenge_key: ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &random32()),
             used: Mutex::default(),
             sessions: Mutex::default(),
@@ -194,6 +197,30 @@ impl Sessions {
     /// Takes the failure counts gathered since the last call.
     pub fn take_failures(&self) -> std::collections::BTreeMap<&'static str, u64> {
         self.failures.lock().map(|mut f| std::mem::take(&mut *f)).unwrap_or_default()
+    }
+
+    /// Counts a refused cast by the hour and its code, in memory (at most one entry per hour and stable code);
+    /// [`crate::handlers::write_cast_refusals`] writes each hour as one audit row once it has ended.
+    pub fn count_cast_refusal(&self, code: &'static str, now: DateTime<Utc>) {
+        if let Ok(mut c) = self.cast_refusals.lock() {
+            *c.entry((now.timestamp().div_euclid(3600), code)).or_default() += 1;
+        }
+    }
+
+    /// Takes the refused-cast counts of the hours before `hour` (all of them with `i64::MAX`), by hour.
+    pub fn take_cast_refusals_before(
+        &self,
+        hour: i64,
+    ) -> std::collections::BTreeMap<i64, std::collections::BTreeMap<&'static str, u64>> {
+        let mut out: std::collections::BTreeMap<i64, std::collections::BTreeMap<&'static str, u64>> =
+            Default::default();
+        if let Ok(mut c) = self.cast_refusals.lock() {
+            let later = c.split_off(&(hour, ""));
+            for ((h, code), n) in std::mem::replace(&mut *c, later) {
+                out.entry(h).or_default().insert(code, n);
+            }
+        }
+        out
     }
 
     /// How many used nonces and live sessions are held (for tests and the health figures).

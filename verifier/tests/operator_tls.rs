@@ -50,7 +50,9 @@ async fn start_server(dir: &std::path::Path, ca: &OperatorCa, db: &Arc<Db>) -> S
         server_key_pem: key,
     };
     let ctx = OperatorContext::new(db.clone()).unwrap();
-    let server = OperatorServer::bind(config, &ctx, example_routes(&ctx)).await.unwrap();
+    let election = Arc::new(verifier::demo::demo_election(Utc::now()).unwrap());
+    let routes = example_routes(&ctx).or(verifier::operator_routes::routes(&ctx, election)).unify().boxed();
+    let server = OperatorServer::bind(config, &ctx, routes).await.unwrap();
     let base = format!("https://{}", server.local_addr());
     tokio::spawn(server.run(std::future::pending()));
     base
@@ -485,4 +487,32 @@ async fn the_verifier_binary_runs_the_operator_ca_and_listener() {
     assert!(listed.contains("REVOKED"), "{listed}");
     let e = client(&ca_pem, Some(&op)).get(format!("{base}/op/v1/whoami")).send().await.unwrap_err();
     assert_refused(&e, "CertificateRevoked");
+}
+
+/// R-SEC-5: an auditor reads the audit log through the operator API, a page at a time with the chain verified;
+/// a committee clerk may not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_auditor_reads_the_audit_log_and_a_clerk_may_not() {
+    let f = fixture().await;
+    let auditor = f.issue("Aiko Auditor", Role::Auditor, None);
+    let clerk = f.issue("Kenji Clerk", Role::Clerk, Some("13101"));
+    let c = f.client(Some(&auditor));
+    let (status, body) = login(&f, &c, &code(&auditor, 0)).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_string();
+    let (status, page) = get(&f, &c, "/op/v1/audit", Some(&token)).await;
+    assert_eq!(status, 200, "{page}");
+    let entries = page["entries"].as_array().unwrap();
+    assert!(entries.iter().any(|e| e["action"] == "operator_session_started"), "{page}");
+    assert_eq!(page["chain"]["first_broken"], Value::Null);
+    assert!(page["chain"]["entries"].as_i64().unwrap() >= entries.len() as i64);
+    let last = entries.last().unwrap()["seq"].as_i64().unwrap();
+    let (_, rest) = get(&f, &c, &format!("/op/v1/audit?after={last}"), Some(&token)).await;
+    assert!(rest["entries"].as_array().unwrap().iter().all(|e| e["seq"].as_i64().unwrap() > last));
+
+    let cc = f.client(Some(&clerk));
+    let (_, body) = login(&f, &cc, &code(&clerk, 0)).await;
+    let token = body["token"].as_str().unwrap().to_string();
+    let (status, body) = get(&f, &cc, "/op/v1/audit", Some(&token)).await;
+    assert_eq!((status, body["code"].as_str()), (403, Some("FORBIDDEN_ROLE")));
 }

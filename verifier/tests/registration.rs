@@ -598,3 +598,117 @@ async fn a_certificate_of_another_voter_is_never_moved_to_this_one() {
     let audit = f.state.db.with(|c| verifier::audit::entries(c)).unwrap();
     assert!(audit.iter().any(|e| e.action == "application_acceptance_refused"));
 }
+
+/// R-REG-11: an application kept past the cut-off records its card while it waits, and goes on when the next
+/// election is created: established at once, then accepted, and the voter votes in the new election.
+#[tokio::test]
+async fn an_application_kept_for_the_next_election_goes_on_when_that_election_is_created() {
+    let mut past = verifier::demo::demo_election(Utc::now()).unwrap();
+    past.notice_date = "2025-07-02".parse().unwrap();
+    past.election_day = "2025-07-19".parse().unwrap();
+    let f = fixture_with(0, past.clone(), chrono::Duration::minutes(20));
+    let (admin, clerk) = (op(Role::Admin, None, "admin"), op(Role::Clerk, Some("13101"), "clerk A"));
+    let approver = op(Role::Approver, Some("13101"), "approver A");
+    reg::set_cutoff(&f.state.db, &admin, past.id.as_str(), Utc::now() - chrono::Duration::hours(1), Utc::now())
+        .unwrap();
+    reg::apply_roll_changes(&f.state.db, &clerk, &[roll("E-5", 5, "registered")], Utc::now()).unwrap();
+    let v = test_voter(&f.ca, 5);
+    let cookie = applicant_login(&f.state, &v).await;
+    let (_, body) = apply(&f.state, &cookie, &v, &input(5, Some("E-5"), "apply")).await;
+    let held = serde_json::from_slice::<ApplicationStatus>(&body).unwrap();
+    assert_eq!(held.status, "kept_for_next_election");
+    // The card arrives while the application waits: recorded, still kept, not yet to be accepted.
+    let app = reg::card_arrived(&f.state.db, &clerk, &held.receipt_no, Utc::now()).unwrap();
+    assert!(app.card_arrived && app.status == "kept_for_next_election", "{app:?}");
+    assert_eq!(reg::accept(&f.state.db, &approver, &held.receipt_no, Utc::now()).unwrap_err().code, "NOT_ESTABLISHED");
+
+    // The next election: the application is established at once and accepted; the voter votes in it.
+    let mut next = verifier::demo::demo_election(Utc::now()).unwrap();
+    next.id = shared::election::Id::new("next-hoc").unwrap();
+    f.state.db.create_election(&next, &f.state.key, "test", Utc::now()).unwrap();
+    let app = reg::accept(&f.state.db, &approver, &held.receipt_no, Utc::now()).unwrap();
+    assert_eq!(app.status, "accepted");
+    let events: Vec<String> =
+        reg::person_history(&f.state.db, &clerk, "13101:E-5").unwrap().into_iter().map(|e| e.event).collect();
+    assert!(events.contains(&"became_internet_voter".to_string()), "{events:?}");
+    let state = AppState { election: Arc::new(next), ..f.state.clone() };
+    let voter = TestVoter { person_id: "13101:E-5".into(), ..v };
+    assert_eq!(cast_as(&state, &voter, "tokyo").await.0, 201);
+}
+
+/// Applies, has the card arrive and accepts; returns the accepted application.
+async fn apply_and_accept(f: &Fixture, v: &TestVoter, input: &ApplicationInput) -> reg::Application {
+    let (clerk, approver) =
+        (op(Role::Clerk, Some("13101"), "clerk A"), op(Role::Approver, Some("13101"), "approver A"));
+    let cookie = applicant_login(&f.state, v).await;
+    let (s, body) = apply(&f.state, &cookie, v, input).await;
+    assert_eq!(s, 201, "{}", String::from_utf8_lossy(&body));
+    let receipt = serde_json::from_slice::<ApplicationStatus>(&body).unwrap().receipt_no;
+    reg::card_arrived(&f.state.db, &clerk, &receipt, Utc::now()).unwrap();
+    reg::accept(&f.state.db, &approver, &receipt, Utc::now()).unwrap()
+}
+
+/// R-REG-4 and R-REG-9 for a voter whose roll registration was pending: accepted, unable to vote until the roll
+/// entry arrives; the roll change gives them its districts and they vote; a later online switch request removes
+/// them (the acceptance names the right person).
+#[tokio::test]
+async fn a_pending_registration_is_completed_by_the_roll_change_and_a_switch_removes_that_voter() {
+    let f = fixture(0);
+    let clerk = op(Role::Clerk, Some("13101"), "clerk A");
+    let v = test_voter(&f.ca, 6);
+    let app = apply_and_accept(&f, &v, &input(6, None, "apply")).await;
+    let pending_id = app.person_id.clone().unwrap();
+    assert!(pending_id.starts_with("13101:pending:"), "{pending_id}");
+    let pending = TestVoter { person_id: pending_id.clone(), ..test_voter(&f.ca, 6) };
+    assert_ne!(cast_as_status(&f.state, &v).await, 201, "no districts yet");
+    drop(pending);
+
+    // The roll entry arrives: the same person (name and birth date of the application) gets its districts.
+    reg::apply_roll_changes(&f.state.db, &clerk, &[roll("E-6", 6, "registered")], Utc::now()).unwrap();
+    let holder =
+        f.state.db.voter_by_cert(&fingerprint(&v.card.auth_cert_der), verifier::certs::CertKind::Auth).unwrap();
+    assert_eq!(holder.map(|h| h.person_id).as_deref(), Some("13101:E-6"));
+    let voter = TestVoter { person_id: "13101:E-6".into(), ..v };
+    assert_eq!(cast_as(&f.state, &voter, "tokyo").await.0, 201, "the completed registration votes");
+    let events: Vec<String> =
+        reg::person_history(&f.state.db, &clerk, "13101:E-6").unwrap().into_iter().map(|e| e.event).collect();
+    assert!(events.contains(&"registration_completed".to_string()), "{events:?}");
+
+    // A switch request online from the same card: accepted, and the voter is removed.
+    let mut switch = input(6, None, "switch");
+    switch.registration_pending = true;
+    let app = apply_and_accept(&f, &voter, &switch).await;
+    assert_eq!(app.person_id.as_deref(), Some("13101:E-6"), "the switch names the voter whose card signed it");
+    let holder =
+        f.state.db.voter_by_cert(&fingerprint(&voter.card.auth_cert_der), verifier::certs::CertKind::Auth).unwrap();
+    assert!(holder.is_none(), "the switched voter is no longer an internet voter: {holder:?}");
+}
+
+/// The status of a voting login and a cast in tokyo, whichever refuses first.
+async fn cast_as_status(state: &AppState, v: &TestVoter) -> u16 {
+    let r = warp::test::request()
+        .method("POST")
+        .path("/api/v1/session/challenge")
+        .reply(&routes(state.clone(), None))
+        .await;
+    let nonce = serde_json::from_slice::<Challenge>(r.body()).unwrap().nonce.0;
+    let r = warp::test::request()
+        .method("POST")
+        .path("/api/v1/session")
+        .json(&login_body(v, &nonce, ORIGIN))
+        .reply(&routes(state.clone(), None))
+        .await;
+    if r.status() != 201 {
+        return r.status().as_u16();
+    }
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let ct = encrypt(state, "tokyo", Choice::Blank);
+    let r = warp::test::request()
+        .method("POST")
+        .path("/api/v1/ballots")
+        .header("cookie", cookie)
+        .json(&cast_body(v, state.election.id.as_str(), "tokyo", &ct))
+        .reply(&routes(state.clone(), None))
+        .await;
+    r.status().as_u16()
+}

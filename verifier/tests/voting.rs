@@ -292,7 +292,8 @@ async fn the_two_stores_hold_nothing_of_each_other() {
             .unwrap()
     };
     assert!(columns("ballots").is_empty(), "the voter store has no ballots table");
-    assert_eq!(columns("voted"), ["person_id", "election_id", "contest_id", "pending_group"]);
+    // (The municipality a mark was cast under is the roll's, for the record (調書): nothing of the ballot.)
+    assert_eq!(columns("voted"), ["person_id", "election_id", "contest_id", "pending_group", "municipality"]);
     let boxed = rusqlite::Connection::open(f.dir.path().join("verifier.ballot-box.sqlite")).unwrap();
     let mut st = boxed.prepare("SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name").unwrap();
     let tables: Vec<String> = st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
@@ -368,4 +369,38 @@ async fn an_ended_session_cannot_be_extended() {
     let n = nonce(&f.state).await;
     let (s, b, _) = post(&f.state, "/api/v1/session/extend", Some(&cookie), &login_body(v, &n, ORIGIN)).await;
     assert_eq!((s, code(&b).as_str()), (StatusCode::UNAUTHORIZED, "SESSION_EXPIRED"));
+}
+
+/// R-SEC-5: refused casts leave a trace as counts per refusal code and per hour, one audit row an hour, with no
+/// person, certificate, session or ballot in it.
+#[tokio::test]
+async fn refused_casts_are_audited_as_hourly_counts_without_identity() {
+    let f = fixture(1);
+    let v = &f.voters[0];
+    let cookie = login(&f.state, v).await;
+    assert_eq!(cast(&f.state, &cookie, v, "tokyo", Choice::Candidate(1)).await.0, 201);
+    for _ in 0..3 {
+        let (s, body) = cast(&f.state, &cookie, v, "tokyo", Choice::Candidate(2)).await;
+        assert_eq!((s, code(&body).as_str()), (StatusCode::CONFLICT, "ALREADY_VOTED"));
+    }
+    let (s, body, _) = post(&f.state, "/api/v1/ballots", Some(&cookie), &serde_json::json!({ "contest": 1 })).await;
+    assert_eq!((s, code(&body).as_str()), (StatusCode::BAD_REQUEST, "MALFORMED"));
+
+    // The hour in progress is not written yet; once it has ended, it is one row.
+    verifier::handlers::write_cast_refusals(&f.state.db, &f.state.sessions, Utc::now(), false).await;
+    let rows = |action: &str| -> Vec<verifier::audit::Entry> {
+        f.state.db.with(|c| verifier::audit::entries(c)).unwrap().into_iter().filter(|e| e.action == action).collect()
+    };
+    assert!(rows("cast_refusals").is_empty());
+    let later = Utc::now() + chrono::Duration::hours(1);
+    verifier::handlers::write_cast_refusals(&f.state.db, &f.state.sessions, later, false).await;
+    let written = rows("cast_refusals");
+    assert_eq!(written.len(), 1, "one row for the hour");
+    let detail: serde_json::Value = serde_json::from_str(&written[0].detail).unwrap();
+    assert_eq!(detail["counts"], serde_json::json!({ "ALREADY_VOTED": 3, "MALFORMED": 1 }), "{detail}");
+    assert_eq!(detail["total"], 4);
+    assert!(detail["hour"].as_str().unwrap().contains("JST"), "{detail}");
+    for secret in [v.person_id.as_str(), &fingerprint(&v.card.sign_cert_der), &cookie[9..]] {
+        assert!(!written[0].detail.contains(secret) && !written[0].actor.contains(secret), "{secret} in {detail}");
+    }
 }
