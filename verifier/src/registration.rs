@@ -390,18 +390,18 @@ pub fn accept(db: &Db, op: &Operator, receipt_no: &str, now: DateTime<Utc>) -> R
             drop(tx);
         }
         // A certificate of another person is kept on the record of both the application and the audit log.
-        if let Err(e) = &result {
-            if e.code == CERT_OF_ANOTHER_PERSON {
-                let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-                let municipality: String =
-                    tx.query_row("SELECT municipality FROM applications WHERE receipt_no = ?1", [receipt_no], |r| {
-                        r.get(0)
-                    })?;
-                let detail = serde_json::json!({ "receipt_no": receipt_no, "refused": CERT_OF_ANOTHER_PERSON });
-                history(&tx, &municipality, receipt_no, now, "acceptance_refused", detail.clone())?;
-                audit::append(&tx, now, &op.actor(), "application_acceptance_refused", &detail)?;
-                tx.commit()?;
-            }
+        if let Err(e) = &result
+            && e.code == CERT_OF_ANOTHER_PERSON
+        {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let municipality: String =
+                tx.query_row("SELECT municipality FROM applications WHERE receipt_no = ?1", [receipt_no], |r| {
+                    r.get(0)
+                })?;
+            let detail = serde_json::json!({ "receipt_no": receipt_no, "refused": CERT_OF_ANOTHER_PERSON });
+            history(&tx, &municipality, receipt_no, now, "acceptance_refused", detail.clone())?;
+            audit::append(&tx, now, &op.actor(), "application_acceptance_refused", &detail)?;
+            tx.commit()?;
         }
         Ok(result.and_then(|_| load(c, receipt_no)))
     })?

@@ -712,3 +712,17 @@ async fn cast_as_status(state: &AppState, v: &TestVoter) -> u16 {
         .await;
     r.status().as_u16()
 }
+
+/// R-REG-9 for a voter still pending on the roll: the online switch request removes that voter.
+#[tokio::test]
+async fn a_switch_request_of_a_pending_voter_removes_that_voter() {
+    let f = fixture(0);
+    let v = test_voter(&f.ca, 8);
+    let app = apply_and_accept(&f, &v, &input(8, None, "apply")).await;
+    assert!(app.person_id.as_deref().is_some_and(|p| p.starts_with("13101:pending:")), "{app:?}");
+    let switch = apply_and_accept(&f, &v, &input(8, None, "switch")).await;
+    assert_eq!(switch.person_id, app.person_id, "the switch names the pending voter whose card signed it");
+    let holder =
+        f.state.db.voter_by_cert(&fingerprint(&v.card.auth_cert_der), verifier::certs::CertKind::Auth).unwrap();
+    assert!(holder.is_none(), "the switched voter is no longer an internet voter: {holder:?}");
+}
