@@ -659,9 +659,7 @@ async fn a_pending_registration_is_completed_by_the_roll_change_and_a_switch_rem
     let app = apply_and_accept(&f, &v, &input(6, None, "apply")).await;
     let pending_id = app.person_id.clone().unwrap();
     assert!(pending_id.starts_with("13101:pending:"), "{pending_id}");
-    let pending = TestVoter { person_id: pending_id.clone(), ..test_voter(&f.ca, 6) };
     assert_ne!(cast_as_status(&f.state, &v).await, 201, "no districts yet");
-    drop(pending);
 
     // The roll entry arrives: the same person (name and birth date of the application) gets its districts.
     reg::apply_roll_changes(&f.state.db, &clerk, &[roll("E-6", 6, "registered")], Utc::now()).unwrap();
@@ -686,31 +684,11 @@ async fn a_pending_registration_is_completed_by_the_roll_change_and_a_switch_rem
 
 /// The status of a voting login and a cast in tokyo, whichever refuses first.
 async fn cast_as_status(state: &AppState, v: &TestVoter) -> u16 {
-    let r = warp::test::request()
-        .method("POST")
-        .path("/api/v1/session/challenge")
-        .reply(&routes(state.clone(), None))
-        .await;
-    let nonce = serde_json::from_slice::<Challenge>(r.body()).unwrap().nonce.0;
-    let r = warp::test::request()
-        .method("POST")
-        .path("/api/v1/session")
-        .json(&login_body(v, &nonce, ORIGIN))
-        .reply(&routes(state.clone(), None))
-        .await;
-    if r.status() != 201 {
-        return r.status().as_u16();
-    }
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
-    let ct = encrypt(state, "tokyo", Choice::Blank);
-    let r = warp::test::request()
-        .method("POST")
-        .path("/api/v1/ballots")
-        .header("cookie", cookie)
-        .json(&cast_body(v, state.election.id.as_str(), "tokyo", &ct))
-        .reply(&routes(state.clone(), None))
-        .await;
-    r.status().as_u16()
+    let n = nonce(state).await;
+    let (status, _, cookie) = post(state, "/api/v1/session", None, &login_body(v, &n, ORIGIN)).await;
+    let Some(cookie) = cookie.filter(|_| status == StatusCode::CREATED) else { return status.as_u16() };
+    let cookie = cookie.split(';').next().unwrap().to_string();
+    cast(state, &cookie, v, "tokyo", Choice::Blank).await.0.as_u16()
 }
 
 /// R-REG-9 for a voter still pending on the roll: the online switch request removes that voter.
