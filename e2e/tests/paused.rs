@@ -1,5 +1,6 @@
-//! A paused election (R-VOTE-3): the start page says voting is paused and why; a ballot cast meanwhile is refused
-//! with a message saying to try again, and nothing is recorded; after `resume` the same voter casts it.
+//! A paused election (R-VOTE-3): the start page and the voter's ballot say voting is paused and why; a ballot cast
+//! meanwhile is refused with a message saying to try again, and nothing is recorded; after `resume` the same voter
+//! casts it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use e2e::{Browser, Expected, LiveElection};
@@ -34,6 +35,11 @@ async fn a_paused_election_says_why_and_refuses_until_resumed() {
     let banner = b.wait_text("#paused", |t| !t.is_empty()).await.unwrap();
     assert!(banner.contains("候補者の異動のため"), "{banner}");
     b.screenshot("start-paused").await.unwrap();
+    // A voter who logs in meanwhile sees the reason on the ballot itself (issue 20).
+    b.log_in(election.auth_pin).await.unwrap();
+    let on_ballot = b.wait_text("#ballot-paused", |t| !t.is_empty()).await.unwrap();
+    assert!(on_ballot.contains("候補者の異動のため") && on_ballot.contains("一時停止"), "{on_ballot}");
+    b.screenshot("ballot-paused").await.unwrap();
 
     // Resumed: the same voter logs in again and the ballot is accepted (nothing was recorded while paused).
     election.verifier_command(&["resume"]).unwrap();

@@ -7,6 +7,7 @@ use shared::window::WindowState;
 use yew::prelude::*;
 
 use crate::components::jst_clock::JstClock;
+use crate::components::pause_notice::pause_notice;
 use crate::hooks::use_server_clock::{ServerClock, use_server_clock};
 use crate::i18n::{self, Lang, t};
 use crate::services::verifier_api;
@@ -99,10 +100,7 @@ fn election_card(lang: Lang, e: &ElectionSummary, now: chrono::DateTime<chrono::
         <section class="card" aria-labelledby="election-h">
             <h2 id="election-h">{ name }</h2>
             if let Some(reason) = &e.paused {
-                <p class="notice" id="paused" role="alert">
-                    { t(lang, "インターネット投票は一時停止中です。理由: ", "Online voting is paused. Reason: ") }{ reason }
-                    { t(lang, "　再開後にもう一度お試しください。", " Please try again when it resumes.") }
-                </p>
+                { pause_notice(lang, "paused", reason) }
             }
             if e.insecure_test_clock {
                 <p class="notice" id="test-clock" role="note">{ t(lang,

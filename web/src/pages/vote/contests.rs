@@ -4,6 +4,7 @@ use shared::api::BallotView;
 use yew::prelude::*;
 
 use super::{name, receipt};
+use crate::components::pause_notice::pause_notice;
 use crate::i18n::{Lang, t};
 use crate::state::{Action, VoteState};
 
@@ -12,6 +13,9 @@ pub(super) fn contests_html(lang: Lang, b: &BallotView, state: &UseReducerHandle
     html! {
         <section class="card" aria-labelledby="contests-h">
             <h2 id="contests-h">{ t(lang, "あなたの投票", "Your ballots") }</h2>
+            if let Some(reason) = &b.paused {
+                { pause_notice(lang, "ballot-paused", reason) }
+            }
             <ul class="contests">
             { for b.contests.iter().enumerate().map(|(i, cv)| {
                 let open = {
