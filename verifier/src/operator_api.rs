@@ -661,6 +661,10 @@ impl OperatorServer {
                 },
                 () = &mut shutdown => break,
             };
+            // As on the voter listener: an answer never waits for the client's delayed ACK.
+            if let Err(e) = tcp.set_nodelay(true) {
+                tracing::debug!(%remote, error = %e, "TCP_NODELAY not set");
+            }
             let acceptor = match self.tls.acceptor() {
                 Ok(a) => a,
                 Err(e) => {
