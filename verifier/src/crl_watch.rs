@@ -56,7 +56,7 @@ fn stamps(dir: &Path) -> Vec<Option<(u64, SystemTime)>> {
 }
 
 /// Re-reads the lists once, installs what changed, and raises the alarms; see the module's map.
-pub async fn refresh(trust: &Arc<TrustStore>, dir: &Path, db: &Arc<Db>, clock: Clock) {
+async fn refresh(trust: &Arc<TrustStore>, dir: &Path, db: &Arc<Db>, clock: Clock) {
     let (trust, dir, db) = (trust.clone(), dir.to_path_buf(), db.clone());
     let _ = tokio::task::spawn_blocking(move || {
         let now = clock.now();

@@ -512,7 +512,8 @@ fn accept_in(tx: &Connection, op: &Operator, receipt_no: &str, now: DateTime<Utc
                 return Err(refuse(
                     CERT_OF_ANOTHER_PERSON,
                     format!(
-                        "The card's {} certificate is registered to another voter. Ask the applicant to apply with                          their own card; the other voter's registration is unchanged.",
+                        "The card's {} certificate is registered to another voter. Ask the applicant to apply with their own \
+                         card; the other voter's registration is unchanged.",
                         kind.code()
                     ),
                 ));
@@ -714,7 +715,8 @@ fn complete_pending(
         .prepare(
             "SELECT DISTINCT a.person_id, a.name FROM applications a JOIN voters v ON v.person_id = a.person_id
              WHERE a.municipality = ?1 AND a.status = 'accepted' AND a.kind = 'apply' AND a.registration_pending = 1
-               AND a.birth_date = ?2 AND a.person_id LIKE ?1 || ':pending:%'",
+               AND a.birth_date = ?2 AND a.person_id LIKE ?1 || ':pending:%'
+             ORDER BY a.person_id",
         )?
         .query_map(params![ch.municipality, ch.birth_date.to_string()], |r| {
             Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
