@@ -14,7 +14,7 @@ use verifier::operator_api::{OperatorApiConfig, OperatorContext, OperatorServer}
 use verifier::operator_auth::{self, OperatorCa, totp_code};
 use verifier::operators::Role;
 
-fn start(ca_dir: &Path, db: Arc<Db>, election: Arc<shared::election::Election>) -> String {
+fn start(ca_dir: &Path, db: Arc<Db>, election: verifier::CurrentElection) -> String {
     let ca_dir = ca_dir.to_path_buf();
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -81,6 +81,16 @@ fn refused(o: &Output, code: &str) {
     assert!(e.contains(code), "expected {code}: {e}");
 }
 
+/// Creates the demo election (open now) in the database; returns the handle the voter API would share.
+fn demo_election(db: &Db) -> verifier::CurrentElection {
+    let election = verifier::demo::demo_election(Utc::now()).unwrap();
+    let key =
+        shared::crypto::ElectionPublicKey::from_pem(include_str!("../../shared/tests/data/test-election-key.pub.pem"))
+            .unwrap();
+    db.create_election(&election, &key, "test", Utc::now()).unwrap();
+    verifier::CurrentElection::new(election)
+}
+
 #[test]
 fn committee_day_over_client_certificates_and_totp() {
     let dir = tempfile::tempdir().unwrap();
@@ -88,11 +98,7 @@ fn committee_day_over_client_certificates_and_totp() {
     let ca = OperatorCa::init(&ca_dir).unwrap();
     ca.write_server_cert(&["127.0.0.1".to_string()]).unwrap();
     let db = Arc::new(Db::open_in_memory().unwrap());
-    let election = Arc::new(verifier::demo::demo_election(Utc::now()).unwrap());
-    let key =
-        shared::crypto::ElectionPublicKey::from_pem(include_str!("../../shared/tests/data/test-election-key.pub.pem"))
-            .unwrap();
-    db.create_election(&election, &key, "test", Utc::now()).unwrap();
+    let election = demo_election(&db);
     let clerk = person(dir.path(), &ca, &db, "Kei Clerk", Role::Clerk, Some("13101"));
     let approver = person(dir.path(), &ca, &db, "Aya Approver", Role::Approver, Some("13101"));
     let other = person(dir.path(), &ca, &db, "Oda Clerk", Role::Clerk, Some("27100"));
@@ -156,5 +162,64 @@ fn committee_day_over_client_certificates_and_totp() {
     {
         assert!(entries.iter().any(|e| e.actor.contains(who) && e.action == action), "{who} {action}");
     }
+    assert_eq!(db.with(|c| verifier::audit::verify(c)).unwrap().first_broken, None);
+}
+
+/// R-VOTE-3: a candidate dies during the voting window. The admin pauses voting, takes the candidate off the list,
+/// and resumes; a ballot cast before stays in the box as cast; the export's signed manifest pins the changed
+/// definition, whose count makes a vote for that candidate invalid (`tally` tests).
+#[test]
+fn a_candidate_who_died_leaves_the_list_during_a_pause() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca_dir = dir.path().join("ca");
+    let ca = OperatorCa::init(&ca_dir).unwrap();
+    ca.write_server_cert(&["127.0.0.1".to_string()]).unwrap();
+    let db = Arc::new(Db::open_in_memory().unwrap());
+    let election = demo_election(&db);
+    let admin = person(dir.path(), &ca, &db, "Ren Admin", Role::Admin, None);
+    let clerk = person(dir.path(), &ca, &db, "Kei Clerk", Role::Clerk, Some("13101"));
+    let server = start(&ca_dir, db.clone(), election.clone());
+    admin.login(&server);
+    clerk.login(&server);
+    // A ballot cast before the change (its contents do not matter here: the box never reads them).
+    db.cast("13101:E-1", "demo-hoc", "tokyo", &[7; 384]).unwrap();
+
+    let change = r#"{"contest":"tokyo","candidate":4,"reason":"died"}"#;
+    refused(&admin.run(&server, &["call", "POST", "withdrawals", "--json", change]), "NOT_PAUSED");
+    refused(&clerk.run(&server, &["call", "POST", "withdrawals", "--json", change]), "FORBIDDEN_ROLE");
+    let paused = r#"{"reason":"候補者の異動のため（東京都選挙区）/ A candidate change in the Tokyo district"}"#;
+    ok(&admin.run(&server, &["call", "POST", "pause", "--json", paused]));
+    let done = ok(&admin.run(&server, &["call", "POST", "withdrawals", "--json", change]));
+    assert_eq!((done["name"].as_str(), done["withdrawal"]["reason"].as_str()), (Some("田中 ひろし"), Some("died")));
+    refused(&admin.run(&server, &["call", "POST", "withdrawals", "--json", change]), "ALREADY_WITHDRAWN");
+    let pr = r#"{"contest":"national-pr","candidate":101,"reason":"withdrew"}"#;
+    refused(&admin.run(&server, &["call", "POST", "withdrawals", "--json", pr]), "INVALID_CHANGE");
+    let nobody = r#"{"contest":"tokyo","candidate":99,"reason":"withdrew"}"#;
+    refused(&admin.run(&server, &["call", "POST", "withdrawals", "--json", nobody]), "UNKNOWN_CANDIDATE");
+    ok(&admin.run(&server, &["call", "POST", "resume"]));
+
+    // The voter API's election (the same handle) no longer offers the candidate; the stored definition agrees.
+    let now = election.get();
+    let tokyo = now.contest("tokyo").unwrap();
+    assert!(tokyo.withdrawal(4).is_some() && tokyo.check(&shared::election::Choice::Candidate(4)).is_err());
+    let (stored, _) = db.election().unwrap().unwrap();
+    assert_eq!(&stored, now.as_ref());
+    let json = serde_json::to_vec(now.as_ref()).unwrap();
+    assert_eq!(done["definition_digest"].as_str(), Some(shared::export::definition_digest(&json).as_str()));
+    // The ballot cast before stays in the box as cast.
+    assert_eq!(db.ballot_counts("demo-hoc").unwrap(), vec![("tokyo".to_string(), 1)]);
+
+    let entries = db.with(|c| verifier::audit::entries(c)).unwrap();
+    let change = entries.iter().find(|e| e.action == "candidate_withdrawn").expect("the change is audited");
+    assert!(change.actor.contains("Ren Admin"), "{}", change.actor);
+    assert!(
+        change.detail.contains("田中 ひろし") && change.detail.contains(done["definition_digest"].as_str().unwrap())
+    );
+    let order: Vec<&str> = entries
+        .iter()
+        .map(|e| e.action.as_str())
+        .filter(|a| a.starts_with("voting_") || *a == "candidate_withdrawn")
+        .collect();
+    assert_eq!(order, ["voting_paused", "candidate_withdrawn", "voting_resumed"]);
     assert_eq!(db.with(|c| verifier::audit::verify(c)).unwrap().first_broken, None);
 }

@@ -175,20 +175,22 @@ mod tests {
     use wasm_bindgen_test::wasm_bindgen_test as test;
 
     use super::*;
-    use crate::election::tests::sample_election;
+    use crate::election::tests::{sample_election, sample_hor_election};
 
     #[test]
     fn known_answer_vectors() {
-        let e = sample_election();
+        let (hoc, hor) = (sample_election(), sample_hor_election());
         let vectors = [
-            ("tokyo", Choice::Candidate(2)),
-            ("tokyo", Choice::Blank),
-            ("national-pr", Choice::Party(2)),
-            ("national-pr", Choice::Candidate(11)),
-            ("review", Choice::Review(0b10)),
+            (&hoc, "tokyo", Choice::Candidate(2)),
+            (&hoc, "tokyo", Choice::Blank),
+            (&hoc, "national-pr", Choice::Party(2)),
+            (&hoc, "national-pr", Choice::Candidate(11)),
+            (&hor, "review", Choice::Review(0b10)),
         ];
-        let got: Vec<String> =
-            vectors.iter().map(|(c, choice)| hex::encode(encode(&e, e.contest(c).unwrap(), choice).unwrap())).collect();
+        let got: Vec<String> = vectors
+            .iter()
+            .map(|(e, c, choice)| hex::encode(encode(e, e.contest(c).unwrap(), choice).unwrap()))
+            .collect();
         let expected: Vec<&str> = include_str!("../tests/data/ballot_vectors.txt")
             .lines()
             .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -198,8 +200,9 @@ mod tests {
 
     #[test]
     fn every_allowed_choice_round_trips() {
-        let e = sample_election();
-        for contest in &e.contests {
+        for (e, contest) in
+            [sample_election(), sample_hor_election()].iter().flat_map(|e| e.contests.iter().map(move |c| (e, c)))
+        {
             let mut choices = vec![Choice::Blank];
             choices.extend(contest.selectable_candidates().iter().map(|c| Choice::Candidate(c.number)));
             if contest.kind().accepts(&Choice::Party(1)) {
@@ -209,9 +212,9 @@ mod tests {
                 choices.extend((0..4).map(Choice::Review));
             }
             for choice in choices {
-                let bytes = encode(&e, contest, &choice).unwrap();
+                let bytes = encode(e, contest, &choice).unwrap();
                 let plain = decode(&bytes).unwrap();
-                assert_eq!(plain.check_for(&e, contest), Ok(choice));
+                assert_eq!(plain.check_for(e, contest), Ok(choice));
             }
         }
     }
@@ -231,7 +234,8 @@ mod tests {
     fn disallowed_choices_are_not_encoded() {
         let e = sample_election();
         assert!(matches!(encode(&e, &e.contests[0], &Choice::Party(1)), Err(BallotError::NotAllowed(_))));
-        assert!(matches!(encode(&e, &e.contests[2], &Choice::Review(0b100)), Err(BallotError::NotAllowed(_))));
+        let hor = sample_hor_election();
+        assert!(matches!(encode(&hor, &hor.contests[2], &Choice::Review(0b100)), Err(BallotError::NotAllowed(_))));
     }
 
     #[test]
@@ -261,7 +265,14 @@ mod proptests {
     use proptest::prelude::*;
 
     use super::*;
-    use crate::election::tests::sample_election;
+    use crate::election::Election;
+    use crate::election::tests::{sample_election, sample_hor_election};
+
+    /// The sample contests: the House of Councillors election's two, then the review of the House of
+    /// Representatives election.
+    fn sample_contest(i: usize) -> (Election, usize) {
+        if i < 2 { (sample_election(), i) } else { (sample_hor_election(), 2) }
+    }
 
     fn any_choice() -> impl Strategy<Value = (usize, Choice)> {
         prop_oneof![
@@ -276,7 +287,7 @@ mod proptests {
     proptest! {
         #[test]
         fn encode_decode_round_trip((contest, choice) in any_choice()) {
-            let e = sample_election();
+            let (e, contest) = sample_contest(contest);
             let c = &e.contests[contest];
             let bytes = encode(&e, c, &choice).unwrap();
             prop_assert_eq!(decode(&bytes).unwrap().check_for(&e, c), Ok(choice));
@@ -286,7 +297,7 @@ mod proptests {
         fn any_single_byte_change_is_refused_or_changes_the_meaning(
             (contest, choice) in any_choice(), at in 0usize..BALLOT_LEN, flip in 1u8..=255
         ) {
-            let e = sample_election();
+            let (e, contest) = sample_contest(contest);
             let c = &e.contests[contest];
             let mut bytes = encode(&e, c, &choice).unwrap();
             bytes[at] ^= flip;

@@ -167,7 +167,42 @@ impl Election {
             return Err(ModelError::Invalid("an election needs at least one contest".into()));
         }
         unique(self.contests.iter().map(|c| c.id.as_str()), "contest id")?;
-        self.contests.iter().try_for_each(Contest::validate)
+        self.contests.iter().try_for_each(Contest::validate)?;
+        self.validate_kinds()
+    }
+
+    /// Checks that the election holds only the contest kinds its kind of election has: a House of
+    /// Representatives general election its districts, its PR blocks and the Supreme Court review held with it; a
+    /// House of Councillors ordinary election its districts and its national PR; a by-election or a re-election
+    /// districts of one house.
+    fn validate_kinds(&self) -> Result<(), ModelError> {
+        use ContestKind::{HocDistrict, HocPr, HorDistrict, HorPr, JudicialReview};
+        let (allowed, rule): (&[ContestKind], &str) = match self.kind {
+            ElectionKind::HorGeneral => (
+                &[HorDistrict, HorPr, JudicialReview],
+                "a House of Representatives general election (衆議院議員総選挙) holds hor_district, hor_pr and \
+                 judicial_review contests",
+            ),
+            ElectionKind::HocOrdinary => (
+                &[HocDistrict, HocPr],
+                "a House of Councillors ordinary election (参議院議員通常選挙) holds hoc_district and hoc_pr \
+                 contests; the Supreme Court review (最高裁判所裁判官国民審査) is held only with a House of \
+                 Representatives general election",
+            ),
+            ElectionKind::ByElection | ElectionKind::ReElection => {
+                let house =
+                    if self.contests.iter().any(|c| c.kind() == HorDistrict) { HorDistrict } else { HocDistrict };
+                (
+                    if house == HorDistrict { &[HorDistrict] } else { &[HocDistrict] },
+                    "a by-election (補欠選挙) or re-election (再選挙) holds district contests of one house only \
+                     (hor_district or hoc_district, not both)",
+                )
+            }
+        };
+        match self.contests.iter().find(|c| !allowed.contains(&c.kind())) {
+            Some(c) => Err(ModelError::Invalid(format!("contest {} is {}, but {rule}", c.id, c.kind().name()))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -184,6 +219,44 @@ pub struct Contest {
     pub district: String,
     /// What may be chosen, by contest kind.
     pub rules: Rules,
+    /// Candidates who withdrew or died after filing (R-VOTE-3, 候補者情報の異動), added while voting was paused.
+    /// They are no longer offered, and a ballot cast for one before the change is counted as invalid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub withdrawn: Vec<Withdrawal>,
+}
+
+/// Why a candidate left the contest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum WithdrawalReason {
+    /// 立候補の辞退 (the candidacy was withdrawn).
+    Withdrew,
+    /// 死亡.
+    Died,
+}
+
+impl WithdrawalReason {
+    /// Returns the reason in Japanese and English.
+    pub fn text(self) -> (&'static str, &'static str) {
+        match self {
+            WithdrawalReason::Withdrew => ("立候補辞退", "withdrew"),
+            WithdrawalReason::Died => ("死亡", "died"),
+        }
+    }
+}
+
+/// A candidate who is no longer in the contest.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Withdrawal {
+    /// The candidate's number.
+    pub candidate: u16,
+    /// Why.
+    pub reason: WithdrawalReason,
+    /// When the change took effect (UTC).
+    pub effective_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// The contest kinds with the data each rule uses.
@@ -248,6 +321,17 @@ impl ContestKind {
         [Self::HorDistrict, Self::HorPr, Self::HocDistrict, Self::HocPr, Self::JudicialReview]
             .into_iter()
             .find(|k| *k as u8 == code)
+    }
+
+    /// Returns the kind's name as election files write it (`rules.kind`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::HorDistrict => "hor_district",
+            Self::HorPr => "hor_pr",
+            Self::HocDistrict => "hoc_district",
+            Self::HocPr => "hoc_pr",
+            Self::JudicialReview => "judicial_review",
+        }
     }
 
     /// Returns whether this kind accepts a choice of that shape (ignoring numbers).
@@ -371,6 +455,11 @@ impl Contest {
         }
     }
 
+    /// Returns the withdrawal of a candidate, if they withdrew or died.
+    pub fn withdrawal(&self, candidate: u16) -> Option<&Withdrawal> {
+        self.withdrawn.iter().find(|w| w.candidate == candidate)
+    }
+
     /// Finds a party by id.
     pub fn party(&self, id: &Id) -> Option<&Party> {
         self.parties().iter().find(|p| &p.id == id)
@@ -384,6 +473,9 @@ impl Contest {
         }
         match *choice {
             Choice::Blank => Ok(()),
+            Choice::Candidate(n) if self.withdrawal(n).is_some() => {
+                refuse(&format!("candidate number {n} is no longer a candidate (withdrew or died)"))
+            }
             Choice::Candidate(n) if self.selectable_candidates().iter().any(|c| c.number == n) => Ok(()),
             Choice::Candidate(n) => refuse(&format!("no candidate number {n}")),
             Choice::Party(n) if self.parties().iter().any(|p| p.number == n) => Ok(()),
@@ -438,6 +530,18 @@ impl Contest {
         if empty {
             return Err(ModelError::Invalid(what("nothing to choose")));
         }
+        unique(self.withdrawn.iter().map(|w| w.candidate), &what("withdrawn candidate"))?;
+        for w in &self.withdrawn {
+            if !matches!(self.kind(), ContestKind::HorDistrict | ContestKind::HocDistrict) {
+                return Err(ModelError::Invalid(what(
+                    "a withdrawal outside a district contest (a PR list or a judicial review is not changed during \
+                     voting: the counting rules for those follow the law outside this system)",
+                )));
+            }
+            if !all_candidates.iter().any(|c| c.number == w.candidate) {
+                return Err(ModelError::Invalid(what(&format!("withdrawal of unknown candidate {}", w.candidate))));
+            }
+        }
         Ok(())
     }
 }
@@ -487,7 +591,7 @@ pub(crate) mod tests {
         }
     }
 
-    /// A House of Councillors election with every contest kind that it has, for tests across the crate.
+    /// A House of Councillors election with both contest kinds that it has, for tests across the crate.
     pub(crate) fn sample_election() -> Election {
         let mut tokutei = cand(11, "特定 一郎", "とくてい いちろう", Some("p1"));
         tokutei.tokutei = true;
@@ -512,6 +616,7 @@ pub(crate) mod tests {
                             cand(2, "佐藤 花子", "さとう はなこ", None),
                         ],
                     },
+                    withdrawn: Vec::new(),
                 },
                 Contest {
                     id: id("national-pr"),
@@ -535,6 +640,41 @@ pub(crate) mod tests {
                             ),
                         ],
                     },
+                    withdrawn: Vec::new(),
+                },
+            ],
+        }
+    }
+
+    /// A House of Representatives general election with the Supreme Court review held with it.
+    pub(crate) fn sample_hor_election() -> Election {
+        let parties = vec![party(1, "p1", "未来党", "未来", vec![cand(11, "鈴木 次郎", "すずき じろう", Some("p1"))])];
+        Election {
+            id: id("hor-2029"),
+            name: Text {
+                ja: "第52回衆議院議員総選挙".into(), en: "52nd House of Representatives election".into()
+            },
+            kind: ElectionKind::HorGeneral,
+            notice_date: "2029-10-16".parse().unwrap(),
+            election_day: "2029-10-28".parse().unwrap(),
+            practice: false,
+            contests: vec![
+                Contest {
+                    id: id("tokyo-1"),
+                    name: Text { ja: "東京都第1区".into(), en: "Tokyo 1st district".into() },
+                    district: "tokyo-1".into(),
+                    rules: Rules::HorDistrict {
+                        parties: parties.clone(),
+                        candidates: vec![cand(1, "山田 太郎", "やまだ たろう", Some("p1"))],
+                    },
+                    withdrawn: Vec::new(),
+                },
+                Contest {
+                    id: id("tokyo-block"),
+                    name: Text { ja: "比例代表（東京都）".into(), en: "Tokyo PR block".into() },
+                    district: "tokyo-block".into(),
+                    rules: Rules::HorPr { parties },
+                    withdrawn: Vec::new(),
                 },
                 Contest {
                     id: id("review"),
@@ -546,17 +686,75 @@ pub(crate) mod tests {
                             Judge { name: "伊藤 誠".into(), reading: "いとう まこと".into() },
                         ],
                     },
+                    withdrawn: Vec::new(),
                 },
             ],
         }
     }
 
     #[test]
-    fn sample_is_valid_and_round_trips_through_json() {
-        let e = sample_election();
+    fn samples_are_valid_and_round_trip_through_json() {
+        for e in [sample_election(), sample_hor_election()] {
+            e.validate().unwrap();
+            let json = serde_json::to_string(&e).unwrap();
+            assert_eq!(serde_json::from_str::<Election>(&json).unwrap(), e);
+        }
+    }
+
+    #[test]
+    fn an_election_holds_only_the_contest_kinds_of_its_kind() {
+        let review = sample_hor_election().contests[2].clone();
+        // The old demo's mistake: a House of Councillors election with a Supreme Court review.
+        let mut e = sample_election();
+        e.contests.push(review.clone());
+        let err = e.validate().unwrap_err().to_string();
+        assert!(err.contains("contest review is judicial_review"), "{err}");
+        assert!(err.contains("only with a House of Representatives general election"), "{err}");
+        // House of Representatives contests in a House of Councillors election, and the other way round.
+        let mut e = sample_election();
+        e.contests[0] = sample_hor_election().contests[0].clone();
+        assert!(e.validate().unwrap_err().to_string().contains("contest tokyo-1 is hor_district"));
+        let mut e = sample_hor_election();
+        e.contests[1] = sample_election().contests[1].clone();
+        assert!(e.validate().unwrap_err().to_string().contains("contest national-pr is hoc_pr"));
+        // By-elections and re-elections: districts of one house.
+        for kind in [ElectionKind::ByElection, ElectionKind::ReElection] {
+            let mut e = sample_election();
+            e.kind = kind;
+            assert!(e.validate().unwrap_err().to_string().contains("contest national-pr is hoc_pr"));
+            e.contests.truncate(1);
+            e.validate().unwrap();
+            e.contests.push(sample_hor_election().contests[0].clone());
+            assert!(e.validate().unwrap_err().to_string().contains("of one house only"));
+            let mut e = sample_hor_election();
+            e.kind = kind;
+            e.contests.truncate(1);
+            e.validate().unwrap();
+        }
+    }
+
+    #[test]
+    fn a_withdrawn_candidate_cannot_be_chosen_and_only_district_candidates_withdraw() {
+        let mut e = sample_election();
+        let w = Withdrawal {
+            candidate: 2,
+            reason: WithdrawalReason::Died,
+            effective_at: "2028-07-10T03:00:00Z".parse().unwrap(),
+        };
+        e.contests[0].withdrawn.push(w.clone());
         e.validate().unwrap();
-        let json = serde_json::to_string(&e).unwrap();
-        assert_eq!(serde_json::from_str::<Election>(&json).unwrap(), e);
+        assert!(e.contests[0].check(&Choice::Candidate(1)).is_ok());
+        let err = e.contests[0].check(&Choice::Candidate(2)).unwrap_err().to_string();
+        assert!(err.contains("no longer a candidate"), "{err}");
+        assert_eq!(e.contests[0].withdrawal(2), Some(&w));
+
+        e.contests[0].withdrawn.push(w.clone());
+        assert!(e.validate().unwrap_err().to_string().contains("duplicate withdrawn candidate"));
+        e.contests[0].withdrawn = vec![Withdrawal { candidate: 9, ..w.clone() }];
+        assert!(e.validate().unwrap_err().to_string().contains("withdrawal of unknown candidate 9"));
+        e.contests[0].withdrawn.clear();
+        e.contests[1].withdrawn = vec![Withdrawal { candidate: 12, ..w }];
+        assert!(e.validate().unwrap_err().to_string().contains("a withdrawal outside a district contest"));
     }
 
     #[test]
@@ -579,7 +777,8 @@ pub(crate) mod tests {
         let e = sample_election();
         let district = e.contest("tokyo").unwrap();
         let pr = e.contest("national-pr").unwrap();
-        let review = e.contest("review").unwrap();
+        let hor = sample_hor_election();
+        let review = hor.contest("review").unwrap();
         for c in [district, pr, review] {
             assert!(c.check(&Choice::Blank).is_ok(), "白票 is allowed in every contest");
         }

@@ -17,7 +17,17 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// The export file's format tag.
-pub const EXPORT_FORMAT: &str = "jp-ivote-ballot-box/2";
+pub const EXPORT_FORMAT: &str = "jp-ivote-ballot-box/3";
+
+/// The domain of [`definition_digest`].
+pub const DEFINITION_DOMAIN: &[u8] = b"jp-ivote:v1:election-definition";
+
+/// Returns SHA-256 (hex) over an election definition's JSON as the model writes it (`serde_json::to_vec` of
+/// [`crate::election::Election`]), framed with its domain. The export's signed manifest carries it, so that the
+/// count runs under the definition in force at the close, candidate withdrawals included (R-VOTE-3).
+pub fn definition_digest(definition_json: &[u8]) -> String {
+    hex::encode(Sha256::digest(crate::crypto::frame(&[DEFINITION_DOMAIN, definition_json])))
+}
 
 /// Returns the RFC 6962 Merkle tree hash over trackers (raw 32-byte hashes), in the order given.
 pub fn merkle_root(leaves: &[[u8; 32]]) -> [u8; 32] {
@@ -168,6 +178,8 @@ pub struct Manifest {
     pub contests: Vec<ContestManifest>,
     /// The election key's fingerprint (hex SHA-256 of its SubjectPublicKeyInfo).
     pub key_fingerprint: String,
+    /// [`definition_digest`] of the election definition in force at the close (candidate withdrawals included).
+    pub definition_digest: String,
     /// SHA-256 over the framed contest ids and content digests: one value for the whole file.
     pub ballot_box_digest: String,
     /// When (UTC, RFC 3339).

@@ -130,15 +130,7 @@ impl Mix {
 /// Returns the contest kind named by its code (`hor_district`, `hor_pr`, `hoc_district`, `hoc_pr`,
 /// `judicial_review`).
 pub fn parse_kind(code: &str) -> Option<ContestKind> {
-    [
-        ("hor_district", ContestKind::HorDistrict),
-        ("hor_pr", ContestKind::HorPr),
-        ("hoc_district", ContestKind::HocDistrict),
-        ("hoc_pr", ContestKind::HocPr),
-        ("judicial_review", ContestKind::JudicialReview),
-    ]
-    .into_iter()
-    .find_map(|(c, k)| (c == code).then_some(k))
+    (1..=5).filter_map(ContestKind::from_code).find(|k| k.name() == code)
 }
 
 /// Returns the range of entries allowed for a kind: 5 to 200, and at most 32 judges in a review.
@@ -262,6 +254,7 @@ pub fn generate(kind: ContestKind, candidates: usize, seed: u64) -> Result<Elect
             name: Text { ja: ja.into(), en: en.into() },
             district: district.into(),
             rules,
+            withdrawn: Vec::new(),
         }],
     };
     election.validate().map_err(|_| PracticeError::Data(0))?;

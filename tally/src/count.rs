@@ -45,6 +45,10 @@ pub struct CandidateLine {
     pub tokutei: bool,
     /// Personal votes.
     pub votes: u64,
+    /// The candidate withdrew or died during voting (R-VOTE-3): the votes cast for them are invalid and counted
+    /// in [`ContestResult::invalid_withdrawn`], never here.
+    #[serde(default)]
+    pub withdrawn: bool,
 }
 
 /// A party's votes in a PR contest.
@@ -86,8 +90,13 @@ pub struct ContestResult {
     pub valid: u64,
     /// 白票.
     pub blank: u64,
-    /// Ballots that did not decrypt, did not decode, or belong to another election or contest.
+    /// Ballots that did not decrypt, did not decode, belong to another election or contest, or chose a candidate
+    /// who withdrew or died during voting.
     pub invalid: u64,
+    /// Of the invalid ballots, those for a candidate who withdrew or died during voting (a vote for someone who is
+    /// not a candidate is invalid, 公職選挙法第68条).
+    #[serde(default)]
+    pub invalid_withdrawn: u64,
     /// Candidates, in filing or list order.
     pub candidates: Vec<CandidateLine>,
     /// Parties (PR contests), in filing order.
@@ -147,6 +156,7 @@ fn empty_result(contest: &Contest) -> ContestResult {
                 party: party_number(&c.party),
                 tokutei: c.tokutei,
                 votes: 0,
+                withdrawn: contest.withdrawal(c.number).is_some(),
             })
             .collect(),
     };
@@ -171,6 +181,7 @@ fn empty_result(contest: &Contest) -> ContestResult {
         valid: 0,
         blank: 0,
         invalid: 0,
+        invalid_withdrawn: 0,
         candidates,
         parties,
         judges,
@@ -183,13 +194,21 @@ fn empty_result(contest: &Contest) -> ContestResult {
 /// Adds up one contest's decrypted ballots.
 pub fn tally_contest(election: &Election, contest: &Contest, plaintexts: &[Decrypted]) -> ContestResult {
     let mut r = empty_result(contest);
+    // Ballots are read against the contest as filed, so that a vote for a candidate who withdrew during voting is
+    // told apart from a malformed one; it is then counted as invalid.
+    let mut filed = contest.clone();
+    filed.withdrawn.clear();
     for p in plaintexts {
         r.voters += 1;
         let choice = p.as_deref().ok_or(()).and_then(|b| {
-            ballot::decode(b).map_err(|_| ()).and_then(|d| d.check_for(election, contest).map_err(|_| ()))
+            ballot::decode(b).map_err(|_| ()).and_then(|d| d.check_for(election, &filed).map_err(|_| ()))
         });
         match choice {
             Err(()) => r.invalid += 1,
+            Ok(Choice::Candidate(n)) if contest.withdrawal(n).is_some() => {
+                r.invalid += 1;
+                r.invalid_withdrawn += 1;
+            }
             Ok(Choice::Blank) => r.blank += 1,
             Ok(Choice::Candidate(n)) => {
                 r.valid += 1;
@@ -340,13 +359,23 @@ pub fn to_csv(report: &TallyReport) -> String {
             );
         }
         for k in &c.candidates {
-            let line = if k.tokutei { "candidate_tokutei" } else { "candidate" };
+            let line = match (k.withdrawn, k.tokutei) {
+                (true, _) => "candidate_withdrawn",
+                (false, true) => "candidate_tokutei",
+                (false, false) => "candidate",
+            };
             let _ = writeln!(out, "{id},{line},{},{},{},,", k.number, csv_field(&k.name), k.votes);
         }
         for j in &c.judges {
             let _ = writeln!(out, "{id},judge_dismiss,{},{},{},,", j.position, csv_field(&j.name), j.dismiss);
         }
-        for (what, n) in [("voters", c.voters), ("valid", c.valid), ("blank", c.blank), ("invalid", c.invalid)] {
+        for (what, n) in [
+            ("voters", c.voters),
+            ("valid", c.valid),
+            ("blank", c.blank),
+            ("invalid", c.invalid),
+            ("invalid_withdrawn", c.invalid_withdrawn),
+        ] {
             let _ = writeln!(out, "{id},{what},,,{n},,");
         }
     }
@@ -362,8 +391,8 @@ pub fn to_table(report: &TallyReport) -> String {
     for c in &report.contests {
         let _ = writeln!(
             out,
-            "\n== {} ({:?}): voters {}, valid {}, blank (白票) {}, invalid {}",
-            c.contest_id, c.kind, c.voters, c.valid, c.blank, c.invalid
+            "\n== {} ({:?}): voters {}, valid {}, blank (白票) {}, invalid {} (for a withdrawn candidate {})",
+            c.contest_id, c.kind, c.voters, c.valid, c.blank, c.invalid, c.invalid_withdrawn
         );
         if c.from_unopened_batches > 0 {
             let _ = writeln!(
@@ -388,7 +417,11 @@ pub fn to_table(report: &TallyReport) -> String {
             );
         }
         for k in &c.candidates {
-            let mark = if k.tokutei { " 特定枠" } else { "" };
+            let mark = match (k.withdrawn, k.tokutei) {
+                (true, _) => " withdrew or died during voting: votes for them are invalid",
+                (false, true) => " 特定枠",
+                (false, false) => "",
+            };
             let _ = writeln!(out, "  cand  {:>3} {:<24} {:>8}{mark}", k.number, k.name, k.votes);
         }
         for j in &c.judges {
@@ -422,6 +455,79 @@ mod tests {
 
     fn election() -> Election {
         serde_json::from_str(include_str!("../tests/data/election.json")).unwrap()
+    }
+
+    fn hor_election() -> Election {
+        serde_json::from_str(include_str!("../tests/data/election-hor.json")).unwrap()
+    }
+
+    fn encoded(e: &Election, contest: &str, choices: &[Choice]) -> Vec<Decrypted> {
+        let c = e.contest(contest).unwrap();
+        choices.iter().map(|choice| Some(ballot::encode(e, c, choice).unwrap().to_vec())).collect()
+    }
+
+    #[test]
+    fn a_house_of_representatives_election_is_counted_by_each_contest_rule() {
+        use Choice::{Blank, Candidate, Party, Review};
+        let e = hor_election();
+        e.validate().unwrap();
+        let district = encoded(&e, "tokyo-1", &[Candidate(1), Candidate(2), Candidate(2), Candidate(3), Blank]);
+        let r = tally_contest(&e, e.contest("tokyo-1").unwrap(), &district);
+        assert_eq!((r.voters, r.valid, r.blank, r.invalid), (5, 4, 1, 0));
+        assert_eq!(r.candidates.iter().map(|k| (k.number, k.votes)).collect::<Vec<_>>(), vec![(1, 1), (2, 2), (3, 1)]);
+
+        let mut block = encoded(&e, "tokyo-block", &[Party(1), Party(1), Party(2)]);
+        block.push(Some(vec![0u8; ballot::BALLOT_LEN]));
+        let r = tally_contest(&e, e.contest("tokyo-block").unwrap(), &block);
+        assert_eq!((r.voters, r.valid, r.blank, r.invalid), (4, 3, 0, 1));
+        assert_eq!(r.parties.iter().map(|p| (p.number, p.total)).collect::<Vec<_>>(), vec![(1, 2), (2, 1)]);
+        assert!(r.candidates.is_empty(), "House of Representatives PR lists are not counted per candidate");
+
+        let review = e.contest("review").unwrap();
+        let mut beyond_judges = ballot::encode(&e, review, &Review(0b011)).unwrap();
+        beyond_judges[31] |= 0b1000;
+        let mut marks = encoded(&e, "review", &[Review(0b001), Review(0b011), Review(0b110), Review(0), Blank]);
+        marks.push(Some(beyond_judges.to_vec()));
+        let r = tally_contest(&e, review, &marks);
+        assert_eq!((r.voters, r.valid, r.blank, r.invalid), (6, 4, 1, 1), "no mark is valid; beyond the judges not");
+        let judges: Vec<(u8, u64)> = r.judges.iter().map(|j| (j.position, j.dismiss)).collect();
+        assert_eq!(judges, vec![(1, 2), (2, 2), (3, 1)]);
+    }
+
+    #[test]
+    fn votes_for_a_candidate_who_withdrew_during_voting_are_invalid() {
+        use shared::election::{Withdrawal, WithdrawalReason};
+        let filed = election();
+        // Cast before the change: two for candidate 2, one for candidate 1, one blank.
+        let cast = encoded(&filed, "tokyo", &[Choice::Candidate(2), Choice::Candidate(1), Choice::Candidate(2)]);
+        let mut amended = filed.clone();
+        amended.contests[0].withdrawn.push(Withdrawal {
+            candidate: 2,
+            reason: WithdrawalReason::Died,
+            effective_at: "2028-07-10T03:00:00Z".parse().unwrap(),
+        });
+        amended.validate().unwrap();
+        let r = tally_contest(&amended, &amended.contests[0], &cast);
+        assert_eq!((r.voters, r.valid, r.blank, r.invalid, r.invalid_withdrawn), (3, 1, 0, 2, 2));
+        let lines: Vec<(u16, u64, bool)> = r.candidates.iter().map(|k| (k.number, k.votes, k.withdrawn)).collect();
+        assert_eq!(lines, vec![(1, 1, false), (2, 0, true)]);
+        let report = TallyReport {
+            format: String::new(),
+            election_id: amended.id.to_string(),
+            district: "tokyo".into(),
+            ballot_box_digest: String::new(),
+            key_fingerprint: String::new(),
+            decrypt_path: DecryptPath::InsecureFileKey,
+            counted_at: String::new(),
+            contests: vec![r],
+        };
+        let csv = to_csv(&report);
+        assert!(csv.contains("tokyo,candidate_withdrawn,2,"), "{csv}");
+        assert!(csv.contains("tokyo,invalid_withdrawn,,,2,,"), "{csv}");
+        // Under the definition as filed the same ballots count for the candidate: the definition decides, which
+        // is why the export's signed manifest pins its digest.
+        let r = tally_contest(&filed, &filed.contests[0], &cast);
+        assert_eq!((r.valid, r.invalid), (3, 0));
     }
 
     #[test]

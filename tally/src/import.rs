@@ -94,6 +94,16 @@ pub fn verify_export(bytes: &[u8], election: &Election, want: &Expectations) -> 
             manifest.key_fingerprint, want.key_fingerprint
         )));
     }
+    let definition =
+        serde_json::to_vec(election).map_err(|e| refuse(format!("the definition cannot be written: {e}")))?;
+    if manifest.definition_digest != shared::export::definition_digest(&definition) {
+        return Err(refuse(
+            "the election definition differs from the one in force when the verifier exported (a candidate \
+             withdrawal added or missing, or another change): count with the definition `verifier export` wrote \
+             beside the export (its name with .election.json), and compare it with the filed one and the audit log"
+                .into(),
+        ));
+    }
     let district: Vec<&str> =
         election.contests.iter().filter(|c| c.district == manifest.district).map(|c| c.id.as_str()).collect();
     let listed: Vec<&str> = manifest.contests.iter().map(|c| c.contest_id.as_str()).collect();
@@ -250,6 +260,7 @@ mod tests {
             ballot_box_digest: Manifest::compute_digest(&entries),
             contests: entries,
             key_fingerprint: "ab".repeat(32),
+            definition_digest: shared::export::definition_digest(&serde_json::to_vec(&e).unwrap()),
             exported_at: "2028-07-23T11:00:00+00:00".into(),
         };
         let json = serde_json::to_string(&manifest).unwrap();
@@ -286,7 +297,7 @@ mod tests {
     fn a_well_formed_export_passes() {
         let (bytes, want) = signed_export(&two, "hoc-2028");
         let v = verify_export(&bytes, &election(), &want).unwrap();
-        assert_eq!(v.contests.len(), 5);
+        assert_eq!(v.contests.len(), 2);
         assert_eq!(v.contests[0].ciphertexts, two("tokyo"));
     }
 
@@ -317,5 +328,21 @@ mod tests {
         want.expected_count_per_contest.clear();
         want.key_fingerprint = "cd".repeat(32);
         assert!(refusal(&bytes, &want).contains("the ceremony's is"));
+    }
+
+    #[test]
+    fn a_definition_other_than_the_one_in_force_at_the_close_is_refused() {
+        use shared::election::{Withdrawal, WithdrawalReason};
+        // The export was made under the definition as filed; a withdrawal added on the way to the counting room
+        // (or one dropped, the other way round) changes the digest the signed manifest carries.
+        let (bytes, want) = signed_export(&two, "hoc-2028");
+        let mut changed = election();
+        changed.contests[0].withdrawn.push(Withdrawal {
+            candidate: 1,
+            reason: WithdrawalReason::Withdrew,
+            effective_at: "2028-07-10T03:00:00Z".parse().unwrap(),
+        });
+        let err = verify_export(&bytes, &changed, &want).unwrap_err().to_string();
+        assert!(err.contains("the election definition differs from the one in force"), "{err}");
     }
 }

@@ -92,7 +92,8 @@ enum Command {
         #[arg(long)]
         operator: bool,
     },
-    /// After the close: write a counting district's ballots and a signed manifest for offline counting (R-COUNT-1).
+    /// After the close: write a counting district's ballots and a signed manifest for offline counting (R-COUNT-1),
+    /// and beside it (OUT with .election.json) the election definition in force, whose digest the manifest carries.
     Export {
         #[command(flatten)]
         db: DbArg,
@@ -502,7 +503,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let export_key = crate::ops::ExportKey::load(&export_key)?;
             let file = crate::ops::export(&db, &election, &key, &export_key, &district, clock.now())?;
             std::fs::write(&out, serde_json::to_vec(&file)?)?;
-            println!("exported district {district} to {}: {}", out.display(), file.manifest);
+            // The definition in force at the close (withdrawals included): the manifest pins its digest, and the
+            // counting tool counts only under it (R-VOTE-3).
+            let definition = out.with_extension("election.json");
+            std::fs::write(&definition, serde_json::to_vec_pretty(&election)?)?;
+            println!(
+                "exported district {district} to {}, and the definition in force to {}: {}",
+                out.display(),
+                definition.display(),
+                file.manifest
+            );
             Ok(())
         }
         Command::Record { db, municipality, export_key, out } => {
@@ -689,7 +699,7 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
         research,
     };
     let state = AppState {
-        election: Arc::new(election),
+        election: crate::CurrentElection::new(election),
         key: Arc::new(key),
         db: Arc::new(db),
         trust,

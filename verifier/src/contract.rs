@@ -16,7 +16,7 @@ use shared::export::PublishedBallotBox;
 use crate::audit::Verification;
 use crate::operator_api::{SessionRequest, SessionStarted};
 use crate::operator_routes::{
-    Applied, Cutoff, CutoffSet, DocumentSwitch, Ended, Paused, PostalPapers, Reason, Recorded,
+    Applied, Cutoff, CutoffSet, DocumentSwitch, Ended, Paused, PostalPapers, Reason, Recorded, WithdrawalRequest,
 };
 use crate::operators::Operator;
 use crate::registration::{Application, CrossChannel, HistoryEvent, Record};
@@ -557,6 +557,17 @@ pub const OPERATOR: Contract = Contract {
             json::<Paused>(),
         ),
         operator(Method::Post, "/op/v1/resume", "resume", "Resume voting (admin).", None, json::<Paused>()),
+        operator(
+            Method::Post,
+            "/op/v1/withdrawals",
+            "withdraw",
+            "While voting is paused: a district candidate who withdrew or died leaves the list offered to voters \
+             (admin, R-VOTE-3). Audited; ballots already cast stay as cast; the next export's signed manifest pins \
+             the changed definition, under which a vote for the candidate counts as invalid. Refusals: NOT_PAUSED, \
+             ALREADY_WITHDRAWN, VOTING_CLOSED (409), UNKNOWN_CONTEST, UNKNOWN_CANDIDATE (404), INVALID_CHANGE (400).",
+            Some(json::<WithdrawalRequest>()),
+            json::<crate::withdrawals::Withdrawn>(),
+        ),
         operator(
             Method::Get,
             "/op/v1/audit",

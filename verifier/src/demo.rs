@@ -43,7 +43,7 @@ mod tests {
         let e = demo_election(now).unwrap();
         assert!(e.window().is_open(now));
         assert!(e.practice, "the demo must never pass for a real election");
-        assert_eq!(e.contests.len(), 3);
+        assert_eq!(e.contests.len(), 2, "a House of Councillors election: its district and the national PR");
     }
 
     #[test]

@@ -54,7 +54,7 @@ fn client_config(state: AppState) -> BoxedFilter<(Response,)> {
         .map(move || {
             use warp::Reply;
             // The researcher's assignment reaches the app only in a practice election, never in a real one.
-            let research = if state.election.practice { state.config.research.clone() } else { None };
+            let research = if state.election.get().practice { state.config.research.clone() } else { None };
             let body =
                 shared::api::ClientConfig { card_helper_origin: state.config.card_helper_origin.clone(), research };
             warp::reply::json(&body).into_response()
@@ -271,7 +271,7 @@ mod tests {
         let db = crate::db::Db::open_in_memory().unwrap();
         db.create_election(&e, &key, "test", Clock::SYSTEM.now()).unwrap();
         AppState {
-            election: Arc::new(e),
+            election: crate::CurrentElection::new(e),
             key: Arc::new(key),
             db: Arc::new(db),
             trust: None,

@@ -19,7 +19,7 @@ pub fn time(state: &AppState) -> Response {
 /// Answers the election's public facts: name, kind, window in UTC and JST and its state (R-VOTE-2).
 pub fn current_election(state: &AppState) -> Response {
     let paused = state.db.pause_state().ok().flatten().map(|(reason, _)| reason);
-    let mut summary = ElectionSummary::of(&state.election, state.clock.now(), paused);
+    let mut summary = ElectionSummary::of(&state.election.get(), state.clock.now(), paused);
     summary.insecure_test_clock = state.clock.test_offset().is_some();
     warp::reply::json(&summary).into_response()
 }
@@ -28,7 +28,7 @@ pub fn current_election(state: &AppState) -> Response {
 /// which shows a ballot's choice in words from this, never from the page (issue 18).
 pub fn election_definition(state: &AppState) -> Response {
     let body = ElectionDefinition {
-        election: (*state.election).clone(),
+        election: (*state.election.get()).clone(),
         public_key: state.key.spki_der().to_vec().into(),
         key_fingerprint: state.key.fingerprint(),
     };
@@ -320,7 +320,7 @@ fn login_checks(
         )
     };
     let voter = voter.ok_or_else(not_registered)?;
-    if !state.election.contests.iter().any(|c| voter.districts.contains(&c.district)) {
+    if !state.election.get().contests.iter().any(|c| voter.districts.contains(&c.district)) {
         return Err(not_registered());
     }
     let session = crate::sessions::Session { voter: Some(voter), ..pending };
@@ -347,22 +347,23 @@ pub fn ballot(state: &AppState, token: Option<String>) -> Result<Response, Refus
     let now = state.clock.now();
     let session = state.sessions.get(token.as_deref(), now).map_err(session_refusal)?;
     let voter = registered(&session)?;
-    let voted = state.db.voted_contests(&voter.person_id, state.election.id.as_str()).map_err(storage_refusal)?;
+    let voted = state.db.voted_contests(&voter.person_id, state.election.get().id.as_str()).map_err(storage_refusal)?;
     let contests = state
         .election
+        .get()
         .contests
         .iter()
         .filter(|c| voter.districts.contains(&c.district))
         .map(|c| ContestView { contest: c.clone(), voted: voted.iter().any(|v| v == c.id.as_str()) })
         .collect();
     let body = BallotView {
-        election_id: state.election.id.clone(),
+        election_id: state.election.get().id.clone(),
         contests,
         public_key: state.key.spki_der().to_vec().into(),
         key_fingerprint: state.key.fingerprint(),
         session_expires_at: session.clock.expires_at,
         session_extensions_left: state.config.session_extensions.saturating_sub(session.extensions),
-        window_closes_at: state.election.window().closes_at,
+        window_closes_at: state.election.get().window().closes_at,
         paused: state.db.pause_state().map_err(storage_refusal)?.map(|(reason, _)| reason),
     };
     Ok(warp::reply::json(&body).into_response())
@@ -372,9 +373,10 @@ pub fn ballot(state: &AppState, token: Option<String>) -> Result<Response, Refus
 /// stores the bare ciphertext; the signature and certificate are dropped here.
 pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result<Response, Refusal> {
     let now = state.clock.now();
+    let election = state.election.get();
     let session = state.sessions.get(token.as_deref(), now).map_err(session_refusal)?;
     let voter = registered(&session)?;
-    match state.election.window().state(now) {
+    match election.window().state(now) {
         WindowState::Open => {}
         WindowState::NotYetOpen => {
             return Err(Refusal::new(
@@ -398,10 +400,10 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
             format!("Voting is paused: {reason}. Your ballot was not recorded; try again when voting resumes."),
         ));
     }
-    let contest =
-        state.election.contest(req.contest.as_str()).filter(|c| voter.districts.contains(&c.district)).ok_or_else(
-            || Refusal::new(StatusCode::FORBIDDEN, "WRONG_CONTEST", "This contest is not on your ballot."),
-        )?;
+    let contest = election
+        .contest(req.contest.as_str())
+        .filter(|c| voter.districts.contains(&c.district))
+        .ok_or_else(|| Refusal::new(StatusCode::FORBIDDEN, "WRONG_CONTEST", "This contest is not on your ballot."))?;
     let already = || {
         Refusal::new(
             StatusCode::CONFLICT,
@@ -417,16 +419,16 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
         )
     };
     // An early answer; the cast's own transaction decides a declaration made meanwhile (`CastError::EmergencyPaperVote`).
-    if crate::registration::emergency_declared(&state.db, &voter.person_id, state.election.id.as_str())
+    if crate::registration::emergency_declared(&state.db, &voter.person_id, election.id.as_str())
         .map_err(storage_refusal)?
     {
         return Err(paper());
     }
-    let voted = state.db.voted_contests(&voter.person_id, state.election.id.as_str()).map_err(storage_refusal)?;
+    let voted = state.db.voted_contests(&voter.person_id, election.id.as_str()).map_err(storage_refusal)?;
     if voted.iter().any(|v| v == contest.id.as_str()) {
         return Err(already());
     }
-    let ballot = req.sealed(&state.election.id);
+    let ballot = req.sealed(&election.id);
     let ciphertext = ballot.ciphertext();
     if ciphertext.len() != state.key.ciphertext_len() {
         return Err(Refusal::new(
@@ -445,7 +447,7 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
             "This signing certificate does not belong to the person who logged in. Use your own card for both.",
         ));
     }
-    let message = envelope_message(state.election.id.as_str(), contest.id.as_str(), ciphertext);
+    let message = envelope_message(election.id.as_str(), contest.id.as_str(), ciphertext);
     checked.verify_signature(&message, req.signature.as_bytes()).map_err(|_| {
         Refusal::new(
             StatusCode::BAD_REQUEST,
@@ -454,7 +456,7 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
         )
     })?;
     // From here on only the bare ciphertext goes on; the signature and certificate are dropped with `req`.
-    match state.db.cast(&voter.person_id, state.election.id.as_str(), contest.id.as_str(), ciphertext) {
+    match state.db.cast(&voter.person_id, election.id.as_str(), contest.id.as_str(), ciphertext) {
         Ok(tracker) => {
             let body = CastReceipt { contest: contest.id.clone(), tracker };
             Ok(warp::reply::with_status(warp::reply::json(&body), StatusCode::CREATED).into_response())
@@ -480,14 +482,14 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
 /// checks the receipt's tracker is included).
 pub fn published_ballot_box(state: &AppState) -> Result<Response, Refusal> {
     let now = state.clock.now();
-    if state.election.window().state(now) != WindowState::Closed {
+    if state.election.get().window().state(now) != WindowState::Closed {
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,
             "VOTING_NOT_CLOSED",
             "The ballot box is published after voting closes (20:00 JST the day before election day).",
         ));
     }
-    let published = crate::ops::published_ballot_box(&state.db, &state.election).map_err(storage_refusal)?;
+    let published = crate::ops::published_ballot_box(&state.db, &state.election.get()).map_err(storage_refusal)?;
     let published = published.ok_or_else(|| {
         Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -580,12 +582,15 @@ pub fn own_applications(state: &AppState, token: Option<String>) -> Result<Respo
 pub fn reg_refusal(e: crate::registration::RegError) -> Refusal {
     let status = match e.code {
         "FORBIDDEN_ROLE" | "OTHER_MUNICIPALITY" | "APPLICANT_MISMATCH" | "VOTING_NOT_CLOSED" => StatusCode::FORBIDDEN,
-        "UNKNOWN_APPLICATION" => StatusCode::NOT_FOUND,
+        "UNKNOWN_APPLICATION" | "UNKNOWN_CONTEST" | "UNKNOWN_CANDIDATE" | "NO_ELECTION" => StatusCode::NOT_FOUND,
         "STORAGE_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
         "WRONG_STATE"
         | "NOT_ESTABLISHED"
         | "POSTAL_PAPERS_OUTSTANDING"
         | "ALREADY_VOTED_ONLINE"
+        | "NOT_PAUSED"
+        | "ALREADY_WITHDRAWN"
+        | "VOTING_CLOSED"
         | crate::registration::CERT_OF_ANOTHER_PERSON => StatusCode::CONFLICT,
         _ => StatusCode::BAD_REQUEST,
     };

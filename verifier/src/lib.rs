@@ -55,6 +55,7 @@ pub mod research_report;
 pub mod server;
 pub mod sessions;
 pub mod web;
+pub mod withdrawals;
 
 use std::sync::Arc;
 
@@ -78,11 +79,33 @@ pub struct Config {
     pub research: Option<shared::api::ResearchConfig>,
 }
 
+/// The election being run: as filed, with the candidate changes made while voting was paused (R-VOTE-3). The
+/// voter API and the operator API share one, so that a change is offered to the next voter who loads the ballot.
+#[derive(Clone)]
+pub struct CurrentElection(Arc<std::sync::RwLock<Arc<Election>>>);
+
+impl CurrentElection {
+    /// Wraps the election loaded from the database.
+    pub fn new(election: Election) -> CurrentElection {
+        CurrentElection(Arc::new(std::sync::RwLock::new(Arc::new(election))))
+    }
+
+    /// Returns the election now in force.
+    pub fn get(&self) -> Arc<Election> {
+        self.0.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Puts a changed election in force (after the database has committed it).
+    pub fn replace(&self, election: Election) {
+        *self.0.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(election);
+    }
+}
+
 /// What every request handler may read.
 #[derive(Clone)]
 pub struct AppState {
     /// The election being run.
-    pub election: Arc<Election>,
+    pub election: CurrentElection,
     /// The election's public key.
     pub key: Arc<ElectionPublicKey>,
     /// The database.

@@ -12,13 +12,14 @@
 //! - `POST /op/v1/cutoff` `{at}` (admin)
 //! - `GET /op/v1/record?municipality=M&format=json|html`
 //! - `POST /op/v1/pause` `{reason}`, `POST /op/v1/resume` (admin, R-VOTE-3)
+//! - `POST /op/v1/withdrawals` `{contest, candidate, reason}` (admin, while paused, R-VOTE-3): a candidate who
+//!   withdrew or died leaves the list offered to voters; ballots already cast stay as cast
 //! - `GET /op/v1/audit?after=SEQ` (auditor, R-SEC-5): a page of the audit log and the whole chain verified
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use shared::election::Election;
+use shared::election::{Id, WithdrawalReason};
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply};
@@ -89,6 +90,19 @@ pub struct Paused {
     pub paused: Option<String>,
 }
 
+/// The body of `POST /op/v1/withdrawals`.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WithdrawalRequest {
+    /// The contest.
+    #[schema(value_type = String)]
+    pub contest: Id,
+    /// The candidate's number.
+    pub candidate: u16,
+    /// `withdrew` or `died`.
+    pub reason: WithdrawalReason,
+}
+
 /// The answer of `DELETE /op/v1/session`.
 #[derive(Serialize, utoipa::ToSchema)]
 pub struct Ended {
@@ -117,7 +131,7 @@ fn forbid_unless(op: &Operator, roles: &[Role]) -> Result<(), Refusal> {
 }
 
 /// Builds the domain routes for the election being run.
-pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Response,)> {
+pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedFilter<(Response,)> {
     let c = ctx.clone();
     let with = move || {
         let c = c.clone();
@@ -206,7 +220,7 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
         .and(authenticated(ctx))
         .and(with())
         .and_then(move |person: String, op: Operator, c: OperatorContext| {
-            let e = e1.clone();
+            let e = e1.get();
             blocking(move || {
                 json(&reg::cross_channel(&c.db, &op, &person, e.id.as_str(), c.clock.now()).map_err(reg_refusal)?)
             })
@@ -224,7 +238,7 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
         .and(body())
         .and(with())
         .and_then(move |person: String, op: Operator, b: bytes::Bytes, c: OperatorContext| {
-            let e = e2.clone();
+            let e = e2.get();
             blocking(move || {
                 let r: Reason = parse(&b)?;
                 reg::declare_emergency(&c.db, &op, &person, e.id.as_str(), &r.reason, c.clock.now())
@@ -235,7 +249,7 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
     let e4 = election.clone();
     let cutoff = warp::path!("cutoff").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
         move |op: Operator, b: bytes::Bytes, c: OperatorContext| {
-            let e = e4.clone();
+            let e = e4.get();
             blocking(move || {
                 let cut: Cutoff = parse(&b)?;
                 reg::set_cutoff(&c.db, &op, e.id.as_str(), cut.at, c.clock.now()).map_err(reg_refusal)?;
@@ -246,7 +260,7 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
     let e3 = election.clone();
     let record = warp::path!("record").and(warp::get()).and(authenticated(ctx)).and(query()).and(with()).and_then(
         move |op: Operator, q: HashMap<String, String>, c: OperatorContext| {
-            let e = e3.clone();
+            let e = e3.get();
             blocking(move || {
                 let municipality = q.get("municipality").cloned().or(op.municipality.clone()).unwrap_or_default();
                 let r = reg::record(&c.db, &op, &e, &municipality, c.clock.now()).map_err(reg_refusal)?;
@@ -297,6 +311,28 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
             })
         },
     );
+    let e5 = election.clone();
+    let withdraw =
+        warp::path!("withdrawals").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
+            move |op: Operator, b: bytes::Bytes, c: OperatorContext| {
+                let current = e5.clone();
+                blocking(move || {
+                    forbid_unless(&op, &[Role::Admin])?;
+                    let r: WithdrawalRequest = parse(&b)?;
+                    let done = crate::withdrawals::withdraw(
+                        &c.db,
+                        &current,
+                        &op.actor(),
+                        &r.contest,
+                        r.candidate,
+                        r.reason,
+                        c.clock.now(),
+                    )
+                    .map_err(crate::handlers::reg_refusal)?;
+                    json(&done)
+                })
+            },
+        );
     list.or(arrived)
         .unify()
         .or(accept)
@@ -324,6 +360,8 @@ pub fn routes(ctx: &OperatorContext, election: Arc<Election>) -> BoxedFilter<(Re
         .or(pause)
         .unify()
         .or(resume)
+        .unify()
+        .or(withdraw)
         .unify()
         .boxed()
 }

@@ -168,6 +168,7 @@ pub fn export(
         ballot_box_digest: Manifest::compute_digest(&entries),
         contests: entries,
         key_fingerprint: key.fingerprint(),
+        definition_digest: shared::export::definition_digest(&serde_json::to_vec(election)?),
         exported_at: now.to_rfc3339(),
     };
     let manifest_json = serde_json::to_string(&manifest)?;

@@ -103,7 +103,7 @@ pub fn config_from_flags(
 /// Answers `POST /api/v1/research/metrics`: stores one task's metrics in a practice election; refuses them in a
 /// real one with `NOT_PRACTICE` and stores nothing.
 pub fn receive(state: &AppState, metrics: TaskMetrics) -> Result<Response, Refusal> {
-    if !state.election.practice {
+    if !state.election.get().practice {
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,
             "NOT_PRACTICE",
@@ -111,7 +111,7 @@ pub fn receive(state: &AppState, metrics: TaskMetrics) -> Result<Response, Refus
         ));
     }
     metrics.check().map_err(|m| Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("The metrics: {m}.")))?;
-    store(&state.db, state.election.id.as_str(), &metrics).map_err(|e| {
+    store(&state.db, state.election.get().id.as_str(), &metrics).map_err(|e| {
         Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "STORAGE_UNAVAILABLE",

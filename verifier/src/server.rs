@@ -41,7 +41,7 @@ pub async fn bind(opts: ServeOptions) -> anyhow::Result<impl Future<Output = any
          and tests only)"
     );
     let scheme = if opts.tls.is_some() { "https" } else { "http" };
-    tracing::info!(%addr, election = %state.election.id, scheme, "verifier listening");
+    tracing::info!(%addr, election = %state.election.get().id, scheme, "verifier listening");
     println!("verifier: listening on {scheme}://{addr}/");
     let routes = filters::routes(state, app);
     Ok(async move {
@@ -56,17 +56,17 @@ pub async fn bind(opts: ServeOptions) -> anyhow::Result<impl Future<Output = any
 /// clock; retried every ten seconds if it fails (a full disk). Returns once done.
 pub async fn seal_at_close(state: AppState) {
     loop {
-        if state.election.window().state(state.clock.now()) == shared::window::WindowState::Closed {
+        if state.election.get().window().state(state.clock.now()) == shared::window::WindowState::Closed {
             let s = state.clone();
             let sealed = tokio::task::spawn_blocking(move || {
                 let tasks = crate::research::flush(&s.db)?;
-                s.db.seal(s.election.id.as_str())?;
+                s.db.seal(s.election.get().id.as_str())?;
                 anyhow::Ok(tasks)
             })
             .await;
             match sealed {
                 Ok(Ok(tasks)) => {
-                    tracing::info!(election = %state.election.id, research_tasks_written = tasks, "ballot box sealed");
+                    tracing::info!(election = %state.election.get().id, research_tasks_written = tasks, "ballot box sealed");
                     return;
                 }
                 Ok(Err(e)) => tracing::error!(error = %e, "the ballot box could not be sealed; trying again in 10 s"),

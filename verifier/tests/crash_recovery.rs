@@ -23,7 +23,7 @@ use shared::election::{Choice, Election};
 use support::*;
 
 const VOTERS: usize = 30;
-const CONTESTS: [&str; 3] = ["tokyo", "national-pr", "review"];
+const CONTESTS: [&str; 2] = ["tokyo", "national-pr"];
 
 struct Server {
     child: Child,

@@ -77,7 +77,7 @@ async fn a_post_from_another_site_is_refused_even_with_the_voters_cookie() {
     let cookie = login(&f.state, v).await;
     let r = routes(f.state.clone(), None);
     let ct = encrypt(&f.state, "tokyo", Choice::Candidate(1));
-    let body = cast_body(v, f.state.election.id.as_str(), "tokyo", &ct);
+    let body = cast_body(v, f.state.election.get().id.as_str(), "tokyo", &ct);
     let post = |header: (&'static str, &'static str)| {
         warp::test::request()
             .method("POST")

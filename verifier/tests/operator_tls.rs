@@ -50,7 +50,7 @@ async fn start_server(dir: &std::path::Path, ca: &OperatorCa, db: &Arc<Db>) -> S
         server_key_pem: key,
     };
     let ctx = OperatorContext::new(db.clone()).unwrap();
-    let election = Arc::new(verifier::demo::demo_election(Utc::now()).unwrap());
+    let election = verifier::CurrentElection::new(verifier::demo::demo_election(Utc::now()).unwrap());
     let routes = example_routes(&ctx).or(verifier::operator_routes::routes(&ctx, election)).unify().boxed();
     let server = OperatorServer::bind(config, &ctx, routes).await.unwrap();
     let base = format!("https://{}", server.local_addr());

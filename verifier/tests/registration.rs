@@ -176,7 +176,7 @@ async fn cast_as(state: &AppState, v: &TestVoter, contest: &str) -> (StatusCode,
         .method("POST")
         .path("/api/v1/ballots")
         .header("cookie", cookie)
-        .json(&cast_body(v, state.election.id.as_str(), contest, &ct))
+        .json(&cast_body(v, state.election.get().id.as_str(), contest, &ct))
         .reply(&routes(state.clone(), None))
         .await;
     (r.status(), r.body().to_vec())
@@ -302,7 +302,7 @@ async fn postal_papers_roll_changes_switches_emergency_and_cross_channel() {
         reg::accept(&f.state.db, &approver, &receipt, Utc::now()).unwrap();
         accepted.push(TestVoter { person_id: format!("13101:{entry}"), ..v });
     }
-    let eid = f.state.election.id.to_string();
+    let eid = f.state.election.get().id.to_string();
 
     // Cross-channel: E-3 votes online; the committee sees it.
     assert_eq!(cast_as(&f.state, &accepted[0], "tokyo").await.0, 201);
@@ -353,7 +353,7 @@ async fn postal_papers_roll_changes_switches_emergency_and_cross_channel() {
 async fn cut_off_keeps_late_applications_for_the_next_election() {
     let f = fixture(0);
     let admin = op(Role::Admin, None, "admin");
-    let eid = f.state.election.id.to_string();
+    let eid = f.state.election.get().id.to_string();
     let clerk = op(Role::Clerk, Some("13101"), "c");
     assert_eq!(reg::set_cutoff(&f.state.db, &clerk, &eid, Utc::now(), Utc::now()).unwrap_err().code, "FORBIDDEN_ROLE");
     reg::set_cutoff(&f.state.db, &admin, &eid, Utc::now() - chrono::Duration::hours(1), Utc::now()).unwrap();
@@ -479,7 +479,7 @@ async fn internet_voters_stay_registered_for_the_next_election_in_the_same_datab
     let e = f.state.db.create_election(&third, &key, "test", now).unwrap_err().to_string();
     assert!(e.contains("has not closed yet"), "{e}");
 
-    let state = AppState { election: std::sync::Arc::new(second.clone()), ..f.state.clone() };
+    let state = AppState { election: verifier::CurrentElection::new(second.clone()), ..f.state.clone() };
     let (s, body) = cast_as(&state, v, "tokyo").await;
     assert_eq!(s, 201, "the registered voter votes again in the new election: {}", String::from_utf8_lossy(&body));
     let (s, _) = cast_as(&state, v, "tokyo").await;
@@ -495,7 +495,7 @@ async fn an_emergency_declaration_racing_a_cast_lets_exactly_one_win() {
     const RACES: usize = 100;
     let f = fixture(0);
     let clerk = op(Role::Clerk, Some("13101"), "clerk R");
-    let eid = f.state.election.id.to_string();
+    let eid = f.state.election.get().id.to_string();
     let keys = test_voter(&f.ca, 0);
     let people: Vec<_> = (1..=RACES).map(person).collect();
     let cards = f.ca.issue_many_sharing_keys(&people, 365, std::slice::from_ref(&keys.card), 2).unwrap();
@@ -631,7 +631,7 @@ async fn an_application_kept_for_the_next_election_goes_on_when_that_election_is
     let events: Vec<String> =
         reg::person_history(&f.state.db, &clerk, "13101:E-5").unwrap().into_iter().map(|e| e.event).collect();
     assert!(events.contains(&"became_internet_voter".to_string()), "{events:?}");
-    let state = AppState { election: Arc::new(next), ..f.state.clone() };
+    let state = AppState { election: verifier::CurrentElection::new(next), ..f.state.clone() };
     let voter = TestVoter { person_id: "13101:E-5".into(), ..v };
     assert_eq!(cast_as(&state, &voter, "tokyo").await.0, 201);
 }

@@ -140,9 +140,13 @@ async fn no_stored_metric_is_joinable_to_a_voter() {
     let cookie = set_cookie.split(';').next().unwrap().to_string();
     let token = cookie.split_once('=').unwrap().1.to_string();
     let ct = encrypt(&state, "tokyo", Choice::Candidate(5));
-    let (status, body) =
-        post_json(&state, "/api/v1/ballots", Some(&cookie), &cast_body(v, state.election.id.as_str(), "tokyo", &ct))
-            .await;
+    let (status, body) = post_json(
+        &state,
+        "/api/v1/ballots",
+        Some(&cookie),
+        &cast_body(v, state.election.get().id.as_str(), "tokyo", &ct),
+    )
+    .await;
     assert_eq!(status, 201);
     let tracker = serde_json::from_slice::<CastReceipt>(&body).unwrap().tracker;
     let m = metrics("fedcba9876543210fedcba9876543210", SelectionCode::FreeWordSearch, DisplayCode::DrumRoll, 12_345);

@@ -30,7 +30,7 @@ struct Row {
 async fn every_attack_in_the_table_is_refused_with_its_code() {
     let f = fixture(3);
     let (a, b) = (&f.voters[0], &f.voters[1]);
-    let eid = f.state.election.id.to_string();
+    let eid = f.state.election.get().id.to_string();
     let ct = encrypt(&f.state, "tokyo", Choice::Candidate(1));
 
     // Cards that must not work: another authority's, an expired one, a revoked one.

@@ -21,12 +21,12 @@ async fn login_ballot_and_one_cast_per_contest() {
     let cookie = login(&f.state, v).await;
     let b = ballot(&f.state, &cookie).await;
     let ids: Vec<_> = b.contests.iter().map(|c| c.contest.id.to_string()).collect();
-    assert_eq!(ids, ["tokyo", "national-pr", "review"]);
+    assert_eq!(ids, ["tokyo", "national-pr"]);
     assert!(b.contests.iter().all(|c| !c.voted));
     assert_eq!(b.key_fingerprint, f.state.key.fingerprint());
 
     let ct = encrypt(&f.state, "tokyo", Choice::Candidate(3));
-    let body = cast_body(v, f.state.election.id.as_str(), "tokyo", &ct);
+    let body = cast_body(v, f.state.election.get().id.as_str(), "tokyo", &ct);
     let (s, r, _) = post(&f.state, "/api/v1/ballots", Some(&cookie), &body).await;
     assert_eq!(s, 201);
     let receipt: CastReceipt = serde_json::from_slice(&r).unwrap();
@@ -38,9 +38,51 @@ async fn login_ballot_and_one_cast_per_contest() {
     assert_eq!((s, code(&r).as_str()), (StatusCode::CONFLICT, "ALREADY_VOTED"));
     let (s, _) = cast(&f.state, &cookie, v, "national-pr", Choice::Candidate(101)).await;
     assert_eq!(s, 201);
-    let (s, _) = cast(&f.state, &cookie, v, "review", Choice::Review(0b101)).await;
+    assert_eq!(
+        f.state.db.ballot_counts(f.state.election.get().id.as_str()).unwrap().iter().map(|(_, n)| n).sum::<i64>(),
+        2
+    );
+}
+
+/// R-VOTE-3: a candidate's withdrawal made while voting is paused reaches the voter's next ballot view and the
+/// definition the card helper reads; the ballot cast before stays in the box.
+#[tokio::test]
+async fn a_withdrawal_during_a_pause_reaches_the_next_ballot_view() {
+    use shared::election::{Id, WithdrawalReason};
+    let f = fixture(2);
+    let cookie = login(&f.state, &f.voters[0]).await;
+    let (s, _) = cast(&f.state, &cookie, &f.voters[0], "tokyo", Choice::Candidate(4)).await;
     assert_eq!(s, 201);
-    assert_eq!(f.state.db.ballot_counts(f.state.election.id.as_str()).unwrap().iter().map(|(_, n)| n).sum::<i64>(), 3);
+    let now = f.state.clock.now();
+    let tokyo = Id::new("tokyo").unwrap();
+    let withdraw = || {
+        verifier::withdrawals::withdraw(
+            &f.state.db,
+            &f.state.election,
+            "admin:test",
+            &tokyo,
+            4,
+            WithdrawalReason::Died,
+            now,
+        )
+    };
+    assert_eq!(withdraw().unwrap_err().code, "NOT_PAUSED");
+    f.state.db.set_pause(Some("候補者の異動のため"), "admin:test", now).unwrap();
+    let done = withdraw().unwrap();
+    assert_eq!(done.name, "田中 ひろし");
+    f.state.db.set_pause(None, "admin:test", now).unwrap();
+
+    let other = login(&f.state, &f.voters[1]).await;
+    let view = ballot(&f.state, &other).await;
+    let offered = &view.contests[0].contest;
+    assert_eq!(offered.withdrawal(4).map(|w| w.reason), Some(WithdrawalReason::Died));
+    assert!(offered.check(&Choice::Candidate(4)).is_err(), "the app can no longer encode a vote for them");
+    let r =
+        warp::test::request().path("/api/v1/elections/current/definition").reply(&routes(f.state.clone(), None)).await;
+    assert_eq!(r.status(), 200);
+    let definition: shared::api::ElectionDefinition = serde_json::from_slice(r.body()).unwrap();
+    assert!(definition.election.contest("tokyo").unwrap().withdrawal(4).is_some(), "the card helper reads it too");
+    assert_eq!(f.state.db.ballot_counts(f.state.election.get().id.as_str()).unwrap(), vec![("tokyo".to_string(), 1)]);
 }
 
 #[tokio::test]
@@ -96,7 +138,7 @@ async fn login_refusals() {
 async fn cast_refusals_each_with_its_code() {
     let f = fixture(2);
     let (a, b) = (&f.voters[0], &f.voters[1]);
-    let eid = f.state.election.id.to_string();
+    let eid = f.state.election.get().id.to_string();
     let ct = encrypt(&f.state, "tokyo", Choice::Candidate(1));
 
     let (s, r, _) = post(&f.state, "/api/v1/ballots", None, &cast_body(a, &eid, "tokyo", &ct)).await;
@@ -208,7 +250,7 @@ async fn hundred_simultaneous_casts_for_one_contest_accept_exactly_one() {
     let f = fixture(1);
     let v = &f.voters[0];
     let cookie = login(&f.state, v).await;
-    let eid = f.state.election.id.to_string();
+    let eid = f.state.election.get().id.to_string();
     let mut tasks = Vec::new();
     for i in 0..100u16 {
         let ct = encrypt(&f.state, "tokyo", Choice::Candidate(1 + i % 9));
@@ -225,7 +267,7 @@ async fn hundred_simultaneous_casts_for_one_contest_accept_exactly_one() {
     }
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CREATED).count(), 1);
     assert_eq!(statuses.iter().filter(|s| **s == StatusCode::CONFLICT).count(), 99);
-    assert_eq!(f.state.db.ballot_counts(f.state.election.id.as_str()).unwrap(), vec![("tokyo".to_string(), 1)]);
+    assert_eq!(f.state.db.ballot_counts(f.state.election.get().id.as_str()).unwrap(), vec![("tokyo".to_string(), 1)]);
 }
 
 /// The two stores, read as raw files (main files and write-ahead logs): the ballot box's files hold no byte of a
@@ -234,7 +276,7 @@ async fn hundred_simultaneous_casts_for_one_contest_accept_exactly_one() {
 #[tokio::test]
 async fn the_two_stores_hold_nothing_of_each_other() {
     let f = fixture(24);
-    let eid = f.state.election.id.to_string();
+    let eid = f.state.election.get().id.to_string();
     let mut cts = Vec::new();
     let mut tokens = Vec::new();
     for v in &f.voters {

@@ -105,7 +105,7 @@ pub fn state_with(election: Election, db: Db, trust: TrustStore, lifetime: chron
     let key = ElectionPublicKey::from_pem(ELECTION_PUB).unwrap();
     db.create_election(&election, &key, "test", Utc::now()).unwrap();
     AppState {
-        election: Arc::new(election),
+        election: verifier::CurrentElection::new(election),
         key: Arc::new(key),
         db: Arc::new(db),
         trust: Some(Arc::new(trust)),
@@ -143,7 +143,7 @@ pub fn fixture_with(n: usize, election: Election, lifetime: chrono::Duration) ->
 
 /// Encrypts a choice for a contest exactly as the browser does.
 pub fn encrypt(state: &AppState, contest: &str, choice: Choice) -> Vec<u8> {
-    let e = &state.election;
+    let e = &state.election.get();
     let c = e.contest(contest).unwrap();
     let plain = ballot::encode(e, c, &choice).unwrap();
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
@@ -220,7 +220,8 @@ pub async fn cast(
 ) -> (StatusCode, Vec<u8>) {
     let ct = encrypt(state, contest, choice);
     let (s, b, _) =
-        post(state, "/api/v1/ballots", Some(cookie), &cast_body(v, state.election.id.as_str(), contest, &ct)).await;
+        post(state, "/api/v1/ballots", Some(cookie), &cast_body(v, state.election.get().id.as_str(), contest, &ct))
+            .await;
     (s, b)
 }
 
