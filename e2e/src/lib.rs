@@ -424,6 +424,28 @@ impl LiveElection {
 
     /// As [`LiveElection::start_with_voters`], with extra `verifier serve` arguments (e.g. a short session).
     pub fn start_with(n: usize, serve_args: &[&str]) -> anyhow::Result<LiveElection> {
+        LiveElection::start_election(n, serve_args, "verifier/elections/demo.toml", &["tokyo", "national"])
+    }
+
+    /// As [`LiveElection::start_with_voters`] for the rehearsal's House of Representatives general election
+    /// (`verifier/elections/rehearsal-hor.toml`, open now): Tokyo 1st district, the Tokyo PR block and the Supreme
+    /// Court review, which only a House of Representatives general election holds.
+    pub fn start_hor(n: usize) -> anyhow::Result<LiveElection> {
+        LiveElection::start_election(
+            n,
+            &[],
+            "verifier/elections/rehearsal-hor.toml",
+            &["tokyo-1", "tokyo-block", "national"],
+        )
+    }
+
+    /// Starts an election file of the repository (re-dated to be open now) with `n` voters of these districts.
+    fn start_election(
+        n: usize,
+        serve_args: &[&str],
+        election_file: &str,
+        districts: &[&str],
+    ) -> anyhow::Result<LiveElection> {
         let dir = tempfile::tempdir()?;
         let bin = bin_dir();
         let run = |cmd: &mut Command| -> anyhow::Result<()> {
@@ -453,7 +475,7 @@ impl LiveElection {
         let db = dir.path().join("verifier.sqlite");
         run(Command::new(&verifier_bin)
             .args(["election", "create"])
-            .arg(root().join("verifier/elections/demo.toml"))
+            .arg(root().join(election_file))
             .arg("--public-key")
             .arg(root().join("shared/tests/data/test-election-key.pub.pem"))
             .arg("--db")
@@ -463,7 +485,7 @@ impl LiveElection {
         for (i, card) in cards.iter().enumerate() {
             let card_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(card)?)?;
             let voter = serde_json::json!({
-                "person_id": format!("13101:E-{}", i + 1), "municipality": "13101", "districts": ["tokyo", "national"],
+                "person_id": format!("13101:E-{}", i + 1), "municipality": "13101", "districts": districts,
                 "auth_certificates": [card_json["auth"]["certificate"]],
                 "sign_certificates": [card_json["sign"]["certificate"]],
             });

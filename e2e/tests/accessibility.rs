@@ -1,7 +1,8 @@
 //! JIS X 8341-3:2016 AA / WCAG 2.2 AA checked by axe-core in the real page (the vendored, pinned axe.min.js), in
 //! real headless Chromium against the real verifier and card helper: every screen — start, card check and login,
 //! display settings, application form, accessibility statement, contests, the candidate screen in all 12
-//! selection × display layouts, the judges' review, confirmation, the wait for the card helper, receipt, failure,
+//! selection × display layouts, the national PR, the judges' review (in a House of Representatives election),
+//! confirmation, the wait for the card helper, receipt, failure,
 //! session warning — in Japanese and in English, with 0 violations. Also: each option's accessible name carries
 //! the reading, names are shown exactly as filed, and Japanese names keep `lang="ja"` on English screens.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -78,9 +79,9 @@ async fn audit_language(audit: &mut Audit, b: &Browser, election: &mut LiveElect
     b.wait_text("#contest-tokyo .tracker code", |t| t.len() == 64).await.unwrap();
     audit.check(b, &format!("{lang}-receipt")).await;
 
-    click(b, "#contest-review button").await;
-    click(b, "#judge-1").await;
-    audit.check(b, &format!("{lang}-choose-review")).await;
+    click(b, "#contest-national-pr button").await;
+    pick_layout(b, "national-pr", "list", "one_screen").await;
+    audit.check(b, &format!("{lang}-choose-national-pr")).await;
     click(b, "#to-confirm").await;
     click(b, "#cast").await;
     cancel_on_helper_page(b).await;
@@ -108,6 +109,27 @@ async fn axe_finds_no_violation_on_any_screen_in_japanese_and_english() {
     audit.check(&b, "en-start-high-contrast-x-large").await;
 
     println!("axe-core {}: {} screens checked", axe::version().unwrap(), audit.screens.len());
+    audit.assert_clean();
+    b.finish(&[]).await.unwrap();
+}
+
+/// The judges' review, which only a House of Representatives general election holds: the review screen with a
+/// dismiss mark, and its confirmation, in both languages.
+#[tokio::test(flavor = "multi_thread")]
+async fn axe_finds_no_violation_on_the_judges_review() {
+    let election = LiveElection::start_hor(1).unwrap();
+    let b = Browser::start(None).await.unwrap();
+    let mut audit = Audit { screens: Vec::new(), violations: Vec::new() };
+    for lang in ["ja", "en"] {
+        open(&b, &election.base_url, lang).await;
+        b.log_in(election.auth_pin).await.unwrap();
+        click(&b, "#contest-review button").await;
+        click(&b, "#judge-1").await;
+        audit.check(&b, &format!("{lang}-choose-review")).await;
+        click(&b, "#to-confirm").await;
+        b.wait_text("#chosen", |t| t.contains("井上 和子")).await.unwrap();
+        audit.check(&b, &format!("{lang}-confirm-review")).await;
+    }
     audit.assert_clean();
     b.finish(&[]).await.unwrap();
 }

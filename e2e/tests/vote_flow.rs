@@ -55,7 +55,21 @@ async fn voter_logs_in_chooses_confirms_signs_and_gets_a_receipt() {
     b.confirm_on_helper_page(election.sign_password).await.unwrap();
     b.wait_text("#contest-national-pr .tracker code", |t| t.len() == 64).await.unwrap();
 
-    // The Supreme Court review: a dismiss mark on one judge.
+    b.screenshot("vote-all-done").await.unwrap();
+    b.finish(&[]).await.unwrap();
+}
+
+/// The Supreme Court review, held only with a House of Representatives general election: a dismiss mark on one
+/// judge, shown in words on the confirmation and on the card helper's own page, and cast.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_judges_review_is_cast_in_a_house_of_representatives_election() {
+    let election = LiveElection::start_hor(1).unwrap();
+    let b = Browser::start(None).await.unwrap();
+    b.client.goto(&election.base_url).await.unwrap();
+    b.log_in(election.auth_pin).await.unwrap();
+    for contest in ["tokyo-1", "tokyo-block", "review"] {
+        b.client.wait().for_element(Locator::Css(&format!("#contest-{contest}"))).await.unwrap();
+    }
     b.client.find(Locator::Css("#contest-review button")).await.unwrap().click().await.unwrap();
     b.client.wait().for_element(Locator::Css("#judge-1")).await.unwrap().click().await.unwrap();
     b.client.find(Locator::Css("#to-confirm")).await.unwrap().click().await.unwrap();
@@ -64,6 +78,6 @@ async fn voter_logs_in_chooses_confirms_signs_and_gets_a_receipt() {
     b.client.find(Locator::Css("#cast")).await.unwrap().click().await.unwrap();
     b.confirm_on_helper_page(election.sign_password).await.unwrap();
     b.wait_text("#contest-review .tracker code", |t| t.len() == 64).await.unwrap();
-    b.screenshot("vote-all-done").await.unwrap();
+    b.screenshot("vote-review-done").await.unwrap();
     b.finish(&[]).await.unwrap();
 }

@@ -130,9 +130,9 @@ async fn reflow_language(r: &mut Reflow, b: &Browser, election: &mut LiveElectio
     b.confirm_on_helper_page(election.sign_password).await.unwrap();
     b.wait_text("#contest-tokyo .tracker code", |t| t.len() == 64).await.unwrap();
     r.check(b, &format!("{lang}-receipt"), &["#contest-tokyo .tracker code"]).await;
-    click(b, "#contest-review button").await;
-    click(b, "#judge-1").await;
-    r.check(b, &format!("{lang}-choose-review"), &["#judge-0", "#review-none", "#to-confirm"]).await;
+    click(b, "#contest-national-pr button").await;
+    pick_layout(b, "national-pr", "list", "one_screen").await;
+    r.check(b, &format!("{lang}-choose-national-pr"), &["#party-2", "#cand-101", "#to-confirm"]).await;
     click(b, "#to-confirm").await;
     click(b, "#cast").await;
     cancel_on_helper_page(b).await;
@@ -157,6 +157,15 @@ async fn every_screen_reflows_at_320_css_pixels_without_sideways_scrolling() {
     let font = b.client.execute("return getComputedStyle(document.documentElement).fontSize;", vec![]).await.unwrap();
     assert_eq!(font, Value::from("24px"));
     r.check(&b, "ja-start-x-large", &["#election-h", "#login", "#size-x-large"]).await;
+
+    // The judges' review, which only a House of Representatives general election holds.
+    let hor = LiveElection::start_hor(1).unwrap();
+    open(&b, &hor.base_url, "ja").await;
+    b.log_in(hor.auth_pin).await.unwrap();
+    click(&b, "#contest-review button").await;
+    click(&b, "#judge-1").await;
+    r.check(&b, "ja-choose-review", &["#judge-0", "#review-none", "#to-confirm"]).await;
+    drop(hor);
 
     let width = b.client.execute("return document.documentElement.clientWidth;", vec![]).await.unwrap();
     assert!(width.as_i64().unwrap() <= WIDTH, "the viewport stayed narrow: {width}");

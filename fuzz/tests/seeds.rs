@@ -74,10 +74,10 @@ fn cast_request(card: &IssuedCard, contest: &str, bytes: &[u8; ballot::BALLOT_LE
     let ciphertext = encrypt_ballot(&mut rng, election_key(), election.id.as_str(), contest, bytes).unwrap();
     let signature = sign(&card.sign_key_pkcs8_der, &envelope_digest(election.id.as_str(), contest, &ciphertext));
     CastRequest {
-        contest: contest.into(),
-        ciphertext: B64.encode(&ciphertext),
-        signature: B64.encode(signature),
-        certificate: B64.encode(&card.sign_cert_der),
+        contest: shared::election::Id::new(contest).unwrap(),
+        ciphertext: ciphertext.into(),
+        signature: signature.into(),
+        certificate: card.sign_cert_der.clone().into(),
     }
 }
 
@@ -238,13 +238,13 @@ fn committed_seeds_are_real() {
     let store = trust_store();
     for (name, bytes) in valid("signed_envelope").into_iter().filter(|(n, _)| n.starts_with("valid-cast-")) {
         let cast: CastRequest = serde_json::from_slice(&bytes).unwrap();
-        let ciphertext = B64.decode(&cast.ciphertext).unwrap();
+        let ciphertext = cast.ciphertext.0.clone();
         assert_eq!(ciphertext.len(), election_key().ciphertext_len(), "{name}");
-        let cert = B64.decode(&cast.certificate).unwrap();
+        let cert = cast.certificate.0.clone();
         store.check(CertKind::Sign, &cert, now()).unwrap();
-        let digest = envelope_digest(election.id.as_str(), &cast.contest, &ciphertext);
+        let digest = envelope_digest(election.id.as_str(), cast.contest.as_str(), &ciphertext);
         let key = CardPublicKey::from_spki_der(&jpki::spki_der(&cert).unwrap()).unwrap();
-        key.verify_digest(&digest, &B64.decode(&cast.signature).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        key.verify_digest(&digest, &cast.signature.0).unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     for (name, bytes) in valid("certificate") {
         let kind = if name.ends_with("-auth") { CertKind::Auth } else { CertKind::Sign };

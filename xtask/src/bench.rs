@@ -48,7 +48,7 @@ fn mb(kib: f64) -> f64 {
 /// Options of `cargo xtask bench`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// How many voters the load generator prepares; each casts three contests.
+    /// How many voters the load generator prepares; each casts the demo election's two contests.
     #[arg(long, default_value_t = 2000)]
     voters: usize,
     /// Concurrent HTTP connections in the throughput phase.
@@ -63,7 +63,7 @@ pub struct Args {
     /// Voters of the memory run (each casts two contests, so twice as many ballots); 0 skips it.
     #[arg(long, default_value_t = 100_000)]
     memory_voters: usize,
-    /// Only the soak: one hour of logins and casts spread evenly (`--voters` of them, three contests each, default
+    /// Only the soak: one hour of logins and casts spread evenly (`--voters` of them, two contests each, default
     /// 24,000 for about 20 ballots/s), the verifier's memory sampled every ten seconds. Its row joins the table.
     #[arg(long)]
     soak: bool,
@@ -346,11 +346,12 @@ fn markdown(r: &Value) -> String {
     let ballots = n("/cast/load/throughput/accepted_per_s");
     let mut s = String::new();
     s.push_str(&format!(
-        "Measured {} on this {}-core machine by `cargo xtask bench` ({} voters × 3 contests, release verifier on \
+        "Measured {} on this {}-core machine by `cargo xtask bench` ({} voters × {} contests, release verifier on \
          loopback, {} connections; raw figures in `target/bench/bench.json`).\n\n",
         r["measured_at"].as_str().unwrap_or("?"),
         i("/machine/cores"),
         i("/cast/voters"),
+        i("/cast/contests_per_voter"),
         i("/cast/load/concurrency"),
     ));
     s.push_str("| figure | measured | limit or target | ratio | target met? |\n| --- | --- | --- | --- | --- |\n");

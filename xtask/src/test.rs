@@ -100,6 +100,12 @@ pub fn run() -> anyhow::Result<()> {
             .current_dir(&root),
     )?;
     steps.time(&format!("fuzz (each target briefly, {} s)", fuzz::BRIEF_SECONDS), fuzz::brief)?;
+    // The committed seeds must still pass the project's checks, or the fuzzers start from inputs that stop early
+    // (this test did not compile for a while without anyone seeing it, because no step ran it).
+    steps.sh(
+        "fuzz seeds are real (fuzz/tests/seeds.rs)",
+        cmd("cargo").args(["test", "--locked"]).env_remove("CARGO_TARGET_DIR").current_dir(root.join("fuzz")),
+    )?;
     steps.sh(
         "wasm tests of shared in headless Chromium",
         wasm_runner(&mut cmd("cargo"))
