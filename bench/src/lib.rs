@@ -92,7 +92,10 @@ fn run(args: &Args) -> anyhow::Result<serde_json::Value> {
         args.voters > 0 && args.concurrency > 0 && args.rate > 0,
         "voters, concurrency and rate must be > 0"
     );
-    anyhow::ensure!((2..=CONTESTS.len()).contains(&args.contests), "--contests must be 2 (the demo election's contests)");
+    anyhow::ensure!(
+        (2..=CONTESTS.len()).contains(&args.contests),
+        "--contests must be 2 (the demo election's contests)"
+    );
     let dir = tempfile::tempdir().context("creating the benchmark's temporary folder")?;
     let prepared = prepare::prepare(args, dir.path())?;
     // The disk is shared with whatever else the machine does, so the storage limit is measured right before and

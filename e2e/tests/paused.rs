@@ -34,6 +34,9 @@ async fn a_paused_election_says_why_and_refuses_until_resumed() {
     b.client.goto(&election.base_url).await.unwrap();
     let banner = b.wait_text("#paused", |t| !t.is_empty()).await.unwrap();
     assert!(banner.contains("候補者の異動のため"), "{banner}");
+    // The election card's status says paused too, not 投票できます (it showed the window's state only).
+    let status = b.wait_text("#window-state", |t| !t.is_empty()).await.unwrap();
+    assert_eq!(status, "投票を一時停止しています");
     b.screenshot("start-paused").await.unwrap();
     // A voter who logs in meanwhile sees the reason on the ballot itself (issue 20).
     b.log_in(election.auth_pin).await.unwrap();
@@ -46,6 +49,7 @@ async fn a_paused_election_says_why_and_refuses_until_resumed() {
     b.client.goto(&election.base_url).await.unwrap();
     b.wait_text("#election-h", |t| !t.is_empty()).await.unwrap();
     assert!(b.client.find(Locator::Css("#paused")).await.is_err(), "no pause banner after resume");
+    assert_eq!(b.wait_text("#window-state", |t| !t.is_empty()).await.unwrap(), "投票できます");
     b.log_in(election.auth_pin).await.unwrap();
     choose_blank_in_tokyo(&b).await;
     b.client.find(Locator::Css("#cast")).await.unwrap().click().await.unwrap();

@@ -91,6 +91,8 @@ pub fn entries(contest: &Contest) -> Vec<Entry> {
     match &contest.rules {
         Rules::HorDistrict { candidates, .. } | Rules::HocDistrict { candidates, .. } => candidates
             .iter()
+            // A candidate who withdrew or died during voting is no longer offered (R-VOTE-3).
+            .filter(|c| contest.withdrawal(c.number).is_none())
             .map(|c| Entry {
                 choice: Choice::Candidate(c.number),
                 name: c.name.clone(),
@@ -242,7 +244,22 @@ mod tests {
                     cand(4, "ガルシア ロペス", "がるしあ ろぺす", None),
                 ],
             },
+            withdrawn: Vec::new(),
         }
+    }
+
+    #[wasm_bindgen_test]
+    fn a_candidate_who_withdrew_during_voting_is_not_offered() {
+        let mut c = contest();
+        c.withdrawn.push(shared::election::Withdrawal {
+            candidate: 2,
+            reason: shared::election::WithdrawalReason::Withdrew,
+            effective_at: chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default(),
+        });
+        let e = entries(&c);
+        let offered: Vec<Choice> = e.iter().map(|e| e.choice).collect();
+        assert_eq!(offered, [Choice::Candidate(1), Choice::Candidate(3), Choice::Candidate(4)]);
+        assert!(visible(&e, SelectionMode::Search, "かとう", None).is_empty());
     }
 
     #[wasm_bindgen_test]
@@ -304,6 +321,7 @@ mod tests {
             rules: Rules::HorPr {
                 parties: vec![party(1, "甲党", vec![cand(11, "一"), cand(12, "二")]), party(2, "乙党", vec![])],
             },
+            withdrawn: Vec::new(),
         };
         let e = entries(&c);
         assert_eq!(e.iter().map(|e| e.choice).collect::<Vec<_>>(), vec![Choice::Party(1), Choice::Party(2)]);

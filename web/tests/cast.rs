@@ -32,6 +32,9 @@ const OTHER_PUB: &str = include_str!("data/other-election-key.pub.pem");
 /// The demo election `verifier serve --demo` runs.
 const DEMO_ELECTION: &str = include_str!("../../verifier/elections/demo.toml");
 
+/// The rehearsal's House of Representatives general election, the kind that holds the Supreme Court review.
+const HOR_ELECTION: &str = include_str!("../../verifier/elections/rehearsal-hor.toml");
+
 fn election() -> Election {
     toml::from_str(DEMO_ELECTION).unwrap()
 }
@@ -145,7 +148,7 @@ fn a_view_whose_fingerprint_is_not_its_keys_is_refused_and_the_key_is_pinned() {
 #[wasm_bindgen_test]
 fn a_challenge_spends_the_ballot_and_its_opening_checks_against_the_election() {
     let _watch = watch::Watch::start();
-    let e = election();
+    let e: Election = toml::from_str(HOR_ELECTION).unwrap();
     let key = ElectionKey::from_view(&view(ELECTION_PUB, None)).unwrap();
     let review = e.contest("review").unwrap();
     let choice = Choice::Review(0b101);

@@ -53,6 +53,7 @@ fn district() -> Contest {
                 cand(4, "ガルシア ロペス", "がるしあ ろぺす", None),
             ],
         },
+        withdrawn: Vec::new(),
     }
 }
 
@@ -83,6 +84,7 @@ fn hor_pr() -> Contest {
                 ),
             ],
         },
+        withdrawn: Vec::new(),
     }
 }
 

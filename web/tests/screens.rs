@@ -101,6 +101,7 @@ fn contest(rules: Rules) -> Contest {
         name: Text { ja: "東京都選挙区".into(), en: "Tokyo".into() },
         district: "tokyo".into(),
         rules,
+        withdrawn: Vec::new(),
     }
 }
 

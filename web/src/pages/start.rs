@@ -81,6 +81,12 @@ fn election_card(lang: Lang, e: &ElectionSummary, now: chrono::DateTime<chrono::
             t(lang, "投票はまだ始まっていません", "Voting has not opened yet"),
             Some((t(lang, "投票開始まで", "Opens in"), w.opens_at - now)),
         ),
+        // The window is open but voting is paused (R-VOTE-3): the status says so, not 投票できます.
+        WindowState::Open if e.paused.is_some() => (
+            "status paused",
+            t(lang, "投票を一時停止しています", "Voting is paused"),
+            Some((t(lang, "投票終了まで", "Closes in"), w.closes_at - now)),
+        ),
         WindowState::Open => (
             "status open",
             t(lang, "投票できます", "Voting is open"),

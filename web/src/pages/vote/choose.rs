@@ -5,7 +5,7 @@
 use std::rc::Rc;
 
 use shared::api::BallotView;
-use shared::election::{Choice, Rules};
+use shared::election::{Choice, Contest, Rules};
 use yew::prelude::*;
 
 use super::name;
@@ -91,9 +91,33 @@ pub(super) fn choose_html(
     html! {
         <section class="card" aria-labelledby="choose-h">
             <h2 id="choose-h">{ name(lang, &contest.name.ja, &contest.name.en) }</h2>
+            { withdrawn_notice(lang, &contest) }
             <fieldset><legend>{ t(lang, "投票する候補者・政党を一つ選んでください", "Choose one") }</legend>{ body }</fieldset>
             <button id="to-confirm" disabled={next.is_none()} onclick={next.unwrap_or_default()}>{ t(lang, "確認へ進む", "Continue to confirm") }</button>
             { " " }<button class="secondary" onclick={back}>{ t(lang, "戻る", "Back") }</button>
         </section>
+    }
+}
+
+/// Names the candidates who withdrew or died during voting (R-VOTE-3): they are no longer offered, and the voter
+/// is told why a name from the posted list is missing.
+fn withdrawn_notice(lang: Lang, contest: &Contest) -> Html {
+    if contest.withdrawn.is_empty() {
+        return html! {};
+    }
+    let items = contest.withdrawn.iter().filter_map(|w| {
+        let c = contest.selectable_candidates().into_iter().find(|c| c.number == w.candidate)?;
+        let (ja, en) = w.reason.text();
+        Some(html! {
+            <li><ruby lang="ja">{ &c.name }<rt>{ &c.reading }</rt></ruby>{ format!("（{}）", t(lang, ja, en)) }</li>
+        })
+    });
+    html! {
+        <div class="notice" id="withdrawn" role="note">
+            <p>{ t(lang,
+                "次の候補者は、立候補の辞退または死亡により候補者でなくなったため、選ぶことができません。",
+                "These candidates are no longer candidates (they withdrew or died), so they cannot be chosen.") }</p>
+            <ul>{ for items }</ul>
+        </div>
     }
 }
