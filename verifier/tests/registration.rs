@@ -12,9 +12,11 @@ use std::sync::Arc;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use chrono::Utc;
+use serde_json::Value;
 use shared::api::{ApiError, ApplicationInput, ApplicationStatus, Challenge};
 use shared::crypto::application_digest;
 use shared::election::Choice;
+use support::committee::Committee;
 use support::*;
 use verifier::AppState;
 use verifier::filters::routes;
@@ -553,16 +555,16 @@ async fn an_emergency_declaration_racing_a_cast_lets_exactly_one_win() {
 #[tokio::test]
 async fn a_certificate_of_another_voter_is_never_moved_to_this_one() {
     let f = fixture(0);
-    let clerk = op(Role::Clerk, Some("13101"), "clerk A");
-    let approver = op(Role::Approver, Some("13101"), "approver A");
-    let changes = [roll("E-1", 1, "registered"), roll("E-2", 2, "registered")];
-    reg::apply_roll_changes(&f.state.db, &clerk, &changes, Utc::now()).unwrap();
+    let committee = Committee::start(&f.state.db, &f.state.election).await;
+    for i in [1, 2] {
+        let p = person(i);
+        committee.roll_change(&format!("E-{i}"), &p.name, &p.birth_date.to_string(), "registered").await;
+    }
     let (v1, v2) = (test_voter(&f.ca, 1), test_voter(&f.ca, 2));
     let cookie = applicant_login(&f.state, &v1).await;
     let (_, body) = apply(&f.state, &cookie, &v1, &input(1, Some("E-1"), "apply")).await;
     let first = serde_json::from_slice::<ApplicationStatus>(&body).unwrap().receipt_no;
-    reg::card_arrived(&f.state.db, &clerk, &first, Utc::now()).unwrap();
-    reg::accept(&f.state.db, &approver, &first, Utc::now()).unwrap();
+    committee.arrive_and_accept(&first).await;
 
     // Voter 2's application signed with voter 2's card in a session of voter 1's card, as the card helper signs
     // (bound to the card it signs with): refused at once.
@@ -576,9 +578,9 @@ async fn a_certificate_of_another_voter_is_never_moved_to_this_one() {
     let (s, body) = apply_bound(&f.state, &cookie, &v2, &v1.card.auth_cert_der, &input(2, Some("E-2"), "apply")).await;
     assert_eq!(s, 201, "{}", String::from_utf8_lossy(&body));
     let second = serde_json::from_slice::<ApplicationStatus>(&body).unwrap().receipt_no;
-    reg::card_arrived(&f.state.db, &clerk, &second, Utc::now()).unwrap();
-    let e = reg::accept(&f.state.db, &approver, &second, Utc::now()).unwrap_err();
-    assert_eq!(e.code, "CERT_OF_ANOTHER_PERSON", "{}", e.message);
+    committee.ok(&committee.clerk, "POST", &format!("applications/{second}/card-arrived"), None).await;
+    let (status, e) = committee.call(&committee.approver, "POST", &format!("applications/{second}/accept"), None).await;
+    assert_eq!((status, e["code"].as_str()), (409, Some("CERT_OF_ANOTHER_PERSON")), "{e}");
 
     let holder =
         f.state.db.voter_by_cert(&fingerprint(&v1.card.auth_cert_der), verifier::certs::CertKind::Auth).unwrap();
@@ -607,45 +609,45 @@ async fn an_application_kept_for_the_next_election_goes_on_when_that_election_is
     past.notice_date = "2025-07-02".parse().unwrap();
     past.election_day = "2025-07-19".parse().unwrap();
     let f = fixture_with(0, past.clone(), chrono::Duration::minutes(20));
-    let (admin, clerk) = (op(Role::Admin, None, "admin"), op(Role::Clerk, Some("13101"), "clerk A"));
-    let approver = op(Role::Approver, Some("13101"), "approver A");
-    reg::set_cutoff(&f.state.db, &admin, past.id.as_str(), Utc::now() - chrono::Duration::hours(1), Utc::now())
-        .unwrap();
-    reg::apply_roll_changes(&f.state.db, &clerk, &[roll("E-5", 5, "registered")], Utc::now()).unwrap();
+    let committee = Committee::start(&f.state.db, &f.state.election).await;
+    let cutoff = (Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    committee.ok(&committee.admin, "POST", "cutoff", Some(serde_json::json!({ "at": cutoff }))).await;
+    let p = person(5);
+    committee.roll_change("E-5", &p.name, &p.birth_date.to_string(), "registered").await;
     let v = test_voter(&f.ca, 5);
     let cookie = applicant_login(&f.state, &v).await;
     let (_, body) = apply(&f.state, &cookie, &v, &input(5, Some("E-5"), "apply")).await;
     let held = serde_json::from_slice::<ApplicationStatus>(&body).unwrap();
     assert_eq!(held.status, "kept_for_next_election");
     // The card arrives while the application waits: recorded, still kept, not yet to be accepted.
-    let app = reg::card_arrived(&f.state.db, &clerk, &held.receipt_no, Utc::now()).unwrap();
-    assert!(app.card_arrived && app.status == "kept_for_next_election", "{app:?}");
-    assert_eq!(reg::accept(&f.state.db, &approver, &held.receipt_no, Utc::now()).unwrap_err().code, "NOT_ESTABLISHED");
+    let receipt = &held.receipt_no;
+    let app = committee.ok(&committee.clerk, "POST", &format!("applications/{receipt}/card-arrived"), None).await;
+    assert!(app["card_arrived"] == true && app["status"] == "kept_for_next_election", "{app}");
+    let (status, refused) =
+        committee.call(&committee.approver, "POST", &format!("applications/{receipt}/accept"), None).await;
+    assert_eq!((status, refused["code"].as_str()), (409, Some("NOT_ESTABLISHED")));
 
     // The next election: the application is established at once and accepted; the voter votes in it.
     let mut next = verifier::demo::demo_election(Utc::now()).unwrap();
     next.id = shared::election::Id::new("next-hoc").unwrap();
     f.state.db.create_election(&next, &f.state.key, "test", Utc::now()).unwrap();
-    let app = reg::accept(&f.state.db, &approver, &held.receipt_no, Utc::now()).unwrap();
-    assert_eq!(app.status, "accepted");
-    let events: Vec<String> =
-        reg::person_history(&f.state.db, &clerk, "13101:E-5").unwrap().into_iter().map(|e| e.event).collect();
-    assert!(events.contains(&"became_internet_voter".to_string()), "{events:?}");
+    let app = committee.ok(&committee.approver, "POST", &format!("applications/{receipt}/accept"), None).await;
+    assert_eq!(app["status"], "accepted");
+    let history = committee.ok(&committee.clerk, "GET", "persons/13101:E-5/history", None).await;
+    assert!(history.as_array().unwrap().iter().any(|e| e["event"] == "became_internet_voter"), "{history}");
     let state = AppState { election: verifier::CurrentElection::new(next), ..f.state.clone() };
     let voter = TestVoter { person_id: "13101:E-5".into(), ..v };
     assert_eq!(cast_as(&state, &voter, "tokyo").await.0, 201);
 }
 
-/// Applies, has the card arrive and accepts; returns the accepted application.
-async fn apply_and_accept(f: &Fixture, v: &TestVoter, input: &ApplicationInput) -> reg::Application {
-    let (clerk, approver) =
-        (op(Role::Clerk, Some("13101"), "clerk A"), op(Role::Approver, Some("13101"), "approver A"));
+/// Applies through the voter API; the committee has the card arrive and accepts through the operator API; returns
+/// the accepted application.
+async fn apply_and_accept(f: &Fixture, committee: &Committee, v: &TestVoter, input: &ApplicationInput) -> Value {
     let cookie = applicant_login(&f.state, v).await;
     let (s, body) = apply(&f.state, &cookie, v, input).await;
     assert_eq!(s, 201, "{}", String::from_utf8_lossy(&body));
     let receipt = serde_json::from_slice::<ApplicationStatus>(&body).unwrap().receipt_no;
-    reg::card_arrived(&f.state.db, &clerk, &receipt, Utc::now()).unwrap();
-    reg::accept(&f.state.db, &approver, &receipt, Utc::now()).unwrap()
+    committee.arrive_and_accept(&receipt).await
 }
 
 /// R-REG-4 and R-REG-9 for a voter whose roll registration was pending: accepted, unable to vote until the roll
@@ -654,32 +656,34 @@ async fn apply_and_accept(f: &Fixture, v: &TestVoter, input: &ApplicationInput) 
 #[tokio::test]
 async fn a_pending_registration_is_completed_by_the_roll_change_and_a_switch_removes_that_voter() {
     let f = fixture(0);
-    let clerk = op(Role::Clerk, Some("13101"), "clerk A");
+    let committee = Committee::start(&f.state.db, &f.state.election).await;
     let v = test_voter(&f.ca, 6);
-    let app = apply_and_accept(&f, &v, &input(6, None, "apply")).await;
-    let pending_id = app.person_id.clone().unwrap();
+    let app = apply_and_accept(&f, &committee, &v, &input(6, None, "apply")).await;
+    let pending_id = app["person_id"].as_str().unwrap().to_string();
     assert!(pending_id.starts_with("13101:pending:"), "{pending_id}");
     assert_ne!(cast_as_status(&f.state, &v).await, 201, "no districts yet");
 
     // The roll entry arrives: the same person (name and birth date of the application) gets its districts.
-    reg::apply_roll_changes(&f.state.db, &clerk, &[roll("E-6", 6, "registered")], Utc::now()).unwrap();
+    let p = person(6);
+    committee.roll_change("E-6", &p.name, &p.birth_date.to_string(), "registered").await;
     let holder =
         f.state.db.voter_by_cert(&fingerprint(&v.card.auth_cert_der), verifier::certs::CertKind::Auth).unwrap();
     assert_eq!(holder.map(|h| h.person_id).as_deref(), Some("13101:E-6"));
     let voter = TestVoter { person_id: "13101:E-6".into(), ..v };
     assert_eq!(cast_as(&f.state, &voter, "tokyo").await.0, 201, "the completed registration votes");
-    let events: Vec<String> =
-        reg::person_history(&f.state.db, &clerk, "13101:E-6").unwrap().into_iter().map(|e| e.event).collect();
-    assert!(events.contains(&"registration_completed".to_string()), "{events:?}");
+    let history = committee.ok(&committee.clerk, "GET", "persons/13101:E-6/history", None).await;
+    assert!(history.as_array().unwrap().iter().any(|e| e["event"] == "registration_completed"), "{history}");
 
     // A switch request online from the same card: accepted, and the voter is removed.
     let mut switch = input(6, None, "switch");
     switch.registration_pending = true;
-    let app = apply_and_accept(&f, &voter, &switch).await;
-    assert_eq!(app.person_id.as_deref(), Some("13101:E-6"), "the switch names the voter whose card signed it");
+    let app = apply_and_accept(&f, &committee, &voter, &switch).await;
+    assert_eq!(app["person_id"], "13101:E-6", "the switch names the voter whose card signed it");
     let holder =
         f.state.db.voter_by_cert(&fingerprint(&voter.card.auth_cert_der), verifier::certs::CertKind::Auth).unwrap();
     assert!(holder.is_none(), "the switched voter is no longer an internet voter: {holder:?}");
+    let cc = committee.ok(&committee.clerk, "GET", "persons/13101:E-6/cross-channel", None).await;
+    assert_eq!(cc["internet_voter"], false, "{cc}");
 }
 
 /// The status of a voting login and a cast in tokyo, whichever refuses first.
@@ -695,11 +699,12 @@ async fn cast_as_status(state: &AppState, v: &TestVoter) -> u16 {
 #[tokio::test]
 async fn a_switch_request_of_a_pending_voter_removes_that_voter() {
     let f = fixture(0);
+    let committee = Committee::start(&f.state.db, &f.state.election).await;
     let v = test_voter(&f.ca, 8);
-    let app = apply_and_accept(&f, &v, &input(8, None, "apply")).await;
-    assert!(app.person_id.as_deref().is_some_and(|p| p.starts_with("13101:pending:")), "{app:?}");
-    let switch = apply_and_accept(&f, &v, &input(8, None, "switch")).await;
-    assert_eq!(switch.person_id, app.person_id, "the switch names the pending voter whose card signed it");
+    let app = apply_and_accept(&f, &committee, &v, &input(8, None, "apply")).await;
+    assert!(app["person_id"].as_str().is_some_and(|p| p.starts_with("13101:pending:")), "{app}");
+    let switch = apply_and_accept(&f, &committee, &v, &input(8, None, "switch")).await;
+    assert_eq!(switch["person_id"], app["person_id"], "the switch names the pending voter whose card signed it");
     let holder =
         f.state.db.voter_by_cert(&fingerprint(&v.card.auth_cert_der), verifier::certs::CertKind::Auth).unwrap();
     assert!(holder.is_none(), "the switched voter is no longer an internet voter: {holder:?}");

@@ -21,6 +21,8 @@ use verifier::filters::routes;
 use verifier::{AppState, Config, clock::Clock};
 use warp::http::StatusCode;
 
+pub mod committee;
+
 pub const ORIGIN: &str = "http://127.0.0.1:8080";
 pub const ELECTION_PUB: &str = include_str!("../../../shared/tests/data/test-election-key.pub.pem");
 /// The private half of the committed test election key: tests open unopened batches with it, as the counting
