@@ -91,14 +91,20 @@ fn demo_election(db: &Db) -> verifier::CurrentElection {
     verifier::CurrentElection::new(election)
 }
 
-#[test]
-fn committee_day_over_client_certificates_and_totp() {
+/// A fresh operator CA with the server's certificate, and a database holding the demo election.
+fn lab() -> (tempfile::TempDir, PathBuf, OperatorCa, Arc<Db>, verifier::CurrentElection) {
     let dir = tempfile::tempdir().unwrap();
     let ca_dir = dir.path().join("ca");
     let ca = OperatorCa::init(&ca_dir).unwrap();
     ca.write_server_cert(&["127.0.0.1".to_string()]).unwrap();
     let db = Arc::new(Db::open_in_memory().unwrap());
     let election = demo_election(&db);
+    (dir, ca_dir, ca, db, election)
+}
+
+#[test]
+fn committee_day_over_client_certificates_and_totp() {
+    let (dir, ca_dir, ca, db, election) = lab();
     let clerk = person(dir.path(), &ca, &db, "Kei Clerk", Role::Clerk, Some("13101"));
     let approver = person(dir.path(), &ca, &db, "Aya Approver", Role::Approver, Some("13101"));
     let other = person(dir.path(), &ca, &db, "Oda Clerk", Role::Clerk, Some("27100"));
@@ -170,12 +176,7 @@ fn committee_day_over_client_certificates_and_totp() {
 /// definition, whose count makes a vote for that candidate invalid (`tally` tests).
 #[test]
 fn a_candidate_who_died_leaves_the_list_during_a_pause() {
-    let dir = tempfile::tempdir().unwrap();
-    let ca_dir = dir.path().join("ca");
-    let ca = OperatorCa::init(&ca_dir).unwrap();
-    ca.write_server_cert(&["127.0.0.1".to_string()]).unwrap();
-    let db = Arc::new(Db::open_in_memory().unwrap());
-    let election = demo_election(&db);
+    let (dir, ca_dir, ca, db, election) = lab();
     let admin = person(dir.path(), &ca, &db, "Ren Admin", Role::Admin, None);
     let clerk = person(dir.path(), &ca, &db, "Kei Clerk", Role::Clerk, Some("13101"));
     let server = start(&ca_dir, db.clone(), election.clone());
