@@ -13,6 +13,7 @@
 #![allow(clippy::expect_used)]
 
 pub mod axe;
+pub mod committee;
 pub mod first_render;
 pub mod rehearsal;
 pub mod smtp;
@@ -359,12 +360,24 @@ pub struct LiveElection {
     pub sign_password: &'static str,
     /// The verifier's database (operator commands run against it).
     pub db: PathBuf,
+    /// The committee of municipality 13101 on the operator API, when started with one.
+    pub committee: Option<Committee>,
     verifier: ProcessGroup,
     helper: ProcessGroup,
     helper_port: u16,
     origin: String,
     cards: Vec<PathBuf>,
     _dir: tempfile::TempDir,
+}
+
+/// A municipal committee's clerk and approver on the running verifier's operator API.
+pub struct Committee {
+    /// The operator API, `https://127.0.0.1:PORT`.
+    pub url: String,
+    /// The clerk (事務担当).
+    pub clerk: committee::Operator,
+    /// The approver (決裁者).
+    pub approver: committee::Operator,
 }
 
 pub(crate) fn start_helper(port: u16, origin: &str, card: &Path) -> anyhow::Result<ProcessGroup> {
@@ -424,7 +437,14 @@ impl LiveElection {
 
     /// As [`LiveElection::start_with_voters`], with extra `verifier serve` arguments (e.g. a short session).
     pub fn start_with(n: usize, serve_args: &[&str]) -> anyhow::Result<LiveElection> {
-        LiveElection::start_election(n, serve_args, "verifier/elections/demo.toml", &["tokyo", "national"])
+        LiveElection::start_election(n, serve_args, "verifier/elections/demo.toml", &["tokyo", "national"], 0)
+    }
+
+    /// As [`LiveElection::start_with_voters`], with `applicants` more cards that are not registered (voters
+    /// `n..n + applicants`) and the committee of municipality 13101 on the operator API (a clerk and an approver
+    /// with client certificates and TOTP secrets).
+    pub fn start_with_committee(n: usize, applicants: usize) -> anyhow::Result<LiveElection> {
+        LiveElection::start_election(n, &[], "verifier/elections/demo.toml", &["tokyo", "national"], applicants)
     }
 
     /// As [`LiveElection::start_with_voters`] for the rehearsal's House of Representatives general election
@@ -436,6 +456,7 @@ impl LiveElection {
             &[],
             "verifier/elections/rehearsal-hor.toml",
             &["tokyo-1", "tokyo-block", "national"],
+            0,
         )
     }
 
@@ -445,6 +466,7 @@ impl LiveElection {
         serve_args: &[&str],
         election_file: &str,
         districts: &[&str],
+        applicants: usize,
     ) -> anyhow::Result<LiveElection> {
         let dir = tempfile::tempdir()?;
         let bin = bin_dir();
@@ -461,7 +483,7 @@ impl LiveElection {
         let (auth_pin, sign_password) = ("1234", "HANAKO1");
         run(Command::new(&helper_bin).args(["test-pki", "init", "--dir"]).arg(&pki))?;
         let mut cards = Vec::new();
-        for i in 0..n.max(1) {
+        for i in 0..n.max(1) + applicants {
             let card = dir.path().join(format!("card{i}.json"));
             let name = if i == 0 { "在外 花子".to_string() } else { format!("在外 利用者{i}") };
             run(Command::new(&helper_bin)
@@ -482,7 +504,7 @@ impl LiveElection {
             .arg(&db)
             .arg("--redate-for-demo"))?;
         let mut lines = String::new();
-        for (i, card) in cards.iter().enumerate() {
+        for (i, card) in cards.iter().enumerate().take(n.max(1)) {
             let card_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(card)?)?;
             let voter = serde_json::json!({
                 "person_id": format!("13101:E-{}", i + 1), "municipality": "13101", "districts": districts,
@@ -501,6 +523,24 @@ impl LiveElection {
             .arg("--trust-dir")
             .arg(&pki))?;
 
+        let committee_dir = dir.path().join("operator-ca");
+        let operator_port = free_port()?;
+        let committee = if applicants > 0 {
+            run(Command::new(&verifier_bin).args(["operators", "init-ca", "--ca"]).arg(&committee_dir))?;
+            run(Command::new(&verifier_bin)
+                .args(["operators", "server-cert", "--host", "127.0.0.1", "--ca"])
+                .arg(&committee_dir))?;
+            let issue = |name: &str, role: &str| {
+                committee::Operator::issue(dir.path(), &db, &committee_dir, name, role, "13101")
+            };
+            Some(Committee {
+                url: format!("https://127.0.0.1:{operator_port}"),
+                clerk: issue("Kei Clerk", "clerk")?,
+                approver: issue("Aya Approver", "approver")?,
+            })
+        } else {
+            None
+        };
         let helper_port = free_port()?;
         let verifier_port = free_port()?;
         let origin = format!("http://127.0.0.1:{verifier_port}");
@@ -517,6 +557,11 @@ impl LiveElection {
             .args(serve_args)
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
+        if committee.is_some() {
+            v.args(["--operator-listen", &format!("127.0.0.1:{operator_port}")])
+                .arg("--operator-ca")
+                .arg(&committee_dir);
+        }
         let mut verifier = ProcessGroup::spawn(v)?;
         let mut line = String::new();
         let mut out = BufReader::new(verifier.child().stdout.take().context("no stdout")?);
@@ -525,11 +570,20 @@ impl LiveElection {
         // Keep reading: the verifier prints more (the operator API's address), and a closed pipe would stop it.
         std::thread::spawn(move || std::io::copy(&mut out, &mut std::io::sink()));
         let helper = start_helper(helper_port, &origin, &cards[0])?;
+        if committee.is_some() {
+            let operators = format!("127.0.0.1:{operator_port}");
+            let up = (0..100).any(|_| {
+                std::thread::sleep(Duration::from_millis(50));
+                std::net::TcpStream::connect(&operators).is_ok()
+            });
+            anyhow::ensure!(up, "the operator API did not start on {operators}");
+        }
         Ok(LiveElection {
             base_url: format!("{origin}/"),
             auth_pin,
             sign_password,
             db,
+            committee,
             verifier,
             helper,
             helper_port,

@@ -24,6 +24,7 @@ use chrono::{TimeDelta, Utc};
 use fantoccini::Locator;
 use shared::election::Election;
 
+use crate::committee::Operator;
 use crate::smtp::SmtpSink;
 use crate::{Browser, ProcessGroup, bin_dir, free_port, root, start_helper, start_helper_after, web_dist};
 
@@ -124,7 +125,7 @@ impl Outcome {
 }
 
 /// Runs a command to completion, failing with its output.
-fn run_cmd(cmd: &mut Command) -> anyhow::Result<String> {
+pub(crate) fn run_cmd(cmd: &mut Command) -> anyhow::Result<String> {
     let out = cmd.output().with_context(|| format!("cannot start {:?}", cmd.get_program()))?;
     if !out.status.success() {
         bail!(
@@ -147,82 +148,6 @@ fn softhsm_module() -> anyhow::Result<PathBuf> {
         .map(PathBuf::from)
         .find(|p| p.exists())
         .context("SoftHSM2 is not installed; `cargo xtask setup` installs it")
-}
-
-/// An operator of the municipal committee: certificate, key and TOTP secret, used through the `operator` binary.
-struct Operator {
-    dir: PathBuf,
-    secret: String,
-    ca: PathBuf,
-}
-
-impl Operator {
-    fn issue(work: &Path, db: &Path, opca: &Path, name: &str, role: &str) -> anyhow::Result<Operator> {
-        let dir = work.join(format!("operator-{role}-{}", db.file_stem().and_then(|s| s.to_str()).unwrap_or("db")));
-        let out = run_cmd(
-            Command::new(bin_dir().join("verifier"))
-                .args(["operators", "issue", "--name", name, "--role", role, "--municipality", MUNICIPALITY])
-                .arg("--ca")
-                .arg(opca)
-                .arg("--db")
-                .arg(db)
-                .arg("--out")
-                .arg(&dir),
-        )?;
-        let secret = out
-            .lines()
-            .find_map(|l| l.strip_prefix("TOTP secret: "))
-            .and_then(|l| l.split_whitespace().next())
-            .context("no TOTP secret printed")?
-            .to_string();
-        Ok(Operator { dir, secret, ca: opca.join("operator-ca.pem") })
-    }
-
-    fn file(&self, ext: &str) -> anyhow::Result<PathBuf> {
-        std::fs::read_dir(&self.dir)?
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .find(|p| p.extension().and_then(|e| e.to_str()) == Some(ext))
-            .with_context(|| format!("no .{ext} in {}", self.dir.display()))
-    }
-
-    fn call(&self, server: &str, args: &[&str]) -> anyhow::Result<serde_json::Value> {
-        let out = run_cmd(
-            Command::new(bin_dir().join("operator"))
-                .arg("--server")
-                .arg(server)
-                .arg("--ca")
-                .arg(&self.ca)
-                .arg("--cert")
-                .arg(self.file("pem")?)
-                .arg("--key")
-                .arg(self.file("key")?)
-                .args(args),
-        )?;
-        Ok(serde_json::from_str(&out).unwrap_or(serde_json::Value::Null))
-    }
-
-    /// Logs in with the code an authenticator app would show now; a code is single-use, so after a refusal
-    /// (the same 30-second step as an earlier login) it waits for the next step.
-    fn login(&self, server: &str) -> anyhow::Result<()> {
-        let totp = totp_rs::Builder::new()
-            .with_algorithm(totp_rs::Algorithm::SHA1)
-            .with_digits(6)
-            .with_step_duration(30)
-            .with_secret(totp_rs::Secret::try_from_base32(&self.secret).map_err(|e| anyhow::anyhow!("{e}"))?)
-            .build()
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let mut last = None;
-        for _ in 0..3 {
-            let now = u64::try_from(Utc::now().timestamp()).unwrap_or_default();
-            match self.call(server, &["login", "--totp", &totp.generate(now).to_string()]) {
-                Ok(_) => return Ok(()),
-                Err(e) => last = Some(e),
-            }
-            std::thread::sleep(Duration::from_secs(31 - now % 30));
-        }
-        Err(last.unwrap_or_else(|| anyhow::anyhow!("operator login failed")))
-    }
 }
 
 /// A running `verifier serve`.
@@ -638,8 +563,8 @@ async fn election_round(
             .arg("--db")
             .arg(&db),
     )?;
-    let clerk = Operator::issue(&lab.work, &db, opca, "Rehearsal Clerk", "clerk")?;
-    let approver = Operator::issue(&lab.work, &db, opca, "Rehearsal Approver", "approver")?;
+    let clerk = Operator::issue(&lab.work, &db, opca, "Rehearsal Clerk", "clerk", MUNICIPALITY)?;
+    let approver = Operator::issue(&lab.work, &db, opca, "Rehearsal Approver", "approver", MUNICIPALITY)?;
     let config = ServeConfig {
         db: db.clone(),
         pki: lab.pki.clone(),
