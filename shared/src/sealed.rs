@@ -286,6 +286,23 @@ mod tests {
         assert_eq!(serde_json::from_str::<BallotOpening>(&json).unwrap(), opened);
     }
 
+    /// A page loaded before a candidate withdrew may still offer them; the card helper checks every opening against
+    /// the definition it reads from the verifier when it signs, and the changed definition refuses the choice.
+    #[test]
+    fn an_opening_for_a_candidate_who_withdrew_since_is_refused() {
+        let (e, key, b, o) = sealed(Choice::Candidate(2));
+        let opened = o.reveal(b);
+        let mut changed = e.clone();
+        changed.contests[0].withdrawn.push(crate::election::Withdrawal {
+            candidate: 2,
+            reason: crate::election::WithdrawalReason::Withdrew,
+            effective_at: "2028-07-10T03:00:00Z".parse().unwrap(),
+        });
+        assert!(opened.check(&e, &key).is_ok());
+        let refused = opened.check(&changed, &key).unwrap_err();
+        assert!(matches!(&refused, CheckError::Choice(m) if m.contains("no longer a candidate")), "{refused:?}");
+    }
+
     #[test]
     fn an_opening_that_claims_another_choice_or_seed_is_refused() {
         let (e, key, b, o) = sealed(Choice::Candidate(2));

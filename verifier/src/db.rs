@@ -42,7 +42,7 @@ use shared::election::Election;
 use crate::audit;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// Creates or upgrades the schema (`PRAGMA user_version`).
 pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
@@ -1091,6 +1091,8 @@ mod tests {
         let db = Db::open(&path).unwrap();
         assert_eq!(db.ballot_counts("e").unwrap(), vec![("tokyo".to_string(), 1)]);
         assert_eq!(db.voted_contests("p", "e").unwrap(), vec!["tokyo".to_string()]);
+        let version: i64 = db.with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0))).unwrap();
+        assert_eq!(version, SCHEMA_VERSION, "a version-1 file is migrated to this build's version");
         drop(db);
         let db = Db::open(&path).unwrap();
         assert_eq!(db.ballot_counts("e").unwrap(), vec![("tokyo".to_string(), 1)]);
