@@ -25,7 +25,8 @@ struct Cli {
     #[command(subcommand)]
     command: Command,
     /// INSECURE, for rehearsals and tests only: shift the election clock by this many seconds (may be negative),
-    /// so that a voting window opens and closes within minutes. Logged, audited and shown on voter pages.
+    /// so that a voting window opens and closes within minutes. Refused for a real (non-practice) election;
+    /// logged, audited and shown on voter pages.
     #[arg(long, global = true, env = "VERIFIER_INSECURE_TEST_CLOCK_OFFSET_SECONDS", allow_hyphen_values = true)]
     insecure_test_clock_offset_seconds: Option<i64>,
 }
@@ -451,7 +452,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let pem = std::fs::read_to_string(&public_key)
                 .with_context(|| format!("cannot read the public key {}", public_key.display()))?;
             let key = ElectionPublicKey::from_pem(&pem).with_context(|| format!("{}", public_key.display()))?;
-            Db::open(&db.db)?.create_election(&election, &key, OPERATOR, clock.now())?;
+            let db_file = Db::open(&db.db)?;
+            guard_clock(clock, &election, &db_file, "election create")?;
+            db_file.create_election(&election, &key, OPERATOR, clock.now())?;
             println!("election {} created in {}; key fingerprint {}", election.id, db.db.display(), key.fingerprint());
             Ok(())
         }
@@ -463,12 +466,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Pause { db, reason } => {
             anyhow::ensure!(!reason.trim().is_empty(), "give the reason voters will see");
-            Db::open(&db.db)?.set_pause(Some(&reason), OPERATOR, clock.now())?;
+            let (db, election, _) = open_with_election(&db.db)?;
+            guard_clock(clock, &election, &db, "pause")?;
+            db.set_pause(Some(&reason), OPERATOR, clock.now())?;
             println!("voting paused: {reason}");
             Ok(())
         }
         Command::Resume { db } => {
-            Db::open(&db.db)?.set_pause(None, OPERATOR, clock.now())?;
+            let (db, election, _) = open_with_election(&db.db)?;
+            guard_clock(clock, &election, &db, "resume")?;
+            db.set_pause(None, OPERATOR, clock.now())?;
             println!("voting resumed");
             Ok(())
         }
@@ -490,6 +497,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::ZeroCheck { db, export_key, out } => {
             let (db, election, key) = open_with_election(&db.db)?;
             let export_key = crate::ops::ExportKey::load(&export_key)?;
+            guard_clock(clock, &election, &db, "zero-check")?;
             let report = crate::ops::zero_check(&db, &election, &key, clock.now())?;
             let json = serde_json::to_string_pretty(&report)?;
             let signed = serde_json::json!({ "report": json, "signature": export_key.sign(json.as_bytes()), "export_public_key": export_key.public_hex() });
@@ -501,6 +509,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Export { db, district, export_key, out } => {
             let (db, election, key) = open_with_election(&db.db)?;
             let export_key = crate::ops::ExportKey::load(&export_key)?;
+            guard_clock(clock, &election, &db, "export")?;
             let file = crate::ops::export(&db, &election, &key, &export_key, &district, clock.now())?;
             std::fs::write(&out, serde_json::to_vec(&file)?)?;
             // The definition in force at the close (withdrawals included): the manifest pins its digest, and the
@@ -525,6 +534,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 role: crate::operators::Role::Auditor,
                 municipality: Some(municipality.clone()),
             };
+            guard_clock(clock, &election, &db, "record")?;
             let record = crate::registration::record(&db, &host, &election, &municipality, clock.now())
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             let signed = crate::registration::SignedRecord::sign(&record, &export_key)?;
@@ -612,6 +622,22 @@ fn operators(command: OperatorsCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Refuses the insecure test clock for a real election (issue 21), and writes each use on a practice election to
+/// the audit log with its offset and the command.
+fn guard_clock(clock: Clock, election: &Election, db: &Db, command: &str) -> anyhow::Result<()> {
+    let Some(offset) = clock.test_offset() else { return Ok(()) };
+    anyhow::ensure!(
+        election.practice,
+        "INSECURE_CLOCK_REFUSED: election {} is a real election, and the insecure test clock \
+         (--insecure-test-clock-offset-seconds, VERIFIER_INSECURE_TEST_CLOCK_OFFSET_SECONDS) is only for practice \
+         elections and rehearsals. Unset it and run the command again; nothing was done.",
+        election.id
+    );
+    let detail = serde_json::json!({ "offset_seconds": offset.num_seconds(), "command": command });
+    db.audit(clock.real_now(), OPERATOR, "insecure_test_clock_used", detail)?;
+    Ok(())
+}
+
 fn open_with_election(path: &Path) -> anyhow::Result<(Db, Election, ElectionPublicKey)> {
     let db = Db::open(path)?;
     let (election, key) = db
@@ -672,6 +698,7 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
             .with_context(|| format!("{} has no election: run `verifier election create` first", path.display()))?;
         (db, election, key)
     };
+    guard_clock(clock, &election, &db, "serve")?;
     let trust = args.trust_dir.as_deref().map(TrustStore::from_dir).transpose()?.map(Arc::new);
     let trust_dir = args.trust_dir.clone();
     let crl_poll_seconds = args.crl_poll_seconds.max(1);

@@ -1,8 +1,9 @@
 //! The server's clock: the one source of "now" for every election rule (R-VOTE-1).
 //!
 //! A rehearsal of a whole election (R-SYS-6) must open and close the voting window within minutes, so the clock
-//! can be shifted by a fixed offset — only through the loudly named `--insecure-test-clock-offset` flag, which
-//! the verifier logs, audits and shows on every voter page. Operators' one-time codes are always checked
+//! can be shifted by a fixed offset — only through the loudly named `--insecure-test-clock-offset-seconds` flag,
+//! which the verifier logs, audits (`insecure_test_clock_used`) and shows on every voter page, and which every
+//! command refuses for a real (non-practice) election (`cli::guard_clock`). Operators' one-time codes are always checked
 //! against the real time ([`Clock::real_now`]), because their authenticator apps know no offset.
 
 use chrono::{DateTime, TimeDelta, Utc};

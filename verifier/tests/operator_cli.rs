@@ -24,7 +24,13 @@ fn stderr(o: &Output) -> String {
 
 /// Writes the demo election with given dates and creates it in a new database.
 fn create(dir: &Path, name: &str, notice: &str, day: &str) -> std::path::PathBuf {
+    create_as(dir, name, notice, day, true)
+}
+
+/// As [`create`], as a practice election or as a real one.
+fn create_as(dir: &Path, name: &str, notice: &str, day: &str, practice: bool) -> std::path::PathBuf {
     let mut e: Election = toml::from_str(verifier::demo::DEMO_TOML).unwrap();
+    e.practice = practice;
     e.notice_date = notice.parse().unwrap();
     e.election_day = day.parse().unwrap();
     let toml_path = dir.join(format!("{name}.toml"));
@@ -221,4 +227,49 @@ fn audit_verify_names_the_first_tampered_entry() {
     let out = verifier(&["audit", "verify"], &db);
     assert!(!out.status.success());
     assert!(stderr(&out).contains("broken at entry 4"), "{}", stderr(&out));
+}
+
+/// Issue 21, part 1, as an insider with host access tries it: the insecure test clock moves a real election's time
+/// (here ten days back, so that the zero-vote check runs on an open election, and the voter API would open
+/// again after the close). It is refused for any real election, and audited when used on a practice one.
+#[test]
+fn the_insecure_test_clock_never_touches_a_real_election() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("export.key");
+    let made =
+        Command::new(env!("CARGO_BIN_EXE_verifier")).args(["export-key", "generate", "--out"]).arg(&key).status();
+    assert!(made.unwrap().success());
+    let today = Utc::now().date_naive();
+    let (notice, day) =
+        ((today - chrono::Duration::days(2)).to_string(), (today + chrono::Duration::days(10)).to_string());
+    let real = create_as(dir.path(), "real", &notice, &day, false);
+    let shifted = |args: &[&str], db: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_verifier"))
+            .args(args)
+            .arg("--db")
+            .arg(db)
+            .env("VERIFIER_INSECURE_TEST_CLOCK_OFFSET_SECONDS", "-864000")
+            .output()
+            .unwrap()
+    };
+    let report = dir.path().join("zero.json");
+    let zero = ["zero-check", "--export-key", key.to_str().unwrap(), "--out", report.to_str().unwrap()];
+    let out = shifted(&zero, &real);
+    assert!(!out.status.success(), "a zero-vote check ran on an open real election: {}", stderr(&out));
+    assert!(stderr(&out).contains("INSECURE_CLOCK_REFUSED"), "{}", stderr(&out));
+    assert!(!report.exists());
+    for args in [&["pause", "--reason", "x"][..], &["resume"][..], &["serve", "--listen", "127.0.0.1:0"][..]] {
+        let out = shifted(args, &real);
+        assert!(!out.status.success() && stderr(&out).contains("INSECURE_CLOCK_REFUSED"), "{args:?}: {}", stderr(&out));
+    }
+    let audit = Db::open(&real).unwrap().with(|c| verifier::audit::entries(c)).unwrap();
+    assert!(audit.iter().all(|e| e.action != "voting_paused"), "nothing was done under the shifted clock");
+
+    // A practice election (a rehearsal): allowed, and every use is in the audit log with its offset.
+    let practice = create_as(dir.path(), "practice", &notice, &day, true);
+    let out = shifted(&["pause", "--reason", "rehearsal"], &practice);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let audit = Db::open(&practice).unwrap().with(|c| verifier::audit::entries(c)).unwrap();
+    let used = audit.iter().find(|e| e.action == "insecure_test_clock_used").expect("the use is audited");
+    assert!(used.detail.contains("-864000") && used.detail.contains("pause"), "{}", used.detail);
 }
