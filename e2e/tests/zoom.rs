@@ -165,7 +165,8 @@ async fn every_screen_reflows_at_320_css_pixels_without_sideways_scrolling() {
     click(&b, "#contest-review button").await;
     click(&b, "#judge-1").await;
     r.check(&b, "ja-choose-review", &["#judge-0", "#review-none", "#to-confirm"]).await;
-    drop(hor);
+    // `hor` (its verifier and card helper) stays up until the browser has finished: the open page keeps asking
+    // its helper for the card's status, and a stopped helper is an error in the browser's log.
 
     let width = b.client.execute("return document.documentElement.clientWidth;", vec![]).await.unwrap();
     assert!(width.as_i64().unwrap() <= WIDTH, "the viewport stayed narrow: {width}");
