@@ -347,23 +347,23 @@ pub fn ballot(state: &AppState, token: Option<String>) -> Result<Response, Refus
     let now = state.clock.now();
     let session = state.sessions.get(token.as_deref(), now).map_err(session_refusal)?;
     let voter = registered(&session)?;
-    let voted = state.db.voted_contests(&voter.person_id, state.election.get().id.as_str()).map_err(storage_refusal)?;
-    let contests = state
-        .election
-        .get()
+    // One version of the election for the whole answer, even if a candidate change lands meanwhile.
+    let election = state.election.get();
+    let voted = state.db.voted_contests(&voter.person_id, election.id.as_str()).map_err(storage_refusal)?;
+    let contests = election
         .contests
         .iter()
         .filter(|c| voter.districts.contains(&c.district))
         .map(|c| ContestView { contest: c.clone(), voted: voted.iter().any(|v| v == c.id.as_str()) })
         .collect();
     let body = BallotView {
-        election_id: state.election.get().id.clone(),
+        election_id: election.id.clone(),
         contests,
         public_key: state.key.spki_der().to_vec().into(),
         key_fingerprint: state.key.fingerprint(),
         session_expires_at: session.clock.expires_at,
         session_extensions_left: state.config.session_extensions.saturating_sub(session.extensions),
-        window_closes_at: state.election.get().window().closes_at,
+        window_closes_at: election.window().closes_at,
         paused: state.db.pause_state().map_err(storage_refusal)?.map(|(reason, _)| reason),
     };
     Ok(warp::reply::json(&body).into_response())
@@ -482,14 +482,15 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
 /// checks the receipt's tracker is included).
 pub fn published_ballot_box(state: &AppState) -> Result<Response, Refusal> {
     let now = state.clock.now();
-    if state.election.get().window().state(now) != WindowState::Closed {
+    let election = state.election.get();
+    if election.window().state(now) != WindowState::Closed {
         return Err(Refusal::new(
             StatusCode::FORBIDDEN,
             "VOTING_NOT_CLOSED",
             "The ballot box is published after voting closes (20:00 JST the day before election day).",
         ));
     }
-    let published = crate::ops::published_ballot_box(&state.db, &state.election.get()).map_err(storage_refusal)?;
+    let published = crate::ops::published_ballot_box(&state.db, &election).map_err(storage_refusal)?;
     let published = published.ok_or_else(|| {
         Refusal::new(
             StatusCode::SERVICE_UNAVAILABLE,

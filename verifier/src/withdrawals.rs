@@ -67,13 +67,14 @@ pub fn withdraw(
                 return Ok(Err(refuse("STORAGE_UNAVAILABLE", format!("The stored election cannot be read: {e}"))));
             }
         };
-        let change = match amend(&mut election, paused.is_some(), contest_id, candidate, reason, now) {
+        let (name, withdrawal) = match amend(&mut election, paused.is_some(), contest_id, candidate, reason, now) {
             Ok(change) => change,
             Err(refusal) => return Ok(Err(refusal)),
         };
         let json = serde_json::to_string(&election).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
         tx.execute("UPDATE elections SET definition = ?1 WHERE current = 1", params![json])?;
-        let done = Withdrawn { definition_digest: shared::export::definition_digest(json.as_bytes()), ..change };
+        let definition_digest = shared::export::definition_digest(json.as_bytes());
+        let done = Withdrawn { contest: contest_id.clone(), name, withdrawal, definition_digest };
         let detail = serde_json::json!({
             "contest": done.contest.as_str(),
             "candidate": candidate,
@@ -92,7 +93,8 @@ pub fn withdraw(
     Ok(done)
 }
 
-/// Applies the change to the definition, or says why it cannot be made.
+/// Applies the change to the definition and returns the candidate's name and the withdrawal, or says why it cannot
+/// be made.
 fn amend(
     election: &mut Election,
     paused: bool,
@@ -100,7 +102,7 @@ fn amend(
     candidate: u16,
     reason: WithdrawalReason,
     now: DateTime<Utc>,
-) -> Result<Withdrawn, RegError> {
+) -> Result<(String, Withdrawal), RegError> {
     if election.window().state(now) == WindowState::Closed {
         return Err(refuse(
             "VOTING_CLOSED",
@@ -131,5 +133,5 @@ fn amend(
     let withdrawal = Withdrawal { candidate, reason, effective_at: now };
     contest.withdrawn.push(withdrawal.clone());
     election.validate().map_err(|e| refuse("INVALID_CHANGE", format!("The change is not allowed: {e}.")))?;
-    Ok(Withdrawn { contest: contest_id.clone(), name, withdrawal, definition_digest: String::new() })
+    Ok((name, withdrawal))
 }
