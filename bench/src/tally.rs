@@ -71,6 +71,8 @@ pub fn run(args: &TallyArgs) -> anyhow::Result<serde_json::Value> {
         "3",
         "--shares",
         "5",
+        "--so-pin-custody",
+        "destroyed",
         "--out",
         s(&ceremony)?,
     ])?;
@@ -175,8 +177,6 @@ impl Lab {
         let out = Command::new(&self.tally)
             .args(args)
             .env("SOFTHSM2_CONF", &self.conf)
-            // TEST DATA: the benchmark token's SO PIN, in a temporary folder deleted after the run.
-            .env("TALLY_SO_PIN", "bench-so-pin")
             .output()
             .with_context(|| format!("could not start {}", self.tally.display()))?;
         if !out.status.success() {

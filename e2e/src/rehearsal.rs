@@ -403,8 +403,7 @@ impl Lab {
         run_cmd(
             Command::new(bin_dir().join("tally"))
                 .args(args)
-                .env("SOFTHSM2_CONF", &self.softhsm_conf)
-                .env("TALLY_SO_PIN", "rehearsal-so-pin"),
+                .env("SOFTHSM2_CONF", &self.softhsm_conf),
         )
     }
 }
@@ -549,6 +548,8 @@ async fn election_round(
         "Auditor B",
         "--token-label",
         &format!("{id} election key"),
+        "--so-pin-custody",
+        "split",
         "--out",
         &ceremony.to_string_lossy(),
     ])?;

@@ -1,11 +1,17 @@
 //! The key ceremony (R-COUNT-2): the election key pair is generated inside the token, the user PIN is random and
-//! leaves the ceremony only as M-of-N shares, and a signed record says who did it, when, on which token, and which
-//! public key came out, for the verifier's `election create --public-key`.
+//! leaves the ceremony only as M-of-N shares, the security officer's PIN is random too and is either split the
+//! same way or destroyed (it can reset the user PIN, so whoever knew it could count alone), and a signed record
+//! says who did it, when, on which token, what became of the SO PIN, and which public key came out, for the
+//! verifier's `election create --public-key`.
+//!
+//! Nobody types a PIN at the ceremony: there is none to type, so none can reach a command line, a shell history
+//! or a process list.
 //!
 //! Files written to the output folder: `election-public-key.pem` (SubjectPublicKeyInfo), `election-public-key.sha256`
 //! (its fingerprint, as [`ElectionPublicKey::fingerprint`]), `ceremony.json` (the record, signed with a fresh
 //! Ed25519 key), `ceremony-signing-key.pk8` (that key, owner-readable; it later signs the results), and
-//! `pin-share-<i>-of-<n>.json` (one per custodian, to be handed out and removed from this machine).
+//! `pin-share-<i>-of-<n>.json` (one per custodian, to be handed out and removed from this machine), and with
+//! [`SoPinCustody::Split`] `so-pin-share-<i>-of-<n>.json` likewise.
 
 use std::path::{Path, PathBuf};
 
@@ -13,13 +19,28 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use shared::crypto::ElectionPublicKey;
 
-use crate::custody::{ShareContext, random_pin, split, write_shares};
+use crate::custody::{PinKind, ShareContext, random_pin, split, write_shares};
 use crate::error::TallyError;
-use crate::hsm::{Hsm, TokenKey, generate_election_key};
+use crate::hsm::{Hsm, TokenKey, check_key_policy, generate_election_key};
 use crate::signing::{Signed, SigningKey};
 
 /// The ceremony record's format tag.
-pub const CEREMONY_FORMAT: &str = "jp-ivote-key-ceremony/1";
+pub const CEREMONY_FORMAT: &str = "jp-ivote-key-ceremony/2";
+
+/// What became of the token's security officer PIN at the ceremony.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub enum SoPinCustody {
+    /// Split M-of-N among the same custodians as the user PIN (`so-pin-share-*.json`): M of them can re-initialise
+    /// the token after the election.
+    Split,
+    /// Random, set at initialisation and written nowhere: nobody can ever log in as the security officer, so the
+    /// token can never be reset (wipe it physically after the election).
+    Destroyed,
+    /// Not applicable: no token PIN (the insecure demo file key, or a module without a security officer such as
+    /// NSS's crypto slot in tests).
+    None,
+}
 /// The ceremony record's file name in the output folder.
 pub const RECORD_FILE: &str = "ceremony.json";
 /// The ceremony's Ed25519 key file name in the output folder.
@@ -59,6 +80,8 @@ pub struct CeremonyRecord {
     pub threshold: u8,
     /// PIN shares made (N).
     pub shares: u8,
+    /// What became of the security officer's PIN.
+    pub so_pin: SoPinCustody,
 }
 
 /// Returns a PEM `PUBLIC KEY` for a SubjectPublicKeyInfo.
@@ -83,6 +106,8 @@ pub struct CeremonyParams {
     pub threshold: u8,
     /// PIN shares made (N).
     pub shares: u8,
+    /// What to do with the security officer's PIN.
+    pub so_pin: SoPinCustody,
     /// The output folder (created; must not hold a previous ceremony).
     pub out: PathBuf,
 }
@@ -112,6 +137,7 @@ pub fn write_record(
         key_fingerprint: public.fingerprint(),
         threshold: params.threshold,
         shares: params.shares,
+        so_pin: params.so_pin,
     };
     let key = SigningKey::generate(&params.out.join(SIGNING_KEY_FILE))?;
     let signed = key.sign(serde_json::to_string(&record).map_err(|e| TallyError::Io(e.to_string()))?);
@@ -125,25 +151,37 @@ pub fn write_record(
     Ok((record, key))
 }
 
-/// Runs the ceremony on a fresh token: random user PIN, RSA-3072 generation in the token, PIN shares, record.
+/// Runs the ceremony on a fresh token: random SO and user PINs, RSA-3072 generation in the token, the user PIN's
+/// shares, the SO PIN's shares or its destruction, the record.
 pub fn run_on_new_token(
     hsm: &Hsm,
     module: &str,
-    so_pin: &str,
     params: &CeremonyParams,
 ) -> Result<(CeremonyRecord, Vec<PathBuf>), TallyError> {
+    if params.so_pin == SoPinCustody::None {
+        return Err(TallyError::Custody(
+            "a token's security officer PIN must be split or destroyed (--so-pin-custody split|destroyed)".into(),
+        ));
+    }
+    let so_pin = random_pin()?;
     let pin = random_pin()?;
-    let (slot, serial) = hsm.init_token(&params.token_label, so_pin, &pin)?;
+    let (slot, serial) = hsm.init_token(&params.token_label, &so_pin, &pin)?;
     let session = hsm.login(slot, &pin)?;
-    let TokenKey { public, .. } = generate_election_key(&session, &params.key_label, true)?;
+    let TokenKey { public, private } = generate_election_key(&session, &params.key_label, true)?;
+    check_key_policy(&session, private)?;
     let ctx = ShareContext {
         election_id: params.election_id.clone(),
         token_label: params.token_label.clone(),
         token_serial: serial.clone(),
         key_fingerprint: public.fingerprint(),
     };
-    let shares = split(&pin, params.threshold, params.shares, &ctx)?;
+    let mut shares = split(&pin, PinKind::User, params.threshold, params.shares, &ctx)?;
     drop(pin);
+    if params.so_pin == SoPinCustody::Split {
+        shares.extend(split(&so_pin, PinKind::SecurityOfficer, params.threshold, params.shares, &ctx)?);
+    }
+    // Destroyed: the only copy is zeroed here.
+    drop(so_pin);
     let (record, _) = write_record(params, module, &serial, &public, true)?;
     let paths = write_shares(&params.out, &shares)?;
     Ok((record, paths))

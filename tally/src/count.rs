@@ -12,6 +12,10 @@
 //!   key is unwrapped inside the token like a ballot (its own OAEP label), the entries are opened on the host,
 //!   and their ballots are counted with the rest; their trackers are listed, since the verifier could not
 //!   publish them. An entry that does not open is an invalid ballot.
+//! - The result is not a publication. The law mixes (混同) internet ballots with the paper ballots of their
+//!   counting station before anything is counted in public; this tool's output is what the station adds to its
+//!   paper count. A contest with fewer than k internet ballots (one voter, or a unanimous few, would be exposed
+//!   by totals published alone) is flagged in the signed record and warned about on screen.
 //! - A ciphertext received twice (someone re-signed another voter's ballot) is reported and counted once; the rest
 //!   of the district is counted as usual.
 
@@ -30,7 +34,14 @@ use crate::import::{VerifiedContest, VerifiedExport};
 use crate::signing::SigningKey;
 
 /// The result file's format tag.
-pub const RESULT_FORMAT: &str = "jp-ivote-tally/2";
+pub const RESULT_FORMAT: &str = "jp-ivote-tally/3";
+
+/// What the result is for, written in every result.
+pub const PURPOSE: &str = "Internet ballots for the counting station: add them to its paper ballots (混同) and \
+                           publish only the combined count; not a publication";
+
+/// The default k: a contest with fewer internet ballots is flagged (`tally count --small-count-k`).
+pub const DEFAULT_SMALL_COUNT_K: u64 = 10;
 
 /// A candidate's votes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -109,6 +120,10 @@ pub struct ContestResult {
     pub unopened_trackers: Vec<String>,
     /// Ciphertexts received more than once: counted once, each extra copy listed here.
     pub duplicates: Vec<DuplicateLine>,
+    /// Fewer internet ballots than [`TallyReport::small_count_k`]: published alone, these totals could show how
+    /// individual internet voters voted.
+    #[serde(default)]
+    pub below_k: bool,
 }
 
 /// A ciphertext received more than once.
@@ -137,6 +152,10 @@ pub struct TallyReport {
     pub decrypt_path: DecryptPath,
     /// When (UTC, RFC 3339).
     pub counted_at: String,
+    /// Always [`PURPOSE`].
+    pub purpose: String,
+    /// The k below which a contest is flagged ([`ContestResult::below_k`]).
+    pub small_count_k: u64,
     /// Per contest, in the export's order.
     pub contests: Vec<ContestResult>,
 }
@@ -188,6 +207,7 @@ fn empty_result(contest: &Contest) -> ContestResult {
         from_unopened_batches: 0,
         unopened_trackers: Vec::new(),
         duplicates: Vec::new(),
+        below_k: false,
     }
 }
 
@@ -285,12 +305,14 @@ fn gather(election: &Election, c: &VerifiedContest, keys: &mut impl Iterator<Ite
 }
 
 /// Decrypts every ballot of a verified export with the token and adds them up: first the keys of unopened
-/// batches (in the token), then every distinct ballot (in the token).
+/// batches (in the token), then every distinct ballot (in the token). Contests with fewer than `small_count_k`
+/// ballots are flagged.
 pub fn count(
     election: &Election,
     export: &VerifiedExport,
     decryptor: &Decryptor,
     threads: usize,
+    small_count_k: u64,
     progress: &indicatif::ProgressBar,
 ) -> Result<TallyReport, TallyError> {
     let key_jobs: Vec<(Vec<u8>, Vec<u8>)> = export
@@ -324,6 +346,7 @@ pub fn count(
         result.from_unopened_batches = c.unopened.iter().map(|u| u.entries.len() as u64).sum();
         result.unopened_trackers = g.opened_trackers;
         result.duplicates = g.duplicates;
+        result.below_k = result.voters < small_count_k;
         contests.push(result);
     }
     Ok(TallyReport {
@@ -334,6 +357,8 @@ pub fn count(
         key_fingerprint: export.manifest.key_fingerprint.clone(),
         decrypt_path: decryptor.path(),
         counted_at: chrono::Utc::now().to_rfc3339(),
+        purpose: PURPOSE.into(),
+        small_count_k,
         contests,
     })
 }
@@ -378,6 +403,9 @@ pub fn to_csv(report: &TallyReport) -> String {
         ] {
             let _ = writeln!(out, "{id},{what},,,{n},,");
         }
+        if c.below_k {
+            let _ = writeln!(out, "{id},below_k,,,{},,", report.small_count_k);
+        }
     }
     out
 }
@@ -385,8 +413,8 @@ pub fn to_csv(report: &TallyReport) -> String {
 /// Renders the result as a text table for the terminal.
 pub fn to_table(report: &TallyReport) -> String {
     let mut out = format!(
-        "Election {} district {}\nDecryption path {}\n",
-        report.election_id, report.district, report.decrypt_path
+        "Election {} district {}\nDecryption path {}\n{}.\n",
+        report.election_id, report.district, report.decrypt_path, report.purpose
     );
     for c in &report.contests {
         let _ = writeln!(
@@ -394,6 +422,14 @@ pub fn to_table(report: &TallyReport) -> String {
             "\n== {} ({:?}): voters {}, valid {}, blank (白票) {}, invalid {} (for a withdrawn candidate {})",
             c.contest_id, c.kind, c.voters, c.valid, c.blank, c.invalid, c.invalid_withdrawn
         );
+        if c.below_k {
+            let _ = writeln!(
+                out,
+                "  WARNING: {} has {} internet ballots, fewer than k = {}: published alone, these totals could show \
+                 how individual internet voters voted. Add them to the counting station's paper ballots first.",
+                c.contest_id, c.voters, report.small_count_k
+            );
+        }
         if c.from_unopened_batches > 0 {
             let _ = writeln!(
                 out,
@@ -519,6 +555,8 @@ mod tests {
             key_fingerprint: String::new(),
             decrypt_path: DecryptPath::InsecureFileKey,
             counted_at: String::new(),
+            purpose: PURPOSE.into(),
+            small_count_k: 0,
             contests: vec![r],
         };
         let csv = to_csv(&report);

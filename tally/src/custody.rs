@@ -4,8 +4,9 @@
 //! custodians holds one share file and any M of them together let the counting tool log in, while M-1 shares say
 //! nothing about the PIN. What the HSM protects: the *key*. The private key is generated inside the token as
 //! sensitive and non-extractable, so even M custodians together can only ask the token to decrypt, never take
-//! the key away (R-COUNT-2). The token's SO PIN can reset the user PIN, so it must be kept under the same or a
-//! stronger custody (or destroyed) after the ceremony.
+//! the key away (R-COUNT-2). The token's SO PIN can reset the user PIN, so the ceremony makes it at random too and
+//! either splits it among the same custodians ([`PinKind::SecurityOfficer`] shares) or destroys it; nobody types it
+//! and the record says which ([`crate::ceremony::SoPinCustody`]).
 
 use std::path::{Path, PathBuf};
 
@@ -16,7 +17,27 @@ use zeroize::{Zeroize, Zeroizing};
 use crate::error::TallyError;
 
 /// The share file's format tag.
-pub const SHARE_FORMAT: &str = "jp-ivote-pin-share/1";
+pub const SHARE_FORMAT: &str = "jp-ivote-pin-share/2";
+
+/// Which of the token's PINs a share rebuilds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PinKind {
+    /// The user PIN, which lets the counting tool decrypt (`tally count --share`).
+    User,
+    /// The security officer's PIN, which can set a new user PIN: kept for re-initialising the token after the
+    /// election, never needed to count.
+    SecurityOfficer,
+}
+
+impl PinKind {
+    fn file_prefix(self) -> &'static str {
+        match self {
+            PinKind::User => "pin-share",
+            PinKind::SecurityOfficer => "so-pin-share",
+        }
+    }
+}
 
 /// One custodian's share file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -24,6 +45,8 @@ pub const SHARE_FORMAT: &str = "jp-ivote-pin-share/1";
 pub struct ShareFile {
     /// Always [`SHARE_FORMAT`].
     pub format: String,
+    /// Which PIN the shares rebuild.
+    pub pin: PinKind,
     /// The election whose key the PIN activates.
     pub election_id: String,
     /// The token's label.
@@ -69,7 +92,13 @@ pub struct ShareContext {
 }
 
 /// Splits a PIN into `total` shares of which any `threshold` rebuild it.
-pub fn split(pin: &str, threshold: u8, total: u8, ctx: &ShareContext) -> Result<Vec<ShareFile>, TallyError> {
+pub fn split(
+    pin: &str,
+    kind: PinKind,
+    threshold: u8,
+    total: u8,
+    ctx: &ShareContext,
+) -> Result<Vec<ShareFile>, TallyError> {
     if threshold < 2 || threshold > total {
         return Err(TallyError::Custody(format!("need 2 <= M <= N, got M = {threshold}, N = {total}")));
     }
@@ -80,6 +109,7 @@ pub fn split(pin: &str, threshold: u8, total: u8, ctx: &ShareContext) -> Result<
             let bytes = Zeroizing::new(Vec::from(&s));
             ShareFile {
                 format: SHARE_FORMAT.into(),
+                pin: kind,
                 election_id: ctx.election_id.clone(),
                 token_label: ctx.token_label.clone(),
                 token_serial: ctx.token_serial.clone(),
@@ -94,11 +124,12 @@ pub fn split(pin: &str, threshold: u8, total: u8, ctx: &ShareContext) -> Result<
         .collect())
 }
 
-/// Writes share files `pin-share-<i>-of-<n>.json` into a folder (refusing to overwrite), owner-readable only.
+/// Writes share files `pin-share-<i>-of-<n>.json` (`so-pin-share-…` for the SO PIN) into a folder (refusing to
+/// overwrite), owner-readable only.
 pub fn write_shares(dir: &Path, shares: &[ShareFile]) -> Result<Vec<PathBuf>, TallyError> {
     let mut paths = Vec::new();
     for s in shares {
-        let path = dir.join(format!("pin-share-{}-of-{}.json", s.index, s.total));
+        let path = dir.join(format!("{}-{}-of-{}.json", s.pin.file_prefix(), s.index, s.total));
         let json = Zeroizing::new(serde_json::to_string_pretty(s).map_err(|e| TallyError::Io(e.to_string()))?);
         crate::files::write_new_private(&path, json.as_bytes())?;
         paths.push(path);
@@ -124,9 +155,15 @@ pub fn read_shares(paths: &[PathBuf]) -> Result<Vec<ShareFile>, TallyError> {
         .collect()
 }
 
-/// Rebuilds the PIN in memory from at least M shares of the same ceremony.
-pub fn combine(shares: &[ShareFile], key_fingerprint: &str) -> Result<Zeroizing<String>, TallyError> {
+/// Rebuilds one PIN in memory from at least M shares of the same ceremony.
+pub fn combine(shares: &[ShareFile], kind: PinKind, key_fingerprint: &str) -> Result<Zeroizing<String>, TallyError> {
     let first = shares.first().ok_or_else(|| TallyError::Custody("no share files given".into()))?;
+    if let Some(other) = shares.iter().find(|s| s.pin != kind) {
+        return Err(TallyError::Custody(format!(
+            "share {} of {} rebuilds the {:?} PIN, not the {kind:?} PIN: give the pin-share files",
+            other.index, other.total, other.pin
+        )));
+    }
     for s in shares {
         if s.key_fingerprint != key_fingerprint
             || s.election_id != first.election_id
@@ -185,18 +222,30 @@ mod tests {
     #[test]
     fn any_m_shares_rebuild_and_fewer_are_refused() {
         let pin = random_pin().unwrap();
-        let shares = split(&pin, 3, 5, &ctx()).unwrap();
+        let shares = split(&pin, PinKind::User, 3, 5, &ctx()).unwrap();
         assert_eq!(shares.len(), 5);
         for pick in [[0, 1, 2], [0, 2, 4], [4, 3, 1]] {
             let chosen: Vec<ShareFile> = pick.iter().map(|&i| shares[i].clone()).collect();
-            assert_eq!(*combine(&chosen, "f").unwrap(), *pin);
+            assert_eq!(*combine(&chosen, PinKind::User, "f").unwrap(), *pin);
         }
         let two = [shares[0].clone(), shares[1].clone()];
-        assert!(matches!(combine(&two, "f"), Err(TallyError::Custody(m)) if m.contains("needs 3 of 5")));
+        assert!(matches!(combine(&two, PinKind::User, "f"), Err(TallyError::Custody(m)) if m.contains("needs 3 of 5")));
         let dup = [shares[0].clone(), shares[0].clone(), shares[1].clone()];
-        assert!(combine(&dup, "f").is_err(), "the same share twice is one share");
-        assert!(combine(&shares[..3], "other").is_err());
-        assert!(split(&pin, 1, 5, &ctx()).is_err());
-        assert!(split(&pin, 6, 5, &ctx()).is_err());
+        assert!(combine(&dup, PinKind::User, "f").is_err(), "the same share twice is one share");
+        assert!(combine(&shares[..3], PinKind::User, "other").is_err());
+        assert!(split(&pin, PinKind::User, 1, 5, &ctx()).is_err());
+        assert!(split(&pin, PinKind::User, 6, 5, &ctx()).is_err());
+    }
+
+    #[test]
+    fn security_officer_shares_never_stand_in_for_the_user_pin() {
+        let so = random_pin().unwrap();
+        let shares = split(&so, PinKind::SecurityOfficer, 3, 5, &ctx()).unwrap();
+        assert_eq!(*combine(&shares[..3], PinKind::SecurityOfficer, "f").unwrap(), *so);
+        let err = combine(&shares[..3], PinKind::User, "f").unwrap_err();
+        assert!(err.to_string().contains("give the pin-share files"), "{err}");
+        let dir = tempfile::tempdir().unwrap();
+        let paths = write_shares(dir.path(), &shares[..1]).unwrap();
+        assert!(paths[0].ends_with("so-pin-share-1-of-5.json"), "{paths:?}");
     }
 }

@@ -150,7 +150,8 @@ pub struct TokenKey {
 }
 
 /// Generates the RSA-3072 election key pair in the token: the private key sensitive, never extractable, allowed
-/// to decrypt and nothing else; `on_token` false makes session keys (NSS softokn in tests).
+/// to decrypt and nothing else; `on_token` false makes session keys (NSS softokn in tests). The caller checks
+/// the token's view of the result with [`check_key_policy`].
 pub fn generate_election_key(session: &Session, label: &str, on_token: bool) -> Result<TokenKey, TallyError> {
     let id = label.as_bytes().to_vec();
     let public_template = [
@@ -181,7 +182,6 @@ pub fn generate_election_key(session: &Session, label: &str, on_token: bool) -> 
         .generate_key_pair(&Mechanism::RsaPkcsKeyPairGen, &public_template, &private_template)
         .map_err(|e| hsm("generating the RSA-3072 key pair", e))?;
     let public = read_public_key(session, public)?;
-    check_key_policy(session, private)?;
     Ok(TokenKey { private, public })
 }
 
@@ -225,29 +225,39 @@ pub fn find_election_key(session: &Session, label: &str) -> Result<TokenKey, Tal
     }
 }
 
-/// Checks the private key's policy in the token: sensitive, never extractable, decrypt allowed, sign and unwrap
-/// not allowed. The count refuses a key that could have left the token (R-COUNT-2).
+/// Checks the private key's policy in the token (R-COUNT-2): sensitive and never extractable now, and born in the
+/// token and never otherwise (LOCAL, ALWAYS_SENSITIVE, NEVER_EXTRACTABLE: a key made on a host and imported with
+/// the right flags fails these); decrypt allowed, sign and unwrap not. The count refuses any other key.
 pub fn check_key_policy(session: &Session, private: ObjectHandle) -> Result<(), TallyError> {
+    const NOW: &str = "could leave the token";
+    const BORN: &str = "was not born in the token, or left it once";
+    const USE: &str = "may be used for something other than decrypting ballots";
     let wanted = [
-        (AttributeType::Sensitive, true),
-        (AttributeType::Extractable, false),
-        (AttributeType::Decrypt, true),
-        (AttributeType::Sign, false),
-        (AttributeType::Unwrap, false),
+        (AttributeType::Sensitive, true, NOW),
+        (AttributeType::Extractable, false, NOW),
+        (AttributeType::AlwaysSensitive, true, BORN),
+        (AttributeType::NeverExtractable, true, BORN),
+        (AttributeType::Local, true, BORN),
+        (AttributeType::Decrypt, true, USE),
+        (AttributeType::Sign, false, USE),
+        (AttributeType::Unwrap, false, USE),
     ];
-    let types: Vec<AttributeType> = wanted.iter().map(|(t, _)| *t).collect();
+    let types: Vec<AttributeType> = wanted.iter().map(|(t, _, _)| *t).collect();
     let attrs = session.get_attributes(private, &types).map_err(|e| hsm("reading the key's attributes", e))?;
-    for (t, want) in wanted {
+    for (t, want, why) in wanted {
         let got = attrs.iter().find_map(|a| match (t, a) {
             (AttributeType::Sensitive, Attribute::Sensitive(v))
             | (AttributeType::Extractable, Attribute::Extractable(v))
+            | (AttributeType::Local, Attribute::Local(v))
+            | (AttributeType::AlwaysSensitive, Attribute::AlwaysSensitive(v))
+            | (AttributeType::NeverExtractable, Attribute::NeverExtractable(v))
             | (AttributeType::Decrypt, Attribute::Decrypt(v))
             | (AttributeType::Sign, Attribute::Sign(v))
             | (AttributeType::Unwrap, Attribute::Unwrap(v)) => Some(*v),
             _ => None,
         });
         if got != Some(want) {
-            return Err(TallyError::Hsm(format!("the election key has {t} = {got:?}, expected {want}")));
+            return Err(TallyError::Hsm(format!("the election key has {t} = {got:?}, expected {want}: it {why}")));
         }
     }
     Ok(())

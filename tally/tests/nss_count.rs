@@ -48,7 +48,10 @@ fn count_with_nss_softokn_oaep_in_the_token() {
     let key = generate_election_key(&session, "election-key", false).unwrap();
     assert_eq!(key.public.ciphertext_len(), 384, "RSA-3072");
 
-    tally::hsm::check_key_policy(&session, key.private).unwrap();
+    // NSS softokn marks the keys it generates sensitive from birth and never extractable, but not CKA_LOCAL, so the
+    // count would refuse an NSS key: NSS is here as a second module for path A, never as the election's token.
+    let err = tally::hsm::check_key_policy(&session, key.private).unwrap_err();
+    assert!(err.to_string().contains("CKA_LOCAL = Some(false)"), "{err}");
     // A key that could leave the token is refused by the policy check that the count runs.
     use cryptoki::object::Attribute as A;
     let (_, weak) = session
@@ -60,6 +63,12 @@ fn count_with_nss_softokn_oaep_in_the_token() {
         .unwrap();
     let err = tally::hsm::check_key_policy(&session, weak).unwrap_err();
     assert!(err.to_string().contains("expected"), "{err}");
+    // A key made outside the token and imported with every flag of a good one is still refused: LOCAL,
+    // ALWAYS_SENSITIVE and NEVER_EXTRACTABLE say that it was born in the token and never left it.
+    let imported = import_host_key(&session);
+    let err = tally::hsm::check_key_policy(&session, imported).expect_err("an imported key is not the election key");
+    assert!(err.to_string().contains("CKA_ALWAYS_SENSITIVE = Some(false)"), "{err}");
+    assert!(err.to_string().contains("was not born in the token"), "{err}");
 
     let dir = tempfile::tempdir().unwrap();
     let params = CeremonyParams {
@@ -69,6 +78,7 @@ fn count_with_nss_softokn_oaep_in_the_token() {
         key_label: "election-key".into(),
         threshold: 0,
         shares: 0,
+        so_pin: tally::ceremony::SoPinCustody::None,
         out: dir.path().join("ceremony"),
     };
     let (record, signer) = write_record(&params, &module.display().to_string(), "", &key.public, false).unwrap();
@@ -101,10 +111,43 @@ fn count_with_nss_softokn_oaep_in_the_token() {
     let decryptor = Decryptor::select(&hsm, &session, slot, &key, false).expect("NSS does OAEP-SHA256 in the token");
     assert_eq!(decryptor.path(), DecryptPath::TokenOaep);
     let progress = indicatif::ProgressBar::hidden();
-    let report = tally::count::count(&election, &export, &decryptor, 2, &progress).unwrap();
+    let report = tally::count::count(&election, &export, &decryptor, 2, common::VOTERS, &progress).unwrap();
+    assert!(report.contests.iter().all(|c| !c.below_k), "k = 8: eight ballots are enough");
+    let hidden = indicatif::ProgressBar::hidden();
+    let strict = tally::count::count(&election, &export, &decryptor, 2, common::VOTERS + 1, &hidden).unwrap();
+    assert!(strict.contests.iter().all(|c| c.below_k), "k = 9: eight ballots are flagged");
+    assert!(tally::count::to_csv(&strict).contains("tokyo,below_k,,,9,,\n"));
     assert_eq!(report.decrypt_path, DecryptPath::TokenOaep);
     assert_eq!(progress.position(), 2 * common::VOTERS);
     common::assert_expected_totals(&report);
     tally::count::write_results(&dir.path().join("results"), &report, &signer).unwrap();
     assert!(tally::count::to_table(&report).contains("A: CKM_RSA_PKCS_OAEP"));
+}
+
+/// Imports an RSA key made on the host into the token, flagged sensitive, not extractable, decrypt only.
+fn import_host_key(session: &cryptoki::session::Session) -> cryptoki::object::ObjectHandle {
+    use cryptoki::object::{Attribute as A, KeyType, ObjectClass};
+    use rsa::traits::{PrivateKeyParts as _, PublicKeyParts as _};
+    let key = rsa::PrivateKey::new(&mut rand_core::UnwrapErr(getrandom::SysRng), 2048).unwrap();
+    let bytes = |u: &rsa::BoxedUint| u.to_be_bytes_trimmed_vartime().to_vec();
+    let template = [
+        A::Class(ObjectClass::PRIVATE_KEY),
+        A::KeyType(KeyType::RSA),
+        A::Token(false),
+        A::Private(true),
+        A::Sensitive(true),
+        A::Extractable(false),
+        A::Decrypt(true),
+        A::Sign(false),
+        A::Unwrap(false),
+        A::Modulus(key.n_bytes().to_vec()),
+        A::PublicExponent(key.e_bytes().to_vec()),
+        A::PrivateExponent(bytes(key.d())),
+        A::Prime1(bytes(&key.primes()[0])),
+        A::Prime2(bytes(&key.primes()[1])),
+        A::Exponent1(bytes(key.dp().unwrap())),
+        A::Exponent2(bytes(key.dq().unwrap())),
+        A::Coefficient(bytes(&key.crt_coefficient().unwrap())),
+    ];
+    session.create_object(&template).expect("NSS imports an RSA private key")
 }

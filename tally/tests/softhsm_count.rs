@@ -58,7 +58,7 @@ impl Lab {
         Command::new(env!("CARGO_BIN_EXE_tally"))
             .args(args)
             .env("SOFTHSM2_CONF", &self.conf)
-            .env("TALLY_SO_PIN", "so-pin-1234")
+            .env_remove("TALLY_SO_PIN")
             .output()
             .unwrap()
     }
@@ -101,6 +101,8 @@ fn ceremony_import_and_count_with_softhsm2() {
         "3",
         "--shares",
         "5",
+        "--so-pin-custody",
+        "split",
         "--out",
         s(&ceremony),
     ]);
@@ -112,8 +114,16 @@ fn ceremony_import_and_count_with_softhsm2() {
     assert_eq!(key.ciphertext_len(), 384, "RSA-3072");
     assert!(stdout.contains(&record.key_fingerprint));
     assert_eq!(std::fs::read_to_string(ceremony.join("election-public-key.sha256")).unwrap().trim(), key.fingerprint());
-    assert_eq!((record.threshold, record.shares), (3, 5));
-    assert!(!stdout.contains("so-pin-1234"));
+    assert_eq!((record.threshold, record.shares, record.so_pin), (3, 5, tally::ceremony::SoPinCustody::Split));
+    // The SO PIN is split like the user PIN: three custodians together can log in as the security officer (to
+    // re-initialise the token after the election), two cannot rebuild it.
+    let so_shares: Vec<PathBuf> = (1..=5).map(|i| ceremony.join(format!("so-pin-share-{i}-of-5.json"))).collect();
+    let so_files = tally::custody::read_shares(&so_shares).unwrap();
+    let so = tally::custody::PinKind::SecurityOfficer;
+    let rebuilt = tally::custody::combine(&so_files[1..4], so, &record.key_fingerprint).unwrap();
+    assert!(tally::custody::combine(&so_files[..2], so, &record.key_fingerprint).is_err());
+    let user = tally::custody::combine(&so_files[1..4], tally::custody::PinKind::User, &record.key_fingerprint);
+    assert!(user.is_err(), "SO shares are not user-PIN shares");
     let again = lab.tally(&[
         "key-ceremony",
         "--module",
@@ -124,6 +134,8 @@ fn ceremony_import_and_count_with_softhsm2() {
         "X",
         "--token-label",
         "hoc-2028 election key",
+        "--so-pin-custody",
+        "destroyed",
         "--out",
         s(&lab.path("ceremony-again")),
     ]);
@@ -243,6 +255,12 @@ fn ceremony_import_and_count_with_softhsm2() {
     let report: tally::count::TallyReport = serde_json::from_str(&json).unwrap();
     assert_eq!(report.decrypt_path, tally::hsm::DecryptPath::RawRsaHostOaep);
     common::assert_expected_totals(&report);
+    // Eight internet voters per contest: fewer than the default k of 10, so totals published alone could show how
+    // they voted. The output says it is for the counting station's 混同 with the paper ballots, and warns.
+    assert!(stdout.contains("not a publication"), "{stdout}");
+    assert!(stdout.contains("WARNING: tokyo has 8 internet ballots, fewer than k = 10"), "{stdout}");
+    assert!(report.contests.iter().all(|c| c.below_k), "the signed record flags every contest");
+    assert_eq!(report.small_count_k, 10);
     let sig = std::fs::read_to_string(results.join("result.json.sig")).unwrap();
     let (sig, public) = sig.trim().split_once('\n').unwrap();
     assert!(tally::signing::verify(public, json.as_bytes(), sig));
@@ -251,4 +269,74 @@ fn ceremony_import_and_count_with_softhsm2() {
     let csv = std::fs::read_to_string(results.join("result.csv")).unwrap();
     assert!(csv.contains("national-pr,party,1,未来党,5,2,3\n"), "{csv}");
     assert!(csv.contains("tokyo,candidate,2,佐藤 花子,2,,\n"), "{csv}");
+
+    // After the count, three SO custodians together can take the token back (here: set a new user PIN).
+    let as_so = pkcs11_tool(
+        &lab,
+        &["--login", "--login-type", "so", "--so-pin", &rebuilt, "--init-pin", "--new-pin", "after-the-count"],
+    );
+    assert!(as_so.status.success(), "three SO shares log in: {}", String::from_utf8_lossy(&as_so.stderr));
+}
+
+/// Runs `pkcs11-tool` (OpenSC, installed by `cargo xtask setup`) against the lab's token, as an insider would.
+fn pkcs11_tool(lab: &Lab, args: &[&str]) -> Output {
+    Command::new("pkcs11-tool")
+        .args(["--module", lab.module.to_str().unwrap(), "--token-label", "hoc-2028 election key"])
+        .args(args)
+        .env("SOFTHSM2_CONF", &lab.conf)
+        .output()
+        .expect("pkcs11-tool (OpenSC) is needed; `cargo xtask setup` installs it")
+}
+
+/// The insider who knows the SO PIN typed at the ceremony resets the user PIN and reaches the election key
+/// without a single custodian (R-COUNT-2). The ceremony makes the SO PIN itself and keeps nobody's copy.
+#[test]
+fn whoever_ran_the_ceremony_cannot_reset_the_user_pin() {
+    let lab = Lab::new();
+    let module = lab.module.to_str().unwrap().to_string();
+    let ceremony = lab.path("ceremony");
+    let out = lab.tally(&[
+        "key-ceremony",
+        "--module",
+        &module,
+        "--election-id",
+        "hoc-2028",
+        "--official",
+        "Counting officer A",
+        "--token-label",
+        "hoc-2028 election key",
+        "--so-pin-custody",
+        "destroyed",
+        "--out",
+        s(&ceremony),
+    ]);
+    assert!(ok(&out).contains("security officer PIN: destroyed"));
+    let (record, _) = tally::ceremony::read_record(&ceremony.join("ceremony.json")).unwrap();
+    assert_eq!(record.so_pin, tally::ceremony::SoPinCustody::Destroyed, "the signed record says which");
+    let files: Vec<String> =
+        std::fs::read_dir(&ceremony).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(!files.iter().any(|f| f.starts_with("so-pin")), "a destroyed SO PIN leaves no share: {files:?}");
+    // The attack: log in as the security officer with the PIN the operator knew, set a user PIN of one's own.
+    let reset = pkcs11_tool(
+        &lab,
+        &["--login", "--login-type", "so", "--so-pin", "so-pin-1234", "--init-pin", "--new-pin", "insider-1"],
+    );
+    let opened = pkcs11_tool(&lab, &["--login", "--pin", "insider-1", "--list-objects", "--type", "privkey"]);
+    let listing = String::from_utf8_lossy(&opened.stdout);
+    assert!(
+        !reset.status.success() && !listing.contains("election-key"),
+        "the insider reset the user PIN with the SO PIN and reached the election key alone:\n{}\n{listing}",
+        String::from_utf8_lossy(&reset.stdout)
+    );
+    assert!(String::from_utf8_lossy(&reset.stderr).contains("CKR_PIN_INCORRECT"), "{reset:?}");
+
+    // Nor can an SO PIN be handed to the ceremony, on the command line (seen by `ps`, kept in shell history) or in
+    // the environment: the refusal says why and what to do.
+    let base = ["key-ceremony", "--module", &module, "--election-id", "hoc-2028", "--official", "A"];
+    let mut typed = base.to_vec();
+    typed.extend(["--token-label", "second", "--so-pin-custody", "split", "--so-pin", "1234", "--out", "/nonexistent"]);
+    refused(&lab.tally(&typed), "no PIN is taken on the command line");
+    let mut from_env = Command::new(env!("CARGO_BIN_EXE_tally"));
+    from_env.args(&typed[..typed.len() - 4]).args(["--out", "/nonexistent"]).env("SOFTHSM2_CONF", &lab.conf);
+    refused(&from_env.env("TALLY_SO_PIN", "1234").output().unwrap(), "unset TALLY_SO_PIN");
 }

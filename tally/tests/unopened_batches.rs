@@ -72,7 +72,7 @@ fn unopened_batches_are_opened_and_counted_and_a_copy_is_counted_once() {
     let export = verify_export(&serde_json::to_vec(&file).unwrap(), &e, &want).unwrap();
     let sk = rsa::PrivateKey::from_pkcs8_pem(INSECURE_PRIVATE).unwrap();
     let decryptor = Decryptor::insecure_file_key(sk);
-    let report = tally::count::count(&e, &export, &decryptor, 2, &indicatif::ProgressBar::hidden()).unwrap();
+    let report = tally::count::count(&e, &export, &decryptor, 2, 1, &indicatif::ProgressBar::hidden()).unwrap();
     let r = report.contests.iter().find(|c| c.contest_id == "tokyo").unwrap();
     assert_eq!(r.from_unopened_batches, 12);
     assert_eq!(r.unopened_trackers.len(), 12);

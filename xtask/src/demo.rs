@@ -82,10 +82,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let ceremony = demo.join("key-ceremony");
     sh(cmd(bin.join("tally"))
         .args(["key-ceremony", "--module", module, "--election-id", "demo-hoc", "--official", "Demo counting officer"])
-        .args(["--token-label", "demo-hoc election key", "--out"])
+        .args(["--token-label", "demo-hoc election key", "--so-pin-custody", "destroyed", "--out"])
         .arg(&ceremony)
-        .env("SOFTHSM2_CONF", &softhsm_conf)
-        .env("TALLY_SO_PIN", "demo-so-pin-TEST-ONLY"))?;
+        .env("SOFTHSM2_CONF", &softhsm_conf))?;
     let public = ceremony.join("election-public-key.pem");
     let verifier = bin.join("verifier");
     let db = demo.join("verifier.sqlite");

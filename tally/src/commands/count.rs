@@ -7,7 +7,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::ImportArgs;
-use crate::custody::{combine, read_shares};
+use crate::custody::{PinKind, combine, read_shares};
 use crate::hsm::{Decryptor, Hsm, check_key_policy, find_election_key};
 use crate::signing::SigningKey;
 
@@ -32,6 +32,10 @@ pub struct CountArgs {
     /// PKCS#11 sessions (threads) decrypting at once; default: the number of cores.
     #[arg(long)]
     pub threads: Option<usize>,
+    /// A contest with fewer internet ballots than this is flagged in the result and warned about: published alone,
+    /// its totals could show how individual internet voters voted.
+    #[arg(long, default_value_t = crate::count::DEFAULT_SMALL_COUNT_K)]
+    pub small_count_k: u64,
     /// The ceremony's Ed25519 key that signs the results (default: beside the ceremony record).
     #[arg(long)]
     pub signing_key: Option<PathBuf>,
@@ -74,7 +78,7 @@ pub fn run(a: &CountArgs) -> anyhow::Result<()> {
         }
         (None, Some(module)) => {
             let shares = read_shares(&a.shares)?;
-            let pin = combine(&shares, &record.key_fingerprint)?;
+            let pin = combine(&shares, PinKind::User, &record.key_fingerprint)?;
             let hsm = Hsm::load(module)?;
             let (slot, serial) = hsm.find_token(&record.token_label)?;
             anyhow::ensure!(
@@ -104,7 +108,7 @@ pub fn run(a: &CountArgs) -> anyhow::Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} ballots {per_sec} {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let report = crate::count::count(&election, &export, &decryptor, threads, &progress)?;
+    let report = crate::count::count(&election, &export, &decryptor, threads, a.small_count_k, &progress)?;
     crate::count::write_results(&a.out, &report, &signing_key)?;
     print!("{}", crate::count::to_table(&report));
     println!("\nresults: {}", a.out.display());
