@@ -400,11 +400,7 @@ impl Lab {
     }
 
     fn tally(&self, args: &[&str]) -> anyhow::Result<String> {
-        run_cmd(
-            Command::new(bin_dir().join("tally"))
-                .args(args)
-                .env("SOFTHSM2_CONF", &self.softhsm_conf),
-        )
+        run_cmd(Command::new(bin_dir().join("tally")).args(args).env("SOFTHSM2_CONF", &self.softhsm_conf))
     }
 }
 

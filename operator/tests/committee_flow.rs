@@ -21,7 +21,8 @@ fn start(ca_dir: &Path, db: Arc<Db>, election: verifier::CurrentElection) -> Str
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async move {
             let config = OperatorApiConfig::from_ca_dir("127.0.0.1:0".parse().unwrap(), &ca_dir).unwrap();
-            let ctx = OperatorContext::new(db).unwrap();
+            let key = Arc::new(verifier::checkpoints::AuditKey::ephemeral().unwrap());
+            let ctx = OperatorContext::new(db).unwrap().with_audit_key(key);
             let routes = verifier::operator_routes::routes(&ctx, election);
             let server = OperatorServer::bind(config, &ctx, routes).await.unwrap();
             tx.send(format!("https://127.0.0.1:{}", server.local_addr().port())).unwrap();
@@ -223,4 +224,10 @@ fn a_candidate_who_died_leaves_the_list_during_a_pause() {
         .collect();
     assert_eq!(order, ["voting_paused", "candidate_withdrawn", "voting_resumed"]);
     assert_eq!(db.with(|c| verifier::audit::verify(c)).unwrap().first_broken, None);
+    // Each of the three critical actions signed a checkpoint (auditors read them on `GET /op/v1/audit`).
+    let checkpoints = db.with(|c| verifier::audit::checkpoints(c)).unwrap();
+    let reasons: Vec<&str> = checkpoints.iter().map(|c| c.reason.as_str()).collect();
+    assert_eq!(reasons, ["pause", "withdrawal", "resume"]);
+    let findings = db.with(|c| verifier::checkpoints::check(c, &[], None)).unwrap();
+    assert_eq!((findings.problems.len(), findings.anchored_to), (0, checkpoints[2].seq));
 }

@@ -247,6 +247,56 @@ pub struct PublishedBallotBox {
     pub election_id: String,
     /// Per contest: trackers sorted, and their root.
     pub contests: Vec<PublishedContest>,
+    /// Every signed checkpoint of the verifier's audit log up to the close: a copy anchors the log (issue 21).
+    #[serde(default)]
+    pub audit_checkpoints: Vec<AuditCheckpoint>,
+}
+
+/// `GET /api/v1/audit/checkpoints`: every signed checkpoint of the audit log so far.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PublishedCheckpoints {
+    /// In the log's order.
+    pub checkpoints: Vec<AuditCheckpoint>,
+}
+
+/// The domain of an audit checkpoint's signed message.
+pub const AUDIT_CHECKPOINT_DOMAIN: &[u8] = b"jp-ivote:v1:audit-checkpoint";
+
+/// A signed checkpoint of the verifier's audit log (R-SEC-5): the chain's head at an entry, signed with the audit
+/// key (Ed25519, held apart from the database). Anyone who keeps a copy can later show that the log was cut off
+/// or rewritten up to that entry (`verifier audit verify --checkpoints`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditCheckpoint {
+    /// The entry whose hash is signed.
+    pub seq: i64,
+    /// That entry's hash (hex): the head of the chain at that point.
+    pub head: String,
+    /// When it was signed (UTC, RFC 3339).
+    pub signed_at: String,
+    /// Why: `interval`, or the critical action that preceded it (e.g. `pause`, `export`).
+    pub reason: String,
+    /// The audit key's public key (Ed25519, hex).
+    pub public_key: String,
+    /// The Ed25519 signature of [`AuditCheckpoint::message`] (hex).
+    pub signature: String,
+}
+
+impl AuditCheckpoint {
+    /// The signed message: the domain, then the sequence number, head, time and reason, framed.
+    pub fn message(&self) -> Vec<u8> {
+        let seq = self.seq.to_be_bytes();
+        crate::crypto::frame(&[
+            AUDIT_CHECKPOINT_DOMAIN,
+            &seq,
+            self.head.as_bytes(),
+            self.signed_at.as_bytes(),
+            self.reason.as_bytes(),
+        ])
+    }
 }
 
 /// One contest's published trackers.

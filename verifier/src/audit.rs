@@ -11,6 +11,9 @@ use sha2::{Digest, Sha256};
 /// The actor of entries the verifier makes by itself.
 pub const SYSTEM: &str = "system";
 
+/// The action of a signed checkpoint entry ([`crate::checkpoints`]).
+pub const CHECKPOINT: &str = "audit_checkpoint";
+
 /// One entry.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Entry {
@@ -115,6 +118,8 @@ pub struct Page {
     pub next_after: Option<i64>,
     /// The whole chain, verified as this page was read.
     pub chain: Verification,
+    /// Every signed checkpoint in the log ([`crate::checkpoints`]): keep a copy to anchor the log.
+    pub checkpoints: Vec<shared::export::AuditCheckpoint>,
 }
 
 /// Entries in one page at most.
@@ -131,7 +136,7 @@ pub fn page(conn: &Connection, after: i64) -> rusqlite::Result<Page> {
         entries.truncate(PAGE as usize);
         entries.last().map_or(after, |e| e.seq)
     });
-    Ok(Page { entries, next_after, chain: verify(conn)? })
+    Ok(Page { entries, next_after, chain: verify(conn)?, checkpoints: checkpoints(conn)? })
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
@@ -144,6 +149,20 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Entry> {
         prev_hash: hex::encode(r.get::<_, Vec<u8>>(5)?),
         hash: hex::encode(r.get::<_, Vec<u8>>(6)?),
     })
+}
+
+/// Every signed checkpoint recorded in the log, in order (what the APIs publish). An entry that does not parse
+/// is left out here; the chain walk reports an edited one.
+pub fn checkpoints(conn: &Connection) -> rusqlite::Result<Vec<shared::export::AuditCheckpoint>> {
+    let mut stmt = conn.prepare("SELECT detail FROM audit_log WHERE action = ?1 ORDER BY seq")?;
+    let details = stmt.query_map([CHECKPOINT], |r| r.get::<_, String>(0))?;
+    let mut out = Vec::new();
+    for d in details {
+        if let Ok(c) = serde_json::from_str(&d?) {
+            out.push(c);
+        }
+    }
+    Ok(out)
 }
 
 /// Returns every entry in order.

@@ -13,6 +13,7 @@ use shared::crypto::ElectionPublicKey;
 use shared::election::Election;
 
 use crate::certs::{CertKind, TrustStore};
+use crate::checkpoints::AuditKey;
 use crate::db::{Db, Voter, VoterRecord};
 use crate::{AppState, Config, clock::Clock, demo, server};
 
@@ -222,6 +223,37 @@ struct DbArg {
     /// The verifier's SQLite database.
     #[arg(long, env = "VERIFIER_DB", default_value = "verifier.sqlite")]
     db: PathBuf,
+    /// The audit key (Ed25519) that signs the audit log's checkpoints, held apart from the database; made at
+    /// first use [default: DB with .audit-key.pk8, e.g. verifier.audit-key.pk8].
+    #[arg(long, env = "VERIFIER_AUDIT_KEY")]
+    audit_key: Option<PathBuf>,
+}
+
+impl DbArg {
+    fn audit_key_path(&self) -> PathBuf {
+        self.audit_key.clone().unwrap_or_else(|| AuditKey::default_path(&self.db))
+    }
+}
+
+/// Loads the audit key (making it at first use, audited with its public key) and signs a checkpoint of the log
+/// after a critical action (issue 21); prints what it signed.
+fn checkpoint(db: &Db, arg: &DbArg, clock: Clock, reason: &str) -> anyhow::Result<()> {
+    let key = load_audit_key(db, &arg.audit_key_path(), clock)?;
+    if let Some(c) = db.with(|conn| crate::checkpoints::sign_head(conn, &key, clock.real_now(), reason, false))? {
+        println!("audit checkpoint: entry {} head {} signed with audit key {}", c.seq, c.head, c.public_key);
+    }
+    Ok(())
+}
+
+fn load_audit_key(db: &Db, path: &Path, clock: Clock) -> anyhow::Result<AuditKey> {
+    let (key, created) = AuditKey::load_or_create(path)?;
+    if created {
+        let detail = serde_json::json!({ "public_key": key.public_hex(), "file": path.display().to_string() });
+        db.audit(clock.real_now(), OPERATOR, "audit_key_created", detail)?;
+        // On stderr: `serve` announces its address as the first line of stdout.
+        eprintln!("verifier: audit key created in {}; public key {} (publish it)", path.display(), key.public_hex());
+    }
+    Ok(key)
 }
 
 #[derive(Args)]
@@ -313,6 +345,12 @@ struct ServeArgs {
     /// UX research: where the drum roll starts (first, rotated per participant, or random).
     #[arg(long, env = "VERIFIER_RESEARCH_DRUM_START")]
     research_drum_start: Option<String>,
+    /// The audit key that signs the audit log's checkpoints [default: DB with .audit-key.pk8; made at first use].
+    #[arg(long, env = "VERIFIER_AUDIT_KEY")]
+    audit_key: Option<PathBuf>,
+    /// Seconds between signed checkpoints of the audit log, when it has moved (issue 21).
+    #[arg(long, env = "VERIFIER_AUDIT_CHECKPOINT_SECONDS", default_value_t = 300)]
+    audit_checkpoint_seconds: u64,
     /// Also serve the operator API (TLS with operator client certificates) on this address.
     #[arg(long, env = "VERIFIER_OPERATOR_LISTEN", requires = "operator_ca")]
     operator_listen: Option<SocketAddr>,
@@ -400,11 +438,38 @@ enum VotersCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Walk the hash chain and name the first broken entry, if any.
+    /// Walk the hash chain, check it against the signed checkpoints (the log's own, and a kept copy), and name every
+    /// edited, rewritten or cut-off entry.
     Verify {
         #[command(flatten)]
         db: DbArg,
+        /// A copy of the checkpoints kept outside this host: the JSON of `audit checkpoints`,
+        /// `GET /api/v1/audit/checkpoints`, or the published ballot box. Without one, a cut-off tail cannot be seen.
+        #[arg(long)]
+        checkpoints: Option<PathBuf>,
+        /// The audit key's published public key (hex); every checkpoint must be signed with it.
+        #[arg(long)]
+        audit_public_key: Option<String>,
     },
+    /// Print every signed checkpoint in the log (JSON), to keep a copy apart from this host.
+    Checkpoints {
+        #[command(flatten)]
+        db: DbArg,
+    },
+}
+
+/// Reads a kept copy of checkpoints: a JSON list, the public API's answer, or a published ballot box.
+fn read_checkpoints(path: &Path) -> anyhow::Result<Vec<shared::export::AuditCheckpoint>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    if let Ok(list) = serde_json::from_str(&text) {
+        return Ok(list);
+    }
+    if let Ok(published) = serde_json::from_str::<shared::export::PublishedCheckpoints>(&text) {
+        return Ok(published.checkpoints);
+    }
+    let published: shared::export::PublishedBallotBox = serde_json::from_str(&text)
+        .with_context(|| format!("{} is neither a list of checkpoints nor a published ballot box", path.display()))?;
+    Ok(published.audit_checkpoints)
 }
 
 /// Runs the command line; errors are printed with their chain and give a non-zero exit.
@@ -456,7 +521,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             guard_clock(clock, &election, &db_file, "election create")?;
             db_file.create_election(&election, &key, OPERATOR, clock.now())?;
             println!("election {} created in {}; key fingerprint {}", election.id, db.db.display(), key.fingerprint());
-            Ok(())
+            checkpoint(&db_file, &db, clock, "election_create")
         }
         Command::Voters(VotersCommand::Import { file, db, trust_dir }) => {
             let trust = TrustStore::from_dir(&trust_dir)?;
@@ -464,20 +529,20 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{n} voters imported into {}", db.db.display());
             Ok(())
         }
-        Command::Pause { db, reason } => {
+        Command::Pause { db: arg, reason } => {
             anyhow::ensure!(!reason.trim().is_empty(), "give the reason voters will see");
-            let (db, election, _) = open_with_election(&db.db)?;
+            let (db, election, _) = open_with_election(&arg.db)?;
             guard_clock(clock, &election, &db, "pause")?;
             db.set_pause(Some(&reason), OPERATOR, clock.now())?;
             println!("voting paused: {reason}");
-            Ok(())
+            checkpoint(&db, &arg, clock, "pause")
         }
-        Command::Resume { db } => {
-            let (db, election, _) = open_with_election(&db.db)?;
+        Command::Resume { db: arg } => {
+            let (db, election, _) = open_with_election(&arg.db)?;
             guard_clock(clock, &election, &db, "resume")?;
             db.set_pause(None, OPERATOR, clock.now())?;
             println!("voting resumed");
-            Ok(())
+            checkpoint(&db, &arg, clock, "resume")
         }
         Command::ExportKey(ExportKeyCommand::Generate { out }) => {
             let key = crate::ops::ExportKey::generate(&out)?;
@@ -494,8 +559,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{} backed up to {} (integrity_check ok)", db.db.display(), out.display());
             Ok(())
         }
-        Command::ZeroCheck { db, export_key, out } => {
-            let (db, election, key) = open_with_election(&db.db)?;
+        Command::ZeroCheck { db: arg, export_key, out } => {
+            let (db, election, key) = open_with_election(&arg.db)?;
             let export_key = crate::ops::ExportKey::load(&export_key)?;
             guard_clock(clock, &election, &db, "zero-check")?;
             let report = crate::ops::zero_check(&db, &election, &key, clock.now())?;
@@ -504,10 +569,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             std::fs::write(&out, serde_json::to_string_pretty(&signed)?)?;
             println!("{json}");
             println!("zero-vote check passed; signed report written to {}", out.display());
-            Ok(())
+            checkpoint(&db, &arg, clock, "zero_check")
         }
-        Command::Export { db, district, export_key, out } => {
-            let (db, election, key) = open_with_election(&db.db)?;
+        Command::Export { db: arg, district, export_key, out } => {
+            let (db, election, key) = open_with_election(&arg.db)?;
             let export_key = crate::ops::ExportKey::load(&export_key)?;
             guard_clock(clock, &election, &db, "export")?;
             let file = crate::ops::export(&db, &election, &key, &export_key, &district, clock.now())?;
@@ -522,10 +587,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 definition.display(),
                 file.manifest
             );
-            Ok(())
+            checkpoint(&db, &arg, clock, "export")
         }
-        Command::Record { db, municipality, export_key, out } => {
-            let (db, election, _) = open_with_election(&db.db)?;
+        Command::Record { db: arg, municipality, export_key, out } => {
+            let (db, election, _) = open_with_election(&arg.db)?;
             let export_key = crate::ops::ExportKey::load(&export_key)?;
             // The host's operator until issue 21 names one: an auditor of this municipality.
             let host = crate::operators::Operator {
@@ -550,20 +615,33 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 out.display(),
                 out.with_extension("html").display()
             );
-            Ok(())
+            checkpoint(&db, &arg, clock, "record")
         }
         Command::Operators(command) => operators(command),
         Command::Research(command) => research(command),
-        Command::Audit(AuditCommand::Verify { db }) => {
+        Command::Audit(AuditCommand::Checkpoints { db }) => {
+            let list = Db::open(&db.db)?.with(|c| crate::audit::checkpoints(c))?;
+            println!("{}", serde_json::to_string_pretty(&list)?);
+            Ok(())
+        }
+        Command::Audit(AuditCommand::Verify { db, checkpoints, audit_public_key }) => {
+            let kept = checkpoints.as_deref().map(read_checkpoints).transpose()?.unwrap_or_default();
             let db = Db::open(&db.db)?;
-            let v = db.with(|c| crate::audit::verify(c))?;
-            match v.first_broken {
-                None => {
-                    println!("audit log intact: {} entries, head {}", v.entries, v.head);
-                    Ok(())
+            let f = db.with(|c| crate::checkpoints::check(c, &kept, audit_public_key.as_deref()))?;
+            if !f.problems.is_empty() {
+                for p in &f.problems {
+                    eprintln!("verifier: {p}");
                 }
-                Some((seq, why)) => anyhow::bail!("audit log broken at entry {seq}: {why}"),
+                anyhow::bail!("audit log broken: {} problem(s) found, listed above", f.problems.len());
             }
+            println!(
+                "audit log intact: {} entries, head {}; {} checkpoint(s) vouch for it up to entry {}",
+                f.chain.entries, f.chain.head, f.checkpoints, f.anchored_to
+            );
+            if checkpoints.is_none() {
+                println!("(a cut-off tail shows only against a copy of the checkpoints kept elsewhere: --checkpoints)");
+            }
+            Ok(())
         }
     }
 }
@@ -605,13 +683,15 @@ fn operators(command: OperatorsCommand) -> anyhow::Result<()> {
             OperatorCa::init(&ca)?;
             println!("operator CA created in {}; give {} to operators", ca.display(), auth::CA_CERT_FILE);
         }
-        OperatorsCommand::Issue { ca, db, name, role, municipality, out } => {
-            let (ca, db, role) = (OperatorCa::open(&ca)?, Db::open(&db.db)?, auth::parse_role(&role)?);
+        OperatorsCommand::Issue { ca, db: arg, name, role, municipality, out } => {
+            let (ca, db, role) = (OperatorCa::open(&ca)?, Db::open(&arg.db)?, auth::parse_role(&role)?);
             println!("{}", auth::issue_to_files(&ca, &db, &name, role, municipality.as_deref(), &out, OPERATOR)?);
+            checkpoint(&db, &arg, Clock::SYSTEM, "operator_issue")?;
         }
-        OperatorsCommand::Revoke { ca, db, serial } => {
-            let (ca, db) = (OperatorCa::open(&ca)?, Db::open(&db.db)?);
+        OperatorsCommand::Revoke { ca, db: arg, serial } => {
+            let (ca, db) = (OperatorCa::open(&ca)?, Db::open(&arg.db)?);
             println!("{}", auth::revoke_everywhere(&ca, &db, &serial, OPERATOR, Clock::SYSTEM.now())?);
+            checkpoint(&db, &arg, Clock::SYSTEM, "operator_revoke")?;
         }
         OperatorsCommand::List { db } => print!("{}", auth::list_text(&Db::open(&db.db)?)?),
         OperatorsCommand::ServerCert { ca, hosts } => {
@@ -699,6 +779,12 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
         (db, election, key)
     };
     guard_clock(clock, &election, &db, "serve")?;
+    let audit_key = Arc::new(match (&args.db, &args.audit_key) {
+        (None, _) => AuditKey::ephemeral()?,
+        (Some(path), chosen) => {
+            load_audit_key(&db, &chosen.clone().unwrap_or_else(|| AuditKey::default_path(path)), clock)?
+        }
+    });
     let trust = args.trust_dir.as_deref().map(TrustStore::from_dir).transpose()?.map(Arc::new);
     let trust_dir = args.trust_dir.clone();
     let crl_poll_seconds = args.crl_poll_seconds.max(1);
@@ -744,7 +830,9 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
     let operator_api = match (args.operator_listen, args.operator_ca) {
         (Some(listen), Some(dir)) => Some((
             crate::operator_api::OperatorApiConfig::from_ca_dir(listen, &dir)?,
-            crate::operator_api::OperatorContext::new(state.db.clone())?.with_clock(clock),
+            crate::operator_api::OperatorContext::new(state.db.clone())?
+                .with_clock(clock)
+                .with_audit_key(audit_key.clone()),
         )),
         _ => None,
     };
@@ -791,6 +879,8 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
                 crate::handlers::write_cast_refusals(&db_for_failures, &sessions, clock.now(), false).await;
             }
         });
+        let checkpoint_every = std::time::Duration::from_secs(args.audit_checkpoint_seconds.max(1));
+        crate::checkpoints::spawn(state_for_seal.db.clone(), audit_key, clock, checkpoint_every);
         tokio::spawn(server::seal_at_close(state_for_seal));
         // Notices are delivered in the background and retried until sent (R-REG-7).
         let _mail = crate::notify::spawn_delivery_loop(db_for_mail, mailer, std::time::Duration::from_secs(30));

@@ -137,6 +137,20 @@ pub const VOTER: Contract = Contract {
         },
         Operation {
             method: Method::Get,
+            path: "/api/v1/audit/checkpoints",
+            id: "auditCheckpoints",
+            summary: "Every signed checkpoint of the audit log so far: its head at an entry, signed with the audit key.",
+            description: "Made at an interval and after every critical action (issue 21). Keep a copy: `verifier \
+                audit verify --checkpoints COPY` then names a cut-off or rewritten log up to its last checkpoint.",
+            needs: Needs::Nothing,
+            request: None,
+            ok: 200,
+            answer: Some(json::<shared::export::PublishedCheckpoints>()),
+            refusals: &[&[(503, "STORAGE_UNAVAILABLE")]],
+            links: &[],
+        },
+        Operation {
+            method: Method::Get,
             path: "/api/v1/client-config",
             id: "clientConfig",
             summary: "Where the app finds the card helper; in a practice election, the UX researcher's assignment.",

@@ -226,6 +226,11 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(warp::get())
         .and(with())
         .and_then(|s: AppState| blocking(move || handlers::published_ballot_box(&s)));
+    // GET /api/v1/audit/checkpoints
+    let checkpoints = warp::path!("audit" / "checkpoints")
+        .and(warp::get())
+        .and(with())
+        .and_then(|s: AppState| blocking(move || handlers::audit_checkpoints(&s)));
     challenge
         .or(login)
         .unify()
@@ -238,6 +243,8 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(cast)
         .unify()
         .or(ballot_box)
+        .unify()
+        .or(checkpoints)
         .unify()
         .or(apply)
         .unify()

@@ -478,8 +478,14 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
     }
 }
 
+/// `GET /api/v1/audit/checkpoints`: every signed checkpoint of the audit log so far (issue 21), for anyone to keep.
+pub fn audit_checkpoints(state: &AppState) -> Result<Response, Refusal> {
+    let list = state.db.with(|c| crate::audit::checkpoints(c)).map_err(storage_refusal)?;
+    Ok(warp::reply::json(&shared::export::PublishedCheckpoints { checkpoints: list }).into_response())
+}
+
 /// Publishes every contest's sorted trackers and their Merkle root, after the close only (R-VOTE-8: a voter
-/// checks the receipt's tracker is included).
+/// checks the receipt's tracker is included), with the audit log's checkpoints.
 pub fn published_ballot_box(state: &AppState) -> Result<Response, Refusal> {
     let now = state.clock.now();
     let election = state.election.get();

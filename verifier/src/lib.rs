@@ -13,6 +13,8 @@
 //! - [`demo`]: the embedded demo election, re-dated so that voting is open now.
 //! - [`db`]: the one SQLite file; the ballot box's secrecy is a property of its schema (R-VOTE-8).
 //! - [`audit`]: the hash-chained audit log (R-SEC-5).
+//! - [`checkpoints`]: the audit log's head signed with the audit key, at an interval and after critical actions,
+//!   published so that a kept copy shows a cut-off or rewritten log (issue 21).
 //! - [`sessions`]: stateless login challenges, bounded sessions and failed-login counts, in memory only (R-VOTE-4,
 //!   R-VOTE-5, issue 19).
 //! - [`registration`]: applications, switches, the roll, history, cross-channel checks, the record (R-REG-*).
@@ -32,6 +34,7 @@
 
 pub mod audit;
 pub mod certs;
+pub mod checkpoints;
 pub mod cli;
 pub mod clock;
 pub mod contract;

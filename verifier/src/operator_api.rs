@@ -171,19 +171,35 @@ pub struct OperatorContext {
     /// The server's clock.
     pub clock: Clock,
     sessions: Arc<OperatorSessions>,
+    audit_key: Option<Arc<crate::checkpoints::AuditKey>>,
 }
 
 impl OperatorContext {
     /// Makes the context, creating the `operators` table if missing.
     pub fn new(db: Arc<Db>) -> anyhow::Result<OperatorContext> {
         db.with(|c| operator_auth::migrate(c))?;
-        Ok(OperatorContext { db, clock: Clock::SYSTEM, sessions: Arc::default() })
+        Ok(OperatorContext { db, clock: Clock::SYSTEM, sessions: Arc::default(), audit_key: None })
     }
 
     /// Uses the voter API's clock (an insecure test clock in rehearsals) for election rules such as the record
     /// after the close. One-time codes and operator sessions always run on the real time.
     pub fn with_clock(self, clock: Clock) -> OperatorContext {
         OperatorContext { clock, ..self }
+    }
+
+    /// Signs a checkpoint of the audit log after each critical action taken through the API (issue 21).
+    pub fn with_audit_key(self, key: Arc<crate::checkpoints::AuditKey>) -> OperatorContext {
+        OperatorContext { audit_key: Some(key), ..self }
+    }
+
+    /// Signs a checkpoint after a critical action, when the context has the audit key. A failure is logged as an
+    /// alarm and does not undo the action, which is already in the log; the next interval signs it.
+    pub fn checkpoint(&self, reason: &str) {
+        let Some(key) = &self.audit_key else { return };
+        let now = Clock::SYSTEM.now();
+        if let Err(e) = self.db.with(|c| crate::checkpoints::sign_head(c, key, now, reason, false)) {
+            tracing::error!(error = %e, reason, "ALARM: cannot sign an audit checkpoint");
+        }
     }
 }
 

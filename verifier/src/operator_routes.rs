@@ -298,6 +298,7 @@ pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedF
                 let r: Reason = parse(&b)?;
                 c.db.set_pause(Some(&r.reason), &op.actor(), c.clock.now())
                     .map_err(crate::handlers::storage_refusal)?;
+                c.checkpoint("pause");
                 json(&Paused { paused: Some(r.reason) })
             })
         },
@@ -307,6 +308,7 @@ pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedF
             blocking(move || {
                 forbid_unless(&op, &[Role::Admin])?;
                 c.db.set_pause(None, &op.actor(), c.clock.now()).map_err(crate::handlers::storage_refusal)?;
+                c.checkpoint("resume");
                 json(&Paused { paused: None })
             })
         },
@@ -329,6 +331,7 @@ pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedF
                         c.clock.now(),
                     )
                     .map_err(crate::handlers::reg_refusal)?;
+                    c.checkpoint("withdrawal");
                     json(&done)
                 })
             },

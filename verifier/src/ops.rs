@@ -39,6 +39,14 @@ impl ExportKey {
         ExportKey::load(path)
     }
 
+    /// A key held in memory only, for the in-memory demo.
+    pub fn ephemeral() -> anyhow::Result<ExportKey> {
+        let rng = ring::rand::SystemRandom::new();
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow::anyhow!("key generation failed"))?;
+        let kp = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|_| anyhow::anyhow!("key generation failed"))?;
+        Ok(ExportKey(kp))
+    }
+
     /// Reads a key file.
     pub fn load(path: &Path) -> anyhow::Result<ExportKey> {
         let bytes =
@@ -213,5 +221,6 @@ pub fn published_ballot_box(db: &Db, election: &Election) -> anyhow::Result<Opti
         let unopened = unopened.iter().map(|u| u.entries.len() as u64).sum();
         contests.push(PublishedContest { contest_id: c.id.to_string(), trackers, root, unopened });
     }
-    Ok(Some(PublishedBallotBox { election_id: election.id.to_string(), contests }))
+    let audit_checkpoints = db.with(|c| crate::audit::checkpoints(c))?;
+    Ok(Some(PublishedBallotBox { election_id: election.id.to_string(), contests, audit_checkpoints }))
 }
