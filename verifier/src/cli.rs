@@ -85,6 +85,29 @@ enum Command {
         /// Where to write the signed report (JSON).
         #[arg(long)]
         out: PathBuf,
+        /// The audited build's published hashes (`verifier build-hashes`): this binary, the running server's and
+        /// the served voter app must match them. Required for a real election.
+        #[arg(long, requires_all = ["server", "server_pid"])]
+        expected_hashes: Option<PathBuf>,
+        /// The running verifier's voter origin (e.g. https://vote.example.jp), from which the app is fetched.
+        #[arg(long, requires = "expected_hashes")]
+        server: Option<String>,
+        /// The running verifier's process id on this host (its binary is read from /proc/PID/exe).
+        #[arg(long, requires = "expected_hashes")]
+        server_pid: Option<u32>,
+    },
+    /// Write the hashes of a build (the verifier binary and every file of the voter app) for `zero-check
+    /// --expected-hashes`: run on the audited, reproducible build and publish the file.
+    BuildHashes {
+        /// The voter app as built (Trunk's dist/ folder).
+        #[arg(long)]
+        web_dir: PathBuf,
+        /// The verifier binary [default: this one].
+        #[arg(long)]
+        binary: Option<PathBuf>,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
     },
     /// Print an API's OpenAPI 3.1 document (JSON), made from `verifier/src/contract.rs`: the voter API, or with
     /// `--operator` the operator API. The repository's `verifier/openapi.json` and `operator-openapi.json` are
@@ -559,11 +582,31 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             println!("{} backed up to {} (integrity_check ok)", db.db.display(), out.display());
             Ok(())
         }
-        Command::ZeroCheck { db: arg, export_key, out } => {
+        Command::BuildHashes { web_dir, binary, out } => {
+            let binary = match binary {
+                Some(b) => b,
+                None => std::env::current_exe()?,
+            };
+            let hashes = crate::build_check::BuildHashes::of_build(&binary, &web_dir)?;
+            let json = serde_json::to_string_pretty(&hashes)? + "\n";
+            crate::operator_auth::write_new_file(&out, json.as_bytes(), false)?;
+            println!(
+                "build hashes written to {}: verifier {}, {} app files",
+                out.display(),
+                hashes.verifier,
+                hashes.web.len()
+            );
+            Ok(())
+        }
+        Command::ZeroCheck { db: arg, export_key, out, expected_hashes, server, server_pid } => {
             let (db, election, key) = open_with_election(&arg.db)?;
             let export_key = crate::ops::ExportKey::load(&export_key)?;
             guard_clock(clock, &election, &db, "zero-check")?;
-            let report = crate::ops::zero_check(&db, &election, &key, clock.now())?;
+            let build = match (expected_hashes, server, server_pid) {
+                (Some(expected), Some(server), Some(pid)) => Some(crate::build_check::check(&expected, &server, pid)?),
+                _ => None,
+            };
+            let report = crate::ops::zero_check(&db, &election, &key, clock.now(), build)?;
             let json = serde_json::to_string_pretty(&report)?;
             let signed = serde_json::json!({ "report": json, "signature": export_key.sign(json.as_bytes()), "export_public_key": export_key.public_hex() });
             std::fs::write(&out, serde_json::to_string_pretty(&signed)?)?;

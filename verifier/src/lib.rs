@@ -21,6 +21,8 @@
 //! - [`notify`]: e-mail notices to voters (R-REG-7), queued in the database and retried until sent.
 //! - [`research`]: UX research in practice elections only: mode assignment, anonymous task metrics, mock
 //!   elections; [`research_report`] turns the metrics into CSV, SVG plots and an HTML summary (tracker issue 9).
+//! - [`build_check`]: the zero-vote check's comparison of the running programs and the served app with the
+//!   audited build's published hashes (issue 21).
 //! - [`ops`]: zero-vote check, signed export after the close, the published ballot-box digest.
 //! - [`certs`]: JPKI certificate checks: chain, validity, usage, CRL (R-VOTE-5, R-VOTE-6).
 //! - [`crl_watch`]: the card CRLs re-read while serving, on file change and every minute, with alarms (issue 19).
@@ -33,6 +35,7 @@
 //! that joins a voter to a ballot (R-VOTE-8).
 
 pub mod audit;
+pub mod build_check;
 pub mod certs;
 pub mod checkpoints;
 pub mod cli;

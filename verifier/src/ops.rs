@@ -90,8 +90,12 @@ pub struct ZeroCheckReport {
     pub audit_head: String,
     /// Rows of the election in the ballot box's file, of any table (ballots, pool, batches, cast groups): zero.
     pub ballot_box_writes: i64,
-    /// SHA-256 of the running verifier binary, to compare with the audited build (R-SYS-2).
+    /// SHA-256 of this command's verifier binary (R-SYS-2).
     pub binary_sha256: String,
+    /// The comparison of this binary, the running server's binary and the served voter app with the audited
+    /// build's published hashes: required for a real election, optional in a practice one (issue 21).
+    #[serde(default)]
+    pub build: Option<crate::build_check::BuildCheck>,
     /// The election key's fingerprint.
     pub key_fingerprint: String,
 }
@@ -102,7 +106,15 @@ pub fn zero_check(
     election: &Election,
     key: &ElectionPublicKey,
     now: DateTime<Utc>,
+    build: Option<crate::build_check::BuildCheck>,
 ) -> anyhow::Result<ZeroCheckReport> {
+    anyhow::ensure!(
+        build.is_some() || election.practice,
+        "ZERO_CHECK_UNPROVEN: {} is a real election, and its zero-vote check must show which programs run: give \
+         --expected-hashes (the audited build's published hashes), --server (the running verifier's voter origin) \
+         and --server-pid",
+        election.id
+    );
     anyhow::ensure!(
         election.window().state(now) == WindowState::NotYetOpen,
         "voting has opened ({}); the zero-vote check is done before opening",
@@ -138,6 +150,7 @@ pub fn zero_check(
         audit_head: audit.head,
         ballot_box_writes: writes,
         binary_sha256: binary,
+        build,
         key_fingerprint: key.fingerprint(),
     };
     db.audit(now, "operator:cli", "zero_check", serde_json::to_value(&report)?)?;

@@ -387,3 +387,114 @@ fn a_cut_off_or_rewritten_audit_log_is_named_against_the_published_checkpoints()
     let out = check(&db);
     assert!(!out.status.success() && stderr(&out).contains("forged"), "{}", stderr(&out));
 }
+
+/// A `verifier serve` child, killed when dropped; its voter origin and process id.
+struct Serving(std::process::Child, String);
+
+impl Drop for Serving {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn serve_app(db: &Path, web: &Path) -> Serving {
+    use std::io::BufRead as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_verifier"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--db"])
+        .arg(db)
+        .arg("--web-dir")
+        .arg(web)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let base = line.trim().strip_prefix("verifier: listening on ").expect("started").trim_end_matches('/').to_string();
+    Serving(child, base)
+}
+
+/// Issue 21, part 4, as an insider tries it: the audited voter app is on disk, but the server was started on another
+/// one (here an `index.html` that could send the choice elsewhere), or the binary is not the audited build. The
+/// zero-vote check compares what runs and what is served with the published hashes and refuses.
+#[test]
+fn the_zero_vote_check_refuses_a_program_or_an_app_that_is_not_the_audited_build() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("export.key");
+    let made =
+        Command::new(env!("CARGO_BIN_EXE_verifier")).args(["export-key", "generate", "--out"]).arg(&key).status();
+    assert!(made.unwrap().success());
+    let next_year = (Utc::now() + chrono::Duration::days(365)).date_naive();
+    let (notice, day) = (next_year.to_string(), (next_year + chrono::Duration::days(17)).to_string());
+    let db = create(dir.path(), "practice", &notice, &day);
+    let audited = dir.path().join("audited-dist");
+    std::fs::create_dir(&audited).unwrap();
+    std::fs::write(audited.join("index.html"), "<!doctype html><title>投票</title><script src=\"/app.js\"></script>")
+        .unwrap();
+    std::fs::write(audited.join("app.js"), "console.log('audited');").unwrap();
+    std::fs::write(audited.join("app_bg.wasm"), b"\0asm\x01\0\0\0").unwrap();
+    let hashes = dir.path().join("build-hashes.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_verifier"))
+        .args(["build-hashes", "--web-dir", audited.to_str().unwrap(), "--out", hashes.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+
+    let zero_check = |server: &Serving, expected: &Path, report: &Path| {
+        let pid = server.0.id().to_string();
+        let args = ["zero-check", "--export-key", key.to_str().unwrap(), "--out", report.to_str().unwrap()];
+        let build = ["--expected-hashes", expected.to_str().unwrap(), "--server", &server.1, "--server-pid", &pid];
+        verifier(&[&args[..], &build[..]].concat(), &db)
+    };
+
+    // The audited build, served: the check passes and its signed report names every hash it compared.
+    let server = serve_app(&db, &audited);
+    let report = dir.path().join("zero.json");
+    let out = zero_check(&server, &hashes, &report);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let signed: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let r: verifier::ops::ZeroCheckReport = serde_json::from_str(signed["report"].as_str().unwrap()).unwrap();
+    let build = r.build.expect("the report holds the comparison");
+    assert_eq!(build.served.len(), 3);
+    assert_eq!(build.server_pid, server.0.id());
+    drop(server);
+
+    // The server started on another app, the audited one left on disk: refused, naming the served file.
+    let other = dir.path().join("other-dist");
+    std::fs::create_dir(&other).unwrap();
+    for f in ["app.js", "app_bg.wasm"] {
+        std::fs::copy(audited.join(f), other.join(f)).unwrap();
+    }
+    std::fs::write(
+        other.join("index.html"),
+        "<!doctype html><title>投票</title><script src=\"/app.js\"></script><img src=\"https://elsewhere.example/\">",
+    )
+    .unwrap();
+    let server = serve_app(&db, &other);
+    let report = dir.path().join("zero-other.json");
+    let out = zero_check(&server, &hashes, &report);
+    assert!(
+        !out.status.success(),
+        "a zero-vote check passed another voter app: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(stderr(&out).contains("BUILD_MISMATCH: the served index.html"), "{}", stderr(&out));
+    assert!(!report.exists(), "nothing was signed");
+
+    // Published hashes of another verifier binary: refused, naming the binary.
+    let mut wrong: verifier::build_check::BuildHashes =
+        serde_json::from_str(&std::fs::read_to_string(&hashes).unwrap()).unwrap();
+    wrong.verifier = "00".repeat(32);
+    let wrong_path = dir.path().join("wrong-hashes.json");
+    std::fs::write(&wrong_path, serde_json::to_vec(&wrong).unwrap()).unwrap();
+    let out = zero_check(&server, &wrong_path, &report);
+    assert!(stderr(&out).contains("BUILD_MISMATCH: this verifier binary"), "{}", stderr(&out));
+    drop(server);
+
+    // A real election's zero-vote check cannot skip the comparison.
+    let real = create_as(dir.path(), "real", &notice, &day, false);
+    let plain = ["zero-check", "--export-key", key.to_str().unwrap(), "--out", report.to_str().unwrap()];
+    let out = verifier(&plain, &real);
+    assert!(!out.status.success() && stderr(&out).contains("ZERO_CHECK_UNPROVEN"), "{}", stderr(&out));
+}
