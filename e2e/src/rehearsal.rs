@@ -153,6 +153,8 @@ fn softhsm_module() -> anyhow::Result<PathBuf> {
 /// A running `verifier serve`.
 struct Served {
     _process: ProcessGroup,
+    /// The verifier's process id (the zero-vote check reads its binary).
+    pid: u32,
     base_url: String,
     operator_url: String,
 }
@@ -205,8 +207,10 @@ impl ServeConfig {
                 && wait_for(|| std::net::TcpStream::connect(&voters).is_ok())
                 && wait_for(|| std::net::TcpStream::connect(&operators).is_ok())
             {
+                let pid = process.child().id();
                 return Ok(Served {
                     _process: process,
+                    pid,
                     base_url: format!("{origin}/"),
                     operator_url: format!("https://127.0.0.1:{}", self.operator_port),
                 });
@@ -549,6 +553,30 @@ async fn election_round(
         "--out",
         &ceremony.to_string_lossy(),
     ])?;
+    say(&format!("[{id}] counting zero check: an empty import folder, the token holds exactly the ceremony's key"));
+    let imports = lab.work.join(format!("{id}-imports"));
+    std::fs::create_dir_all(&imports)?;
+    let shares: Vec<String> = [2, 4, 5]
+        .iter()
+        .map(|i| ceremony.join(format!("pin-share-{i}-of-5.json")).to_string_lossy().into_owned())
+        .collect();
+    lab.tally(&[
+        "zero-check",
+        "--import-dir",
+        &imports.to_string_lossy(),
+        "--ceremony",
+        &ceremony.join("ceremony.json").to_string_lossy(),
+        "--module",
+        &module,
+        "--share",
+        &shares[0],
+        "--share",
+        &shares[1],
+        "--share",
+        &shares[2],
+        "--out",
+        &lab.work.join(format!("{id}-count-zero-check.json")).to_string_lossy(),
+    ])?;
 
     say(&format!("[{id}] election created with the ceremony's public key; operators issued"));
     run_cmd(
@@ -645,7 +673,11 @@ async fn election_round(
         )?;
     }
 
-    say(&format!("[{id}] zero-vote check before the open (signed report)"));
+    say(&format!("[{id}] zero-vote check before the open: this build's hashes against the running server and app"));
+    let hashes = lab.work.join(format!("{id}-build-hashes.json"));
+    run_cmd(
+        Command::new(&verifier_bin).arg("build-hashes").arg("--web-dir").arg(web_dist()?).arg("--out").arg(&hashes),
+    )?;
     run_cmd(
         Command::new(&verifier_bin)
             .args(["zero-check", "--db"])
@@ -653,7 +685,10 @@ async fn election_round(
             .arg("--export-key")
             .arg(&lab.export_key)
             .arg("--out")
-            .arg(lab.work.join(format!("{id}-zero-check.json"))),
+            .arg(lab.work.join(format!("{id}-zero-check.json")))
+            .arg("--expected-hashes")
+            .arg(&hashes)
+            .args(["--server", &origin, "--server-pid", &served.pid.to_string()]),
     )?;
     drop(served);
 

@@ -1,4 +1,4 @@
-//! The command line: `tally key-ceremony | import | count`, one file per subcommand in [`crate::commands`].
+//! The command line: `tally key-ceremony | zero-check | import | count`, one file per subcommand in [`crate::commands`].
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,6 +23,8 @@ pub enum Command {
     Import(ImportArgs),
     /// Check an export, open the token with M PIN shares, decrypt in the token and count.
     Count(crate::commands::count::CountArgs),
+    /// Before any export arrives: the import folder is empty and the token holds exactly the ceremony's key pair.
+    ZeroCheck(crate::commands::zero_check::ZeroCheckArgs),
 }
 
 /// What `import` and `count` check an export file against.
@@ -59,6 +61,7 @@ pub fn main() -> ExitCode {
         Command::KeyCeremony(a) => crate::commands::key_ceremony::run(&a),
         Command::Import(a) => crate::commands::import::run(&a),
         Command::Count(a) => crate::commands::count::run(&a),
+        Command::ZeroCheck(a) => crate::commands::zero_check::run(&a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -225,6 +225,28 @@ pub fn find_election_key(session: &Session, label: &str) -> Result<TokenKey, Tal
     }
 }
 
+/// Every object the logged-in session sees, as `CLASS 'label'` (the counting zero check).
+pub fn list_objects(session: &Session) -> Result<Vec<String>, TallyError> {
+    let handles = session.find_objects(&[]).map_err(|e| hsm("listing the token's objects", e))?;
+    let mut out = Vec::new();
+    for h in handles {
+        let attrs = session
+            .get_attributes(h, &[AttributeType::Class, AttributeType::Label])
+            .map_err(|e| hsm("reading an object's class and label", e))?;
+        let (mut class, mut label) = (String::from("?"), String::new());
+        for a in attrs {
+            match a {
+                Attribute::Class(c) => class = c.to_string(),
+                Attribute::Label(l) => label = String::from_utf8_lossy(&l).into_owned(),
+                _ => {}
+            }
+        }
+        out.push(format!("{class} '{label}'"));
+    }
+    out.sort();
+    Ok(out)
+}
+
 /// Checks the private key's policy in the token (R-COUNT-2): sensitive and never extractable now, and born in the
 /// token and never otherwise (LOCAL, ALWAYS_SENSITIVE, NEVER_EXTRACTABLE: a key made on a host and imported with
 /// the right flags fails these); decrypt allowed, sign and unwrap not. The count refuses any other key.

@@ -124,6 +124,40 @@ fn ceremony_import_and_count_with_softhsm2() {
     assert!(tally::custody::combine(&so_files[..2], so, &record.key_fingerprint).is_err());
     let user = tally::custody::combine(&so_files[1..4], tally::custody::PinKind::User, &record.key_fingerprint);
     assert!(user.is_err(), "SO shares are not user-PIN shares");
+
+    // The counting zero check (issue 21 part 4): an empty import folder and a token holding exactly the ceremony's
+    // key pair pass; a file in the folder, or any other object in the token, is refused by name.
+    let share = |i: u8| ceremony.join(format!("pin-share-{i}-of-5.json"));
+    let imports = lab.path("imports");
+    std::fs::create_dir(&imports).unwrap();
+    let record_path = ceremony.join("ceremony.json");
+    let zero_check = |out: &str| {
+        let (i1, i2, i3) = (share(1), share(2), share(4));
+        let args = ["zero-check", "--import-dir", s(&imports), "--ceremony", s(&record_path)];
+        let shares = ["--share", s(&i1), "--share", s(&i2), "--share", s(&i3)];
+        let rest = ["--module", &module, "--out", out];
+        lab.tally(&[&args[..], &shares[..], &rest[..]].concat())
+    };
+    let passed = ok(&zero_check(s(&lab.path("zero-check.json"))));
+    assert!(passed.contains("token holds exactly the ceremony's key pair"), "{passed}");
+    let report = std::fs::read_to_string(lab.path("zero-check.json")).unwrap();
+    assert!(report.contains("election-key") && report.contains(&record.key_fingerprint), "{report}");
+    std::fs::write(imports.join("early.json"), "{}").unwrap();
+    refused(&zero_check(s(&lab.path("zero-check-2.json"))), "the import folder");
+    std::fs::remove_file(imports.join("early.json")).unwrap();
+    let files = tally::custody::read_shares(&[share(1), share(2), share(4)]).unwrap();
+    let pin = tally::custody::combine(&files, tally::custody::PinKind::User, &record.key_fingerprint).unwrap();
+    let extra = ["--login", "--pin", &pin, "--keypairgen", "--key-type", "rsa:2048", "--label", "spare-key"];
+    assert!(pkcs11_tool(&lab, &extra).status.success());
+    let out = zero_check(s(&lab.path("zero-check-3.json")));
+    refused(&out, "the token holds 4 objects where the ceremony left 2");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("spare-key"));
+    let removed = ["--login", "--pin", &pin, "--delete-object", "--type", "privkey", "--label", "spare-key"];
+    assert!(pkcs11_tool(&lab, &removed).status.success());
+    let removed = ["--login", "--pin", &pin, "--delete-object", "--type", "pubkey", "--label", "spare-key"];
+    assert!(pkcs11_tool(&lab, &removed).status.success());
+    drop(pin);
+    ok(&zero_check(s(&lab.path("zero-check-4.json"))));
     let again = lab.tally(&[
         "key-ceremony",
         "--module",

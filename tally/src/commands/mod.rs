@@ -3,3 +3,4 @@
 pub mod count;
 pub mod import;
 pub mod key_ceremony;
+pub mod zero_check;
