@@ -187,6 +187,47 @@ pub fn run_on_new_token(
     Ok((record, paths))
 }
 
+/// The ceremony's token, opened with M PIN shares: the module, the logged-in session (keep it open while other
+/// sessions decrypt), the slot, and the election key, checked against the record (serial, policy, fingerprint).
+pub struct OpenedToken {
+    /// The loaded module.
+    pub hsm: Hsm,
+    /// The session that logged in.
+    pub session: cryptoki::session::Session,
+    /// The token's slot.
+    pub slot: cryptoki::slot::Slot,
+    /// The token's serial number.
+    pub serial: String,
+    /// The election key pair.
+    pub key: TokenKey,
+}
+
+/// Rebuilds the user PIN from the shares, opens the ceremony's token and finds its key; refuses another token
+/// (serial), a key outside the policy, or another key (fingerprint).
+pub fn open_token(record: &CeremonyRecord, module: &Path, shares: &[PathBuf]) -> Result<OpenedToken, TallyError> {
+    let pin = crate::custody::combine(&crate::custody::read_shares(shares)?, PinKind::User, &record.key_fingerprint)?;
+    let hsm = Hsm::load(module)?;
+    let (slot, serial) = hsm.find_token(&record.token_label)?;
+    if serial != record.token_serial {
+        return Err(TallyError::Hsm(format!(
+            "token '{}' has serial {serial}, the ceremony's had {}",
+            record.token_label, record.token_serial
+        )));
+    }
+    let session = hsm.login(slot, &pin)?;
+    drop(pin);
+    let key = crate::hsm::find_election_key(&session, &record.key_label)?;
+    check_key_policy(&session, key.private)?;
+    if key.public.fingerprint() != record.key_fingerprint {
+        return Err(TallyError::Hsm(format!(
+            "the token's key has fingerprint {}, the ceremony's is {}",
+            key.public.fingerprint(),
+            record.key_fingerprint
+        )));
+    }
+    Ok(OpenedToken { hsm, session, slot, serial, key })
+}
+
 /// The module name recorded by an insecure file-key ceremony.
 pub const INSECURE_MODULE: &str = "INSECURE-FILE-KEY (local demo only, no HSM)";
 

@@ -7,8 +7,7 @@ use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::cli::ImportArgs;
-use crate::custody::{PinKind, combine, read_shares};
-use crate::hsm::{Decryptor, Hsm, check_key_policy, find_election_key};
+use crate::hsm::Decryptor;
 use crate::signing::SigningKey;
 
 /// Arguments of `tally count`.
@@ -77,28 +76,9 @@ pub fn run(a: &CountArgs) -> anyhow::Result<()> {
             (Decryptor::insecure_file_key(key), None)
         }
         (None, Some(module)) => {
-            let shares = read_shares(&a.shares)?;
-            let pin = combine(&shares, PinKind::User, &record.key_fingerprint)?;
-            let hsm = Hsm::load(module)?;
-            let (slot, serial) = hsm.find_token(&record.token_label)?;
-            anyhow::ensure!(
-                serial == record.token_serial,
-                "token '{}' has serial {serial}, the ceremony's had {}",
-                record.token_label,
-                record.token_serial
-            );
-            let session = hsm.login(slot, &pin).context("opening the token with the rebuilt PIN")?;
-            drop(pin);
-            let key = find_election_key(&session, &record.key_label)?;
-            check_key_policy(&session, key.private)?;
-            anyhow::ensure!(
-                key.public.fingerprint() == record.key_fingerprint,
-                "the token's key has fingerprint {}, the ceremony's is {}",
-                key.public.fingerprint(),
-                record.key_fingerprint
-            );
-            let decryptor = Decryptor::select(&hsm, &session, slot, &key, a.allow_raw_rsa_with_host_oaep)?;
-            (decryptor, Some(session))
+            let t = crate::ceremony::open_token(&record, module, &a.shares)?;
+            let decryptor = Decryptor::select(&t.hsm, &t.session, t.slot, &t.key, a.allow_raw_rsa_with_host_oaep)?;
+            (decryptor, Some(t.session))
         }
         (None, None) => anyhow::bail!("give --module and --share files, or --insecure-file-key for a demo"),
     };

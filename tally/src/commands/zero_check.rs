@@ -12,8 +12,6 @@ use anyhow::Context as _;
 use clap::Args;
 use serde::Serialize;
 
-use crate::custody::{PinKind, combine, read_shares};
-use crate::hsm::{Hsm, check_key_policy, find_election_key};
 use crate::signing::SigningKey;
 
 /// Arguments of `tally zero-check`.
@@ -65,26 +63,9 @@ pub fn run(a: &ZeroCheckArgs) -> anyhow::Result<()> {
          Find out where they came from; nothing was signed",
         a.import_dir.display()
     );
-    let pin = combine(&read_shares(&a.shares)?, PinKind::User, &record.key_fingerprint)?;
-    let hsm = Hsm::load(&a.module)?;
-    let (slot, serial) = hsm.find_token(&record.token_label)?;
-    anyhow::ensure!(
-        serial == record.token_serial,
-        "COUNT_ZERO_CHECK_FAILED: token '{}' has serial {serial}, the ceremony's had {}",
-        record.token_label,
-        record.token_serial
-    );
-    let session = hsm.login(slot, &pin).context("opening the token with the rebuilt PIN")?;
-    drop(pin);
-    let key = find_election_key(&session, &record.key_label)?;
-    check_key_policy(&session, key.private)?;
-    anyhow::ensure!(
-        key.public.fingerprint() == record.key_fingerprint,
-        "COUNT_ZERO_CHECK_FAILED: the token's key has fingerprint {}, the ceremony's is {}",
-        key.public.fingerprint(),
-        record.key_fingerprint
-    );
-    let objects = crate::hsm::list_objects(&session)?;
+    let token = crate::ceremony::open_token(&record, &a.module, &a.shares)
+        .context("COUNT_ZERO_CHECK_FAILED: the ceremony's token and key")?;
+    let objects = crate::hsm::list_objects(&token.session)?;
     let others: Vec<&String> = objects.iter().filter(|o| !o.ends_with(&format!("'{}'", record.key_label))).collect();
     anyhow::ensure!(
         objects.len() == 2 && others.is_empty(),
@@ -98,7 +79,7 @@ pub fn run(a: &ZeroCheckArgs) -> anyhow::Result<()> {
         import_dir: a.import_dir.display().to_string(),
         import_dir_entries: 0,
         token_label: record.token_label.clone(),
-        token_serial: serial,
+        token_serial: token.serial.clone(),
         token_objects: objects,
         key_fingerprint: record.key_fingerprint.clone(),
     };
