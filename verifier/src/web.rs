@@ -2,15 +2,16 @@
 //! Content-Security-Policy: scripts only from this origin plus the hashes of the inline loader that Trunk writes,
 //! WebAssembly allowed, no framing, no plug-ins.
 //!
-//! The app's `.wasm`, scripts and styles are compressed once at start (gzip, best level) and sent compressed to
-//! browsers that accept gzip: the `.wasm` goes from about 840 KB to 340 KB, which matters to a voter abroad on a
+//! Every file is read once at start and only that copy is ever served (issue 21: the zero check proves the app as
+//! served; an edit of the folder afterwards changes nothing any client gets). The app's `.wasm`, scripts and styles
+//! are also compressed once at start (gzip, best level) and sent compressed to browsers that accept gzip: the `.wasm` goes from about 840 KB to 340 KB, which matters to a voter abroad on a
 //! slow line. Files whose names carry Trunk's content hash (`web-<16 hex>_bg.wasm`) are cached for a year as
 //! immutable (a new build has new names); everything else, `index.html` first, is revalidated on each load
 //! (`no-cache`). Over the benchmark's slow line the warm reload no longer downloads the `.wasm` again.
 
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -24,16 +25,16 @@ use warp::reply::Response;
 /// The voter app's files and the headers they are served with.
 #[derive(Clone)]
 pub struct WebApp {
-    dir: PathBuf,
     index_html: String,
     csp: String,
-    gzipped: Arc<HashMap<String, Gzipped>>,
+    files: Arc<HashMap<String, Stored>>,
 }
 
-/// A file of the app, compressed once at start.
-struct Gzipped {
-    body: bytes::Bytes,
-    content_type: &'static str,
+/// A file of the app as read at start, and its compressed copy when worth one.
+struct Stored {
+    plain: bytes::Bytes,
+    gzipped: Option<bytes::Bytes>,
+    content_type: String,
 }
 
 /// The files worth compressing, by extension, with their content type.
@@ -49,8 +50,12 @@ impl WebApp {
             anyhow::anyhow!("cannot read {}: {e}; build the voter app first (cargo xtask demo does)", index.display())
         })?;
         let csp = content_security_policy(&index_html, connect);
-        let gzipped = Arc::new(gzip_files(dir)?);
-        Ok(WebApp { dir: dir.to_path_buf(), index_html, csp, gzipped })
+        let mut files = read_files(dir)?;
+        if let Some(index) = files.get_mut("/index.html") {
+            // The same text as `/`, whatever the file held a moment after it was read.
+            index.plain = bytes::Bytes::from(index_html.clone());
+        }
+        Ok(WebApp { index_html, csp, files: Arc::new(files) })
     }
 
     /// Returns the Content-Security-Policy sent with every file.
@@ -60,22 +65,24 @@ impl WebApp {
 
     /// Serves the files, and `index.html` for any other path without a file extension (the app's own routes).
     pub fn filter(self) -> BoxedFilter<(Response,)> {
-        let files = get_or_head().and(warp::fs::dir(self.dir.clone())).map(|f: warp::fs::File| {
-            use warp::Reply;
-            f.into_response()
-        });
-        let gzipped = self.gzipped.clone();
-        let compressed = get_or_head()
+        let stored = self.files.clone();
+        let files = get_or_head()
             .and(warp::path::full())
             .and(warp::header::optional::<String>("accept-encoding"))
             .and_then(move |path: warp::path::FullPath, accept: Option<String>| {
-                let file = gzipped.get(path.as_str()).filter(|_| accepts_gzip(accept.as_deref()));
-                let reply = file.map(|f| {
-                    let mut r = Response::new(f.body.clone().into());
+                let reply = stored.get(path.as_str()).map(|f| {
+                    let gzip = f.gzipped.as_ref().filter(|_| accepts_gzip(accept.as_deref()));
+                    let mut r = Response::new(gzip.unwrap_or(&f.plain).clone().into());
                     let h = r.headers_mut();
-                    h.insert(CONTENT_TYPE, HeaderValue::from_static(f.content_type));
-                    h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-                    h.insert(VARY, HeaderValue::from_static("accept-encoding"));
+                    if let Ok(v) = HeaderValue::from_str(&f.content_type) {
+                        h.insert(CONTENT_TYPE, v);
+                    }
+                    if gzip.is_some() {
+                        h.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                    }
+                    if f.gzipped.is_some() {
+                        h.insert(VARY, HeaderValue::from_static("accept-encoding"));
+                    }
                     r
                 });
                 async move { reply.ok_or_else(warp::reject::not_found) }
@@ -89,7 +96,7 @@ impl WebApp {
             }
         });
         let csp = self.csp.clone();
-        let served = compressed.or(files).unify().or(index).unify();
+        let served = files.or(index).unify();
         warp::path::full()
             .and(served)
             .map(move |path: warp::path::FullPath, r: Response| {
@@ -106,8 +113,8 @@ impl WebApp {
     }
 }
 
-/// Compresses every `.wasm`, `.js` and `.css` file under `dir`, keyed by its URL path.
-fn gzip_files(dir: &Path) -> anyhow::Result<HashMap<String, Gzipped>> {
+/// Reads every file under `dir`, keyed by its URL path, compressing each `.wasm`, `.js` and `.css` file.
+fn read_files(dir: &Path) -> anyhow::Result<HashMap<String, Stored>> {
     let mut out = HashMap::new();
     let mut folders = vec![dir.to_path_buf()];
     while let Some(folder) = folders.pop() {
@@ -118,12 +125,23 @@ fn gzip_files(dir: &Path) -> anyhow::Result<HashMap<String, Gzipped>> {
                 continue;
             }
             let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
-            let Some((_, content_type)) = COMPRESSED_TYPES.iter().find(|(e, _)| *e == ext) else { continue };
             let Some(url) = path.strip_prefix(dir).ok().and_then(|p| p.to_str()) else { continue };
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-            gz.write_all(&std::fs::read(&path)?)?;
-            let body = gz.finish()?.into();
-            out.insert(format!("/{}", url.replace(std::path::MAIN_SEPARATOR, "/")), Gzipped { body, content_type });
+            let plain = bytes::Bytes::from(std::fs::read(&path)?);
+            let compressed = COMPRESSED_TYPES.iter().find(|(e, _)| *e == ext);
+            let gzipped = match compressed {
+                Some(_) => {
+                    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+                    gz.write_all(&plain)?;
+                    Some(gz.finish()?.into())
+                }
+                None => None,
+            };
+            let content_type = match compressed {
+                Some((_, t)) => (*t).to_string(),
+                None => mime_guess::from_path(&path).first_or_octet_stream().to_string(),
+            };
+            let key = format!("/{}", url.replace(std::path::MAIN_SEPARATOR, "/"));
+            out.insert(key, Stored { plain, gzipped, content_type });
         }
     }
     Ok(out)
@@ -231,6 +249,36 @@ mod tests {
         assert!(!accepts_gzip(Some("gzip;q=0, br")));
         assert!(!accepts_gzip(Some("identity")));
         assert!(!accepts_gzip(None));
+    }
+
+    /// Issue 21's zero check proves the app as the server read it at start. An insider who edits `dist/` after the
+    /// check must change nothing that any client gets, gzip or not.
+    #[tokio::test]
+    async fn every_answer_is_the_copy_read_at_start_whatever_the_folder_holds_later() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = [("index.html", "<html>audited</html>"), ("app-1a2b.js", "audited();"), ("icon.svg", "<svg/>")];
+        for (name, body) in files {
+            std::fs::write(dir.path().join(name), body).unwrap();
+        }
+        let app = WebApp::load(dir.path(), &[]).unwrap().filter();
+        for (name, _) in files {
+            std::fs::write(dir.path().join(name), "changed on disk after the zero check").unwrap();
+        }
+        for (name, body) in files {
+            for accept in ["gzip", "identity"] {
+                let r =
+                    warp::test::request().path(&format!("/{name}")).header("accept-encoding", accept).reply(&app).await;
+                assert_eq!(r.status(), 200, "{name}");
+                let got = if r.headers().get("content-encoding").is_some_and(|v| v == "gzip") {
+                    let mut plain = Vec::new();
+                    flate2::read::GzDecoder::new(&r.body()[..]).read_to_end(&mut plain).unwrap();
+                    plain
+                } else {
+                    r.body().to_vec()
+                };
+                assert_eq!(String::from_utf8_lossy(&got), body, "/{name} ({accept}) came from the disk, not the start");
+            }
+        }
     }
 
     #[tokio::test]
