@@ -98,7 +98,7 @@ pub fn run(args: &TallyArgs) -> anyhow::Result<serde_json::Value> {
     }
     let export_key = verifier::ops::ExportKey::generate(&dir.path().join("export-key.pk8"))?;
     let after_close = election.window().closes_at + chrono::TimeDelta::minutes(1);
-    let file = verifier::ops::export(&db, &election, &key, &export_key, DISTRICT, after_close)?;
+    let file = verifier::ops::export(&db, &election, &key, &export_key, DISTRICT, "bench", after_close)?;
     drop(db);
     let export = dir.path().join("export.json");
     std::fs::write(&export, serde_json::to_vec(&file)?)?;

@@ -179,9 +179,11 @@ fn committee_day_over_client_certificates_and_totp() {
 fn a_candidate_who_died_leaves_the_list_during_a_pause() {
     let (dir, ca_dir, ca, db, election) = lab();
     let admin = person(dir.path(), &ca, &db, "Ren Admin", Role::Admin, None);
+    let second = person(dir.path(), &ca, &db, "Mei Admin", Role::Admin, None);
     let clerk = person(dir.path(), &ca, &db, "Kei Clerk", Role::Clerk, Some("13101"));
     let server = start(&ca_dir, db.clone(), election.clone());
     admin.login(&server);
+    second.login(&server);
     clerk.login(&server);
     // A ballot cast before the change (its contents do not matter here: the box never reads them).
     db.cast("13101:E-1", "demo-hoc", "tokyo", &[7; 384]).unwrap();
@@ -190,7 +192,18 @@ fn a_candidate_who_died_leaves_the_list_during_a_pause() {
     refused(&admin.run(&server, &["call", "POST", "withdrawals", "--json", change]), "NOT_PAUSED");
     refused(&clerk.run(&server, &["call", "POST", "withdrawals", "--json", change]), "FORBIDDEN_ROLE");
     let paused = r#"{"reason":"候補者の異動のため（東京都選挙区）/ A candidate change in the Tokyo district"}"#;
-    ok(&admin.run(&server, &["call", "POST", "pause", "--json", paused]));
+    // Four eyes (issue 21): one admin's pause is a request; voting runs on until another admin approves it.
+    let asked = ok(&admin.run(&server, &["call", "POST", "pause", "--json", paused]));
+    assert_eq!(db.pause_state().unwrap(), None, "one admin paused voting alone");
+    let id = asked["request"]["id"].as_str().expect("a four-eyes request").to_string();
+    let approve = format!("requests/{id}/approve");
+    refused(&admin.run(&server, &["call", "POST", &approve]), "SAME_PERSON");
+    refused(&clerk.run(&server, &["call", "POST", &approve]), "FORBIDDEN_ROLE");
+    let pending = ok(&second.run(&server, &["call", "GET", "requests"]));
+    assert_eq!(pending[0]["id"].as_str(), Some(id.as_str()), "{pending}");
+    ok(&second.run(&server, &["call", "POST", &approve]));
+    assert!(db.pause_state().unwrap().is_some());
+    refused(&second.run(&server, &["call", "POST", &approve]), "REQUEST_CLOSED");
     let done = ok(&admin.run(&server, &["call", "POST", "withdrawals", "--json", change]));
     assert_eq!((done["name"].as_str(), done["withdrawal"]["reason"].as_str()), (Some("田中 ひろし"), Some("died")));
     refused(&admin.run(&server, &["call", "POST", "withdrawals", "--json", change]), "ALREADY_WITHDRAWN");
@@ -198,7 +211,10 @@ fn a_candidate_who_died_leaves_the_list_during_a_pause() {
     refused(&admin.run(&server, &["call", "POST", "withdrawals", "--json", pr]), "INVALID_CHANGE");
     let nobody = r#"{"contest":"tokyo","candidate":99,"reason":"withdrew"}"#;
     refused(&admin.run(&server, &["call", "POST", "withdrawals", "--json", nobody]), "UNKNOWN_CANDIDATE");
-    ok(&admin.run(&server, &["call", "POST", "resume"]));
+    let asked = ok(&admin.run(&server, &["call", "POST", "resume"]));
+    assert!(db.pause_state().unwrap().is_some(), "one admin resumed voting alone");
+    ok(&second.run(&server, &["call", "POST", &format!("requests/{}/approve", asked["request"]["id"].as_str().unwrap())]));
+    assert_eq!(db.pause_state().unwrap(), None);
 
     // The voter API's election (the same handle) no longer offers the candidate; the stored definition agrees.
     let now = election.get();

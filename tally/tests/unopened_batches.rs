@@ -58,7 +58,7 @@ fn unopened_batches_are_opened_and_counted_and_a_copy_is_counted_once() {
         db.cast(&format!("second-{i}"), e.id.as_str(), "tokyo", &encrypt(Choice::Blank, &mut rng)).unwrap();
     }
     let export_key = ExportKey::generate(&dir.path().join("export-key.pk8")).unwrap();
-    let file = verifier::ops::export(&db, &e, &key, &export_key, "tokyo", after).unwrap();
+    let file = verifier::ops::export(&db, &e, &key, &export_key, "tokyo", "test", after).unwrap();
     let tokyo = &file.ballots[0];
     assert_eq!(tokyo.unopened.iter().map(|u| u.entries.len()).sum::<usize>(), 12);
 

@@ -15,10 +15,15 @@ use shared::election::Election;
 use crate::certs::{CertKind, TrustStore};
 use crate::checkpoints::AuditKey;
 use crate::db::{Db, Voter, VoterRecord};
+use crate::four_eyes::{self, Action};
+use crate::host_operator::Credentials;
+use crate::operators::{Operator, Role};
 use crate::{AppState, Config, clock::Clock, demo, server};
 
-/// The actor named in audit entries made from this host's command line.
-const OPERATOR: &str = "operator:cli";
+/// The actor of the first administrators' registration (`operators bootstrap`), before any operator exists.
+const BOOTSTRAP: &str = "operator:bootstrap";
+/// The actor of what the host does by itself (its audit key's creation).
+const HOST: &str = "host";
 
 #[derive(Parser)]
 #[command(name = "verifier", about = "The voting subsystem of the overseas internet voting system")]
@@ -30,6 +35,13 @@ struct Cli {
     /// logged, audited and shown on voter pages.
     #[arg(long, global = true, env = "VERIFIER_INSECURE_TEST_CLOCK_OFFSET_SECONDS", allow_hyphen_values = true)]
     insecure_test_clock_offset_seconds: Option<i64>,
+    /// Your operator certificate (PEM). Every command that changes the election runs under a named operator
+    /// (R-SEC-4): give it with --operator-key, after `verifier login`.
+    #[arg(long, global = true, env = "VERIFIER_OPERATOR_CERT")]
+    operator_cert: Option<PathBuf>,
+    /// Your operator key (PKCS#8 PEM); `verifier login` keeps the host session beside it (KEY.host-session).
+    #[arg(long, global = true, env = "VERIFIER_OPERATOR_KEY")]
+    operator_key: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -42,7 +54,33 @@ enum Command {
     /// Registered internet voters.
     #[command(subcommand)]
     Voters(VotersCommand),
-    /// Pause voting with a reason shown to voters (R-VOTE-3).
+    /// Log in on this host as a named operator (your certificate and key, and the code of your authenticator app):
+    /// the commands that change the election then run under your name for 8 hours (R-SEC-4).
+    Login {
+        #[command(flatten)]
+        db: DbArg,
+        /// The 6-digit code your authenticator app shows now (each code works once).
+        #[arg(long, env = "VERIFIER_OPERATOR_TOTP")]
+        totp: String,
+    },
+    /// End your host session.
+    Logout {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// The four-eyes requests waiting for another operator's approval (critical actions, issue 21).
+    Requests {
+        #[command(flatten)]
+        db: DbArg,
+    },
+    /// Approve another operator's request and carry it out here, under both names (four eyes).
+    Approve {
+        #[command(flatten)]
+        db: DbArg,
+        /// The request's id (from `verifier requests`).
+        id: String,
+    },
+    /// Pause voting with a reason shown to voters (R-VOTE-3); four eyes: another admin approves.
     Pause {
         #[command(flatten)]
         db: DbArg,
@@ -50,7 +88,7 @@ enum Command {
         #[arg(long)]
         reason: String,
     },
-    /// Resume voting.
+    /// Resume voting; four eyes: another admin approves.
     Resume {
         #[command(flatten)]
         db: DbArg,
@@ -119,6 +157,7 @@ enum Command {
     },
     /// After the close: write a counting district's ballots and a signed manifest for offline counting (R-COUNT-1),
     /// and beside it (OUT with .election.json) the election definition in force, whose digest the manifest carries.
+    /// Four eyes: an admin requests it, a counting officer approves it.
     Export {
         #[command(flatten)]
         db: DbArg,
@@ -189,6 +228,21 @@ enum ExportKeyCommand {
 
 #[derive(Subcommand)]
 enum OperatorsCommand {
+    /// The first administrators, issued together into a database that has no operator yet (at least two: from
+    /// then on every change to the operators needs one admin to request it and another to approve it).
+    Bootstrap {
+        /// The CA folder.
+        #[arg(long, env = "VERIFIER_OPERATOR_CA")]
+        ca: PathBuf,
+        #[command(flatten)]
+        db: DbArg,
+        /// An administrator's name (repeat: at least two people).
+        #[arg(long = "admin", required = true)]
+        admins: Vec<String>,
+        /// Where to write each operator-SERIAL.pem and operator-SERIAL.key.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Create the operator CA (ECDSA P-256) in a new folder, with an empty CRL.
     InitCa {
         /// The CA folder to create.
@@ -196,6 +250,7 @@ enum OperatorsCommand {
         ca: PathBuf,
     },
     /// Issue a person's certificate and TOTP secret, register them in the database, write the certificate and key.
+    /// Four eyes: an admin requests it, another admin approves it.
     Issue {
         /// The CA folder.
         #[arg(long, env = "VERIFIER_OPERATOR_CA")]
@@ -216,6 +271,7 @@ enum OperatorsCommand {
         out: PathBuf,
     },
     /// Revoke a certificate by serial: the CRL (listeners refuse it at the next connection) and the database.
+    /// Four eyes: an admin requests it, another admin approves it.
     Revoke {
         /// The CA folder.
         #[arg(long, env = "VERIFIER_OPERATOR_CA")]
@@ -272,7 +328,7 @@ fn load_audit_key(db: &Db, path: &Path, clock: Clock) -> anyhow::Result<AuditKey
     let (key, created) = AuditKey::load_or_create(path)?;
     if created {
         let detail = serde_json::json!({ "public_key": key.public_hex(), "file": path.display().to_string() });
-        db.audit(clock.real_now(), OPERATOR, "audit_key_created", detail)?;
+        db.audit(clock.real_now(), HOST, "audit_key_created", detail)?;
         // On stderr: `serve` announces its address as the first line of stdout.
         eprintln!("verifier: audit key created in {}; public key {} (publish it)", path.display(), key.public_hex());
     }
@@ -429,7 +485,8 @@ enum ElectionCommand {
         /// The definition file.
         file: PathBuf,
     },
-    /// Create the election in the database with the public key from the counting tool's key ceremony.
+    /// Create the election in the database with the public key from the counting tool's key ceremony. Four eyes:
+    /// an admin requests it, another admin approves it.
     Create {
         /// The definition file (TOML).
         file: PathBuf,
@@ -516,6 +573,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Clock::insecure_test_offset(chrono::TimeDelta::seconds(s))
         }
     };
+    let host = Host { clock, credentials: Credentials { cert: cli.operator_cert, key: cli.operator_key } };
     match cli.command {
         Command::Serve(args) => serve(*args, clock),
         Command::Election(ElectionCommand::Check { file }) => {
@@ -533,40 +591,56 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Election(ElectionCommand::Create { file, public_key, db, redate_for_demo }) => {
-            let mut election = load_election(&file)?;
-            if redate_for_demo {
-                election = demo::redated(election, clock.now())?;
-            }
-            let pem = std::fs::read_to_string(&public_key)
+            let election_toml =
+                std::fs::read_to_string(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            parse_election(&election_toml).with_context(|| format!("{} is not a valid election", file.display()))?;
+            let public_key_pem = std::fs::read_to_string(&public_key)
                 .with_context(|| format!("cannot read the public key {}", public_key.display()))?;
-            let key = ElectionPublicKey::from_pem(&pem).with_context(|| format!("{}", public_key.display()))?;
-            let db_file = Db::open(&db.db)?;
-            guard_clock(clock, &election, &db_file, "election create")?;
-            db_file.create_election(&election, &key, OPERATOR, clock.now())?;
-            println!("election {} created in {}; key fingerprint {}", election.id, db.db.display(), key.fingerprint());
-            checkpoint(&db_file, &db, clock, "election_create")
+            ElectionPublicKey::from_pem(&public_key_pem).with_context(|| format!("{}", public_key.display()))?;
+            host.ask(&db, Action::ElectionCreate { election_toml, public_key_pem, redate_for_demo })
         }
-        Command::Voters(VotersCommand::Import { file, db, trust_dir }) => {
+        Command::Voters(VotersCommand::Import { file, db: arg, trust_dir }) => {
+            let db = Db::open(&arg.db)?;
+            let op = host.operator(&db, &[Role::Admin], "voters import")?;
             let trust = TrustStore::from_dir(&trust_dir)?;
-            let n = import_voters(&Db::open(&db.db)?, &trust, &file)?;
-            println!("{n} voters imported into {}", db.db.display());
+            let n = import_voters(&db, &trust, &file, &op.actor())?;
+            println!("{n} voters imported into {}", arg.db.display());
             Ok(())
+        }
+        Command::Login { db: arg, totp } => {
+            let db = Db::open(&arg.db)?;
+            let (op, until) = crate::host_operator::login(&db, &host.credentials, &totp, Clock::SYSTEM.now())?;
+            println!("logged in on this host as {} until {}", op.actor(), shared::jst::format_jst(until));
+            Ok(())
+        }
+        Command::Logout { db: arg } => {
+            let op = crate::host_operator::logout(&Db::open(&arg.db)?, &host.credentials, Clock::SYSTEM.now())?;
+            println!("{} logged out on this host", op.actor());
+            Ok(())
+        }
+        Command::Requests { db: arg } => {
+            let db = Db::open(&arg.db)?;
+            host.operator(&db, &[Role::Admin, Role::CountingOfficer, Role::Auditor], "requests")?;
+            for r in four_eyes::pending(&db, Clock::SYSTEM.now())? {
+                println!("{}  {}  (asked by {} at {}, until {})", r.id, r.summary, r.requested_by, r.requested_at, r.expires_at);
+            }
+            Ok(())
+        }
+        Command::Approve { db: arg, id } => {
+            let db = Db::open(&arg.db)?;
+            let op = crate::host_operator::authenticate(&db, &host.credentials, Clock::SYSTEM.now())?;
+            let request = four_eyes::approve(&db, &op, &id, false, Clock::SYSTEM.now())?;
+            println!("approved request {}: {} (asked by {})", request.id, request.summary, request.requested_by);
+            let actor = request.actor(&op);
+            host.carry_out(&db, &arg, &request.action, &actor).inspect_err(|e| {
+                let _ = four_eyes::failed(&db, &op, &request.id, &format!("{e:#}"), Clock::SYSTEM.now());
+            })
         }
         Command::Pause { db: arg, reason } => {
             anyhow::ensure!(!reason.trim().is_empty(), "give the reason voters will see");
-            let (db, election, _) = open_with_election(&arg.db)?;
-            guard_clock(clock, &election, &db, "pause")?;
-            db.set_pause(Some(&reason), OPERATOR, clock.now())?;
-            println!("voting paused: {reason}");
-            checkpoint(&db, &arg, clock, "pause")
+            host.ask(&arg, Action::Pause { reason })
         }
-        Command::Resume { db: arg } => {
-            let (db, election, _) = open_with_election(&arg.db)?;
-            guard_clock(clock, &election, &db, "resume")?;
-            db.set_pause(None, OPERATOR, clock.now())?;
-            println!("voting resumed");
-            checkpoint(&db, &arg, clock, "resume")
-        }
+        Command::Resume { db: arg } => host.ask(&arg, Action::Resume),
         Command::ExportKey(ExportKeyCommand::Generate { out }) => {
             let key = crate::ops::ExportKey::generate(&out)?;
             println!("export key written to {}; public key {}", out.display(), key.public_hex());
@@ -600,13 +674,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::ZeroCheck { db: arg, export_key, out, expected_hashes, server, server_pid } => {
             let (db, election, key) = open_with_election(&arg.db)?;
+            let op = host.operator(&db, &[Role::Admin, Role::Auditor], "zero-check")?;
             let export_key = crate::ops::ExportKey::load(&export_key)?;
-            guard_clock(clock, &election, &db, "zero-check")?;
+            guard_clock(clock, &election, &db, "zero-check", &op.actor())?;
             let build = match (expected_hashes, server, server_pid) {
                 (Some(expected), Some(server), Some(pid)) => Some(crate::build_check::check(&expected, &server, pid)?),
                 _ => None,
             };
-            let report = crate::ops::zero_check(&db, &election, &key, clock.now(), build)?;
+            let report = crate::ops::zero_check(&db, &election, &key, clock.now(), build, &op.actor())?;
             let json = serde_json::to_string_pretty(&report)?;
             let signed = serde_json::json!({ "report": json, "signature": export_key.sign(json.as_bytes()), "export_public_key": export_key.public_hex() });
             std::fs::write(&out, serde_json::to_string_pretty(&signed)?)?;
@@ -615,35 +690,16 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             checkpoint(&db, &arg, clock, "zero_check")
         }
         Command::Export { db: arg, district, export_key, out } => {
-            let (db, election, key) = open_with_election(&arg.db)?;
-            let export_key = crate::ops::ExportKey::load(&export_key)?;
-            guard_clock(clock, &election, &db, "export")?;
-            let file = crate::ops::export(&db, &election, &key, &export_key, &district, clock.now())?;
-            std::fs::write(&out, serde_json::to_vec(&file)?)?;
-            // The definition in force at the close (withdrawals included): the manifest pins its digest, and the
-            // counting tool counts only under it (R-VOTE-3).
-            let definition = out.with_extension("election.json");
-            std::fs::write(&definition, serde_json::to_vec_pretty(&election)?)?;
-            println!(
-                "exported district {district} to {}, and the definition in force to {}: {}",
-                out.display(),
-                definition.display(),
-                file.manifest
-            );
-            checkpoint(&db, &arg, clock, "export")
+            crate::ops::ExportKey::load(&export_key)?;
+            let (export_key, out) = (absolute(&export_key)?, absolute(&out)?);
+            host.ask(&arg, Action::Export { district, export_key, out })
         }
         Command::Record { db: arg, municipality, export_key, out } => {
             let (db, election, _) = open_with_election(&arg.db)?;
+            let op = host.operator(&db, &[Role::Admin, Role::Auditor], "record")?;
             let export_key = crate::ops::ExportKey::load(&export_key)?;
-            // The host's operator until issue 21 names one: an auditor of this municipality.
-            let host = crate::operators::Operator {
-                fingerprint: "cli".into(),
-                name: "cli".into(),
-                role: crate::operators::Role::Auditor,
-                municipality: Some(municipality.clone()),
-            };
-            guard_clock(clock, &election, &db, "record")?;
-            let record = crate::registration::record(&db, &host, &election, &municipality, clock.now())
+            guard_clock(clock, &election, &db, "record", &op.actor())?;
+            let record = crate::registration::record(&db, &op, &election, &municipality, clock.now())
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             let signed = crate::registration::SignedRecord::sign(&record, &export_key)?;
             let json = serde_json::to_string_pretty(&signed)? + "\n";
@@ -660,7 +716,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
             checkpoint(&db, &arg, clock, "record")
         }
-        Command::Operators(command) => operators(command),
+        Command::Operators(command) => operators(command, &host),
         Command::Research(command) => research(command),
         Command::Audit(AuditCommand::Checkpoints { db }) => {
             let list = Db::open(&db.db)?.with(|c| crate::audit::checkpoints(c))?;
@@ -686,6 +742,111 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+    }
+}
+
+/// A path as the approver's process will find it, whatever its working folder.
+fn absolute(path: &Path) -> anyhow::Result<String> {
+    Ok(std::path::absolute(path)
+        .with_context(|| format!("cannot resolve {}", path.display()))?
+        .to_str()
+        .with_context(|| format!("{} is not UTF-8", path.display()))?
+        .to_owned())
+}
+
+/// This host's command line: its clock and the operator's credentials (R-SEC-4, issue 21).
+struct Host {
+    clock: Clock,
+    credentials: Credentials,
+}
+
+impl Host {
+    /// The named operator running this command, refused (and audited) when their role may not.
+    fn operator(&self, db: &Db, roles: &[Role], command: &str) -> anyhow::Result<Operator> {
+        crate::host_operator::require(db, &self.credentials, roles, command, Clock::SYSTEM.now())
+    }
+
+    /// Records a critical action as a four-eyes request; another operator's `verifier approve` carries it out.
+    fn ask(&self, arg: &DbArg, action: Action) -> anyhow::Result<()> {
+        let db = Db::open(&arg.db)?;
+        let op = self.operator(&db, action.requesters(), action.name())?;
+        if let Action::Pause { .. } | Action::Resume = action {
+            let (election, _) = election_in(&db, &arg.db)?;
+            guard_clock(self.clock, &election, &db, action.name(), &op.actor())?;
+        }
+        let approvers: Vec<&str> = action.approvers().iter().map(|r| crate::operator_auth::role_str(*r)).collect();
+        let request = four_eyes::request(&db, &op, action, Clock::SYSTEM.now())?;
+        println!("four-eyes request {}: {}", request.id, request.summary);
+        println!(
+            "nothing is done until another person ({}) approves it on this host within {} minutes: verifier approve {}",
+            approvers.join(" or "),
+            four_eyes::REQUEST_MINUTES,
+            request.id
+        );
+        Ok(())
+    }
+
+    /// Carries out an approved request under both names, then signs a checkpoint of the log.
+    fn carry_out(&self, db: &Db, arg: &DbArg, action: &Action, actor: &str) -> anyhow::Result<()> {
+        use crate::operator_auth::{self as auth, OperatorCa};
+        let clock = self.clock;
+        match action {
+            Action::ElectionCreate { election_toml, public_key_pem, redate_for_demo } => {
+                let mut election = parse_election(election_toml)?;
+                if *redate_for_demo {
+                    election = demo::redated(election, clock.now())?;
+                }
+                let key = ElectionPublicKey::from_pem(public_key_pem)?;
+                guard_clock(clock, &election, db, "election create", actor)?;
+                db.create_election(&election, &key, actor, clock.now())?;
+                println!(
+                    "election {} created in {}; key fingerprint {}",
+                    election.id,
+                    arg.db.display(),
+                    key.fingerprint()
+                );
+            }
+            Action::Pause { reason } => {
+                let (election, _) = election_in(db, &arg.db)?;
+                guard_clock(clock, &election, db, "pause", actor)?;
+                db.set_pause(Some(reason), actor, clock.now())?;
+                println!("voting paused: {reason}");
+            }
+            Action::Resume => {
+                let (election, _) = election_in(db, &arg.db)?;
+                guard_clock(clock, &election, db, "resume", actor)?;
+                db.set_pause(None, actor, clock.now())?;
+                println!("voting resumed");
+            }
+            Action::Export { district, export_key, out } => {
+                let (election, key) = election_in(db, &arg.db)?;
+                let export_key = crate::ops::ExportKey::load(Path::new(export_key))?;
+                guard_clock(clock, &election, db, "export", actor)?;
+                let file = crate::ops::export(db, &election, &key, &export_key, district, actor, clock.now())?;
+                let out = Path::new(out);
+                std::fs::write(out, serde_json::to_vec(&file)?)?;
+                // The definition in force at the close (withdrawals included): the manifest pins its digest, and
+                // the counting tool counts only under it (R-VOTE-3).
+                let definition = out.with_extension("election.json");
+                std::fs::write(&definition, serde_json::to_vec_pretty(&election)?)?;
+                println!(
+                    "exported district {district} to {}, and the definition in force to {}: {}",
+                    out.display(),
+                    definition.display(),
+                    file.manifest
+                );
+            }
+            Action::OperatorIssue { ca, name, role, municipality, out } => {
+                let ca = OperatorCa::open(Path::new(ca))?;
+                let out = Path::new(out);
+                println!("{}", auth::issue_to_files(&ca, db, name, *role, municipality.as_deref(), out, actor)?);
+            }
+            Action::OperatorRevoke { ca, serial } => {
+                let ca = OperatorCa::open(Path::new(ca))?;
+                println!("{}", auth::revoke_everywhere(&ca, db, serial, actor, Clock::SYSTEM.now())?);
+            }
+        }
+        checkpoint(db, arg, clock, action.name())
     }
 }
 
@@ -719,22 +880,29 @@ fn research(command: ResearchCommand) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn operators(command: OperatorsCommand) -> anyhow::Result<()> {
+fn operators(command: OperatorsCommand, host: &Host) -> anyhow::Result<()> {
     use crate::operator_auth::{self as auth, OperatorCa};
     match command {
+        OperatorsCommand::Bootstrap { ca, db: arg, admins, out } => {
+            let (ca, db) = (OperatorCa::open(&ca)?, Db::open(&arg.db)?);
+            for text in auth::bootstrap(&ca, &db, &admins, &out, BOOTSTRAP)? {
+                println!("{text}");
+            }
+            checkpoint(&db, &arg, Clock::SYSTEM, "operator_bootstrap")?;
+        }
         OperatorsCommand::InitCa { ca } => {
             OperatorCa::init(&ca)?;
             println!("operator CA created in {}; give {} to operators", ca.display(), auth::CA_CERT_FILE);
         }
         OperatorsCommand::Issue { ca, db: arg, name, role, municipality, out } => {
-            let (ca, db, role) = (OperatorCa::open(&ca)?, Db::open(&arg.db)?, auth::parse_role(&role)?);
-            println!("{}", auth::issue_to_files(&ca, &db, &name, role, municipality.as_deref(), &out, OPERATOR)?);
-            checkpoint(&db, &arg, Clock::SYSTEM, "operator_issue")?;
+            let role = auth::parse_role(&role)?;
+            OperatorCa::open(&ca)?;
+            let (ca, out) = (absolute(&ca)?, absolute(&out)?);
+            host.ask(&arg, Action::OperatorIssue { ca, name, role, municipality, out })?;
         }
         OperatorsCommand::Revoke { ca, db: arg, serial } => {
-            let (ca, db) = (OperatorCa::open(&ca)?, Db::open(&arg.db)?);
-            println!("{}", auth::revoke_everywhere(&ca, &db, &serial, OPERATOR, Clock::SYSTEM.now())?);
-            checkpoint(&db, &arg, Clock::SYSTEM, "operator_revoke")?;
+            OperatorCa::open(&ca)?;
+            host.ask(&arg, Action::OperatorRevoke { ca: absolute(&ca)?, serial })?;
         }
         OperatorsCommand::List { db } => print!("{}", auth::list_text(&Db::open(&db.db)?)?),
         OperatorsCommand::ServerCert { ca, hosts } => {
@@ -747,7 +915,7 @@ fn operators(command: OperatorsCommand) -> anyhow::Result<()> {
 
 /// Refuses the insecure test clock for a real election (issue 21), and writes each use on a practice election to
 /// the audit log with its offset and the command.
-fn guard_clock(clock: Clock, election: &Election, db: &Db, command: &str) -> anyhow::Result<()> {
+fn guard_clock(clock: Clock, election: &Election, db: &Db, command: &str, actor: &str) -> anyhow::Result<()> {
     let Some(offset) = clock.test_offset() else { return Ok(()) };
     anyhow::ensure!(
         election.practice,
@@ -757,20 +925,22 @@ fn guard_clock(clock: Clock, election: &Election, db: &Db, command: &str) -> any
         election.id
     );
     let detail = serde_json::json!({ "offset_seconds": offset.num_seconds(), "command": command });
-    db.audit(clock.real_now(), OPERATOR, "insecure_test_clock_used", detail)?;
+    db.audit(clock.real_now(), actor, "insecure_test_clock_used", detail)?;
     Ok(())
 }
 
 fn open_with_election(path: &Path) -> anyhow::Result<(Db, Election, ElectionPublicKey)> {
     let db = Db::open(path)?;
-    let (election, key) = db
-        .election()?
-        .with_context(|| format!("{} has no election: run `verifier election create` first", path.display()))?;
+    let (election, key) = election_in(&db, path)?;
     Ok((db, election, key))
 }
 
+fn election_in(db: &Db, path: &Path) -> anyhow::Result<(Election, ElectionPublicKey)> {
+    db.election()?.with_context(|| format!("{} has no election: run `verifier election create` first", path.display()))
+}
+
 /// Imports voters from a JSON-lines file, checking each certificate; returns how many.
-pub fn import_voters(db: &Db, trust: &TrustStore, file: &Path) -> anyhow::Result<usize> {
+pub fn import_voters(db: &Db, trust: &TrustStore, file: &Path, actor: &str) -> anyhow::Result<usize> {
     let text = std::fs::read_to_string(file).with_context(|| format!("cannot read {}", file.display()))?;
     let now = Clock::SYSTEM.now();
     let mut n = 0;
@@ -793,7 +963,7 @@ pub fn import_voters(db: &Db, trust: &TrustStore, file: &Path) -> anyhow::Result
             at()
         );
         let voter = Voter { person_id: rec.person_id, municipality: rec.municipality, districts: rec.districts };
-        db.add_voter(&voter, &certs, OPERATOR, now)?;
+        db.add_voter(&voter, &certs, actor, now)?;
         n += 1;
     }
     Ok(n)
@@ -821,7 +991,7 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
             .with_context(|| format!("{} has no election: run `verifier election create` first", path.display()))?;
         (db, election, key)
     };
-    guard_clock(clock, &election, &db, "serve")?;
+    guard_clock(clock, &election, &db, "serve", HOST)?;
     let audit_key = Arc::new(match (&args.db, &args.audit_key) {
         (None, _) => AuditKey::ephemeral()?,
         (Some(path), chosen) => {
@@ -950,8 +1120,13 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
 /// Reads and validates an election definition.
 pub fn load_election(path: &Path) -> anyhow::Result<Election> {
     let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let e: Election = toml::from_str(&text).with_context(|| format!("{} is not a valid election", path.display()))?;
-    e.validate().with_context(|| format!("{} is not a valid election", path.display()))?;
+    parse_election(&text).with_context(|| format!("{} is not a valid election", path.display()))
+}
+
+/// Parses and validates an election definition (TOML).
+fn parse_election(text: &str) -> anyhow::Result<Election> {
+    let e: Election = toml::from_str(text)?;
+    e.validate()?;
     Ok(e)
 }
 

@@ -121,6 +121,8 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     crate::registration::migrate(conn)?;
     crate::notify::migrate(conn)?;
     crate::operator_auth::migrate(conn)?;
+    crate::host_operator::migrate(conn)?;
+    crate::four_eyes::migrate(conn)?;
     crate::research::migrate(conn)?;
     Ok(())
 }

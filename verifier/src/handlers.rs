@@ -588,8 +588,12 @@ pub fn own_applications(state: &AppState, token: Option<String>) -> Result<Respo
 /// Maps a registration refusal to its HTTP status.
 pub fn reg_refusal(e: crate::registration::RegError) -> Refusal {
     let status = match e.code {
-        "FORBIDDEN_ROLE" | "OTHER_MUNICIPALITY" | "APPLICANT_MISMATCH" | "VOTING_NOT_CLOSED" => StatusCode::FORBIDDEN,
-        "UNKNOWN_APPLICATION" | "UNKNOWN_CONTEST" | "UNKNOWN_CANDIDATE" | "NO_ELECTION" => StatusCode::NOT_FOUND,
+        "FORBIDDEN_ROLE" | "OTHER_MUNICIPALITY" | "APPLICANT_MISMATCH" | "VOTING_NOT_CLOSED" | "SAME_PERSON" => {
+            StatusCode::FORBIDDEN
+        }
+        "UNKNOWN_APPLICATION" | "UNKNOWN_CONTEST" | "UNKNOWN_CANDIDATE" | "NO_ELECTION" | "UNKNOWN_REQUEST" => {
+            StatusCode::NOT_FOUND
+        }
         "STORAGE_UNAVAILABLE" => StatusCode::SERVICE_UNAVAILABLE,
         "WRONG_STATE"
         | "NOT_ESTABLISHED"
@@ -598,6 +602,9 @@ pub fn reg_refusal(e: crate::registration::RegError) -> Refusal {
         | "NOT_PAUSED"
         | "ALREADY_WITHDRAWN"
         | "VOTING_CLOSED"
+        | "REQUEST_CLOSED"
+        | "REQUEST_EXPIRED"
+        | "APPROVE_ON_HOST"
         | crate::registration::CERT_OF_ANOTHER_PERSON => StatusCode::CONFLICT,
         _ => StatusCode::BAD_REQUEST,
     };

@@ -27,6 +27,10 @@
 //! - [`certs`]: JPKI certificate checks: chain, validity, usage, CRL (R-VOTE-5, R-VOTE-6).
 //! - [`crl_watch`]: the card CRLs re-read while serving, on file change and every minute, with alarms (issue 19).
 //! - [`operator_auth`]: the operator CA (client certificates, CRL), the operators table and TOTP (R-SEC-4).
+//! - [`host_operator`]: the named operator behind a command on the verifier host: certificate, key and a TOTP
+//!   login, as on the operator API (issue 21).
+//! - [`crew`]: named operators driving the binary for the demo, rehearsals and tests (never a real election's).
+//! - [`four_eyes`]: critical actions requested by one operator and carried out only when another approves.
 //! - [`operator_api`]: the operator API on its own TLS listener: client certificate + TOTP session, roles.
 //! - [`operator_routes`]: the committees' endpoints on it (applications, roll, switches, checks, record).
 //! - [`contract`]: both APIs as data: the 404 and 405 answers and the OpenAPI documents come from it.
@@ -41,12 +45,15 @@ pub mod checkpoints;
 pub mod cli;
 pub mod clock;
 pub mod contract;
+pub mod crew;
 pub mod crl_watch;
 pub mod db;
 pub mod demo;
 pub mod errors;
 pub mod filters;
+pub mod four_eyes;
 pub mod handlers;
+pub mod host_operator;
 pub mod limits;
 pub mod listener;
 pub mod notify;

@@ -629,6 +629,24 @@ pub fn issue_to_files(
     ))
 }
 
+/// `verifier operators bootstrap`: the first administrators (at least two people), issued and registered together
+/// into a database that has no operator yet; from then on, operators are issued and revoked under four eyes.
+/// Returns the text to print for each.
+pub fn bootstrap(ca: &OperatorCa, db: &Db, names: &[String], out_dir: &Path, actor: &str) -> anyhow::Result<Vec<String>> {
+    let distinct: std::collections::BTreeSet<&str> = names.iter().map(|n| n.trim()).collect();
+    ensure!(
+        names.len() >= 2 && distinct.len() == names.len(),
+        "BOOTSTRAP_NEEDS_TWO: name at least two different administrators (--admin NAME, repeated): four eyes needs \
+         two people from the start. Nothing was done."
+    );
+    ensure!(
+        list(db)?.is_empty(),
+        "ALREADY_BOOTSTRAPPED: this database already has operators. New ones are issued with `verifier operators \
+         issue`, requested by one admin and approved by another. Nothing was done."
+    );
+    names.iter().map(|n| issue_to_files(ca, db, n, Role::Admin, None, out_dir, actor)).collect()
+}
+
 /// `verifier operators revoke`: puts the serial on the CRL (a running listener refuses it from its next
 /// connection) and marks the operator revoked in `db` (their live sessions stop at once). Returns the text to print.
 pub fn revoke_everywhere(
@@ -754,7 +772,7 @@ pub(crate) fn write_new_file(path: &Path, bytes: &[u8], private: bool) -> anyhow
     f.write_all(bytes).and_then(|()| f.sync_all()).with_context(|| format!("cannot write {}", path.display()))
 }
 
-fn write_file_atomically(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
+pub(crate) fn write_file_atomically(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     let _ = fs::remove_file(&tmp);
     write_new_file(&tmp, bytes, private)?;

@@ -11,7 +11,10 @@
 //! - `POST /op/v1/persons/{person}/emergency` `{reason}`
 //! - `POST /op/v1/cutoff` `{at}` (admin)
 //! - `GET /op/v1/record?municipality=M&format=json|html`
-//! - `POST /op/v1/pause` `{reason}`, `POST /op/v1/resume` (admin, R-VOTE-3)
+//! - `POST /op/v1/pause` `{reason}`, `POST /op/v1/resume` (admin, R-VOTE-3): 202, a four-eyes request (issue 21)
+//! - `GET /op/v1/requests` (admin, counting officer, auditor): the four-eyes requests waiting for approval
+//! - `POST /op/v1/requests/{id}/approve` (another admin): carries out a pause or resume under both names
+//! - `GET /op/v1/counting` (counting officer, admin, auditor): ballots per contest, the close, exports waiting
 //! - `POST /op/v1/withdrawals` `{contest, candidate, reason}` (admin, while paused, R-VOTE-3): a candidate who
 //!   withdrew or died leaves the list offered to voters; ballots already cast stay as cast
 //! - `GET /op/v1/audit?after=SEQ` (auditor, R-SEC-5): a page of the audit log and the whole chain verified
@@ -24,7 +27,9 @@ use warp::filters::BoxedFilter;
 use warp::reply::Response;
 use warp::{Filter, Reply};
 
+use crate::clock::Clock;
 use crate::errors::Refusal;
+use crate::four_eyes::{self, Action};
 use crate::handlers::reg_refusal;
 use crate::operator_api::{OperatorContext, authenticated, blocking};
 use crate::operators::{Operator, Role};
@@ -101,6 +106,50 @@ pub struct WithdrawalRequest {
     pub candidate: u16,
     /// `withdrew` or `died`.
     pub reason: WithdrawalReason,
+}
+
+/// The answer of a critical action's call (202): the four-eyes request that another operator must approve.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Requested {
+    /// The request.
+    pub request: four_eyes::Request,
+    /// Where another operator approves it (`POST`).
+    pub approve: String,
+}
+
+/// The answer of `POST /op/v1/requests/{id}/approve`: what was approved and carried out.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct Approved {
+    /// The request, now carried out.
+    pub request: four_eyes::Request,
+    /// Why voting is paused now, or null when it runs.
+    pub paused: Option<String>,
+}
+
+/// One contest's stored ballots, for the counting officer.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ContestBallots {
+    /// The contest.
+    pub contest: String,
+    /// Its counting district (what `verifier export --district` takes).
+    pub district: String,
+    /// Ballots received (in the box, its pool, or sealed batches).
+    pub ballots: i64,
+}
+
+/// The answer of `GET /op/v1/counting`: what the counting officer needs before approving an export (R-COUNT-1).
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct CountingStatus {
+    /// The election.
+    pub election: String,
+    /// When voting closes (RFC 3339).
+    pub closes_at: String,
+    /// Whether voting has closed (exports are refused before).
+    pub closed: bool,
+    /// Ballots per contest.
+    pub contests: Vec<ContestBallots>,
+    /// Export requests waiting for a counting officer's approval on the host (`verifier approve ID`).
+    pub exports_awaiting_approval: Vec<four_eyes::Request>,
 }
 
 /// The answer of `DELETE /op/v1/session`.
@@ -291,25 +340,46 @@ pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedF
             })
         },
     );
+    // Pause and resume are critical (four eyes, issue 21): the call records a request, which another admin
+    // approves on `POST /op/v1/requests/{id}/approve`.
     let pause = warp::path!("pause").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
         |op: Operator, b: bytes::Bytes, c: OperatorContext| {
             blocking(move || {
                 forbid_unless(&op, &[Role::Admin])?;
                 let r: Reason = parse(&b)?;
-                c.db.set_pause(Some(&r.reason), &op.actor(), c.clock.now())
-                    .map_err(crate::handlers::storage_refusal)?;
-                c.checkpoint("pause");
-                json(&Paused { paused: Some(r.reason) })
+                if r.reason.trim().is_empty() {
+                    return Err(reg_refusal(reg::RegError {
+                        code: "MALFORMED",
+                        message: "Give the reason voters will see.".into(),
+                    }));
+                }
+                requested(&c, &op, Action::Pause { reason: r.reason })
             })
         },
     );
     let resume = warp::path!("resume").and(warp::post()).and(authenticated(ctx)).and(with()).and_then(
+        |op: Operator, c: OperatorContext| blocking(move || requested(&c, &op, Action::Resume)),
+    );
+    let requests = warp::path!("requests").and(warp::get()).and(authenticated(ctx)).and(with()).and_then(
         |op: Operator, c: OperatorContext| {
             blocking(move || {
-                forbid_unless(&op, &[Role::Admin])?;
-                c.db.set_pause(None, &op.actor(), c.clock.now()).map_err(crate::handlers::storage_refusal)?;
-                c.checkpoint("resume");
-                json(&Paused { paused: None })
+                forbid_unless(&op, &[Role::Admin, Role::CountingOfficer, Role::Auditor])?;
+                json(&four_eyes::pending(&c.db, Clock::SYSTEM.now()).map_err(reg_refusal)?)
+            })
+        },
+    );
+    let approve = warp::path!("requests" / String / "approve")
+        .and(warp::post())
+        .and(authenticated(ctx))
+        .and(with())
+        .and_then(|id: String, op: Operator, c: OperatorContext| blocking(move || approve_on_api(&c, &op, &id)));
+    let e6 = election.clone();
+    let counting = warp::path!("counting").and(warp::get()).and(authenticated(ctx)).and(with()).and_then(
+        move |op: Operator, c: OperatorContext| {
+            let e = e6.get();
+            blocking(move || {
+                forbid_unless(&op, &[Role::CountingOfficer, Role::Admin, Role::Auditor])?;
+                json(&counting_status(&c, &e)?)
             })
         },
     );
@@ -336,37 +406,86 @@ pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedF
                 })
             },
         );
-    list.or(arrived)
-        .unify()
-        .or(accept)
-        .unify()
-        .or(reject)
-        .unify()
-        .or(roll)
-        .unify()
-        .or(switch)
-        .unify()
-        .or(postal)
-        .unify()
-        .or(cross)
-        .unify()
-        .or(history)
-        .unify()
-        .or(emergency)
-        .unify()
-        .or(audit)
-        .unify()
-        .or(cutoff)
-        .unify()
-        .or(record)
-        .unify()
-        .or(pause)
-        .unify()
-        .or(resume)
-        .unify()
-        .or(withdraw)
-        .unify()
-        .boxed()
+    // Each route boxed before they are joined: one long `or` chain makes a type that takes rustc minutes.
+    [
+        list.boxed(),
+        arrived.boxed(),
+        accept.boxed(),
+        reject.boxed(),
+        roll.boxed(),
+        switch.boxed(),
+        postal.boxed(),
+        cross.boxed(),
+        history.boxed(),
+        emergency.boxed(),
+        audit.boxed(),
+        cutoff.boxed(),
+        record.boxed(),
+        pause.boxed(),
+        resume.boxed(),
+        withdraw.boxed(),
+        requests.boxed(),
+        approve.boxed(),
+        counting.boxed(),
+    ]
+    .into_iter()
+    .reduce(|a, b| a.or(b).unify().boxed())
+    .unwrap_or_else(|| warp::any().and_then(|| async { Err::<Response, _>(warp::reject::not_found()) }).boxed())
+}
+
+/// Records a four-eyes request and answers 202 with it.
+fn requested(c: &OperatorContext, op: &Operator, action: Action) -> Result<Response, Refusal> {
+    let request = four_eyes::request(&c.db, op, action, Clock::SYSTEM.now()).map_err(reg_refusal)?;
+    let approve = format!("/op/v1/requests/{}/approve", request.id);
+    let answer = Requested { request, approve };
+    Ok(warp::reply::with_status(warp::reply::json(&answer), warp::http::StatusCode::ACCEPTED).into_response())
+}
+
+/// `POST /op/v1/requests/{id}/approve`: another admin approves a pause or a resume, which then takes effect
+/// under both names. Requests that write files on the host are approved there (`verifier approve`).
+fn approve_on_api(c: &OperatorContext, op: &Operator, id: &str) -> Result<Response, Refusal> {
+    let now = Clock::SYSTEM.now();
+    let request = four_eyes::approve(&c.db, op, id, true, now).map_err(reg_refusal)?;
+    let actor = request.actor(op);
+    let paused = match &request.action {
+        Action::Pause { reason } => Some(reason.clone()),
+        _ => None,
+    };
+    if let Err(e) = c.db.set_pause(paused.as_deref(), &actor, c.clock.now()) {
+        let _ = four_eyes::failed(&c.db, op, id, "storage", now);
+        return Err(crate::handlers::storage_refusal(e));
+    }
+    c.checkpoint(request.action.name());
+    json(&Approved { request, paused })
+}
+
+fn counting_status(c: &OperatorContext, e: &shared::election::Election) -> Result<CountingStatus, Refusal> {
+    let counts = c.db.ballot_counts(e.id.as_str()).map_err(|e| {
+        tracing::error!(error = %e, "cannot count the ballots");
+        Refusal::internal()
+    })?;
+    let contests = e
+        .contests
+        .iter()
+        .map(|contest| ContestBallots {
+            contest: contest.id.as_str().to_string(),
+            district: contest.district.clone(),
+            ballots: counts.iter().find(|(id, _)| id == contest.id.as_str()).map_or(0, |(_, n)| *n),
+        })
+        .collect();
+    let now = c.clock.now();
+    let exports = four_eyes::pending(&c.db, Clock::SYSTEM.now())
+        .map_err(reg_refusal)?
+        .into_iter()
+        .filter(|r| matches!(r.action, Action::Export { .. }))
+        .collect();
+    Ok(CountingStatus {
+        election: e.id.as_str().to_string(),
+        closes_at: e.window().closes_at.to_rfc3339(),
+        closed: now >= e.window().closes_at,
+        contests,
+        exports_awaiting_approval: exports,
+    })
 }
 
 #[cfg(test)]

@@ -107,6 +107,7 @@ pub fn zero_check(
     key: &ElectionPublicKey,
     now: DateTime<Utc>,
     build: Option<crate::build_check::BuildCheck>,
+    actor: &str,
 ) -> anyhow::Result<ZeroCheckReport> {
     anyhow::ensure!(
         build.is_some() || election.practice,
@@ -153,7 +154,7 @@ pub fn zero_check(
         build,
         key_fingerprint: key.fingerprint(),
     };
-    db.audit(now, "operator:cli", "zero_check", serde_json::to_value(&report)?)?;
+    db.audit(now, actor, "zero_check", serde_json::to_value(&report)?)?;
     Ok(report)
 }
 
@@ -164,6 +165,7 @@ pub fn export(
     key: &ElectionPublicKey,
     export_key: &ExportKey,
     district: &str,
+    actor: &str,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ExportFile> {
     anyhow::ensure!(
@@ -201,7 +203,7 @@ pub fn export(
     };
     db.audit(
         now,
-        "operator:cli",
+        actor,
         "ballots_exported",
         serde_json::json!({ "district": district, "ballot_box_digest": manifest.ballot_box_digest }),
     )?;

@@ -142,7 +142,7 @@ pub fn export(dir: &Path, key: &ElectionPublicKey, contests: &[(String, Vec<Vec<
             db.cast(&format!("voter-{i}"), e.id.as_str(), cid, ct).unwrap();
         }
     }
-    let file = verifier::ops::export(&db, &e, key, &export_key, "tokyo", after).unwrap();
+    let file = verifier::ops::export(&db, &e, key, &export_key, "tokyo", "test", after).unwrap();
     let manifest: Manifest = serde_json::from_str(&file.manifest).unwrap();
     let order: Vec<&str> = manifest.contests.iter().map(|c| c.contest_id.as_str()).collect();
     assert_eq!(order, ["tokyo", "national-pr"]);
