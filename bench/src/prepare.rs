@@ -69,14 +69,10 @@ pub fn prepare(args: &Args, dir: &Path) -> anyhow::Result<Prepared> {
     std::fs::write(&key_file, ELECTION_PUB)?;
     let toml_file = dir.join("election.toml");
     std::fs::write(&toml_file, verifier::demo::DEMO_TOML)?;
-    run(Command::new(&args.verifier)
-        .args(["election", "create"])
-        .arg(&toml_file)
-        .arg("--public-key")
-        .arg(&key_file)
-        .arg("--db")
-        .arg(&db)
-        .arg("--redate-for-demo"))?;
+    // The host's named operators (issue 21): two admins create the election under four eyes.
+    let crew = verifier::crew::Crew::bootstrap(&args.verifier, &db, &dir.join("operator-ca"), &dir.join("crew"))?;
+    let (toml, key) = (toml_file.to_str().context("not UTF-8")?, key_file.to_str().context("not UTF-8")?);
+    crew.four_eyes(&["election", "create", toml, "--public-key", key, "--redate-for-demo"])?;
     let mut lines = String::new();
     for (i, c) in cards.iter().enumerate() {
         let record = serde_json::json!({
@@ -90,13 +86,7 @@ pub fn prepare(args: &Args, dir: &Path) -> anyhow::Result<Prepared> {
     let voters_file = dir.join("voters.jsonl");
     std::fs::write(&voters_file, lines)?;
     eprintln!("bench: importing {} voters with `verifier voters import`", args.voters);
-    run(Command::new(&args.verifier)
-        .args(["voters", "import"])
-        .arg(&voters_file)
-        .arg("--db")
-        .arg(&db)
-        .arg("--trust-dir")
-        .arg(&trust_dir))?;
+    run(crew.command(&crew.admins[0]).args(["voters", "import"]).arg(&voters_file).arg("--trust-dir").arg(&trust_dir))?;
 
     let (election, key) = verifier::db::Db::open(&db)?.election()?.context("the election was not created")?;
     let contests = &CONTESTS[..args.contests];

@@ -362,6 +362,8 @@ pub struct LiveElection {
     pub db: PathBuf,
     /// The committee of municipality 13101 on the operator API, when started with one.
     pub committee: Option<Committee>,
+    /// The host's named operators (two admins, and a counting officer once needed), logged in.
+    pub crew: verifier::crew::Crew,
     verifier: ProcessGroup,
     helper: ProcessGroup,
     helper_port: u16,
@@ -408,11 +410,13 @@ impl LiveElection {
         format!("http://127.0.0.1:{}", self.helper_port)
     }
 
-    /// Runs a `verifier` operator command against this election's database (e.g. `pause --reason …`).
+    /// Runs a `verifier` operator command against this election's database (e.g. `pause --reason …`) as the crew's
+    /// first admin; pause, resume and export are approved by a second person (four eyes).
     pub fn verifier_command(&self, args: &[&str]) -> anyhow::Result<()> {
-        let out = Command::new(bin_dir().join("verifier")).args(args).arg("--db").arg(&self.db).output()?;
-        if !out.status.success() {
-            bail!("verifier {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        if ["pause", "resume", "export"].contains(&args[0]) {
+            self.crew.four_eyes(args)?;
+        } else {
+            self.crew.run(args)?;
         }
         Ok(())
     }
@@ -495,14 +499,12 @@ impl LiveElection {
             cards.push(card);
         }
         let db = dir.path().join("verifier.sqlite");
-        run(Command::new(&verifier_bin)
-            .args(["election", "create"])
-            .arg(root().join(election_file))
-            .arg("--public-key")
-            .arg(root().join("shared/tests/data/test-election-key.pub.pem"))
-            .arg("--db")
-            .arg(&db)
-            .arg("--redate-for-demo"))?;
+        let committee_dir = dir.path().join("operator-ca");
+        // The host's named operators (issue 21): two admins, who create the election under four eyes.
+        let crew = verifier::crew::Crew::bootstrap(&verifier_bin, &db, &committee_dir, &dir.path().join("crew"))?;
+        let (file, key) = (root().join(election_file), root().join("shared/tests/data/test-election-key.pub.pem"));
+        let (file, key) = (file.to_str().context("path")?, key.to_str().context("path")?);
+        crew.four_eyes(&["election", "create", file, "--public-key", key, "--redate-for-demo"])?;
         let mut lines = String::new();
         for (i, card) in cards.iter().enumerate().take(n.max(1)) {
             let card_json: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(card)?)?;
@@ -515,24 +517,20 @@ impl LiveElection {
         }
         let voters = dir.path().join("voters.jsonl");
         std::fs::write(&voters, lines)?;
-        run(Command::new(&verifier_bin)
-            .args(["voters", "import"])
-            .arg(&voters)
-            .arg("--db")
-            .arg(&db)
-            .arg("--trust-dir")
-            .arg(&pki))?;
+        crew.run(&[
+            "voters",
+            "import",
+            voters.to_str().context("path")?,
+            "--trust-dir",
+            pki.to_str().context("path")?,
+        ])?;
 
-        let committee_dir = dir.path().join("operator-ca");
         let operator_port = free_port()?;
         let committee = if applicants > 0 {
-            run(Command::new(&verifier_bin).args(["operators", "init-ca", "--ca"]).arg(&committee_dir))?;
             run(Command::new(&verifier_bin)
                 .args(["operators", "server-cert", "--host", "127.0.0.1", "--ca"])
                 .arg(&committee_dir))?;
-            let issue = |name: &str, role: &str| {
-                committee::Operator::issue(dir.path(), &db, &committee_dir, name, role, "13101")
-            };
+            let issue = |name: &str, role: &str| committee::Operator::issue(&crew, &committee_dir, name, role, "13101");
             Some(Committee {
                 url: format!("https://127.0.0.1:{operator_port}"),
                 clerk: issue("Kei Clerk", "clerk")?,
@@ -584,6 +582,7 @@ impl LiveElection {
             sign_password,
             db,
             committee,
+            crew,
             verifier,
             helper,
             helper_port,

@@ -14,6 +14,7 @@
 #![allow(clippy::expect_used)]
 
 use std::collections::BTreeMap;
+use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -27,6 +28,7 @@ use shared::election::Election;
 use crate::committee::Operator;
 use crate::smtp::SmtpSink;
 use crate::{Browser, ProcessGroup, bin_dir, free_port, root, start_helper, start_helper_after, web_dist};
+use verifier::crew::Crew;
 
 /// The selection modes and display modes (R-SYS-4), as the app's radio ids name them.
 pub const SELECTION: [&str; 4] = ["list", "free_word_search", "initial_letter_input", "initial_letter_select"];
@@ -579,17 +581,18 @@ async fn election_round(
     ])?;
 
     say(&format!("[{id}] election created with the ceremony's public key; operators issued"));
-    run_cmd(
-        Command::new(&verifier_bin)
-            .args(["election", "create"])
-            .arg(&election_file)
-            .arg("--public-key")
-            .arg(ceremony.join("election-public-key.pem"))
-            .arg("--db")
-            .arg(&db),
-    )?;
-    let clerk = Operator::issue(&lab.work, &db, opca, "Rehearsal Clerk", "clerk", MUNICIPALITY)?;
-    let approver = Operator::issue(&lab.work, &db, opca, "Rehearsal Approver", "approver", MUNICIPALITY)?;
+    // The host's named operators: two admins (four eyes), and the counting officer who approves the export.
+    let mut crew = Crew::bootstrap(&verifier_bin, &db, opca, &lab.work.join(format!("{id}-operators")))?;
+    let public_key = ceremony.join("election-public-key.pem");
+    crew.four_eyes(&[
+        OsStr::new("election"),
+        OsStr::new("create"),
+        election_file.as_os_str(),
+        OsStr::new("--public-key"),
+        public_key.as_os_str(),
+    ])?;
+    let clerk = Operator::issue(&crew, opca, "Rehearsal Clerk", "clerk", MUNICIPALITY)?;
+    let approver = Operator::issue(&crew, opca, "Rehearsal Approver", "approver", MUNICIPALITY)?;
     let config = ServeConfig {
         db: db.clone(),
         pki: lab.pki.clone(),
@@ -662,15 +665,13 @@ async fn election_round(
         }
         let file = lab.work.join(format!("{id}-voters.jsonl"));
         std::fs::write(&file, lines)?;
-        run_cmd(
-            Command::new(&verifier_bin)
-                .args(["voters", "import"])
-                .arg(&file)
-                .arg("--db")
-                .arg(&db)
-                .arg("--trust-dir")
-                .arg(&lab.pki),
-        )?;
+        crew.run(&[
+            OsStr::new("voters"),
+            OsStr::new("import"),
+            file.as_os_str(),
+            OsStr::new("--trust-dir"),
+            lab.pki.as_os_str(),
+        ])?;
     }
 
     say(&format!("[{id}] zero-vote check before the open: this build's hashes against the running server and app"));
@@ -679,7 +680,7 @@ async fn election_round(
         Command::new(&verifier_bin).arg("build-hashes").arg("--web-dir").arg(web_dist()?).arg("--out").arg(&hashes),
     )?;
     run_cmd(
-        Command::new(&verifier_bin)
+        crew.command(&crew.admins[0])
             .args(["zero-check", "--db"])
             .arg(&db)
             .arg("--export-key")
@@ -821,17 +822,17 @@ async fn election_round(
     for district in &districts {
         say(&format!("[{id}] export of district {district}, import and count in the token (3 of 5 shares)"));
         let export = lab.work.join(format!("{id}-{district}-export.json"));
-        run_cmd(
-            Command::new(&verifier_bin)
-                .args(["export", "--db"])
-                .arg(&db)
-                .args(["--district", district])
-                .arg("--export-key")
-                .arg(&lab.export_key)
-                .arg("--out")
-                .arg(&export)
-                .env("VERIFIER_INSECURE_TEST_CLOCK_OFFSET_SECONDS", close_offset.to_string()),
-        )?;
+        // Requested by an admin, approved (and so carried out) by the counting officer, on the rehearsal's clock.
+        crew.set_env("VERIFIER_INSECURE_TEST_CLOCK_OFFSET_SECONDS", &close_offset.to_string());
+        crew.four_eyes(&[
+            OsStr::new("export"),
+            OsStr::new("--district"),
+            OsStr::new(district),
+            OsStr::new("--export-key"),
+            lab.export_key.as_os_str(),
+            OsStr::new("--out"),
+            export.as_os_str(),
+        ])?;
         let file: shared::export::ExportFile = serde_json::from_slice(&std::fs::read(&export)?)?;
         let manifest: shared::export::Manifest = serde_json::from_str(&file.manifest)?;
         for c in &manifest.contests {

@@ -155,22 +155,24 @@ fn the_operator_api_keeps_its_contract() {
     let listen = format!("127.0.0.1:{}", e2e::free_port().unwrap());
     let election = LiveElection::start_with(1, &["--operator-listen", &listen, "--operator-ca", &s(&ca)]).unwrap();
     let out = dir.path().join("approver");
-    let printed = verifier(&[
-        "operators",
-        "issue",
-        "--name",
-        "契約 試験",
-        "--role",
-        "approver",
-        "--municipality",
-        "13101",
-        "--ca",
-        &s(&ca),
-        "--db",
-        &s(&election.db),
-        "--out",
-        &s(&out),
-    ]);
+    // Issued on the test's own CA (the listener trusts it), under four eyes by the election's crew.
+    let printed = election
+        .crew
+        .four_eyes(&[
+            "operators",
+            "issue",
+            "--name",
+            "契約 試験",
+            "--role",
+            "approver",
+            "--municipality",
+            "13101",
+            "--ca",
+            &s(&ca),
+            "--out",
+            &s(&out),
+        ])
+        .unwrap();
     let secret = printed
         .lines()
         .find_map(|l| l.strip_prefix("TOTP secret: "))

@@ -213,7 +213,8 @@ fn a_candidate_who_died_leaves_the_list_during_a_pause() {
     refused(&admin.run(&server, &["call", "POST", "withdrawals", "--json", nobody]), "UNKNOWN_CANDIDATE");
     let asked = ok(&admin.run(&server, &["call", "POST", "resume"]));
     assert!(db.pause_state().unwrap().is_some(), "one admin resumed voting alone");
-    ok(&second.run(&server, &["call", "POST", &format!("requests/{}/approve", asked["request"]["id"].as_str().unwrap())]));
+    ok(&second
+        .run(&server, &["call", "POST", &format!("requests/{}/approve", asked["request"]["id"].as_str().unwrap())]));
     assert_eq!(db.pause_state().unwrap(), None);
 
     // The voter API's election (the same handle) no longer offers the candidate; the stored definition agrees.

@@ -622,7 +622,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let db = Db::open(&arg.db)?;
             host.operator(&db, &[Role::Admin, Role::CountingOfficer, Role::Auditor], "requests")?;
             for r in four_eyes::pending(&db, Clock::SYSTEM.now())? {
-                println!("{}  {}  (asked by {} at {}, until {})", r.id, r.summary, r.requested_by, r.requested_at, r.expires_at);
+                println!(
+                    "{}  {}  (asked by {} at {}, until {})",
+                    r.id, r.summary, r.requested_by, r.requested_at, r.expires_at
+                );
             }
             Ok(())
         }
@@ -896,6 +899,12 @@ fn operators(command: OperatorsCommand, host: &Host) -> anyhow::Result<()> {
         }
         OperatorsCommand::Issue { ca, db: arg, name, role, municipality, out } => {
             let role = auth::parse_role(&role)?;
+            anyhow::ensure!(
+                role.is_committee() == municipality.is_some(),
+                "a {} {} a municipality (--municipality CODE); nothing was asked",
+                auth::role_str(role),
+                if role.is_committee() { "needs" } else { "has no" }
+            );
             OperatorCa::open(&ca)?;
             let (ca, out) = (absolute(&ca)?, absolute(&out)?);
             host.ask(&arg, Action::OperatorIssue { ca, name, role, municipality, out })?;

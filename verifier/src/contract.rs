@@ -16,7 +16,8 @@ use shared::export::PublishedBallotBox;
 use crate::audit::Verification;
 use crate::operator_api::{SessionRequest, SessionStarted};
 use crate::operator_routes::{
-    Applied, Cutoff, CutoffSet, DocumentSwitch, Ended, Paused, PostalPapers, Reason, Recorded, WithdrawalRequest,
+    Applied, Approved, CountingStatus, Cutoff, CutoffSet, DocumentSwitch, Ended, PostalPapers, Reason, Recorded,
+    Requested, WithdrawalRequest,
 };
 use crate::operators::Operator;
 use crate::registration::{Application, CrossChannel, HistoryEvent, Record};
@@ -389,6 +390,15 @@ const OPERATOR_AUTH: &[(u16, &str)] = &[
     (503, "STORAGE_UNAVAILABLE"),
 ];
 
+/// Refusals of four-eyes requests ([`crate::four_eyes`]).
+const FOUR_EYES: &[(u16, &str)] = &[
+    (403, "SAME_PERSON"),
+    (404, "UNKNOWN_REQUEST"),
+    (409, "REQUEST_CLOSED"),
+    (409, "REQUEST_EXPIRED"),
+    (409, "APPROVE_ON_HOST"),
+];
+
 /// Refusals of the registration steps ([`crate::handlers::reg_refusal`]).
 const REGISTRATION: &[(u16, &str)] = &[
     (400, "NOT_ELIGIBLE"),
@@ -562,15 +572,64 @@ pub const OPERATOR: Contract = Contract {
             None,
             json::<Record>(),
         ),
+        Operation {
+            ok: 202,
+            ..operator(
+                Method::Post,
+                "/op/v1/pause",
+                "pause",
+                "Ask to pause voting with a reason shown to voters (admin, R-VOTE-3). Four eyes (issue 21): the \
+                 answer is a request, and nothing changes until another admin approves it on \
+                 `POST /op/v1/requests/{id}/approve`.",
+                Some(json::<Reason>()),
+                json::<Requested>(),
+            )
+        },
+        Operation {
+            ok: 202,
+            ..operator(
+                Method::Post,
+                "/op/v1/resume",
+                "resume",
+                "Ask to resume voting (admin); four eyes, as for pause.",
+                None,
+                json::<Requested>(),
+            )
+        },
+        Operation {
+            refusals: &[FOUR_EYES],
+            ..operator(
+                Method::Get,
+                "/op/v1/requests",
+                "requests",
+                "The four-eyes requests waiting for approval (admin, counting officer, auditor).",
+                None,
+                json_list::<crate::four_eyes::Request>(),
+            )
+        },
+        Operation {
+            refusals: &[FOUR_EYES],
+            ..operator(
+                Method::Post,
+                "/op/v1/requests/{id}/approve",
+                "approve",
+                "Approve another operator's pause or resume, which then takes effect under both names. Refusals: \
+                 SAME_PERSON (403: the requester, under any of their certificates), FORBIDDEN_ROLE, UNKNOWN_REQUEST \
+                 (404), REQUEST_CLOSED, REQUEST_EXPIRED, APPROVE_ON_HOST (409: exports, election creation and \
+                 operator changes are approved on the verifier host with `verifier approve ID`).",
+                None,
+                json::<Approved>(),
+            )
+        },
         operator(
-            Method::Post,
-            "/op/v1/pause",
-            "pause",
-            "Pause voting with a reason shown to voters (admin, R-VOTE-3).",
-            Some(json::<Reason>()),
-            json::<Paused>(),
+            Method::Get,
+            "/op/v1/counting",
+            "counting",
+            "For the counting officer (admin and auditor too): ballots per contest, whether voting has closed, and \
+             the export requests waiting for a counting officer's approval on the host (R-COUNT-1).",
+            None,
+            json::<CountingStatus>(),
         ),
-        operator(Method::Post, "/op/v1/resume", "resume", "Resume voting (admin).", None, json::<Paused>()),
         operator(
             Method::Post,
             "/op/v1/withdrawals",

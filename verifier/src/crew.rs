@@ -74,6 +74,7 @@ pub struct Crew {
     /// The two administrators: the first requests, the second approves.
     pub admins: [Member; 2],
     counting_officer: OnceLock<Member>,
+    env: Vec<(String, String)>,
 }
 
 impl Crew {
@@ -92,9 +93,10 @@ impl Crew {
                 .arg("--out")
                 .arg(dir),
         )?;
-        let mut members = printed.split("operator issued and registered: ").skip(1).map(|block| {
-            Member::from_printed(&format!("operator issued and registered: {block}"))
-        });
+        let mut members = printed
+            .split("operator issued and registered: ")
+            .skip(1)
+            .map(|block| Member::from_printed(&format!("operator issued and registered: {block}")));
         let (Some(first), Some(second)) = (members.next().transpose()?, members.next().transpose()?) else {
             bail!("bootstrap printed no two administrators: {printed}");
         };
@@ -105,6 +107,7 @@ impl Crew {
             dir: dir.to_path_buf(),
             admins: [first, second],
             counting_officer: OnceLock::new(),
+            env: Vec::new(),
         };
         for m in &crew.admins {
             crew.login(m)?;
@@ -116,8 +119,15 @@ impl Crew {
     pub fn command(&self, member: &Member) -> Command {
         let mut c = Command::new(&self.bin);
         c.env("VERIFIER_DB", &self.db).env("VERIFIER_OPERATOR_CA", &self.ca);
+        c.envs(self.env.iter().map(|(k, v)| (k, v)));
         member.on(&mut c);
         c
+    }
+
+    /// Sets an environment variable on every later command (a rehearsal's insecure test clock).
+    pub fn set_env(&mut self, key: &str, value: &str) {
+        self.env.retain(|(k, _)| k != key);
+        self.env.push((key.to_owned(), value.to_owned()));
     }
 
     /// Logs a member in on the host; a code already used (the same 30-second step as an earlier login) waits for
@@ -147,6 +157,15 @@ impl Crew {
     /// Runs a critical host command under four eyes: the first administrator requests it, and the second (or,
     /// for an export, the counting officer) approves it. Returns what the approval printed.
     pub fn four_eyes<S: AsRef<OsStr>>(&self, args: &[S]) -> anyhow::Result<String> {
+        let o = self.requested_and_approved(args)?;
+        if !o.status.success() {
+            bail!("the approval of {:?} failed: {}", command_line(args), String::from_utf8_lossy(&o.stderr));
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+
+    /// As [`Crew::four_eyes`], returning the approval's own output, failed or not (the request must pass).
+    pub fn requested_and_approved<S: AsRef<OsStr>>(&self, args: &[S]) -> anyhow::Result<std::process::Output> {
         let asked = self.run(args)?;
         let id = request_id(&asked)?;
         let approver = if args.first().is_some_and(|a| a.as_ref() == "export") {
@@ -154,7 +173,7 @@ impl Crew {
         } else {
             self.admins[1].clone()
         };
-        output(self.command(&approver).args(["approve", &id]))
+        Ok(self.command(&approver).args(["approve", &id]).output()?)
     }
 
     /// Issues an operator under four eyes (files in this crew's folder) and returns them, not logged in.
@@ -187,6 +206,10 @@ pub fn request_id(printed: &str) -> anyhow::Result<String> {
         .and_then(|l| l.split(':').next())
         .map(str::to_owned)
         .ok_or_else(|| anyhow!("no four-eyes request in: {printed}"))
+}
+
+fn command_line<S: AsRef<OsStr>>(args: &[S]) -> Vec<String> {
+    args.iter().map(|a| a.as_ref().to_string_lossy().into_owned()).collect()
 }
 
 fn output(command: &mut Command) -> anyhow::Result<String> {

@@ -213,7 +213,8 @@ pub fn request(db: &Db, op: &Operator, action: Action, now: DateTime<Utc>) -> Re
                 request.expires_at
             ],
         )?;
-        let detail = serde_json::json!({ "request": request.id, "action": request.action.name(), "summary": request.summary });
+        let detail =
+            serde_json::json!({ "request": request.id, "action": request.action.name(), "summary": request.summary });
         audit::append(&tx, now, &op.actor(), "four_eyes_requested", &detail)?;
         tx.commit()
     })
@@ -301,7 +302,10 @@ fn check(
     now: DateTime<Utc>,
 ) -> Result<(), RegError> {
     if let Some(o) = outcome {
-        return Err(refuse("REQUEST_CLOSED", format!("Request {} was already {o}. Ask for a new one if needed.", r.id)));
+        return Err(refuse(
+            "REQUEST_CLOSED",
+            format!("Request {} was already {o}. Ask for a new one if needed.", r.id),
+        ));
     }
     if DateTime::parse_from_rfc3339(until).map_or(true, |u| u.with_timezone(&Utc) <= now) {
         return Err(refuse(
@@ -326,7 +330,13 @@ pub fn failed(db: &Db, approver: &Operator, id: &str, why: &str, now: DateTime<U
     db.with(|c| {
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute("UPDATE four_eyes SET outcome = 'failed' WHERE id = ?1", [id])?;
-        audit::append(&tx, now, &approver.actor(), "four_eyes_failed", &serde_json::json!({ "request": id, "why": why }))?;
+        audit::append(
+            &tx,
+            now,
+            &approver.actor(),
+            "four_eyes_failed",
+            &serde_json::json!({ "request": id, "why": why }),
+        )?;
         tx.commit()
     })
 }
@@ -341,4 +351,44 @@ fn forbidden(op: &Operator, roles: &[Role]) -> RegError {
             allowed.join(", ")
         ),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(name: &str, fingerprint: &str, role: Role) -> Operator {
+        Operator { fingerprint: fingerprint.into(), name: name.into(), role, municipality: None }
+    }
+
+    #[test]
+    fn a_request_runs_once_only_with_another_person_and_only_in_time() {
+        let db = Db::open_in_memory().unwrap();
+        let now = Utc::now();
+        let (ren, mei) = (op("Ren", "aa", Role::Admin), op("Mei", "bb", Role::Admin));
+        let r = request(&db, &ren, Action::Pause { reason: "x".into() }, now).unwrap();
+        assert_eq!(approve(&db, &ren, &r.id, false, now).unwrap_err().code, "SAME_PERSON");
+        assert_eq!(approve(&db, &op("Ren", "cc", Role::Admin), &r.id, false, now).unwrap_err().code, "SAME_PERSON");
+        let late = now + Duration::minutes(REQUEST_MINUTES);
+        assert_eq!(approve(&db, &mei, &r.id, false, late).unwrap_err().code, "REQUEST_EXPIRED");
+        assert_eq!(
+            approve(&db, &mei, &r.id, false, now).unwrap().actor(&mei),
+            format!("{} + approved by {}", ren.actor(), mei.actor())
+        );
+        assert_eq!(approve(&db, &mei, &r.id, false, now).unwrap_err().code, "REQUEST_CLOSED");
+        assert_eq!(approve(&db, &mei, "nope", false, now).unwrap_err().code, "UNKNOWN_REQUEST");
+        // Roles: a clerk asks nothing; an export waits for a counting officer; the API approves only pause and resume.
+        assert_eq!(request(&db, &op("K", "dd", Role::Clerk), Action::Resume, now).unwrap_err().code, "FORBIDDEN_ROLE");
+        let export = Action::Export { district: "tokyo".into(), export_key: "/k".into(), out: "/o".into() };
+        let e = request(&db, &ren, export, now).unwrap();
+        assert_eq!(approve(&db, &mei, &e.id, false, now).unwrap_err().code, "FORBIDDEN_ROLE");
+        let counter = op("Kazu", "ee", Role::CountingOfficer);
+        assert_eq!(approve(&db, &counter, &e.id, true, now).unwrap_err().code, "APPROVE_ON_HOST");
+        assert_eq!(pending(&db, now).unwrap().len(), 1);
+        approve(&db, &counter, &e.id, false, now).unwrap();
+        assert!(pending(&db, now).unwrap().is_empty());
+        let audit = db.with(|c| crate::audit::entries(c)).unwrap();
+        let refused = audit.iter().filter(|e| e.action == "four_eyes_refused").count();
+        assert_eq!(refused, 7, "every refused approval is audited");
+    }
 }

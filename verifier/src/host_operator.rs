@@ -87,7 +87,8 @@ fn holder(db: &Db, credentials: &Credentials) -> anyhow::Result<Operator> {
     );
     let der = operator_auth::pem_block(&cert_pem, "CERTIFICATE")?;
     let (_, cert) = x509_parser::parse_x509_certificate(&der).map_err(|e| anyhow!("not a certificate: {e}"))?;
-    let key = rcgen::KeyPair::from_pem(&key_pem).map_err(|e| anyhow!("{} is not a private key: {e}", key_path.display()))?;
+    let key =
+        rcgen::KeyPair::from_pem(&key_pem).map_err(|e| anyhow!("{} is not a private key: {e}", key_path.display()))?;
     if key.der_bytes() != cert.public_key().subject_public_key.data.as_ref() {
         bail!(
             "OPERATOR_KEY_MISMATCH: the key {} is not the key of the certificate {}. Give your own certificate and \
@@ -97,7 +98,9 @@ fn holder(db: &Db, credentials: &Credentials) -> anyhow::Result<Operator> {
         );
     }
     let Some(record) = operator_auth::lookup(db, &operator_auth::fingerprint(&der))? else {
-        bail!("UNKNOWN_OPERATOR: this operator certificate is not registered here. Ask an administrator to register it.");
+        bail!(
+            "UNKNOWN_OPERATOR: this operator certificate is not registered here. Ask an administrator to register it."
+        );
     };
     if record.revoked {
         bail!("OPERATOR_REVOKED: this operator certificate has been revoked. Ask an administrator for a new one.");
@@ -123,7 +126,12 @@ pub fn login(
         )
     })?;
     if failures >= MAX_TOTP_FAILURES {
-        db.audit(now, &operator.actor(), "operator_refused", serde_json::json!({ "code": "TOTP_LOCKED", "on": "host" }))?;
+        db.audit(
+            now,
+            &operator.actor(),
+            "operator_refused",
+            serde_json::json!({ "code": "TOTP_LOCKED", "on": "host" }),
+        )?;
         bail!("TOTP_LOCKED: too many wrong codes. Wait {TOTP_LOCK_MINUTES} minutes, then try again.");
     }
     match operator_auth::check_totp(db, &operator.fingerprint, code, now)? {
@@ -153,14 +161,22 @@ pub fn login(
     let (_, key_path) = credentials.paths()?;
     operator_auth::write_file_atomically(&Credentials::session_file(key_path), token.as_bytes(), true)?;
     db.with(|c| {
-        c.execute("DELETE FROM host_sessions WHERE expires_at <= ?1 OR fingerprint = ?2", params![now.to_rfc3339(), operator.fingerprint])?;
+        c.execute(
+            "DELETE FROM host_sessions WHERE expires_at <= ?1 OR fingerprint = ?2",
+            params![now.to_rfc3339(), operator.fingerprint],
+        )?;
         c.execute("DELETE FROM host_totp_failures WHERE fingerprint = ?1", [&operator.fingerprint])?;
         c.execute(
             "INSERT INTO host_sessions (token_sha256, fingerprint, expires_at) VALUES (?1, ?2, ?3)",
             params![token_digest(&token), operator.fingerprint, expires_at.to_rfc3339()],
         )
     })?;
-    db.audit(now, &operator.actor(), "operator_session_started", serde_json::json!({ "on": "host", "until": expires_at.to_rfc3339() }))?;
+    db.audit(
+        now,
+        &operator.actor(),
+        "operator_session_started",
+        serde_json::json!({ "on": "host", "until": expires_at.to_rfc3339() }),
+    )?;
     Ok((operator, expires_at))
 }
 
@@ -177,9 +193,7 @@ pub fn authenticate(db: &Db, credentials: &Credentials, now: DateTime<Utc>) -> a
         )
         .optional()
     })?;
-    let live = expires
-        .and_then(|e| DateTime::parse_from_rfc3339(&e).ok())
-        .is_some_and(|e| e.with_timezone(&Utc) > now);
+    let live = expires.and_then(|e| DateTime::parse_from_rfc3339(&e).ok()).is_some_and(|e| e.with_timezone(&Utc) > now);
     if !live {
         bail!(
             "TOTP_REQUIRED: log in first with the code from your authenticator app (`verifier login --totp CODE`); \

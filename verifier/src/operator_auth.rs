@@ -632,7 +632,13 @@ pub fn issue_to_files(
 /// `verifier operators bootstrap`: the first administrators (at least two people), issued and registered together
 /// into a database that has no operator yet; from then on, operators are issued and revoked under four eyes.
 /// Returns the text to print for each.
-pub fn bootstrap(ca: &OperatorCa, db: &Db, names: &[String], out_dir: &Path, actor: &str) -> anyhow::Result<Vec<String>> {
+pub fn bootstrap(
+    ca: &OperatorCa,
+    db: &Db,
+    names: &[String],
+    out_dir: &Path,
+    actor: &str,
+) -> anyhow::Result<Vec<String>> {
     let distinct: std::collections::BTreeSet<&str> = names.iter().map(|n| n.trim()).collect();
     ensure!(
         names.len() >= 2 && distinct.len() == names.len(),

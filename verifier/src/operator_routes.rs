@@ -88,13 +88,6 @@ pub struct CutoffSet {
     pub cutoff: chrono::DateTime<chrono::Utc>,
 }
 
-/// The answer of pause and resume: the pause reason now in force, or none.
-#[derive(Serialize, utoipa::ToSchema)]
-pub struct Paused {
-    /// Why voting is paused, or null when it runs.
-    pub paused: Option<String>,
-}
-
 /// The body of `POST /op/v1/withdrawals`.
 #[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -357,9 +350,11 @@ pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedF
             })
         },
     );
-    let resume = warp::path!("resume").and(warp::post()).and(authenticated(ctx)).and(with()).and_then(
-        |op: Operator, c: OperatorContext| blocking(move || requested(&c, &op, Action::Resume)),
-    );
+    let resume = warp::path!("resume")
+        .and(warp::post())
+        .and(authenticated(ctx))
+        .and(with())
+        .and_then(|op: Operator, c: OperatorContext| blocking(move || requested(&c, &op, Action::Resume)));
     let requests = warp::path!("requests").and(warp::get()).and(authenticated(ctx)).and(with()).and_then(
         |op: Operator, c: OperatorContext| {
             blocking(move || {

@@ -94,17 +94,10 @@ async fn kill_9_five_times_under_load_loses_no_receipted_ballot() {
     let db = dir.path().join("verifier.sqlite");
     let toml_file = dir.path().join("election.toml");
     std::fs::write(&toml_file, verifier::demo::DEMO_TOML).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_verifier"))
-        .args(["election", "create"])
-        .arg(&toml_file)
-        .arg("--public-key")
-        .arg(&key_file)
-        .arg("--db")
-        .arg(&db)
-        .arg("--redate-for-demo")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_verifier"));
+    let crew = verifier::crew::Crew::bootstrap(bin, &db, &dir.path().join("operator-ca"), dir.path()).unwrap();
+    let (toml_s, key_s) = (toml_file.to_str().unwrap(), key_file.to_str().unwrap());
+    crew.four_eyes(&["election", "create", toml_s, "--public-key", key_s, "--redate-for-demo"]).unwrap();
     let lines: String = voters
         .iter()
         .map(|v| {
@@ -119,16 +112,8 @@ async fn kill_9_five_times_under_load_loses_no_receipted_ballot() {
         .collect();
     let voters_file = dir.path().join("voters.jsonl");
     std::fs::write(&voters_file, lines).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_verifier"))
-        .args(["voters", "import"])
-        .arg(&voters_file)
-        .arg("--db")
-        .arg(&db)
-        .arg("--trust-dir")
-        .arg(dir.path().join("ca"))
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let trust = dir.path().join("ca");
+    crew.run(&["voters", "import", voters_file.to_str().unwrap(), "--trust-dir", trust.to_str().unwrap()]).unwrap();
 
     let (election, key) = verifier::db::Db::open(&db).unwrap().election().unwrap().unwrap();
     let (election, key) = (Arc::new(election), Arc::new(key));

@@ -101,7 +101,15 @@ fn one_person_alone_cannot_take_a_critical_action() {
     assert!(Command::new(bin).args(["export-key", "generate", "--out"]).arg(&export_key).status().unwrap().success());
     let out = dir.path().join("tokyo.json");
     let asked = crew
-        .run(&["export", "--district", "tokyo", "--export-key", export_key.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .run(&[
+            "export",
+            "--district",
+            "tokyo",
+            "--export-key",
+            export_key.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .unwrap();
     let id = verifier::crew::request_id(&asked).unwrap();
     fails_with(&crew.command(mei).args(["approve", &id]).output().unwrap(), "FORBIDDEN_ROLE");

@@ -395,37 +395,34 @@ async fn the_verifier_binary_runs_the_operator_ca_and_listener() {
         include_str!("../../shared/tests/data/test-election-key.pub.pem"),
     )
     .unwrap();
-    run(verifier()
-        .args(["election", "create"])
-        .arg(dir.path().join("demo.toml"))
-        .arg("--public-key")
-        .arg(dir.path().join("election.pub.pem"))
-        .arg("--db")
-        .arg(&db)
-        .arg("--redate-for-demo"));
-    let printed = run(verifier()
-        .args(["operators", "issue", "--name", "Sora Clerk", "--role", "clerk", "--municipality", "13101"])
-        .arg("--ca")
-        .arg(&ca_dir)
-        .arg("--db")
-        .arg(&db)
-        .arg("--out")
-        .arg(&out_dir));
+    let crew =
+        verifier::crew::Crew::bootstrap(std::path::Path::new(env!("CARGO_BIN_EXE_verifier")), &db, &ca_dir, dir.path())
+            .unwrap();
+    let (toml, key) = (dir.path().join("demo.toml"), dir.path().join("election.pub.pem"));
+    let (toml, key) = (toml.to_str().unwrap(), key.to_str().unwrap());
+    crew.four_eyes(&["election", "create", toml, "--public-key", key, "--redate-for-demo"]).unwrap();
+    let out = out_dir.to_str().unwrap();
+    let printed = crew
+        .four_eyes(&[
+            "operators",
+            "issue",
+            "--name",
+            "Sora Clerk",
+            "--role",
+            "clerk",
+            "--municipality",
+            "13101",
+            "--out",
+            out,
+        ])
+        .unwrap();
     let field = |label: &str| {
         let line = printed.lines().find(|l| l.starts_with(label)).unwrap();
         line[label.len()..].split_whitespace().next().unwrap().to_string()
     };
     let (serial, secret) = (field("serial:"), field("TOTP secret:"));
-    let refused = verifier()
-        .args(["operators", "issue", "--name", "No Town", "--role", "clerk", "--out"])
-        .arg(&out_dir)
-        .arg("--ca")
-        .arg(&ca_dir)
-        .arg("--db")
-        .arg(&db)
-        .output()
-        .unwrap();
-    assert!(!refused.status.success(), "a clerk needs a municipality");
+    let refused = crew.run(&["operators", "issue", "--name", "No Town", "--role", "clerk", "--out", out]);
+    assert!(refused.is_err(), "a clerk needs a municipality");
     let op = IssuedOperator {
         cert_pem: std::fs::read_to_string(out_dir.join(format!("operator-{serial}.pem"))).unwrap(),
         key_pem: std::fs::read_to_string(out_dir.join(format!("operator-{serial}.key"))).unwrap(),
@@ -482,7 +479,7 @@ async fn the_verifier_binary_runs_the_operator_ca_and_listener() {
 
     let listed = run(verifier().args(["operators", "list", "--db"]).arg(&db));
     assert!(listed.contains("active") && listed.contains("Sora Clerk"), "{listed}");
-    run(verifier().args(["operators", "revoke", &serial, "--ca"]).arg(&ca_dir).arg("--db").arg(&db));
+    crew.four_eyes(&["operators", "revoke", &serial]).unwrap();
     let listed = run(verifier().args(["operators", "list", "--db"]).arg(&db));
     assert!(listed.contains("REVOKED"), "{listed}");
     let e = client(&ca_pem, Some(&op)).get(format!("{base}/op/v1/whoami")).send().await.unwrap_err();

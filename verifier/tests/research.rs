@@ -307,17 +307,9 @@ fn research_election_writes_a_practice_election_that_check_and_create_accept() {
     let key = dir.path().join("key.pem");
     std::fs::write(&key, ELECTION_PUB).unwrap();
     let db = dir.path().join("v.sqlite");
-    let out = verifier(&[
-        "election",
-        "create",
-        lab_s,
-        "--public-key",
-        key.to_str().unwrap(),
-        "--db",
-        db.to_str().unwrap(),
-        "--redate-for-demo",
-    ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_verifier"));
+    let crew = verifier::crew::Crew::bootstrap(bin, &db, &dir.path().join("ca"), dir.path()).unwrap();
+    crew.four_eyes(&["election", "create", lab_s, "--public-key", key.to_str().unwrap(), "--redate-for-demo"]).unwrap();
 
     for (kind, n) in [("hor_pr", "5"), ("hoc_pr", "200"), ("judicial_review", "15"), ("hor_district", "33")] {
         let out = verifier(&["research", "election", "--kind", kind, "--candidates", n, "--out", lab_s]);

@@ -7,6 +7,7 @@ use std::process::{Child, Command};
 
 use anyhow::Context;
 
+use crate::crew::Crew;
 use crate::run::{cmd, root, sh};
 use crate::{app, setup};
 
@@ -88,31 +89,40 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let public = ceremony.join("election-public-key.pem");
     let verifier = bin.join("verifier");
     let db = demo.join("verifier.sqlite");
-    sh(cmd(&verifier)
-        .args(["election", "create"])
-        .arg(root().join("verifier/elections/demo.toml"))
-        .arg("--public-key")
-        .arg(&public)
-        .arg("--db")
-        .arg(&db)
-        .arg("--redate-for-demo"))?;
-    let voters = demo.join("voters.jsonl");
-    std::fs::write(&voters, voters_jsonl(&demo)?)?;
-    sh(cmd(&verifier).args(["voters", "import"]).arg(&voters).arg("--db").arg(&db).arg("--trust-dir").arg(&pki))?;
 
-    // The committees' side: an operator CA, the listener's certificate, and a clerk and an approver of the demo
-    // municipality, each with a client certificate and a TOTP secret (R-SEC-4).
+    // The host's named operators (R-SEC-4, issue 21): an operator CA and its listener's certificate, then two
+    // administrators; every change below is requested by one and approved by the other (four eyes).
     let opca = demo.join("operator-ca");
     sh(cmd(&verifier).args(["operators", "init-ca", "--ca"]).arg(&opca))?;
     sh(cmd(&verifier).args(["operators", "server-cert", "--host", "127.0.0.1", "--ca"]).arg(&opca))?;
+    let crew = Crew::bootstrap(&verifier, &db, &opca, &demo.join("operators"))?;
+    crew.four_eyes(&[
+        "election".as_ref(),
+        "create".as_ref(),
+        root().join("verifier/elections/demo.toml").as_os_str(),
+        "--public-key".as_ref(),
+        public.as_os_str(),
+        "--redate-for-demo".as_ref(),
+    ])?;
+    let voters = demo.join("voters.jsonl");
+    std::fs::write(&voters, voters_jsonl(&demo)?)?;
+    sh(crew.command(0).args(["voters", "import"]).arg(&voters).arg("--trust-dir").arg(&pki))?;
+    // The committee of the demo municipality: a clerk and an approver, each with a client certificate and a TOTP
+    // secret, issued under four eyes.
     for (name, role) in [("Demo Clerk", "clerk"), ("Demo Approver", "approver")] {
-        sh(cmd(&verifier)
-            .args(["operators", "issue", "--name", name, "--role", role, "--municipality", "13101", "--ca"])
-            .arg(&opca)
-            .arg("--db")
-            .arg(&db)
-            .arg("--out")
-            .arg(demo.join("operators")))?;
+        let out = demo.join("operators").join(role);
+        crew.four_eyes(&[
+            "operators".as_ref(),
+            "issue".as_ref(),
+            "--name".as_ref(),
+            name.as_ref(),
+            "--role".as_ref(),
+            role.as_ref(),
+            "--municipality".as_ref(),
+            "13101".as_ref(),
+            "--out".as_ref(),
+            out.as_os_str(),
+        ])?;
     }
 
     let origin = format!("http://{}", args.listen);

@@ -8,6 +8,7 @@
 
 mod app;
 mod bench;
+mod crew;
 mod demo;
 mod fuzz;
 mod run;
