@@ -247,49 +247,73 @@ fn to_request(id: String, action: &str, by: String, at: String, until: String) -
 /// action out with [`Request::actor`] and reports a failure with [`failed`]. A refused approval is audited as
 /// `four_eyes_refused`.
 pub fn approve(db: &Db, approver: &Operator, id: &str, on_api: bool, now: DateTime<Utc>) -> Result<Request, RegError> {
-    let outcome = db
-        .with(|c| {
-            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let row: Option<(String, String, String, String, String, String, String, Option<String>)> = tx
-                .query_row(
-                    "SELECT id, action, requested_by, requested_at, expires_at, requester_fingerprint, \
-                     requester_name, outcome FROM four_eyes WHERE id = ?1",
-                    [id],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?, r.get(6)?, r.get(7)?)),
-                )
-                .optional()?;
-            let checked = match row {
-                None => Err(refuse("UNKNOWN_REQUEST", format!("There is no request {id}. List them with `verifier requests`."))),
-                Some((id, action, by, at, until, fingerprint, name, outcome)) => {
-                    match to_request(id, &action, by, at, until.clone()) {
-                        Err(e) => Err(e),
-                        Ok(r) if on_api && !r.action.runs_on_api() => Err(refuse(
-                            "APPROVE_ON_HOST",
-                            format!("Request {} writes files on the verifier host: approve it there with `verifier approve {}`.", r.id, r.id),
-                        )),
-                        Ok(r) => check(&r, approver, &fingerprint, &name, outcome.as_deref(), &until, now).map(|()| r),
-                    }
+    db.with(|c| {
+        let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let row: Option<Stored> = tx
+            .query_row(
+                "SELECT id, action, requested_by, requested_at, expires_at, requester_fingerprint, requester_name, \
+                 outcome FROM four_eyes WHERE id = ?1",
+                [id],
+                |r| {
+                    Ok(Stored {
+                        id: r.get(0)?,
+                        action: r.get(1)?,
+                        by: r.get(2)?,
+                        at: r.get(3)?,
+                        until: r.get(4)?,
+                        fingerprint: r.get(5)?,
+                        name: r.get(6)?,
+                        outcome: r.get(7)?,
+                    })
+                },
+            )
+            .optional()?;
+        let checked = match row {
+            None => Err(refuse("UNKNOWN_REQUEST", format!("There is no request {id}. List them with `verifier requests`."))),
+            Some(s) => to_request(s.id, &s.action, s.by, s.at, s.until.clone()).and_then(|r| {
+                if on_api && !r.action.runs_on_api() {
+                    return Err(refuse(
+                        "APPROVE_ON_HOST",
+                        format!(
+                            "Request {} writes files on the verifier host: approve it there with `verifier approve {}`.",
+                            r.id, r.id
+                        ),
+                    ));
                 }
-            };
-            match &checked {
-                Ok(r) => {
-                    tx.execute(
-                        "UPDATE four_eyes SET approved_by = ?1, decided_at = ?2, outcome = 'approved' WHERE id = ?3",
-                        params![approver.actor(), now.to_rfc3339(), r.id],
-                    )?;
-                    let detail = serde_json::json!({ "request": r.id, "action": r.action.name(), "requested_by": r.requested_by });
-                    audit::append(&tx, now, &approver.actor(), "four_eyes_approved", &detail)?;
-                }
-                Err(e) => {
-                    let detail = serde_json::json!({ "request": id, "code": e.code });
-                    audit::append(&tx, now, &approver.actor(), "four_eyes_refused", &detail)?;
-                }
+                check(&r, approver, &s.fingerprint, &s.name, s.outcome.as_deref(), &s.until, now).map(|()| r)
+            }),
+        };
+        match &checked {
+            Ok(r) => {
+                tx.execute(
+                    "UPDATE four_eyes SET approved_by = ?1, decided_at = ?2, outcome = 'approved' WHERE id = ?3",
+                    params![approver.actor(), now.to_rfc3339(), r.id],
+                )?;
+                let detail =
+                    serde_json::json!({ "request": r.id, "action": r.action.name(), "requested_by": r.requested_by });
+                audit::append(&tx, now, &approver.actor(), "four_eyes_approved", &detail)?;
             }
-            tx.commit()?;
-            Ok(checked)
-        })
-        .map_err(storage)?;
-    outcome
+            Err(e) => {
+                let detail = serde_json::json!({ "request": id, "code": e.code });
+                audit::append(&tx, now, &approver.actor(), "four_eyes_refused", &detail)?;
+            }
+        }
+        tx.commit()?;
+        Ok(checked)
+    })
+    .map_err(storage)?
+}
+
+/// A request's row: the request, who asked, and what became of it.
+struct Stored {
+    id: String,
+    action: String,
+    by: String,
+    at: String,
+    until: String,
+    fingerprint: String,
+    name: String,
+    outcome: Option<String>,
 }
 
 fn check(
