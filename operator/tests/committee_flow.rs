@@ -181,10 +181,12 @@ fn a_candidate_who_died_leaves_the_list_during_a_pause() {
     let admin = person(dir.path(), &ca, &db, "Ren Admin", Role::Admin, None);
     let second = person(dir.path(), &ca, &db, "Mei Admin", Role::Admin, None);
     let clerk = person(dir.path(), &ca, &db, "Kei Clerk", Role::Clerk, Some("13101"));
+    let counter = person(dir.path(), &ca, &db, "Kazu Counting", Role::CountingOfficer, None);
     let server = start(&ca_dir, db.clone(), election.clone());
     admin.login(&server);
     second.login(&server);
     clerk.login(&server);
+    counter.login(&server);
     // A ballot cast before the change (its contents do not matter here: the box never reads them).
     db.cast("13101:E-1", "demo-hoc", "tokyo", &[7; 384]).unwrap();
 
@@ -227,6 +229,14 @@ fn a_candidate_who_died_leaves_the_list_during_a_pause() {
     assert_eq!(done["definition_digest"].as_str(), Some(shared::export::definition_digest(&json).as_str()));
     // The ballot cast before stays in the box as cast.
     assert_eq!(db.ballot_counts("demo-hoc").unwrap(), vec![("tokyo".to_string(), 1)]);
+    // The counting officer's view: ballots per contest and the close, before approving an export on the host; a
+    // clerk may not see it, nor approve anything.
+    let counting = ok(&counter.run(&server, &["call", "GET", "counting"]));
+    assert_eq!((counting["election"].as_str(), counting["closed"].as_bool()), (Some("demo-hoc"), Some(false)));
+    let tokyo = counting["contests"].as_array().unwrap().iter().find(|c| c["contest"] == "tokyo").unwrap();
+    assert_eq!((tokyo["district"].as_str(), tokyo["ballots"].as_i64()), (Some("tokyo"), Some(1)));
+    refused(&clerk.run(&server, &["call", "GET", "counting"]), "FORBIDDEN_ROLE");
+    refused(&counter.run(&server, &["call", "POST", "pause", "--json", r#"{"reason":"x"}"#]), "FORBIDDEN_ROLE");
 
     let entries = db.with(|c| verifier::audit::entries(c)).unwrap();
     let change = entries.iter().find(|e| e.action == "candidate_withdrawn").expect("the change is audited");
