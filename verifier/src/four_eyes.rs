@@ -366,15 +366,8 @@ pub fn failed(db: &Db, approver: &Operator, id: &str, why: &str, now: DateTime<U
 }
 
 fn forbidden(op: &Operator, roles: &[Role]) -> RegError {
-    let allowed: Vec<&str> = roles.iter().map(|r| crate::operator_auth::role_str(*r)).collect();
-    refuse(
-        "FORBIDDEN_ROLE",
-        format!(
-            "Your role ({}) may not do this; it needs one of: {}.",
-            crate::operator_auth::role_str(op.role),
-            allowed.join(", ")
-        ),
-    )
+    let r = crate::operator_api::forbidden_role(op.role, roles);
+    refuse(r.code, r.message)
 }
 
 #[cfg(test)]

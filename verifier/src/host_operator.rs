@@ -21,6 +21,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use crate::db::Db;
+use crate::operator_api;
 use crate::operator_auth::{self, TotpCheck};
 use crate::operators::{Operator, Role};
 
@@ -98,12 +99,10 @@ fn holder(db: &Db, credentials: &Credentials) -> anyhow::Result<Operator> {
         );
     }
     let Some(record) = operator_auth::lookup(db, &operator_auth::fingerprint(&der))? else {
-        bail!(
-            "UNKNOWN_OPERATOR: this operator certificate is not registered here. Ask an administrator to register it."
-        );
+        return Err(refused(operator_api::unknown_operator()));
     };
     if record.revoked {
-        bail!("OPERATOR_REVOKED: this operator certificate has been revoked. Ask an administrator for a new one.");
+        return Err(refused(operator_api::operator_revoked()));
     }
     Ok(record.operator)
 }
@@ -132,7 +131,7 @@ pub fn login(
             "operator_refused",
             serde_json::json!({ "code": "TOTP_LOCKED", "on": "host" }),
         )?;
-        bail!("TOTP_LOCKED: too many wrong codes. Wait {TOTP_LOCK_MINUTES} minutes, then try again.");
+        return Err(refused(operator_api::totp_locked()));
     }
     match operator_auth::check_totp(db, &operator.fingerprint, code, now)? {
         TotpCheck::Accepted => {}
@@ -144,14 +143,7 @@ pub fn login(
                 )
             })?;
             db.audit(now, &operator.actor(), "operator_totp_failed", serde_json::json!({ "on": "host" }))?;
-            bail!(
-                "TOTP_INVALID: {}",
-                if wrong == TotpCheck::Reused {
-                    "this code was already used. Wait for the next code in your authenticator app and try again."
-                } else {
-                    "the code is wrong. Check your authenticator app and this computer's clock, then try again."
-                }
-            );
+            return Err(refused(operator_api::totp_invalid(wrong == TotpCheck::Reused)));
         }
     }
     let mut token = [0u8; 32];
@@ -215,12 +207,7 @@ pub fn require(
     if !roles.contains(&operator.role) {
         let detail = serde_json::json!({ "code": "FORBIDDEN_ROLE", "command": command, "on": "host" });
         db.audit(now, &operator.actor(), "operator_forbidden", detail)?;
-        let allowed: Vec<&str> = roles.iter().map(|r| operator_auth::role_str(*r)).collect();
-        bail!(
-            "FORBIDDEN_ROLE: your role ({}) may not run `{command}`; it needs one of: {}. Nothing was done.",
-            operator_auth::role_str(operator.role),
-            allowed.join(", ")
-        );
+        return Err(refused(operator_api::forbidden_role(operator.role, roles)));
     }
     Ok(operator)
 }
@@ -233,6 +220,11 @@ pub fn logout(db: &Db, credentials: &Credentials, now: DateTime<Utc>) -> anyhow:
     let _ = std::fs::remove_file(Credentials::session_file(key_path));
     db.audit(now, &operator.actor(), "operator_session_ended", serde_json::json!({ "on": "host" }))?;
     Ok(operator)
+}
+
+/// The operator API's refusal as a host command's error: the same code and sentence.
+fn refused(r: crate::errors::Refusal) -> anyhow::Error {
+    anyhow!("{}: {} Nothing was done.", r.code, r.message)
 }
 
 fn token_digest(token: &str) -> String {
