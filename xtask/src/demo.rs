@@ -9,7 +9,7 @@ use anyhow::Context;
 
 use crate::crew::Crew;
 use crate::run::{cmd, root, sh};
-use crate::{app, setup};
+use crate::setup;
 
 /// Options of the demo.
 #[derive(clap::Args)]
@@ -49,8 +49,10 @@ impl Drop for Running {
 pub fn run(args: Args) -> anyhow::Result<()> {
     anyhow::ensure!((1..=VOTERS.len()).contains(&args.voter), "--voter must be 1 to {}", VOTERS.len());
     setup::run()?;
-    let dist = app::build_voter_app()?;
-    let bin = app::build_binaries(true)?;
+    // The demo runs the release build itself, as published (`cargo xtask release`): its programs and its app.
+    let release = crate::run::target_dir().join("release-build");
+    crate::release::build(&crate::release::Places::here(), &release, crate::release::source_epoch())?;
+    let (dist, bin) = (release.join("web"), release.join("bin"));
     let demo = crate::run::target_dir().join("demo");
     if demo.exists() {
         std::fs::remove_dir_all(&demo).with_context(|| format!("cannot clear {}", demo.display()))?;

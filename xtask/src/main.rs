@@ -1,7 +1,8 @@
 //! `cargo xtask`: the README's two commands (`demo`, `test`) and the `setup` they both run first; `rehearsal`
 //! runs the whole-election rehearsal (R-SYS-6) for people, printing each step and the result table; `bench`
 //! measures the figures the project promises beside their limits and writes the README's Performance table;
-//! `fuzz` runs the cargo-fuzz targets of `fuzz/` for minutes each (issue 10).
+//! `fuzz` runs the cargo-fuzz targets of `fuzz/` for minutes each (issue 10); `release` makes the reproducible
+//! release build and its hashes (issue 21).
 //!
 //! Everything a fresh machine of this project's kind needs is installed by `setup` (TOOLCHAIN.md): nothing else
 //! may be assumed, because CI runs on a clean checkout.
@@ -11,6 +12,7 @@ mod bench;
 mod crew;
 mod demo;
 mod fuzz;
+mod release;
 mod run;
 mod setup;
 mod test;
@@ -18,7 +20,7 @@ mod test;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(about = "Project tasks: setup, demo, test, rehearsal, bench, fuzz")]
+#[command(about = "Project tasks: setup, demo, test, rehearsal, bench, fuzz, release")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -41,6 +43,9 @@ enum Command {
     /// Cast throughput and latency, RSA and SQLite limits, wasm size, verifier memory, in-browser encryption and
     /// time to first render: README's Performance table.
     Bench(bench::Args),
+    /// The release build, reproducible from the same source anywhere: programs, voter app, SHA256SUMS, the
+    /// zero-vote check's build-hashes.json and BUILDINFO (issue 21).
+    Release(release::Args),
     /// Run every cargo-fuzz target (ballot bytes, cast envelope, certificates, JSON bodies) for minutes each.
     Fuzz(fuzz::Args),
 }
@@ -53,6 +58,7 @@ fn main() -> std::process::ExitCode {
         Command::Rehearsal { voters } => rehearsal(voters),
         Command::Bench(args) => bench::run(args),
         Command::Fuzz(args) => fuzz::run(args),
+        Command::Release(args) => release::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -67,7 +73,7 @@ fn main() -> std::process::ExitCode {
 fn rehearsal(voters: usize) -> anyhow::Result<()> {
     setup::run()?;
     let dist = app::build_voter_app()?;
-    let bin = app::build_binaries(false)?;
+    let bin = app::build_binaries()?;
     run::sh(
         run::cmd(bin.join("rehearsal"))
             .arg(voters.to_string())

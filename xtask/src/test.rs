@@ -1,13 +1,14 @@
 //! `cargo xtask test`: every check, in order, each one named when it starts and timed when it ends:
 //! fmt (workspace, voter app, fuzz targets), clippy for the host and for wasm32, the native tests (unit,
 //! integration, end-to-end in headless Chromium, the API contracts by schemathesis), one end-to-end test built with
-//! `CARGO_TARGET_DIR` elsewhere, every fuzz target briefly, and the wasm tests in headless Chromium.
+//! `CARGO_TARGET_DIR` elsewhere, the release build made twice in different folders (the same bytes), every fuzz
+//! target briefly, and the wasm tests in headless Chromium.
 
 use std::process::Command;
 use std::time::Instant;
 
 use crate::run::{WEB_TOOLCHAIN, cmd, root, sh, web_cmd};
-use crate::{app, fuzz, setup};
+use crate::{app, fuzz, release, setup};
 
 /// The steps run so far with their durations.
 #[derive(Default)]
@@ -66,7 +67,7 @@ pub fn run() -> anyhow::Result<()> {
         web_cmd("cargo").args(["clippy", "--all-targets", "--locked", "--", "-D", "warnings"]),
     )?;
     let (dist, bin) = steps.time("build the voter app (release) and the binaries", || {
-        Ok((app::build_voter_app()?, app::build_binaries(false)?))
+        Ok((app::build_voter_app()?, app::build_binaries()?))
     })?;
     steps.sh(
         "native tests (unit, integration, end-to-end)",
@@ -99,6 +100,9 @@ pub fn run() -> anyhow::Result<()> {
             .env("CHROMEDRIVER", "/usr/bin/chromedriver")
             .current_dir(&root),
     )?;
+    // The hashes that the zero-vote check compares are worth publishing only if anyone can rebuild them (issue 21
+    // part 4): the release build again from a copy of the source in other folders, with another cargo home.
+    steps.time("reproducible release build (two folders, two target directories, two cargo homes)", release::reproduce)?;
     steps.time(&format!("fuzz (each target briefly, {} s)", fuzz::BRIEF_SECONDS), fuzz::brief)?;
     // The committed seeds must still pass the project's checks, or the fuzzers start from inputs that stop early
     // (this test did not compile for a while without anyone seeing it, because no step ran it).
