@@ -107,16 +107,14 @@ impl Places {
 
 /// Cargo's home as cargo finds it: `CARGO_HOME`, else `~/.cargo`.
 fn cargo_home() -> PathBuf {
-    std::env::var_os("CARGO_HOME").map(PathBuf::from).unwrap_or_else(|| {
-        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo")
-    })
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cargo"))
 }
 
 /// The source's date for tools that stamp one (`SOURCE_DATE_EPOCH`): the last commit's, or 0 outside git.
 pub fn source_epoch() -> u64 {
-    output(cmd("git").args(["log", "-1", "--format=%ct"]).current_dir(root()))
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0)
+    output(cmd("git").args(["log", "-1", "--format=%ct"]).current_dir(root())).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 /// `cargo xtask release`: sets up, builds into the output folder and prints where the hashes are.

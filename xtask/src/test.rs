@@ -102,7 +102,10 @@ pub fn run() -> anyhow::Result<()> {
     )?;
     // The hashes that the zero-vote check compares are worth publishing only if anyone can rebuild them (issue 21
     // part 4): the release build again from a copy of the source in other folders, with another cargo home.
-    steps.time("reproducible release build (two folders, two target directories, two cargo homes)", release::reproduce)?;
+    steps.time(
+        "reproducible release build (two folders, two target directories, two cargo homes)",
+        release::reproduce,
+    )?;
     steps.time(&format!("fuzz (each target briefly, {} s)", fuzz::BRIEF_SECONDS), fuzz::brief)?;
     // The committed seeds must still pass the project's checks, or the fuzzers start from inputs that stop early
     // (this test did not compile for a while without anyone seeing it, because no step ran it).
