@@ -1,13 +1,14 @@
 //! `web`: the voter app, a Yew single-page app compiled to wasm32 and served by the verifier (one origin).
 //!
 //! Map:
-//! - [`pages`]: one file per screen (`start`: the election, its window in JST, live clocks; `vote/`: one file per
+//! - [`pages`]: one file per screen (`start`: the status bar and the election with its window in JST; `vote/`: one
+//!   file per
 //!   step of voting: login, contests, choice, confirmation with the check of the encryption, failure, receipt;
 //!   `apply`: 申出 and 切替申出; `accessibility`: the accessibility statement, shown for the `#accessibility`
 //!   fragment).
-//! - [`components`]: pieces shared by screens (`jst_clock`, `chooser` the candidate screen and `research_chooser`
-//!   with the researcher's modes, `session_bar` the
-//!   session countdown and its extension, `settings`).
+//! - [`components`]: pieces shared by screens (`status_bar`, the JST time and the countdowns that stay in view,
+//!   so that the ballot comes first; `chooser` the candidate screen and `research_chooser` with the researcher's
+//!   modes; `session_bar` the session countdown and its extension; `settings`).
 //! - [`hooks`]: `use_server_clock`, the server's time measured once and ticking every second;
 //!   `use_focus_recovery`, focus kept on the page when a screen changes.
 //! - [`services`]: `verifier_api`, the JSON API of the verifier; `card_helper`, the helper on the voter's PC;
@@ -91,6 +92,12 @@ pub fn app() -> Html {
             on_hash.forget();
         });
     }
+    // The voting page's session, shown by the status bar at the top (issue 22 part 7).
+    let session = use_state(|| None::<components::session_bar::SessionStatus>);
+    let on_session = {
+        let session = session.clone();
+        Callback::from(move |s| session.set(s))
+    };
     let statement = *hash == STATEMENT_HASH;
     use_effect_with(statement, |statement| {
         if *statement {
@@ -124,9 +131,9 @@ pub fn app() -> Html {
                     <pages::accessibility::Statement lang={*lang} />
                 }
                 <div hidden={statement}>
+                    <pages::start::Start lang={*lang} session={(*session).clone()} />
+                    <pages::vote::Vote lang={*lang} {on_session} />
                     <components::settings::Settings lang={*lang} />
-                    <pages::start::Start lang={*lang} />
-                    <pages::vote::Vote lang={*lang} />
                     <details class="card" id="apply-section">
                         <summary>{ i18n::t(*lang, "インターネット投票の申出・切替申出はこちら", "Apply for internet voting, or switch back to paper") }</summary>
                         <pages::apply::Apply lang={*lang} />

@@ -49,15 +49,14 @@ fn has(root: &Element, selector: &str) -> bool {
 async fn bar(lang: Lang, left_seconds: i64, extensions_left: u32, clicks: Rc<Cell<u32>>) -> Element {
     let now = Utc.with_ymd_and_hms(2026, 7, 1, 3, 0, 0).unwrap();
     let on_extend = Callback::from(move |()| clicks.set(clicks.get() + 1));
-    let props = session_bar::Props {
-        lang,
-        now,
+    let status = session_bar::SessionStatus {
         expires_at: now + chrono::Duration::seconds(left_seconds),
         extensions_left,
         extending: false,
         extend_error: None,
         on_extend,
     };
+    let props = session_bar::Props { lang, now, status };
     let root = root();
     yew::Renderer::<session_bar::SessionBar>::with_root_and_props(root.clone(), props).render();
     settle().await;
@@ -269,7 +268,7 @@ async fn the_voting_page_starts_at_the_login_and_says_what_failed_without_a_veri
     let root = root();
     let handle = yew::Renderer::<web::pages::vote::Vote>::with_root_and_props(
         root.clone(),
-        web::pages::vote::Props { lang: Lang::Ja },
+        web::pages::vote::Props { lang: Lang::Ja, on_session: Callback::noop() },
     )
     .render();
     gloo_timers::future::sleep(Duration::from_millis(300)).await;

@@ -2,8 +2,8 @@
 
 pub mod chooser;
 pub mod confirmation;
-pub mod jst_clock;
 pub mod pause_notice;
 pub mod research_chooser;
 pub mod session_bar;
 pub mod settings;
+pub mod status_bar;

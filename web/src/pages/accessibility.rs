@@ -43,8 +43,8 @@ pub fn statement(props: &Props) -> Html {
 
             <h3>{ t(lang, "対象範囲", "Scope") }</h3>
             <p>{ t(lang,
-                "この投票サイトの全画面: 開始画面（選挙の情報と日本時間の時計）、カードの確認とログイン、投票する選挙の一覧、候補者を選ぶ画面（4つの探し方 × 3つの表示方法の12通り）、確認画面、受付（トラッカー）、時間切れの予告と延長、エラーの画面、申出・切替申出の画面、表示の設定、このページ。",
-                "Every screen of this voting site: the start screen (the election and the Japan time clock), the card check and login, the list of your contests, the candidate screen (4 ways to find × 3 displays, 12 layouts), the confirmation, the receipt (tracker), the session warning and extension, the error screen, the application form, the display settings, and this page.") }</p>
+                "この投票サイトの全画面: 日本時間と残り時間を常に表示するステータスバー、選挙の情報、カードの確認とログイン、投票する選挙の一覧、候補者を選ぶ画面（4つの探し方 × 3つの表示方法の12通り）、確認画面、受付（トラッカー）、時間切れの予告と延長、エラーの画面、申出・切替申出の画面、表示の設定、このページ。",
+                "Every screen of this voting site: the status bar that always shows Japan time and the time left, the election, the card check and login, the list of your contests, the candidate screen (4 ways to find × 3 displays, 12 layouts), the confirmation, the receipt (tracker), the session warning and extension, the error screen, the application form, the display settings, and this page.") }</p>
 
             <h3>{ t(lang, "例外事項", "Exceptions") }</h3>
             <ul>

@@ -1,13 +1,15 @@
-//! The start screen: the election's name, its online voting window in JST, where we are in it, a countdown to
-//! the close, and the live JST and local clocks (R-VOTE-1, R-VOTE-2).
+//! The top of the page: the status bar that stays in view (JST now, the countdowns, the session:
+//! `components::status_bar`, with the voter's local time), then the election's name, its online voting window in
+//! JST and where we are in it (R-VOTE-1, R-VOTE-2). Once the voter is logged in, the election card shrinks to its name
+//! and notices, so that the ballot comes first (issue 22 part 7).
 
 use shared::api::ElectionSummary;
-use shared::session::Countdown;
 use shared::window::WindowState;
 use yew::prelude::*;
 
-use crate::components::jst_clock::JstClock;
 use crate::components::pause_notice::pause_notice;
+use crate::components::session_bar::SessionStatus;
+use crate::components::status_bar::{StatusBar, window_state};
 use crate::hooks::use_server_clock::{ServerClock, use_server_clock};
 use crate::i18n::{self, Lang, t};
 use crate::services::verifier_api;
@@ -17,9 +19,12 @@ use crate::services::verifier_api;
 pub struct Props {
     /// The display language.
     pub lang: Lang,
+    /// The voter's session, while logged in (from the voting page).
+    #[prop_or_default]
+    pub session: Option<SessionStatus>,
 }
 
-/// The start screen.
+/// The status bar and the election card.
 #[function_component(Start)]
 pub fn start(props: &Props) -> Html {
     let lang = props.lang;
@@ -39,69 +44,50 @@ pub fn start(props: &Props) -> Html {
             crate::mark(crate::ELECTION_SHOWN_MARK);
         }
     });
-    let clock_html = match &clock {
-        ServerClock::Now(now) => html! { <JstClock {lang} now={*now} /> },
-        ServerClock::Measuring => html! { <p>{ t(lang, "時刻を確認しています…", "Checking the time…") }</p> },
+    let known = match &*election {
+        Some(Ok(e)) => Some(e.clone()),
+        _ => None,
+    };
+    let bar = match &clock {
+        ServerClock::Now(now) => {
+            html! { <StatusBar {lang} now={*now} election={known} session={props.session.clone()} /> }
+        }
+        ServerClock::Measuring => html! {
+            <section id="status-bar" class="status-bar"><p>{ t(lang, "時刻を確認しています…", "Checking the time…") }</p></section>
+        },
         ServerClock::Failed(code) => unreachable_html(lang, code),
     };
+    let compact = props.session.is_some();
     let election_html = match (&*election, &clock) {
         (None, _) => html! { <p>{ t(lang, "選挙の情報を読み込んでいます…", "Loading the election…") }</p> },
         (Some(Err(e)), _) => unreachable_html(lang, &e.code),
-        (Some(Ok(e)), ServerClock::Now(now)) => election_card(lang, e, *now),
-        (Some(Ok(e)), _) => election_card(lang, e, e.server_time),
+        (Some(Ok(e)), ServerClock::Now(now)) => election_card(lang, e, *now, compact),
+        (Some(Ok(e)), _) => election_card(lang, e, e.server_time, compact),
     };
     html! {
         <>
+            { bar }
             { election_html }
-            { clock_html }
         </>
     }
 }
 
-fn election_card(lang: Lang, e: &ElectionSummary, now: chrono::DateTime<chrono::Utc>) -> Html {
+/// The election: its name and notices, and before the login its window and state.
+fn election_card(lang: Lang, e: &ElectionSummary, now: chrono::DateTime<chrono::Utc>, compact: bool) -> Html {
     let name = match lang {
         Lang::Ja => &e.name.ja,
         Lang::En => &e.name.en,
     };
-    let kind = match lang {
-        Lang::Ja => &e.kind_name.ja,
-        Lang::En => &e.kind_name.en,
-    };
     let w = &e.window;
-    let state = if now < w.opens_at {
-        WindowState::NotYetOpen
-    } else if now < w.closes_at {
-        WindowState::Open
-    } else {
-        WindowState::Closed
-    };
-    let (state_class, state_text, until) = match state {
-        WindowState::NotYetOpen => (
-            "status",
-            t(lang, "投票はまだ始まっていません", "Voting has not opened yet"),
-            Some((t(lang, "投票開始まで", "Opens in"), w.opens_at - now)),
-        ),
+    let (state_class, state_text) = match window_state(e, now).0 {
+        WindowState::NotYetOpen => ("status", t(lang, "投票はまだ始まっていません", "Voting has not opened yet")),
         // The window is open but voting is paused (R-VOTE-3): the status says so, not 投票できます.
-        WindowState::Open if e.paused.is_some() => (
-            "status paused",
-            t(lang, "投票を一時停止しています", "Voting is paused"),
-            Some((t(lang, "投票終了まで", "Closes in"), w.closes_at - now)),
-        ),
-        WindowState::Open => (
-            "status open",
-            t(lang, "投票できます", "Voting is open"),
-            Some((t(lang, "投票終了まで", "Closes in"), w.closes_at - now)),
-        ),
-        WindowState::Closed => ("status closed", t(lang, "投票は終了しました", "Voting has closed"), None),
+        WindowState::Open if e.paused.is_some() => {
+            ("status paused", t(lang, "投票を一時停止しています", "Voting is paused"))
+        }
+        WindowState::Open => ("status open", t(lang, "投票できます", "Voting is open")),
+        WindowState::Closed => ("status closed", t(lang, "投票は終了しました", "Voting has closed")),
     };
-    let countdown = until.map(|(label, d)| {
-        let c = Countdown::from_duration(d);
-        let text = match lang {
-            Lang::Ja => c.ja(),
-            Lang::En => c.en(),
-        };
-        html! { <p>{ label }{ ": " }<strong class="clock" id="close-countdown">{ text }</strong></p> }
-    });
     html! {
         <section class="card" aria-labelledby="election-h">
             <h2 id="election-h">{ name }</h2>
@@ -118,20 +104,22 @@ fn election_card(lang: Lang, e: &ElectionSummary, now: chrono::DateTime<chrono::
                     "これは練習用の模擬選挙です。実際の選挙ではありません。",
                     "This is a practice election, not a real one.") }</p>
             }
-            <dl class="facts">
-                <dt>{ t(lang, "選挙の種類", "Election") }</dt>
-                <dd>{ kind }</dd>
-                <dt>{ t(lang, "インターネット投票の期間", "Online voting") }</dt>
-                <dd id="voting-window">
-                    { i18n::date_time_minutes(lang, w.opens_at_jst) }{ " JST" }
-                    { t(lang, " から ", " to ") }
-                    { i18n::date_time_minutes(lang, w.closes_at_jst) }{ " JST" }
-                    { t(lang, " まで", "") }
-                </dd>
-                <dt>{ t(lang, "状況", "Status") }</dt>
-                <dd class={state_class} id="window-state">{ state_text }</dd>
-            </dl>
-            { for countdown }
+            if !compact {
+                <dl class="facts">
+                    <dt>{ t(lang, "インターネット投票の期間", "Online voting") }</dt>
+                    <dd id="voting-window">
+                        { i18n::date_time_minutes(lang, w.opens_at_jst) }{ " JST" }
+                        { t(lang, " から ", " to ") }
+                        { i18n::date_time_minutes(lang, w.closes_at_jst) }{ " JST" }
+                        { t(lang, " まで", "") }
+                    </dd>
+                    <dt>{ t(lang, "状況", "Status") }</dt>
+                    <dd class={state_class} id="window-state">{ state_text }</dd>
+                </dl>
+                <p class="en">{ t(lang,
+                    "期限はすべて日本時間です（サーバーの時計によるので、パソコンの時計がずれていても正確です）。",
+                    "All times are Japan Standard Time, from the server's clock: right even if your computer's clock is not.") }</p>
+            }
         </section>
     }
 }

@@ -90,6 +90,7 @@ pub(super) fn choose_html(
     };
     html! {
         <section class="card" aria-labelledby="choose-h">
+            <p class="step-no" id="choose-step">{ super::contests::step_text(lang, i, b.contests.len()) }</p>
             <h2 id="choose-h">{ name(lang, &contest.name.ja, &contest.name.en) }</h2>
             { withdrawn_notice(lang, &contest) }
             <fieldset><legend>{ t(lang, "投票する候補者・政党を一つ選んでください", "Choose one") }</legend>{ body }</fieldset>

@@ -8,15 +8,25 @@ use crate::components::pause_notice::pause_notice;
 use crate::i18n::{Lang, t};
 use crate::state::{Action, VoteState};
 
-/// The list of contests.
+/// Says which step of how many a contest is ("ステップ 1 / 2", "Step 1 of 2"): each contest is one step.
+pub(super) fn step_text(lang: Lang, i: usize, n: usize) -> String {
+    match lang {
+        Lang::Ja => format!("ステップ {} / {n}", i + 1),
+        Lang::En => format!("Step {} of {n}", i + 1),
+    }
+}
+
+/// The list of contests, as numbered steps; the first one not yet voted is the current step.
 pub(super) fn contests_html(lang: Lang, b: &BallotView, state: &UseReducerHandle<VoteState>) -> Html {
+    let n = b.contests.len();
+    let next = b.contests.iter().position(|cv| !cv.voted);
     html! {
         <section class="card" aria-labelledby="contests-h">
             <h2 id="contests-h">{ t(lang, "あなたの投票", "Your ballots") }</h2>
             if let Some(reason) = &b.paused {
                 { pause_notice(lang, "ballot-paused", reason) }
             }
-            <ul class="contests">
+            <ol class="contests steps" id="steps">
             { for b.contests.iter().enumerate().map(|(i, cv)| {
                 let open = {
                     let dispatch = state.dispatcher();
@@ -24,7 +34,9 @@ pub(super) fn contests_html(lang: Lang, b: &BallotView, state: &UseReducerHandle
                 };
                 let receipt = state.receipts.iter().find(|r| r.contest == cv.contest.id);
                 html! {
-                    <li id={format!("contest-{}", cv.contest.id)}>
+                    <li id={format!("contest-{}", cv.contest.id)} class={classes!(cv.voted.then_some("done"))}
+                        aria-current={(next == Some(i)).then_some("step")}>
+                        <span class="step-no">{ step_text(lang, i, n) }</span>{ " " }
                         <strong>{ name(lang, &cv.contest.name.ja, &cv.contest.name.en) }</strong>{ " " }
                         if cv.voted {
                             <span class="status open">{ t(lang, "投票済み", "Voted") }</span>
@@ -37,7 +49,7 @@ pub(super) fn contests_html(lang: Lang, b: &BallotView, state: &UseReducerHandle
                     </li>
                 }
             }) }
-            </ul>
+            </ol>
             <p class="en">{ t(lang, "投票の終了後、公開される一覧でトラッカーが含まれていることを確認できます。", "After the close you can check that your tracker is in the published list.") }</p>
         </section>
     }

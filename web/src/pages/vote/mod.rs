@@ -5,7 +5,7 @@
 //!
 //! Map:
 //! - this file: the [`Vote`] component: the flow's state (`crate::state`), read once per page (the election, the
-//!   client configuration, the card check), the session bar, and one screen per step;
+//!   client configuration, the card check), the session handed to the status bar, and one screen per step;
 //! - [`login`]: the start screen with the card check, and the card login (also used to extend the session);
 //! - [`contests`]: the voter's contests, each with its receipt once cast ([`receipt`]: the tracker, saved or
 //!   printed);
@@ -25,6 +25,7 @@ mod receipt;
 
 use yew::prelude::*;
 
+use crate::components::session_bar::SessionStatus;
 use crate::hooks::use_server_clock::{ServerClock, use_server_clock};
 use crate::i18n::Lang;
 use crate::services::card_helper;
@@ -36,6 +37,8 @@ use crate::state::{Action, Step, VoteState};
 pub struct Props {
     /// The display language.
     pub lang: Lang,
+    /// Told the session whenever it changes (none once logged out), for the status bar.
+    pub on_session: Callback<Option<SessionStatus>>,
 }
 
 /// Picks the text of the language (for texts that are not `'static`).
@@ -109,11 +112,22 @@ pub fn vote(props: &Props) -> Html {
             }
         });
     }
-    let session_bar = match (now, &state.ballot) {
-        (Some(now), Some(b)) => {
-            let on_extend = {
-                let (dispatch, known) = (state.dispatcher(), state.helper());
-                Callback::from(move |()| {
+    // The session goes to the status bar at the top of the page, which stays in view (issue 22 part 7).
+    let session = match (now, &state.ballot) {
+        (Some(_), Some(b)) => Some((b.session_expires_at, b.session_extensions_left)),
+        _ => None,
+    };
+    {
+        let on_session = props.on_session.clone();
+        let (dispatch, known) = (state.dispatcher(), state.helper());
+        let deps = (session, state.extending, state.extend_error.clone(), known.clone());
+        use_effect_with(deps, move |(session, extending, extend_error, _)| {
+            let status = session.map(|(expires_at, extensions_left)| SessionStatus {
+                expires_at,
+                extensions_left,
+                extending: *extending,
+                extend_error: extend_error.clone(),
+                on_extend: Callback::from(move |()| {
                     let (dispatch, known) = (dispatch.clone(), known.clone());
                     dispatch.dispatch(Action::Extending);
                     wasm_bindgen_futures::spawn_local(async move {
@@ -124,16 +138,11 @@ pub fn vote(props: &Props) -> Html {
                         .await;
                         dispatch.dispatch(Action::Extended(result));
                     });
-                })
-            };
-            html! {
-                <crate::components::session_bar::SessionBar {lang} {now} expires_at={b.session_expires_at}
-                    extensions_left={b.session_extensions_left} extending={state.extending}
-                    extend_error={state.extend_error.clone()} {on_extend} />
-            }
-        }
-        _ => html! {},
-    };
+                }),
+            });
+            on_session.emit(status);
+        });
+    }
 
     let body = match (&state.step, &state.ballot, &state.key) {
         (Step::Idle, _, _) => login::idle_html(lang, &state),
@@ -146,5 +155,5 @@ pub fn vote(props: &Props) -> Html {
         (Step::Confirm(c), Some(b), Some(key)) => confirm::confirm_html(lang, &state, b, key.clone(), c),
         _ => html! {},
     };
-    html! { <div id="vote">{ session_bar }{ body }</div> }
+    html! { <div id="vote">{ body }</div> }
 }
