@@ -57,16 +57,31 @@ pub fn version() -> anyhow::Result<String> {
     json["version"].as_str().map(str::to_string).context("axe-core's package.json has no version")
 }
 
+/// Injects a vendored script into the current page unless its global (`window.NAME`) is there already (once per
+/// page load).
+pub(crate) async fn inject(b: &Browser, global: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    let present = b.client.execute(&format!("return typeof window.{global} === 'object';"), vec![]).await?;
+    if present != Value::Bool(true) {
+        let source = std::fs::read_to_string(path)
+            .with_context(|| format!("read {}: run `cargo xtask setup` to vendor it", path.display()))?;
+        // WebDriver runs the script in a function: a `var` global of the script (IBM's `ace`) stays local
+        // unless it is put on the window.
+        b.client.execute(&format!("{source}\n;window.{global} = {global};return true;"), vec![]).await?;
+    }
+    Ok(())
+}
+
+/// Saves an engine's report for reviewers as target/DIR/SCREEN.json.
+pub(crate) fn save(dir: &std::path::Path, screen: &str, report: &Value) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join(format!("{screen}.json")), serde_json::to_string_pretty(report)?)?;
+    Ok(())
+}
+
 /// Injects axe-core into the current page (once per page load) and runs it on the whole document; saves the
 /// report as target/axe-reports/SCREEN.json and returns the violations.
 pub async fn run(b: &Browser, screen: &str) -> anyhow::Result<Vec<Violation>> {
-    let present = b.client.execute("return typeof window.axe === 'object';", vec![]).await?;
-    if present != Value::Bool(true) {
-        let path = script_path();
-        let source = std::fs::read_to_string(&path)
-            .with_context(|| format!("read {}: run `cargo xtask setup` to vendor axe-core", path.display()))?;
-        b.client.execute(&format!("{source}\n;return true;"), vec![]).await?;
-    }
+    inject(b, "axe", &script_path()).await?;
     let answer = b
         .client
         .execute_async(
@@ -81,9 +96,7 @@ pub async fn run(b: &Browser, screen: &str) -> anyhow::Result<Vec<Violation>> {
     if let Some(e) = report.get("error") {
         bail!("axe.run failed on {screen}: {e}");
     }
-    let dir = report_dir();
-    std::fs::create_dir_all(&dir)?;
-    std::fs::write(dir.join(format!("{screen}.json")), serde_json::to_string_pretty(&report)?)?;
+    save(&report_dir(), screen, &report)?;
     let violations = report["violations"].as_array().cloned().unwrap_or_default();
     Ok(violations
         .iter()

@@ -12,6 +12,7 @@
 //! [`first_render`] (the voter app's time to first render, run by `cargo xtask bench`).
 #![allow(clippy::expect_used)]
 
+pub mod ace;
 pub mod axe;
 pub mod committee;
 pub mod first_render;

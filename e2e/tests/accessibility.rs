@@ -1,4 +1,5 @@
-//! JIS X 8341-3:2016 AA / WCAG 2.2 AA checked by axe-core in the real page (the vendored, pinned axe.min.js), in
+//! JIS X 8341-3:2016 AA / WCAG 2.2 AA checked by axe-core and by IBM's Equal Access engine in the real page (the
+//! vendored, pinned axe.min.js and ace.js; `e2e::axe`, `e2e::ace`), in
 //! real headless Chromium against the real verifier and card helper: every screen — start, card check and login,
 //! display settings, application form, accessibility statement, contests, the candidate screen in all 12
 //! selection × display layouts, the national PR, the judges' review (in a House of Representatives election),
@@ -10,6 +11,7 @@
 mod a11y_common;
 
 use a11y_common::{cancel_on_helper_page, layouts, open, pick_layout};
+use e2e::ace;
 use e2e::axe::{self, Violation};
 use e2e::{Browser, LiveElection};
 use fantoccini::Locator;
@@ -22,9 +24,11 @@ struct Audit {
 impl Audit {
     async fn check(&mut self, b: &Browser, screen: &str) {
         let found = axe::run(b, screen).await.unwrap();
-        println!("axe {screen}: {} violation(s)", found.len());
+        let ibm = ace::run(b, screen).await.unwrap();
+        println!("axe {screen}: {} violation(s); IBM Equal Access: {}", found.len(), ibm.len());
         self.screens.push(screen.to_string());
         self.violations.extend(found);
+        self.violations.extend(ibm);
     }
 
     fn assert_clean(&self) {
@@ -108,7 +112,12 @@ async fn axe_finds_no_violation_on_any_screen_in_japanese_and_english() {
     open(&b, &election.base_url, "en").await;
     audit.check(&b, "en-start-high-contrast-x-large").await;
 
-    println!("axe-core {}: {} screens checked", axe::version().unwrap(), audit.screens.len());
+    println!(
+        "axe-core {} and IBM Equal Access {}: {} screens checked",
+        axe::version().unwrap(),
+        ace::version().unwrap(),
+        audit.screens.len()
+    );
     audit.assert_clean();
     b.finish(&[]).await.unwrap();
 }
@@ -155,6 +164,8 @@ async fn axe_finds_no_violation_on_the_session_warning() {
         .unwrap();
     let found = axe::run(&b, "harness-self-check").await.unwrap();
     assert!(found.iter().any(|v| v.rule == "label"), "axe-core reports an unlabelled field: {found:?}");
+    let found = ace::run(&b, "harness-self-check").await.unwrap();
+    assert!(!found.is_empty(), "the IBM engine reports an unlabelled field: {found:?}");
     b.finish(&[]).await.unwrap();
 }
 
@@ -223,6 +234,7 @@ async fn names_carry_their_readings_as_filed_in_the_right_language() {
     click(&b, "#a11y-link").await;
     let method = b.wait_text("#a11y-method", |t| !t.is_empty()).await.unwrap();
     assert!(method.contains(&format!("axe-core {}", axe::version().unwrap())), "{method}");
+    assert!(method.contains(&format!("accessibility-checker-engine {}", ace::version().unwrap())), "{method}");
     b.finish(&[]).await.unwrap();
 }
 

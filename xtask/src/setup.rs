@@ -43,6 +43,10 @@ const BINARYEN_VERSION: &str = "132.0.0";
 /// axe-core's npm version, pinned exactly: the accessibility e2e tests inject its `axe.min.js` into the real page,
 /// and the accessibility statement names this version as the tool its figures come from.
 pub const AXE_CORE_VERSION: &str = "4.14.1";
+/// IBM's Equal Access engine (npm `accessibility-checker-engine`), pinned exactly: the accessibility e2e tests
+/// inject its `ace.js` into the real page beside axe-core (issue 22). Its wrapper, `accessibility-checker`, fetches
+/// its rules at run time, which these machines cannot; the engine carries them.
+pub const ACE_VERSION: &str = "4.0.34";
 
 /// schemathesis's PyPI version: `cargo xtask test` runs it against each API on loopback (issue 17).
 pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
@@ -60,14 +64,15 @@ pub fn run() -> anyhow::Result<()> {
     step("wasm-bindgen-cli", wasm_bindgen_cli)?;
     cargo_fuzz()?;
     step("wasm-opt (npm binaryen)", binaryen)?;
-    step("axe-core (npm)", axe_core)?;
+    step("axe-core (npm)", || npm_script("axe-core", AXE_CORE_VERSION, "axe.min.js"))?;
+    step("IBM Equal Access engine (npm)", || npm_script("accessibility-checker-engine", ACE_VERSION, "ace.js"))?;
     step("schemathesis (PyPI, in .tools/venv)", schemathesis_venv)?;
     step("voter app dependencies", fetch_web)?;
     println!("setup: everything is in place");
     Ok(())
 }
 
-fn step(name: &str, f: fn() -> anyhow::Result<Status>) -> anyhow::Result<()> {
+fn step(name: &str, f: impl FnOnce() -> anyhow::Result<Status>) -> anyhow::Result<()> {
     match f().with_context(|| format!("setup step '{name}' failed"))? {
         Status::Present(what) => println!("setup: {name}: present ({what})"),
         Status::Installed(what) => println!("setup: {name}: installed ({what})"),
@@ -291,27 +296,28 @@ fn binaryen() -> anyhow::Result<Status> {
     Ok(Status::Installed(format!("wasm-opt {want}")))
 }
 
-/// Installs axe-core beside binaryen, so that the accessibility tests download nothing when they run.
-fn axe_core() -> anyhow::Result<Status> {
+/// Installs an npm package whose script the accessibility tests inject into the page (axe-core, IBM's engine)
+/// beside binaryen, at its pinned version, so that the tests download nothing when they run.
+fn npm_script(name: &str, version: &str, script: &str) -> anyhow::Result<Status> {
     let npm_dir = tools_dir().join("npm");
-    let package = npm_dir.join("node_modules/axe-core/package.json");
+    let package = npm_dir.join("node_modules").join(name).join("package.json");
     let installed = || -> Option<String> {
         let text = fs::read_to_string(&package).ok()?;
         let json: serde_json::Value = serde_json::from_str(&text).ok()?;
         json["version"].as_str().map(str::to_string)
     };
-    let what = format!("axe-core {AXE_CORE_VERSION}");
-    if installed().as_deref() == Some(AXE_CORE_VERSION) && npm_dir.join("node_modules/axe-core/axe.min.js").exists() {
+    let what = format!("{name} {version}");
+    if installed().as_deref() == Some(version) && npm_dir.join("node_modules").join(name).join(script).exists() {
         return Ok(Status::Present(what));
     }
     fs::create_dir_all(&npm_dir)?;
     sh(cmd("npm")
         .args(["install", "--no-audit", "--no-fund", "--save-exact", "--prefix"])
         .arg(&npm_dir)
-        .arg(format!("axe-core@{AXE_CORE_VERSION}")))?;
+        .arg(format!("{name}@{version}")))?;
     match installed() {
-        Some(v) if v == AXE_CORE_VERSION => Ok(Status::Installed(what)),
-        other => bail!("axe-core {AXE_CORE_VERSION} was installed but {} says {other:?}", package.display()),
+        Some(v) if v == version => Ok(Status::Installed(what)),
+        other => bail!("{name} {version} was installed but {} says {other:?}", package.display()),
     }
 }
 

@@ -9,6 +9,8 @@ use crate::i18n::{Lang, t};
 
 /// The axe-core version the accessibility tests run (pinned in xtask's setup, `AXE_CORE_VERSION`).
 pub const AXE_CORE_VERSION: &str = "4.14.1";
+/// The IBM Equal Access engine's version the accessibility tests run beside axe-core (xtask's `ACE_VERSION`).
+pub const ACE_VERSION: &str = "4.0.34";
 /// The date of the test run the figures below come from.
 pub const TEST_DATE_JA: &str = "2026年12月3日";
 /// The same date in English.
@@ -63,6 +65,11 @@ pub fn statement(props: &Props) -> Html {
                     "Automated: axe-core "), t(lang,
                     "（WCAG 2.0・2.1・2.2 のレベルA・AAの規則）を実際の投票サーバーとカードヘルパーにつないだヘッドレス Chromium で全画面・全12レイアウトについて日本語と英語で実行し、違反 0 件。",
                     " (the WCAG 2.0, 2.1 and 2.2 level A and AA rules) run in headless Chromium against the real voting server and card helper, on every screen and all 12 layouts, in Japanese and English: 0 violations.")) }</li>
+                <li id="a11y-method-ibm">{ format!("{}{ACE_VERSION}{}", t(lang,
+                    "自動試験: IBM Equal Access accessibility-checker-engine ",
+                    "Automated: IBM Equal Access accessibility-checker-engine "), t(lang,
+                    "（WCAG 2.2 のレベルA・AA）を axe-core と同じ全画面で実行し、違反 0 件（閉じた折りたたみの中の要素は表示されないため数えず、開いた状態で確認）。",
+                    " (WCAG 2.2 level A and AA) on the same screens as axe-core: 0 violations (what is inside a closed disclosure is not shown, so it is checked open).")) }</li>
                 <li>{ t(lang,
                     "キーボード操作の試験: 12のレイアウトすべてで、Tab・Shift+Tab・矢印キー・Enter・Space だけを使って投票し、各操作でフォーカスが見えること（4px の黒枠と黄色の輪）を確認。",
                     "Keyboard: a vote in each of the 12 layouts with Tab, Shift+Tab, the arrow keys, Enter and Space only, checking at every step that the focus is visible (a 4 px black outline with a yellow ring).") }</li>
