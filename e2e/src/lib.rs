@@ -18,6 +18,7 @@ pub mod committee;
 pub mod first_render;
 pub mod rehearsal;
 pub mod smtp;
+pub mod wcag22;
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;

@@ -5,9 +5,10 @@
 //! sticking so that it cannot take the small screen.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+use e2e::wcag22::obscured_on_focus;
 use e2e::{Browser, LiveElection};
 use fantoccini::Locator;
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// The element's box against the viewport: (top, bottom, the viewport's height, how far the page is scrolled).
 async fn rect(b: &Browser, css: &str) -> (f64, f64, f64, f64) {
@@ -32,38 +33,6 @@ async fn in_view(b: &Browser, css: &str, what: &str) {
         top >= -0.5 && bottom <= height + 0.5,
         "{what}: {css} is at {top:.0}..{bottom:.0} of a {height:.0} px viewport (scrolled {scrolled:.0} px)"
     );
-}
-
-/// Focuses every focusable element of the page in turn, as Tab does (the browser scrolls each into view), and
-/// returns those whose centre is covered by something else (WCAG 2.4.11, Focus Not Obscured).
-async fn obscured_on_focus(b: &Browser) -> Vec<String> {
-    let found: Value = b
-        .client
-        .execute(
-            "const out = [];
-             const all = document.querySelectorAll('a[href], button, input, select, textarea, summary, [tabindex]:not([tabindex=\"-1\"])');
-             for (const e of all) {
-               if (e.disabled || e.closest('[hidden], .skip-link')) continue;
-               const s = getComputedStyle(e);
-               if (s.display === 'none' || s.visibility === 'hidden' || e.getClientRects().length === 0) continue;
-               e.focus();
-               if (document.activeElement !== e) continue;
-               const r = e.getBoundingClientRect();
-               const x = Math.min(Math.max(r.left + r.width / 2, 0), innerWidth - 1);
-               const y = Math.min(Math.max(r.top + r.height / 2, 0), innerHeight - 1);
-               const hit = document.elementFromPoint(x, y);
-               const label = e.closest('label');
-               if (!hit || !(e.contains(hit) || hit.contains(e) || (label && label.contains(hit)))) {
-                 const name = x => x ? x.tagName.toLowerCase() + (x.id ? '#' + x.id : '') : 'nothing';
-                 out.push(`${name(e)} under ${name(hit)} at ${r.top.toFixed(0)}..${r.bottom.toFixed(0)}`);
-               }
-             }
-             return out;",
-            vec![],
-        )
-        .await
-        .unwrap();
-    found.as_array().unwrap().iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect()
 }
 
 async fn scroll_to_end(b: &Browser) {
@@ -107,7 +76,7 @@ async fn the_ballot_comes_first_and_the_times_stay_in_view_without_hiding_the_fo
         in_view(&b, css, &format!("{what} after scrolling to the end of the list")).await;
     }
     b.screenshot("ballot-first-scrolled").await.unwrap();
-    let hidden = obscured_on_focus(&b).await;
+    let hidden = obscured_on_focus(&b).await.unwrap();
     assert!(hidden.is_empty(), "the bar hides the focused element (1280 px): {hidden:#?}");
 
     // 400 % zoom: 320 × 225 CSS px. The bar no longer sticks, and hides nothing.
@@ -117,7 +86,7 @@ async fn the_ballot_comes_first_and_the_times_stay_in_view_without_hiding_the_fo
     scroll_to_end(&b).await;
     let (top, _, _, _) = rect(&b, "#status-bar").await;
     assert!(top < 0.0, "at 400 % zoom the bar scrolls away with the page instead of covering it (top {top:.0})");
-    let hidden = obscured_on_focus(&b).await;
+    let hidden = obscured_on_focus(&b).await.unwrap();
     assert!(hidden.is_empty(), "the bar hides the focused element (320 px): {hidden:#?}");
     b.screenshot("ballot-first-zoom-400").await.unwrap();
     b.finish(&[]).await.unwrap();
