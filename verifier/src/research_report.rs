@@ -8,6 +8,7 @@ use std::path::Path;
 
 use anyhow::Context;
 use plotters::prelude::*;
+use research::stats::median;
 
 use crate::research::TaskRow;
 
@@ -45,17 +46,6 @@ pub struct PairSummary {
     pub median_errors: f64,
     /// Share of chosen entries off the first screen (of tasks with an entry chosen).
     pub off_first_screen: Option<f64>,
-}
-
-/// Returns the median, or none of nothing.
-pub fn median(values: &[f64]) -> Option<f64> {
-    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 })
 }
 
 /// Groups tasks by mode pair and computes their medians.
