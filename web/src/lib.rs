@@ -131,8 +131,9 @@ pub fn app() -> Html {
                     <pages::accessibility::Statement lang={*lang} />
                 }
                 <div hidden={statement}>
-                    <pages::start::Start lang={*lang} session={(*session).clone()} />
-                    <pages::vote::Vote lang={*lang} {on_session} />
+                    <pages::start::Start lang={*lang} session={(*session).clone()}>
+                        <pages::vote::Vote lang={*lang} {on_session} />
+                    </pages::start::Start>
                     <components::settings::Settings lang={*lang} />
                     <details class="card" id="apply-section">
                         <summary>{ i18n::t(*lang, "インターネット投票の申出・切替申出はこちら", "Apply for internet voting, or switch back to paper") }</summary>

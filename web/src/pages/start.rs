@@ -1,7 +1,8 @@
 //! The top of the page: the status bar that stays in view (JST now, the countdowns, the session:
-//! `components::status_bar`, with the voter's local time), then the election's name, its online voting window in
-//! JST and where we are in it (R-VOTE-1, R-VOTE-2). Once the voter is logged in, the election card shrinks to its name
-//! and notices, so that the ballot comes first (issue 22 part 7).
+//! `components::status_bar`, with the voter's local time), then the election's name, its notices and where we are
+//! in its window (R-VOTE-2); then the voting section (this component's children); then, before the login, the online
+//! voting window in JST (R-VOTE-1). The ballot comes first (issue 22 part 7): the login button is on the first screen
+//! whatever the dates' length, and once the voter is logged in only the name and the notices stay above the ballot.
 
 use shared::api::ElectionSummary;
 use shared::window::WindowState;
@@ -22,9 +23,12 @@ pub struct Props {
     /// The voter's session, while logged in (from the voting page).
     #[prop_or_default]
     pub session: Option<SessionStatus>,
+    /// The voting section, shown between the election card and the voting window.
+    #[prop_or_default]
+    pub children: Html,
 }
 
-/// The status bar and the election card.
+/// The status bar, the election card, the voting section and the voting window.
 #[function_component(Start)]
 pub fn start(props: &Props) -> Html {
     let lang = props.lang;
@@ -58,27 +62,38 @@ pub fn start(props: &Props) -> Html {
         ServerClock::Failed(code) => unreachable_html(lang, code),
     };
     let compact = props.session.is_some();
-    let election_html = match (&*election, &clock) {
-        (None, _) => html! { <p>{ t(lang, "選挙の情報を読み込んでいます…", "Loading the election…") }</p> },
-        (Some(Err(e)), _) => unreachable_html(lang, &e.code),
-        (Some(Ok(e)), ServerClock::Now(now)) => election_card(lang, e, *now, compact),
-        (Some(Ok(e)), _) => election_card(lang, e, e.server_time, compact),
+    let now = match &clock {
+        ServerClock::Now(now) => Some(*now),
+        _ => None,
+    };
+    let (election_html, window_html) = match &*election {
+        None => (html! { <p>{ t(lang, "選挙の情報を読み込んでいます…", "Loading the election…") }</p> }, html! {}),
+        Some(Err(e)) => (unreachable_html(lang, &e.code), html! {}),
+        Some(Ok(e)) => (
+            election_card(lang, e, now.unwrap_or(e.server_time), compact),
+            if compact {
+                html! {}
+            } else {
+                window_card(lang, e)
+            },
+        ),
     };
     html! {
         <>
             { bar }
             { election_html }
+            { props.children.clone() }
+            { window_html }
         </>
     }
 }
 
-/// The election: its name and notices, and before the login its window and state.
+/// The election: its name and notices, and before the login where we are in its window.
 fn election_card(lang: Lang, e: &ElectionSummary, now: chrono::DateTime<chrono::Utc>, compact: bool) -> Html {
     let name = match lang {
         Lang::Ja => &e.name.ja,
         Lang::En => &e.name.en,
     };
-    let w = &e.window;
     let (state_class, state_text) = match window_state(e, now).0 {
         WindowState::NotYetOpen => ("status", t(lang, "投票はまだ始まっていません", "Voting has not opened yet")),
         // The window is open but voting is paused (R-VOTE-3): the status says so, not 投票できます.
@@ -105,21 +120,28 @@ fn election_card(lang: Lang, e: &ElectionSummary, now: chrono::DateTime<chrono::
                     "This is a practice election, not a real one.") }</p>
             }
             if !compact {
-                <dl class="facts">
-                    <dt>{ t(lang, "インターネット投票の期間", "Online voting") }</dt>
-                    <dd id="voting-window">
-                        { i18n::date_time_minutes(lang, w.opens_at_jst) }{ " JST" }
-                        { t(lang, " から ", " to ") }
-                        { i18n::date_time_minutes(lang, w.closes_at_jst) }{ " JST" }
-                        { t(lang, " まで", "") }
-                    </dd>
-                    <dt>{ t(lang, "状況", "Status") }</dt>
-                    <dd class={state_class} id="window-state">{ state_text }</dd>
-                </dl>
-                <p class="en">{ t(lang,
-                    "期限はすべて日本時間です（サーバーの時計によるので、パソコンの時計がずれていても正確です）。",
-                    "All times are Japan Standard Time, from the server's clock: right even if your computer's clock is not.") }</p>
+                <p>
+                    { t(lang, "状況: ", "Status: ") }
+                    <span class={state_class} id="window-state">{ state_text }</span>
+                </p>
             }
+        </section>
+    }
+}
+
+/// The online voting window in JST, each end on its own line (so the page does not move with the dates' length).
+fn window_card(lang: Lang, e: &ElectionSummary) -> Html {
+    let w = &e.window;
+    html! {
+        <section class="card" aria-labelledby="window-h">
+            <h2 id="window-h">{ t(lang, "インターネット投票の期間", "Online voting") }</h2>
+            <p id="voting-window">
+                <span class="line">{ i18n::date_time_minutes(lang, w.opens_at_jst) }{ " JST" }{ t(lang, " から", " to") }</span>
+                <span class="line">{ i18n::date_time_minutes(lang, w.closes_at_jst) }{ " JST" }{ t(lang, " まで", "") }</span>
+            </p>
+            <p class="en">{ t(lang,
+                "期限はすべて日本時間です（サーバーの時計によるので、パソコンの時計がずれていても正確です）。",
+                "All times are Japan Standard Time, from the server's clock: right even if your computer's clock is not.") }</p>
         </section>
     }
 }
