@@ -446,6 +446,18 @@ impl LiveElection {
         LiveElection::start_election(n, serve_args, "verifier/elections/demo.toml", &["tokyo", "national"], 0)
     }
 
+    /// The demo election filed as a real one (`practice = false`), with one voter: what a practice-only feature
+    /// must refuse.
+    pub fn start_real() -> anyhow::Result<LiveElection> {
+        let demo = std::fs::read_to_string(root().join("verifier/elections/demo.toml"))?;
+        anyhow::ensure!(demo.contains("practice = true"), "demo.toml no longer says practice = true");
+        let dir = tempfile::tempdir()?;
+        let file = dir.path().join("real.toml");
+        std::fs::write(&file, demo.replace("practice = true", "practice = false"))?;
+        let file = file.to_str().context("path")?;
+        LiveElection::start_election(1, &[], file, &["tokyo", "national"], 0)
+    }
+
     /// As [`LiveElection::start_with_voters`], with `applicants` more cards that are not registered (voters
     /// `n..n + applicants`) and the committee of municipality 13101 on the operator API (a clerk and an approver
     /// with client certificates and TOTP secrets).
@@ -466,7 +478,8 @@ impl LiveElection {
         )
     }
 
-    /// Starts an election file of the repository (re-dated to be open now) with `n` voters of these districts.
+    /// Starts an election file (of the repository, or an absolute path), re-dated to be open now, with `n` voters of
+    /// these districts.
     fn start_election(
         n: usize,
         serve_args: &[&str],

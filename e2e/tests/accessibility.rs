@@ -136,6 +136,39 @@ async fn axe_finds_no_violation_on_any_screen_in_japanese_and_english() {
     b.finish(&[]).await.unwrap();
 }
 
+/// The reviewer's gallery (issue 22 part 1): its index in both languages and each of its 16 layouts by URL, plus
+/// the extreme presentations (extra large text, high contrast, English).
+#[tokio::test(flavor = "multi_thread")]
+async fn axe_and_ibm_find_no_violation_in_the_reviewers_gallery() {
+    let election = LiveElection::start().unwrap();
+    let b = Browser::start(None).await.unwrap();
+    let mut audit = Audit { screens: Vec::new(), violations: Vec::new() };
+    let mut pages: Vec<String> = vec!["#gallery".into()];
+    for (selection, display) in layouts() {
+        let starts: &[&str] = if display == "drum_roll" { &["first", "rotated"] } else { &["first"] };
+        for drum in starts {
+            pages.push(format!("#gallery/national-pr/{selection}/{display}/{drum}/normal/standard/ja"));
+        }
+    }
+    pages.push("#gallery/tokyo/initial_letter_select/drum_roll/rotated/x-large/high/en".into());
+    pages.push("#gallery/tokyo/free_word_search/one_screen/first/large/standard/en".into());
+    for page in &pages {
+        b.client.goto(&format!("{}{page}", election.base_url)).await.unwrap();
+        b.wait_text("#gallery-h", |t| !t.is_empty()).await.unwrap();
+        b.client.wait().for_element(Locator::Css("#gallery-count, #gallery-choice")).await.unwrap();
+        audit.check(&b, &page.replace('/', "_")).await;
+    }
+    // The index in English: the header's switch.
+    b.client.goto(&format!("{}#gallery", election.base_url)).await.unwrap();
+    click(&b, "button.lang-switch").await;
+    b.wait_text("#gallery-h", |t| t.contains("Reviewer")).await.unwrap();
+    b.client.wait().for_element(Locator::Css("#gallery-count")).await.unwrap();
+    audit.check(&b, "en-gallery").await;
+    assert_eq!(audit.screens.len(), 20);
+    audit.assert_clean();
+    b.finish(&[]).await.unwrap();
+}
+
 /// The judges' review, which only a House of Representatives general election holds: the review screen with a
 /// dismiss mark, and its confirmation, in both languages.
 #[tokio::test(flavor = "multi_thread")]

@@ -5,7 +5,7 @@
 //!   file per
 //!   step of voting: login, contests, choice, confirmation with the check of the encryption, failure, receipt;
 //!   `apply`: 申出 and 切替申出; `accessibility`: the accessibility statement, shown for the `#accessibility`
-//!   fragment).
+//!   fragment; `gallery`: the reviewer's gallery of every layout, `#gallery`, practice elections only).
 //! - [`components`]: pieces shared by screens (`status_bar`, the JST time and the countdowns that stay in view,
 //!   so that the ballot comes first; `chooser` the candidate screen and `research_chooser` with the researcher's
 //!   modes; `session_bar` the session countdown and its extension; `settings`).
@@ -70,10 +70,6 @@ pub fn app() -> Html {
     let lang = use_state(components::settings::saved_lang);
     // Effects run after the render is committed to the DOM: this one once, after the first.
     use_effect_with((), |_| mark(FIRST_RENDER_MARK));
-    use_effect_with(*lang, |lang| {
-        components::settings::apply_saved();
-        components::settings::save_lang(*lang);
-    });
     hooks::use_focus_recovery::use_focus_recovery();
     // The statement is a view of its own, reached by the footer link's fragment; the voting page stays mounted
     // (hidden) under it, so a vote in progress is not lost by reading the statement.
@@ -99,6 +95,28 @@ pub fn app() -> Html {
         Callback::from(move |s| session.set(s))
     };
     let statement = *hash == STATEMENT_HASH;
+    // The reviewer's gallery (issue 22 part 1): a page brings its own language, text size and contrast, shown
+    // while it is open and never saved; elsewhere the browser's saved settings apply.
+    let gallery = pages::gallery::Route::parse(&hash);
+    let presentation = gallery.as_ref().and_then(pages::gallery::Route::presentation);
+    let shown_lang = presentation.map_or(*lang, |(l, _, _)| l);
+    // The voting page is mounted once the voter has been on it, and then stays (hidden under the statement or the
+    // gallery, so that a vote in progress is not lost); a reviewer who opens a gallery link never starts it, so the
+    // gallery never reaches the card helper.
+    let voting_mounted = {
+        let seen = use_mut_ref(|| false);
+        if gallery.is_none() {
+            *seen.borrow_mut() = true;
+        }
+        *seen.borrow()
+    };
+    use_effect_with((shown_lang, presentation.map(|(_, size, contrast)| (size, contrast))), |(l, p)| {
+        match p {
+            Some((size, contrast)) => components::settings::apply(size, *contrast),
+            None => components::settings::apply_saved(),
+        }
+        components::settings::show_lang(*l);
+    });
     use_effect_with(statement, |statement| {
         if *statement {
             focus_by_id("a11y-h");
@@ -106,21 +124,37 @@ pub fn app() -> Html {
     });
     let toggle = {
         let lang = lang.clone();
-        Callback::from(move |_: MouseEvent| lang.set(lang.other()))
+        Callback::from(move |_: MouseEvent| {
+            components::settings::save_lang(lang.other());
+            lang.set(lang.other());
+        })
     };
     // The skip link moves focus without touching the fragment, which chooses the view.
     let skip = Callback::from(|e: MouseEvent| {
         e.prevent_default();
         focus_by_id("main");
     });
+    // On a gallery page the language switch is a link to the same page in the other language.
+    let switch = match gallery.as_ref() {
+        Some(pages::gallery::Route::View(v)) => {
+            let to = pages::gallery::View { lang: v.lang.other(), ..v.clone() };
+            html! {
+                <a class="button secondary lang-switch" href={to.href()} lang={to.lang.code()}>{ to.lang.switch_label() }</a>
+            }
+        }
+        _ => html! {
+            <button class="secondary lang-switch" onclick={toggle} lang={shown_lang.other().code()}>
+                { shown_lang.other().switch_label() }
+            </button>
+        },
+    };
+    let lang = shown_lang;
     html! {
         <>
             <header class="site">
                 // Inside the banner landmark, so that no content sits outside a landmark (WCAG 1.3.1).
-                <a class="skip-link" href="#main" onclick={skip}>{ i18n::t(*lang, "本文へ移動", "Skip to main content") }</a>
-                <button class="secondary lang-switch" onclick={toggle} lang={lang.other().code()}>
-                    { lang.other().switch_label() }
-                </button>
+                <a class="skip-link" href="#main" onclick={skip}>{ i18n::t(lang, "本文へ移動", "Skip to main content") }</a>
+                { switch }
                 <h1>
                     <span lang="ja">{ "在外選挙インターネット投票" }</span>
                     <span class="en" lang="en">{ "Internet voting for Japanese voters abroad" }</span>
@@ -128,21 +162,26 @@ pub fn app() -> Html {
             </header>
             <main id="main" lang={lang.code()} tabindex="-1">
                 if statement {
-                    <pages::accessibility::Statement lang={*lang} />
+                    <pages::accessibility::Statement {lang} />
                 }
-                <div hidden={statement}>
-                    <pages::start::Start lang={*lang} session={(*session).clone()}>
-                        <pages::vote::Vote lang={*lang} {on_session} />
+                if let Some(route) = gallery.clone() {
+                    <pages::gallery::Gallery {route} {lang} />
+                }
+                if voting_mounted {
+                <div hidden={statement || gallery.is_some()}>
+                    <pages::start::Start {lang} session={(*session).clone()}>
+                        <pages::vote::Vote {lang} {on_session} />
                     </pages::start::Start>
-                    <components::settings::Settings lang={*lang} />
+                    <components::settings::Settings {lang} />
                     <details class="card" id="apply-section">
-                        <summary>{ i18n::t(*lang, "インターネット投票の申出・切替申出はこちら", "Apply for internet voting, or switch back to paper") }</summary>
-                        <pages::apply::Apply lang={*lang} />
+                        <summary>{ i18n::t(lang, "インターネット投票の申出・切替申出はこちら", "Apply for internet voting, or switch back to paper") }</summary>
+                        <pages::apply::Apply {lang} />
                     </details>
                 </div>
+                }
             </main>
             <footer class="site" lang={lang.code()}>
-                <a href={STATEMENT_HASH} id="a11y-link">{ i18n::t(*lang, "ウェブアクセシビリティ方針", "Accessibility statement") }</a>
+                <a href={STATEMENT_HASH} id="a11y-link">{ i18n::t(lang, "ウェブアクセシビリティ方針", "Accessibility statement") }</a>
             </footer>
         </>
     }

@@ -15,6 +15,14 @@ fn specific(code: &str) -> Option<(&'static str, &'static str)> {
             "Cannot reach the card helper on your computer. Check that it is running.",
         ),
         "CANCELLED" => ("操作を取り消しました。", "You cancelled."),
+        "GALLERY_NOT_PRACTICE" => (
+            "レビュー用ギャラリーは練習用の模擬選挙でのみ使えます。実際の選挙では、画面見本は練習用の選挙で確認してください。",
+            "The reviewer's gallery is shown only for a practice election. Review the layouts on a practice election's server.",
+        ),
+        "GALLERY_UNKNOWN" => (
+            "このギャラリーのページはありません。ギャラリーの一覧から選んでください。",
+            "There is no such gallery page. Choose one from the gallery index.",
+        ),
         "PIN_LOCKED" => (
             "暗証番号がロックされています。在外公館または市区町村の窓口で再設定を受けてください。その間は郵便等投票または在外公館投票ができます。",
             "Your PIN is locked. Have it reset at an embassy or your municipal office; meanwhile vote by post or at an embassy.",
@@ -246,7 +254,15 @@ mod tests {
         assert!(verifier.len() > 20 && helper.len() > 10, "the OpenAPI documents were read: {verifier:?} {helper:?}");
         let missing: Vec<&String> = verifier.iter().chain(&helper).filter(|c| specific(c).is_none()).collect();
         assert!(missing.is_empty(), "these codes have no message of their own: {missing:?}");
-        for code in ["NETWORK", "HELPER_UNREACHABLE", "CANCELLED", "SESSION_EXPIRED", "EXTENSION_LIMIT"] {
+        for code in [
+            "NETWORK",
+            "HELPER_UNREACHABLE",
+            "CANCELLED",
+            "SESSION_EXPIRED",
+            "EXTENSION_LIMIT",
+            "GALLERY_NOT_PRACTICE",
+            "GALLERY_UNKNOWN",
+        ] {
             let (ja, en) = failure_text(code);
             assert!(!ja.is_empty() && !en.is_empty() && ja != en, "{code}");
         }

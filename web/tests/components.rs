@@ -410,3 +410,38 @@ async fn a_rotated_drum_starts_at_the_participants_entry() {
     assert_eq!(m.text(".drum p"), format!("{} / 4", start + 1));
     m.unmount();
 }
+
+/// The reviewer's gallery (issue 22 part 1): each of the 16 layouts × 3 sizes × 2 contrasts × 2 languages has its
+/// own fragment, which reads back as the same page; a fragment that names no page is `Unknown`, never another page.
+#[wasm_bindgen_test]
+fn every_gallery_page_has_one_fragment_that_reads_back() {
+    use web::pages::gallery::{Route, View, layouts};
+    let mut seen = std::collections::BTreeSet::new();
+    assert_eq!(layouts().len(), 16);
+    for layout in layouts() {
+        for size in ["normal", "large", "x-large"] {
+            for contrast in [false, true] {
+                for lang in [Lang::Ja, Lang::En] {
+                    let v = View { contest: "national-pr".into(), layout, size, contrast, lang };
+                    assert_eq!(Route::parse(&v.href()), Some(Route::View(v.clone())), "{}", v.href());
+                    assert!(seen.insert(v.href()));
+                }
+            }
+        }
+    }
+    assert_eq!(seen.len(), 16 * 12);
+    assert_eq!(Route::parse("#gallery"), Some(Route::Index));
+    assert_eq!(Route::parse("#accessibility"), None);
+    assert_eq!(Route::parse(""), None);
+    assert_eq!(Route::parse("#galleryx"), None, "another fragment that starts with the same letters");
+    for bad in [
+        "#gallery/national-pr/list/scroll/first/normal/standard",
+        "#gallery/national-pr/list/scroll/first/normal/standard/fr",
+        "#gallery/national-pr/list/sideways/first/normal/standard/ja",
+        "#gallery/national-pr/list/scroll/first/huge/standard/ja",
+        "#gallery/national-pr/list/scroll/first/normal/dim/ja",
+        "#gallery/national-pr/list/scroll/first/normal/standard/ja/extra",
+    ] {
+        assert_eq!(Route::parse(bad), Some(Route::Unknown), "{bad}");
+    }
+}

@@ -31,17 +31,22 @@ pub fn saved_lang() -> Lang {
     }
 }
 
-/// Saves the language and sets the page's `lang` attribute, so that screen readers switch voices.
+/// Saves the language (the page's `lang` attribute follows the language shown: [`show_lang`]).
 pub fn save_lang(lang: Lang) {
     if let Some(s) = storage() {
         let _ = s.set_item(KEY_LANG, lang.code());
     }
+}
+
+/// Sets the page's `lang` attribute, so that screen readers switch voices.
+pub fn show_lang(lang: Lang) {
     if let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) {
         let _ = root.set_attribute("lang", lang.code());
     }
 }
 
-fn apply(size: &str, contrast: bool) {
+/// Applies a text size (`normal`, `large`, `x-large`) and the contrast to the page, without saving them.
+pub fn apply(size: &str, contrast: bool) {
     let Some(root) = web_sys::window().and_then(|w| w.document()).and_then(|d| d.document_element()) else { return };
     let classes = root.class_list();
     for (s, _, _) in SIZES {

@@ -80,6 +80,11 @@ pub fn statement(props: &Props) -> Html {
                     "名前: 各候補者の選択肢の名前（支援技術に伝わる名前）によみがなが含まれること、名前の中に空白を足していないこと、言語（lang 属性）が正しいことを確認。",
                     "Names: each candidate's option carries the reading in its accessible name, no spaces are added inside names, and lang attributes are correct.") }</li>
             </ul>
+            <p id="a11y-gallery">{ t(lang,
+                "候補者を選ぶ画面のすべての表示（探し方・表示方法・ドラムの始まり・文字の大きさ・コントラスト・言語の組み合わせ）は、練習用の模擬選挙では、カードなしで ",
+                "Every layout of the candidate screen (each way to find, display, drum start, text size, contrast and language) can be reviewed without a card in a practice election, in the ") }
+                <a href={crate::pages::gallery::GALLERY_HASH} id="gallery-link">{ t(lang, "レビュー用ギャラリー", "reviewer's gallery") }</a>
+                { t(lang, " で確認できます（そこからは投票できません）。", " (no ballot can be cast from it).") }</p>
             <p id="a11y-date">{ t(lang, "試験日: ", "Tested on: ") }{ date }{ t(lang, "（Chromium 156、chromedriver、fantoccini による自動試験）", " (automated, with Chromium 156, chromedriver and fantoccini)") }</p>
 
             <h3>{ t(lang, "お問い合わせ", "Contact") }</h3>

@@ -2,5 +2,6 @@
 
 pub mod accessibility;
 pub mod apply;
+pub mod gallery;
 pub mod start;
 pub mod vote;

@@ -27,6 +27,11 @@ pub async fn measure_clock() -> Result<ClockOffset, ApiFailure> {
     Ok(ClockOffset::measure(sent, time.unix_ms, received))
 }
 
+/// Fetches the election as filed (contests, candidates, readings) and its public key: public, no login needed.
+pub async fn definition() -> Result<shared::api::ElectionDefinition, ApiFailure> {
+    get("/api/v1/elections/current/definition").await
+}
+
 /// Fetches the election's public facts.
 pub async fn current_election() -> Result<ElectionSummary, ApiFailure> {
     get("/api/v1/elections/current").await
