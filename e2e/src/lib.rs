@@ -9,14 +9,18 @@
 //! Map: this file (processes, the browser, a live election on loopback), [`axe`] (axe-core injected into the real
 //! page, its reports saved), [`smtp`] (a real SMTP server on
 //! loopback), [`rehearsal`] (the whole election, R-SYS-6, run by tests/rehearsal.rs and `cargo xtask rehearsal`),
-//! [`first_render`] (the voter app's time to first render, run by `cargo xtask bench`).
+//! [`first_render`] (the voter app's time to first render, run by `cargo xtask bench`), [`ace`] (IBM's engine),
+//! [`wcag22`] (target size and focus not obscured), [`cost`] (key presses and pointer travel per layout), [`screen_reader`] (what a screen reader hears: Chromium's
+//! accessibility tree as a transcript, the live regions' announcements, the Tab order against the visual order).
 #![allow(clippy::expect_used)]
 
 pub mod ace;
 pub mod axe;
 pub mod committee;
+pub mod cost;
 pub mod first_render;
 pub mod rehearsal;
+pub mod screen_reader;
 pub mod smtp;
 pub mod wcag22;
 
@@ -451,11 +455,16 @@ impl LiveElection {
     pub fn start_real() -> anyhow::Result<LiveElection> {
         let demo = std::fs::read_to_string(root().join("verifier/elections/demo.toml"))?;
         anyhow::ensure!(demo.contains("practice = true"), "demo.toml no longer says practice = true");
+        LiveElection::start_toml(&demo.replace("practice = true", "practice = false"), &["tokyo", "national"])
+    }
+
+    /// An election written as TOML (e.g. `e2e::cost::election_toml`), re-dated to be open now, with one voter of
+    /// these districts.
+    pub fn start_toml(election: &str, districts: &[&str]) -> anyhow::Result<LiveElection> {
         let dir = tempfile::tempdir()?;
-        let file = dir.path().join("real.toml");
-        std::fs::write(&file, demo.replace("practice = true", "practice = false"))?;
-        let file = file.to_str().context("path")?;
-        LiveElection::start_election(1, &[], file, &["tokyo", "national"], 0)
+        let file = dir.path().join("election.toml");
+        std::fs::write(&file, election)?;
+        LiveElection::start_election(1, &[], file.to_str().context("path")?, districts, 0)
     }
 
     /// As [`LiveElection::start_with_voters`], with `applicants` more cards that are not registered (voters
