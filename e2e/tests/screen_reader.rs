@@ -5,8 +5,8 @@
 //! - the focus order (Tab) follows the visual order;
 //! - the session warning is announced once, not with every tick of the countdown.
 //!
-//! Each layout's transcript is saved as `target/a11y/transcripts/<layout>.txt` for reviewers
-//! (`cargo xtask a11y-report` gathers them).
+//! Each layout's transcript is saved as `target/a11y/transcripts/<layout>.txt`, and its screenshot as
+//! `target/e2e-screenshots/a11y-<layout>.png`, for reviewers (`cargo xtask a11y-report` gathers them).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -133,6 +133,12 @@ async fn every_layout_announces_names_with_reading_and_party_and_the_choice_in_v
                 "{name}"
             );
             save(&name, &format!("# {fragment}, after picking 中村 翔太\n{transcript}"));
+            // The layout as the reviewer sees it, for the report.
+            b.client
+                .execute("document.querySelector('#gallery section.card').scrollIntoView();", vec![])
+                .await
+                .unwrap();
+            b.screenshot(&format!("a11y-{name}")).await.unwrap();
 
             // Tab follows the reading order.
             let stops = screen_reader::tab_order(&b, "#gallery", 60).await.unwrap();

@@ -6,6 +6,8 @@
 //! - [`design`]: within-subject designs, each participant's order of layouts from a balanced Latin square;
 //! - [`sus`]: the System Usability Scale's score (0-100) from ten answers;
 //! - [`nist`]: the summary measures of a layout: total completion score, perfect-ballot index, error rate;
+//! - [`study`]: the analysis of an instructed study, per layout and across layouts, as CSV and as HTML with SVG
+//!   plots;
 //! - [`stats`]: confidence intervals (Wilson for rates, bootstrap for times) and the rank tests suited to the
 //!   design (Friedman within subjects, Kruskal-Wallis between, pairwise Wilcoxon or Mann-Whitney with Holm's
 //!   correction), each with its effect size.
@@ -15,4 +17,5 @@
 pub mod design;
 pub mod nist;
 pub mod stats;
+pub mod study;
 pub mod sus;

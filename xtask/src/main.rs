@@ -2,11 +2,12 @@
 //! runs the whole-election rehearsal (R-SYS-6) for people, printing each step and the result table; `bench`
 //! measures the figures the project promises beside their limits and writes the README's Performance table;
 //! `fuzz` runs the cargo-fuzz targets of `fuzz/` for minutes each (issue 10); `release` makes the reproducible
-//! release build and its hashes (issue 21).
+//! release build and its hashes (issue 21); `a11y-report` the accessibility reviewers' report (issue 22).
 //!
 //! Everything a fresh machine of this project's kind needs is installed by `setup` (TOOLCHAIN.md): nothing else
 //! may be assumed, because CI runs on a clean checkout.
 
+mod a11y_report;
 mod app;
 mod bench;
 mod crew;
@@ -20,7 +21,7 @@ mod test;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(about = "Project tasks: setup, demo, test, rehearsal, bench, fuzz, release")]
+#[command(about = "Project tasks: setup, demo, test, rehearsal, bench, fuzz, release, a11y-report")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -48,6 +49,9 @@ enum Command {
     Release(release::Args),
     /// Run every cargo-fuzz target (ballot bytes, cast envelope, certificates, JSON bodies) for minutes each.
     Fuzz(fuzz::Args),
+    /// The accessibility reviewers' report, target/a11y/report.html: screenshots of every layout, both rule
+    /// engines' results, what a screen reader hears, and the cost of each layout.
+    A11yReport,
 }
 
 fn main() -> std::process::ExitCode {
@@ -59,6 +63,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench(args) => bench::run(args),
         Command::Fuzz(args) => fuzz::run(args),
         Command::Release(args) => release::run(args),
+        Command::A11yReport => a11y_report::run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,6 +1,7 @@
 //! `cargo xtask test`: every check, in order, each one named when it starts and timed when it ends:
 //! fmt (workspace, voter app, fuzz targets), clippy for the host and for wasm32, the native tests (unit,
-//! integration, end-to-end in headless Chromium, the API contracts by schemathesis), one end-to-end test built with
+//! integration, end-to-end in headless Chromium, the API contracts by schemathesis), the accessibility report
+//! written from their artifacts, one end-to-end test built with
 //! `CARGO_TARGET_DIR` elsewhere, the release build made twice in different folders (the same bytes), every fuzz
 //! target briefly, and the wasm tests in headless Chromium.
 
@@ -8,7 +9,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::run::{WEB_TOOLCHAIN, cmd, root, sh, web_cmd};
-use crate::{app, fuzz, release, setup};
+use crate::{a11y_report, app, fuzz, release, setup};
 
 /// The steps run so far with their durations.
 #[derive(Default)]
@@ -79,6 +80,11 @@ pub fn run() -> anyhow::Result<()> {
             .env("SCHEMATHESIS", setup::schemathesis())
             .current_dir(&root),
     )?;
+    steps.time("accessibility report (from the end-to-end tests' artifacts)", || {
+        let report = a11y_report::write(&root.join("target"))?;
+        println!("written to {}", report.display());
+        Ok(())
+    })?;
     // With CARGO_TARGET_DIR set, as many developers and CI systems do, the tests must still find what cargo
     // built (issue 17): one end-to-end test, its binaries built into another target directory, and no
     // E2E_BIN_DIR to lean on.
