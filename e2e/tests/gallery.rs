@@ -179,3 +179,19 @@ async fn a_real_election_refuses_the_gallery() {
     b.screenshot("gallery-real-election").await.unwrap();
     b.finish(&[]).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_house_of_representatives_election_lists_its_two_candidate_screens_and_names_the_review() {
+    let election = LiveElection::start_hor(1).unwrap();
+    let b = Browser::start(None).await.unwrap();
+    open(&b, &election.base_url, "#gallery").await;
+    b.wait_text("#gallery-count", |t| t.contains("384")).await.unwrap();
+    let note = b.wait_text("#gallery-review-note", |t| !t.is_empty()).await.unwrap();
+    assert!(note.contains("国民審査"), "{note}");
+    let links = b.client.find_all(Locator::Css("a.gallery-link")).await.unwrap();
+    assert_eq!(links.len(), 2 * 16 * 12, "the district and the PR block, not the review");
+    // A PR block page shows parties, with their lists to read.
+    open(&b, &election.base_url, "#gallery/tokyo-block/list/one_screen/first/normal/standard/ja").await;
+    b.client.wait().for_element(Locator::Css("#party-1")).await.unwrap();
+    b.finish(&[]).await.unwrap();
+}

@@ -257,6 +257,11 @@ fn index(lang: Lang, def: &ElectionDefinition) -> Html {
             <p id="gallery-count">{ format!("{}{pages}{}", t(lang, "全 ", "All "), t(lang,
                 " ページ（選挙ごとに、探し方4 × 表示方法3（ドラムロールは始まり2通り）の16の表示 × 文字の大きさ3 × コントラスト2 × 言語2）。",
                 " pages: per contest, 16 layouts (4 ways to find × 3 displays, the drum roll with 2 starts) × 3 text sizes × 2 contrasts × 2 languages.")) }</p>
+            if def.election.contests.iter().any(|c| matches!(c.rules, Rules::JudicialReview { .. })) {
+                <p id="gallery-review-note">{ t(lang,
+                    "最高裁判所裁判官国民審査の画面は表示方法が一つだけのため、この一覧にはありません（投票の画面で確認できます）。",
+                    "The Supreme Court review has a single layout, so it is not in this index (it is on the voting page).") }</p>
+            }
             { for tables }
             <p><a href="#main" class="nav-link">{ t(lang, "投票のページに戻る", "Back to the voting page") }</a></p>
         </>
