@@ -27,19 +27,6 @@ use crate::Browser;
 /// The contest sizes measured.
 pub const SIZES: [usize; 3] = [10, 50, 200];
 
-/// The 16 layouts: (selection, display, drum start).
-pub fn layouts() -> Vec<(&'static str, &'static str, &'static str)> {
-    let mut out = Vec::new();
-    for sel in ["list", "free_word_search", "initial_letter_input", "initial_letter_select"] {
-        for (disp, drum) in
-            [("one_screen", "first"), ("scroll", "first"), ("drum_roll", "first"), ("drum_roll", "rotated")]
-        {
-            out.push((sel, disp, drum));
-        }
-    }
-    out
-}
-
 /// The positions measured in a contest of `n`: the first, the middle and the last entry.
 pub fn positions(n: usize) -> [usize; 3] {
     [1, n.div_ceil(2), n]
@@ -371,7 +358,7 @@ pub fn csv(rows: &[Cost]) -> String {
 
 /// A plot of the key presses for the middle entry, per layout (rows) and contest size (bars), as SVG.
 pub fn svg(rows: &[Cost]) -> String {
-    let layouts: Vec<String> = layouts().into_iter().map(|(s, d, r)| format!("{s}/{d}/{r}")).collect();
+    let layouts: Vec<String> = crate::gallery_layouts().into_iter().map(|(s, d, r)| format!("{s}/{d}/{r}")).collect();
     let value = |l: &str, n: usize| {
         rows.iter()
             .find(|r| r.layout == l && r.n == n && r.k == n.div_ceil(2) && r.input == Input::Keyboard)

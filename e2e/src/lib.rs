@@ -53,6 +53,20 @@ pub fn bin_dir() -> PathBuf {
     })
 }
 
+/// The 16 layouts of the candidate screen, as the reviewer's gallery names them: (selection, display, drum start),
+/// each selection mode with one screen, scroll, and the drum roll from the first entry and from a rotated one.
+pub fn gallery_layouts() -> Vec<(&'static str, &'static str, &'static str)> {
+    let mut out = Vec::new();
+    for sel in ["list", "free_word_search", "initial_letter_input", "initial_letter_select"] {
+        for (disp, drum) in
+            [("one_screen", "first"), ("scroll", "first"), ("drum_roll", "first"), ("drum_roll", "rotated")]
+        {
+            out.push((sel, disp, drum));
+        }
+    }
+    out
+}
+
 /// Returns the target directory the binaries were built in (the parent of [`bin_dir`]).
 pub fn target_dir() -> PathBuf {
     let bin = bin_dir();

@@ -144,11 +144,8 @@ async fn axe_and_ibm_find_no_violation_in_the_reviewers_gallery() {
     let b = Browser::start(None).await.unwrap();
     let mut audit = Audit { screens: Vec::new(), violations: Vec::new() };
     let mut pages: Vec<String> = vec!["#gallery".into()];
-    for (selection, display) in layouts() {
-        let starts: &[&str] = if display == "drum_roll" { &["first", "rotated"] } else { &["first"] };
-        for drum in starts {
-            pages.push(format!("#gallery/national-pr/{selection}/{display}/{drum}/normal/standard/ja"));
-        }
+    for (selection, display, drum) in e2e::gallery_layouts() {
+        pages.push(format!("#gallery/national-pr/{selection}/{display}/{drum}/normal/standard/ja"));
     }
     pages.push("#gallery/tokyo/initial_letter_select/drum_roll/rotated/x-large/high/en".into());
     pages.push("#gallery/tokyo/free_word_search/one_screen/first/large/standard/en".into());

@@ -16,7 +16,7 @@ async fn the_cost_of_choosing_the_kth_of_n_in_every_layout() {
     let election = LiveElection::start_toml(&cost::election_toml(), &["cost"]).unwrap();
     let b = Browser::start(None).await.unwrap();
     let mut rows: Vec<Cost> = Vec::new();
-    for layout in cost::layouts() {
+    for layout in e2e::gallery_layouts() {
         for n in cost::SIZES {
             for k in cost::positions(n) {
                 for input in [Input::Keyboard, Input::Pointer] {

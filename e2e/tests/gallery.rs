@@ -13,8 +13,6 @@ use e2e::{Browser, LiveElection};
 use fantoccini::Locator;
 use serde_json::json;
 
-const SELECTION: [&str; 4] = ["list", "free_word_search", "initial_letter_input", "initial_letter_select"];
-
 /// The element each selection mode and display mode shows, by which a page is recognised.
 fn marks(selection: &str, display: &str) -> [&'static str; 2] {
     let sel = match selection {
@@ -70,30 +68,23 @@ async fn a_reviewer_opens_every_layout_by_its_url_without_a_card_and_cannot_cast
     assert_eq!(hrefs.len(), 384, "each combination has its own URL");
 
     // Each of the 16 layouts of national PR, by its URL: laid out as named, with nothing to switch.
-    for sel in SELECTION {
-        for (disp, drum) in
-            [("one_screen", "first"), ("scroll", "first"), ("drum_roll", "first"), ("drum_roll", "rotated")]
-        {
-            let fragment = format!("#gallery/national-pr/{sel}/{disp}/{drum}/normal/standard/ja");
-            assert!(hrefs.contains(&fragment), "the index links {fragment}");
-            open(&b, base, &fragment).await;
-            for css in marks(sel, disp) {
-                b.client.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{fragment}: no {css}"));
-            }
-            assert!(
-                b.client.find(Locator::Css("#mode-list")).await.is_err(),
-                "{fragment}: a gallery page shows its layout, with no switch to another"
-            );
-            assert!(
-                b.client.find(Locator::Css("#gallery #to-confirm, #gallery #cast, #gallery #login")).await.is_err(),
-                "{fragment}: nothing to cast"
-            );
-            if let Ok(login) = b.client.find(Locator::Css("#login")).await {
-                assert!(
-                    !login.is_displayed().await.unwrap(),
-                    "{fragment}: the voting page is hidden under the gallery"
-                );
-            }
+    for (sel, disp, drum) in e2e::gallery_layouts() {
+        let fragment = format!("#gallery/national-pr/{sel}/{disp}/{drum}/normal/standard/ja");
+        assert!(hrefs.contains(&fragment), "the index links {fragment}");
+        open(&b, base, &fragment).await;
+        for css in marks(sel, disp) {
+            b.client.wait().for_element(Locator::Css(css)).await.unwrap_or_else(|_| panic!("{fragment}: no {css}"));
+        }
+        assert!(
+            b.client.find(Locator::Css("#mode-list")).await.is_err(),
+            "{fragment}: a gallery page shows its layout, with no switch to another"
+        );
+        assert!(
+            b.client.find(Locator::Css("#gallery #to-confirm, #gallery #cast, #gallery #login")).await.is_err(),
+            "{fragment}: nothing to cast"
+        );
+        if let Ok(login) = b.client.find(Locator::Css("#login")).await {
+            assert!(!login.is_displayed().await.unwrap(), "{fragment}: the voting page is hidden under the gallery");
         }
     }
     b.screenshot("gallery-initial-select-drum-rotated").await.unwrap();

@@ -16,20 +16,17 @@ use e2e::{Browser, LiveElection};
 use fantoccini::Locator;
 use serde_json::Value;
 
-const SELECTION: [&str; 4] = ["list", "free_word_search", "initial_letter_input", "initial_letter_select"];
-const DISPLAYS: [(&str, &str); 4] =
-    [("one_screen", "first"), ("scroll", "first"), ("drum_roll", "first"), ("drum_roll", "rotated")];
-
 /// The 16 layouts of the Tokyo district, by their gallery fragment and a file name.
 fn pages(lang: &str) -> Vec<(String, String)> {
-    let mut out = Vec::new();
-    for sel in SELECTION {
-        for (disp, drum) in DISPLAYS {
-            let name = format!("{lang}-{sel}-{disp}-{drum}");
-            out.push((format!("#gallery/tokyo/{sel}/{disp}/{drum}/normal/standard/{lang}"), name));
-        }
-    }
-    out
+    e2e::gallery_layouts()
+        .into_iter()
+        .map(|(sel, disp, drum)| {
+            (
+                format!("#gallery/tokyo/{sel}/{disp}/{drum}/normal/standard/{lang}"),
+                format!("{lang}-{sel}-{disp}-{drum}"),
+            )
+        })
+        .collect()
 }
 
 /// Opens a page and finds 中村 翔太 (cand-5) as a voter would in its mode.

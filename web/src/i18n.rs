@@ -37,8 +37,8 @@ impl Lang {
     }
 }
 
-/// Picks the text of the language.
-pub fn t(lang: Lang, ja: &'static str, en: &'static str) -> &'static str {
+/// Picks the text of the language (fixed text, or a name from the election in both languages).
+pub fn t<'a>(lang: Lang, ja: &'a str, en: &'a str) -> &'a str {
     match lang {
         Lang::Ja => ja,
         Lang::En => en,

@@ -8,7 +8,8 @@ use crate::i18n::{Lang, t};
 const KEY_SIZE: &str = "jp-ivote.text-size";
 const KEY_CONTRAST: &str = "jp-ivote.contrast";
 const KEY_LANG: &str = "jp-ivote.lang";
-const SIZES: [(&str, &str, &str); 3] =
+/// The text sizes: the code (a class `text-CODE` on the page, and in the gallery's URLs) and its names.
+pub const SIZES: [(&str, &str, &str); 3] =
     [("normal", "標準", "Normal"), ("large", "大", "Large"), ("x-large", "特大", "Extra large")];
 
 fn storage() -> Option<web_sys::Storage> {

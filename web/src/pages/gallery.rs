@@ -16,6 +16,7 @@ use shared::election::{Choice, Contest, Rules};
 use yew::prelude::*;
 
 use crate::components::chooser::Chooser;
+use crate::components::settings::SIZES;
 use crate::i18n::{Lang, t};
 use crate::research;
 use crate::selection;
@@ -24,8 +25,10 @@ use crate::services::verifier_api::{self, ApiFailure};
 /// The fragment of the gallery's index; each page's fragment starts with it and a slash.
 pub const GALLERY_HASH: &str = "#gallery";
 
-/// The text sizes, by their code in the URL and in the settings (`components::settings`).
-const SIZES: [&str; 3] = ["normal", "large", "x-large"];
+/// The text sizes' codes, in the URL as in the display settings.
+fn sizes() -> impl Iterator<Item = &'static str> {
+    SIZES.iter().map(|(code, _, _)| *code)
+}
 
 /// One page of the gallery: a contest in one layout and one presentation.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -71,7 +74,7 @@ impl Route {
             Some(View {
                 contest: (*contest).to_string(),
                 layout,
-                size: SIZES.into_iter().find(|s| s == size)?,
+                size: sizes().find(|s| s == size)?,
                 contrast: match *contrast {
                     "standard" => false,
                     "high" => true,
@@ -150,11 +153,7 @@ fn layout_names(lang: Lang, a: Assignment) -> (&'static str, &'static str, &'sta
 }
 
 fn size_name(lang: Lang, size: &str) -> &'static str {
-    match size {
-        "large" => t(lang, "大", "Large"),
-        "x-large" => t(lang, "特大", "Extra large"),
-        _ => t(lang, "標準", "Normal"),
-    }
+    SIZES.iter().find(|(code, _, _)| *code == size).map_or("", |(_, ja, en)| t(lang, ja, en))
 }
 
 /// Properties of [`Gallery`].
@@ -216,11 +215,11 @@ fn index(lang: Lang, def: &ElectionDefinition) -> Html {
     let pages = list.len() * layouts().len() * SIZES.len() * 4;
     let presentations = [(Lang::Ja, false), (Lang::Ja, true), (Lang::En, false), (Lang::En, true)];
     let tables = list.iter().map(|contest| {
-        let name = t2(lang, &contest.name.ja, &contest.name.en);
+        let name = t(lang, &contest.name.ja, &contest.name.en);
         let rows = layouts().into_iter().map(|layout| {
             let (sel, disp, drum) = layout_names(lang, layout);
             let cells = presentations.iter().map(|&(page_lang, contrast)| {
-                let links = SIZES.iter().map(|&size| {
+                let links = sizes().map(|size| {
                     let v = View { contest: contest.id.to_string(), layout, size, contrast, lang: page_lang };
                     html! { <a href={v.href()} class="gallery-link">{ size_name(lang, size) }</a> }
                 });
@@ -268,13 +267,6 @@ fn index(lang: Lang, def: &ElectionDefinition) -> Html {
     }
 }
 
-fn t2<'a>(lang: Lang, ja: &'a str, en: &'a str) -> &'a str {
-    match lang {
-        Lang::Ja => ja,
-        Lang::En => en,
-    }
-}
-
 /// Properties of [`GalleryPage`].
 #[derive(Properties, PartialEq)]
 struct PageProps {
@@ -306,7 +298,7 @@ fn gallery_page(props: &PageProps) -> Html {
     let variant = |label: String, to: View, id: &str| {
         html! { <li><a href={to.href()} id={id.to_string()} lang={to.lang.code()}>{ label }</a></li> }
     };
-    let sizes = SIZES.iter().filter(|&&s| s != v.size).map(|&size| {
+    let sizes = sizes().filter(|&s| s != v.size).map(|size| {
         let to = v.with(|w| w.size = size);
         variant(
             format!("{}{}", t(lang, "文字の大きさ: ", "Text size: "), size_name(lang, size)),
@@ -323,7 +315,7 @@ fn gallery_page(props: &PageProps) -> Html {
     html! {
         <>
             <p><a href={GALLERY_HASH} id="gallery-index" class="nav-link">{ t(lang, "ギャラリーの一覧へ", "Gallery index") }</a></p>
-            <h2 id="gallery-h">{ t(lang, "レビュー用ギャラリー: ", "Reviewer's gallery: ") }{ t2(lang, &props.contest.name.ja, &props.contest.name.en) }</h2>
+            <h2 id="gallery-h">{ t(lang, "レビュー用ギャラリー: ", "Reviewer's gallery: ") }{ t(lang, &props.contest.name.ja, &props.contest.name.en) }</h2>
             <p class="notice" role="note" id="gallery-note">{ t(lang,
                 "練習用の模擬選挙の画面見本です。ここからは投票できません。",
                 "A sample of the candidate screen of a practice election. No ballot can be cast from here.") }</p>
@@ -342,7 +334,7 @@ fn gallery_page(props: &PageProps) -> Html {
                 </ul>
             </nav>
             <section class="card" aria-labelledby="choose-h">
-                <h3 id="choose-h">{ t2(lang, &props.contest.name.ja, &props.contest.name.en) }</h3>
+                <h3 id="choose-h">{ t(lang, &props.contest.name.ja, &props.contest.name.en) }</h3>
                 <fieldset><legend>{ t(lang, "投票する候補者・政党を一つ選んでください", "Choose one") }</legend>
                     <Chooser key={v.href()} {lang} contest={props.contest.clone()} practice={false}
                         choice={*choice} {on_pick} assignment={Some(v.layout)} />

@@ -90,10 +90,7 @@ pub fn start(props: &Props) -> Html {
 
 /// The election: its name and notices, and before the login where we are in its window.
 fn election_card(lang: Lang, e: &ElectionSummary, now: chrono::DateTime<chrono::Utc>, compact: bool) -> Html {
-    let name = match lang {
-        Lang::Ja => &e.name.ja,
-        Lang::En => &e.name.en,
-    };
+    let name = t(lang, &e.name.ja, &e.name.en);
     let (state_class, state_text) = match window_state(e, now).0 {
         WindowState::NotYetOpen => ("status", t(lang, "投票はまだ始まっていません", "Voting has not opened yet")),
         // The window is open but voting is paused (R-VOTE-3): the status says so, not 投票できます.

@@ -8,7 +8,6 @@ use shared::api::BallotView;
 use shared::election::{Choice, Contest, Rules};
 use yew::prelude::*;
 
-use super::name;
 use crate::i18n::{Lang, t};
 use crate::services::cast::{self, ElectionKey};
 use crate::services::verifier_api::ApiFailure;
@@ -91,7 +90,7 @@ pub(super) fn choose_html(
     html! {
         <section class="card" aria-labelledby="choose-h">
             <p class="step-no" id="choose-step">{ super::contests::step_text(lang, i, b.contests.len()) }</p>
-            <h2 id="choose-h">{ name(lang, &contest.name.ja, &contest.name.en) }</h2>
+            <h2 id="choose-h">{ t(lang, &contest.name.ja, &contest.name.en) }</h2>
             { withdrawn_notice(lang, &contest) }
             <fieldset><legend>{ t(lang, "投票する候補者・政党を一つ選んでください", "Choose one") }</legend>{ body }</fieldset>
             <button id="to-confirm" disabled={next.is_none()} onclick={next.unwrap_or_default()}>{ t(lang, "確認へ進む", "Continue to confirm") }</button>

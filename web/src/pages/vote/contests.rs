@@ -3,7 +3,7 @@
 use shared::api::BallotView;
 use yew::prelude::*;
 
-use super::{name, receipt};
+use super::receipt;
 use crate::components::pause_notice::pause_notice;
 use crate::i18n::{Lang, t};
 use crate::state::{Action, VoteState};
@@ -37,7 +37,7 @@ pub(super) fn contests_html(lang: Lang, b: &BallotView, state: &UseReducerHandle
                     <li id={format!("contest-{}", cv.contest.id)} class={classes!(cv.voted.then_some("done"))}
                         aria-current={(next == Some(i)).then_some("step")}>
                         <span class="step-no">{ step_text(lang, i, n) }</span>{ " " }
-                        <strong>{ name(lang, &cv.contest.name.ja, &cv.contest.name.en) }</strong>{ " " }
+                        <strong>{ t(lang, &cv.contest.name.ja, &cv.contest.name.en) }</strong>{ " " }
                         if cv.voted {
                             <span class="status open">{ t(lang, "投票済み", "Voted") }</span>
                             if let Some(r) = receipt {

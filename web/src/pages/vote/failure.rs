@@ -5,7 +5,7 @@
 use shared::api::BallotView;
 use yew::prelude::*;
 
-use super::{name, receipt};
+use super::receipt;
 use crate::i18n::{Lang, t};
 use crate::refusals::{failure_text, is_tampering};
 use crate::services::cast::TrackerMismatch;
@@ -40,14 +40,14 @@ pub(super) fn failure_html(
     };
     let contest_name = |id: &shared::election::Id| {
         let contests = state.ballot.iter().flat_map(|b| &b.contests);
-        contests.map(|cv| &cv.contest).find(|c| c.id == *id).map(|c| name(lang, &c.name.ja, &c.name.en).to_string())
+        contests.map(|cv| &cv.contest).find(|c| c.id == *id).map(|c| t(lang, &c.name.ja, &c.name.en).to_string())
     };
     html! {
         <section class="card error" role="alert">
             if tampering {
                 <h2 id="failure-h">{ t(lang, "警告: 投票を続けないでください", "Warning: do not continue voting") }</h2>
             }
-            <p id="failure">{ name(lang, ja, en) }</p>
+            <p id="failure">{ t(lang, ja, en) }</p>
             <p class="en">{ format!("({})", f.code) }</p>
             if let Some(m) = mismatch {
                 <dl class="facts" id="mismatch">

@@ -5,7 +5,7 @@ use shared::api::{LoginRequest, Purpose};
 use shared::wire::Base64;
 use yew::prelude::*;
 
-use super::{helper_origin, name};
+use super::helper_origin;
 use crate::i18n::{Lang, t};
 use crate::refusals::failure_text;
 use crate::services::card_helper;
@@ -27,14 +27,14 @@ fn card_html(lang: Lang, state: &VoteState) -> Html {
         None => html! {},
         Some(Err(e)) => {
             let (ja, en) = failure_text(&e.code);
-            html! { <p class="notice" id="card-check">{ name(lang, ja, en) }</p> }
+            html! { <p class="notice" id="card-check">{ t(lang, ja, en) }</p> }
         }
         Some(Ok(s)) if !s.card_present => html! {
             <p class="notice" id="card-check">{ t(lang, "カードが読み取れません。カードリーダーにマイナンバーカードを置いてください。", "No card is read. Place your My Number card on the reader.") }</p>
         },
         Some(Ok(s)) if s.auth_tries.left == 0 => {
             let (ja, en) = failure_text("PIN_LOCKED");
-            html! { <p class="error" id="card-check" role="alert">{ name(lang, ja, en) }</p> }
+            html! { <p class="error" id="card-check" role="alert">{ t(lang, ja, en) }</p> }
         }
         Some(Ok(s)) => html! {
             <p id="card-check">

@@ -27,7 +27,7 @@ use yew::prelude::*;
 
 use crate::components::session_bar::SessionStatus;
 use crate::hooks::use_server_clock::{ServerClock, use_server_clock};
-use crate::i18n::Lang;
+use crate::i18n::{Lang, t};
 use crate::services::card_helper;
 use crate::services::verifier_api::{self, ApiFailure};
 use crate::state::{Action, Step, VoteState};
@@ -39,14 +39,6 @@ pub struct Props {
     pub lang: Lang,
     /// Told the session whenever it changes (none once logged out), for the status bar.
     pub on_session: Callback<Option<SessionStatus>>,
-}
-
-/// Picks the text of the language (for texts that are not `'static`).
-fn name<'a>(lang: Lang, ja: &'a str, en: &'a str) -> &'a str {
-    match lang {
-        Lang::Ja => ja,
-        Lang::En => en,
-    }
 }
 
 /// Returns the card helper's origin: the one read with the client configuration, or, if that failed or has not
@@ -147,7 +139,7 @@ pub fn vote(props: &Props) -> Html {
     let body = match (&state.step, &state.ballot, &state.key) {
         (Step::Idle, _, _) => login::idle_html(lang, &state),
         (Step::Working(ja, en), _, _) => html! {
-            <section class="card" role="status" aria-live="polite"><p id="working">{ name(lang, ja, en) }</p></section>
+            <section class="card" role="status" aria-live="polite"><p id="working">{ t(lang, ja, en) }</p></section>
         },
         (Step::Failed(f, mismatch), _, _) => failure::failure_html(lang, &state, f, mismatch.as_ref()),
         (Step::Ballot, Some(b), _) => contests::contests_html(lang, b, &state),
