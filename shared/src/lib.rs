@@ -11,6 +11,8 @@
 //! - [`session`]: session lifetime and countdown arithmetic and formatting (R-VOTE-4).
 //! - [`kana`]: free-word search keys and the 五十音 row of a reading (R-SYS-4).
 //! - [`practice`]: practice elections for UX research, made from shipped name lists (tracker issue 9).
+//! - [`study`]: instructed usability studies in practice elections: the researcher's tasks and layouts, a
+//!   participant's plan and results (issue 22 part 6).
 //! - [`election`]: elections, contests, candidates, parties, judges and their ballot rules (R-SYS-4).
 //! - [`ballot`]: the fixed-length, versioned ballot bytes of one contest's choice.
 //! - [`export`]: what leaves the ballot box after the close: the published tracker digest and the signed export for offline counting.
@@ -43,6 +45,7 @@ pub mod practice;
 pub mod rsaep;
 pub mod sealed;
 pub mod session;
+pub mod study;
 pub mod window;
 pub mod wire;
 

@@ -214,6 +214,23 @@ enum ResearchCommand {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Analyse an instructed study (issue 22 part 6): per layout, NIST's summary measures with Wilson intervals,
+    /// time and SUS with bootstrap intervals; across layouts, Friedman (within) or Kruskal-Wallis (between) with
+    /// Holm-corrected pairs and effect sizes. Writes study-trials.csv, study-estimates.csv, study-tests.csv and
+    /// study.html.
+    StudyReport {
+        #[command(flatten)]
+        db: DbArg,
+        /// The study file the verifier served (its id selects the rows; its design selects the tests).
+        #[arg(long)]
+        study: PathBuf,
+        /// The folder to write into (created if missing).
+        #[arg(long)]
+        out: PathBuf,
+        /// The bootstrap's seed: the same rows and seed give the same report.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -424,6 +441,10 @@ struct ServeArgs {
     /// UX research: where the drum roll starts (first, rotated per participant, or random).
     #[arg(long, env = "VERIFIER_RESEARCH_DRUM_START")]
     research_drum_start: Option<String>,
+    /// An instructed usability study (TOML: tasks with targets, layouts, within or between subjects; issue 22
+    /// part 6), served to the app at `#study`. Practice elections only: a real election refuses to start with one.
+    #[arg(long, env = "VERIFIER_RESEARCH_STUDY")]
+    research_study: Option<PathBuf>,
     /// The audit key that signs the audit log's checkpoints [default: DB with .audit-key.pk8; made at first use].
     #[arg(long, env = "VERIFIER_AUDIT_KEY")]
     audit_key: Option<PathBuf>,
@@ -879,6 +900,19 @@ fn research(command: ResearchCommand) -> anyhow::Result<()> {
                 out.join(crate::research_report::INDEX).display()
             );
         }
+        ResearchCommand::StudyReport { db, study, out, seed } => {
+            let db = Db::open(&db.db)?;
+            let (election, _) = db.election()?.context("the database has no election")?;
+            let study = crate::study::load(&study, &election)?;
+            let report = crate::study::write_report(&db, &study, &out, seed)?;
+            println!(
+                "study {}: {} participants, {} layouts; report written to {}",
+                study.id,
+                report.participants,
+                report.layouts.len(),
+                out.join(crate::study::FILES[3]).display()
+            );
+        }
     }
     Ok(())
 }
@@ -1019,6 +1053,7 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
         eprintln!("verifier: WARNING: --research-* ignored: {} is a real election, not a practice one", election.id);
         tracing::warn!(election = %election.id, "research modes ignored in a real election");
     }
+    let study = args.research_study.as_deref().map(|p| crate::study::load(p, &election)).transpose()?.map(Arc::new);
     let mailer = Arc::new(crate::notify::Mailer::new(mail_config(&args)?)?);
     let config = Config {
         secure_cookies: args.secure_cookies
@@ -1032,6 +1067,7 @@ fn serve(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
         session_extensions: args.session_extensions,
         card_helper_origin: args.card_helper_origin.clone(),
         research,
+        study,
     };
     let state = AppState {
         election: crate::CurrentElection::new(election),

@@ -12,6 +12,7 @@ use shared::api::{
 };
 use shared::contract::{Body, Contract, Link, Method, Needs, Operation, Session, json, json_example, json_list, text};
 use shared::export::PublishedBallotBox;
+use shared::study::{LayoutResult, Study, StudyPlan};
 
 use crate::audit::Verification;
 use crate::operator_api::{SessionRequest, SessionStarted};
@@ -372,8 +373,58 @@ pub const VOTER: Contract = Contract {
             refusals: &[BODY, SAME_SITE, &[(403, "NOT_PRACTICE"), (503, "STORAGE_UNAVAILABLE")]],
             links: &[],
         },
+        Operation {
+            method: Method::Get,
+            path: "/api/v1/research/study",
+            id: "researchStudy",
+            summary: "The researcher's instructed usability study, practice elections only (issue 22 part 6).",
+            description: "Its tasks (a contest and the entry to choose in it), its layouts and its design (within or \
+                between subjects). No session is read.",
+            needs: Needs::Nothing,
+            request: None,
+            ok: 200,
+            answer: Some(json::<Study>()),
+            refusals: &[STUDY],
+            links: &[],
+        },
+        Operation {
+            method: Method::Post,
+            path: "/api/v1/research/study/participants",
+            id: "researchStudyParticipant",
+            summary: "The next participant number, with its layouts in a counterbalanced order.",
+            description: "Within subjects the order is a row of a balanced Latin square (participants take the rows \
+                in turn); between subjects the layouts are taken in turn. The number is a count, never a person.",
+            needs: Needs::Nothing,
+            request: None,
+            ok: 201,
+            answer: Some(json::<StudyPlan>()),
+            refusals: &[SAME_SITE, STUDY, &[(503, "STORAGE_UNAVAILABLE")]],
+            links: &[],
+        },
+        Operation {
+            method: Method::Post,
+            path: "/api/v1/research/study/results",
+            id: "researchStudyResults",
+            summary: "One layout's tasks and System Usability Scale answers of one participant, stored once.",
+            description: "The verifier decides whether each confirmed entry was the task's target and stores only \
+                whether it was, with the durations and counts; no ballot is cast.",
+            needs: Needs::Nothing,
+            request: Some(json::<LayoutResult>()),
+            ok: 201,
+            answer: Some(json::<Empty>()),
+            refusals: &[
+                BODY,
+                SAME_SITE,
+                STUDY,
+                &[(400, "STUDY_NOT_IN_PLAN"), (409, "STUDY_DUPLICATE"), (503, "STORAGE_UNAVAILABLE")],
+            ],
+            links: &[],
+        },
     ],
 };
+
+/// Refusals of the study routes: a real election, or no study loaded.
+const STUDY: &[(u16, &str)] = &[(403, "NOT_PRACTICE"), (404, "NO_STUDY")];
 
 /// Refusals any operator call may give: who is calling, and storage.
 const OPERATOR_AUTH: &[(u16, &str)] = &[

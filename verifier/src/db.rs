@@ -124,6 +124,7 @@ pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
     crate::host_operator::migrate(conn)?;
     crate::four_eyes::migrate(conn)?;
     crate::research::migrate(conn)?;
+    crate::study::migrate(conn)?;
     Ok(())
 }
 

@@ -221,6 +221,25 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(warp::body::bytes())
         .and(with())
         .and_then(|body: bytes::Bytes, s: AppState| blocking(move || crate::research::receive(&s, parse(&body)?)));
+    // GET /api/v1/research/study
+    let study = warp::path!("research" / "study")
+        .and(warp::get())
+        .and(with())
+        .and_then(|s: AppState| blocking(move || crate::study::describe(&s)));
+    // POST /api/v1/research/study/participants
+    let participants = warp::path!("research" / "study" / "participants")
+        .and(warp::post())
+        .and(site())
+        .and(with())
+        .and_then(|s: AppState| blocking(move || crate::study::join(&s)));
+    // POST /api/v1/research/study/results
+    let results = warp::path!("research" / "study" / "results")
+        .and(warp::post())
+        .and(site())
+        .and(json_body())
+        .and(warp::body::bytes())
+        .and(with())
+        .and_then(|body: bytes::Bytes, s: AppState| blocking(move || crate::study::receive(&s, parse(&body)?)));
     // GET /api/v1/elections/current/ballot-box
     let ballot_box = warp::path!("elections" / "current" / "ballot-box")
         .and(warp::get())
@@ -251,6 +270,12 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .or(applications)
         .unify()
         .or(metrics)
+        .unify()
+        .or(study)
+        .unify()
+        .or(participants)
+        .unify()
+        .or(results)
         .unify()
         .boxed()
 }
@@ -292,6 +317,7 @@ mod tests {
                 secure_cookies: false,
                 card_helper_origin: "http://127.0.0.1:24190".into(),
                 research: None,
+                study: None,
             }),
         }
     }

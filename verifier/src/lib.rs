@@ -21,6 +21,8 @@
 //! - [`notify`]: e-mail notices to voters (R-REG-7), queued in the database and retried until sent.
 //! - [`research`]: UX research in practice elections only: mode assignment, anonymous task metrics, mock
 //!   elections; [`research_report`] turns the metrics into CSV, SVG plots and an HTML summary (tracker issue 9).
+//! - [`study`]: instructed usability studies (tasks with targets, counterbalanced layouts, the SUS) and their
+//!   analysis (issue 22 part 6); practice elections only.
 //! - [`build_check`]: the zero-vote check's comparison of the running programs and the served app with the
 //!   audited build's published hashes (issue 21).
 //! - [`ops`]: zero-vote check, signed export after the close, the published ballot-box digest.
@@ -67,6 +69,7 @@ pub mod research;
 pub mod research_report;
 pub mod server;
 pub mod sessions;
+pub mod study;
 pub mod web;
 pub mod withdrawals;
 
@@ -90,6 +93,8 @@ pub struct Config {
     pub card_helper_origin: String,
     /// The UX researcher's mode assignment (tracker issue 9); given to the app in practice elections only.
     pub research: Option<shared::api::ResearchConfig>,
+    /// The researcher's instructed study (issue 22 part 6); served in practice elections only.
+    pub study: Option<Arc<shared::study::Study>>,
 }
 
 /// The election being run: as filed, with the candidate changes made while voting was paused (R-VOTE-3). The

@@ -121,6 +121,7 @@ pub fn state_with(election: Election, db: Db, trust: TrustStore, lifetime: chron
             secure_cookies: false,
             card_helper_origin: "http://127.0.0.1:24190".into(),
             research: None,
+            study: None,
         }),
     }
 }
