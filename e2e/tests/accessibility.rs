@@ -166,6 +166,67 @@ async fn axe_and_ibm_find_no_violation_in_the_reviewers_gallery() {
     b.finish(&[]).await.unwrap();
 }
 
+/// The usability study (issue 22 part 6) on the demo study: its first page, a task with the nudge for confirming
+/// nothing, the questionnaire with its list of unanswered statements, the second layout's task (free-word search
+/// on one screen), the end, and the questionnaire in English.
+#[tokio::test(flavor = "multi_thread")]
+async fn axe_and_ibm_find_no_violation_in_the_study() {
+    let study = e2e::root().join("verifier/elections/demo-study.toml");
+    let election = LiveElection::start_with(1, &["--research-study", study.to_str().unwrap()]).unwrap();
+    let b = Browser::start(None).await.unwrap();
+    let mut audit = Audit { screens: Vec::new(), violations: Vec::new() };
+    b.client.goto(&format!("{}#study", election.base_url)).await.unwrap();
+    b.client.wait().for_element(Locator::Css("#study-start")).await.unwrap();
+    audit.check(&b, "study-start").await;
+    for participant in 1..=2 {
+        click(&b, "#study-start").await;
+        for task in 0..2 {
+            b.client.wait().for_element(Locator::Css("#study-instruction")).await.unwrap();
+            if participant == 1 && task == 0 {
+                click(&b, "#study-confirm").await;
+                b.client.wait().for_element(Locator::Css("#study-nudge")).await.unwrap();
+                audit.check(&b, "study-task-nudge").await;
+                b.screenshot("study-task-nudge").await.unwrap();
+            }
+            click(&b, "#study-skip").await;
+        }
+        click(&b, "#sus-submit").await;
+        if participant == 1 {
+            b.client.wait().for_element(Locator::Css("#sus-missing")).await.unwrap();
+            audit.check(&b, "study-sus-missing").await;
+            b.screenshot("study-sus-missing").await.unwrap();
+        }
+        for i in 1..=10 {
+            click(&b, &format!("#sus-{i}-3")).await;
+        }
+        click(&b, "#sus-submit").await;
+        // The second layout: free-word search on one screen for participant 1 (the square's first row).
+        b.client.wait().for_element(Locator::Css("#study-instruction")).await.unwrap();
+        if participant == 1 {
+            b.client.wait().for_element(Locator::Css("#search")).await.unwrap();
+            audit.check(&b, "study-task-search").await;
+        }
+        for _ in 0..2 {
+            b.client.wait().for_element(Locator::Css("#study-instruction")).await.unwrap();
+            click(&b, "#study-skip").await;
+        }
+        if participant == 2 {
+            click(&b, "button.lang-switch").await;
+            b.wait_text("#sus-h", |t| t.contains("Questionnaire")).await.unwrap();
+            audit.check(&b, "en-study-sus").await;
+        }
+        for i in 1..=10 {
+            click(&b, &format!("#sus-{i}-4")).await;
+        }
+        click(&b, "#sus-submit").await;
+        b.client.wait().for_element(Locator::Css("#study-thanks")).await.unwrap();
+    }
+    audit.check(&b, "en-study-thanks").await;
+    assert_eq!(audit.screens.len(), 6);
+    audit.assert_clean();
+    b.finish(&[e2e::NO_HELPER]).await.unwrap();
+}
+
 /// The judges' review, which only a House of Representatives general election holds: the review screen with a
 /// dismiss mark, and its confirmation, in both languages.
 #[tokio::test(flavor = "multi_thread")]

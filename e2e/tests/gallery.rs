@@ -9,7 +9,7 @@
 //!   named as such (`GALLERY_UNKNOWN`).
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use e2e::{Browser, LiveElection};
+use e2e::{Browser, Expected, LiveElection};
 use fantoccini::Locator;
 use serde_json::json;
 
@@ -158,7 +158,7 @@ async fn a_reviewer_opens_every_layout_by_its_url_without_a_card_and_cannot_cast
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_real_election_refuses_the_gallery() {
+async fn a_real_election_refuses_the_gallery_and_the_study() {
     let election = LiveElection::start_real().unwrap();
     let b = Browser::start(None).await.unwrap();
     for fragment in ["#gallery", "#gallery/national-pr/list/one_screen/first/normal/standard/ja"] {
@@ -168,7 +168,17 @@ async fn a_real_election_refuses_the_gallery() {
         assert!(b.client.find(Locator::Css("a.gallery-link, .options, #drum")).await.is_err(), "{fragment}");
     }
     b.screenshot("gallery-real-election").await.unwrap();
-    b.finish(&[]).await.unwrap();
+    // The usability study is refused too (issue 22 part 6): the verifier refuses it, and the page says why.
+    b.client.goto(&format!("{}#study", election.base_url)).await.unwrap();
+    let refusal = b.wait_text("#study-refusal", |t| !t.is_empty()).await.unwrap();
+    assert!(refusal.contains("STUDY_NOT_PRACTICE") && refusal.contains("練習用"), "{refusal}");
+    assert!(b.client.find(Locator::Css("#study-start, .options")).await.is_err());
+    b.finish(&[Expected {
+        contains: "/api/v1/research/study - Failed to load resource: the server responded with a status of 403",
+        reason: "a real election refuses the study route, and the page shows the refusal",
+    }])
+    .await
+    .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -219,8 +219,13 @@ pub struct TrialRow {
     pub changes_of_mind: u32,
 }
 
-/// Reads a study's rows: its trials, and its questionnaires as (participant, layout, answers).
-pub fn rows(db: &Db, study: &str) -> rusqlite::Result<(Vec<TrialRow>, Vec<(u32, String, Vec<u8>)>)> {
+/// The label of participant `n` in the report: `P001`, `P002`, ...
+pub fn label(n: u32) -> String {
+    format!("P{n:03}")
+}
+
+/// Reads a study's rows: its trials, and its questionnaires (participants as [`label`]s).
+pub fn rows(db: &Db, study: &str) -> rusqlite::Result<(Vec<TrialRow>, Vec<research::study::Questionnaire>)> {
     db.with(|c| {
         let mut stmt = c.prepare(
             "SELECT t.participant, t.layout, l.position, t.task, t.completed, t.on_target, t.time_ms, t.steps,
@@ -250,7 +255,11 @@ pub fn rows(db: &Db, study: &str) -> rusqlite::Result<(Vec<TrialRow>, Vec<(u32, 
         let questionnaires = stmt
             .query_map(params![study], |r| {
                 let sus: String = r.get(2)?;
-                Ok((r.get(0)?, r.get(1)?, sus.bytes().map(|b| b.wrapping_sub(b'0')).collect()))
+                Ok(research::study::Questionnaire {
+                    participant: label(r.get(0)?),
+                    layout: r.get(1)?,
+                    answers: sus.bytes().map(|b| b.wrapping_sub(b'0')).collect(),
+                })
             })?
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok((trials, questionnaires))
@@ -262,8 +271,7 @@ pub const FILES: [&str; 4] = ["study-trials.csv", "study-estimates.csv", "study-
 
 /// Analyses a study's rows and writes [`FILES`] into `out`; returns the analysis.
 pub fn write_report(db: &Db, study: &Study, out: &Path, seed: u64) -> anyhow::Result<research::study::Report> {
-    let (trials, questionnaires) = rows(db, &study.id)?;
-    let label = |p: u32| format!("P{p:03}");
+    let (trials, answered) = rows(db, &study.id)?;
     let analysed: Vec<research::study::Trial> = trials
         .iter()
         .map(|t| research::study::Trial {
@@ -273,14 +281,6 @@ pub fn write_report(db: &Db, study: &Study, out: &Path, seed: u64) -> anyhow::Re
             completed: t.completed,
             on_target: t.on_target,
             time_ms: f64::from(t.time_ms),
-        })
-        .collect();
-    let answered: Vec<research::study::Questionnaire> = questionnaires
-        .iter()
-        .map(|(p, layout, answers)| research::study::Questionnaire {
-            participant: label(*p),
-            layout: layout.clone(),
-            answers: answers.clone(),
         })
         .collect();
     let design = match study.design {

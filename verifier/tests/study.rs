@@ -153,7 +153,8 @@ async fn participants_get_numbers_in_turn_and_each_layout_is_stored_once_with_th
         assert_eq!(t.on_target, t.layout == plans[0].layouts[0].code(), "the first answers are kept: {t:?}");
         assert!(t.completed && t.time_ms == 5_000);
     }
-    assert_eq!(questionnaires[0].2, [4, 2, 4, 2, 4, 2, 4, 2, 4, 2]);
+    assert_eq!(questionnaires[0].answers, [4, 2, 4, 2, 4, 2, 4, 2, 4, 2]);
+    assert_eq!(questionnaires[0].participant, "P001");
 
     // What a disk reader finds: no column names an entry, a person, a session or a time of day.
     let columns: Vec<String> = state
@@ -163,8 +164,11 @@ async fn participants_get_numbers_in_turn_and_each_layout_is_stored_once_with_th
                 "SELECT m.name || '.' || p.name FROM sqlite_master m, pragma_table_info(m.name) p
                  WHERE m.type = 'table' AND m.name LIKE 'study_%'",
             )?;
-            let names = s.query_map([], |r| r.get(0))?.collect();
-            names
+            let mut names = Vec::new();
+            for name in s.query_map([], |r| r.get(0))? {
+                names.push(name?);
+            }
+            Ok(names)
         })
         .unwrap();
     for c in &columns {

@@ -5,7 +5,8 @@
 //!   file per
 //!   step of voting: login, contests, choice, confirmation with the check of the encryption, failure, receipt;
 //!   `apply`: 申出 and 切替申出; `accessibility`: the accessibility statement, shown for the `#accessibility`
-//!   fragment; `gallery`: the reviewer's gallery of every layout, `#gallery`, practice elections only).
+//!   fragment; `gallery`: the reviewer's gallery of every layout, `#gallery`, practice elections only; `study/`:
+//!   the researcher's instructed study with its questionnaire, `#study`, practice elections only).
 //! - [`components`]: pieces shared by screens (`status_bar`, the JST time and the countdowns that stay in view,
 //!   so that the ballot comes first; `chooser` the candidate screen and `research_chooser` with the researcher's
 //!   modes; `session_bar` the session countdown and its extension; `settings`).
@@ -103,9 +104,10 @@ pub fn app() -> Html {
     // The voting page is mounted once the voter has been on it, and then stays (hidden under the statement or the
     // gallery, so that a vote in progress is not lost); a reviewer who opens a gallery link never starts it, so the
     // gallery never reaches the card helper.
+    let study = *hash == pages::study::STUDY_HASH;
     let voting_mounted = {
         let seen = use_mut_ref(|| false);
-        if gallery.is_none() {
+        if gallery.is_none() && !study {
             *seen.borrow_mut() = true;
         }
         *seen.borrow()
@@ -167,8 +169,11 @@ pub fn app() -> Html {
                 if let Some(route) = gallery.clone() {
                     <pages::gallery::Gallery {route} {lang} />
                 }
+                if study {
+                    <pages::study::StudyPage {lang} />
+                }
                 if voting_mounted {
-                <div hidden={statement || gallery.is_some()}>
+                <div hidden={statement || gallery.is_some() || study}>
                     <pages::start::Start {lang} session={(*session).clone()}>
                         <pages::vote::Vote {lang} {on_session} />
                     </pages::start::Start>

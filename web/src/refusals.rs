@@ -19,6 +19,22 @@ fn specific(code: &str) -> Option<(&'static str, &'static str)> {
             "レビュー用ギャラリーは練習用の模擬選挙でのみ使えます。実際の選挙では、画面見本は練習用の選挙で確認してください。",
             "The reviewer's gallery is shown only for a practice election. Review the layouts on a practice election's server.",
         ),
+        "STUDY_NOT_PRACTICE" => (
+            "使いやすさの調査は練習用の模擬選挙でのみ行えます。これは本番の選挙なので、調査はできません。",
+            "Usability studies run in practice elections only. This is a real election, so there is no study here.",
+        ),
+        "NO_STUDY" => (
+            "このサーバーでは使いやすさの調査が設定されていません。調査の担当者に知らせてください。",
+            "No usability study is set up on this server. Tell the researcher running the study.",
+        ),
+        "STUDY_NOT_IN_PLAN" => (
+            "この参加者番号または表示は、この調査で割り当てられていません。調査の最初のページからやり直してください。",
+            "This participant number or layout was not assigned in this study. Start again from the study's first page.",
+        ),
+        "STUDY_DUPLICATE" => (
+            "この表示の回答はすでに記録されています（最初の回答を残しました）。次へ進んでください。",
+            "Your answers for this layout were already recorded (the first ones are kept). Go on to the next one.",
+        ),
         "GALLERY_UNKNOWN" => (
             "このギャラリーのページはありません。ギャラリーの一覧から選んでください。",
             "There is no such gallery page. Choose one from the gallery index.",
@@ -262,6 +278,7 @@ mod tests {
             "EXTENSION_LIMIT",
             "GALLERY_NOT_PRACTICE",
             "GALLERY_UNKNOWN",
+            "STUDY_NOT_PRACTICE",
         ] {
             let (ja, en) = failure_text(code);
             assert!(!ja.is_empty() && !en.is_empty() && ja != en, "{code}");

@@ -4,4 +4,5 @@ pub mod accessibility;
 pub mod apply;
 pub mod gallery;
 pub mod start;
+pub mod study;
 pub mod vote;

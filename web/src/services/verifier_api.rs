@@ -90,6 +90,21 @@ pub async fn research_metrics(body: &shared::api::TaskMetrics) -> Result<serde_j
     send(Request::post("/api/v1/research/metrics").json(body)).await
 }
 
+/// Reads the researcher's usability study (practice elections only).
+pub async fn study() -> Result<shared::study::Study, ApiFailure> {
+    get("/api/v1/research/study").await
+}
+
+/// Asks for the next participant number and its layouts, in order.
+pub async fn study_participant() -> Result<shared::study::StudyPlan, ApiFailure> {
+    send(Request::post("/api/v1/research/study/participants").build()).await
+}
+
+/// Sends one layout's tasks and questionnaire.
+pub async fn study_results(body: &shared::study::LayoutResult) -> Result<serde_json::Value, ApiFailure> {
+    send(Request::post("/api/v1/research/study/results").json(body)).await
+}
+
 /// Lists the applications made with the logged-in card.
 pub async fn applications() -> Result<Vec<shared::api::ApplicationStatus>, ApiFailure> {
     get("/api/v1/applications").await
