@@ -189,6 +189,13 @@ async fn axe_and_ibm_find_no_violation_in_the_study() {
                 b.screenshot("study-task-nudge").await.unwrap();
             }
             click(&b, "#study-skip").await;
+            if participant == 1 && task == 0 {
+                // A reload goes on with the same participant, at the next task.
+                b.client.refresh().await.unwrap();
+                b.wait_text("#study-h", |t| t.contains("課題 2 / 2")).await.unwrap();
+                let who = b.wait_text("#study-participant", |t| !t.is_empty()).await.unwrap();
+                assert!(who.ends_with(": 1"), "{who}");
+            }
         }
         click(&b, "#sus-submit").await;
         if participant == 1 {
