@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 use e2e::{Browser, LiveElection};
-use fantoccini::Locator;
+use rand_core::{Rng, SeedableRng};
 
 /// The layouts compared: the same list of entries, in a scrolling box or on one screen, so that the robot's
 /// clicks cost the same in both and only the injected difference separates them.
@@ -47,20 +47,16 @@ const WORSE: &str = "list/one_screen/first";
 /// Each task's target, and the entry a miss clicks instead.
 const TASKS: [(&str, &str); 2] = [("#cand-5", "#cand-7"), ("#party-2", "#party-3")];
 
-/// SplitMix64: the robot's draws, the same on every run.
-struct Draws(u64);
+/// The robot's draws, the same on every run.
+struct Draws(rand_chacha::ChaCha8Rng);
 
 impl Draws {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+    fn new(seed: u64) -> Draws {
+        Draws(rand_chacha::ChaCha8Rng::seed_from_u64(seed))
     }
 
     fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        (self.0.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
@@ -104,13 +100,30 @@ async fn js(b: &Browser, script: &str) -> serde_json::Value {
     b.client.execute(script, vec![]).await.unwrap()
 }
 
-async fn click(b: &Browser, css: &str) {
-    b.client.wait().for_element(Locator::Css(css)).await.unwrap().click().await.unwrap();
+/// Waits in the page (every 5 ms) until the element's text holds `text`: the robot sees a new screen within a
+/// few milliseconds, the same in every layout, rather than at WebDriver's polling interval.
+async fn when(b: &Browser, css: &str, text: &str) {
+    let script = "const [css, text, done] = arguments; const t0 = performance.now();
+        (function look() {
+            const el = document.querySelector(css);
+            if (el && el.textContent.includes(text)) { done(true); }
+            else if (performance.now() - t0 > 20000) { done(false); }
+            else { setTimeout(look, 5); }
+        })();";
+    let found = b.client.execute_async(script, vec![css.into(), text.into()]).await.unwrap();
+    assert_eq!(found, serde_json::Value::Bool(true), "{css} never showed {text:?}");
+}
+
+/// Clicks an element from within the page: the same cost wherever it sits (WebDriver would first scroll a
+/// scrolling box's entry into view, a cost of the robot, not of the layout).
+async fn press(b: &Browser, css: &str) {
+    when(b, css, "").await;
+    b.client.execute("document.querySelector(arguments[0]).click();", vec![css.into()]).await.unwrap();
 }
 
 /// Runs one participant through the app; returns their number.
 async fn participant(b: &Browser, plans: &mut impl FnMut(&str) -> Plan) -> u32 {
-    click(b, "#study-start").await;
+    press(b, "#study-start").await;
     let shown = b.wait_text("#study-participant", |t| t.chars().any(|c| c.is_ascii_digit())).await.unwrap();
     let number: u32 = shown.chars().filter(char::is_ascii_digit).collect::<String>().parse().unwrap();
     let progress = js(b, "return JSON.parse(sessionStorage.getItem('study-progress'))").await;
@@ -119,32 +132,27 @@ async fn participant(b: &Browser, plans: &mut impl FnMut(&str) -> Plan) -> u32 {
         .unwrap()
         .iter()
         .map(|a| {
-            format!(
-                "{}/{}/{}",
-                a["selection"].as_str().unwrap(),
-                a["display"].as_str().unwrap(),
-                a["drum_start"].as_str().unwrap()
-            )
+            let code = |k: &str| a[k].as_str().unwrap().to_string();
+            format!("{}/{}/{}", code("selection"), code("display"), code("drum_start"))
         })
         .collect();
     for (l, layout) in layouts.iter().enumerate() {
         let p = plans(layout);
         for (task, (target, other)) in TASKS.iter().enumerate() {
-            let want = format!("{} / 2・課題 {} / 2", l + 1, task + 1);
-            b.wait_text("#study-h", |t| t.contains(&want)).await.unwrap();
+            when(b, "#study-h", &format!("{} / 2・課題 {} / 2", l + 1, task + 1)).await;
             let entry = if p.miss[task] { other } else { target };
-            b.client.wait().for_element(Locator::Css(entry)).await.unwrap();
+            when(b, entry, "").await;
             tokio::time::sleep(Duration::from_millis(p.think_ms[task])).await;
-            click(b, entry).await;
-            click(b, "#study-confirm").await;
+            press(b, entry).await;
+            press(b, "#study-confirm").await;
         }
-        b.wait_text("#sus-h", |t| t.contains(&format!("表示 {} / 2", l + 1))).await.unwrap();
+        when(b, "#sus-h", &format!("表示 {} / 2", l + 1)).await;
         for (i, answer) in p.sus.iter().enumerate() {
-            click(b, &format!("#sus-{}-{answer}", i + 1)).await;
+            press(b, &format!("#sus-{}-{answer}", i + 1)).await;
         }
-        click(b, "#sus-submit").await;
+        press(b, "#sus-submit").await;
     }
-    b.wait_text("#study-thanks", |t| t.contains(&number.to_string())).await.unwrap();
+    when(b, "#study-thanks", &format!("参加者 {number} ")).await;
     number
 }
 
@@ -157,7 +165,7 @@ async fn run(injected: bool, seed: u64) -> (Vec<(String, Option<f64>)>, String) 
     let b = Browser::start(None).await.unwrap();
     b.client.goto(&format!("{}#study", election.base_url)).await.unwrap();
     b.wait_text("#study-h", |t| t.contains("模擬参加者")).await.unwrap();
-    let mut draws = Draws(seed);
+    let mut draws = Draws::new(seed);
     let mut plans = |layout: &str| plan(&mut draws, layout == WORSE, injected);
     for n in 1..=PARTICIPANTS {
         assert_eq!(participant(&b, &mut plans).await, n, "numbers are handed out in turn");
@@ -213,7 +221,7 @@ async fn a_study_with_an_injected_difference_finds_it_on_every_measure() {
 async fn a_study_without_a_difference_finds_none() {
     const SEED: u64 = 11;
     // The robot's own draws show no difference: only the app, the verifier or the analysis could add one.
-    let mut draws = Draws(SEED);
+    let mut draws = Draws::new(SEED);
     let mut trials = Vec::new();
     let mut questionnaires = Vec::new();
     for n in 0..PARTICIPANTS as usize {
