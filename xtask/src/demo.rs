@@ -159,6 +159,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         ceremony.display()
     );
     println!("demo: e-mail notices are written to {}", demo.join("verifier.outbox").display());
+    println!("demo: for reviewers and researchers (no card needed): the gallery of every layout at {origin}/#gallery,");
+    println!("      and a usability study (verifier/elections/demo-study.toml) at {origin}/#study.");
     println!("demo: open {origin}/ in a browser; stop with Ctrl-C.");
     println!();
     let status = cmd(&verifier)
@@ -173,6 +175,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .arg(&dist)
         .args(["--operator-listen", &args.operator_listen, "--operator-ca"])
         .arg(&opca)
+        .arg("--research-study")
+        .arg(root().join("verifier/elections/demo-study.toml"))
         .current_dir(root())
         .status()?;
     // Ctrl-C reaches the verifier and the helper too; both stop gracefully, and so does the demo.
