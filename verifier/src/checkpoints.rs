@@ -179,7 +179,7 @@ mod tests {
 
     fn db() -> Connection {
         let c = Connection::open_in_memory().unwrap();
-        crate::db::migrate(&c).unwrap();
+        crate::schema::migrate(&c).unwrap();
         c
     }
 

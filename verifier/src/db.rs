@@ -1,4 +1,4 @@
-//! The verifier's voter store (rusqlite, WAL, `synchronous = FULL`, migrations by `user_version`) and the
+//! The verifier's voter store (rusqlite, WAL, `synchronous = FULL`, its one schema in [`crate::schema`]) and the
 //! protocol that records a cast in it and in the ballot box (crate `ballot-box`), two stores in two files.
 //!
 //! The voter store holds the roll (`voters`, `voter_certs`), who voted in which contest (`voted`), registration,
@@ -40,93 +40,6 @@ use shared::crypto::ElectionPublicKey;
 use shared::election::Election;
 
 use crate::audit;
-
-/// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
-
-/// Creates or upgrades the schema (`PRAGMA user_version`).
-pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
-    if version < 1 {
-        conn.execute_batch(
-            "BEGIN;
-             CREATE TABLE elections (
-                 id TEXT PRIMARY KEY,
-                 definition TEXT NOT NULL,
-                 public_key_spki BLOB NOT NULL,
-                 key_fingerprint TEXT NOT NULL,
-                 current INTEGER NOT NULL CHECK (current IN (0, 1))
-             ) WITHOUT ROWID;
-             CREATE UNIQUE INDEX elections_one_current ON elections(current) WHERE current = 1;
-             CREATE TABLE pause (
-                 singleton INTEGER PRIMARY KEY CHECK (singleton = 1),
-                 reason TEXT NOT NULL,
-                 since TEXT NOT NULL
-             );
-             CREATE TABLE voters (
-                 person_id TEXT PRIMARY KEY,
-                 municipality TEXT NOT NULL,
-                 districts TEXT NOT NULL
-             ) WITHOUT ROWID;
-             CREATE TABLE voter_certs (
-                 fingerprint TEXT PRIMARY KEY,
-                 person_id TEXT NOT NULL REFERENCES voters(person_id),
-                 kind TEXT NOT NULL CHECK (kind IN ('auth', 'sign')),
-                 serial TEXT NOT NULL
-             ) WITHOUT ROWID;
-             CREATE INDEX voter_certs_person ON voter_certs(person_id);
-             CREATE TABLE voted (
-                 person_id TEXT NOT NULL,
-                 election_id TEXT NOT NULL,
-                 contest_id TEXT NOT NULL,
-                 PRIMARY KEY (person_id, election_id, contest_id)
-             ) WITHOUT ROWID;
-             CREATE TABLE audit_log (
-                 seq INTEGER PRIMARY KEY,
-                 at TEXT NOT NULL,
-                 actor TEXT NOT NULL,
-                 action TEXT NOT NULL,
-                 detail TEXT NOT NULL,
-                 prev_hash BLOB NOT NULL,
-                 hash BLOB NOT NULL
-             );
-             PRAGMA user_version = 1;
-             COMMIT;",
-        )?;
-    }
-    if version < 2 {
-        // Version 2: ballots live in the ballot box's own file; a mark names the cast group that is writing it
-        // until both stores have it. (A version-1 file's `ballots` table is moved by `Db::open`.)
-        conn.execute_batch(
-            "BEGIN;
-             ALTER TABLE voted ADD COLUMN pending_group INTEGER;
-             CREATE INDEX voted_pending ON voted(pending_group) WHERE pending_group IS NOT NULL;
-             PRAGMA user_version = 2;
-             COMMIT;",
-        )?;
-    }
-    if version < 3 {
-        // Version 3: a mark keeps the municipality of the roll it was cast under, so that the record (調書, R-VOTE-12)
-        // still counts a voter removed from the roll after voting (a switch, a death, a removal).
-        conn.execute_batch(
-            "BEGIN;
-             ALTER TABLE voted ADD COLUMN municipality TEXT;
-             UPDATE voted SET municipality = (SELECT municipality FROM voters WHERE voters.person_id = voted.person_id);
-             CREATE INDEX voted_municipality ON voted(municipality, election_id);
-             PRAGMA user_version = 3;
-             COMMIT;",
-        )?;
-    }
-    // The subsystems' own tables, each created if missing.
-    crate::registration::migrate(conn)?;
-    crate::notify::migrate(conn)?;
-    crate::operator_auth::migrate(conn)?;
-    crate::host_operator::migrate(conn)?;
-    crate::four_eyes::migrate(conn)?;
-    crate::research::migrate(conn)?;
-    crate::study::migrate(conn)?;
-    Ok(())
-}
 
 /// A registered internet voter as imported (`verifier voters import`): one JSON object per line.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -399,7 +312,7 @@ impl Db {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.pragma_update(None, "secure_delete", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
-        migrate(&conn)?;
+        crate::schema::migrate(&conn)?;
         let db = Db {
             conn: Mutex::new(conn),
             casts: Mutex::default(),
@@ -1095,7 +1008,7 @@ mod tests {
         assert_eq!(db.ballot_counts("e").unwrap(), vec![("tokyo".to_string(), 1)]);
         assert_eq!(db.voted_contests("p", "e").unwrap(), vec!["tokyo".to_string()]);
         let version: i64 = db.with(|c| c.query_row("PRAGMA user_version", [], |r| r.get(0))).unwrap();
-        assert_eq!(version, SCHEMA_VERSION, "a version-1 file is migrated to this build's version");
+        assert_eq!(version, crate::schema::VERSION, "a version-1 file is migrated to this build's version");
         drop(db);
         let db = Db::open(&path).unwrap();
         assert_eq!(db.ballot_counts("e").unwrap(), vec![("tokyo".to_string(), 1)]);

@@ -302,6 +302,9 @@ mod tests {
         .unwrap();
         let db = crate::db::Db::open_in_memory().unwrap();
         db.create_election(&e, &key, "test", Clock::SYSTEM.now()).unwrap();
+        // The demo study, so that its routes answer rather than refuse with NO_STUDY.
+        let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("elections/demo-study.toml");
+        let study = Some(Arc::new(crate::study::load(&file, &e).unwrap()));
         AppState {
             election: crate::CurrentElection::new(e),
             key: Arc::new(key),
@@ -317,7 +320,7 @@ mod tests {
                 secure_cookies: false,
                 card_helper_origin: "http://127.0.0.1:24190".into(),
                 research: None,
-                study: None,
+                study,
             }),
         }
     }

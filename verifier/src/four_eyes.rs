@@ -14,7 +14,7 @@
 //! name is compared too), nor run a request twice, nor run one after [`REQUEST_MINUTES`].
 
 use chrono::{DateTime, Duration, Utc};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -162,24 +162,6 @@ fn refuse(code: &'static str, message: impl Into<String>) -> RegError {
 fn storage(e: impl std::fmt::Display) -> RegError {
     tracing::error!(error = %e, "four-eyes storage failure");
     refuse("STORAGE_UNAVAILABLE", "The database is not available. Try again in a moment; nothing was done.")
-}
-
-/// Creates the requests table if missing. Safe to call on every open.
-pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS four_eyes (
-            id TEXT PRIMARY KEY,
-            action TEXT NOT NULL,
-            requester_fingerprint TEXT NOT NULL,
-            requester_name TEXT NOT NULL,
-            requested_by TEXT NOT NULL,
-            requested_at TEXT NOT NULL,
-            expires_at TEXT NOT NULL,
-            approved_by TEXT,
-            decided_at TEXT,
-            outcome TEXT
-        ) STRICT;",
-    )
 }
 
 /// Records a request (audited as `four_eyes_requested`); nothing else happens until another person approves.

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, anyhow, bail};
 use chrono::{DateTime, Duration, Utc};
 use rcgen::PublicKeyData;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 use crate::db::Db;
@@ -59,21 +59,6 @@ impl Credentials {
             ),
         }
     }
-}
-
-/// Creates the host session tables if missing. Safe to call on every open.
-pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS host_sessions (
-            token_sha256 TEXT PRIMARY KEY,
-            fingerprint TEXT NOT NULL,
-            expires_at TEXT NOT NULL
-        ) STRICT;
-        CREATE TABLE IF NOT EXISTS host_totp_failures (
-            fingerprint TEXT NOT NULL,
-            at TEXT NOT NULL
-        ) STRICT;",
-    )
 }
 
 /// Reads the certificate and key, checks that the key is the certificate's, and returns the registered,

@@ -11,7 +11,8 @@
 //! - [`web`]: the built voter app, served with a strict Content-Security-Policy.
 //! - [`clock`]: the server's clock, the only source of "now" (R-VOTE-1: election times are JST from the server).
 //! - [`demo`]: the embedded demo election, re-dated so that voting is open now.
-//! - [`db`]: the one SQLite file; the ballot box's secrecy is a property of its schema (R-VOTE-8).
+//! - [`db`]: the voter store, and the protocol that records a cast in it and in the ballot box's own file (R-VOTE-8,
+//!   R-VOTE-9); [`schema`]: the voter store's one schema, versioned with `user_version` (issue 23 part 2).
 //! - [`audit`]: the hash-chained audit log (R-SEC-5).
 //! - [`checkpoints`]: the audit log's head signed with the audit key, at an interval and after critical actions,
 //!   published so that a kept copy shows a cut-off or rewritten log (issue 21).
@@ -67,6 +68,7 @@ pub mod ops;
 pub mod registration;
 pub mod research;
 pub mod research_report;
+pub mod schema;
 pub mod server;
 pub mod sessions;
 pub mod study;

@@ -47,24 +47,6 @@ const MAX_ERROR_CHARS: usize = 1000;
 const SUBJECT_PREFIX_JA: &str = "【在外選挙インターネット投票】";
 const SUBJECT_PREFIX_EN: &str = "Overseas internet voting: ";
 
-/// Creates the `notices` table if missing (called from the database migration).
-pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS notices (
-             id INTEGER PRIMARY KEY AUTOINCREMENT,
-             recipient TEXT NOT NULL,
-             subject TEXT NOT NULL,
-             body TEXT NOT NULL,
-             created_at TEXT NOT NULL,
-             attempts INTEGER NOT NULL DEFAULT 0 CHECK (attempts >= 0),
-             next_attempt_at TEXT NOT NULL,
-             sent_at TEXT,
-             last_error TEXT
-         );
-         CREATE INDEX IF NOT EXISTS notices_due ON notices(next_attempt_at) WHERE sent_at IS NULL;",
-    )
-}
-
 /// One e-mail to one voter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Notice {

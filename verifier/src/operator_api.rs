@@ -175,9 +175,8 @@ pub struct OperatorContext {
 }
 
 impl OperatorContext {
-    /// Makes the context, creating the `operators` table if missing.
+    /// Makes the context (the store's schema, `operators` included, is made when it opens).
     pub fn new(db: Arc<Db>) -> anyhow::Result<OperatorContext> {
-        db.with(|c| operator_auth::migrate(c))?;
         Ok(OperatorContext { db, clock: Clock::SYSTEM, sessions: Arc::default(), audit_key: None })
     }
 

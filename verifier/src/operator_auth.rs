@@ -475,23 +475,6 @@ pub struct OperatorRecord {
     pub created_at: String,
 }
 
-/// Creates the `operators` table if missing. Safe to call on every open.
-pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS operators (
-             fingerprint TEXT PRIMARY KEY,
-             name TEXT NOT NULL,
-             role TEXT NOT NULL,
-             municipality TEXT,
-             totp_secret TEXT NOT NULL,
-             totp_last_step INTEGER NOT NULL DEFAULT -1,
-             serial TEXT NOT NULL UNIQUE,
-             revoked INTEGER NOT NULL DEFAULT 0 CHECK (revoked IN (0, 1)),
-             created_at TEXT NOT NULL
-         ) WITHOUT ROWID;",
-    )
-}
-
 /// Registers an issued operator (from their certificate's subject) with their TOTP secret; an audit entry.
 pub fn register(db: &Db, issued: &IssuedOperator, actor: &str, now: DateTime<Utc>) -> anyhow::Result<Operator> {
     let der = pem_block(&issued.cert_pem, "CERTIFICATE")?;
@@ -499,7 +482,6 @@ pub fn register(db: &Db, issued: &IssuedOperator, actor: &str, now: DateTime<Utc
     ensure!(operator.fingerprint == issued.fingerprint, "the issued fingerprint does not match the certificate");
     totp_from_base32(&issued.totp_secret_base32)?;
     db.with(|c| {
-        migrate(c)?;
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute(
             "INSERT INTO operators (fingerprint, name, role, municipality, totp_secret, serial, revoked, created_at)
@@ -530,7 +512,6 @@ pub fn register(db: &Db, issued: &IssuedOperator, actor: &str, now: DateTime<Utc
 pub fn mark_revoked(db: &Db, serial: &str, actor: &str, now: DateTime<Utc>) -> anyhow::Result<Operator> {
     let serial = normalize_serial(serial)?;
     let found = db.with(|c| {
-        migrate(c)?;
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let fp: Option<String> =
             tx.query_row("SELECT fingerprint FROM operators WHERE serial = ?1", [&serial], |r| r.get(0)).optional()?;
@@ -577,7 +558,6 @@ fn record_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OperatorRecord> {
 /// Lists every registered operator, by name.
 pub fn list(db: &Db) -> rusqlite::Result<Vec<OperatorRecord>> {
     db.with(|c| {
-        migrate(c)?;
         let mut stmt = c.prepare(
             "SELECT fingerprint, name, role, municipality, serial, revoked, created_at FROM operators
              ORDER BY name, created_at",

@@ -26,42 +26,6 @@ use crate::AppState;
 use crate::db::Db;
 use crate::errors::Refusal;
 
-/// Creates the metrics table if missing.
-pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS research_tasks (
-             id BLOB PRIMARY KEY CHECK (length(id) = 16),
-             election_id TEXT NOT NULL,
-             participant TEXT NOT NULL,
-             contest_kind TEXT NOT NULL,
-             assigned INTEGER NOT NULL CHECK (assigned IN (0, 1)),
-             selection TEXT NOT NULL,
-             display TEXT NOT NULL,
-             drum_start TEXT NOT NULL,
-             candidates INTEGER NOT NULL,
-             time_to_first_selection_ms INTEGER,
-             time_to_confirm_ms INTEGER NOT NULL,
-             changes_of_mind INTEGER NOT NULL,
-             steps INTEGER NOT NULL,
-             search_keystrokes INTEGER NOT NULL,
-             errors INTEGER NOT NULL,
-             chosen_position INTEGER,
-             off_first_screen INTEGER,
-             challenges INTEGER NOT NULL DEFAULT 0
-         ) WITHOUT ROWID;",
-    )?;
-    // A table made before challenges were counted (issue 18) gains the column.
-    let has: bool = conn.query_row(
-        "SELECT count(*) > 0 FROM pragma_table_info('research_tasks') WHERE name = 'challenges'",
-        [],
-        |r| r.get(0),
-    )?;
-    if !has {
-        conn.execute_batch("ALTER TABLE research_tasks ADD COLUMN challenges INTEGER NOT NULL DEFAULT 0;")?;
-    }
-    Ok(())
-}
-
 /// Reads the `serve --research-*` values: each a code, a comma-separated list of codes, or `random` (every
 /// value); `None` when no flag was given. A flag left out is `random`.
 pub fn config_from_flags(

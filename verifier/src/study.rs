@@ -15,7 +15,7 @@
 use std::path::Path;
 
 use anyhow::Context;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use shared::api::Assignment;
 use shared::study::{LayoutResult, Study, StudyDesign, StudyPlan};
 use warp::Reply;
@@ -25,37 +25,6 @@ use warp::reply::Response;
 use crate::AppState;
 use crate::db::Db;
 use crate::errors::Refusal;
-
-/// Creates the study tables if missing.
-pub fn migrate(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(
-        "CREATE TABLE IF NOT EXISTS study_participants (
-             study TEXT PRIMARY KEY,
-             handed_out INTEGER NOT NULL CHECK (handed_out >= 0)
-         ) WITHOUT ROWID;
-         CREATE TABLE IF NOT EXISTS study_layouts (
-             study TEXT NOT NULL,
-             participant INTEGER NOT NULL,
-             layout TEXT NOT NULL,
-             position INTEGER NOT NULL,
-             sus TEXT NOT NULL CHECK (length(sus) = 10),
-             PRIMARY KEY (study, participant, layout)
-         ) WITHOUT ROWID;
-         CREATE TABLE IF NOT EXISTS study_trials (
-             study TEXT NOT NULL,
-             participant INTEGER NOT NULL,
-             layout TEXT NOT NULL,
-             task TEXT NOT NULL,
-             completed INTEGER NOT NULL CHECK (completed IN (0, 1)),
-             on_target INTEGER NOT NULL CHECK (on_target IN (0, 1)),
-             time_ms INTEGER NOT NULL,
-             steps INTEGER NOT NULL,
-             keystrokes INTEGER NOT NULL,
-             changes_of_mind INTEGER NOT NULL,
-             PRIMARY KEY (study, participant, layout, task)
-         ) WITHOUT ROWID;",
-    )
-}
 
 /// Reads and checks a study file against the election it is to run in.
 pub fn load(path: &Path, election: &shared::election::Election) -> anyhow::Result<Study> {

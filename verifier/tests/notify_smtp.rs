@@ -34,9 +34,7 @@ fn smtp(port: u16) -> Mailer {
 }
 
 fn db() -> Db {
-    let db = Db::open_in_memory().unwrap();
-    db.with(|c| notify::migrate(c)).unwrap();
-    db
+    Db::open_in_memory().unwrap()
 }
 
 fn t0() -> DateTime<Utc> {
