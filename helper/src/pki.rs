@@ -22,7 +22,6 @@ use jpki::{ADDRESS_ARC, BIRTH_DATE_ARC, JLIS_ARCS, NAME_ARC, SEX_ARC, hex_withou
 pub use jpki::{JLIS_ARC, Person, Sex, person_from_signing_cert, serial_hex, spki_der};
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -190,8 +189,8 @@ impl TestAuthority {
             params.key_identifier_method = KeyIdMethod::Sha256;
             let cert = params.self_signed(&key).with_context(|| format!("self-signing {}", kind.common_name()))?;
             let cert_pem = cert.pem();
-            write_new_file(&dir.join(kind.key_file()), key.serialize_pem().as_bytes(), true)?;
-            write_new_file(&dir.join(kind.cert_file()), cert_pem.as_bytes(), false)?;
+            files::create_new(&dir.join(kind.key_file()), key.serialize_pem().as_bytes(), files::Access::Owner)?;
+            files::create_new(&dir.join(kind.cert_file()), cert_pem.as_bytes(), files::Access::Everyone)?;
             cas.push(Ca { kind, cert_pem, issuer: Issuer::new(params, key) });
         }
         let sign = cas.pop().ok_or_else(|| anyhow!("the signing CA was not created"))?;
@@ -201,7 +200,7 @@ impl TestAuthority {
         let mut state = State { next_crl_number: 1, ..State::default() };
         authority.publish_crls(&mut state)?;
         let state_json = serde_json::to_vec_pretty(&state).context("serialising the authority state")?;
-        write_new_file(&dir.join(STATE_FILE), &state_json, false)?;
+        files::create_new(&dir.join(STATE_FILE), &state_json, files::Access::Everyone)?;
         Ok(authority)
     }
 
@@ -400,7 +399,7 @@ impl TestAuthority {
             self.publish_crls(&mut state)?;
         }
         let json = serde_json::to_vec_pretty(&state).context("serialising the authority state")?;
-        write_file_atomically(&self.dir.join(STATE_FILE), &json)
+        Ok(files::replace(&self.dir.join(STATE_FILE), &json, files::Access::Everyone)?)
     }
 
     /// Signs and writes both CRLs with the state's next CRL number, then advances it.
@@ -431,7 +430,7 @@ impl TestAuthority {
                 .signed_by(&ca.issuer)
                 .with_context(|| format!("signing the CRL of {}", ca.kind.common_name()))?;
             let pem = crl.pem().context("encoding a CRL as PEM")?;
-            write_file_atomically(&self.dir.join(ca.kind.crl_file()), pem.as_bytes())?;
+            files::replace(&self.dir.join(ca.kind.crl_file()), pem.as_bytes(), files::Access::Everyone)?;
         }
         state.next_crl_number = number.checked_add(1).ok_or_else(|| anyhow!("CRL number overflow"))?;
         Ok(())
@@ -594,30 +593,6 @@ fn pem_contents(pem: &[u8], label: &str) -> anyhow::Result<Vec<u8>> {
 fn read_pem_file(path: &Path, label: &str) -> anyhow::Result<Vec<u8>> {
     let bytes = fs::read(path).with_context(|| format!("reading {}", path.display()))?;
     pem_contents(&bytes, label).with_context(|| format!("reading {}", path.display()))
-}
-
-/// Creates a file that must not exist yet; `secret` files are readable by their owner only.
-fn write_new_file(path: &Path, contents: &[u8], secret: bool) -> anyhow::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    if secret {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = secret;
-    let mut file = options.open(path).with_context(|| format!("creating {}", path.display()))?;
-    file.write_all(contents).with_context(|| format!("writing {}", path.display()))
-}
-
-/// Replaces a file by writing a sibling and renaming it over, so readers never see half a file.
-fn write_file_atomically(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    fs::write(&tmp, contents).with_context(|| format!("writing {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
 }
 
 #[cfg(test)]

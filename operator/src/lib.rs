@@ -16,7 +16,6 @@
 //! Answers are printed as JSON on stdout. A refusal prints `CODE: message` on stderr and exits with 1.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -214,7 +213,7 @@ impl Client {
         let token = answer.get("token").and_then(Value::as_str).context("the server sent no session token")?;
         let expires_at = answer.get("expires_at").and_then(Value::as_str).unwrap_or_default();
         let file = SessionFile { server: self.server.clone(), token: token.to_owned(), expires_at: expires_at.into() };
-        write_private(&self.session_file, &serde_json::to_vec_pretty(&file)?)?;
+        files::replace(&self.session_file, &serde_json::to_vec_pretty(&file)?, files::Access::Owner)?;
         let mut shown = answer.clone();
         if let Some(o) = shown.as_object_mut() {
             o.remove("token");
@@ -247,26 +246,6 @@ fn connection_error(url: &str, e: &reqwest::Error) -> anyhow::Error {
         ""
     };
     anyhow!("cannot reach {url}: {chain}{hint}")
-}
-
-/// Writes a file readable only by its owner, replacing it.
-fn write_private(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = {
-        let mut p = path.as_os_str().to_owned();
-        p.push(".tmp");
-        PathBuf::from(p)
-    };
-    let _ = fs::remove_file(&tmp);
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn parse_method(m: &str) -> anyhow::Result<Method> {

@@ -142,12 +142,13 @@ pub fn write_record(
     let key = SigningKey::generate(&params.out.join(SIGNING_KEY_FILE))?;
     let signed = key.sign(serde_json::to_string(&record).map_err(|e| TallyError::Io(e.to_string()))?);
     let signed_json = serde_json::to_string_pretty(&signed).map_err(|e| TallyError::Io(e.to_string()))?;
-    crate::files::write_new_public(&params.out.join(PUBLIC_KEY_FILE), record.public_key_pem.as_bytes())?;
-    crate::files::write_new_public(
+    files::create_new(&params.out.join(PUBLIC_KEY_FILE), record.public_key_pem.as_bytes(), files::Access::Everyone)?;
+    files::create_new(
         &params.out.join("election-public-key.sha256"),
         format!("{}\n", record.key_fingerprint).as_bytes(),
+        files::Access::Everyone,
     )?;
-    crate::files::write_new_public(&params.out.join(RECORD_FILE), signed_json.as_bytes())?;
+    files::create_new(&params.out.join(RECORD_FILE), signed_json.as_bytes(), files::Access::Everyone)?;
     Ok((record, key))
 }
 
@@ -242,7 +243,7 @@ pub fn run_insecure_file_key(params: &CeremonyParams, key_path: &Path) -> Result
     let der = rsa::pkcs8::EncodePublicKey::to_public_key_der(&key.to_public_key())
         .map_err(|e| TallyError::Io(format!("encoding the public key: {e}")))?;
     let public = ElectionPublicKey::from_spki_der(der.as_bytes()).map_err(|e| TallyError::Io(e.to_string()))?;
-    crate::files::write_new_private(key_path, pem.as_bytes())?;
+    files::create_new(key_path, pem.as_bytes(), files::Access::Owner)?;
     let (record, _) = write_record(params, INSECURE_MODULE, "", &public, false)?;
     Ok(record)
 }

@@ -474,10 +474,11 @@ pub fn write_results(dir: &Path, report: &TallyReport, key: &SigningKey) -> Resu
     let csv = to_csv(report);
     for (name, text) in [("result.json", json), ("result.csv", csv)] {
         let signed = key.sign(text);
-        crate::files::write_new_public(&dir.join(name), signed.document.as_bytes())?;
-        crate::files::write_new_public(
+        files::create_new(&dir.join(name), signed.document.as_bytes(), files::Access::Everyone)?;
+        files::create_new(
             &dir.join(format!("{name}.sig")),
             format!("{}\n{}\n", signed.signature, signed.public_key).as_bytes(),
+            files::Access::Everyone,
         )?;
     }
     Ok(())

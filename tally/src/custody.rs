@@ -131,7 +131,7 @@ pub fn write_shares(dir: &Path, shares: &[ShareFile]) -> Result<Vec<PathBuf>, Ta
     for s in shares {
         let path = dir.join(format!("{}-{}-of-{}.json", s.pin.file_prefix(), s.index, s.total));
         let json = Zeroizing::new(serde_json::to_string_pretty(s).map_err(|e| TallyError::Io(e.to_string()))?);
-        crate::files::write_new_private(&path, json.as_bytes())?;
+        files::create_new(&path, json.as_bytes(), files::Access::Owner)?;
         paths.push(path);
     }
     Ok(paths)

@@ -22,3 +22,9 @@ pub enum TallyError {
     #[error("the system random number generator failed: {0}")]
     Random(String),
 }
+
+impl From<files::WriteError> for TallyError {
+    fn from(e: files::WriteError) -> TallyError {
+        TallyError::Io(e.to_string())
+    }
+}

@@ -18,7 +18,6 @@ pub mod commands;
 pub mod count;
 pub mod custody;
 pub mod error;
-pub mod files;
 pub mod hsm;
 pub mod import;
 pub mod oaep;

@@ -26,7 +26,7 @@ impl SigningKey {
     pub fn generate(path: &Path) -> Result<SigningKey, TallyError> {
         let rng = ring::rand::SystemRandom::new();
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| TallyError::Random("Ed25519 key".into()))?;
-        crate::files::write_new_private(path, pkcs8.as_ref())?;
+        files::create_new(path, pkcs8.as_ref(), files::Access::Owner)?;
         SigningKey::load(path)
     }
 

@@ -687,7 +687,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let hashes = crate::build_check::BuildHashes::of_build(&binary, &web_dir)?;
             let json = serde_json::to_string_pretty(&hashes)? + "\n";
-            crate::operator_auth::write_new_file(&out, json.as_bytes(), false)?;
+            files::create_new(&out, json.as_bytes(), files::Access::Everyone)?;
             println!(
                 "build hashes written to {}: verifier {}, {} app files",
                 out.display(),
@@ -727,9 +727,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             let signed = crate::registration::SignedRecord::sign(&record, &export_key)?;
             let json = serde_json::to_string_pretty(&signed)? + "\n";
-            crate::operator_auth::write_new_file(&out, json.as_bytes(), false)?;
+            files::create_new(&out, json.as_bytes(), files::Access::Everyone)?;
             let page = crate::registration::record_html(&record);
-            crate::operator_auth::write_new_file(&out.with_extension("html"), page.as_bytes(), false)?;
+            files::create_new(&out.with_extension("html"), page.as_bytes(), files::Access::Everyone)?;
             let total: i64 = record.voters_per_contest.iter().map(|(_, n)| n).sum();
             println!(
                 "record of {municipality}: {} voters, {total} votes over {} contests; signed file {}, page {}",

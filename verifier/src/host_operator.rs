@@ -136,7 +136,7 @@ pub fn login(
     let token = zeroize::Zeroizing::new(hex::encode(token));
     let expires_at = now + Duration::hours(SESSION_HOURS);
     let (_, key_path) = credentials.paths()?;
-    operator_auth::write_file_atomically(&Credentials::session_file(key_path), token.as_bytes(), true)?;
+    files::replace(&Credentials::session_file(key_path), token.as_bytes(), files::Access::Owner)?;
     db.with(|c| {
         c.execute(
             "DELETE FROM host_sessions WHERE expires_at <= ?1 OR fingerprint = ?2",

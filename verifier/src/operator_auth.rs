@@ -21,7 +21,6 @@
 //! The listener needs only the CA certificate, the CRL and its own certificate and key, never the CA key.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
 
@@ -164,14 +163,14 @@ impl OperatorCa {
         params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
         params.key_identifier_method = KeyIdMethod::Sha256;
         let cert = params.self_signed(&key).context("self-signing the operator CA")?;
-        write_new_file(&dir.join(CA_KEY_FILE), key.serialize_pem().as_bytes(), true)?;
+        files::create_new(&dir.join(CA_KEY_FILE), key.serialize_pem().as_bytes(), files::Access::Owner)?;
         let cert_pem = cert.pem();
-        write_new_file(&dir.join(CA_CERT_FILE), cert_pem.as_bytes(), false)?;
+        files::create_new(&dir.join(CA_CERT_FILE), cert_pem.as_bytes(), files::Access::Everyone)?;
         let ca =
             OperatorCa { dir: dir.to_path_buf(), cert_pem, issuer: Issuer::new(params, key), lock: Mutex::new(()) };
         let mut state = State { next_crl_number: 1, ..State::default() };
         ca.publish_crl(&mut state)?;
-        write_new_file(&dir.join(STATE_FILE), &serde_json::to_vec_pretty(&state)?, false)?;
+        files::create_new(&dir.join(STATE_FILE), &serde_json::to_vec_pretty(&state)?, files::Access::Everyone)?;
         Ok(ca)
     }
 
@@ -325,8 +324,8 @@ impl OperatorCa {
     /// and [`SERVER_KEY_FILE`] in the CA folder (replacing earlier ones), where `verifier serve` finds them.
     pub fn write_server_cert(&self, hostnames: &[String]) -> anyhow::Result<()> {
         let (cert, key) = self.server_cert(hostnames)?;
-        write_file_atomically(&self.dir.join(SERVER_KEY_FILE), key.as_bytes(), true)?;
-        write_file_atomically(&self.dir.join(SERVER_CERT_FILE), cert.as_bytes(), false)
+        files::replace(&self.dir.join(SERVER_KEY_FILE), key.as_bytes(), files::Access::Owner)?;
+        Ok(files::replace(&self.dir.join(SERVER_CERT_FILE), cert.as_bytes(), files::Access::Everyone)?)
     }
 
     fn load_state(&self) -> anyhow::Result<State> {
@@ -341,7 +340,7 @@ impl OperatorCa {
         if change(&mut state)? {
             self.publish_crl(&mut state)?;
         }
-        write_file_atomically(&self.dir.join(STATE_FILE), &serde_json::to_vec_pretty(&state)?, false)
+        Ok(files::replace(&self.dir.join(STATE_FILE), &serde_json::to_vec_pretty(&state)?, files::Access::Everyone)?)
     }
 
     fn publish_crl(&self, state: &mut State) -> anyhow::Result<()> {
@@ -366,7 +365,7 @@ impl OperatorCa {
         };
         let crl = params.signed_by(&self.issuer).context("signing the operator CRL")?;
         let pem = crl.pem().context("encoding the CRL")?;
-        write_file_atomically(&self.dir.join(CRL_FILE), pem.as_bytes(), false)?;
+        files::replace(&self.dir.join(CRL_FILE), pem.as_bytes(), files::Access::Everyone)?;
         state.next_crl_number = state.next_crl_number.checked_add(1).ok_or_else(|| anyhow!("CRL number overflow"))?;
         Ok(())
     }
@@ -584,8 +583,8 @@ pub fn issue_to_files(
     fs::create_dir_all(out_dir).with_context(|| format!("cannot create {}", out_dir.display()))?;
     let cert_path = out_dir.join(format!("operator-{}.pem", issued.serial));
     let key_path = out_dir.join(format!("operator-{}.key", issued.serial));
-    write_new_file(&key_path, issued.key_pem.as_bytes(), true)?;
-    write_new_file(&cert_path, issued.cert_pem.as_bytes(), false)?;
+    files::create_new(&key_path, issued.key_pem.as_bytes(), files::Access::Owner)?;
+    files::create_new(&cert_path, issued.cert_pem.as_bytes(), files::Access::Everyone)?;
     let operator = register(db, &issued, actor, now)?;
     Ok(format!(
         "operator issued and registered: {name} ({role}{municipality})\n\
@@ -741,28 +740,6 @@ fn normalize_serial(serial: &str) -> anyhow::Result<String> {
     let bytes = hex::decode(&digits).map_err(|_| anyhow!("expected a certificate serial in hex, got {serial:?}"))?;
     ensure!(!bytes.is_empty(), "expected a certificate serial in hex, got an empty string");
     Ok(hex_without_leading_zeros(&bytes))
-}
-
-/// Creates a file that must not exist yet (owner-only when `private`), synced before it returns.
-pub(crate) fn write_new_file(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    if private {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    #[cfg(not(unix))]
-    let _ = private;
-    let mut f = options.open(path).with_context(|| format!("cannot create {}", path.display()))?;
-    f.write_all(bytes).and_then(|()| f.sync_all()).with_context(|| format!("cannot write {}", path.display()))
-}
-
-pub(crate) fn write_file_atomically(path: &Path, bytes: &[u8], private: bool) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    let _ = fs::remove_file(&tmp);
-    write_new_file(&tmp, bytes, private)?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot replace {}", path.display()))
 }
 
 #[cfg(test)]

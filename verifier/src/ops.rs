@@ -23,19 +23,9 @@ pub struct ExportKey(Ed25519KeyPair);
 impl ExportKey {
     /// Generates a key and writes it (refusing to overwrite); returns it.
     pub fn generate(path: &Path) -> anyhow::Result<ExportKey> {
-        use std::io::Write;
         let rng = ring::rand::SystemRandom::new();
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|_| anyhow::anyhow!("key generation failed"))?;
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create_new(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        let mut f = opts.open(path).map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
-        f.write_all(pkcs8.as_ref())?;
-        f.sync_all()?;
+        files::create_new(path, pkcs8.as_ref(), files::Access::Owner)?;
         ExportKey::load(path)
     }
 

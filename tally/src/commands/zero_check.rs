@@ -87,7 +87,7 @@ pub fn run(a: &ZeroCheckArgs) -> anyhow::Result<()> {
         a.ceremony.parent().unwrap_or(std::path::Path::new(".")).join(crate::ceremony::SIGNING_KEY_FILE)
     });
     let signed = SigningKey::load(&key_path)?.sign(serde_json::to_string_pretty(&report)?);
-    crate::files::write_new_public(&a.out, serde_json::to_string_pretty(&signed)?.as_bytes())?;
+    files::create_new(&a.out, serde_json::to_string_pretty(&signed)?.as_bytes(), files::Access::Everyone)?;
     println!("counting zero check passed: import folder empty, token holds exactly the ceremony's key pair");
     println!("signed report: {}", a.out.display());
     Ok(())
