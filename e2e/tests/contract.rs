@@ -103,14 +103,21 @@ fn answered(seen: &[String], line: &str) -> bool {
 
 #[test]
 fn the_voter_api_keeps_its_contract() {
-    let election = LiveElection::start().unwrap();
+    // With the demo study served, so that the study's routes answer rather than refuse with NO_STUDY.
+    let study = root().join("verifier/elections/demo-study.toml");
+    let election = LiveElection::start_with(1, &["--research-study", study.to_str().unwrap()]).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let ballots = ballots(dir.path());
     let seen = run("voter", "verifier/openapi.json", &election.base_url, &election, Some(&ballots), &[], &[]);
     // The success answers were reached and checked too, not only the refusals.
-    for line in
-        ["POST /api/v1/session 201", "POST /api/v1/ballots 201", "POST /api/v1/ballots 409", "GET /api/v1/ballot 200"]
-    {
+    for line in [
+        "POST /api/v1/session 201",
+        "POST /api/v1/ballots 201",
+        "POST /api/v1/ballots 409",
+        "GET /api/v1/ballot 200",
+        "GET /api/v1/research/study 200",
+        "POST /api/v1/research/study/participants 201",
+    ] {
         assert!(answered(&seen, line), "no {line} among {} answers", seen.len());
     }
 }

@@ -77,8 +77,13 @@ pub struct StudyPlan {
 pub struct TrialResult {
     /// The task's id.
     pub task: String,
-    /// The entry confirmed; none when the participant gave the task up.
-    pub chosen: Option<Choice>,
+    /// The entry confirmed, by its [`entry_code`] (`candidate-5`, `party-2`, `blank`); none when the participant
+    /// gave the task up.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(pattern = "^(blank|candidate-[0-9]{1,5}|party-[0-9]{1,5})$", max_length = 16)
+    )]
+    pub chosen: Option<String>,
     /// Milliseconds from the task's screen to the confirmation (or to giving up).
     pub time_ms: u32,
     /// Scroll-wheel, arrow-key and drum steps.
@@ -103,7 +108,18 @@ pub struct LayoutResult {
     /// Every task of the study, once, in any order.
     pub trials: Vec<TrialResult>,
     /// The ten SUS answers, 1 (strongly disagree) to 5 (strongly agree).
+    #[cfg_attr(feature = "openapi", schema(min_items = 10, max_items = 10))]
     pub sus: Vec<u8>,
+}
+
+/// An entry's code in a study's result: `candidate-N`, `party-N` or `blank` (a review's marks have no entry).
+pub fn entry_code(choice: Choice) -> String {
+    match choice {
+        Choice::Candidate(n) => format!("candidate-{n}"),
+        Choice::Party(n) => format!("party-{n}"),
+        Choice::Blank => "blank".into(),
+        Choice::Review(marks) => format!("review-{marks}"),
+    }
 }
 
 impl Assignment {
@@ -189,6 +205,9 @@ impl LayoutResult {
             if study.task(&t.task).is_none() || self.trials[..i].iter().any(|u| u.task == t.task) {
                 return Err(format!("task {:?} is not in the study or was sent twice", t.task));
             }
+            if t.chosen.as_ref().is_some_and(|c| c.len() > 16) {
+                return Err(format!("task {}: chosen must be an entry code of at most 16 characters", t.task));
+            }
             if t.time_ms > MAX_TRIAL_MS {
                 return Err(format!("task {}: time_ms must be at most {MAX_TRIAL_MS}", t.task));
             }
@@ -231,7 +250,7 @@ mod tests {
         };
         let trial = TrialResult {
             task: "t1".into(),
-            chosen: Some(Choice::Candidate(3)),
+            chosen: Some(entry_code(Choice::Candidate(3))),
             time_ms: 4_000,
             steps: 0,
             keystrokes: 0,

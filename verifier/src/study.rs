@@ -127,7 +127,7 @@ pub fn receive(state: &AppState, result: LayoutResult) -> Result<Response, Refus
         )? == 1;
         if fresh {
             for t in &result.trials {
-                let target = study.task(&t.task).map(|task| task.target);
+                let target = study.task(&t.task).map(|task| shared::study::entry_code(task.target));
                 tx.execute(
                     "INSERT INTO study_trials (study, participant, layout, task, completed, on_target, time_ms, steps,
                          keystrokes, changes_of_mind) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",

@@ -49,7 +49,7 @@ fn result(study: &Study, participant: u32, layout: Assignment, hit: bool) -> Lay
         .iter()
         .map(|t| TrialResult {
             task: t.id.clone(),
-            chosen: Some(if hit { t.target } else { Choice::Candidate(1) }),
+            chosen: Some(shared::study::entry_code(if hit { t.target } else { Choice::Candidate(1) })),
             time_ms: 5_000,
             steps: 1,
             keystrokes: 2,

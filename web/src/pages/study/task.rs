@@ -73,7 +73,7 @@ pub fn task_screen(props: &Props) -> Html {
             research::discard();
             done.emit(TrialResult {
                 task: task.clone(),
-                chosen,
+                chosen: chosen.map(shared::study::entry_code),
                 time_ms: m.as_ref().map_or(0, |m| m.time_to_confirm_ms),
                 steps: m.as_ref().map_or(0, |m| m.steps),
                 keystrokes: m.as_ref().map_or(0, |m| m.search_keystrokes),
