@@ -29,13 +29,6 @@ pub struct TallyArgs {
     pub threads: Option<usize>,
 }
 
-/// Where SoftHSM2's module is on Debian and elsewhere (as the tally's own tests look for it).
-const MODULE_CANDIDATES: [&str; 3] = [
-    "/usr/lib/softhsm/libsofthsm2.so",
-    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/local/lib/softhsm/libsofthsm2.so",
-];
-
 /// The contest counted: the demo election's Tokyo district, nine candidates.
 const CONTEST: &str = "tokyo";
 const DISTRICT: &str = "tokyo";
@@ -45,11 +38,7 @@ pub fn run(args: &TallyArgs) -> anyhow::Result<serde_json::Value> {
     ensure!(args.ballots > 0, "--ballots must be > 0");
     let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let threads = args.threads.unwrap_or(cores).max(1);
-    let module = MODULE_CANDIDATES
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .context("SoftHSM2 is not installed; `cargo xtask setup` installs it")?;
+    let module = hsm_lab::module()?;
     let dir = tempfile::tempdir()?;
     let lab = Lab::new(dir.path(), &args.tally)?;
 
@@ -163,14 +152,7 @@ struct Lab {
 
 impl Lab {
     fn new(dir: &Path, tally: &Path) -> anyhow::Result<Lab> {
-        let tokens = dir.join("tokens");
-        std::fs::create_dir(&tokens)?;
-        let conf = dir.join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
-        )?;
-        Ok(Lab { conf, tally: tally.to_path_buf() })
+        Ok(Lab { conf: hsm_lab::Lab::new(dir)?.conf, tally: tally.to_path_buf() })
     }
 
     fn run(&self, args: &[&str]) -> anyhow::Result<String> {

@@ -141,17 +141,6 @@ pub(crate) fn run_cmd(cmd: &mut Command) -> anyhow::Result<String> {
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
-fn softhsm_module() -> anyhow::Result<PathBuf> {
-    if let Some(m) = std::env::var_os("SOFTHSM2_MODULE") {
-        return Ok(PathBuf::from(m));
-    }
-    ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .context("SoftHSM2 is not installed; `cargo xtask setup` installs it")
-}
-
 /// A running `verifier serve`.
 struct Served {
     _process: ProcessGroup,
@@ -406,7 +395,7 @@ impl Lab {
     }
 
     fn tally(&self, args: &[&str]) -> anyhow::Result<String> {
-        run_cmd(Command::new(bin_dir().join("tally")).args(args).env("SOFTHSM2_CONF", &self.softhsm_conf))
+        run_cmd(Command::new(bin_dir().join("tally")).args(args).env(hsm_lab::CONF_ENV, &self.softhsm_conf))
     }
 }
 
@@ -440,13 +429,8 @@ pub async fn run(voters: usize, say: &mut dyn FnMut(&str)) -> anyhow::Result<Out
     }
 
     say("SoftHSM2 token folder, the verifier's export key, the operators' CA, an SMTP server on loopback");
-    let tokens = work.join("tokens");
-    std::fs::create_dir_all(&tokens)?;
-    let softhsm_conf = work.join("softhsm2.conf");
-    std::fs::write(
-        &softhsm_conf,
-        format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
-    )?;
+    let lab = hsm_lab::Lab::new(&work)?;
+    let softhsm_conf = lab.conf.clone();
     let export_key = work.join("export.key");
     let out = run_cmd(Command::new(&verifier_bin).args(["export-key", "generate", "--out"]).arg(&export_key))?;
     let export_public = out.split("public key ").nth(1).context("no export public key printed")?.trim().to_string();
@@ -463,7 +447,7 @@ pub async fn run(voters: usize, say: &mut dyn FnMut(&str)) -> anyhow::Result<Out
         cards,
         names,
         softhsm_conf,
-        module: softhsm_module()?,
+        module: hsm_lab::module()?,
         export_key,
         export_public,
         smtp,

@@ -16,7 +16,6 @@ use shared::helper_api::{HelperStatus, OperationStarted, OperationView};
 const ORIGIN: &str = "http://vote.test:8080";
 const AUTH_PIN: &str = "1234";
 const SIGN_PW: &str = "ABC123";
-const SOFTHSM: &str = "/usr/lib/softhsm/libsofthsm2.so";
 
 struct Helper {
     child: Child,
@@ -262,26 +261,16 @@ async fn soft_card_full_flow_origins_limits_and_lockout_across_restarts() {
 
 #[tokio::test]
 async fn pkcs11_softhsm_token_pair_full_flow() {
-    assert!(
-        Path::new(SOFTHSM).exists(),
-        "SoftHSM2 is missing at {SOFTHSM}: run `cargo xtask setup`, which installs softhsm2"
-    );
     let dir = tempfile::tempdir().unwrap();
-    let tokens = dir.path().join("tokens");
-    std::fs::create_dir_all(&tokens).unwrap();
-    let conf = dir.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
-    )
-    .unwrap();
+    let lab = hsm_lab::Lab::new(dir.path()).unwrap();
+    let conf = lab.conf.clone();
     let ca: PathBuf = dir.path().join("ca");
     let init = Command::new(env!("CARGO_BIN_EXE_card-helper")).args(["test-pki", "init", "--dir"]).arg(&ca).output();
     assert!(init.unwrap().status.success());
     let state = dir.path().join("state.json");
     let pkcs11_args = vec![
         "--pkcs11-module".to_string(),
-        SOFTHSM.to_string(),
+        lab.module_arg(),
         "--auth-token".into(),
         "JPKI auth".into(),
         "--sign-token".into(),
@@ -304,12 +293,12 @@ async fn pkcs11_softhsm_token_pair_full_flow() {
         ])
         .args(["--auth-pin", AUTH_PIN, "--sign-password", SIGN_PW])
         .args(&pkcs11_args)
-        .env("SOFTHSM2_CONF", &conf)
+        .env(hsm_lab::CONF_ENV, &conf)
         .output()
         .unwrap();
     assert!(issued.status.success(), "{}", String::from_utf8_lossy(&issued.stderr));
 
-    let h = start(&pkcs11_args, &[("SOFTHSM2_CONF", &conf)]);
+    let h = start(&pkcs11_args, &[(hsm_lab::CONF_ENV, &conf)]);
     let s = h.status().await;
     assert_eq!((s.backend.as_str(), s.card_present), ("pkcs11", true));
     let auth_cert = B64.decode(s.auth_certificate.unwrap()).unwrap();

@@ -7,7 +7,7 @@
 //! its own test binary with `SOFTHSM2_CONF` pointing at a fresh token directory, and that child runs the
 //! scenarios in order against one module instance.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use base64::Engine as _;
@@ -22,23 +22,9 @@ use shared::crypto::CardPublicKey;
 const TEST_NAME: &str = "pkcs11_backend_against_softhsm2";
 /// Set in the child: the scratch directory (tokens, state file).
 const CHILD_ENV: &str = "CARD_HELPER_SOFTHSM_SCRATCH";
-const MODULE_CANDIDATES: [&str; 3] = [
-    "/usr/lib/softhsm/libsofthsm2.so",
-    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/local/lib/softhsm/libsofthsm2.so",
-];
 const SO_PIN: &str = "87654321";
 const AUTH_PIN: &str = "1234";
 const SIGN_PASSWORD: &str = "ABC123";
-
-fn softhsm_module() -> PathBuf {
-    if let Some(m) = std::env::var_os("SOFTHSM2_MODULE") {
-        return PathBuf::from(m);
-    }
-    MODULE_CANDIDATES.iter().map(PathBuf::from).find(|p| p.exists()).unwrap_or_else(|| {
-        panic!("SoftHSM2 is not installed (none of {MODULE_CANDIDATES:?} exists); `cargo xtask setup` installs it")
-    })
-}
 
 #[test]
 fn pkcs11_backend_against_softhsm2() {
@@ -46,20 +32,12 @@ fn pkcs11_backend_against_softhsm2() {
         scenarios(Path::new(&scratch));
         return;
     }
-    let module = softhsm_module();
     let scratch = tempfile::tempdir().unwrap();
-    let tokens = scratch.path().join("tokens");
-    std::fs::create_dir(&tokens).unwrap();
-    let conf = scratch.path().join("softhsm2.conf");
-    std::fs::write(
-        &conf,
-        format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
-    )
-    .unwrap();
-    let out = Command::new(std::env::current_exe().unwrap())
+    let lab = hsm_lab::Lab::new(scratch.path()).unwrap();
+    let out = lab
+        .command(std::env::current_exe().unwrap())
         .args(["--exact", TEST_NAME, "--nocapture", "--test-threads=1"])
-        .env("SOFTHSM2_CONF", &conf)
-        .env("SOFTHSM2_MODULE", &module)
+        .env("SOFTHSM2_MODULE", &lab.module)
         .env(CHILD_ENV, scratch.path())
         .output()
         .unwrap();
@@ -133,7 +111,7 @@ fn assert_verifies(cert: &[u8], digest: &[u8; 32], signature: &[u8]) {
 }
 
 fn scenarios(scratch: &Path) {
-    let module = softhsm_module();
+    let module = hsm_lab::module().unwrap();
     let config = Pkcs11Config {
         module: module.clone(),
         auth_token_label: "MyNumber test (auth PIN)".to_string(),

@@ -14,21 +14,6 @@ use std::process::{Command, Output};
 use shared::crypto::ElectionPublicKey;
 use tally::custody::ShareFile;
 
-const MODULE_CANDIDATES: [&str; 3] = [
-    "/usr/lib/softhsm/libsofthsm2.so",
-    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
-    "/usr/local/lib/softhsm/libsofthsm2.so",
-];
-
-fn softhsm_module() -> PathBuf {
-    if let Some(m) = std::env::var_os("SOFTHSM2_MODULE") {
-        return PathBuf::from(m);
-    }
-    MODULE_CANDIDATES.iter().map(PathBuf::from).find(|p| p.exists()).unwrap_or_else(|| {
-        panic!("SoftHSM2 is not installed (none of {MODULE_CANDIDATES:?} exists); `cargo xtask setup` installs it")
-    })
-}
-
 struct Lab {
     dir: tempfile::TempDir,
     conf: PathBuf,
@@ -37,17 +22,9 @@ struct Lab {
 
 impl Lab {
     fn new() -> Lab {
-        let module = softhsm_module();
         let dir = tempfile::tempdir().unwrap();
-        let tokens = dir.path().join("tokens");
-        std::fs::create_dir(&tokens).unwrap();
-        let conf = dir.path().join("softhsm2.conf");
-        std::fs::write(
-            &conf,
-            format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
-        )
-        .unwrap();
-        Lab { dir, conf, module }
+        let lab = hsm_lab::Lab::new(dir.path()).unwrap();
+        Lab { dir, conf: lab.conf, module: lab.module }
     }
 
     fn path(&self, p: &str) -> PathBuf {
@@ -57,7 +34,7 @@ impl Lab {
     fn tally(&self, args: &[&str]) -> Output {
         Command::new(env!("CARGO_BIN_EXE_tally"))
             .args(args)
-            .env("SOFTHSM2_CONF", &self.conf)
+            .env(hsm_lab::CONF_ENV, &self.conf)
             .env_remove("TALLY_SO_PIN")
             .output()
             .unwrap()
@@ -317,7 +294,7 @@ fn pkcs11_tool(lab: &Lab, args: &[&str]) -> Output {
     Command::new("pkcs11-tool")
         .args(["--module", lab.module.to_str().unwrap(), "--token-label", "hoc-2028 election key"])
         .args(args)
-        .env("SOFTHSM2_CONF", &lab.conf)
+        .env(hsm_lab::CONF_ENV, &lab.conf)
         .output()
         .expect("pkcs11-tool (OpenSC) is needed; `cargo xtask setup` installs it")
 }
@@ -371,6 +348,6 @@ fn whoever_ran_the_ceremony_cannot_reset_the_user_pin() {
     typed.extend(["--token-label", "second", "--so-pin-custody", "split", "--so-pin", "1234", "--out", "/nonexistent"]);
     refused(&lab.tally(&typed), "no PIN is taken on the command line");
     let mut from_env = Command::new(env!("CARGO_BIN_EXE_tally"));
-    from_env.args(&typed[..typed.len() - 4]).args(["--out", "/nonexistent"]).env("SOFTHSM2_CONF", &lab.conf);
+    from_env.args(&typed[..typed.len() - 4]).args(["--out", "/nonexistent"]).env(hsm_lab::CONF_ENV, &lab.conf);
     refused(&from_env.env("TALLY_SO_PIN", "1234").output().unwrap(), "unset TALLY_SO_PIN");
 }

@@ -71,23 +71,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 
     // The election key, as in a real election (R-COUNT-2): generated inside a SoftHSM2 token by the counting
     // tool's key ceremony, its PIN split 3 of 5 into share files; only the public key leaves the token.
-    let tokens = demo.join("softhsm-tokens");
-    std::fs::create_dir_all(&tokens)?;
-    let softhsm_conf = demo.join("softhsm2.conf");
-    std::fs::write(
-        &softhsm_conf,
-        format!("directories.tokendir = {}\nobjectstore.backend = file\nlog.level = ERROR\n", tokens.display()),
-    )?;
-    let module = ["/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so"]
-        .iter()
-        .find(|p| Path::new(p).exists())
-        .context("SoftHSM2 is missing: `cargo xtask setup` installs it")?;
+    let lab = hsm_lab::Lab::new(&demo)?;
+    let (tokens, module) = (lab.tokens.clone(), lab.module_arg());
     let ceremony = demo.join("key-ceremony");
     sh(cmd(bin.join("tally"))
-        .args(["key-ceremony", "--module", module, "--election-id", "demo-hoc", "--official", "Demo counting officer"])
+        .args(["key-ceremony", "--module", &module, "--election-id", "demo-hoc", "--official", "Demo counting officer"])
         .args(["--token-label", "demo-hoc election key", "--so-pin-custody", "destroyed", "--out"])
         .arg(&ceremony)
-        .env("SOFTHSM2_CONF", &softhsm_conf))?;
+        .env(hsm_lab::CONF_ENV, &lab.conf))?;
     let public = ceremony.join("election-public-key.pem");
     let verifier = bin.join("verifier");
     let db = demo.join("verifier.sqlite");
