@@ -20,7 +20,7 @@ pub type BatchId = [u8; 16];
 pub type BatchKey = Zeroizing<[u8; 32]>;
 
 fn aad(election: &str, contest: &str, batch: &BatchId) -> Vec<u8> {
-    shared::crypto::frame(&[ENTRY_DOMAIN, election.as_bytes(), contest.as_bytes(), batch])
+    shared::frame::frame(&[ENTRY_DOMAIN, election.as_bytes(), contest.as_bytes(), batch])
 }
 
 fn cipher(key: &BatchKey) -> Option<LessSafeKey> {

@@ -23,8 +23,8 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::crypto::frame;
 use crate::election::{Choice, Contest, ContestKind, Election, MAX_JUDGES};
+use crate::frame::frame;
 
 /// The length of every version-1 ballot.
 pub const BALLOT_LEN: usize = 64;

@@ -18,6 +18,7 @@ use rsa::{Pkcs1v15Sign, PublicKey};
 use sha2::{Digest, Sha256};
 
 use crate::ballot::BALLOT_LEN;
+use crate::frame::frame;
 use crate::rsaep::Rsaep;
 
 /// The smallest election key accepted, in bits.
@@ -31,17 +32,6 @@ pub const MAX_KEY_BITS: usize = 4096;
 pub const ENVELOPE_DOMAIN: &[u8] = b"jp-ivote:v1:envelope";
 /// Domain string of the login (authentication) digest.
 pub const AUTH_DOMAIN: &[u8] = b"jp-ivote:v1:auth";
-
-/// Concatenates parts, each prefixed by its length as 4 bytes big-endian.
-pub fn frame(parts: &[&[u8]]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(parts.iter().map(|p| p.len() + 4).sum());
-    for p in parts {
-        // Parts are identifiers, nonces and ciphertexts, far below 4 GiB.
-        out.extend_from_slice(&u32::try_from(p.len()).unwrap_or(u32::MAX).to_be_bytes());
-        out.extend_from_slice(p);
-    }
-    out
-}
 
 /// The election's public key, with the fingerprint that is published and shown to voters.
 #[derive(Clone, Debug, PartialEq, Eq)]

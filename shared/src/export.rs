@@ -26,7 +26,7 @@ pub const DEFINITION_DOMAIN: &[u8] = b"jp-ivote:v1:election-definition";
 /// [`crate::election::Election`]), framed with its domain. The export's signed manifest carries it, so that the
 /// count runs under the definition in force at the close, candidate withdrawals included (R-VOTE-3).
 pub fn definition_digest(definition_json: &[u8]) -> String {
-    hex::encode(Sha256::digest(crate::crypto::frame(&[DEFINITION_DOMAIN, definition_json])))
+    hex::encode(Sha256::digest(crate::frame::frame(&[DEFINITION_DOMAIN, definition_json])))
 }
 
 /// Returns the RFC 6962 Merkle tree hash over trackers (raw 32-byte hashes), in the order given.
@@ -72,7 +72,7 @@ pub fn tracker_root(trackers: &mut [String]) -> String {
 pub fn content_digest(ciphertexts: &[Vec<u8>]) -> String {
     let mut h = Sha256::new();
     for ct in ciphertexts {
-        h.update(crate::crypto::frame(&[ct]));
+        h.update(crate::frame::frame(&[ct]));
     }
     hex::encode(h.finalize())
 }
@@ -119,9 +119,9 @@ pub struct Unopened {
 /// Returns SHA-256 over an unopened batch's wrapped key and entries, each framed with its length.
 pub fn unopened_digest(wrapped_key: &[u8], entries: &[Vec<u8>]) -> String {
     let mut h = Sha256::new();
-    h.update(crate::crypto::frame(&[wrapped_key]));
+    h.update(crate::frame::frame(&[wrapped_key]));
     for e in entries {
-        h.update(crate::crypto::frame(&[e]));
+        h.update(crate::frame::frame(&[e]));
     }
     hex::encode(h.finalize())
 }
@@ -191,9 +191,9 @@ impl Manifest {
     pub fn compute_digest(contests: &[ContestManifest]) -> String {
         let mut h = Sha256::new();
         for c in contests {
-            h.update(crate::crypto::frame(&[c.contest_id.as_bytes(), c.content_digest.as_bytes()]));
+            h.update(crate::frame::frame(&[c.contest_id.as_bytes(), c.content_digest.as_bytes()]));
             for u in &c.unopened {
-                h.update(crate::crypto::frame(&[u.batch.as_bytes(), u.digest.as_bytes()]));
+                h.update(crate::frame::frame(&[u.batch.as_bytes(), u.digest.as_bytes()]));
             }
         }
         hex::encode(h.finalize())
@@ -289,7 +289,7 @@ impl AuditCheckpoint {
     /// The signed message: the domain, then the sequence number, head, time and reason, framed.
     pub fn message(&self) -> Vec<u8> {
         let seq = self.seq.to_be_bytes();
-        crate::crypto::frame(&[
+        crate::frame::frame(&[
             AUDIT_CHECKPOINT_DOMAIN,
             &seq,
             self.head.as_bytes(),

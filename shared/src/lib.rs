@@ -16,6 +16,7 @@
 //! - [`election`]: elections, contests, candidates, parties, judges and their ballot rules (R-SYS-4).
 //! - [`ballot`]: the fixed-length, versioned ballot bytes of one contest's choice.
 //! - [`export`]: what leaves the ballot box after the close: the published tracker digest and the signed export for offline counting.
+//! - [`frame`]: the length-prefixed framing under every domain-separated digest (below `ballot` and `crypto`).
 //! - [`wire`]: bytes as base64 in JSON ([`wire::Base64`]).
 //! - [`sealed`]: the encrypted ballot as one type ([`sealed::SealedBallot`]) and the opening a voter checks it
 //!   with (the Benaloh challenge, cast-as-intended).
@@ -37,6 +38,7 @@ pub mod contract;
 pub mod crypto;
 pub mod election;
 pub mod export;
+pub mod frame;
 pub mod helper_api;
 pub mod jst;
 pub mod kana;

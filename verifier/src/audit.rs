@@ -36,7 +36,7 @@ pub struct Entry {
 fn entry_hash(prev: &[u8], seq: i64, at: &str, actor: &str, action: &str, detail: &str) -> [u8; 32] {
     let seq = seq.to_be_bytes();
     let framed =
-        shared::crypto::frame(&[prev, &seq, at.as_bytes(), actor.as_bytes(), action.as_bytes(), detail.as_bytes()]);
+        shared::frame::frame(&[prev, &seq, at.as_bytes(), actor.as_bytes(), action.as_bytes(), detail.as_bytes()]);
     Sha256::digest(framed).into()
 }
 

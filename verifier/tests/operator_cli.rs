@@ -334,7 +334,7 @@ fn rehash_from(db: &Path, from: i64) {
         .unwrap_or_else(|_| vec![0; 32]);
     for (seq, at, actor, action, detail) in rows {
         let seq_bytes = seq.to_be_bytes();
-        let framed = shared::crypto::frame(&[
+        let framed = shared::frame::frame(&[
             &prev,
             &seq_bytes,
             at.as_bytes(),
