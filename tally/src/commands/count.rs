@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::ImportArgs;
+use crate::commands::import::ImportArgs;
 use crate::hsm::Decryptor;
 use crate::signing::SigningKey;
 

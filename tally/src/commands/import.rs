@@ -1,11 +1,40 @@
 //! `tally import`: every check of an export file, nothing decrypted.
 
+use std::path::PathBuf;
+
 use anyhow::Context as _;
+use clap::Args;
 use shared::crypto::ElectionPublicKey;
 use shared::election::Election;
 
-use crate::cli::ImportArgs;
 use crate::import::{Expectations, VerifiedExport, verify_export};
+
+/// What `import` and `count` check an export file against.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// The export file (the verifier's `export`).
+    pub file: PathBuf,
+    /// The election definition (JSON), as the verifier was given it.
+    #[arg(long)]
+    pub election: PathBuf,
+    /// The signed ceremony record (`ceremony.json`).
+    #[arg(long)]
+    pub ceremony: PathBuf,
+    /// The verifier's published export key (Ed25519 public key, hex).
+    #[arg(long)]
+    pub export_key_public: String,
+    /// The committee record's number of internet voters (R-VOTE-12): every contest must hold this many ballots.
+    #[arg(long)]
+    pub expected_count: u64,
+    /// A contest whose count differs from --expected-count, as CONTEST=N (repeatable).
+    #[arg(long, value_parser = parse_contest_count)]
+    pub expected_count_per_contest: Vec<(String, u64)>,
+}
+
+fn parse_contest_count(s: &str) -> Result<(String, u64), String> {
+    let (c, n) = s.split_once('=').ok_or_else(|| format!("expected CONTEST=N, got {s:?}"))?;
+    Ok((c.to_string(), n.parse().map_err(|_| format!("{n:?} is not a count"))?))
+}
 
 /// Reads the election, the ceremony record and the export, and checks them; shared with `count`.
 pub fn load(a: &ImportArgs) -> anyhow::Result<(Election, crate::ceremony::CeremonyRecord, String, VerifiedExport)> {
