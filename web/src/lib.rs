@@ -58,7 +58,8 @@ fn current_hash() -> String {
     web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
 }
 
-fn focus_by_id(id: &str) {
+/// Moves focus to the element with this id, if it can take it.
+pub(crate) fn focus_by_id(id: &str) {
     let el = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(id));
     if let Some(el) = el.and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok()) {
         let _ = el.focus();

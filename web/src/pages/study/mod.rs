@@ -59,13 +59,6 @@ fn save(p: Option<&Progress>) {
     }
 }
 
-fn focus_heading() {
-    let el = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id("study-h"));
-    if let Some(el) = el.and_then(|e| wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(e).ok()) {
-        let _ = el.focus();
-    }
-}
-
 /// Properties of [`StudyPage`].
 #[derive(Properties, PartialEq)]
 pub struct Props {
@@ -98,7 +91,7 @@ pub fn study_page(props: &Props) -> Html {
     {
         // Each new screen (task, questionnaire, end) starts at its heading, so that a screen reader reads it.
         let at = ((*progress).as_ref().map(|p| (p.layout, p.task)), *finished);
-        use_effect_with(at, |_| focus_heading());
+        use_effect_with(at, |_| crate::focus_by_id("study-h"));
     }
     let (study, def) = match &*loaded {
         None => {
