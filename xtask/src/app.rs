@@ -2,12 +2,12 @@
 
 use std::path::PathBuf;
 
-use crate::run::{cmd, root, sh, target_dir, web_cmd};
+use crate::run::{cmd, root, sh, target_dir, trunk_cmd};
 
 /// Builds the voter app into web/dist for the tests (release mode; the published build is `release::build`), and
 /// returns that folder.
 pub fn build_voter_app() -> anyhow::Result<PathBuf> {
-    sh(web_cmd("trunk").args(["build", "--release"]).env("NO_COLOR", "true"))?;
+    sh(trunk_cmd().args(["build", "--release"]).env("NO_COLOR", "true"))?;
     Ok(root().join("web/dist"))
 }
 

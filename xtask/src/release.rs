@@ -162,8 +162,9 @@ pub fn build(places: &Places, out: &Path, epoch: u64) -> anyhow::Result<BTreeMap
         std::fs::copy(&from, out.join("bin").join(name)).with_context(|| format!("no {}", from.display()))?;
     }
     let web_out = out.join("web");
+    // From the stage's root, where Trunk.toml is; `apply` picks the wasm-capable toolchain (see `run::trunk_cmd`).
     let mut web = cmd("trunk");
-    web.args(["build", "--release", "--dist"]).arg(&web_out).env("NO_COLOR", "true").current_dir(stage.join("web"));
+    web.args(["build", "--release", "--dist"]).arg(&web_out).env("NO_COLOR", "true").current_dir(&stage);
     places.apply(&mut web, true, epoch);
     sh(&mut web)?;
 

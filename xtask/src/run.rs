@@ -64,6 +64,16 @@ pub fn web_cmd(program: impl AsRef<OsStr>) -> Command {
     c
 }
 
+/// Creates a Trunk command that runs at the repository's root (Trunk.toml, index.html) with the wasm-capable
+/// toolchain. Trunk runs cargo in its own working directory with `--manifest-path web/Cargo.toml`, and rustup
+/// picks the toolchain from the working directory, not from the manifest, so web/rust-toolchain.toml does not
+/// apply there.
+pub fn trunk_cmd() -> Command {
+    let mut c = cmd("trunk");
+    c.current_dir(root()).env("RUSTUP_TOOLCHAIN", WEB_TOOLCHAIN);
+    c
+}
+
 /// Runs a command with inherited output, failing with the command line if it fails.
 pub fn sh(c: &mut Command) -> anyhow::Result<()> {
     let line = describe(c);
