@@ -1,6 +1,7 @@
 #![allow(clippy::unwrap_used)]
 
 use rsa::pkcs8::DecodePrivateKey;
+use shared::crypto::ElectionPublicKey;
 
 use super::*;
 
