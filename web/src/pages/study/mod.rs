@@ -14,7 +14,7 @@ mod sus;
 mod task;
 
 use serde::{Deserialize, Serialize};
-use shared::api::ElectionDefinition;
+use shared::api::{Assignment, ElectionDefinition};
 use shared::study::{LayoutResult, Study, StudyPlan, TrialResult};
 use yew::prelude::*;
 
@@ -66,6 +66,36 @@ pub struct Props {
     pub lang: Lang,
 }
 
+/// The page's state that its callbacks change.
+#[derive(Clone)]
+struct Page {
+    progress: UseStateHandle<Option<Progress>>,
+    /// The participant whose every layout is recorded, thanked on the first page.
+    finished: UseStateHandle<Option<u32>>,
+    /// The code of the verifier's last refusal.
+    failure: UseStateHandle<Option<String>>,
+    busy: UseStateHandle<bool>,
+}
+
+impl Page {
+    /// Moves the participant on (None: back to the first page), kept in sessionStorage for a reload.
+    fn set(&self, p: Option<Progress>) {
+        save(p.as_ref());
+        self.progress.set(p);
+    }
+
+    /// After a layout's answers are recorded: its next layout, or the first page for the next participant.
+    fn next_layout(&self, p: Progress) {
+        self.failure.set(None);
+        if p.layout + 1 < p.plan.layouts.len() {
+            self.set(Some(Progress { layout: p.layout + 1, task: 0, trials: Vec::new(), ..p }));
+        } else {
+            self.finished.set(Some(p.plan.participant));
+            self.set(None);
+        }
+    }
+}
+
 /// The study: its first page, a participant's tasks and questionnaires, and the end.
 #[function_component(StudyPage)]
 pub fn study_page(props: &Props) -> Html {
@@ -106,66 +136,16 @@ pub fn study_page(props: &Props) -> Html {
         }
         Some(Ok(both)) => both,
     };
+    let page = Page { progress, finished, failure, busy };
     let title = t(lang, &study.title.ja, &study.title.en);
-    let set = {
-        let progress = progress.clone();
-        move |p: Option<Progress>| {
-            save(p.as_ref());
-            progress.set(p);
-        }
-    };
-    let error = (*failure).as_ref().map(|code| {
+    let error = (*page.failure).as_ref().map(|code| {
         let (ja, en) = crate::refusals::failure_text(code);
         html! { <p class="error" role="alert" id="study-error">{ t(lang, ja, en) }{ format!(" ({code})") }</p> }
     });
 
-    let Some(p) = (*progress).clone() else {
+    let Some(p) = (*page.progress).clone() else {
         // The first page, or the end of the last participant.
-        let start = {
-            let (study_id, set, failure, busy, finished) =
-                (study.id.clone(), set.clone(), failure.clone(), busy.clone(), finished.clone());
-            Callback::from(move |_: MouseEvent| {
-                let (study_id, set, failure, busy, finished) =
-                    (study_id.clone(), set.clone(), failure.clone(), busy.clone(), finished.clone());
-                busy.set(true);
-                wasm_bindgen_futures::spawn_local(async move {
-                    match verifier_api::study_participant().await {
-                        Ok(plan) => {
-                            failure.set(None);
-                            finished.set(None);
-                            set(Some(Progress { study: study_id, plan, layout: 0, task: 0, trials: Vec::new() }));
-                        }
-                        Err(e) => failure.set(Some(e.code)),
-                    }
-                    busy.set(false);
-                });
-            })
-        };
-        let layouts = study.layouts.len();
-        let per = if study.design == shared::study::StudyDesign::Within { layouts } else { 1 };
-        return frame(
-            lang,
-            html! {
-                <>
-                    <h2 id="study-h" tabindex="-1">{ title }</h2>
-                    if let Some(n) = *finished {
-                        <p class="notice" role="status" id="study-thanks">{ t(lang, "ご協力ありがとうございました。参加者 ", "Thank you. Participant ") }{ n }{ t(lang, " の記録を終えました。", " is recorded.") }</p>
-                    }
-                    <p id="study-about">{ t(lang,
-                        "練習用の模擬選挙の画面で、指示された候補者・政党を選んでいただく調査です。投票はされません。",
-                        "In this study you choose the candidates and parties you are told to, on the screens of a practice election. No ballot is cast.") }</p>
-                    <p>{ format!("{}{per}{}{}{}", t(lang, "表示の種類 ", ""), t(lang, " つについて、それぞれ課題が ", " layout(s), each with "), study.tasks.len(),
-                        t(lang, " つあります。表示ごとに、終わったら10の質問にお答えください。", " task(s); after each layout, ten short questions.")) }</p>
-                    <p>{ t(lang,
-                        "記録するのは、指示どおりに選べたか、かかった時間、操作の回数と質問への回答だけです。お名前やカードなど、あなたを特定する情報は記録しません。",
-                        "Only whether you chose as told, the time, the number of steps and your answers are recorded: nothing that identifies you, no name and no card.") }</p>
-                    { error }
-                    <p><button id="study-start" onclick={start} disabled={*busy}>{
-                        if finished.is_some() { t(lang, "次の参加者をはじめる", "Start the next participant") } else { t(lang, "はじめる", "Start") }
-                    }</button></p>
-                </>
-            },
-        );
+        return frame(lang, first_page(lang, study, title, error, &page));
     };
 
     let layouts = p.plan.layouts.len();
@@ -186,12 +166,12 @@ pub fn study_page(props: &Props) -> Html {
             return frame(lang, refusal(lang, "NO_STUDY"));
         };
         let on_done = {
-            let (p, set) = (p.clone(), set.clone());
+            let (p, page) = (p.clone(), page.clone());
             Callback::from(move |trial: TrialResult| {
                 let mut next = p.clone();
                 next.trials.push(trial);
                 next.task += 1;
-                set(Some(next));
+                page.set(Some(next));
             })
         };
         let key = format!("{}-{}", p.layout, p.task);
@@ -205,56 +185,88 @@ pub fn study_page(props: &Props) -> Html {
             },
         );
     }
-    let on_done = {
-        let (p, set, failure, busy, finished, study_id) =
-            (p.clone(), set.clone(), failure.clone(), busy.clone(), finished.clone(), study.id.clone());
-        Callback::from(move |answers: Vec<u8>| {
-            let result = LayoutResult {
-                study: study_id.clone(),
-                participant: p.plan.participant,
-                layout,
-                trials: p.trials.clone(),
-                sus: answers,
-            };
-            let (p, set, failure, busy, finished) =
-                (p.clone(), set.clone(), failure.clone(), busy.clone(), finished.clone());
-            busy.set(true);
-            wasm_bindgen_futures::spawn_local(async move {
-                match verifier_api::study_results(&result).await {
-                    // Sent, or sent before (a reload after sending): the next layout either way.
-                    Ok(_) => next_layout(p, &set, &finished, &failure),
-                    Err(e) if e.code == "STUDY_DUPLICATE" => next_layout(p, &set, &finished, &failure),
-                    Err(e) => failure.set(Some(e.code)),
-                }
-                busy.set(false);
-            });
-        })
-    };
+    let on_done = send_answers(&page, &p, &study.id, layout);
     frame(
         lang,
         html! {
             <>
                 { header }
                 { error }
-                <sus::Questionnaire key={p.layout} {lang} layout_label={layout_label} {on_done} busy={*busy} />
+                <sus::Questionnaire key={p.layout} {lang} layout_label={layout_label} {on_done} busy={*page.busy} />
             </>
         },
     )
 }
 
-fn next_layout(
-    p: Progress,
-    set: &impl Fn(Option<Progress>),
-    finished: &UseStateHandle<Option<u32>>,
-    failure: &UseStateHandle<Option<String>>,
-) {
-    failure.set(None);
-    if p.layout + 1 < p.plan.layouts.len() {
-        set(Some(Progress { layout: p.layout + 1, task: 0, trials: Vec::new(), ..p }));
-    } else {
-        finished.set(Some(p.plan.participant));
-        set(None);
+/// The study's first page, also shown between participants: what the study is and what it records, and the button
+/// that asks the verifier for the next participant's plan.
+fn first_page(lang: Lang, study: &Study, title: &str, error: Option<Html>, page: &Page) -> Html {
+    let start = {
+        let (study_id, page) = (study.id.clone(), page.clone());
+        Callback::from(move |_: MouseEvent| {
+            let (study_id, page) = (study_id.clone(), page.clone());
+            page.busy.set(true);
+            wasm_bindgen_futures::spawn_local(async move {
+                match verifier_api::study_participant().await {
+                    Ok(plan) => {
+                        page.failure.set(None);
+                        page.finished.set(None);
+                        page.set(Some(Progress { study: study_id, plan, layout: 0, task: 0, trials: Vec::new() }));
+                    }
+                    Err(e) => page.failure.set(Some(e.code)),
+                }
+                page.busy.set(false);
+            });
+        })
+    };
+    let layouts = study.layouts.len();
+    let per = if study.design == shared::study::StudyDesign::Within { layouts } else { 1 };
+    let (finished, busy) = (*page.finished, *page.busy);
+    html! {
+        <>
+            <h2 id="study-h" tabindex="-1">{ title }</h2>
+            if let Some(n) = finished {
+                <p class="notice" role="status" id="study-thanks">{ t(lang, "ご協力ありがとうございました。参加者 ", "Thank you. Participant ") }{ n }{ t(lang, " の記録を終えました。", " is recorded.") }</p>
+            }
+            <p id="study-about">{ t(lang,
+                "練習用の模擬選挙の画面で、指示された候補者・政党を選んでいただく調査です。投票はされません。",
+                "In this study you choose the candidates and parties you are told to, on the screens of a practice election. No ballot is cast.") }</p>
+            <p>{ format!("{}{per}{}{}{}", t(lang, "表示の種類 ", ""), t(lang, " つについて、それぞれ課題が ", " layout(s), each with "), study.tasks.len(),
+                t(lang, " つあります。表示ごとに、終わったら10の質問にお答えください。", " task(s); after each layout, ten short questions.")) }</p>
+            <p>{ t(lang,
+                "記録するのは、指示どおりに選べたか、かかった時間、操作の回数と質問への回答だけです。お名前やカードなど、あなたを特定する情報は記録しません。",
+                "Only whether you chose as told, the time, the number of steps and your answers are recorded: nothing that identifies you, no name and no card.") }</p>
+            { error }
+            <p><button id="study-start" onclick={start} disabled={busy}>{
+                if finished.is_some() { t(lang, "次の参加者をはじめる", "Start the next participant") } else { t(lang, "はじめる", "Start") }
+            }</button></p>
+        </>
     }
+}
+
+/// Sends a layout's trials and questionnaire answers to the verifier, then moves on to the next layout.
+fn send_answers(page: &Page, p: &Progress, study_id: &str, layout: Assignment) -> Callback<Vec<u8>> {
+    let (p, page, study_id) = (p.clone(), page.clone(), study_id.to_string());
+    Callback::from(move |answers: Vec<u8>| {
+        let result = LayoutResult {
+            study: study_id.clone(),
+            participant: p.plan.participant,
+            layout,
+            trials: p.trials.clone(),
+            sus: answers,
+        };
+        let (p, page) = (p.clone(), page.clone());
+        page.busy.set(true);
+        wasm_bindgen_futures::spawn_local(async move {
+            match verifier_api::study_results(&result).await {
+                // Sent, or sent before (a reload after sending): the next layout either way.
+                Ok(_) => page.next_layout(p),
+                Err(e) if e.code == "STUDY_DUPLICATE" => page.next_layout(p),
+                Err(e) => page.failure.set(Some(e.code)),
+            }
+            page.busy.set(false);
+        });
+    })
 }
 
 fn frame(lang: Lang, body: Html) -> Html {
