@@ -11,7 +11,8 @@
 //!   so that the ballot comes first; `chooser` the candidate screen and `research_chooser` with the researcher's
 //!   modes; `session_bar` the session countdown and its extension; `settings`).
 //! - [`hooks`]: `use_server_clock`, the server's time measured once and ticking every second;
-//!   `use_focus_recovery`, focus kept on the page when a screen changes.
+//!   `use_focus_recovery`, focus kept on the page when a screen changes; `use_location_hash`, the fragment that
+//!   chooses the view.
 //! - [`services`]: `verifier_api`, the JSON API of the verifier; `card_helper`, the helper on the voter's PC;
 //!   `cast`, sealing a choice and casting it through both (the only module that holds a ballot's opening).
 //! - [`state`]: the voting flow's state and actions (`use_reducer`), with the election key pinned at login.
@@ -54,10 +55,6 @@ pub fn mark(name: &str) {
     }
 }
 
-fn current_hash() -> String {
-    web_sys::window().and_then(|w| w.location().hash().ok()).unwrap_or_default()
-}
-
 /// Moves focus to the element with this id, if it can take it.
 pub(crate) fn focus_by_id(id: &str) {
     let el = web_sys::window().and_then(|w| w.document()).and_then(|d| d.get_element_by_id(id));
@@ -75,21 +72,7 @@ pub fn app() -> Html {
     hooks::use_focus_recovery::use_focus_recovery();
     // The statement is a view of its own, reached by the footer link's fragment; the voting page stays mounted
     // (hidden) under it, so a vote in progress is not lost by reading the statement.
-    let hash = use_state(current_hash);
-    {
-        let hash = hash.clone();
-        use_effect_with((), move |_| {
-            let on_hash = wasm_bindgen::closure::Closure::<dyn FnMut()>::new(move || hash.set(current_hash()));
-            if let Some(w) = web_sys::window() {
-                let _ = w.add_event_listener_with_callback(
-                    "hashchange",
-                    wasm_bindgen::JsCast::unchecked_ref(on_hash.as_ref()),
-                );
-            }
-            // The app lives as long as the page.
-            on_hash.forget();
-        });
-    }
+    let hash = hooks::use_location_hash::use_location_hash();
     // The voting page's session, shown by the status bar at the top (issue 22 part 7).
     let session = use_state(|| None::<components::session_bar::SessionStatus>);
     let on_session = {
@@ -125,32 +108,12 @@ pub fn app() -> Html {
             focus_by_id("a11y-h");
         }
     });
-    let toggle = {
-        let lang = lang.clone();
-        Callback::from(move |_: MouseEvent| {
-            components::settings::save_lang(lang.other());
-            lang.set(lang.other());
-        })
-    };
     // The skip link moves focus without touching the fragment, which chooses the view.
     let skip = Callback::from(|e: MouseEvent| {
         e.prevent_default();
         focus_by_id("main");
     });
-    // On a gallery page the language switch is a link to the same page in the other language.
-    let switch = match gallery.as_ref() {
-        Some(pages::gallery::Route::View(v)) => {
-            let to = pages::gallery::View { lang: v.lang.other(), ..v.clone() };
-            html! {
-                <a class="button secondary lang-switch" href={to.href()} lang={to.lang.code()}>{ to.lang.switch_label() }</a>
-            }
-        }
-        _ => html! {
-            <button class="secondary lang-switch" onclick={toggle} lang={shown_lang.other().code()}>
-                { shown_lang.other().switch_label() }
-            </button>
-        },
-    };
+    let switch = lang_switch(gallery.as_ref(), &lang, shown_lang);
     let lang = shown_lang;
     html! {
         <>
@@ -190,6 +153,29 @@ pub fn app() -> Html {
                 <a href={STATEMENT_HASH} id="a11y-link">{ i18n::t(lang, "ウェブアクセシビリティ方針", "Accessibility statement") }</a>
             </footer>
         </>
+    }
+}
+
+/// The language switch: it saves the other language as the voter's choice, except on a gallery page, where it is a
+/// link to the same page in the other language (a gallery page brings its own language and never saves it).
+fn lang_switch(gallery: Option<&pages::gallery::Route>, lang: &UseStateHandle<i18n::Lang>, shown: i18n::Lang) -> Html {
+    if let Some(pages::gallery::Route::View(v)) = gallery {
+        let to = pages::gallery::View { lang: v.lang.other(), ..v.clone() };
+        return html! {
+            <a class="button secondary lang-switch" href={to.href()} lang={to.lang.code()}>{ to.lang.switch_label() }</a>
+        };
+    }
+    let toggle = {
+        let lang = lang.clone();
+        Callback::from(move |_: MouseEvent| {
+            components::settings::save_lang(lang.other());
+            lang.set(lang.other());
+        })
+    };
+    html! {
+        <button class="secondary lang-switch" onclick={toggle} lang={shown.other().code()}>
+            { shown.other().switch_label() }
+        </button>
     }
 }
 
