@@ -12,7 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use shared::crypto::ElectionPublicKey;
+use shared::export::ExportFile;
+use tally::ceremony::CeremonyRecord;
 use tally::custody::ShareFile;
+use zeroize::Zeroizing;
 
 struct Lab {
     dir: tempfile::TempDir,
@@ -60,12 +63,46 @@ fn s(p: &Path) -> &str {
 #[test]
 fn ceremony_import_and_count_with_softhsm2() {
     let lab = Lab::new();
-    let module = lab.module.to_str().unwrap().to_string();
+    let ceremony = key_ceremony_with_both_pins_split(&lab);
+    zero_check_refuses_a_stray_file_or_key(&lab, &ceremony);
+    a_second_ceremony_under_the_same_label_is_refused(&lab);
+    let export = Export::write(&lab, &ceremony);
+    import_refuses_every_change(&lab, &export);
+    count_with_m_of_n_custodians(&lab, &ceremony, &export);
+
+    // After the count, three SO custodians together can take the token back (here: set a new user PIN).
+    let as_so = pkcs11_tool(
+        &lab,
+        &["--login", "--login-type", "so", "--so-pin", &ceremony.so_pin, "--init-pin", "--new-pin", "after-the-count"],
+    );
+    assert!(as_so.status.success(), "three SO shares log in: {}", String::from_utf8_lossy(&as_so.stderr));
+}
+
+/// What the key ceremony left: its folder, its signed record, the election public key, and the SO PIN as three of
+/// the five SO custodians rebuild it.
+struct Ceremony {
+    dir: PathBuf,
+    record: CeremonyRecord,
+    pem: String,
+    key: ElectionPublicKey,
+    so_pin: Zeroizing<String>,
+}
+
+impl Ceremony {
+    /// The `i`-th user-PIN share file.
+    fn share(&self, i: u8) -> PathBuf {
+        self.dir.join(format!("pin-share-{i}-of-5.json"))
+    }
+}
+
+/// The key ceremony in a fresh token, with the user PIN and the SO PIN each split 3 of 5.
+fn key_ceremony_with_both_pins_split(lab: &Lab) -> Ceremony {
+    let module = s(&lab.module);
     let ceremony = lab.path("ceremony");
     let out = lab.tally(&[
         "key-ceremony",
         "--module",
-        &module,
+        module,
         "--election-id",
         "hoc-2028",
         "--official",
@@ -101,44 +138,52 @@ fn ceremony_import_and_count_with_softhsm2() {
     assert!(tally::custody::combine(&so_files[..2], so, &record.key_fingerprint).is_err());
     let user = tally::custody::combine(&so_files[1..4], tally::custody::PinKind::User, &record.key_fingerprint);
     assert!(user.is_err(), "SO shares are not user-PIN shares");
+    Ceremony { dir: ceremony, record, pem, key, so_pin: rebuilt }
+}
 
-    // The counting zero check (issue 21 part 4): an empty import folder and a token holding exactly the ceremony's
-    // key pair pass; a file in the folder, or any other object in the token, is refused by name.
-    let share = |i: u8| ceremony.join(format!("pin-share-{i}-of-5.json"));
+/// The counting zero check (issue 21 part 4): an empty import folder and a token holding exactly the ceremony's
+/// key pair pass; a file in the folder, or any other object in the token, is refused by name.
+fn zero_check_refuses_a_stray_file_or_key(lab: &Lab, ceremony: &Ceremony) {
+    let module = s(&lab.module);
+    let share = |i: u8| ceremony.share(i);
     let imports = lab.path("imports");
     std::fs::create_dir(&imports).unwrap();
-    let record_path = ceremony.join("ceremony.json");
+    let record_path = ceremony.dir.join("ceremony.json");
     let zero_check = |out: &str| {
         let (i1, i2, i3) = (share(1), share(2), share(4));
         let args = ["zero-check", "--import-dir", s(&imports), "--ceremony", s(&record_path)];
         let shares = ["--share", s(&i1), "--share", s(&i2), "--share", s(&i3)];
-        let rest = ["--module", &module, "--out", out];
+        let rest = ["--module", module, "--out", out];
         lab.tally(&[&args[..], &shares[..], &rest[..]].concat())
     };
     let passed = ok(&zero_check(s(&lab.path("zero-check.json"))));
     assert!(passed.contains("token holds exactly the ceremony's key pair"), "{passed}");
     let report = std::fs::read_to_string(lab.path("zero-check.json")).unwrap();
-    assert!(report.contains("election-key") && report.contains(&record.key_fingerprint), "{report}");
+    assert!(report.contains("election-key") && report.contains(&ceremony.record.key_fingerprint), "{report}");
     std::fs::write(imports.join("early.json"), "{}").unwrap();
     refused(&zero_check(s(&lab.path("zero-check-2.json"))), "the import folder");
     std::fs::remove_file(imports.join("early.json")).unwrap();
     let files = tally::custody::read_shares(&[share(1), share(2), share(4)]).unwrap();
-    let pin = tally::custody::combine(&files, tally::custody::PinKind::User, &record.key_fingerprint).unwrap();
+    let pin = tally::custody::combine(&files, tally::custody::PinKind::User, &ceremony.record.key_fingerprint).unwrap();
     let extra = ["--login", "--pin", &pin, "--keypairgen", "--key-type", "rsa:2048", "--label", "spare-key"];
-    assert!(pkcs11_tool(&lab, &extra).status.success());
+    assert!(pkcs11_tool(lab, &extra).status.success());
     let out = zero_check(s(&lab.path("zero-check-3.json")));
     refused(&out, "the token holds 4 objects where the ceremony left 2");
     assert!(String::from_utf8_lossy(&out.stderr).contains("spare-key"));
     let removed = ["--login", "--pin", &pin, "--delete-object", "--type", "privkey", "--label", "spare-key"];
-    assert!(pkcs11_tool(&lab, &removed).status.success());
+    assert!(pkcs11_tool(lab, &removed).status.success());
     let removed = ["--login", "--pin", &pin, "--delete-object", "--type", "pubkey", "--label", "spare-key"];
-    assert!(pkcs11_tool(&lab, &removed).status.success());
+    assert!(pkcs11_tool(lab, &removed).status.success());
     drop(pin);
     ok(&zero_check(s(&lab.path("zero-check-4.json"))));
+}
+
+/// A second key ceremony cannot take a token label already in use.
+fn a_second_ceremony_under_the_same_label_is_refused(lab: &Lab) {
     let again = lab.tally(&[
         "key-ceremony",
         "--module",
-        &module,
+        s(&lab.module),
         "--election-id",
         "hoc-2028",
         "--official",
@@ -151,42 +196,73 @@ fn ceremony_import_and_count_with_softhsm2() {
         s(&lab.path("ceremony-again")),
     ]);
     refused(&again, "a token labelled 'hoc-2028 election key' already exists");
+}
 
-    // Ballots and the export.
-    let contests = common::encrypt_all(&key, &pem);
-    let (file, export_pub) = common::export(lab.dir.path(), &key, &contests);
-    let export_path = lab.path("export.json");
-    std::fs::write(&export_path, serde_json::to_vec(&file).unwrap()).unwrap();
-    let election_path = lab.path("election.json");
-    std::fs::write(&election_path, common::ELECTION_JSON).unwrap();
-    let count = common::VOTERS.to_string();
-    let import_args = |file: &Path| -> Vec<String> {
+/// The ballots, encrypted as the browser does, in an export in the verifier's format, beside the election and the
+/// ceremony record that `tally import` and `tally count` read with it.
+struct Export {
+    file: ExportFile,
+    path: PathBuf,
+    public: String,
+    election: PathBuf,
+    ceremony: PathBuf,
+}
+
+impl Export {
+    /// Encrypts the ballots and writes the export and the election.
+    fn write(lab: &Lab, ceremony: &Ceremony) -> Export {
+        let contests = common::encrypt_all(&ceremony.key, &ceremony.pem);
+        let (file, export_pub) = common::export(lab.dir.path(), &ceremony.key, &contests);
+        let export_path = lab.path("export.json");
+        std::fs::write(&export_path, serde_json::to_vec(&file).unwrap()).unwrap();
+        let election_path = lab.path("election.json");
+        std::fs::write(&election_path, common::ELECTION_JSON).unwrap();
+        Export {
+            file,
+            path: export_path,
+            public: export_pub,
+            election: election_path,
+            ceremony: ceremony.dir.join("ceremony.json"),
+        }
+    }
+
+    /// The arguments that `tally import` and `tally count` share, for an export file (the export key's
+    /// fingerprint at index 6).
+    fn import_args(&self, file: &Path) -> Vec<String> {
+        let count = common::VOTERS.to_string();
         [
             s(file),
             "--election",
-            s(&election_path),
+            s(&self.election),
             "--ceremony",
-            s(&ceremony.join("ceremony.json")),
+            s(&self.ceremony),
             "--export-key-public",
-            &export_pub,
+            &self.public,
             "--expected-count",
             &count,
         ]
         .iter()
         .map(|x| x.to_string())
         .collect()
-    };
-    let import = |file: &Path, extra: &[&str]| {
+    }
+
+    /// Runs `tally import` on an export file.
+    fn import(&self, lab: &Lab, file: &Path, extra: &[&str]) -> Output {
         let mut args = vec!["import".to_string()];
-        args.extend(import_args(file));
+        args.extend(self.import_args(file));
         args.extend(extra.iter().map(|x| x.to_string()));
         lab.tally(&args.iter().map(String::as_str).collect::<Vec<_>>())
-    };
-    assert!(ok(&import(&export_path, &[])).contains("export OK"));
+    }
+}
+
+/// `tally import` takes the export as written, and refuses each change to it, naming what differs.
+fn import_refuses_every_change(lab: &Lab, export: &Export) {
+    let import = |file: &Path, extra: &[&str]| export.import(lab, file, extra);
+    assert!(ok(&import(&export.path, &[])).contains("export OK"));
 
     // Refusals, each naming what differs.
-    let write_variant = |name: &str, f: &dyn Fn(&mut shared::export::ExportFile)| {
-        let mut v = file.clone();
+    let write_variant = |name: &str, f: &dyn Fn(&mut ExportFile)| {
+        let mut v = export.file.clone();
         f(&mut v);
         let p = lab.path(name);
         std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
@@ -212,24 +288,29 @@ fn ceremony_import_and_count_with_softhsm2() {
     let manifest_edited =
         write_variant("manifest.json", &|v| v.manifest = v.manifest.replace("\"count\":8", "\"count\":9"));
     refused(&import(&manifest_edited, &[]), "signature does not verify");
-    let bytes = std::fs::read(&export_path).unwrap();
+    let bytes = std::fs::read(&export.path).unwrap();
     let truncated = lab.path("truncated.json");
     std::fs::write(&truncated, &bytes[..bytes.len() - 200]).unwrap();
     refused(&import(&truncated, &[]), "not an export file");
-    refused(&import(&export_path, &["--expected-count-per-contest", "national-pr=9"]), "the committee record says 9");
-    let mut wrong_key = import_args(&export_path);
+    refused(&import(&export.path, &["--expected-count-per-contest", "national-pr=9"]), "the committee record says 9");
+    let mut wrong_key = export.import_args(&export.path);
     wrong_key[6] = "00".repeat(32);
     let mut args = vec!["import".to_string()];
     args.extend(wrong_key);
     refused(&lab.tally(&args.iter().map(String::as_str).collect::<Vec<_>>()), "signed by export key");
+}
 
+/// The count: fewer than M custodians cannot open the token, path A is refused by SoftHSM2 without the flag, and M
+/// shares count everything exactly by path B, the results signed with the ceremony's key.
+fn count_with_m_of_n_custodians(lab: &Lab, ceremony: &Ceremony, export: &Export) {
+    let module = s(&lab.module);
     // Custody: M-1 shares are refused; forging the threshold down to M-1 rebuilds a wrong PIN the token refuses.
-    let share = |i: u8| ceremony.join(format!("pin-share-{i}-of-5.json"));
+    let share = |i: u8| ceremony.share(i);
     let results = lab.path("results");
     let count_cmd = |shares: &[PathBuf], extra: &[&str]| {
         let mut args = vec!["count".to_string()];
-        args.extend(import_args(&export_path));
-        args.extend(["--module".to_string(), module.clone(), "--out".to_string(), s(&results).to_string()]);
+        args.extend(export.import_args(&export.path));
+        args.extend(["--module".to_string(), module.to_string(), "--out".to_string(), s(&results).to_string()]);
         for sh in shares {
             args.extend(["--share".to_string(), s(sh).to_string()]);
         }
@@ -275,18 +356,11 @@ fn ceremony_import_and_count_with_softhsm2() {
     let sig = std::fs::read_to_string(results.join("result.json.sig")).unwrap();
     let (sig, public) = sig.trim().split_once('\n').unwrap();
     assert!(tally::signing::verify(public, json.as_bytes(), sig));
-    let signer = tally::signing::SigningKey::load(&ceremony.join("ceremony-signing-key.pk8")).unwrap();
+    let signer = tally::signing::SigningKey::load(&ceremony.dir.join("ceremony-signing-key.pk8")).unwrap();
     assert_eq!(public, signer.public_hex(), "the results are signed with the ceremony's key");
     let csv = std::fs::read_to_string(results.join("result.csv")).unwrap();
     assert!(csv.contains("national-pr,party,1,未来党,5,2,3\n"), "{csv}");
     assert!(csv.contains("tokyo,candidate,2,佐藤 花子,2,,\n"), "{csv}");
-
-    // After the count, three SO custodians together can take the token back (here: set a new user PIN).
-    let as_so = pkcs11_tool(
-        &lab,
-        &["--login", "--login-type", "so", "--so-pin", &rebuilt, "--init-pin", "--new-pin", "after-the-count"],
-    );
-    assert!(as_so.status.success(), "three SO shares log in: {}", String::from_utf8_lossy(&as_so.stderr));
 }
 
 /// Runs `pkcs11-tool` (OpenSC, installed by `cargo xtask setup`) against the lab's token, as an insider would.
