@@ -8,10 +8,10 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use card_helper::pki::{IssuedCard, Person, Sex, TestAuthority};
 use ring::rand::SystemRandom;
 use ring::signature::{RSA_PKCS1_SHA256, RsaKeyPair};
 use shared::election::Choice;
+use test_pki::{IssuedCard, Person, Sex, TestAuthority};
 
 use crate::{Args, CONTESTS};
 

@@ -519,17 +519,17 @@ impl LiveElection {
             }
             Ok(())
         };
-        let helper_bin = bin.join("card-helper");
+        let test_pki = bin.join("test-pki");
         let verifier_bin = bin.join("verifier");
         let pki = dir.path().join("pki");
         let (auth_pin, sign_password) = ("1234", "HANAKO1");
-        run(Command::new(&helper_bin).args(["test-pki", "init", "--dir"]).arg(&pki))?;
+        run(Command::new(&test_pki).args(["init", "--dir"]).arg(&pki))?;
         let mut cards = Vec::new();
         for i in 0..n.max(1) + applicants {
             let card = dir.path().join(format!("card{i}.json"));
             let name = if i == 0 { "在外 花子".to_string() } else { format!("在外 利用者{i}") };
-            run(Command::new(&helper_bin)
-                .args(["test-pki", "issue", "--dir"])
+            run(Command::new(&test_pki)
+                .args(["issue", "--dir"])
                 .arg(&pki)
                 .args(["--name", &name, "--address", "ニューヨーク", "--birth-date", "1990-04-01", "--sex", "female"])
                 .args(["--auth-pin", auth_pin, "--sign-password", sign_password, "--out"])

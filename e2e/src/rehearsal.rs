@@ -405,20 +405,20 @@ pub async fn run(voters: usize, say: &mut dyn FnMut(&str)) -> anyhow::Result<Out
     ensure!(voters >= 4, "the rehearsal needs at least 4 voters");
     let dir = tempfile::tempdir()?;
     let work = dir.path().to_path_buf();
-    let helper_bin = bin_dir().join("card-helper");
+    let test_pki = bin_dir().join("test-pki");
     let verifier_bin = bin_dir().join("verifier");
 
     say("test PKI (a JPKI-like authority) and the voters' soft My Number cards");
     let pki = work.join("pki");
-    run_cmd(Command::new(&helper_bin).args(["test-pki", "init", "--dir"]).arg(&pki))?;
+    run_cmd(Command::new(&test_pki).args(["init", "--dir"]).arg(&pki))?;
     let mut cards = Vec::new();
     let mut names = Vec::new();
     for i in 0..voters {
         let card = work.join(format!("card{i}.json"));
         let name = format!("在外 投票者{}", i + 1);
         run_cmd(
-            Command::new(&helper_bin)
-                .args(["test-pki", "issue", "--dir"])
+            Command::new(&test_pki)
+                .args(["issue", "--dir"])
                 .arg(&pki)
                 .args(["--name", &name, "--address", "ロンドン", "--birth-date", "1985-05-05", "--sex", "male"])
                 .args(["--auth-pin", AUTH_PIN, "--sign-password", SIGN_PASSWORD, "--out"])

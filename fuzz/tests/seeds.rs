@@ -8,7 +8,6 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use card_helper::pki::{IssuedCard, Person, Sex, TestAuthority};
 use jp_ivote_fuzz::{ORIGIN, demo_election, election_key, fuzz_dir, now, trust_store};
 use rsa::pkcs8::{DecodePrivateKey, EncodePublicKey};
 use rsa::{Pkcs1v15Sign, PrivateKey};
@@ -17,6 +16,7 @@ use shared::api::CastRequest;
 use shared::ballot;
 use shared::crypto::{CardPublicKey, application_digest, auth_digest, encrypt_ballot, envelope_digest};
 use shared::election::Choice;
+use test_pki::{IssuedCard, Person, Sex, TestAuthority};
 use verifier::certs::CertKind;
 
 fn person() -> Person {

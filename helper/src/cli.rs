@@ -1,19 +1,17 @@
-//! The `card-helper` command line: `serve`, and the test PKI (`test-pki init | issue | revoke`).
+//! The `card-helper` command line: `serve` and `openapi`. The test authority is not here: it is the `test-pki`
+//! crate and tool, which reuses [`Pkcs11Args`] to provision a token pair.
 
 use std::net::{Ipv4Addr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use secrecy::SecretString;
 
 use crate::backend::CardBackend;
-use crate::pin::{KeyKind, Pin};
 use crate::pkcs11::{Pkcs11Card, Pkcs11Config};
-use crate::pki::{Person, Sex, TestAuthority};
-use crate::soft::{SoftCard, SoftCardFile};
+use crate::soft::SoftCard;
 
 #[derive(Parser)]
 #[command(name = "card-helper", about = "My Number card helper for internet voting (loopback only)")]
@@ -25,10 +23,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the helper's API and confirmation page on 127.0.0.1.
-    Serve(ServeArgs),
-    /// A JPKI-like test authority for demos, tests and UX labs (never for a real election).
-    #[command(subcommand, name = "test-pki")]
-    TestPki(TestPki),
+    Serve(Box<ServeArgs>),
     /// Print the loopback API's OpenAPI 3.1 document (JSON), made from `helper/src/contract.rs`.
     Openapi,
 }
@@ -53,8 +48,10 @@ struct ServeArgs {
     pkcs11: Pkcs11Args,
 }
 
+/// The PKCS#11 module and the token layout of a card: `serve`'s options, and `test-pki issue`'s when it
+/// provisions a token pair.
 #[derive(Args)]
-struct Pkcs11Args {
+pub struct Pkcs11Args {
     /// A PKCS#11 module: OpenSC's opensc-pkcs11.so for the real card (its JPKI driver), SoftHSM2 in tests.
     #[arg(long)]
     pkcs11_module: Option<PathBuf>,
@@ -76,7 +73,13 @@ struct Pkcs11Args {
 }
 
 impl Pkcs11Args {
-    fn config(&self, module: PathBuf) -> Pkcs11Config {
+    /// Returns the PKCS#11 module given, if any.
+    pub fn module(&self) -> Option<&Path> {
+        self.pkcs11_module.as_deref()
+    }
+
+    /// Returns the layout these options give, for `module`.
+    pub fn config(&self, module: PathBuf) -> Pkcs11Config {
         Pkcs11Config {
             module,
             auth_token_label: self.auth_token.clone(),
@@ -98,72 +101,6 @@ fn default_state_file() -> PathBuf {
     dir.join("state.json")
 }
 
-#[derive(Subcommand)]
-enum TestPki {
-    /// Create the test authentication and signing CAs in a folder.
-    Init {
-        /// The folder.
-        #[arg(long)]
-        dir: PathBuf,
-    },
-    /// Issue a voter's card: a soft card file, or a token pair in a PKCS#11 module.
-    Issue(Box<IssueArgs>),
-    /// Revoke a certificate by serial (hex) and rewrite the CRLs.
-    Revoke {
-        /// The authority's folder.
-        #[arg(long)]
-        dir: PathBuf,
-        /// The certificate serial, hex.
-        #[arg(long)]
-        serial: String,
-    },
-}
-
-#[derive(Args)]
-struct IssueArgs {
-    /// The authority's folder.
-    #[arg(long)]
-    dir: PathBuf,
-    /// Name as in the resident register.
-    #[arg(long)]
-    name: String,
-    /// Address.
-    #[arg(long)]
-    address: String,
-    /// Birth date, YYYY-MM-DD.
-    #[arg(long)]
-    birth_date: chrono::NaiveDate,
-    /// male, female or other.
-    #[arg(long, value_parser = parse_sex)]
-    sex: Sex,
-    /// The authentication PIN to set (4 digits).
-    #[arg(long)]
-    auth_pin: String,
-    /// The signing password to set (6-16 letters and digits).
-    #[arg(long)]
-    sign_password: String,
-    /// Days of validity.
-    #[arg(long, default_value_t = 1825)]
-    valid_days: i64,
-    /// Write a soft card file here.
-    #[arg(long, conflicts_with = "pkcs11_module", required_unless_present = "pkcs11_module")]
-    out: Option<PathBuf>,
-    /// The SO PIN used to initialise the tokens (PKCS#11 only).
-    #[arg(long, default_value = "12345678")]
-    so_pin: String,
-    #[command(flatten)]
-    pkcs11: Pkcs11Args,
-}
-
-fn parse_sex(s: &str) -> Result<Sex, String> {
-    match s {
-        "male" | "1" => Ok(Sex::Male),
-        "female" | "2" => Ok(Sex::Female),
-        "other" | "3" => Ok(Sex::Other),
-        _ => Err("use male, female or other".into()),
-    }
-}
-
 /// Runs the command line; errors are printed with their chain and give a non-zero exit.
 pub fn main() -> ExitCode {
     match run(Cli::parse()) {
@@ -177,59 +114,12 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args),
-        Command::TestPki(TestPki::Init { dir }) => {
-            TestAuthority::init(&dir)?;
-            println!("test authority created in {} (TEST ONLY: its CA keys are stored in clear)", dir.display());
-            Ok(())
-        }
-        Command::TestPki(TestPki::Revoke { dir, serial }) => {
-            TestAuthority::open(&dir)?.revoke(&serial)?;
-            println!("revoked {serial}; CRLs rewritten in {}", dir.display());
-            Ok(())
-        }
-        Command::TestPki(TestPki::Issue(args)) => issue(*args),
+        Command::Serve(args) => serve(*args),
         Command::Openapi => {
             print!("{}", crate::contract::HELPER.json());
             Ok(())
         }
     }
-}
-
-fn issue(args: IssueArgs) -> anyhow::Result<()> {
-    let auth_pin = Pin::parse(KeyKind::Auth, SecretString::from(args.auth_pin)).context("--auth-pin")?;
-    let sign_pin = Pin::parse(KeyKind::Sign, SecretString::from(args.sign_password)).context("--sign-password")?;
-    let ca = TestAuthority::open(&args.dir)?;
-    let person = Person { name: args.name.clone(), address: args.address, birth_date: args.birth_date, sex: args.sex };
-    let card = ca.issue(&person, args.valid_days)?;
-    if let Some(out) = &args.out {
-        let file = SoftCardFile::create(
-            &args.name,
-            (&card.auth_key_pkcs8_der, &card.auth_cert_der, &auth_pin),
-            (&card.sign_key_pkcs8_der, &card.sign_cert_der, &sign_pin),
-        )?;
-        file.save(out)?;
-        println!("soft card written to {}", out.display());
-    } else if let Some(module) = &args.pkcs11.pkcs11_module {
-        use secrecy::ExposeSecret;
-        let config = args.pkcs11.config(module.clone());
-        crate::pkcs11::provision_token_pair(
-            module,
-            &args.so_pin,
-            &config,
-            (&card.auth_key_pkcs8_der, &card.auth_cert_der, auth_pin.secret().expose_secret()),
-            (&card.sign_key_pkcs8_der, &card.sign_cert_der, sign_pin.secret().expose_secret()),
-        )?;
-        println!(
-            "token pair '{}' / '{}' provisioned in {}",
-            config.auth_token_label,
-            config.sign_token_label,
-            module.display()
-        );
-    }
-    println!("authentication certificate serial {}", card.auth_serial);
-    println!("signing certificate serial {}", card.sign_serial);
-    Ok(())
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {

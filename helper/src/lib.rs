@@ -4,7 +4,7 @@
 //! on its own confirmation page, a different origin that the voting page cannot read (R-VOTE-5, R-VOTE-6).
 //!
 //! Map:
-//! - [`cli`]: `card-helper serve` and `card-helper test-pki …`.
+//! - [`cli`]: `card-helper serve` and `card-helper openapi`.
 //! - [`api`]: the loopback HTTP API (status, authenticate, sign, operation polling) and the confirmation page.
 //! - [`contract`]: the API as data: its 404 and 405 answers and `helper/openapi.json` come from it.
 //! - [`requests`]: what the card signs, computed here from a ballot's opening (re-encrypted against the election
@@ -13,10 +13,13 @@
 //! - [`pin`]: PIN rules, checked before the card is touched, in zeroizing secret types.
 //! - [`backend`]: the card behind one trait, with [`soft`] (a software card file for demos, tests and UX labs) and
 //!   [`pkcs11`] (OpenSC's JPKI driver for the real card; SoftHSM2 in tests).
-//! - [`pki`]: a JPKI-like test authority: authentication and signing CAs, voter cards, revocation, CRLs.
+//!
+//! The JPKI-like test authority that issues test cards is not here: it is the `test-pki` crate and tool, which
+//! uses [`soft`] and [`pkcs11`] to write the cards (issue 23 part 3).
 //!
 //! What it must never do: listen beyond loopback, answer a foreign origin, log or return a PIN, sign anything
-//! the voter did not confirm on its own page, or sign a digest it did not compute itself.
+//! the voter did not confirm on its own page, sign a digest it did not compute itself, or carry a certificate
+//! authority (`test-pki` is only ever a dev-dependency here).
 
 pub mod api;
 pub mod backend;
@@ -25,6 +28,5 @@ pub mod contract;
 pub mod operations;
 pub mod pin;
 pub mod pkcs11;
-pub mod pki;
 pub mod requests;
 pub mod soft;

@@ -9,9 +9,9 @@ use std::process::{Child, Command, Stdio};
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use card_helper::pki::{Person, Sex, TestAuthority, spki_der};
 use shared::crypto::{CardPublicKey, auth_digest};
 use shared::helper_api::{HelperStatus, OperationStarted, OperationView};
+use test_pki::{Person, Sex, TestAuthority, spki_der};
 
 const ORIGIN: &str = "http://vote.test:8080";
 const AUTH_PIN: &str = "1234";
@@ -96,7 +96,7 @@ impl Helper {
     }
 }
 
-fn issue_card(dir: &Path) -> card_helper::pki::IssuedCard {
+fn issue_card(dir: &Path) -> test_pki::IssuedCard {
     let ca = TestAuthority::init(&dir.join("ca")).unwrap();
     let person = Person {
         name: "在外 花子".into(),
@@ -259,14 +259,26 @@ async fn soft_card_full_flow_origins_limits_and_lockout_across_restarts() {
     assert!(h.confirm(&op.confirm_url, AUTH_PIN).await.contains("ロックされています"));
 }
 
+const PKCS11_FLOW: &str = "pkcs11_softhsm_token_pair_full_flow";
+/// Set in the child that runs `test-pki issue`: its arguments, as a JSON array.
+const TEST_PKI_ARGS: &str = "CARD_HELPER_TEST_PKI_ARGS";
+
 #[tokio::test]
 async fn pkcs11_softhsm_token_pair_full_flow() {
+    // `test-pki issue` provisions the tokens in a process whose environment names the lab's token folder (SoftHSM2
+    // reads it once per process; setting it here would be `unsafe`), and this package cannot run the `test-pki`
+    // binary: this test binary runs again as that child, with the same command line through the tool's own code.
+    if let Some(args) = std::env::var_os(TEST_PKI_ARGS) {
+        let args: Vec<String> = serde_json::from_str(args.to_str().unwrap()).unwrap();
+        test_pki::cli::run_from(&args).unwrap();
+        println!("TEST-PKI DONE");
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let lab = hsm_lab::Lab::new(dir.path()).unwrap();
     let conf = lab.conf.clone();
     let ca: PathBuf = dir.path().join("ca");
-    let init = Command::new(env!("CARGO_BIN_EXE_card-helper")).args(["test-pki", "init", "--dir"]).arg(&ca).output();
-    assert!(init.unwrap().status.success());
+    test_pki::cli::run_from(["test-pki".as_ref(), "init".as_ref(), "--dir".as_ref(), ca.as_os_str()]).unwrap();
     let state = dir.path().join("state.json");
     let pkcs11_args = vec![
         "--pkcs11-module".to_string(),
@@ -278,38 +290,36 @@ async fn pkcs11_softhsm_token_pair_full_flow() {
         "--state-file".into(),
         state.display().to_string(),
     ];
-    let issued = Command::new(env!("CARGO_BIN_EXE_card-helper"))
-        .args(["test-pki", "issue", "--dir"])
-        .arg(&ca)
-        .args([
-            "--name",
-            "在外 太郎",
-            "--address",
-            "大阪府大阪市北区1-1",
-            "--birth-date",
-            "1985-12-24",
-            "--sex",
-            "male",
-        ])
-        .args(["--auth-pin", AUTH_PIN, "--sign-password", SIGN_PW])
-        .args(&pkcs11_args)
+    let mut issue: Vec<String> = ["test-pki", "issue", "--dir", ca.to_str().unwrap()].map(String::from).into();
+    issue.extend(
+        ["--name", "在外 太郎", "--address", "大阪府大阪市北区1-1", "--birth-date", "1985-12-24", "--sex", "male"]
+            .map(String::from),
+    );
+    issue.extend(["--auth-pin", AUTH_PIN, "--sign-password", SIGN_PW].map(String::from));
+    issue.extend(pkcs11_args.iter().cloned());
+    let issued = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", PKCS11_FLOW, "--nocapture", "--test-threads=1"])
+        .env(TEST_PKI_ARGS, serde_json::to_string(&issue).unwrap())
         .env(hsm_lab::CONF_ENV, &conf)
         .output()
         .unwrap();
-    assert!(issued.status.success(), "{}", String::from_utf8_lossy(&issued.stderr));
+    let printed = String::from_utf8_lossy(&issued.stdout);
+    assert!(issued.status.success(), "{printed}{}", String::from_utf8_lossy(&issued.stderr));
+    assert!(printed.contains("TEST-PKI DONE"), "the child did not run test-pki: {printed}");
+    assert!(printed.contains("token pair 'JPKI auth' / 'JPKI sign' provisioned in"), "{printed}");
 
     let h = start(&pkcs11_args, &[(hsm_lab::CONF_ENV, &conf)]);
     let s = h.status().await;
     assert_eq!((s.backend.as_str(), s.card_present), ("pkcs11", true));
     let auth_cert = B64.decode(s.auth_certificate.unwrap()).unwrap();
-    assert!(card_helper::pki::person_from_signing_cert(&auth_cert).is_err(), "no personal data in the auth cert");
+    assert!(test_pki::person_from_signing_cert(&auth_cert).is_err(), "no personal data in the auth cert");
     login_flow(&h, &auth_cert, dir.path()).await;
 
     let (op, digest) = h.start_sign("在外 太郎").await;
     assert!(h.confirm(&op.confirm_url, SIGN_PW).await.contains("完了"));
     let OperationView::Done { signature, certificate } = h.poll(&op.operation_id).await else { panic!("not done") };
     let cert = B64.decode(certificate).unwrap();
-    let person = card_helper::pki::person_from_signing_cert(&cert).unwrap();
+    let person = test_pki::person_from_signing_cert(&cert).unwrap();
     assert_eq!(person.name, "在外 太郎");
     verify_both_ways(&cert, &digest, &B64.decode(signature).unwrap(), dir.path());
 }

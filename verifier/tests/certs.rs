@@ -1,10 +1,10 @@
-//! Card certificate checks (R-VOTE-5) against the JPKI-like test authority of `card_helper::pki`.
+//! Card certificate checks (R-VOTE-5) against the JPKI-like test authority of `test_pki`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use card_helper::pki::{IssuedCard, Person, Sex, TestAuthority, serial_hex, spki_der};
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
+use test_pki::{IssuedCard, Person, Sex, TestAuthority, serial_hex, spki_der};
 use verifier::certs::{CertError, CertKind, TrustStore};
 
 fn person() -> Person {

@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use card_helper::pki::TestAuthority;
 use shared::api::{CastReceipt, Challenge};
 use shared::crypto::ElectionPublicKey;
 use shared::election::{Choice, Election};
 use support::*;
+use test_pki::TestAuthority;
 
 const VOTERS: usize = 30;
 const CONTESTS: [&str; 2] = ["tokyo", "national-pr"];

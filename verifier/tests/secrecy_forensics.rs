@@ -22,7 +22,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use card_helper::pki::TestAuthority;
 use chrono::Utc;
 use forensics::{Copy, Known};
 use rand_core::{Rng, SeedableRng};
@@ -33,6 +32,7 @@ use shared::crypto::ElectionPublicKey;
 use shared::election::Choice;
 use shared::export::PublishedBallotBox;
 use support::*;
+use test_pki::TestAuthority;
 use verifier::db::Db;
 
 /// Voters, each casting every contest of the demo election: 3 × 350 = 1,050 casts.

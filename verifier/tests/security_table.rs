@@ -35,7 +35,7 @@ async fn every_attack_in_the_table_is_refused_with_its_code() {
 
     // Cards that must not work: another authority's, an expired one, a revoked one.
     let other_dir = tempfile::tempdir().unwrap();
-    let other_ca = card_helper::pki::TestAuthority::init(other_dir.path()).unwrap();
+    let other_ca = test_pki::TestAuthority::init(other_dir.path()).unwrap();
     let stranger = test_voter(&other_ca, 0);
     let now = Utc::now();
     let expired_card =

@@ -105,7 +105,7 @@ async fn login_refusals() {
     assert_eq!((s, code(&b).as_str()), (StatusCode::FORBIDDEN, "NOT_REGISTERED"));
     // A card from another authority.
     let other_dir = tempfile::tempdir().unwrap();
-    let other = card_helper::pki::TestAuthority::init(other_dir.path()).unwrap();
+    let other = test_pki::TestAuthority::init(other_dir.path()).unwrap();
     let forged = test_voter(&other, 0);
     let n = nonce(&f.state).await;
     let (s, b, _) = post(&f.state, "/api/v1/session", None, &login_body(&forged, &n, ORIGIN)).await;
@@ -203,7 +203,7 @@ async fn expired_certificate_closed_window_and_expired_session() {
         person_id: "person-7".into(),
         auth_key: fresh.auth_key,
         sign_key: rsa::pkcs8::DecodePrivateKey::from_pkcs8_der(&card.sign_key_pkcs8_der).unwrap(),
-        card: card_helper::pki::IssuedCard {
+        card: test_pki::IssuedCard {
             auth_key_pkcs8_der: fresh.card.auth_key_pkcs8_der,
             auth_cert_der: fresh.card.auth_cert_der,
             auth_serial: fresh.card.auth_serial,

@@ -58,11 +58,13 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         std::fs::remove_dir_all(&demo).with_context(|| format!("cannot clear {}", demo.display()))?;
     }
     let helper = bin.join("card-helper");
+    // The demo voters' cards come from the test authority's own tool, never from the voter's helper.
+    let test_pki = bin.join("test-pki");
     let pki = demo.join("pki");
-    sh(cmd(&helper).args(["test-pki", "init", "--dir"]).arg(&pki))?;
+    sh(cmd(&test_pki).args(["init", "--dir"]).arg(&pki))?;
     for (i, (name, address, birth, sex, pin, password)) in VOTERS.iter().enumerate() {
-        sh(cmd(&helper)
-            .args(["test-pki", "issue", "--dir"])
+        sh(cmd(&test_pki)
+            .args(["issue", "--dir"])
             .arg(&pki)
             .args(["--name", name, "--address", address, "--birth-date", birth, "--sex", sex])
             .args(["--auth-pin", pin, "--sign-password", password, "--out"])
@@ -130,6 +132,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     println!("demo: the demo election (a practice election, open now) on {origin}/");
     println!("demo: the card helper on http://127.0.0.1:{} holds demo voter {}'s card.", args.helper_port, args.voter);
     println!("demo: demo voters (TEST DATA ONLY; cards in {}):", demo.join("cards").display());
+    println!(
+        "      (issued by the test tool test-pki, a JPKI-like TEST authority in {}: never a real card)",
+        pki.display()
+    );
     println!("      {:<3} {:<14} {:<18} name", "#", "auth PIN (4)", "signing password");
     for (i, (name, _, _, _, pin, password)) in VOTERS.iter().enumerate() {
         println!("      {:<3} {:<14} {:<18} {name}", i + 1, pin, password);

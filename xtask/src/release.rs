@@ -32,6 +32,11 @@ use crate::run::{WEB_TOOLCHAIN, cmd, output, root, sh};
 /// features.
 pub const SHIPPED: [&str; 5] = ["verifier", "card-helper", "ballot-check", "operator", "tally"];
 
+/// The test tools built with them and put beside them in `bin/`, because `cargo xtask demo` runs this build:
+/// `test-pki`, the JPKI-like TEST authority that issues the demo voters' cards. Never given to voters, never used
+/// in a real election; hashed like every other file. Each is its package's name too.
+pub const TEST_TOOLS: [&str; 1] = ["test-pki"];
+
 /// Options of `cargo xtask release`.
 #[derive(clap::Args)]
 pub struct Args {
@@ -152,12 +157,12 @@ pub fn build(places: &Places, out: &Path, epoch: u64) -> anyhow::Result<BTreeMap
     std::fs::create_dir_all(out.join("bin"))?;
     let mut native = cmd("cargo");
     native.args(["build", "--release", "--locked", "--offline", "--bins"]).current_dir(&stage);
-    for package in SHIPPED {
+    for package in SHIPPED.iter().chain(&TEST_TOOLS) {
         native.args(["-p", package]);
     }
     places.apply(&mut native, false, epoch);
     sh(&mut native)?;
-    for name in SHIPPED {
+    for name in SHIPPED.iter().chain(&TEST_TOOLS) {
         let from = places.target.join("release").join(name);
         std::fs::copy(&from, out.join("bin").join(name)).with_context(|| format!("no {}", from.display()))?;
     }

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
-use card_helper::pki::{IssuedCard, Person, Sex, TestAuthority};
 use chrono::Utc;
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Pkcs1v15Sign, PrivateKey};
@@ -15,6 +14,7 @@ use shared::api::{ApiError, BallotView, Challenge};
 use shared::ballot;
 use shared::crypto::{ElectionPublicKey, auth_digest, encrypt_ballot, envelope_digest};
 use shared::election::{Choice, Election};
+use test_pki::{IssuedCard, Person, Sex, TestAuthority};
 use verifier::certs::TrustStore;
 use verifier::db::{Db, Voter};
 use verifier::filters::routes;

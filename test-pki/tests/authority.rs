@@ -6,12 +6,12 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use card_helper::pki::{self, IssuedCard, JLIS_ARC, Person, Sex, TestAuthority};
 use chrono::{NaiveDate, TimeDelta, Utc};
 use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Pkcs1v15Sign, PrivateKey as RsaPrivateKey};
 use sha2::{Digest, Sha256};
 use shared::crypto::CardPublicKey;
+use test_pki::{IssuedCard, JLIS_ARC, Person, Sex, TestAuthority};
 use x509_parser::prelude::*;
 
 /// One authority with two cards, shared by the tests that do not revoke (RSA key generation is slow).
@@ -117,15 +117,15 @@ fn auth_cert_carries_no_personal_data() {
         assert!(!f.card.auth_cert_der.windows(needle.len()).any(|w| w == needle.as_bytes()));
     }
     assert!(cert.subject_alternative_name().unwrap().is_none(), "the auth cert has no subjectAltName");
-    assert!(pki::person_from_signing_cert(&f.card.auth_cert_der).is_err());
+    assert!(test_pki::person_from_signing_cert(&f.card.auth_cert_der).is_err());
     assert!(!openssl_text(&f.card.auth_cert_der).contains(JLIS_ARC));
 }
 
 #[test]
 fn sign_cert_round_trips_the_person() {
     let f = fixture();
-    assert_eq!(pki::person_from_signing_cert(&f.card.sign_cert_der).unwrap(), person());
-    assert_eq!(pki::person_from_signing_cert(&f.other.sign_cert_der).unwrap(), other_person());
+    assert_eq!(test_pki::person_from_signing_cert(&f.card.sign_cert_der).unwrap(), person());
+    assert_eq!(test_pki::person_from_signing_cert(&f.other.sign_cert_der).unwrap(), other_person());
     let (_, cert) = X509Certificate::from_der(&f.card.sign_cert_der).unwrap();
     assert_eq!(cert.subject().iter_common_name().next().unwrap().as_str().unwrap(), f.card.sign_serial);
     assert!(!cert.subject().to_string().contains("山田"));
@@ -144,7 +144,7 @@ fn serials_are_random_positive_16_byte_hex() {
         assert!(s.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()), "{s}");
         assert!(serials[i + 1..].iter().all(|t| t != s), "serials repeat");
     }
-    assert_eq!(pki::serial_hex(&f.card.auth_cert_der).unwrap(), f.card.auth_serial);
+    assert_eq!(test_pki::serial_hex(&f.card.auth_cert_der).unwrap(), f.card.auth_serial);
     let (_, cert) = X509Certificate::from_der(&f.card.sign_cert_der).unwrap();
     assert_eq!(cert.serial.to_str_radix(16), f.card.sign_serial);
 }
@@ -223,13 +223,13 @@ fn private_keys_match_the_certificates() {
     {
         let key = RsaPrivateKey::from_pkcs8_der(key_der).unwrap();
         let signature = key.sign(Pkcs1v15Sign::new::<Sha256>(), &digest).unwrap();
-        let public = CardPublicKey::from_spki_der(&pki::spki_der(cert_der).unwrap()).unwrap();
+        let public = CardPublicKey::from_spki_der(&test_pki::spki_der(cert_der).unwrap()).unwrap();
         public.verify_digest(&digest, &signature).unwrap();
     }
     // And not crosswise.
     let key = RsaPrivateKey::from_pkcs8_der(&f.card.auth_key_pkcs8_der).unwrap();
     let signature = key.sign(Pkcs1v15Sign::new::<Sha256>(), &digest).unwrap();
-    let public = CardPublicKey::from_spki_der(&pki::spki_der(&f.card.sign_cert_der).unwrap()).unwrap();
+    let public = CardPublicKey::from_spki_der(&test_pki::spki_der(&f.card.sign_cert_der).unwrap()).unwrap();
     assert!(public.verify_digest(&digest, &signature).is_err());
 }
 
@@ -358,12 +358,12 @@ fn open_refuses_a_key_that_does_not_match() {
 fn person_requires_all_four_entries() {
     let f = fixture();
     // A certificate without the SANs (the auth cert) and garbage are refused with a message.
-    let err = pki::person_from_signing_cert(&f.card.auth_cert_der).unwrap_err();
+    let err = test_pki::person_from_signing_cert(&f.card.auth_cert_der).unwrap_err();
     assert!(format!("{err:#}").contains("subjectAltName"), "{err:#}");
-    let err = pki::person_from_signing_cert(b"not a certificate").unwrap_err();
+    let err = test_pki::person_from_signing_cert(b"not a certificate").unwrap_err();
     assert!(format!("{err:#}").contains("expected an X.509 certificate"), "{err:#}");
-    assert!(pki::serial_hex(b"junk").is_err());
-    assert!(pki::spki_der(b"junk").is_err());
+    assert!(test_pki::serial_hex(b"junk").is_err());
+    assert!(test_pki::spki_der(b"junk").is_err());
 }
 
 #[test]
@@ -377,23 +377,23 @@ fn person_missing_an_entry_is_refused() {
     let mut params = rcgen::CertificateParams::default();
     params.subject_alt_names = vec![jlis(1, "山田 花子"), jlis(3, "2"), jlis(5, "東京都")];
     let der = params.self_signed(&key).unwrap().der().to_vec();
-    let err = pki::person_from_signing_cert(&der).unwrap_err();
+    let err = test_pki::person_from_signing_cert(&der).unwrap_err();
     assert!(format!("{err:#}").contains(&format!("birth date (otherName {JLIS_ARC}.4)")), "{err:#}");
 
     params.subject_alt_names.push(jlis(4, "19900231"));
     let der = params.self_signed(&key).unwrap().der().to_vec();
-    let err = pki::person_from_signing_cert(&der).unwrap_err();
+    let err = test_pki::person_from_signing_cert(&der).unwrap_err();
     assert!(format!("{err:#}").contains("YYYYMMDD"), "{err:#}");
 
     params.subject_alt_names[3] = jlis(4, "19900228");
     params.subject_alt_names[1] = jlis(3, "9");
     let der = params.self_signed(&key).unwrap().der().to_vec();
-    let err = pki::person_from_signing_cert(&der).unwrap_err();
+    let err = test_pki::person_from_signing_cert(&der).unwrap_err();
     assert!(format!("{err:#}").contains("sex"), "{err:#}");
 
     params.subject_alt_names[1] = jlis(3, "1");
     let der = params.self_signed(&key).unwrap().der().to_vec();
-    let person = pki::person_from_signing_cert(&der).unwrap();
+    let person = test_pki::person_from_signing_cert(&der).unwrap();
     assert_eq!(person.sex, Sex::Male);
     assert_eq!(person.birth_date, NaiveDate::from_ymd_opt(1990, 2, 28).unwrap());
 }
