@@ -116,7 +116,7 @@ pub async fn run(args: &Args, server: &Server, prepared: &Prepared) -> anyhow::R
 
 /// The bytes of the verifier's two stores on disk, with their WAL and shared-memory files.
 fn database_bytes(db: &std::path::Path) -> u64 {
-    let ballot_box = verifier::db::ballot_box_path(db);
+    let ballot_box = verifier::store::ballot_box_path(db);
     [db.to_path_buf(), ballot_box]
         .iter()
         .flat_map(|p| ["", "-wal", "-shm", "-journal"].map(|suffix| format!("{}{suffix}", p.display())))

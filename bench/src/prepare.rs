@@ -70,7 +70,8 @@ pub fn prepare(args: &Args, dir: &Path) -> anyhow::Result<Prepared> {
     let toml_file = dir.join("election.toml");
     std::fs::write(&toml_file, verifier::demo::DEMO_TOML)?;
     // The host's named operators (issue 21): two admins create the election under four eyes.
-    let crew = verifier::crew::Crew::bootstrap(&args.verifier, &db, &dir.join("operator-ca"), &dir.join("crew"))?;
+    let crew =
+        verifier::operators::crew::Crew::bootstrap(&args.verifier, &db, &dir.join("operator-ca"), &dir.join("crew"))?;
     let (toml, key) = (toml_file.to_str().context("not UTF-8")?, key_file.to_str().context("not UTF-8")?);
     crew.four_eyes(&["election", "create", toml, "--public-key", key, "--redate-for-demo"])?;
     let mut lines = String::new();
@@ -88,7 +89,7 @@ pub fn prepare(args: &Args, dir: &Path) -> anyhow::Result<Prepared> {
     eprintln!("bench: importing {} voters with `verifier voters import`", args.voters);
     run(crew.command(&crew.admins[0]).args(["voters", "import"]).arg(&voters_file).arg("--trust-dir").arg(&trust_dir))?;
 
-    let (election, key) = verifier::db::Db::open(&db)?.election()?.context("the election was not created")?;
+    let (election, key) = verifier::store::Db::open(&db)?.election()?.context("the election was not created")?;
     let contests = &CONTESTS[..args.contests];
     eprintln!("bench: encrypting and signing {} ballots", args.voters * contests.len());
     let size = cards.len().div_ceil(threads).max(1);
@@ -165,7 +166,7 @@ fn run(c: &mut Command) -> anyhow::Result<()> {
 pub fn counts(db: &Path) -> anyhow::Result<(i64, i64)> {
     let conn = rusqlite::Connection::open(db)?;
     let voters = conn.query_row("SELECT count(*) FROM voters", [], |r| r.get(0))?;
-    let ballot_box = rusqlite::Connection::open(verifier::db::ballot_box_path(db))?;
+    let ballot_box = rusqlite::Connection::open(verifier::store::ballot_box_path(db))?;
     let ballots =
         ballot_box
             .query_row("SELECT (SELECT count(*) FROM ballots) + (SELECT count(*) FROM pool)", [], |r| r.get(0))?;

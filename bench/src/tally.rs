@@ -79,7 +79,7 @@ pub fn run(args: &TallyArgs) -> anyhow::Result<serde_json::Value> {
     let ciphertexts = encrypt_all(&election, contest, &key, &choices, cores)?;
 
     eprintln!("tally-bench: storing and exporting them with the verifier's code");
-    let db = verifier::db::Db::open_in_memory()?;
+    let db = verifier::store::Db::open_in_memory()?;
     db.create_election(&election, &key, "bench", now)?;
     for (i, ct) in ciphertexts.iter().enumerate() {
         db.cast(&format!("bench-voter-{i}"), election.id.as_str(), CONTEST, ct)

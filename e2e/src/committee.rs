@@ -13,7 +13,7 @@ use crate::rehearsal::run_cmd;
 
 /// An operator of the municipal committee: certificate, key and TOTP secret, used through the `operator` binary.
 pub struct Operator {
-    member: verifier::crew::Member,
+    member: verifier::operators::crew::Member,
     ca: PathBuf,
 }
 
@@ -21,7 +21,7 @@ impl Operator {
     /// Issues an operator with `verifier operators issue`, requested by one of the crew's admins and approved by
     /// the other (four eyes).
     pub fn issue(
-        crew: &verifier::crew::Crew,
+        crew: &verifier::operators::crew::Crew,
         opca: &Path,
         name: &str,
         role: &str,

@@ -383,7 +383,7 @@ pub struct LiveElection {
     /// The committee of municipality 13101 on the operator API, when started with one.
     pub committee: Option<Committee>,
     /// The host's named operators (two admins, and a counting officer once needed), logged in.
-    pub crew: verifier::crew::Crew,
+    pub crew: verifier::operators::crew::Crew,
     verifier: ProcessGroup,
     helper: ProcessGroup,
     helper_port: u16,
@@ -539,7 +539,8 @@ impl LiveElection {
         let db = dir.path().join("verifier.sqlite");
         let committee_dir = dir.path().join("operator-ca");
         // The host's named operators (issue 21): two admins, who create the election under four eyes.
-        let crew = verifier::crew::Crew::bootstrap(&verifier_bin, &db, &committee_dir, &dir.path().join("crew"))?;
+        let crew =
+            verifier::operators::crew::Crew::bootstrap(&verifier_bin, &db, &committee_dir, &dir.path().join("crew"))?;
         let (file, key) = (root().join(election_file), root().join("shared/tests/data/test-election-key.pub.pem"));
         let (file, key) = (file.to_str().context("path")?, key.to_str().context("path")?);
         crew.four_eyes(&["election", "create", file, "--public-key", key, "--redate-for-demo"])?;

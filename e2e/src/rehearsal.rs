@@ -28,7 +28,7 @@ use shared::election::Election;
 use crate::committee::Operator;
 use crate::smtp::SmtpSink;
 use crate::{Browser, ProcessGroup, bin_dir, free_port, root, start_helper, start_helper_after, web_dist};
-use verifier::crew::Crew;
+use verifier::operators::crew::Crew;
 
 /// The selection modes and display modes (R-SYS-4), as the app's radio ids name them.
 pub const SELECTION: [&str; 4] = ["list", "free_word_search", "initial_letter_input", "initial_letter_select"];

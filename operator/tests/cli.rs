@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use serde_json::Value;
-use verifier::db::Db;
-use verifier::operator_api::{OperatorApiConfig, OperatorContext, OperatorServer, no_routes};
-use verifier::operator_auth::{self, OperatorCa, totp_code};
 use verifier::operators::Role;
+use verifier::operators::api::{OperatorApiConfig, OperatorContext, OperatorServer, no_routes};
+use verifier::operators::auth::{self, OperatorCa, totp_code};
+use verifier::store::Db;
 
 /// Starts the operator listener on its own thread and runtime; returns its https address.
 fn start_listener(ca_dir: &Path, db: Arc<Db>) -> String {
@@ -69,7 +69,7 @@ fn login_with_totp_then_whoami_audit_verify_call_and_logout() {
     ca.write_server_cert(&["127.0.0.1".to_string()]).unwrap();
     let db = Arc::new(Db::open_in_memory().unwrap());
     let issued = ca.issue("Aiko Auditor", Role::Auditor, None).unwrap();
-    operator_auth::register(&db, &issued, "operator:test-setup", Utc::now()).unwrap();
+    auth::register(&db, &issued, "operator:test-setup", Utc::now()).unwrap();
     let mine = dir.path().join("mine");
     std::fs::create_dir(&mine).unwrap();
     std::fs::write(mine.join("operator-ca.pem"), ca.cert_pem()).unwrap();
@@ -134,7 +134,7 @@ fn login_with_totp_then_whoami_audit_verify_call_and_logout() {
     assert!(stderr(&out).contains("cannot reach"), "{}", stderr(&out));
 
     // The whole exchange is in the audit log under the person's name.
-    let audit = db.with(|c| verifier::audit::entries(c)).unwrap();
+    let audit = db.with(|c| verifier::store::audit::entries(c)).unwrap();
     let actions: Vec<&str> =
         audit.iter().filter(|e| e.actor.contains("Aiko Auditor")).map(|e| e.action.as_str()).collect();
     for action in ["operator_refused", "operator_totp_failed", "operator_session_started", "operator_request"] {

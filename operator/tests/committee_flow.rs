@@ -9,10 +9,10 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use serde_json::Value;
-use verifier::db::Db;
-use verifier::operator_api::{OperatorApiConfig, OperatorContext, OperatorServer};
-use verifier::operator_auth::{self, OperatorCa, totp_code};
 use verifier::operators::Role;
+use verifier::operators::api::{OperatorApiConfig, OperatorContext, OperatorServer};
+use verifier::operators::auth::{self, OperatorCa, totp_code};
+use verifier::store::Db;
 
 fn start(ca_dir: &Path, db: Arc<Db>, election: verifier::CurrentElection) -> String {
     let ca_dir = ca_dir.to_path_buf();
@@ -21,9 +21,9 @@ fn start(ca_dir: &Path, db: Arc<Db>, election: verifier::CurrentElection) -> Str
         let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         rt.block_on(async move {
             let config = OperatorApiConfig::from_ca_dir("127.0.0.1:0".parse().unwrap(), &ca_dir).unwrap();
-            let key = Arc::new(verifier::checkpoints::AuditKey::ephemeral().unwrap());
+            let key = Arc::new(verifier::store::checkpoints::AuditKey::ephemeral().unwrap());
             let ctx = OperatorContext::new(db).unwrap().with_audit_key(key);
-            let routes = verifier::operator_routes::routes(&ctx, election);
+            let routes = verifier::registration::routes::routes(&ctx, election);
             let server = OperatorServer::bind(config, &ctx, routes).await.unwrap();
             tx.send(format!("https://127.0.0.1:{}", server.local_addr().port())).unwrap();
             server.run(std::future::pending()).await;
@@ -39,7 +39,7 @@ struct Person {
 
 fn person(root: &Path, ca: &OperatorCa, db: &Db, name: &str, role: Role, municipality: Option<&str>) -> Person {
     let issued = ca.issue(name, role, municipality).unwrap();
-    operator_auth::register(db, &issued, "operator:test-setup", Utc::now()).unwrap();
+    auth::register(db, &issued, "operator:test-setup", Utc::now()).unwrap();
     let dir = root.join(name.replace(' ', "-"));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("ca.pem"), ca.cert_pem()).unwrap();
@@ -155,7 +155,9 @@ fn committee_day_over_client_certificates_and_totp() {
     refused(&clerk.run(&server, &["call", "POST", &format!("applications/{receipt}/accept")]), "FORBIDDEN_ROLE");
     let accepted = ok(&approver.run(&server, &["call", "POST", &format!("applications/{receipt}/accept")]));
     assert_eq!(accepted["status"], "accepted");
-    assert!(verifier::notify::pending(&db).unwrap().iter().any(|(_, to, _, _)| to == "shichiro@example.org"));
+    assert!(
+        verifier::registration::notify::pending(&db).unwrap().iter().any(|(_, to, _, _)| to == "shichiro@example.org")
+    );
 
     let cc = ok(&clerk.run(&server, &["call", "GET", "persons/13101:E-7/cross-channel"]));
     assert_eq!((cc["internet_voter"].as_bool(), cc["voted_online"].as_array().map(Vec::len)), (Some(true), Some(0)));
@@ -163,13 +165,13 @@ fn committee_day_over_client_certificates_and_totp() {
     refused(&clerk.run(&server, &["call", "POST", "pause", "--json", "{\"reason\":\"x\"}"]), "FORBIDDEN_ROLE");
 
     // Every act is in the audit log under the person's name.
-    let entries = db.with(|c| verifier::audit::entries(c)).unwrap();
+    let entries = db.with(|c| verifier::store::audit::entries(c)).unwrap();
     for (who, action) in
         [("Kei Clerk", "card_arrived"), ("Aya Approver", "application_accepted"), ("Kei Clerk", "roll_changes_applied")]
     {
         assert!(entries.iter().any(|e| e.actor.contains(who) && e.action == action), "{who} {action}");
     }
-    assert_eq!(db.with(|c| verifier::audit::verify(c)).unwrap().first_broken, None);
+    assert_eq!(db.with(|c| verifier::store::audit::verify(c)).unwrap().first_broken, None);
 }
 
 /// R-VOTE-3: a candidate dies during the voting window. The admin pauses voting, takes the candidate off the list,
@@ -238,7 +240,7 @@ fn a_candidate_who_died_leaves_the_list_during_a_pause() {
     refused(&clerk.run(&server, &["call", "GET", "counting"]), "FORBIDDEN_ROLE");
     refused(&counter.run(&server, &["call", "POST", "pause", "--json", r#"{"reason":"x"}"#]), "FORBIDDEN_ROLE");
 
-    let entries = db.with(|c| verifier::audit::entries(c)).unwrap();
+    let entries = db.with(|c| verifier::store::audit::entries(c)).unwrap();
     let change = entries.iter().find(|e| e.action == "candidate_withdrawn").expect("the change is audited");
     assert!(change.actor.contains("Ren Admin"), "{}", change.actor);
     assert!(
@@ -250,11 +252,11 @@ fn a_candidate_who_died_leaves_the_list_during_a_pause() {
         .filter(|a| a.starts_with("voting_") || *a == "candidate_withdrawn")
         .collect();
     assert_eq!(order, ["voting_paused", "candidate_withdrawn", "voting_resumed"]);
-    assert_eq!(db.with(|c| verifier::audit::verify(c)).unwrap().first_broken, None);
+    assert_eq!(db.with(|c| verifier::store::audit::verify(c)).unwrap().first_broken, None);
     // Each of the three critical actions signed a checkpoint (auditors read them on `GET /op/v1/audit`).
-    let checkpoints = db.with(|c| verifier::audit::checkpoints(c)).unwrap();
+    let checkpoints = db.with(|c| verifier::store::audit::checkpoints(c)).unwrap();
     let reasons: Vec<&str> = checkpoints.iter().map(|c| c.reason.as_str()).collect();
     assert_eq!(reasons, ["pause", "withdrawal", "resume"]);
-    let findings = db.with(|c| verifier::checkpoints::check(c, &[], None)).unwrap();
+    let findings = db.with(|c| verifier::store::checkpoints::check(c, &[], None)).unwrap();
     assert_eq!((findings.problems.len(), findings.anchored_to), (0, checkpoints[2].seq));
 }

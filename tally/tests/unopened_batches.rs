@@ -14,8 +14,8 @@ use shared::crypto::ElectionPublicKey;
 use shared::election::Choice;
 use tally::hsm::Decryptor;
 use tally::import::{Expectations, verify_export};
-use verifier::db::{Db, DbOptions};
 use verifier::ops::ExportKey;
+use verifier::store::{Db, DbOptions};
 
 const PUBLIC: &str = include_str!("../../shared/tests/data/test-election-key.pub.pem");
 const INSECURE_PRIVATE: &str = include_str!("../../shared/tests/data/INSECURE-test-election-key.pem");

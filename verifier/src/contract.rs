@@ -1,5 +1,5 @@
 //! The voter API (`/api/v1`) and the operator API (`/op/v1`) as data ([`shared::contract`]): every operation with
-//! its request and answer types, its refusals and its links. [`crate::filters`] answers 404 and 405 (with `Allow`)
+//! its request and answer types, its refusals and its links. [`crate::voting::filters`] answers 404 and 405 (with `Allow`)
 //! from [`VOTER`]; `verifier/openapi.json` and `verifier/operator-openapi.json` are written from these tables
 //! (`verifier openapi`) and a test fails when they differ.
 //!
@@ -14,17 +14,17 @@ use shared::contract::{Body, Contract, Link, Method, Needs, Operation, Session, 
 use shared::export::PublishedBallotBox;
 use shared::study::{LayoutResult, Study, StudyPlan};
 
-use crate::audit::Verification;
-use crate::operator_api::{SessionRequest, SessionStarted};
-use crate::operator_routes::{
+use crate::operators::Operator;
+use crate::operators::api::{SessionRequest, SessionStarted};
+use crate::registration::routes::{
     Applied, Approved, CountingStatus, Cutoff, CutoffSet, DocumentSwitch, Ended, PostalPapers, Reason, Recorded,
     Requested, WithdrawalRequest,
 };
-use crate::operators::Operator;
 use crate::registration::{Application, CrossChannel, HistoryEvent, Record};
+use crate::store::audit::Verification;
 
 /// The voter API's session cookie.
-pub const COOKIE: &str = crate::handlers::SESSION_COOKIE;
+pub const COOKIE: &str = crate::voting::handlers::SESSION_COOKIE;
 
 /// Refusals of a JSON body.
 const BODY: &[(u16, &str)] = &[(400, "MALFORMED"), (411, "LENGTH_REQUIRED"), (413, "TOO_LARGE")];
@@ -441,7 +441,7 @@ const OPERATOR_AUTH: &[(u16, &str)] = &[
     (503, "STORAGE_UNAVAILABLE"),
 ];
 
-/// Refusals of four-eyes requests ([`crate::four_eyes`]).
+/// Refusals of four-eyes requests ([`crate::operators::four_eyes`]).
 const FOUR_EYES: &[(u16, &str)] = &[
     (403, "SAME_PERSON"),
     (404, "UNKNOWN_REQUEST"),
@@ -450,7 +450,7 @@ const FOUR_EYES: &[(u16, &str)] = &[
     (409, "APPROVE_ON_HOST"),
 ];
 
-/// Refusals of the registration steps ([`crate::handlers::reg_refusal`]).
+/// Refusals of the registration steps ([`crate::voting::handlers::reg_refusal`]).
 const REGISTRATION: &[(u16, &str)] = &[
     (400, "NOT_ELIGIBLE"),
     (400, "NOT_ON_ROLL"),
@@ -655,7 +655,7 @@ pub const OPERATOR: Contract = Contract {
                 "requests",
                 "The four-eyes requests waiting for approval (admin, counting officer, auditor).",
                 None,
-                json_list::<crate::four_eyes::Request>(),
+                json_list::<crate::operators::four_eyes::Request>(),
             )
         },
         Operation {
@@ -690,7 +690,7 @@ pub const OPERATOR: Contract = Contract {
              the changed definition, under which a vote for the candidate counts as invalid. Refusals: NOT_PAUSED, \
              ALREADY_WITHDRAWN, VOTING_CLOSED (409), UNKNOWN_CONTEST, UNKNOWN_CANDIDATE (404), INVALID_CHANGE (400).",
             Some(json::<WithdrawalRequest>()),
-            json::<crate::withdrawals::Withdrawn>(),
+            json::<crate::voting::withdrawals::Withdrawn>(),
         ),
         operator(
             Method::Get,
@@ -699,7 +699,7 @@ pub const OPERATOR: Contract = Contract {
             "The audit log for auditors (R-SEC-5): the entries after ?after=SEQ (at most 500), and the whole chain \
              verified.",
             None,
-            json::<crate::audit::Page>(),
+            json::<crate::store::audit::Page>(),
         ),
     ],
 };

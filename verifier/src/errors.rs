@@ -40,7 +40,7 @@ impl Refusal {
     }
 }
 
-/// A source over its rate (`crate::limits`): 429 `RATE_LIMITED` with `Retry-After` in seconds.
+/// A source over its rate (`crate::voting::limits`): 429 `RATE_LIMITED` with `Retry-After` in seconds.
 #[derive(Debug)]
 pub struct RateLimited(pub u64);
 

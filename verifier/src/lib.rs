@@ -1,79 +1,42 @@
 //! `verifier`: the voting subsystem, a warp server that serves the voter app and its JSON API on one origin.
 //!
-//! Map:
-//! - [`cli`]: the `verifier` command line (`serve`, `election check`).
-//! - [`server`]: binds, serves until Ctrl-C, logs as JSON.
-//! - [`limits`]: per-address and per-network rate limits on challenges, logins and casts (429 `RATE_LIMITED`, issue 19).
-//! - [`listener`]: the voter listener on the open internet: TLS in the verifier itself, a connection cap, and
-//!   deadlines for the request head and the whole request (issue 19).
-//! - [`filters`]: one warp filter per endpoint, documented by its HTTP line; [`handlers`] answer them.
-//! - [`errors`]: every refusal as `{code, message}` with a stable code and a sentence saying what to do.
-//! - [`web`]: the built voter app, served with a strict Content-Security-Policy.
-//! - [`clock`]: the server's clock, the only source of "now" (R-VOTE-1: election times are JST from the server).
-//! - [`demo`]: the embedded demo election, re-dated so that voting is open now.
-//! - [`db`]: the voter store, and the protocol that records a cast in it and in the ballot box's own file (R-VOTE-8,
-//!   R-VOTE-9); [`schema`]: the voter store's one schema, versioned with `user_version` (issue 23 part 2).
-//! - [`audit`]: the hash-chained audit log (R-SEC-5).
-//! - [`checkpoints`]: the audit log's head signed with the audit key, at an interval and after critical actions,
-//!   published so that a kept copy shows a cut-off or rewritten log (issue 21).
-//! - [`sessions`]: stateless login challenges, bounded sessions and failed-login counts, in memory only (R-VOTE-4,
-//!   R-VOTE-5, issue 19).
-//! - [`registration`]: applications, switches, the roll, history, cross-channel checks, the record (R-REG-*).
-//! - [`notify`]: e-mail notices to voters (R-REG-7), queued in the database and retried until sent.
-//! - [`research`]: UX research in practice elections only: mode assignment, anonymous task metrics, mock
-//!   elections; [`research_report`] turns the metrics into CSV, SVG plots and an HTML summary (tracker issue 9).
-//! - [`study`]: instructed usability studies (tasks with targets, counterbalanced layouts, the SUS) and their
-//!   analysis (issue 22 part 6); practice elections only.
-//! - [`build_check`]: the zero-vote check's comparison of the running programs and the served app with the
-//!   audited build's published hashes (issue 21).
-//! - [`ops`]: zero-vote check, signed export after the close, the published ballot-box digest.
-//! - [`certs`]: JPKI certificate checks: chain, validity, usage, CRL (R-VOTE-5, R-VOTE-6).
-//! - [`crl_watch`]: the card CRLs re-read while serving, on file change and every minute, with alarms (issue 19).
-//! - [`operator_auth`]: the operator CA (client certificates, CRL), the operators table and TOTP (R-SEC-4).
-//! - [`host_operator`]: the named operator behind a command on the verifier host: certificate, key and a TOTP
-//!   login, as on the operator API (issue 21).
-//! - [`crew`]: named operators driving the binary for the demo, rehearsals and tests (never a real election's).
-//! - [`four_eyes`]: critical actions requested by one operator and carried out only when another approves.
-//! - [`operator_api`]: the operator API on its own TLS listener: client certificate + TOTP session, roles.
-//! - [`operator_routes`]: the committees' endpoints on it (applications, roll, switches, checks, record).
-//! - [`contract`]: both APIs as data: the 404 and 405 answers and the OpenAPI documents come from it.
+//! Map (the folders are the subsystems the seed names; the seed's counting subsystem, 開票, is the offline
+//! `tally` crate, and the ballot box is the `ballot-box` crate):
+//! - [`cli`]: the `verifier` command line, one file per subcommand; [`server`] binds both listeners and serves
+//!   until Ctrl-C, logging as JSON.
+//! - [`voting`] (投票): the voter API on the open internet: listener, rate limits, filters and handlers,
+//!   sessions, the served app, candidate changes.
+//! - [`registration`] (名簿): applications, switches, the roll, history, cross-channel checks, the record
+//!   (R-REG-*), e-mail notices to voters (R-REG-7), and the committees' endpoints on the operator API.
+//! - [`operators`]: the people who run the election (R-SEC-4): the operator CA, TOTP, roles, the operator API on
+//!   its own TLS listener, four eyes, the named operator behind a command on the host.
+//! - [`store`]: the voter store and its one versioned schema, the protocol that records a cast in it and in the
+//!   ballot box's own file (R-VOTE-8, R-VOTE-9), the hash-chained audit log (R-SEC-5) and its signed checkpoints.
+//! - [`certs`]: JPKI certificate checks (chain, validity, usage, CRL; R-VOTE-5, R-VOTE-6), and the CRLs re-read
+//!   while serving.
+//! - [`ops`]: the zero-vote check with its build check, the signed export after the close, the ballot-box digest.
+//! - [`research`]: UX research in practice elections only: mode assignment, anonymous task metrics, instructed
+//!   studies, and their reports (tracker issues 9 and 22).
+//! - [`contract`]: both APIs as data (404, 405, OpenAPI); [`errors`]: every refusal as `{code, message}`.
+//! - [`clock`]: the server's clock, the only source of "now" (R-VOTE-1: election times are JST from the server);
+//!   [`demo`]: the embedded demo election, re-dated so that voting is open now.
 //!
 //! What it must never do: receive a PIN or password, hold the election's private key, or store or log anything
 //! that joins a voter to a ballot (R-VOTE-8).
 
-pub mod audit;
-pub mod build_check;
 pub mod certs;
-pub mod checkpoints;
 pub mod cli;
 pub mod clock;
 pub mod contract;
-pub mod crew;
-pub mod crl_watch;
-pub mod db;
 pub mod demo;
 pub mod errors;
-pub mod filters;
-pub mod four_eyes;
-pub mod handlers;
-pub mod host_operator;
-pub mod limits;
-pub mod listener;
-pub mod notify;
-pub mod operator_api;
-pub mod operator_auth;
-pub mod operator_routes;
 pub mod operators;
 pub mod ops;
 pub mod registration;
 pub mod research;
-pub mod research_report;
-pub mod schema;
 pub mod server;
-pub mod sessions;
-pub mod study;
-pub mod web;
-pub mod withdrawals;
+pub mod store;
+pub mod voting;
 
 use std::sync::Arc;
 
@@ -129,13 +92,13 @@ pub struct AppState {
     /// The election's public key.
     pub key: Arc<ElectionPublicKey>,
     /// The database.
-    pub db: Arc<db::Db>,
+    pub db: Arc<store::Db>,
     /// Trusted CAs and CRLs for voters' certificates; without them nobody can log in.
     pub trust: Option<Arc<certs::TrustStore>>,
     /// Challenges and sessions.
-    pub sessions: Arc<sessions::Sessions>,
+    pub sessions: Arc<voting::sessions::Sessions>,
     /// Per-network rate limits.
-    pub limits: Arc<limits::RateLimits>,
+    pub limits: Arc<voting::limits::RateLimits>,
     /// The server's clock.
     pub clock: clock::Clock,
     /// Settings.

@@ -5,7 +5,8 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use crate::{AppState, filters, web::WebApp};
+use crate::AppState;
+use crate::voting::{filters, web::WebApp};
 
 /// What `verifier serve` runs.
 pub struct ServeOptions {
@@ -18,7 +19,7 @@ pub struct ServeOptions {
     /// The site's certificate and key, when the verifier terminates TLS itself (`--tls-cert`, `--tls-key`).
     pub tls: Option<std::sync::Arc<rustls::ServerConfig>>,
     /// Connection cap and timeouts.
-    pub limits: crate::listener::ListenerLimits,
+    pub limits: crate::voting::listener::ListenerLimits,
 }
 
 /// Loads the voter app and binds the voter port, then prints `verifier: listening on http://ADDR/`, so that scripts
@@ -45,7 +46,7 @@ pub async fn bind(opts: ServeOptions) -> anyhow::Result<impl Future<Output = any
     println!("verifier: listening on {scheme}://{addr}/");
     let routes = filters::routes(state, app);
     Ok(async move {
-        crate::listener::serve(listener, routes, opts.tls, opts.limits, shutdown()).await;
+        crate::voting::listener::serve(listener, routes, opts.tls, opts.limits, shutdown()).await;
         tracing::info!("verifier stopped");
         Ok(())
     })

@@ -1,4 +1,4 @@
-//! Every crash point of the two-store cast protocol (verifier/src/db.rs, module notes), in a real process: the
+//! Every crash point of the two-store cast protocol (verifier/src/store/mod.rs, module notes), in a real process: the
 //! test runs itself as a child that casts from four threads into a voter store and its ballot box on disk, with a
 //! fault hook that aborts the process (SIGABRT, no clean-up, as `kill -9`) the n-th time it reaches a step. The
 //! parent then opens the files as a restarted verifier would and checks, per contest, that:
@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use chrono::Utc;
 use shared::crypto::ElectionPublicKey;
 use support::*;
-use verifier::db::{CastError, Db, DbOptions, Faults, Step};
+use verifier::store::{CastError, Db, DbOptions, Faults, Step};
 
 const VOTERS: usize = 24;
 const CONTESTS: [&str; 2] = ["tokyo", "national-pr"];

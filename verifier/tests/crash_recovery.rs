@@ -95,7 +95,8 @@ async fn kill_9_five_times_under_load_loses_no_receipted_ballot() {
     let toml_file = dir.path().join("election.toml");
     std::fs::write(&toml_file, verifier::demo::DEMO_TOML).unwrap();
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_verifier"));
-    let crew = verifier::crew::Crew::bootstrap(bin, &db, &dir.path().join("operator-ca"), dir.path()).unwrap();
+    let crew =
+        verifier::operators::crew::Crew::bootstrap(bin, &db, &dir.path().join("operator-ca"), dir.path()).unwrap();
     let (toml_s, key_s) = (toml_file.to_str().unwrap(), key_file.to_str().unwrap());
     crew.four_eyes(&["election", "create", toml_s, "--public-key", key_s, "--redate-for-demo"]).unwrap();
     let lines: String = voters
@@ -115,7 +116,7 @@ async fn kill_9_five_times_under_load_loses_no_receipted_ballot() {
     let trust = dir.path().join("ca");
     crew.run(&["voters", "import", voters_file.to_str().unwrap(), "--trust-dir", trust.to_str().unwrap()]).unwrap();
 
-    let (election, key) = verifier::db::Db::open(&db).unwrap().election().unwrap().unwrap();
+    let (election, key) = verifier::store::Db::open(&db).unwrap().election().unwrap().unwrap();
     let (election, key) = (Arc::new(election), Arc::new(key));
     let log = dir.path().join("verifier.log");
     let mut pending: Vec<(usize, &str)> = (0..VOTERS).flat_map(|i| CONTESTS.iter().map(move |c| (i, *c))).collect();
@@ -168,12 +169,12 @@ async fn kill_9_five_times_under_load_loses_no_receipted_ballot() {
     assert!(interrupted > 0, "the kills never hit a cast in flight: the test proved nothing");
 
     // After the last kill: both files are sound, and the verifier opens them as after a restart (recovery).
-    for file in [db.clone(), verifier::db::ballot_box_path(&db)] {
+    for file in [db.clone(), verifier::store::ballot_box_path(&db)] {
         let conn = rusqlite::Connection::open(&file).unwrap();
         let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
         assert_eq!(integrity, "ok", "{}", file.display());
     }
-    let store = verifier::db::Db::open(&db).unwrap();
+    let store = verifier::store::Db::open(&db).unwrap();
     let counts = store.ballot_box_counts(election.id.as_str()).unwrap();
     let in_box: u64 = counts.iter().map(|c| c.in_box).sum();
     let unopened: u64 = counts.iter().map(|c| c.unopened).sum();

@@ -9,7 +9,7 @@ mod support;
 
 use shared::election::Choice;
 use support::*;
-use verifier::db::Db;
+use verifier::store::Db;
 use warp::http::StatusCode;
 
 /// Marks and ballots (in the box or in unopened batches) of the fixture's election.
@@ -101,7 +101,7 @@ async fn full_disk(ballot_box: bool) {
     assert_eq!(status, StatusCode::CREATED, "the voter was not marked by the refused attempt");
     let (status, body) = cast(&f.state, &cookies[i], &f.voters[i], contest, Choice::Blank).await;
     assert_eq!((status, code(&body).as_str()), (StatusCode::CONFLICT, "ALREADY_VOTED"));
-    let audit = f.state.db.with(|c| verifier::audit::verify(c)).unwrap();
+    let audit = f.state.db.with(|c| verifier::store::audit::verify(c)).unwrap();
     assert_eq!(audit.first_broken, None);
 }
 
@@ -159,7 +159,7 @@ async fn an_online_backup_under_load_is_a_consistent_snapshot() {
         assert_eq!(voted, ballots, "{}: every voted mark has its ballot and no more", copy.display());
         let eid = c.election().unwrap().unwrap().0.id;
         assert_eq!(every_ballot(&c, eid.as_str(), "tokyo").len() as i64, ballots, "the copy's ballots open");
-        assert_eq!(c.with(|c| verifier::audit::verify(c)).unwrap().first_broken, None, "{}", copy.display());
+        assert_eq!(c.with(|c| verifier::store::audit::verify(c)).unwrap().first_broken, None, "{}", copy.display());
         sizes.push(ballots);
     }
     assert_eq!(*sizes.last().unwrap(), 60, "the last copy holds every ballot");

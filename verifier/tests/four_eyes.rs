@@ -51,7 +51,7 @@ fn one_person_alone_cannot_take_a_critical_action() {
     let dir = tempfile::tempdir().unwrap();
     let bin = Path::new(env!("CARGO_BIN_EXE_verifier"));
     let db = dir.path().join("v.sqlite");
-    let crew = verifier::crew::Crew::bootstrap(bin, &db, &dir.path().join("ca"), dir.path()).unwrap();
+    let crew = verifier::operators::crew::Crew::bootstrap(bin, &db, &dir.path().join("ca"), dir.path()).unwrap();
     let [ren, mei] = &crew.admins;
     let key = dir.path().join("election.pub.pem");
     std::fs::write(&key, include_str!("../../shared/tests/data/test-election-key.pub.pem")).unwrap();
@@ -59,7 +59,7 @@ fn one_person_alone_cannot_take_a_critical_action() {
     std::fs::write(&toml, verifier::demo::DEMO_TOML).unwrap();
     let k = key.to_str().unwrap();
     crew.four_eyes(&["election", "create", toml.to_str().unwrap(), "--public-key", k, "--redate-for-demo"]).unwrap();
-    let store = || verifier::db::Db::open(&db).unwrap();
+    let store = || verifier::store::Db::open(&db).unwrap();
     assert!(store().election().unwrap().is_some());
 
     // A second bootstrap (an insider minting admins) is refused once operators exist.
@@ -75,7 +75,7 @@ fn one_person_alone_cannot_take_a_critical_action() {
 
     // One admin's pause is only a request; the same person cannot approve it.
     let asked = crew.run(&["pause", "--reason", "一人で / alone"]).unwrap();
-    let id = verifier::crew::request_id(&asked).unwrap();
+    let id = verifier::operators::crew::request_id(&asked).unwrap();
     assert_eq!(store().pause_state().unwrap(), None, "one admin paused voting alone");
     fails_with(&crew.command(ren).args(["approve", &id]).output().unwrap(), "SAME_PERSON");
     // Nor under a second certificate issued in their own name (with an accomplice's approval).
@@ -91,7 +91,7 @@ fn one_person_alone_cannot_take_a_critical_action() {
     assert!(o.status.success(), "{}", text(&o));
     assert!(store().pause_state().unwrap().is_some());
     fails_with(&crew.command(mei).args(["approve", &id]).output().unwrap(), "REQUEST_CLOSED");
-    let entries = store().with(|c| verifier::audit::entries(c)).unwrap();
+    let entries = store().with(|c| verifier::store::audit::entries(c)).unwrap();
     let paused = entries.iter().find(|e| e.action == "voting_paused").unwrap();
     assert!(paused.actor.contains("Ren Admin") && paused.actor.contains("Mei Admin"), "{}", paused.actor);
     assert!(entries.iter().all(|e| !e.actor.contains("operator:cli")));
@@ -111,7 +111,7 @@ fn one_person_alone_cannot_take_a_critical_action() {
             out.to_str().unwrap(),
         ])
         .unwrap();
-    let id = verifier::crew::request_id(&asked).unwrap();
+    let id = verifier::operators::crew::request_id(&asked).unwrap();
     fails_with(&crew.command(mei).args(["approve", &id]).output().unwrap(), "FORBIDDEN_ROLE");
     assert!(!out.exists());
     // (Voting is still open: the counting officer's approval is carried out and refused by the export itself.)
@@ -124,8 +124,8 @@ fn one_person_alone_cannot_take_a_critical_action() {
     wrong.env("VERIFIER_OPERATOR_KEY", &mei.key).args(["resume"]);
     fails_with(&wrong.output().unwrap(), "OPERATOR_KEY_MISMATCH");
     std::fs::copy(
-        verifier::host_operator::Credentials::session_file(&ren.key),
-        verifier::host_operator::Credentials::session_file(&twin.key),
+        verifier::operators::host::Credentials::session_file(&ren.key),
+        verifier::operators::host::Credentials::session_file(&twin.key),
     )
     .unwrap();
     fails_with(&crew.command(&twin).args(["resume"]).output().unwrap(), "TOTP_REQUIRED");

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use shared::election::Choice;
 use support::*;
-use verifier::filters::routes;
+use verifier::voting::filters::routes;
 
 /// Every byte the verifier keeps on disk under a folder (its databases, their WAL and journal files).
 fn bytes_on_disk(dir: &Path) -> u64 {
@@ -53,14 +53,14 @@ async fn junk_logins_write_nothing_per_request_and_are_audited_as_counts() {
     }
     let grown = bytes_on_disk(f.dir.path()).saturating_sub(before);
     assert!(grown <= 64 * 1024, "2,000 junk logins grew the data directory by {grown} bytes");
-    let audit = f.state.db.with(|c| verifier::audit::entries(c)).unwrap();
+    let audit = f.state.db.with(|c| verifier::store::audit::entries(c)).unwrap();
     assert!(!audit.iter().any(|e| e.action == "login_failed"), "no row per failed login");
     // Once a minute the counts become one row.
-    verifier::handlers::write_login_failures(&f.state.db, &f.state.sessions, chrono::Utc::now()).await;
+    verifier::voting::handlers::write_login_failures(&f.state.db, &f.state.sessions, chrono::Utc::now()).await;
     let rows: Vec<_> = f
         .state
         .db
-        .with(|c| verifier::audit::entries(c))
+        .with(|c| verifier::store::audit::entries(c))
         .unwrap()
         .into_iter()
         .filter(|e| e.action == "login_failures")
@@ -111,7 +111,7 @@ async fn a_card_revoked_while_serving_is_refused_within_the_poll_without_a_resta
     // The watch `verifier serve` runs, here looking at the files every 200 ms.
     let trust = f.state.trust.clone().unwrap();
     let poll = std::time::Duration::from_millis(200);
-    verifier::crl_watch::spawn(trust, f.dir.path().join("ca"), f.state.db.clone(), f.state.clock, poll);
+    verifier::certs::watch::spawn(trust, f.dir.path().join("ca"), f.state.db.clone(), f.state.clock, poll);
     tokio::time::sleep(poll).await;
     f.ca.revoke(&v.card.auth_serial).unwrap();
     f.ca.revoke(&v.card.sign_serial).unwrap();
@@ -132,7 +132,7 @@ async fn a_card_revoked_while_serving_is_refused_within_the_poll_without_a_resta
     assert!(!ballot(&f.state, &cookie).await.contests.is_empty());
     let (status, body) = cast(&f.state, &cookie, v, "tokyo", Choice::Candidate(1)).await;
     assert_eq!((status.as_u16(), code(&body).as_str()), (403, "CERT_REVOKED"));
-    let audit = f.state.db.with(|c| verifier::audit::entries(c)).unwrap();
+    let audit = f.state.db.with(|c| verifier::store::audit::entries(c)).unwrap();
     assert!(audit.iter().any(|e| e.action == "crl_refreshed"), "the refresh is in the audit log");
 }
 
@@ -142,12 +142,12 @@ async fn a_crl_that_does_not_verify_raises_the_alarm_and_the_list_in_force_stays
     let v = &f.voters[0];
     let trust = f.state.trust.clone().unwrap();
     let poll = std::time::Duration::from_millis(200);
-    verifier::crl_watch::spawn(trust, f.dir.path().join("ca"), f.state.db.clone(), f.state.clock, poll);
+    verifier::certs::watch::spawn(trust, f.dir.path().join("ca"), f.state.db.clone(), f.state.clock, poll);
     std::fs::write(f.dir.path().join("ca/auth.crl.pem"), "-----BEGIN X509 CRL-----\nAAAA\n-----END X509 CRL-----\n")
         .unwrap();
     let mut alarmed = false;
     for _ in 0..100 {
-        let audit = f.state.db.with(|c| verifier::audit::entries(c)).unwrap();
+        let audit = f.state.db.with(|c| verifier::store::audit::entries(c)).unwrap();
         if audit.iter().any(|e| e.action == "crl_refresh_failed") {
             alarmed = true;
             break;
@@ -164,7 +164,7 @@ async fn a_network_over_its_rate_is_told_to_wait_and_a_voter_elsewhere_is_not() 
     let f = fixture(1);
     let r = routes(f.state.clone(), None);
     // One address is limited at its own share (a quarter of its network's rate) ...
-    let attacker = verifier::listener::Peer("203.0.113.9:40000".parse().unwrap());
+    let attacker = verifier::voting::listener::Peer("203.0.113.9:40000".parse().unwrap());
     let mut one_address = 0;
     while warp::test::request()
         .method("POST")
@@ -182,7 +182,7 @@ async fn a_network_over_its_rate_is_told_to_wait_and_a_voter_elsewhere_is_not() 
     // ... and a subnet of a botnet, each host below its own share, at its network's rate.
     let mut limited = None;
     for i in 0..1_000u32 {
-        let attacker = verifier::listener::Peer(format!("203.0.113.{}:40000", 10 + i % 200).parse().unwrap());
+        let attacker = verifier::voting::listener::Peer(format!("203.0.113.{}:40000", 10 + i % 200).parse().unwrap());
         let resp =
             warp::test::request().method("POST").path("/api/v1/session/challenge").extension(attacker).reply(&r).await;
         if resp.status() == 429 {
@@ -196,11 +196,11 @@ async fn a_network_over_its_rate_is_told_to_wait_and_a_voter_elsewhere_is_not() 
     let wait: u64 = resp.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "Retry-After: {wait}");
     // The same flood from the attacker's neighbour in its /24 is limited too; a voter on another network is not.
-    let neighbour = verifier::listener::Peer("203.0.113.200:40000".parse().unwrap());
+    let neighbour = verifier::voting::listener::Peer("203.0.113.200:40000".parse().unwrap());
     let resp =
         warp::test::request().method("POST").path("/api/v1/session/challenge").extension(neighbour).reply(&r).await;
     assert_eq!(resp.status(), 429);
-    let voter = verifier::listener::Peer("198.51.100.20:50000".parse().unwrap());
+    let voter = verifier::voting::listener::Peer("198.51.100.20:50000".parse().unwrap());
     let resp = warp::test::request().method("POST").path("/api/v1/session/challenge").extension(voter).reply(&r).await;
     assert_eq!(resp.status(), 201);
 }

@@ -98,13 +98,13 @@ async fn the_verifier_serves_voters_over_tls_itself_with_hsts() {
     let (cert_pem, key_pem) = (dir.path().join("site.pem"), dir.path().join("site.key"));
     std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
     std::fs::write(&key_pem, cert.signing_key.serialize_pem()).unwrap();
-    let tls = verifier::listener::tls_config(&cert_pem, &key_pem).unwrap();
+    let tls = verifier::voting::listener::tls_config(&cert_pem, &key_pem).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let f = support::fixture(0);
-    let routes = verifier::filters::routes(f.state.clone(), None);
-    let limits = verifier::listener::ListenerLimits::default();
-    tokio::spawn(verifier::listener::serve(listener, routes, Some(tls), limits, std::future::pending()));
+    let routes = verifier::voting::filters::routes(f.state.clone(), None);
+    let limits = verifier::voting::listener::ListenerLimits::default();
+    tokio::spawn(verifier::voting::listener::serve(listener, routes, Some(tls), limits, std::future::pending()));
 
     let client = reqwest::Client::builder()
         .add_root_certificate(reqwest::Certificate::from_pem(cert.cert.pem().as_bytes()).unwrap())

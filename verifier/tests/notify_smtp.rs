@@ -12,8 +12,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, TimeZone, Utc};
 use e2e::smtp::SmtpSink;
 use mail_parser::MessageParser;
-use verifier::db::Db;
-use verifier::notify::{self, DeliveryReport, MailConfig, Mailer, Notice, SmtpTls};
+use verifier::registration::notify::{self, DeliveryReport, MailConfig, Mailer, Notice, SmtpTls};
+use verifier::store::Db;
 
 const FROM: &str = "在外選挙インターネット投票 <noreply@vote.example.jp>";
 
@@ -82,7 +82,7 @@ fn assert_is(data: &[u8], n: &Notice) {
 }
 
 fn audit_details(db: &Db, action: &str) -> Vec<String> {
-    let entries = db.with(|c| verifier::audit::entries(c)).unwrap();
+    let entries = db.with(|c| verifier::store::audit::entries(c)).unwrap();
     entries.into_iter().filter(|e| e.action == action).map(|e| e.detail).collect()
 }
 
@@ -126,7 +126,7 @@ fn acceptance_and_rejection_reach_the_smtp_server() {
     // One audit entry per sent notice, naming the notice only.
     let details = audit_details(&db, "notice_sent");
     assert_eq!(details, ids.iter().map(|id| format!("{{\"notice\":{id}}}")).collect::<Vec<_>>());
-    assert!(db.with(|c| verifier::audit::verify(c)).unwrap().first_broken.is_none());
+    assert!(db.with(|c| verifier::store::audit::verify(c)).unwrap().first_broken.is_none());
 
     // Nothing is sent twice.
     assert_eq!(mailer.deliver_pending(&db, t0() + chrono::Duration::hours(2)).unwrap().sent, 0);

@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use verifier::filters::routes;
+use verifier::voting::filters::routes;
 
 fn documented_in_openapi() -> BTreeSet<(String, String)> {
     verifier::contract::VOTER
@@ -18,7 +18,7 @@ fn documented_in_openapi() -> BTreeSet<(String, String)> {
 }
 
 fn routes_in_code() -> BTreeSet<(String, String)> {
-    let src = include_str!("../src/filters.rs");
+    let src = include_str!("../src/voting/filters.rs");
     src.lines()
         .filter_map(|l| l.trim().strip_prefix("/// `").or_else(|| l.trim().strip_prefix("// ")))
         .filter_map(|l| {

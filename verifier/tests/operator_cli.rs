@@ -14,8 +14,8 @@ use chrono::Utc;
 use shared::election::{Choice, Election};
 use shared::export::{ExportFile, Manifest, PublishedBallotBox, content_digest, tracker_root};
 use support::*;
-use verifier::crew::Crew;
-use verifier::db::Db;
+use verifier::operators::crew::Crew;
+use verifier::store::Db;
 
 /// The named operators of each database (issue 21): two admins bootstrapped beside it, logged in.
 fn crew(db: &Path) -> Arc<Crew> {
@@ -194,7 +194,7 @@ async fn export_after_close_with_signed_manifest_and_published_digest() {
     let published = || async {
         warp::test::request()
             .path("/api/v1/elections/current/ballot-box")
-            .reply(&verifier::filters::routes(state.clone(), None))
+            .reply(&verifier::voting::filters::routes(state.clone(), None))
             .await
     };
     let r = published().await;
@@ -207,15 +207,15 @@ async fn export_after_close_with_signed_manifest_and_published_digest() {
     let tokyo = box_.contests.iter().find(|c| c.contest_id == "tokyo").unwrap();
     assert!(expected.iter().all(|t| tokyo.trackers.contains(t)));
     // The audit log's signed checkpoints are published with the box, and at any time on their own route.
-    let audit_key = verifier::checkpoints::AuditKey::ephemeral().unwrap();
-    let signed = state.db.with(|c| verifier::checkpoints::sign_head(c, &audit_key, Utc::now(), "test", false));
+    let audit_key = verifier::store::checkpoints::AuditKey::ephemeral().unwrap();
+    let signed = state.db.with(|c| verifier::store::checkpoints::sign_head(c, &audit_key, Utc::now(), "test", false));
     let signed = signed.unwrap().expect("the log has entries");
     let r = published().await;
     let published: PublishedBallotBox = serde_json::from_slice(r.body()).unwrap();
     assert_eq!(published.audit_checkpoints, vec![signed.clone()]);
     let r = warp::test::request()
         .path("/api/v1/audit/checkpoints")
-        .reply(&verifier::filters::routes(state.clone(), None))
+        .reply(&verifier::voting::filters::routes(state.clone(), None))
         .await;
     let served: shared::export::PublishedCheckpoints = serde_json::from_slice(r.body()).unwrap();
     assert_eq!(served.checkpoints, vec![signed]);
@@ -235,7 +235,7 @@ async fn export_after_close_with_signed_manifest_and_published_digest() {
     let f = fixture(0);
     let r = warp::test::request()
         .path("/api/v1/elections/current/ballot-box")
-        .reply(&verifier::filters::routes(f.state.clone(), None))
+        .reply(&verifier::voting::filters::routes(f.state.clone(), None))
         .await;
     assert_eq!(r.status(), 403);
 }
@@ -249,7 +249,7 @@ fn audit_verify_names_the_first_tampered_entry() {
         assert!(verifier(&["resume"], &db).status.success());
     }
     let out = verifier(&["audit", "verify"], &db);
-    let entries = Db::open(&db).unwrap().with(|c| verifier::audit::entries(c)).unwrap();
+    let entries = Db::open(&db).unwrap().with(|c| verifier::store::audit::entries(c)).unwrap();
     assert!(
         out.status.success()
             && String::from_utf8_lossy(&out.stdout).contains(&format!("intact: {} entries", entries.len())),
@@ -297,14 +297,14 @@ fn the_insecure_test_clock_never_touches_a_real_election() {
         let out = shifted(args, &real);
         assert!(!out.status.success() && stderr(&out).contains("INSECURE_CLOCK_REFUSED"), "{args:?}: {}", stderr(&out));
     }
-    let audit = Db::open(&real).unwrap().with(|c| verifier::audit::entries(c)).unwrap();
+    let audit = Db::open(&real).unwrap().with(|c| verifier::store::audit::entries(c)).unwrap();
     assert!(audit.iter().all(|e| e.action != "voting_paused"), "nothing was done under the shifted clock");
 
     // A practice election (a rehearsal): allowed, and every use is in the audit log with its offset.
     let practice = create_as(dir.path(), "practice", &notice, &day, true);
     let out = shifted(&["pause", "--reason", "rehearsal"], &practice);
     assert!(out.status.success(), "{}", stderr(&out));
-    let id = verifier::crew::request_id(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    let id = verifier::operators::crew::request_id(&String::from_utf8_lossy(&out.stdout)).unwrap();
     let crew = crew(&practice);
     let out = crew
         .command(&crew.admins[1])
@@ -313,7 +313,7 @@ fn the_insecure_test_clock_never_touches_a_real_election() {
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", stderr(&out));
-    let audit = Db::open(&practice).unwrap().with(|c| verifier::audit::entries(c)).unwrap();
+    let audit = Db::open(&practice).unwrap().with(|c| verifier::store::audit::entries(c)).unwrap();
     let used = audit.iter().find(|e| e.action == "insecure_test_clock_used").expect("the use is audited");
     assert!(used.detail.contains("-864000") && used.detail.contains("pause"), "{}", used.detail);
 }
@@ -364,7 +364,7 @@ fn a_cut_off_or_rewritten_audit_log_is_named_against_the_published_checkpoints()
         assert!(verifier(&["pause", "--reason", reason], &db).status.success());
         assert!(verifier(&["resume"], &db).status.success());
     }
-    let entries = Db::open(&db).unwrap().with(|c| verifier::audit::entries(c)).unwrap().len() as i64;
+    let entries = Db::open(&db).unwrap().with(|c| verifier::store::audit::entries(c)).unwrap().len() as i64;
     // The auditor's copy, and the audit key's public key as published when the key was made.
     let out = verifier(&["audit", "checkpoints"], &db);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -378,8 +378,8 @@ fn a_cut_off_or_rewritten_audit_log_is_named_against_the_published_checkpoints()
         "one per critical action"
     );
     assert_eq!(list.last().unwrap().seq, entries - 1, "the last one vouches for the last resume");
-    let audit_key = verifier::checkpoints::AuditKey::default_path(&db);
-    let public = verifier::checkpoints::AuditKey::load_or_create(&audit_key).unwrap().0.public_hex();
+    let audit_key = verifier::store::checkpoints::AuditKey::default_path(&db);
+    let public = verifier::store::checkpoints::AuditKey::load_or_create(&audit_key).unwrap().0.public_hex();
     let check = |path: &Path| {
         let args = ["audit", "verify", "--checkpoints", kept.to_str().unwrap(), "--audit-public-key", &public];
         verifier(&args, path)
@@ -416,7 +416,7 @@ fn a_cut_off_or_rewritten_audit_log_is_named_against_the_published_checkpoints()
     // A checkpoint signed with another key (the insider's own) is named as forged.
     let mut forged = list.clone();
     forged[0].head = "00".repeat(32);
-    let other = verifier::checkpoints::AuditKey::load_or_create(&dir.path().join("insider.pk8")).unwrap().0;
+    let other = verifier::store::checkpoints::AuditKey::load_or_create(&dir.path().join("insider.pk8")).unwrap().0;
     forged[0].public_key = other.public_hex();
     std::fs::write(&kept, serde_json::to_vec(&forged).unwrap()).unwrap();
     let out = check(&db);
@@ -529,7 +529,7 @@ fn the_zero_vote_check_refuses_a_program_or_an_app_that_is_not_the_audited_build
     assert!(stderr(&out).contains("BUILD_MISMATCH: the served app.js"), "{}", stderr(&out));
 
     // Published hashes of another verifier binary: refused, naming the binary.
-    let mut wrong: verifier::build_check::BuildHashes =
+    let mut wrong: verifier::ops::build_check::BuildHashes =
         serde_json::from_str(&std::fs::read_to_string(&hashes).unwrap()).unwrap();
     wrong.verifier = "00".repeat(32);
     let wrong_path = dir.path().join("wrong-hashes.json");

@@ -7,12 +7,12 @@ use std::sync::Arc;
 
 use chrono::{TimeDelta, Utc};
 use serde_json::{Value, json};
-use verifier::db::Db;
-use verifier::operator_api::{
+use verifier::operators::api::{
     OperatorApiConfig, OperatorContext, OperatorServer, blocking, check_municipality, no_routes, require,
 };
-use verifier::operator_auth::{self, IssuedOperator, OperatorCa, totp_code};
+use verifier::operators::auth::{self, IssuedOperator, OperatorCa, totp_code};
 use verifier::operators::{Operator, Role};
+use verifier::store::Db;
 use warp::Filter;
 use warp::filters::BoxedFilter;
 use warp::reply::{Reply, Response};
@@ -51,7 +51,7 @@ async fn start_server(dir: &std::path::Path, ca: &OperatorCa, db: &Arc<Db>) -> S
     };
     let ctx = OperatorContext::new(db.clone()).unwrap();
     let election = verifier::CurrentElection::new(verifier::demo::demo_election(Utc::now()).unwrap());
-    let routes = example_routes(&ctx).or(verifier::operator_routes::routes(&ctx, election)).unify().boxed();
+    let routes = example_routes(&ctx).or(verifier::registration::routes::routes(&ctx, election)).unify().boxed();
     let server = OperatorServer::bind(config, &ctx, routes).await.unwrap();
     let base = format!("https://{}", server.local_addr());
     tokio::spawn(server.run(std::future::pending()));
@@ -69,7 +69,7 @@ async fn fixture() -> Fixture {
 impl Fixture {
     fn issue(&self, name: &str, role: Role, municipality: Option<&str>) -> IssuedOperator {
         let issued = self.ca.issue(name, role, municipality).unwrap();
-        operator_auth::register(&self.db, &issued, "operator:test-setup", Utc::now()).unwrap();
+        auth::register(&self.db, &issued, "operator:test-setup", Utc::now()).unwrap();
         issued
     }
 
@@ -81,8 +81,8 @@ impl Fixture {
         format!("{}{path}", self.base)
     }
 
-    fn audit(&self) -> Vec<verifier::audit::Entry> {
-        self.db.with(|c| verifier::audit::entries(c)).unwrap()
+    fn audit(&self) -> Vec<verifier::store::audit::Entry> {
+        self.db.with(|c| verifier::store::audit::entries(c)).unwrap()
     }
 }
 
@@ -126,7 +126,7 @@ async fn get(f: &Fixture, c: &reqwest::Client, path: &str, token: Option<&str>) 
     }
     let r = req.send().await.unwrap();
     assert_eq!(r.headers()["cache-control"], "no-store");
-    assert_eq!(r.headers()["content-security-policy"], verifier::operator_api::OPERATOR_CSP);
+    assert_eq!(r.headers()["content-security-policy"], verifier::operators::api::OPERATOR_CSP);
     let status = r.status().as_u16();
     (status, r.json().await.unwrap())
 }
@@ -179,7 +179,7 @@ async fn the_handshake_refuses_no_certificate_another_ca_and_revoked_certificate
     let token = body["token"].as_str().unwrap().to_string();
     assert_eq!(get(&f, &rei_client, "/op/v1/whoami", Some(&token)).await.0, 200);
     assert_eq!(f.ca.revoke(&rei.serial).unwrap(), rei.serial);
-    operator_auth::mark_revoked(&f.db, &rei.serial, "operator:test-setup", Utc::now()).unwrap();
+    auth::mark_revoked(&f.db, &rei.serial, "operator:test-setup", Utc::now()).unwrap();
     // Its open connection (if the client reuses it) is refused by the database check; a new one by TLS.
     match rei_client.get(f.url("/op/v1/whoami")).bearer_auth(&token).send().await {
         Ok(r) => {
@@ -201,7 +201,7 @@ async fn the_handshake_refuses_no_certificate_another_ca_and_revoked_certificate
 
     // Revoked in the database only (e.g. before the CRL reaches this host): refused by the API.
     let dai = f.issue("Dai Revoked-In-Db", Role::Approver, Some("13101"));
-    operator_auth::mark_revoked(&f.db, &dai.serial, "operator:test-setup", Utc::now()).unwrap();
+    auth::mark_revoked(&f.db, &dai.serial, "operator:test-setup", Utc::now()).unwrap();
     let (status, body) = login(&f, &f.client(Some(&dai)), &code(&dai, 0)).await;
     assert_eq!((status, body["code"].as_str()), (403, Some("OPERATOR_REVOKED")));
 
@@ -218,7 +218,7 @@ async fn the_handshake_refuses_no_certificate_another_ca_and_revoked_certificate
     assert!(refused("Dai Revoked-In-Db", "OPERATOR_REVOKED"));
     assert!(refused("operator-cert:", "UNKNOWN_OPERATOR"));
     assert!(audit.iter().any(|e| e.action == "operator_revoked" && e.detail.contains("Rei Revoked")));
-    assert_eq!(f.db.with(|c| verifier::audit::verify(c)).unwrap().first_broken, None);
+    assert_eq!(f.db.with(|c| verifier::store::audit::verify(c)).unwrap().first_broken, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -327,7 +327,7 @@ async fn totp_sessions_roles_and_municipalities_are_enforced_and_audited() {
     assert!(audit.iter().any(|e| e.actor.contains("Aiko Auditor") && e.detail.contains("/op/v1/audit/verify")));
     // Nothing after the setup is anonymous.
     assert!(audit.iter().all(|e| e.actor.starts_with("operator:")), "{audit:#?}");
-    assert_eq!(f.db.with(|c| verifier::audit::verify(c)).unwrap().first_broken, None);
+    assert_eq!(f.db.with(|c| verifier::store::audit::verify(c)).unwrap().first_broken, None);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -336,13 +336,13 @@ async fn too_many_wrong_codes_lock_the_certificate_for_a_while() {
     let op = f.issue("Kenta Admin", Role::Admin, None);
     let c = f.client(Some(&op));
     let wrong = wrong_code(&op);
-    for _ in 0..verifier::operator_api::MAX_TOTP_FAILURES {
+    for _ in 0..verifier::operators::api::MAX_TOTP_FAILURES {
         assert_eq!(login(&f, &c, &wrong).await.1["code"], "TOTP_INVALID");
     }
     let (status, body) = login(&f, &c, &code(&op, 0)).await;
     assert_eq!((status, body["code"].as_str()), (429, Some("TOTP_LOCKED")), "{body}");
     let failed = f.audit().iter().filter(|e| e.action == "operator_totp_failed").count();
-    assert_eq!(failed, verifier::operator_api::MAX_TOTP_FAILURES);
+    assert_eq!(failed, verifier::operators::api::MAX_TOTP_FAILURES);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -357,7 +357,7 @@ async fn a_listener_with_only_the_built_in_routes() {
     let base = format!("https://localhost:{}", server.local_addr().port());
     tokio::spawn(server.run(std::future::pending()));
     let op = ca.issue("Hana Admin", Role::Admin, None).unwrap();
-    operator_auth::register(&db, &op, "operator:test-setup", Utc::now()).unwrap();
+    auth::register(&db, &op, "operator:test-setup", Utc::now()).unwrap();
     let c = client(ca.cert_pem(), Some(&op));
     let r = c.post(format!("{base}/op/v1/session")).json(&json!({ "totp": code(&op, 0) })).send().await.unwrap();
     assert_eq!(r.status(), 200);
@@ -395,9 +395,13 @@ async fn the_verifier_binary_runs_the_operator_ca_and_listener() {
         include_str!("../../shared/tests/data/test-election-key.pub.pem"),
     )
     .unwrap();
-    let crew =
-        verifier::crew::Crew::bootstrap(std::path::Path::new(env!("CARGO_BIN_EXE_verifier")), &db, &ca_dir, dir.path())
-            .unwrap();
+    let crew = verifier::operators::crew::Crew::bootstrap(
+        std::path::Path::new(env!("CARGO_BIN_EXE_verifier")),
+        &db,
+        &ca_dir,
+        dir.path(),
+    )
+    .unwrap();
     let (toml, key) = (dir.path().join("demo.toml"), dir.path().join("election.pub.pem"));
     let (toml, key) = (toml.to_str().unwrap(), key.to_str().unwrap());
     crew.four_eyes(&["election", "create", toml, "--public-key", key, "--redate-for-demo"]).unwrap();
@@ -468,7 +472,7 @@ async fn the_verifier_binary_runs_the_operator_ca_and_listener() {
             break rest.trim_end_matches('/').to_string();
         }
     };
-    let ca_pem = std::fs::read_to_string(ca_dir.join(operator_auth::CA_CERT_FILE)).unwrap();
+    let ca_pem = std::fs::read_to_string(ca_dir.join(auth::CA_CERT_FILE)).unwrap();
     let c = client(&ca_pem, Some(&op));
     let r = c.post(format!("{base}/op/v1/session")).json(&json!({ "totp": code(&op, 0) })).send().await.unwrap();
     assert_eq!(r.status(), 200);

@@ -19,9 +19,9 @@ use shared::election::Choice;
 use support::committee::Committee;
 use support::*;
 use verifier::AppState;
-use verifier::filters::routes;
 use verifier::operators::{Operator, Role};
 use verifier::registration::{self as reg, RollChange};
+use verifier::voting::filters::routes;
 use warp::http::StatusCode;
 
 fn op(role: Role, municipality: Option<&str>, name: &str) -> Operator {
@@ -131,7 +131,7 @@ async fn apply_establish_accept_vote_and_a_renewed_card_gives_no_second_vote() {
     let app = reg::accept(&f.state.db, &approver, &status.receipt_no, Utc::now()).unwrap();
     assert_eq!(app.status, "accepted");
     assert_eq!(app.person_id.as_deref(), Some("13101:E-1"));
-    let pending = verifier::notify::pending(&f.state.db).unwrap();
+    let pending = verifier::registration::notify::pending(&f.state.db).unwrap();
     assert!(pending.iter().any(|(_, to, _, _)| to == "voter1@example.org"));
 
     // Now the card logs in to vote and votes.
@@ -269,7 +269,12 @@ async fn refusals_rejection_roles_and_tenant_isolation() {
         reg::reject(&f.state.db, &approver, &receipt, "在外選挙人名簿に登録がありません / not on the roll", Utc::now())
             .unwrap();
     assert_eq!(app.status, "rejected");
-    assert!(verifier::notify::pending(&f.state.db).unwrap().iter().any(|(_, to, _, _)| to == "voter2@example.org"));
+    assert!(
+        verifier::registration::notify::pending(&f.state.db)
+            .unwrap()
+            .iter()
+            .any(|(_, to, _, _)| to == "voter2@example.org")
+    );
     assert_eq!(reg::accept(&f.state.db, &approver, &receipt, Utc::now()).unwrap_err().code, "NOT_ESTABLISHED");
 }
 
@@ -364,7 +369,12 @@ async fn cut_off_keeps_late_applications_for_the_next_election() {
     let (s, body) = apply(&f.state, &cookie, &v, &input(5, None, "apply")).await;
     assert_eq!(s, 201);
     assert_eq!(serde_json::from_slice::<ApplicationStatus>(&body).unwrap().status, "kept_for_next_election");
-    assert!(verifier::notify::pending(&f.state.db).unwrap().iter().any(|(_, to, _, _)| to == "voter5@example.org"));
+    assert!(
+        verifier::registration::notify::pending(&f.state.db)
+            .unwrap()
+            .iter()
+            .any(|(_, to, _, _)| to == "voter5@example.org")
+    );
 }
 
 #[test]
@@ -379,7 +389,7 @@ fn record_after_the_close_per_municipality() {
     for (i, p) in ["13101:E-1", "13101:E-2", "27100:E-1", planted].iter().enumerate() {
         let v = test_voter(&f.ca, 10 + i);
         let municipality = p.split(':').next().unwrap();
-        let voter = verifier::db::Voter {
+        let voter = verifier::store::Voter {
             person_id: p.to_string(),
             municipality: municipality.into(),
             districts: vec!["tokyo".into()],
@@ -405,10 +415,11 @@ fn record_after_the_close_per_municipality() {
     let other =
         reg::record(&f.state.db, &op(Role::Clerk, Some("27100"), "clerk B"), &past, "27100", Utc::now()).unwrap();
     // (Every cast here is in contest tokyo; the box holds each as a ballot or in its pool.)
-    let in_box: i64 = rusqlite::Connection::open(verifier::db::ballot_box_path(&f.dir.path().join("verifier.sqlite")))
-        .unwrap()
-        .query_row("SELECT (SELECT count(*) FROM ballots) + (SELECT count(*) FROM pool)", [], |r| r.get(0))
-        .unwrap();
+    let in_box: i64 =
+        rusqlite::Connection::open(verifier::store::ballot_box_path(&f.dir.path().join("verifier.sqlite")))
+            .unwrap()
+            .query_row("SELECT (SELECT count(*) FROM ballots) + (SELECT count(*) FROM pool)", [], |r| r.get(0))
+            .unwrap();
     assert_eq!(record.voters_per_contest[0].1 + other.voters_per_contest[0].1, in_box);
     // The file for the committee is signed with the export key, and an edited copy does not open.
     let key_dir = tempfile::tempdir().unwrap();
@@ -597,7 +608,7 @@ async fn a_certificate_of_another_voter_is_never_moved_to_this_one() {
         })
         .unwrap();
     assert_eq!(refused, 1, "the refusal is in the application's history");
-    let audit = f.state.db.with(|c| verifier::audit::entries(c)).unwrap();
+    let audit = f.state.db.with(|c| verifier::store::audit::entries(c)).unwrap();
     assert!(audit.iter().any(|e| e.action == "application_acceptance_refused"));
 }
 

@@ -14,7 +14,7 @@ use shared::api::{
 };
 use shared::election::{Choice, ContestKind};
 use support::*;
-use verifier::filters::routes;
+use verifier::voting::filters::routes;
 use verifier::{AppState, Config};
 
 fn with_research(state: &AppState) -> AppState {
@@ -211,7 +211,7 @@ async fn no_stored_metric_is_joinable_to_a_voter() {
 
 #[test]
 fn the_report_holds_the_right_numbers() {
-    let db = verifier::db::Db::open_in_memory().unwrap();
+    let db = verifier::store::Db::open_in_memory().unwrap();
     // list × scroll: 4 tasks, confirm 6, 8, 10, 20 s (median 9.0); search × drum_roll: 3 tasks, 12, 30, 15 s
     // (median 15.0); one 白票 task.
     for (i, ms) in [6_000, 8_000, 10_000, 20_000].into_iter().enumerate() {
@@ -232,7 +232,7 @@ fn the_report_holds_the_right_numbers() {
     verifier::research::flush(&db).unwrap();
     let tasks = verifier::research::tasks(&db).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let summary = verifier::research_report::write_report(&tasks, out.path()).unwrap();
+    let summary = verifier::research::report::write_report(&tasks, out.path()).unwrap();
     assert_eq!(summary.len(), 3);
     let list = summary.iter().find(|s| s.pair == "list × scroll").unwrap();
     assert_eq!((list.tasks, list.participants, list.median_confirm_s), (4, 4, 9.0));
@@ -308,7 +308,7 @@ fn research_election_writes_a_practice_election_that_check_and_create_accept() {
     std::fs::write(&key, ELECTION_PUB).unwrap();
     let db = dir.path().join("v.sqlite");
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_verifier"));
-    let crew = verifier::crew::Crew::bootstrap(bin, &db, &dir.path().join("ca"), dir.path()).unwrap();
+    let crew = verifier::operators::crew::Crew::bootstrap(bin, &db, &dir.path().join("ca"), dir.path()).unwrap();
     crew.four_eyes(&["election", "create", lab_s, "--public-key", key.to_str().unwrap(), "--redate-for-demo"]).unwrap();
 
     for (kind, n) in [("hor_pr", "5"), ("hoc_pr", "200"), ("judicial_review", "15"), ("hor_district", "33")] {

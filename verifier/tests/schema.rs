@@ -7,7 +7,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use rusqlite::Connection;
-use verifier::db::{Db, ballot_box_path};
+use verifier::store::{Db, ballot_box_path};
 
 /// Every (table, column, type, not null, primary key) of a store, and its indexes' names.
 fn shape(db: &Db) -> BTreeSet<String> {
@@ -52,16 +52,16 @@ fn a_database_made_by_the_released_main_opens_with_its_rows() {
     let before: i64 = Connection::open(&path).unwrap().query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
     assert_eq!(before, 3);
     let db = Db::open(&path).unwrap();
-    assert_eq!(version(&db), verifier::schema::VERSION);
+    assert_eq!(version(&db), verifier::store::schema::VERSION);
     assert_eq!((count(&db, "voted"), count(&db, "research_tasks"), count(&db, "audit_log")), (3, 1, 5));
     assert_eq!(shape(&db), fresh(), "the migrated file has the tables and columns of a new one");
-    let chain = db.with(|c| verifier::audit::verify(c)).unwrap();
+    let chain = db.with(|c| verifier::store::audit::verify(c)).unwrap();
     assert_eq!((chain.entries, chain.first_broken), (5, None), "the audit log's chain still verifies");
     drop(db);
     let again = Db::open(&path).unwrap();
     assert_eq!(
         (version(&again), count(&again, "voted")),
-        (verifier::schema::VERSION, 3),
+        (verifier::store::schema::VERSION, 3),
         "opening again changes nothing"
     );
 }
@@ -69,8 +69,8 @@ fn a_database_made_by_the_released_main_opens_with_its_rows() {
 #[test]
 fn a_file_left_at_each_earlier_version_migrates_to_the_same_schema() {
     let want = fresh();
-    let steps = verifier::schema::steps();
-    for at in 1..verifier::schema::VERSION {
+    let steps = verifier::store::schema::steps();
+    for at in 1..verifier::store::schema::VERSION {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("old.sqlite");
         {
@@ -81,7 +81,7 @@ fn a_file_left_at_each_earlier_version_migrates_to_the_same_schema() {
             }
         }
         let db = Db::open(&path).unwrap();
-        assert_eq!(version(&db), verifier::schema::VERSION, "from version {at}");
+        assert_eq!(version(&db), verifier::store::schema::VERSION, "from version {at}");
         assert_eq!(shape(&db), want, "from version {at}");
     }
 }

@@ -33,7 +33,7 @@ use shared::election::Choice;
 use shared::export::PublishedBallotBox;
 use support::*;
 use test_pki::TestAuthority;
-use verifier::db::Db;
+use verifier::store::Db;
 
 /// Voters, each casting every contest of the demo election: 3 × 350 = 1,050 casts.
 const VOTERS: usize = 350;

@@ -12,7 +12,7 @@ use shared::api::{ApiError, Assignment};
 use shared::election::Choice;
 use shared::study::{LayoutResult, Study, StudyPlan, TrialResult};
 use support::*;
-use verifier::filters::routes;
+use verifier::voting::filters::routes;
 use verifier::{AppState, Config};
 
 const STUDY: &str = include_str!("../elections/demo-study.toml");
@@ -22,7 +22,7 @@ fn study_path() -> std::path::PathBuf {
 }
 
 fn with_study(state: &AppState) -> (AppState, Study) {
-    let study = verifier::study::load(&study_path(), &state.election.get()).unwrap();
+    let study = verifier::research::study::load(&study_path(), &state.election.get()).unwrap();
     let state = AppState {
         config: Arc::new(Config { study: Some(Arc::new(study.clone())), ..(*state.config).clone() }),
         ..state.clone()
@@ -63,7 +63,7 @@ fn result(study: &Study, participant: u32, layout: Assignment, hit: bool) -> Lay
 async fn a_real_election_refuses_every_study_route_and_the_study_file() {
     let mut real = verifier::demo::demo_election(chrono::Utc::now()).unwrap();
     real.practice = false;
-    let e = verifier::study::load(&study_path(), &real).unwrap_err().to_string();
+    let e = verifier::research::study::load(&study_path(), &real).unwrap_err().to_string();
     assert!(e.contains("real election") && e.contains("practice elections only"), "{e}");
 
     let practice = fixture(0);
@@ -101,7 +101,7 @@ async fn a_study_file_with_a_target_not_on_the_ballot_is_refused_with_its_task()
     ] {
         let path = dir.path().join("study.toml");
         std::fs::write(&path, STUDY.replace(from, to)).unwrap();
-        let e = format!("{:#}", verifier::study::load(&path, &practice.state.election.get()).unwrap_err());
+        let e = format!("{:#}", verifier::research::study::load(&path, &practice.state.election.get()).unwrap_err());
         assert!(e.contains(why), "{from} → {to}: {e}");
     }
 }
@@ -146,7 +146,7 @@ async fn participants_get_numbers_in_turn_and_each_layout_is_stored_once_with_th
     let (status, body) = call(&state, "POST", "/api/v1/research/study/results", Some(&short)).await;
     assert_eq!((status, code(&body)), (400, "MALFORMED".to_string()));
 
-    let (trials, questionnaires) = verifier::study::rows(&state.db, &study.id).unwrap();
+    let (trials, questionnaires) = verifier::research::study::rows(&state.db, &study.id).unwrap();
     assert_eq!(trials.len(), 4, "two tasks in each of two layouts: {trials:?}");
     assert_eq!(questionnaires.len(), 2);
     for t in &trials {

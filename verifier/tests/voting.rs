@@ -11,7 +11,7 @@ use shared::api::{ApiError, CastReceipt};
 use shared::election::Choice;
 use support::*;
 use verifier::AppState;
-use verifier::filters::routes;
+use verifier::voting::filters::routes;
 use warp::http::StatusCode;
 
 #[tokio::test]
@@ -56,7 +56,7 @@ async fn a_withdrawal_during_a_pause_reaches_the_next_ballot_view() {
     let now = f.state.clock.now();
     let tokyo = Id::new("tokyo").unwrap();
     let withdraw = || {
-        verifier::withdrawals::withdraw(
+        verifier::voting::withdrawals::withdraw(
             &f.state.db,
             &f.state.election,
             "admin:test",
@@ -124,14 +124,14 @@ async fn login_refusals() {
     assert_eq!((s, code(&b).as_str()), (StatusCode::BAD_REQUEST, "MALFORMED"));
     // Every failed attempt is counted (none writes a row of its own, issue 19), and the counts reach the audit log
     // as one row, which stays intact.
-    verifier::handlers::write_login_failures(&f.state.db, &f.state.sessions, Utc::now()).await;
-    let entries = f.state.db.with(|c| verifier::audit::entries(c)).unwrap();
+    verifier::voting::handlers::write_login_failures(&f.state.db, &f.state.sessions, Utc::now()).await;
+    let entries = f.state.db.with(|c| verifier::store::audit::entries(c)).unwrap();
     assert!(!entries.iter().any(|e| e.action == "login_failed"));
     let counts = entries.iter().find(|e| e.action == "login_failures").expect("the counts are audited");
     let counts: serde_json::Value = serde_json::from_str(&counts.detail).unwrap();
     assert!(counts["total"].as_u64().unwrap() >= 4, "{counts}");
     assert!(counts["counts"]["UNKNOWN_CA"].as_u64() == Some(1), "{counts}");
-    assert_eq!(f.state.db.with(|c| verifier::audit::verify(c)).unwrap().first_broken, None);
+    assert_eq!(f.state.db.with(|c| verifier::store::audit::verify(c)).unwrap().first_broken, None);
 }
 
 #[tokio::test]
@@ -351,7 +351,7 @@ async fn the_two_stores_hold_nothing_of_each_other() {
         }
     }
     // The audit log names no ballot, and no longer marks each vote with a voter and a time.
-    for e in f.state.db.with(|c| verifier::audit::entries(c)).unwrap() {
+    for e in f.state.db.with(|c| verifier::store::audit::entries(c)).unwrap() {
         assert!(
             !cts.iter().any(|ct| e.detail.contains(&shared::crypto::tracker(ct))),
             "entry {} names a tracker",
@@ -429,13 +429,19 @@ async fn refused_casts_are_audited_as_hourly_counts_without_identity() {
     assert_eq!((s, code(&body).as_str()), (StatusCode::BAD_REQUEST, "MALFORMED"));
 
     // The hour in progress is not written yet; once it has ended, it is one row.
-    verifier::handlers::write_cast_refusals(&f.state.db, &f.state.sessions, Utc::now(), false).await;
-    let rows = |action: &str| -> Vec<verifier::audit::Entry> {
-        f.state.db.with(|c| verifier::audit::entries(c)).unwrap().into_iter().filter(|e| e.action == action).collect()
+    verifier::voting::handlers::write_cast_refusals(&f.state.db, &f.state.sessions, Utc::now(), false).await;
+    let rows = |action: &str| -> Vec<verifier::store::audit::Entry> {
+        f.state
+            .db
+            .with(|c| verifier::store::audit::entries(c))
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == action)
+            .collect()
     };
     assert!(rows("cast_refusals").is_empty());
     let later = Utc::now() + chrono::Duration::hours(1);
-    verifier::handlers::write_cast_refusals(&f.state.db, &f.state.sessions, later, false).await;
+    verifier::voting::handlers::write_cast_refusals(&f.state.db, &f.state.sessions, later, false).await;
     let written = rows("cast_refusals");
     assert_eq!(written.len(), 1, "one row for the hour");
     let detail: serde_json::Value = serde_json::from_str(&written[0].detail).unwrap();

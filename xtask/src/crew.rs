@@ -1,6 +1,6 @@
 //! The demo's two administrators on the host (issue 21): bootstrapped into the demo database, logged in with the
 //! code an authenticator app would show, one requesting and the other approving each critical command. The same
-//! steps as `verifier::crew`, which xtask cannot use: xtask builds before `cargo xtask setup` installs anything.
+//! steps as `verifier::operators::crew`, which xtask cannot use: xtask builds before `cargo xtask setup` installs anything.
 //! Demo data only: a real election's TOTP secrets live only in each person's authenticator app.
 
 use std::ffi::OsStr;

@@ -1,6 +1,6 @@
 //! What the token tests share: a House of Councillors election (a district and the national PR, with 特定枠), ballots encrypted exactly as the browser
 //! does (`shared`), a ballot encrypted by `openssl pkeyutl`, the export made by the verifier's own code
-//! (`verifier::db::Db` + `verifier::ops::export`), and the exact totals those ballots must give.
+//! (`verifier::store::Db` + `verifier::ops::export`), and the exact totals those ballots must give.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
@@ -128,12 +128,12 @@ pub fn encrypt_all(key: &ElectionPublicKey, public_pem: &str) -> Vec<(String, Ve
         .collect()
 }
 
-/// Builds the export with the verifier's own code: the ballots cast into a `verifier::db::Db`, then
+/// Builds the export with the verifier's own code: the ballots cast into a `verifier::store::Db`, then
 /// `verifier::ops::export` after the close, signed with a fresh `verifier::ops::ExportKey`.
 pub fn export(dir: &Path, key: &ElectionPublicKey, contests: &[(String, Vec<Vec<u8>>)]) -> (ExportFile, String) {
     let export_key = ExportKey::generate(&dir.join("export-key.pk8")).unwrap();
     let e = election();
-    let db = verifier::db::Db::open_in_memory().unwrap();
+    let db = verifier::store::Db::open_in_memory().unwrap();
     let before: chrono::DateTime<chrono::Utc> = "2028-07-01T00:00:00Z".parse().unwrap();
     let after: chrono::DateTime<chrono::Utc> = "2028-08-01T00:00:00Z".parse().unwrap();
     db.create_election(&e, key, "test", before).unwrap();

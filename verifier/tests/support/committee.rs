@@ -8,10 +8,10 @@ use std::sync::Arc;
 use chrono::Utc;
 use serde_json::Value;
 use verifier::CurrentElection;
-use verifier::db::Db;
-use verifier::operator_api::{OperatorApiConfig, OperatorContext, OperatorServer};
-use verifier::operator_auth::{self, OperatorCa, totp_code};
 use verifier::operators::Role;
+use verifier::operators::api::{OperatorApiConfig, OperatorContext, OperatorServer};
+use verifier::operators::auth::{self, OperatorCa, totp_code};
+use verifier::store::Db;
 
 /// One person with a client certificate and a TOTP session.
 pub struct Person {
@@ -41,7 +41,7 @@ impl Committee {
             server_key_pem: key,
         };
         let ctx = OperatorContext::new(db.clone()).unwrap();
-        let routes = verifier::operator_routes::routes(&ctx, election.clone());
+        let routes = verifier::registration::routes::routes(&ctx, election.clone());
         let server = OperatorServer::bind(config, &ctx, routes).await.unwrap();
         let base = format!("https://{}", server.local_addr());
         tokio::spawn(server.run(std::future::pending()));
@@ -52,7 +52,7 @@ impl Committee {
             ("Ren Admin", Role::Admin, None),
         ] {
             let issued = ca.issue(name, role, municipality).unwrap();
-            operator_auth::register(db, &issued, "operator:test-setup", Utc::now()).unwrap();
+            auth::register(db, &issued, "operator:test-setup", Utc::now()).unwrap();
             let client = reqwest::Client::builder()
                 .use_rustls_tls()
                 .tls_built_in_root_certs(false)

@@ -16,8 +16,8 @@ use shared::crypto::{ElectionPublicKey, auth_digest, encrypt_ballot, envelope_di
 use shared::election::{Choice, Election};
 use test_pki::{IssuedCard, Person, Sex, TestAuthority};
 use verifier::certs::TrustStore;
-use verifier::db::{Db, Voter};
-use verifier::filters::routes;
+use verifier::store::{Db, Voter};
+use verifier::voting::filters::routes;
 use verifier::{AppState, Config, clock::Clock};
 use warp::http::StatusCode;
 
