@@ -485,6 +485,14 @@ mod tests {
       "role": "clerk",
       "municipality": "13101",
       "not_after": "2030-01-02T03:04:05Z"
+    },
+    {
+      "serial": "52",
+      "fingerprint": "cd",
+      "name": "Admin",
+      "role": "admin",
+      "municipality": null,
+      "not_after": "2030-01-02T03:04:05Z"
     }
   ],
   "revoked": [
@@ -496,6 +504,7 @@ mod tests {
 }"#;
         let state: State<Operator, NoMeta> = serde_json::from_str(operator).unwrap();
         assert_eq!(state.issued[0].meta.municipality.as_deref(), Some("13101"));
+        assert_eq!(state.issued[1].meta.municipality, None);
         assert_eq!(state.revoked[0].revoked_at, at("2029-01-02T03:04:05Z"));
         assert_eq!(serde_json::to_string_pretty(&state).unwrap(), operator);
     }
