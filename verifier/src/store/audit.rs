@@ -118,7 +118,7 @@ pub struct Page {
     pub next_after: Option<i64>,
     /// The whole chain, verified as this page was read.
     pub chain: Verification,
-    /// Every signed checkpoint in the log ([`crate::store::checkpoints`]): keep a copy to anchor the log.
+    /// Every signed checkpoint in the log (see the checkpoints module): keep a copy to anchor the log.
     pub checkpoints: Vec<shared::export::AuditCheckpoint>,
 }
 
