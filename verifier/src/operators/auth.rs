@@ -1,65 +1,24 @@
-//! Operators' credentials (R-SEC-4): the operator CA, its CRL, the verifier's table of operators and their TOTP
-//! secrets (RFC 6238).
-//!
-//! One CA (ECDSA P-256) signs both the operators' client certificates (extended key usage `clientAuth`) and the
-//! operator listener's server certificate (`serverAuth` only). Operators therefore trust one file, and neither
-//! kind of certificate can stand in for the other: rustls checks the extended key usage on both sides.
-//!
-//! An operator certificate's subject says who and what: `CN` = the person's name, `OU` = the role
-//! (`clerk`, `approver`, `admin`, `auditor`, `counting_officer`), `L` = the municipality code for committee roles.
-//! The verifier trusts these fields because only its own CA signs them; the `operators` table, keyed by the
-//! certificate's SHA-256 fingerprint, holds the same facts plus the TOTP secret and the revoked flag.
-//!
-//! Layout of the CA folder:
-//! - [`CA_CERT_FILE`]: the CA certificate (give it to operators and to the operator listener);
-//! - [`CA_KEY_FILE`]: the CA key (PKCS#8, mode 0600; keep the folder on the administration host);
-//! - [`CRL_FILE`]: the current CRL, rewritten at every revocation (the listener reloads it per connection);
-//! - [`SERVER_CERT_FILE`], [`SERVER_KEY_FILE`]: the listener's certificate and key, written by
-//!   [`OperatorCa::write_server_cert`];
-//! - `state.json`: issued and revoked serials and the next CRL number.
-//!
-//! The listener needs only the CA certificate, the CRL and its own certificate and key, never the CA key.
+//! Operators' credentials in the verifier (R-SEC-4): the roles as certificates write them, the `operators` table
+//! keyed by certificate fingerprint, and the TOTP secrets (RFC 6238) checked once per code. The CA that issues the
+//! certificates is [`super::ca`].
 
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::path::Path;
 
 use anyhow::{Context, anyhow, bail, ensure};
-use chrono::{DateTime, TimeDelta, Utc};
-use rcgen::{
-    BasicConstraints, CertificateParams, CertificateRevocationListParams, DistinguishedName, DnType, DnValue,
-    ExtendedKeyUsagePurpose, IsCa, Issuer, KeyIdMethod, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256,
-    PublicKeyData, RevokedCertParams, SerialNumber,
-};
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+pub use super::ca::{
+    CA_CERT_FILE, CA_KEY_FILE, CRL_FILE, IssuedOperator, OPERATOR_CERT_DAYS, OperatorCa, SERVER_CERT_DAYS,
+    SERVER_CERT_FILE, SERVER_KEY_FILE,
+};
 use crate::operators::{Operator, Role};
 use crate::store::Db;
 use crate::store::audit;
 
-/// The CA certificate (PEM).
-pub const CA_CERT_FILE: &str = "operator-ca.pem";
-/// The CA key (PKCS#8 PEM).
-pub const CA_KEY_FILE: &str = "operator-ca-key.pem";
-/// The CRL (PEM).
-pub const CRL_FILE: &str = "operators.crl.pem";
-/// The operator listener's certificate (PEM).
-pub const SERVER_CERT_FILE: &str = "operator-server.pem";
-/// The operator listener's key (PKCS#8 PEM).
-pub const SERVER_KEY_FILE: &str = "operator-server-key.pem";
-const STATE_FILE: &str = "state.json";
-
-/// How long an operator certificate is valid.
-pub const OPERATOR_CERT_DAYS: i64 = 365;
-/// How long the listener's certificate is valid.
-pub const SERVER_CERT_DAYS: i64 = 365;
-const CA_DAYS: i64 = 3650;
-const CRL_DAYS: i64 = 30;
-const SERIAL_LEN: usize = 16;
-const ORGANIZATION: &str = "Overseas Internet Voting";
-const CA_NAME: &str = "Overseas Internet Voting Operator CA";
 /// The issuer shown in authenticator apps.
 pub const TOTP_ISSUER: &str = "Overseas Internet Voting";
 
@@ -67,309 +26,7 @@ pub const TOTP_ISSUER: &str = "Overseas Internet Voting";
 const TOTP_DIGITS: u8 = 6;
 const TOTP_STEP: u64 = 30;
 const TOTP_SKEW: u16 = 1;
-const TOTP_SECRET_LEN: usize = 20;
-
-/// A freshly issued operator: everything the person receives, once. The key and the TOTP secret are not kept by
-/// the CA (the TOTP secret is kept in the verifier's database as the verifier's side of the shared secret).
-#[derive(Clone)]
-pub struct IssuedOperator {
-    /// The client certificate (PEM).
-    pub cert_pem: String,
-    /// The private key (PKCS#8 PEM).
-    pub key_pem: String,
-    /// The TOTP secret in base32 (RFC 4648, no padding), for manual entry into an authenticator app.
-    pub totp_secret_base32: String,
-    /// The `otpauth://totp/...` URI (for a QR code).
-    pub otpauth_uri: String,
-    /// Hex SHA-256 of the certificate (DER).
-    pub fingerprint: String,
-    /// The certificate serial in lower-case hex without leading zeros (what `revoke` takes).
-    pub serial: String,
-    /// Who, as the certificate's subject says.
-    pub operator: Operator,
-}
-
-impl std::fmt::Debug for IssuedOperator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IssuedOperator")
-            .field("serial", &self.serial)
-            .field("operator", &self.operator)
-            .finish_non_exhaustive()
-    }
-}
-
-/// The issued and revoked serials and the next CRL number.
-#[derive(Debug, Default, Serialize, Deserialize)]
-struct State {
-    next_crl_number: u64,
-    issued: Vec<IssuedRecord>,
-    revoked: Vec<RevokedRecord>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct IssuedRecord {
-    serial: String,
-    fingerprint: String,
-    name: String,
-    role: Role,
-    municipality: Option<String>,
-    not_after: DateTime<Utc>,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct RevokedRecord {
-    serial: String,
-    revoked_at: DateTime<Utc>,
-}
-
-/// The operator CA in its folder.
-pub struct OperatorCa {
-    dir: PathBuf,
-    cert_pem: String,
-    issuer: Issuer<'static, KeyPair>,
-    /// Serialises read-modify-write of the state file within this process.
-    lock: Mutex<()>,
-}
-
-impl std::fmt::Debug for OperatorCa {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OperatorCa").field("dir", &self.dir).finish_non_exhaustive()
-    }
-}
-
-impl OperatorCa {
-    /// Creates the CA in `dir` (created if missing) with an empty CRL; refuses a folder that already holds one.
-    pub fn init(dir: &Path) -> anyhow::Result<OperatorCa> {
-        for name in [CA_CERT_FILE, CA_KEY_FILE, STATE_FILE] {
-            ensure!(
-                !dir.join(name).exists(),
-                "{} already holds an operator CA ({name} exists): use it, or choose an empty folder",
-                dir.display()
-            );
-        }
-        fs::create_dir_all(dir).with_context(|| format!("cannot create the CA folder {}", dir.display()))?;
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).context("generating the CA key")?;
-        let now = now_seconds();
-        let mut params = CertificateParams::default();
-        let mut name = DistinguishedName::new();
-        name.push(DnType::CountryName, DnValue::PrintableString("JP".try_into().context("country code")?));
-        name.push(DnType::OrganizationName, ORGANIZATION);
-        name.push(DnType::CommonName, CA_NAME);
-        params.distinguished_name = name;
-        params.serial_number = Some(random_serial()?);
-        params.not_before = to_offset(now - TimeDelta::days(1))?;
-        params.not_after = to_offset(now + TimeDelta::days(CA_DAYS))?;
-        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
-        params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
-        params.key_identifier_method = KeyIdMethod::Sha256;
-        let cert = params.self_signed(&key).context("self-signing the operator CA")?;
-        files::create_new(&dir.join(CA_KEY_FILE), key.serialize_pem().as_bytes(), files::Access::Owner)?;
-        let cert_pem = cert.pem();
-        files::create_new(&dir.join(CA_CERT_FILE), cert_pem.as_bytes(), files::Access::Everyone)?;
-        let ca =
-            OperatorCa { dir: dir.to_path_buf(), cert_pem, issuer: Issuer::new(params, key), lock: Mutex::new(()) };
-        let mut state = State { next_crl_number: 1, ..State::default() };
-        ca.publish_crl(&mut state)?;
-        files::create_new(&dir.join(STATE_FILE), &serde_json::to_vec_pretty(&state)?, files::Access::Everyone)?;
-        Ok(ca)
-    }
-
-    /// Opens a CA folder made by [`OperatorCa::init`], checking that the key belongs to the certificate.
-    pub fn open(dir: &Path) -> anyhow::Result<OperatorCa> {
-        let cert_path = dir.join(CA_CERT_FILE);
-        let cert_pem = fs::read_to_string(&cert_path)
-            .with_context(|| format!("cannot read {} (is this an operator CA folder?)", cert_path.display()))?;
-        let key_path = dir.join(CA_KEY_FILE);
-        let key_pem = fs::read_to_string(&key_path).with_context(|| format!("cannot read {}", key_path.display()))?;
-        let key = KeyPair::from_pem(&key_pem).with_context(|| format!("{} is not a PKCS#8 key", key_path.display()))?;
-        let cert_der = pem_block(&cert_pem, "CERTIFICATE").with_context(|| format!("{}", cert_path.display()))?;
-        let (_, cert) = x509_parser::parse_x509_certificate(&cert_der)
-            .map_err(|e| anyhow!("{} is not a certificate: {e}", cert_path.display()))?;
-        ensure!(
-            cert.public_key().raw == key.subject_public_key_info().as_slice(),
-            "{} does not hold the key of {}",
-            key_path.display(),
-            cert_path.display()
-        );
-        let issuer = Issuer::from_ca_cert_pem(&cert_pem, key).with_context(|| format!("{}", cert_path.display()))?;
-        let ca = OperatorCa { dir: dir.to_path_buf(), cert_pem, issuer, lock: Mutex::new(()) };
-        ca.load_state()?;
-        Ok(ca)
-    }
-
-    /// Returns the CA folder.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
-    /// Returns the CA certificate (PEM).
-    pub fn cert_pem(&self) -> &str {
-        &self.cert_pem
-    }
-
-    /// Returns the current CRL (PEM).
-    pub fn crl_pem(&self) -> anyhow::Result<String> {
-        let path = self.dir.join(CRL_FILE);
-        fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))
-    }
-
-    /// Issues an operator certificate (ECDSA P-256, `clientAuth`) and a new TOTP secret. Committee roles (Clerk,
-    /// Approver) need a municipality; the others must not have one. Register the result in the verifier's
-    /// database with [`register`].
-    pub fn issue(&self, name: &str, role: Role, municipality: Option<&str>) -> anyhow::Result<IssuedOperator> {
-        let name = name.trim();
-        check_text("name", name)?;
-        let municipality = municipality.map(str::trim);
-        match (role.is_committee(), municipality) {
-            (true, None) => bail!("a {} is bound to one municipality: give its code", role_str(role)),
-            (false, Some(m)) => bail!("a {} is not bound to a municipality (got {m:?})", role_str(role)),
-            (_, Some(m)) => check_text("municipality", m)?,
-            (false, None) => {}
-        }
-        let now = now_seconds();
-        let not_after = now + TimeDelta::days(OPERATOR_CERT_DAYS);
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).context("generating the operator key")?;
-        let serial = random_serial()?;
-        let mut params = CertificateParams::default();
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::CountryName, DnValue::PrintableString("JP".try_into().context("country code")?));
-        dn.push(DnType::OrganizationName, ORGANIZATION);
-        dn.push(DnType::OrganizationalUnitName, role_str(role));
-        if let Some(m) = municipality {
-            dn.push(DnType::LocalityName, m);
-        }
-        dn.push(DnType::CommonName, name);
-        params.distinguished_name = dn;
-        params.serial_number = Some(serial.clone());
-        params.not_before = to_offset(now - TimeDelta::minutes(5))?;
-        params.not_after = to_offset(not_after)?;
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
-        params.use_authority_key_identifier_extension = true;
-        let cert = params.signed_by(&key, &self.issuer).context("signing the operator certificate")?;
-        let der = cert.der().to_vec();
-        let fingerprint = fingerprint(&der);
-        let serial = hex_without_leading_zeros(serial.as_ref());
-        let operator = operator_from_cert(&der)?;
-
-        let mut secret = vec![0u8; TOTP_SECRET_LEN];
-        getrandom::fill(&mut secret).map_err(|e| anyhow!("no random numbers for the TOTP secret: {e}"))?;
-        let totp = totp(secret, &operator)?;
-        let otpauth_uri = totp.to_url().map_err(|e| anyhow!("making the otpauth URI: {e}"))?;
-        let totp_secret_base32 = totp.secret().to_base32();
-
-        self.update_state(|state| {
-            state.issued.push(IssuedRecord {
-                serial: serial.clone(),
-                fingerprint: fingerprint.clone(),
-                name: operator.name.clone(),
-                role,
-                municipality: operator.municipality.clone(),
-                not_after,
-            });
-            Ok(false)
-        })?;
-        Ok(IssuedOperator {
-            cert_pem: cert.pem(),
-            key_pem: key.serialize_pem(),
-            totp_secret_base32,
-            otpauth_uri,
-            fingerprint,
-            serial,
-            operator,
-        })
-    }
-
-    /// Revokes an operator certificate by serial (hex, any case, colons allowed) and rewrites [`CRL_FILE`].
-    /// Returns the normalised serial. Mark it revoked in the database too, with [`mark_revoked`].
-    pub fn revoke(&self, serial: &str) -> anyhow::Result<String> {
-        let serial = normalize_serial(serial)?;
-        self.update_state(|state| {
-            ensure!(
-                state.issued.iter().any(|r| r.serial == serial),
-                "serial {serial} was not issued by this operator CA"
-            );
-            if !state.revoked.iter().any(|r| r.serial == serial) {
-                state.revoked.push(RevokedRecord { serial: serial.clone(), revoked_at: now_seconds() });
-            }
-            Ok(true)
-        })?;
-        Ok(serial)
-    }
-
-    /// Issues a certificate for the operator listener (ECDSA P-256, `serverAuth` only) for host names and IP
-    /// addresses; returns (certificate PEM, key PEM).
-    pub fn server_cert(&self, hostnames: &[String]) -> anyhow::Result<(String, String)> {
-        ensure!(!hostnames.is_empty(), "give at least one host name or IP address for the operator listener");
-        let now = now_seconds();
-        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256).context("generating the server key")?;
-        let mut params = CertificateParams::new(hostnames.to_vec()).context("the host names")?;
-        let mut dn = DistinguishedName::new();
-        dn.push(DnType::OrganizationName, ORGANIZATION);
-        dn.push(DnType::CommonName, hostnames[0].as_str());
-        params.distinguished_name = dn;
-        params.serial_number = Some(random_serial()?);
-        params.not_before = to_offset(now - TimeDelta::minutes(5))?;
-        params.not_after = to_offset(now + TimeDelta::days(SERVER_CERT_DAYS))?;
-        params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
-        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
-        params.use_authority_key_identifier_extension = true;
-        let cert = params.signed_by(&key, &self.issuer).context("signing the server certificate")?;
-        Ok((cert.pem(), key.serialize_pem()))
-    }
-
-    /// Issues the listener's certificate with [`OperatorCa::server_cert`] and writes it to [`SERVER_CERT_FILE`]
-    /// and [`SERVER_KEY_FILE`] in the CA folder (replacing earlier ones), where `verifier serve` finds them.
-    pub fn write_server_cert(&self, hostnames: &[String]) -> anyhow::Result<()> {
-        let (cert, key) = self.server_cert(hostnames)?;
-        files::replace(&self.dir.join(SERVER_KEY_FILE), key.as_bytes(), files::Access::Owner)?;
-        Ok(files::replace(&self.dir.join(SERVER_CERT_FILE), cert.as_bytes(), files::Access::Everyone)?)
-    }
-
-    fn load_state(&self) -> anyhow::Result<State> {
-        let path = self.dir.join(STATE_FILE);
-        let bytes = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-        serde_json::from_slice(&bytes).with_context(|| format!("{} is not the CA's state file", path.display()))
-    }
-
-    fn update_state(&self, change: impl FnOnce(&mut State) -> anyhow::Result<bool>) -> anyhow::Result<()> {
-        let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut state = self.load_state()?;
-        if change(&mut state)? {
-            self.publish_crl(&mut state)?;
-        }
-        Ok(files::replace(&self.dir.join(STATE_FILE), &serde_json::to_vec_pretty(&state)?, files::Access::Everyone)?)
-    }
-
-    fn publish_crl(&self, state: &mut State) -> anyhow::Result<()> {
-        let now = now_seconds();
-        let mut revoked_certs = Vec::new();
-        for r in &state.revoked {
-            let bytes = hex::decode(&r.serial).with_context(|| format!("revoked serial {:?} is not hex", r.serial))?;
-            revoked_certs.push(RevokedCertParams {
-                serial_number: SerialNumber::from_slice(&bytes),
-                revocation_time: to_offset(r.revoked_at)?,
-                reason_code: None,
-                invalidity_date: None,
-            });
-        }
-        let params = CertificateRevocationListParams {
-            this_update: to_offset(now)?,
-            next_update: to_offset(now + TimeDelta::days(CRL_DAYS))?,
-            crl_number: SerialNumber::from(state.next_crl_number),
-            issuing_distribution_point: None,
-            revoked_certs,
-            key_identifier_method: KeyIdMethod::Sha256,
-        };
-        let crl = params.signed_by(&self.issuer).context("signing the operator CRL")?;
-        let pem = crl.pem().context("encoding the CRL")?;
-        files::replace(&self.dir.join(CRL_FILE), pem.as_bytes(), files::Access::Everyone)?;
-        state.next_crl_number = state.next_crl_number.checked_add(1).ok_or_else(|| anyhow!("CRL number overflow"))?;
-        Ok(())
-    }
-}
+pub(super) const TOTP_SECRET_LEN: usize = 20;
 
 /// Returns the role as written in certificates and accepted on the command line.
 pub fn role_str(role: Role) -> &'static str {
@@ -426,7 +83,7 @@ fn single<'a>(
     Ok(Some(first.as_str().map_err(|e| anyhow!("the subject's {what} is not text: {e}"))?.to_owned()))
 }
 
-fn totp(secret: Vec<u8>, operator: &Operator) -> anyhow::Result<totp_rs::Totp> {
+pub(super) fn totp(secret: Vec<u8>, operator: &Operator) -> anyhow::Result<totp_rs::Totp> {
     let account = match &operator.municipality {
         Some(m) => format!("{} ({} {m})", operator.name, role_str(operator.role)),
         None => format!("{} ({})", operator.name, role_str(operator.role)),
@@ -509,7 +166,7 @@ pub fn register(db: &Db, issued: &IssuedOperator, actor: &str, now: DateTime<Utc
 /// Marks an operator's certificate revoked in the database (by serial); an audit entry. Their sessions stop
 /// working at their next request.
 pub fn mark_revoked(db: &Db, serial: &str, actor: &str, now: DateTime<Utc>) -> anyhow::Result<Operator> {
-    let serial = normalize_serial(serial)?;
+    let serial = folder_ca::normalize_serial(serial)?;
     let found = db.with(|c| {
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let fp: Option<String> =
@@ -702,75 +359,11 @@ pub fn pem_block(pem: &str, label: &str) -> anyhow::Result<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(b64).map_err(|e| anyhow!("bad {label} PEM block: {e}"))
 }
 
-fn check_text(what: &str, s: &str) -> anyhow::Result<()> {
-    ensure!(!s.is_empty(), "the {what} is empty");
-    ensure!(s.chars().count() <= 64, "the {what} is longer than 64 characters");
-    ensure!(!s.chars().any(char::is_control), "the {what} contains control characters");
-    Ok(())
-}
-
-fn now_seconds() -> DateTime<Utc> {
-    let now = Utc::now();
-    DateTime::from_timestamp(now.timestamp(), 0).unwrap_or(now)
-}
-
-fn to_offset(t: DateTime<Utc>) -> anyhow::Result<time::OffsetDateTime> {
-    time::OffsetDateTime::from_unix_timestamp(t.timestamp()).map_err(|e| anyhow!("time out of range: {e}"))
-}
-
-fn random_serial() -> anyhow::Result<SerialNumber> {
-    let mut bytes = [0u8; SERIAL_LEN];
-    getrandom::fill(&mut bytes).map_err(|e| anyhow!("no random numbers for a serial: {e}"))?;
-    bytes[0] &= 0x7f; // positive
-    bytes[0] |= 0x01; // no leading zero byte, so the hex form is stable
-    Ok(SerialNumber::from_slice(&bytes))
-}
-
-fn hex_without_leading_zeros(bytes: &[u8]) -> String {
-    let start = bytes.iter().position(|&b| b != 0).unwrap_or(bytes.len());
-    if start == bytes.len() { "00".to_owned() } else { hex::encode(&bytes[start..]) }
-}
-
-/// Accepts hex in either case, with or without colons and leading zero bytes.
-fn normalize_serial(serial: &str) -> anyhow::Result<String> {
-    let mut digits: String = serial.trim().chars().filter(|&c| c != ':').collect();
-    if digits.len() % 2 == 1 {
-        digits.insert(0, '0');
-    }
-    let bytes = hex::decode(&digits).map_err(|_| anyhow!("expected a certificate serial in hex, got {serial:?}"))?;
-    ensure!(!bytes.is_empty(), "expected a certificate serial in hex, got an empty string");
-    Ok(hex_without_leading_zeros(&bytes))
-}
-
 #[cfg(test)]
 mod tests {
+    use chrono::TimeDelta;
+
     use super::*;
-
-    #[test]
-    fn issues_with_the_subject_saying_who_and_revokes_into_the_crl() {
-        let dir = tempfile::tempdir().unwrap();
-        let ca = OperatorCa::init(dir.path()).unwrap();
-        assert!(OperatorCa::init(dir.path()).is_err(), "refuses an existing CA");
-        let issued = ca.issue("山田 花子", Role::Clerk, Some("13101")).unwrap();
-        assert_eq!(issued.operator.name, "山田 花子");
-        assert_eq!(issued.operator.role, Role::Clerk);
-        assert_eq!(issued.operator.municipality.as_deref(), Some("13101"));
-        assert!(issued.otpauth_uri.starts_with("otpauth://totp/"), "{}", issued.otpauth_uri);
-        assert!(issued.otpauth_uri.contains(&issued.totp_secret_base32));
-        assert!(ca.issue("x", Role::Clerk, None).is_err());
-        assert!(ca.issue("x", Role::Admin, Some("13101")).is_err());
-        assert!(ca.issue("", Role::Admin, None).is_err());
-
-        let ca = OperatorCa::open(dir.path()).unwrap();
-        let before = pem_block(&ca.crl_pem().unwrap(), "X509 CRL").unwrap();
-        assert_eq!(ca.revoke(&issued.serial.to_uppercase()).unwrap(), issued.serial);
-        let after = pem_block(&ca.crl_pem().unwrap(), "X509 CRL").unwrap();
-        let (_, crl) = x509_parser::parse_x509_crl(&after).unwrap();
-        let serials: Vec<String> = crl.iter_revoked_certificates().map(|r| hex::encode(r.raw_serial())).collect();
-        assert_eq!(serials, vec![issued.serial.clone()]);
-        assert_ne!(before, after);
-        assert!(ca.revoke("abcdef").is_err(), "unknown serial");
-    }
 
     #[test]
     fn register_lookup_totp_once_and_revoke() {

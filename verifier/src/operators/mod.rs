@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod ca;
 pub mod crew;
 pub mod four_eyes;
 pub mod host;
