@@ -87,20 +87,19 @@ pub enum Command {
     },
 }
 
-/// A refusal from the server: `{code, message}` with its HTTP status.
+/// A refusal from the server with its HTTP status: the API's one refusal shape, `{code, message}`
+/// ([`shared::api::ApiError`]), e.g. `TOTP_REQUIRED`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
     /// The HTTP status.
     pub status: u16,
-    /// The stable code, e.g. `TOTP_REQUIRED`.
-    pub code: String,
-    /// The sentence for a person.
-    pub message: String,
+    /// The stable code and the sentence for a person.
+    pub refusal: shared::api::ApiError,
 }
 
 impl std::fmt::Display for Refused {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {} (HTTP {})", self.code, self.message, self.status)
+        write!(f, "{}: {} (HTTP {})", self.refusal.code, self.refusal.message, self.status)
     }
 }
 
@@ -198,13 +197,10 @@ impl Client {
         if status.is_success() {
             return Ok(value);
         }
-        let field = |k: &str| value.get(k).and_then(Value::as_str).map(str::to_owned);
-        Err(Refused {
-            status: status.as_u16(),
-            code: field("code").unwrap_or_else(|| "HTTP_ERROR".into()),
-            message: field("message").unwrap_or_else(|| value.to_string()),
-        }
-        .into())
+        // A body that is not the refusal shape (a proxy's page, say) still says what came back.
+        let refusal = serde_json::from_value(value.clone())
+            .unwrap_or_else(|_| shared::api::ApiError { code: "HTTP_ERROR".into(), message: value.to_string() });
+        Err(Refused { status: status.as_u16(), refusal }.into())
     }
 
     /// Starts a session with a TOTP code and writes the token to the session file (mode 0600).

@@ -18,7 +18,7 @@ use yew::prelude::*;
 
 use crate::components::confirmation::{Challenged, HelperCheck};
 use crate::services::cast::{CastError, ElectionKey, Sealed, TrackerMismatch};
-use crate::services::verifier_api::ApiFailure;
+use shared::api::ApiError;
 
 /// The confirmation screen of one contest.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,7 +48,7 @@ pub enum Step {
     /// The confirmation of a sealed ballot; a challenge keeps the voter here with a freshly sealed one.
     Confirm(Confirming),
     /// Something failed; a receipt that names another ballot keeps both trackers.
-    Failed(ApiFailure, Option<TrackerMismatch>),
+    Failed(ApiError, Option<TrackerMismatch>),
 }
 
 /// The sealed ballot of the confirmation screen, shared by the state's copies and taken out at most once.
@@ -78,9 +78,9 @@ pub struct VoteState {
     /// The step on screen.
     pub step: Step,
     /// The client configuration, read once per page (none: not yet).
-    pub config: Option<Result<ClientConfig, ApiFailure>>,
+    pub config: Option<Result<ClientConfig, ApiError>>,
     /// The card check (R-SEC-3), none until it answered.
-    pub card: Option<Result<HelperStatus, ApiFailure>>,
+    pub card: Option<Result<HelperStatus, ApiError>>,
     /// A practice election.
     pub practice: bool,
     /// The voter's ballot view, while logged in.
@@ -110,17 +110,17 @@ impl VoteState {
 /// What happens to the voting page.
 pub enum Action {
     /// The client configuration was read (or could not be).
-    Config(Result<ClientConfig, ApiFailure>),
+    Config(Result<ClientConfig, ApiError>),
     /// The election is, or is not, a practice election.
     Practice(bool),
     /// The card check answered.
-    Card(Result<HelperStatus, ApiFailure>),
+    Card(Result<HelperStatus, ApiError>),
     /// Something is under way.
     Working(&'static str, &'static str),
     /// Logged in: the ballot view and its key, pinned from now on.
     LoggedIn(BallotView, ElectionKey),
     /// Something failed.
-    Fail(ApiFailure),
+    Fail(ApiError),
     /// Back to the start: a new login (the session's view and key are dropped; the receipts stay).
     Restart,
     /// The session ended (R-VOTE-4).
@@ -137,13 +137,13 @@ pub enum Action {
     Checked(String, HelperCheck),
     /// A ballot was cast: the receipt (checked against the ballot), then the refreshed ballot view or why it could
     /// not be read (or carried another key).
-    Cast(CastReceipt, Result<BallotView, ApiFailure>),
+    Cast(CastReceipt, Result<BallotView, ApiError>),
     /// A cast failed.
     CastFailed(CastError),
     /// A session extension started.
     Extending,
     /// A session extension ended.
-    Extended(Result<LoginResponse, ApiFailure>),
+    Extended(Result<LoginResponse, ApiError>),
 }
 
 impl Reducible for VoteState {
@@ -171,7 +171,7 @@ impl Reducible for VoteState {
             Action::Expired => {
                 s.ballot = None;
                 s.key = None;
-                s.step = Step::Failed(ApiFailure { code: "SESSION_EXPIRED".into(), message: String::new() }, None);
+                s.step = Step::Failed(ApiError { code: "SESSION_EXPIRED".into(), message: String::new() }, None);
             }
             Action::Contests => s.step = Step::Ballot,
             Action::Choose(i, choice) => s.step = Step::Choose(i, choice),

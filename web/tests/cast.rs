@@ -11,6 +11,7 @@
 use std::cell::RefCell;
 
 use chrono::{TimeZone, Utc};
+use shared::api::ApiError;
 use shared::api::{BallotView, CastReceipt, CastRequest, ContestView};
 use shared::crypto::ElectionPublicKey;
 use shared::election::{Choice, Election};
@@ -18,7 +19,6 @@ use shared::sealed::{BallotOpening, CheckError, describe};
 use shared::wire::Base64;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 use web::services::cast::{self, CastError, CastPorts, ElectionKey};
-use web::services::verifier_api::ApiFailure;
 use web::state::{Action, Step, VoteState};
 use yew::Reducible;
 
@@ -69,12 +69,12 @@ const SIGNATURE: [u8; 3] = [1, 2, 3];
 const CERTIFICATE: [u8; 3] = [4, 5, 6];
 
 impl CastPorts for Ports {
-    async fn sign(&self, opening: &BallotOpening) -> Result<(Vec<u8>, Vec<u8>), ApiFailure> {
+    async fn sign(&self, opening: &BallotOpening) -> Result<(Vec<u8>, Vec<u8>), ApiError> {
         self.signed.borrow_mut().push(opening.clone());
         Ok((SIGNATURE.to_vec(), CERTIFICATE.to_vec()))
     }
 
-    async fn cast(&self, request: &CastRequest) -> Result<CastReceipt, ApiFailure> {
+    async fn cast(&self, request: &CastRequest) -> Result<CastReceipt, ApiError> {
         self.cast.borrow_mut().push(request.clone());
         let stored = shared::crypto::tracker(request.ciphertext.as_bytes());
         Ok(CastReceipt { contest: request.contest.clone(), tracker: self.receipt_tracker.clone().unwrap_or(stored) })

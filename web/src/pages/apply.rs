@@ -12,7 +12,9 @@ use yew::prelude::*;
 use crate::i18n::{Lang, t};
 use crate::refusals::failure_text;
 use crate::services::card_helper;
-use crate::services::verifier_api::{self, ApiFailure};
+use shared::api::ApiError;
+
+use crate::services::verifier_api;
 
 /// Properties of [`Apply`].
 #[derive(Properties, PartialEq)]
@@ -26,7 +28,7 @@ enum State {
     Form,
     Working(&'static str, &'static str),
     Done(Vec<ApplicationStatus>, String),
-    Failed(ApiFailure),
+    Failed(ApiError),
 }
 
 fn value(id: &str) -> String {
@@ -79,7 +81,7 @@ pub fn apply(props: &Props) -> Html {
                 email: value("apply-email"),
             };
             if birth.is_err() {
-                state.set(State::Failed(ApiFailure { code: "MALFORMED".into(), message: "birth date".into() }));
+                state.set(State::Failed(ApiError { code: "MALFORMED".into(), message: "birth date".into() }));
                 return;
             }
             state.set(State::Working(
@@ -87,7 +89,7 @@ pub fn apply(props: &Props) -> Html {
                 "Enter your 4-digit PIN on the card helper's window.",
             ));
             wasm_bindgen_futures::spawn_local(async move {
-                let result: Result<(Vec<ApplicationStatus>, String), ApiFailure> = async {
+                let result: Result<(Vec<ApplicationStatus>, String), ApiError> = async {
                     let helper = verifier_api::client_config().await?.card_helper_origin;
                     let nonce = verifier_api::challenge().await?.nonce;
                     let started = card_helper::authenticate(&helper, &nonce).await?;
@@ -100,7 +102,7 @@ pub fn apply(props: &Props) -> Html {
                     };
                     verifier_api::login(&login).await?;
                     let text = serde_json::to_string(&input)
-                        .map_err(|e| ApiFailure { code: "MALFORMED".into(), message: e.to_string() })?;
+                        .map_err(|e| ApiError { code: "MALFORMED".into(), message: e.to_string() })?;
                     // The helper shows every field of this text on its own page and signs these exact bytes.
                     let started = card_helper::sign_application(&helper, &text).await?;
                     let (sig, cert) = card_helper::confirm_and_wait(&helper, &started).await?;

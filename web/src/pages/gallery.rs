@@ -20,7 +20,9 @@ use crate::components::settings::SIZES;
 use crate::i18n::{Lang, t};
 use crate::research;
 use crate::selection;
-use crate::services::verifier_api::{self, ApiFailure};
+use shared::api::ApiError;
+
+use crate::services::verifier_api;
 
 /// The fragment of the gallery's index; each page's fragment starts with it and a slash.
 pub const GALLERY_HASH: &str = "#gallery";
@@ -169,7 +171,7 @@ pub struct Props {
 #[function_component(Gallery)]
 pub fn gallery(props: &Props) -> Html {
     let lang = props.lang;
-    let definition = use_state(|| None::<Result<ElectionDefinition, ApiFailure>>);
+    let definition = use_state(|| None::<Result<ElectionDefinition, ApiError>>);
     {
         let definition = definition.clone();
         use_effect_with((), move |_| {

@@ -33,7 +33,7 @@ pub struct Props {
 pub fn start(props: &Props) -> Html {
     let lang = props.lang;
     let clock = use_server_clock();
-    let election = use_state(|| None::<Result<ElectionSummary, verifier_api::ApiFailure>>);
+    let election = use_state(|| None::<Result<ElectionSummary, shared::api::ApiError>>);
     {
         let election = election.clone();
         use_effect_with((), move |_| {

@@ -16,24 +16,22 @@ use shared::helper_api::{
 use shared::sealed::BallotOpening;
 use shared::wire::Base64;
 
-use crate::services::verifier_api::ApiFailure;
-
-fn failure(e: gloo_net::Error) -> ApiFailure {
-    ApiFailure { code: "HELPER_UNREACHABLE".into(), message: e.to_string() }
+fn failure(e: gloo_net::Error) -> ApiError {
+    ApiError { code: "HELPER_UNREACHABLE".into(), message: e.to_string() }
 }
 
-async fn answer<T: DeserializeOwned>(resp: gloo_net::http::Response) -> Result<T, ApiFailure> {
+async fn answer<T: DeserializeOwned>(resp: gloo_net::http::Response) -> Result<T, ApiError> {
     if resp.ok() {
         resp.json::<T>().await.map_err(failure)
     } else {
         match resp.json::<ApiError>().await {
-            Ok(e) => Err(ApiFailure { code: e.code, message: e.message }),
+            Ok(e) => Err(e),
             Err(e) => Err(failure(e)),
         }
     }
 }
 
-async fn post<B: Serialize, T: DeserializeOwned>(helper: &str, path: &str, body: &B) -> Result<T, ApiFailure> {
+async fn post<B: Serialize, T: DeserializeOwned>(helper: &str, path: &str, body: &B) -> Result<T, ApiError> {
     let req = Request::post(&format!("{helper}{path}")).json(body).map_err(failure)?;
     answer(req.send().await.map_err(failure)?).await
 }
@@ -44,31 +42,31 @@ fn open_popup(url: &str, target: &str) -> Option<web_sys::Window> {
 }
 
 /// Reads the reader, card and tries left.
-pub async fn status(helper: &str) -> Result<HelperStatus, ApiFailure> {
+pub async fn status(helper: &str) -> Result<HelperStatus, ApiError> {
     answer(Request::get(&format!("{helper}/api/v1/status")).send().await.map_err(failure)?).await
 }
 
 /// Starts a login signature over the verifier's nonce.
-pub async fn authenticate(helper: &str, nonce: &Base64) -> Result<OperationStarted, ApiFailure> {
+pub async fn authenticate(helper: &str, nonce: &Base64) -> Result<OperationStarted, ApiError> {
     post(helper, "/api/v1/authenticate", &AuthenticateRequest { challenge: nonce.encoded() }).await
 }
 
 /// Starts the signature of a ballot (R-VOTE-6): the helper re-encrypts the opening's choice with its seed, refuses
 /// a ballot that does not hold it (`BALLOT_MISMATCH`) or that was challenged (`CHALLENGED_BALLOT`), shows the
 /// choice in words on its own page and signs the envelope digest it computed.
-pub async fn sign_ballot(helper: &str, opening: &BallotOpening) -> Result<OperationStarted, ApiFailure> {
+pub async fn sign_ballot(helper: &str, opening: &BallotOpening) -> Result<OperationStarted, ApiError> {
     post(helper, "/api/v1/sign/ballot", opening).await
 }
 
 /// Starts the signature of an application or a switch request (R-REG-2, R-REG-9): `application` is the exact JSON
 /// text that will be sent to the verifier; the helper shows its fields and signs the digest of these bytes.
-pub async fn sign_application(helper: &str, application: &str) -> Result<OperationStarted, ApiFailure> {
+pub async fn sign_application(helper: &str, application: &str) -> Result<OperationStarted, ApiError> {
     post(helper, "/api/v1/sign/application", &ApplicationSignRequest { application: application.to_string() }).await
 }
 
 /// Asks the helper to check a challenged ballot (the Benaloh challenge, R-VOTE-7) and opens its page, which shows
 /// the choice the ballot holds, in a popup of its own (one per tracker). Nothing is signed and nothing is polled.
-pub async fn check_ballot(helper: &str, opening: &BallotOpening) -> Result<CheckStarted, ApiFailure> {
+pub async fn check_ballot(helper: &str, opening: &BallotOpening) -> Result<CheckStarted, ApiError> {
     let started: CheckStarted = post(helper, "/api/v1/check/ballot", opening).await?;
     open_popup(&started.check_url, &format!("card-helper-check-{}", started.tracker));
     Ok(started)
@@ -76,7 +74,7 @@ pub async fn check_ballot(helper: &str, opening: &BallotOpening) -> Result<Check
 
 /// Opens the helper's confirmation page in a popup and polls until the operation ends; closes the popup. Returns
 /// the signature and the certificate (DER).
-pub async fn confirm_and_wait(helper: &str, started: &OperationStarted) -> Result<(Vec<u8>, Vec<u8>), ApiFailure> {
+pub async fn confirm_and_wait(helper: &str, started: &OperationStarted) -> Result<(Vec<u8>, Vec<u8>), ApiError> {
     use base64::Engine;
     use base64::engine::general_purpose::STANDARD as B64;
     // A target name per operation: a popup still closing from the last step must not be reused.
@@ -89,12 +87,12 @@ pub async fn confirm_and_wait(helper: &str, started: &OperationStarted) -> Resul
             OperationView::Pending { .. } => continue,
             OperationView::Done { signature, certificate } => {
                 let decode = |s: &str| {
-                    B64.decode(s).map_err(|e| ApiFailure { code: "HELPER_ANSWER".into(), message: e.to_string() })
+                    B64.decode(s).map_err(|e| ApiError { code: "HELPER_ANSWER".into(), message: e.to_string() })
                 };
                 break Ok((decode(&signature)?, decode(&certificate)?));
             }
-            OperationView::Cancelled => break Err(ApiFailure { code: "CANCELLED".into(), message: String::new() }),
-            OperationView::Failed { code } => break Err(ApiFailure { code, message: String::new() }),
+            OperationView::Cancelled => break Err(ApiError { code: "CANCELLED".into(), message: String::new() }),
+            OperationView::Failed { code } => break Err(ApiError { code, message: String::new() }),
         }
     };
     if let Some(p) = popup {

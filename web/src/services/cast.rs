@@ -25,10 +25,12 @@ use shared::election::{Choice, Contest, Id};
 use shared::sealed::{BallotOpening, Opening, SealedBallot};
 
 use crate::services::card_helper;
-use crate::services::verifier_api::{self, ApiFailure};
+use shared::api::ApiError;
 
-fn fail(code: &str, message: String) -> ApiFailure {
-    ApiFailure { code: code.into(), message }
+use crate::services::verifier_api;
+
+fn fail(code: &str, message: String) -> ApiError {
+    ApiError { code: code.into(), message }
 }
 
 /// The election's public key as this page uses it, with the fingerprint derived from it.
@@ -41,7 +43,7 @@ pub struct ElectionKey {
 impl ElectionKey {
     /// Reads the key of a ballot view and derives its fingerprint; refuses a malformed key (`ENCRYPTION`) and a view
     /// whose stated fingerprint is not the key's (`KEY_MISMATCH`).
-    pub fn from_view(view: &BallotView) -> Result<ElectionKey, ApiFailure> {
+    pub fn from_view(view: &BallotView) -> Result<ElectionKey, ApiError> {
         let key = ElectionPublicKey::from_spki_der(view.public_key.as_bytes())
             .map_err(|e| fail("ENCRYPTION", format!("the election key cannot be read: {e}")))?;
         let fingerprint = key.fingerprint();
@@ -56,7 +58,7 @@ impl ElectionKey {
 
     /// Checks that a later ballot view carries this (pinned) key; refuses another key with `KEY_CHANGED`, and a
     /// view that is inconsistent in itself as [`ElectionKey::from_view`] does.
-    pub fn check_view(&self, view: &BallotView) -> Result<(), ApiFailure> {
+    pub fn check_view(&self, view: &BallotView) -> Result<(), ApiError> {
         let other = ElectionKey::from_view(view)?;
         if other.fingerprint != self.fingerprint {
             return Err(fail(
@@ -111,7 +113,7 @@ impl Sealed {
 
 /// Encrypts a choice for a contest under the election key with a fresh seed from the browser's randomness
 /// (R-VOTE-7); refuses a choice the contest does not allow (`ENCRYPTION`).
-pub fn seal(key: &ElectionKey, election: &Id, contest: &Contest, choice: Choice) -> Result<Sealed, ApiFailure> {
+pub fn seal(key: &ElectionKey, election: &Id, contest: &Contest, choice: Choice) -> Result<Sealed, ApiError> {
     let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
     let (ballot, opening) = shared::sealed::seal(&mut rng, &key.key, election, contest, choice)
         .map_err(|e| fail("ENCRYPTION", e.to_string()))?;
@@ -123,9 +125,9 @@ pub fn seal(key: &ElectionKey, election: &Id, contest: &Contest, choice: Choice)
 #[allow(async_fn_in_trait)]
 pub trait CastPorts {
     /// Has the card sign a ballot, given with its opening; returns the signature and the signing certificate.
-    async fn sign(&self, opening: &BallotOpening) -> Result<(Vec<u8>, Vec<u8>), ApiFailure>;
+    async fn sign(&self, opening: &BallotOpening) -> Result<(Vec<u8>, Vec<u8>), ApiError>;
     /// Casts the signed ballot; returns the verifier's receipt.
-    async fn cast(&self, request: &CastRequest) -> Result<CastReceipt, ApiFailure>;
+    async fn cast(&self, request: &CastRequest) -> Result<CastReceipt, ApiError>;
 }
 
 /// The real ports: the card helper at its origin (`POST /api/v1/sign/ballot`, then its page and the polling) and
@@ -136,12 +138,12 @@ pub struct Live {
 }
 
 impl CastPorts for Live {
-    async fn sign(&self, opening: &BallotOpening) -> Result<(Vec<u8>, Vec<u8>), ApiFailure> {
+    async fn sign(&self, opening: &BallotOpening) -> Result<(Vec<u8>, Vec<u8>), ApiError> {
         let started = card_helper::sign_ballot(&self.helper, opening).await?;
         card_helper::confirm_and_wait(&self.helper, &started).await
     }
 
-    async fn cast(&self, request: &CastRequest) -> Result<CastReceipt, ApiFailure> {
+    async fn cast(&self, request: &CastRequest) -> Result<CastReceipt, ApiError> {
         verifier_api::cast(request).await
     }
 }
@@ -161,7 +163,7 @@ pub struct TrackerMismatch {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CastError {
     /// The helper or the verifier refused, or could not be reached.
-    Refused(ApiFailure),
+    Refused(ApiError),
     /// The verifier answered a receipt whose tracker is not the ballot's.
     TrackerMismatch(TrackerMismatch),
 }
@@ -176,7 +178,7 @@ impl CastError {
     }
 
     /// Returns the failure to show, with both trackers in the message of a mismatch.
-    pub fn failure(&self) -> ApiFailure {
+    pub fn failure(&self) -> ApiError {
         match self {
             CastError::Refused(f) => f.clone(),
             CastError::TrackerMismatch(m) => fail(
@@ -187,8 +189,8 @@ impl CastError {
     }
 }
 
-impl From<ApiFailure> for CastError {
-    fn from(f: ApiFailure) -> CastError {
+impl From<ApiError> for CastError {
+    fn from(f: ApiError) -> CastError {
         CastError::Refused(f)
     }
 }

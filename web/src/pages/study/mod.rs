@@ -19,7 +19,9 @@ use shared::study::{LayoutResult, Study, StudyPlan, TrialResult};
 use yew::prelude::*;
 
 use crate::i18n::{Lang, t};
-use crate::services::verifier_api::{self, ApiFailure};
+use shared::api::ApiError;
+
+use crate::services::verifier_api;
 
 pub use sus::STATEMENTS;
 pub use task::target_name;
@@ -100,7 +102,7 @@ impl Page {
 #[function_component(StudyPage)]
 pub fn study_page(props: &Props) -> Html {
     let lang = props.lang;
-    let loaded = use_state(|| None::<Result<(Study, ElectionDefinition), ApiFailure>>);
+    let loaded = use_state(|| None::<Result<(Study, ElectionDefinition), ApiError>>);
     let progress = use_state(|| None::<Progress>);
     let finished = use_state(|| None::<u32>);
     let failure = use_state(|| None::<String>);
@@ -110,7 +112,7 @@ pub fn study_page(props: &Props) -> Html {
         use_effect_with((), move |_| {
             wasm_bindgen_futures::spawn_local(async move {
                 let both = async { Ok((verifier_api::study().await?, verifier_api::definition().await?)) };
-                let got: Result<(Study, ElectionDefinition), ApiFailure> = both.await;
+                let got: Result<(Study, ElectionDefinition), ApiError> = both.await;
                 if let Ok((study, _)) = &got {
                     progress.set(saved(study));
                 }

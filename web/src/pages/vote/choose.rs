@@ -10,8 +10,8 @@ use yew::prelude::*;
 
 use crate::i18n::{Lang, t};
 use crate::services::cast::{self, ElectionKey};
-use crate::services::verifier_api::ApiFailure;
 use crate::state::{Action, VoteState};
+use shared::api::ApiError;
 
 /// The candidate screen of the `i`-th contest with the choice so far.
 pub(super) fn choose_html(
@@ -75,7 +75,7 @@ pub(super) fn choose_html(
         let (dispatch, election, contest) = (state.dispatcher(), b.election_id.clone(), contest.clone());
         Callback::from(move |_: MouseEvent| {
             crate::research::to_confirm(contest.id.as_str());
-            let no_key = || ApiFailure { code: "ENCRYPTION".into(), message: "no election key".into() };
+            let no_key = || ApiError { code: "ENCRYPTION".into(), message: "no election key".into() };
             let sealed = key.as_deref().ok_or_else(no_key).and_then(|k| cast::seal(k, &election, &contest, c));
             dispatch.dispatch(match sealed {
                 Ok(sealed) => Action::Confirm(i, c, sealed),

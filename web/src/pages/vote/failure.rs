@@ -9,8 +9,8 @@ use super::receipt;
 use crate::i18n::{Lang, t};
 use crate::refusals::{failure_text, is_tampering};
 use crate::services::cast::TrackerMismatch;
-use crate::services::verifier_api::ApiFailure;
 use crate::state::{Action, VoteState};
+use shared::api::ApiError;
 
 fn mismatch_text(ballot: Option<&BallotView>, m: &TrackerMismatch) -> String {
     let election = ballot.map(|b| b.election_id.to_string()).unwrap_or_default();
@@ -29,7 +29,7 @@ fn mismatch_text(ballot: Option<&BallotView>, m: &TrackerMismatch) -> String {
 pub(super) fn failure_html(
     lang: Lang,
     state: &UseReducerHandle<VoteState>,
-    f: &ApiFailure,
+    f: &ApiError,
     mismatch: Option<&TrackerMismatch>,
 ) -> Html {
     let (ja, en) = failure_text(&f.code);

@@ -10,12 +10,14 @@ use crate::i18n::{Lang, t};
 use crate::refusals::failure_text;
 use crate::services::card_helper;
 use crate::services::cast::ElectionKey;
-use crate::services::verifier_api::{self, ApiFailure};
+use shared::api::ApiError;
+
+use crate::services::verifier_api;
 use crate::state::{Action, VoteState};
 
 /// Logs in with the card through the helper's own page (the PIN is typed there, never here): a fresh challenge,
 /// signed with the authentication certificate. Used for the login and for each session extension.
-pub(super) async fn card_login(helper: &str) -> Result<LoginRequest, ApiFailure> {
+pub(super) async fn card_login(helper: &str) -> Result<LoginRequest, ApiError> {
     let nonce = verifier_api::challenge().await?.nonce;
     let started = card_helper::authenticate(helper, &nonce).await?;
     let (sig, cert) = card_helper::confirm_and_wait(helper, &started).await?;
@@ -59,7 +61,7 @@ pub(super) fn idle_html(lang: Lang, state: &UseReducerHandle<VoteState>) -> Html
                 "Enter your 4-digit PIN on the card helper's window.",
             ));
             wasm_bindgen_futures::spawn_local(async move {
-                let result: Result<_, ApiFailure> = async {
+                let result: Result<_, ApiError> = async {
                     let helper = helper_origin(known, &dispatch).await?;
                     verifier_api::login(&card_login(&helper).await?).await?;
                     let view = verifier_api::ballot().await?;

@@ -29,7 +29,9 @@ use crate::components::session_bar::SessionStatus;
 use crate::hooks::use_server_clock::{ServerClock, use_server_clock};
 use crate::i18n::{Lang, t};
 use crate::services::card_helper;
-use crate::services::verifier_api::{self, ApiFailure};
+use shared::api::ApiError;
+
+use crate::services::verifier_api;
 use crate::state::{Action, Step, VoteState};
 
 /// Properties of [`Vote`].
@@ -43,10 +45,7 @@ pub struct Props {
 
 /// Returns the card helper's origin: the one read with the client configuration, or, if that failed or has not
 /// answered yet, reads the configuration now (and keeps it).
-async fn helper_origin(
-    known: Option<String>,
-    dispatch: &UseReducerDispatcher<VoteState>,
-) -> Result<String, ApiFailure> {
+async fn helper_origin(known: Option<String>, dispatch: &UseReducerDispatcher<VoteState>) -> Result<String, ApiError> {
     if let Some(h) = known {
         return Ok(h);
     }
