@@ -9,7 +9,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use crate::bin_dir;
-use crate::rehearsal::run_cmd;
+use crate::process::run_cmd;
 
 /// An operator of the municipal committee: certificate, key and TOTP secret, used through the `operator` binary.
 pub struct Operator {

@@ -215,7 +215,31 @@ pub async fn measure(
     input: Input,
 ) -> anyhow::Result<Cost> {
     let layout = format!("{selection}/{display}/{drum}");
-    let mut cost = Cost { layout: layout.clone(), n, k, input, keys: 0, clicks: 0, travel_px: 0.0, scroll_px: 0.0 };
+    let cost = Cost { layout: layout.clone(), n, k, input, keys: 0, clicks: 0, travel_px: 0.0, scroll_px: 0.0 };
+    let at = open_candidate_screen(b, base, n, &layout).await?;
+    let mut run = Run { b, input, at, cost };
+    let (left, typed) = filtered(selection, n, k);
+    let target = format!("#cand-{k}");
+    let pos = left.iter().position(|&i| i == k - 1).context("the target is filtered out")?;
+    run.filter(selection, &typed).await?;
+    if display == "drum_roll" {
+        run.choose_on_drum(&target, pos, left.len()).await?;
+    } else {
+        run.choose_in_list(&target, pos).await?;
+    }
+    let checked = b
+        .client
+        .execute("const e = document.querySelector(arguments[0]); return !!e && e.checked;", vec![json!(target)])
+        .await?;
+    if checked != Value::Bool(true) {
+        bail!("{layout} n={n} k={k} {}: the target is not chosen at the end", input.name());
+    }
+    Ok(run.cost)
+}
+
+/// Opens a fresh candidate screen of contest `cost-{n}` in `layout` and puts the focus at its top; returns where
+/// the pointer starts (the screen's top left).
+async fn open_candidate_screen(b: &Browser, base: &str, n: usize, layout: &str) -> anyhow::Result<(f64, f64)> {
     // A fresh candidate screen: through a gallery fragment that names no page, without reloading the app.
     let page = format!("#gallery/cost-{n}/{layout}/normal/standard/ja");
     if b.client.current_url().await?.as_str().starts_with(base) {
@@ -234,64 +258,79 @@ pub async fn measure(
             vec![],
         )
         .await?;
-    let mut at = (start[0].as_f64().unwrap_or_default(), start[1].as_f64().unwrap_or_default());
-    let (left, typed) = filtered(selection, n, k);
-    let target = format!("#cand-{k}");
-    let pos = left.iter().position(|&i| i == k - 1).context("the target is filtered out")?;
-    let typed_len = u32::try_from(typed.chars().count())?;
-    let rows = kana::ROWS;
-    // The filter step.
-    match (selection, input) {
-        ("free_word_search", Input::Keyboard) => {
-            cost.keys += tab_to(b, "#search").await?;
-            press(b, &typed).await?;
-            cost.keys += typed_len;
+    Ok((start[0].as_f64().unwrap_or_default(), start[1].as_f64().unwrap_or_default()))
+}
+
+/// One run under way: the voter's input, where the pointer is, and what it has cost so far.
+struct Run<'a> {
+    b: &'a Browser,
+    input: Input,
+    at: (f64, f64),
+    cost: Cost,
+}
+
+impl Run<'_> {
+    /// The filter step: type the reading (search) or its first kana (initial letter), or pick its row.
+    async fn filter(&mut self, selection: &str, typed: &str) -> anyhow::Result<()> {
+        let b = self.b;
+        let typed_len = u32::try_from(typed.chars().count())?;
+        let rows = kana::ROWS;
+        match (selection, self.input) {
+            ("free_word_search", Input::Keyboard) => {
+                self.cost.keys += tab_to(b, "#search").await?;
+                press(b, typed).await?;
+                self.cost.keys += typed_len;
+            }
+            ("initial_letter_input", Input::Keyboard) => {
+                self.cost.keys += tab_to(b, "#initial").await?;
+                press(b, typed).await?;
+                self.cost.keys += typed_len;
+            }
+            ("initial_letter_select", Input::Keyboard) => {
+                let row = kana::initial_row(typed).context("no row")?;
+                let r = rows.iter().position(|&x| x == row).context("no row")?;
+                self.cost.keys += tab_to(b, &format!("#row-{r}")).await?;
+                press(b, &Key::Enter.to_string()).await?;
+                self.cost.keys += 1;
+            }
+            ("free_word_search", Input::Pointer) | ("initial_letter_input", Input::Pointer) => {
+                let field = if selection == "free_word_search" { "#search" } else { "#initial" };
+                click(b, field, &mut self.at, &mut self.cost).await?;
+                press(b, typed).await?;
+                self.cost.keys += typed_len;
+            }
+            ("initial_letter_select", Input::Pointer) => {
+                let row = kana::initial_row(typed).context("no row")?;
+                let r = rows.iter().position(|&x| x == row).context("no row")?;
+                click(b, &format!("#row-{r}"), &mut self.at, &mut self.cost).await?;
+            }
+            _ => {}
         }
-        ("initial_letter_input", Input::Keyboard) => {
-            cost.keys += tab_to(b, "#initial").await?;
-            press(b, &typed).await?;
-            cost.keys += typed_len;
-        }
-        ("initial_letter_select", Input::Keyboard) => {
-            let row = kana::initial_row(&typed).context("no row")?;
-            let r = rows.iter().position(|&x| x == row).context("no row")?;
-            cost.keys += tab_to(b, &format!("#row-{r}")).await?;
-            press(b, &Key::Enter.to_string()).await?;
-            cost.keys += 1;
-        }
-        ("free_word_search", Input::Pointer) | ("initial_letter_input", Input::Pointer) => {
-            let field = if selection == "free_word_search" { "#search" } else { "#initial" };
-            click(b, field, &mut at, &mut cost).await?;
-            press(b, &typed).await?;
-            cost.keys += typed_len;
-        }
-        ("initial_letter_select", Input::Pointer) => {
-            let row = kana::initial_row(&typed).context("no row")?;
-            let r = rows.iter().position(|&x| x == row).context("no row")?;
-            click(b, &format!("#row-{r}"), &mut at, &mut cost).await?;
-        }
-        _ => {}
+        Ok(())
     }
-    // The choose step.
-    if display == "drum_roll" {
+
+    /// The choose step on the drum roll: turn it forward to the target (the `pos`-th of the `left` entries the
+    /// filter leaves), then choose it.
+    async fn choose_on_drum(&mut self, target: &str, pos: usize, left: usize) -> anyhow::Result<()> {
+        let b = self.b;
         b.client.wait().for_element(Locator::Css("#drum")).await?;
         let (shown, len) = drum_position(b).await?;
-        if len != left.len() {
-            bail!("{layout}: the drum holds {len} entries, the filter leaves {}", left.len());
+        if len != left {
+            bail!("{}: the drum holds {len} entries, the filter leaves {left}", self.cost.layout);
         }
         let turns = (pos + len - shown) % len;
-        match input {
+        match self.input {
             Input::Keyboard => {
-                cost.keys += tab_to(b, "#drum").await?;
+                self.cost.keys += tab_to(b, "#drum").await?;
                 press(b, &Key::Down.to_string().repeat(turns)).await?;
-                cost.keys += u32::try_from(turns)?;
-                cost.keys += tab_to(b, &target).await?;
+                self.cost.keys += u32::try_from(turns)?;
+                self.cost.keys += tab_to(b, target).await?;
                 press(b, " ").await?;
-                cost.keys += 1;
+                self.cost.keys += 1;
             }
             Input::Pointer => {
                 if turns > 0 {
-                    click(b, "#drum-next", &mut at, &mut cost).await?;
+                    click(b, "#drum-next", &mut self.at, &mut self.cost).await?;
                     // The pointer stays on the button: the other turns are clicks in the same place, sent in one
                     // go, each after the app has drawn the last (each a click event the app handles as the first).
                     let more = turns - 1;
@@ -305,35 +344,33 @@ pub async fn measure(
                             vec![json!(more)],
                         )
                         .await?;
-                    cost.clicks += u32::try_from(more)?;
+                    self.cost.clicks += u32::try_from(more)?;
                 }
-                b.client.wait().for_element(Locator::Css(&target)).await?;
-                click(b, &target, &mut at, &mut cost).await?;
+                b.client.wait().for_element(Locator::Css(target)).await?;
+                click(b, target, &mut self.at, &mut self.cost).await?;
             }
         }
-    } else {
-        match input {
+        Ok(())
+    }
+
+    /// The choose step in a list of radio buttons: arrows down to the `pos`-th entry, or a click on it.
+    async fn choose_in_list(&mut self, target: &str, pos: usize) -> anyhow::Result<()> {
+        let b = self.b;
+        match self.input {
             Input::Keyboard => {
-                cost.keys += tab_to(b, "#gallery input[name=choice]").await?;
+                self.cost.keys += tab_to(b, "#gallery input[name=choice]").await?;
                 press(b, &Key::Down.to_string().repeat(pos)).await?;
-                cost.keys += u32::try_from(pos)?;
+                self.cost.keys += u32::try_from(pos)?;
                 // The arrows check the radio button they reach; the first one needs Space.
                 if pos == 0 {
                     press(b, " ").await?;
-                    cost.keys += 1;
+                    self.cost.keys += 1;
                 }
             }
-            Input::Pointer => click(b, &target, &mut at, &mut cost).await?,
+            Input::Pointer => click(b, target, &mut self.at, &mut self.cost).await?,
         }
+        Ok(())
     }
-    let checked = b
-        .client
-        .execute("const e = document.querySelector(arguments[0]); return !!e && e.checked;", vec![json!(target)])
-        .await?;
-    if checked != Value::Bool(true) {
-        bail!("{layout} n={n} k={k} {}: the target is not chosen at the end", input.name());
-    }
-    Ok(cost)
 }
 
 /// The table as CSV, one row per run.
