@@ -97,7 +97,7 @@ async fn metrics_are_stored_in_a_practice_election_and_refused_in_a_real_one() {
     assert_eq!(stored(&practice.state), 1);
     let rows = verifier::research::tasks(&practice.state.db).unwrap();
     assert_eq!(rows[0].pair(), "list × scroll");
-    assert_eq!((rows[0].time_to_confirm_ms, rows[0].chosen_position), (8_000, Some(5)));
+    assert_eq!((rows[0].metrics.time_to_confirm_ms, rows[0].metrics.chosen_position), (8_000, Some(5)));
 
     let mut stray = serde_json::to_value(&m).unwrap();
     stray["person_id"] = "13101:E-1".into();

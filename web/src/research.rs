@@ -56,40 +56,23 @@ pub fn display_code(mode: DisplayMode) -> DisplayCode {
 }
 
 /// One task's record: plain data, with every instant passed in (milliseconds of this page's clock, used only for
-/// differences).
+/// differences). What will be sent is kept as the API's own type, [`TaskMetrics`] (the one metrics type: the
+/// verifier stores it and its report reads it back as such); its participant and times are filled in by
+/// [`Task::metrics`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct Task {
     /// The contest's id (kept here, never sent).
     pub contest: String,
-    /// The contest's kind.
-    pub kind: ContestKind,
     /// A practice election: only then are the metrics sent.
     pub practice: bool,
-    /// The modes were assigned by the researcher.
-    pub assigned: bool,
-    /// The selection mode now.
-    pub selection: SelectionCode,
-    /// The display mode now.
-    pub display: DisplayCode,
-    /// The drum roll's start rule.
-    pub drum_start: DrumStart,
-    /// Entries offered.
-    pub candidates: u32,
-    /// Scroll-wheel, arrow-key and drum steps.
-    pub steps: u32,
-    /// Input events in the search and initial-letter fields.
-    pub keystrokes: u32,
-    /// Searches with no match, rows with no entry, going back from the confirmation.
-    pub errors: u32,
-    /// Encryptions checked on the confirmation screen (「暗号化を確認する」, the Benaloh challenge).
-    pub challenges: u32,
+    /// The modes and counts so far: steps (scroll-wheel, arrow-key and drum), keystrokes in the search and
+    /// initial-letter fields, errors (searches with no match, rows with no entry, going back from the
+    /// confirmation) and encryptions checked (「暗号化を確認する」, the Benaloh challenge).
+    pub counts: TaskMetrics,
     opened_ms: f64,
     first_pick_ms: Option<f64>,
     confirm_ms: Option<f64>,
     choice: Option<Choice>,
-    changes_of_mind: u32,
-    chosen_position: Option<u32>,
-    off_first_screen: Option<bool>,
 }
 
 impl Task {
@@ -108,24 +91,29 @@ impl Task {
     ) -> Task {
         Task {
             contest: contest.to_string(),
-            kind,
             practice,
-            assigned,
-            selection,
-            display,
-            drum_start,
-            candidates: u32::try_from(candidates).unwrap_or(u32::MAX),
-            steps: 0,
-            keystrokes: 0,
-            errors: 0,
-            challenges: 0,
+            counts: TaskMetrics {
+                participant: String::new(),
+                contest_kind: kind,
+                assigned,
+                selection,
+                display,
+                drum_start,
+                candidates: u32::try_from(candidates).unwrap_or(u32::MAX),
+                time_to_first_selection_ms: None,
+                time_to_confirm_ms: 0,
+                changes_of_mind: 0,
+                steps: 0,
+                search_keystrokes: 0,
+                errors: 0,
+                challenges: 0,
+                chosen_position: None,
+                off_first_screen: None,
+            },
             opened_ms: now_ms,
             first_pick_ms: None,
             confirm_ms: None,
             choice: None,
-            changes_of_mind: 0,
-            chosen_position: None,
-            off_first_screen: None,
         }
     }
 
@@ -134,12 +122,12 @@ impl Task {
     pub fn pick(&mut self, choice: Choice, position: Option<u32>, off_first_screen: Option<bool>, now_ms: f64) {
         match self.choice {
             None => self.first_pick_ms = Some(now_ms),
-            Some(c) if c != choice => self.changes_of_mind += 1,
+            Some(c) if c != choice => self.counts.changes_of_mind += 1,
             Some(_) => {}
         }
         self.choice = Some(choice);
-        self.chosen_position = position;
-        self.off_first_screen = off_first_screen;
+        self.counts.chosen_position = position;
+        self.counts.off_first_screen = off_first_screen;
     }
 
     /// Records "continue to confirm" (the last press counts).
@@ -149,12 +137,12 @@ impl Task {
 
     /// Records going back from the confirmation to change the choice (an error).
     pub fn back_from_confirm(&mut self) {
-        self.errors += 1;
+        self.counts.errors += 1;
     }
 
     /// Records a check of the encryption on the confirmation screen (a Benaloh challenge); at most 100 count.
     pub fn challenged(&mut self) {
-        self.challenges = (self.challenges + 1).min(100);
+        self.counts.challenges = (self.counts.challenges + 1).min(100);
     }
 
     /// Returns the metrics to send, once the choice was confirmed.
@@ -163,21 +151,9 @@ impl Task {
         let confirm = ms(self.confirm_ms?);
         Some(TaskMetrics {
             participant: participant.to_string(),
-            contest_kind: self.kind,
-            assigned: self.assigned,
-            selection: self.selection,
-            display: self.display,
-            drum_start: self.drum_start,
-            candidates: self.candidates,
             time_to_first_selection_ms: self.first_pick_ms.map(ms).map(|t| t.min(confirm)),
             time_to_confirm_ms: confirm,
-            changes_of_mind: self.changes_of_mind,
-            steps: self.steps,
-            search_keystrokes: self.keystrokes,
-            errors: self.errors,
-            challenges: self.challenges,
-            chosen_position: self.chosen_position,
-            off_first_screen: self.off_first_screen,
+            ..self.counts.clone()
         })
     }
 }
@@ -387,8 +363,8 @@ mod tests {
         t.challenged();
         t.challenged();
         t.confirm(9_000.0);
-        t.steps += 4;
-        t.keystrokes += 6;
+        t.counts.steps += 4;
+        t.counts.search_keystrokes += 6;
         let m = t.metrics("0123456789abcdef").unwrap();
         assert_eq!(m.time_to_first_selection_ms, Some(2_500));
         assert_eq!(m.time_to_confirm_ms, 8_000, "the last press of continue-to-confirm counts");
@@ -408,11 +384,11 @@ mod tests {
     #[wasm_bindgen_test]
     fn a_task_goes_on_after_the_confirmation_and_ends_with_the_cast() {
         begin(task());
-        record(|t| t.steps += 2);
+        record(|t| t.counts.steps += 2);
         let mut other = task();
-        other.steps = 99;
+        other.counts.steps = 99;
         begin(other);
-        assert_eq!(current().map(|t| t.steps), Some(2), "coming back to the same contest keeps its task");
+        assert_eq!(current().map(|t| t.counts.steps), Some(2), "coming back to the same contest keeps its task");
         cast_done("national-pr");
         assert!(current().is_some(), "another contest's cast does not end it");
         record(|t| t.practice = false);

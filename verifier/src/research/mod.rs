@@ -21,6 +21,7 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, params};
 use shared::api::{DisplayCode, DrumStart, ResearchConfig, SelectionCode, TaskMetrics};
+use shared::election::ContestKind;
 use warp::Reply;
 use warp::http::StatusCode;
 use warp::reply::Response;
@@ -139,11 +140,7 @@ fn write(db: &Db, election_id: &str, mut batch: Vec<TaskMetrics>) -> anyhow::Res
 fn insert(c: &Connection, election_id: &str, m: &TaskMetrics) -> rusqlite::Result<()> {
     let mut id = [0u8; 16];
     getrandom::fill(&mut id).map_err(|e| rusqlite::Error::InvalidParameterName(format!("no randomness: {e}")))?;
-    let kind = serde_json::to_value(m.contest_kind)
-        .map_err(|e| rusqlite::Error::InvalidParameterName(e.to_string()))?
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let kind = kind_code(m.contest_kind);
     {
         c.execute(
             "INSERT INTO research_tasks (id, election_id, participant, contest_kind, assigned, selection, display,
@@ -175,50 +172,34 @@ fn insert(c: &Connection, election_id: &str, m: &TaskMetrics) -> rusqlite::Resul
     Ok(())
 }
 
-/// One stored task, as the report reads it.
+/// One stored task, as the report reads it: the metrics as the app sent them (the one metrics type, issue 23
+/// part 3), and the practice election they belong to.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskRow {
     /// The practice election.
     pub election_id: String,
-    /// The random participant id.
-    pub participant: String,
-    /// The contest kind's code.
-    pub contest_kind: String,
-    /// Modes assigned by the researcher.
-    pub assigned: bool,
-    /// Selection mode code.
-    pub selection: String,
-    /// Display mode code.
-    pub display: String,
-    /// Drum start rule code.
-    pub drum_start: String,
-    /// Entries offered.
-    pub candidates: u32,
-    /// Time to the first pick (ms).
-    pub time_to_first_selection_ms: Option<u32>,
-    /// Time to confirm (ms).
-    pub time_to_confirm_ms: u32,
-    /// Changes of mind.
-    pub changes_of_mind: u32,
-    /// Scroll, wheel and drum steps.
-    pub steps: u32,
-    /// Search keystrokes.
-    pub search_keystrokes: u32,
-    /// Errors.
-    pub errors: u32,
-    /// The chosen entry's position (1-based), none for 白票.
-    pub chosen_position: Option<u32>,
-    /// Off the first screen, none for 白票.
-    pub off_first_screen: Option<bool>,
-    /// Encryptions checked before the cast (the Benaloh challenge).
-    pub challenges: u32,
+    /// The task's metrics.
+    pub metrics: TaskMetrics,
 }
 
 impl TaskRow {
     /// Returns the mode pair as `selection × display`.
     pub fn pair(&self) -> String {
-        format!("{} × {}", self.selection, self.display)
+        format!("{} × {}", self.metrics.selection.code(), self.metrics.display.code())
     }
+}
+
+/// Returns a contest kind's code as stored (its serde name, e.g. `hoc_district`).
+pub fn kind_code(kind: ContestKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default()
+}
+
+/// Reads a stored code back into its type, naming the column of a code this build does not know.
+fn code<T>(column: usize, text: String, parse: impl FnOnce(&str) -> Option<T>) -> rusqlite::Result<T> {
+    parse(&text).ok_or_else(|| {
+        let e = format!("unknown code {text:?}");
+        rusqlite::Error::FromSqlConversionFailure(column, rusqlite::types::Type::Text, e.into())
+    })
 }
 
 /// Reads every stored task, ordered by mode pair and participant (never by arrival: there is no such order).
@@ -231,24 +212,27 @@ pub fn tasks(db: &Db) -> rusqlite::Result<Vec<TaskRow>> {
              FROM research_tasks ORDER BY selection, display, participant, time_to_confirm_ms, id",
         )?;
         let rows = stmt.query_map([], |r| {
+            let kind = |s: &str| serde_json::from_value(serde_json::Value::String(s.to_owned())).ok();
             Ok(TaskRow {
                 election_id: r.get(0)?,
-                participant: r.get(1)?,
-                contest_kind: r.get(2)?,
-                assigned: r.get(3)?,
-                selection: r.get(4)?,
-                display: r.get(5)?,
-                drum_start: r.get(6)?,
-                candidates: r.get(7)?,
-                time_to_first_selection_ms: r.get(8)?,
-                time_to_confirm_ms: r.get(9)?,
-                changes_of_mind: r.get(10)?,
-                steps: r.get(11)?,
-                search_keystrokes: r.get(12)?,
-                errors: r.get(13)?,
-                chosen_position: r.get(14)?,
-                off_first_screen: r.get(15)?,
-                challenges: r.get(16)?,
+                metrics: TaskMetrics {
+                    participant: r.get(1)?,
+                    contest_kind: code(2, r.get(2)?, kind)?,
+                    assigned: r.get(3)?,
+                    selection: code(4, r.get(4)?, SelectionCode::from_code)?,
+                    display: code(5, r.get(5)?, DisplayCode::from_code)?,
+                    drum_start: code(6, r.get(6)?, DrumStart::from_code)?,
+                    candidates: r.get(7)?,
+                    time_to_first_selection_ms: r.get(8)?,
+                    time_to_confirm_ms: r.get(9)?,
+                    changes_of_mind: r.get(10)?,
+                    steps: r.get(11)?,
+                    search_keystrokes: r.get(12)?,
+                    errors: r.get(13)?,
+                    chosen_position: r.get(14)?,
+                    off_first_screen: r.get(15)?,
+                    challenges: r.get(16)?,
+                },
             })
         })?;
         rows.collect()

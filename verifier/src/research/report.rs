@@ -58,21 +58,24 @@ pub fn summarize(tasks: &[TaskRow]) -> Vec<PairSummary> {
         .into_iter()
         .map(|(pair, ts)| {
             let m = |f: &dyn Fn(&TaskRow) -> f64| median(&ts.iter().map(|t| f(t)).collect::<Vec<_>>()).unwrap_or(0.0);
-            let firsts: Vec<f64> =
-                ts.iter().filter_map(|t| t.time_to_first_selection_ms).map(|ms| f64::from(ms) / 1000.0).collect();
-            let off: Vec<bool> = ts.iter().filter_map(|t| t.off_first_screen).collect();
-            let mut people: Vec<&str> = ts.iter().map(|t| t.participant.as_str()).collect();
+            let firsts: Vec<f64> = ts
+                .iter()
+                .filter_map(|t| t.metrics.time_to_first_selection_ms)
+                .map(|ms| f64::from(ms) / 1000.0)
+                .collect();
+            let off: Vec<bool> = ts.iter().filter_map(|t| t.metrics.off_first_screen).collect();
+            let mut people: Vec<&str> = ts.iter().map(|t| t.metrics.participant.as_str()).collect();
             people.sort_unstable();
             people.dedup();
             PairSummary {
                 tasks: ts.len(),
                 participants: people.len(),
                 median_first_s: median(&firsts),
-                median_confirm_s: m(&|t| f64::from(t.time_to_confirm_ms) / 1000.0),
-                median_changes: m(&|t| f64::from(t.changes_of_mind)),
-                mean_changes: ts.iter().map(|t| f64::from(t.changes_of_mind)).sum::<f64>() / ts.len() as f64,
-                median_steps: m(&|t| f64::from(t.steps)),
-                median_errors: m(&|t| f64::from(t.errors)),
+                median_confirm_s: m(&|t| f64::from(t.metrics.time_to_confirm_ms) / 1000.0),
+                median_changes: m(&|t| f64::from(t.metrics.changes_of_mind)),
+                mean_changes: ts.iter().map(|t| f64::from(t.metrics.changes_of_mind)).sum::<f64>() / ts.len() as f64,
+                median_steps: m(&|t| f64::from(t.metrics.steps)),
+                median_errors: m(&|t| f64::from(t.metrics.errors)),
                 off_first_screen: (!off.is_empty())
                     .then(|| off.iter().filter(|o| **o).count() as f64 / off.len() as f64),
                 pair,
@@ -109,22 +112,22 @@ pub fn csv(tasks: &[TaskRow]) -> String {
             s,
             "{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{},{}",
             field(&t.election_id),
-            field(&t.participant),
-            field(&t.contest_kind),
-            t.assigned,
-            field(&t.selection),
-            field(&t.display),
-            field(&t.drum_start),
-            t.candidates,
-            opt(t.time_to_first_selection_ms),
-            t.time_to_confirm_ms,
-            t.changes_of_mind,
-            t.steps,
-            t.search_keystrokes,
-            t.errors,
-            opt(t.chosen_position),
-            t.off_first_screen.map(|b| b.to_string()).unwrap_or_default(),
-            t.challenges,
+            field(&t.metrics.participant),
+            field(&crate::research::kind_code(t.metrics.contest_kind)),
+            t.metrics.assigned,
+            field(t.metrics.selection.code()),
+            field(t.metrics.display.code()),
+            field(t.metrics.drum_start.code()),
+            t.metrics.candidates,
+            opt(t.metrics.time_to_first_selection_ms),
+            t.metrics.time_to_confirm_ms,
+            t.metrics.changes_of_mind,
+            t.metrics.steps,
+            t.metrics.search_keystrokes,
+            t.metrics.errors,
+            opt(t.metrics.chosen_position),
+            t.metrics.off_first_screen.map(|b| b.to_string()).unwrap_or_default(),
+            t.metrics.challenges,
         );
     }
     s
@@ -148,9 +151,9 @@ fn plot_times(tasks: &[TaskRow], summary: &[PairSummary], path: &Path) -> anyhow
     root.fill(&WHITE).map_err(draw_err)?;
     let pairs: Vec<&str> = summary.iter().map(|s| s.pair.as_str()).collect();
     let times = |p: &str| -> Vec<f64> {
-        tasks.iter().filter(|t| t.pair() == p).map(|t| f64::from(t.time_to_confirm_ms) / 1000.0).collect()
+        tasks.iter().filter(|t| t.pair() == p).map(|t| f64::from(t.metrics.time_to_confirm_ms) / 1000.0).collect()
     };
-    let top = tasks.iter().map(|t| f64::from(t.time_to_confirm_ms) / 1000.0).fold(1.0, f64::max) * 1.1;
+    let top = tasks.iter().map(|t| f64::from(t.metrics.time_to_confirm_ms) / 1000.0).fold(1.0, f64::max) * 1.1;
     let mut chart = ChartBuilder::on(&root)
         .caption("Time to confirm per mode pair (s)", ("sans-serif", 22))
         .margin(16)
@@ -225,9 +228,9 @@ fn plot_changes(summary: &[PairSummary], path: &Path) -> anyhow::Result<()> {
 fn plot_positions(tasks: &[TaskRow], path: &Path) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (900, 560)).into_drawing_area();
     root.fill(&WHITE).map_err(draw_err)?;
-    let points: Vec<(&TaskRow, u32)> = tasks.iter().filter_map(|t| t.chosen_position.map(|p| (t, p))).collect();
+    let points: Vec<(&TaskRow, u32)> = tasks.iter().filter_map(|t| t.metrics.chosen_position.map(|p| (t, p))).collect();
     let right = points.iter().map(|(_, p)| f64::from(*p)).fold(5.0, f64::max) * 1.05;
-    let top = points.iter().map(|(t, _)| f64::from(t.time_to_confirm_ms) / 1000.0).fold(1.0, f64::max) * 1.1;
+    let top = points.iter().map(|(t, _)| f64::from(t.metrics.time_to_confirm_ms) / 1000.0).fold(1.0, f64::max) * 1.1;
     let mut chart = ChartBuilder::on(&root)
         .caption("Time to confirm against the chosen entry's position", ("sans-serif", 22))
         .margin(16)
@@ -243,8 +246,8 @@ fn plot_positions(tasks: &[TaskRow], path: &Path) -> anyhow::Result<()> {
         .map_err(draw_err)?;
     for (display, color) in [("one_screen", RED), ("scroll", BLUE), ("drum_roll", GREEN)] {
         chart
-            .draw_series(points.iter().filter(|(t, _)| t.display == display).map(|(t, p)| {
-                Circle::new((f64::from(*p), f64::from(t.time_to_confirm_ms) / 1000.0), 4, color.filled())
+            .draw_series(points.iter().filter(|(t, _)| t.metrics.display.code() == display).map(|(t, p)| {
+                Circle::new((f64::from(*p), f64::from(t.metrics.time_to_confirm_ms) / 1000.0), 4, color.filled())
             }))
             .map_err(draw_err)?
             .label(display)

@@ -98,7 +98,7 @@ pub fn chooser(props: &Props) -> Html {
                 // Back from the confirmation the screen opens with its first modes again: the task follows it.
                 research::record(|t| {
                     if t.contest == contest {
-                        (t.selection, t.display, t.drum_start) = (sel, disp, rule);
+                        (t.counts.selection, t.counts.display, t.counts.drum_start) = (sel, disp, rule);
                     }
                 });
             }
@@ -157,13 +157,13 @@ fn mode_switches(lang: Lang, view: &View, len: usize) -> Html {
     let sel = SelectionMode::ALL.iter().map(|m| {
         let (ja, en) = m.name();
         let id = format!("mode-{}", en.to_lowercase().replace([' ', '-'], "_"));
-        let on = { let (mode, query, row) = (mode.clone(), query.clone(), row.clone()); let m = *m; Callback::from(move |_: MouseEvent| { mode.set(m); query.set(String::new()); row.set(None); research::record(|t| t.selection = research::selection_code(m)); }) };
+        let on = { let (mode, query, row) = (mode.clone(), query.clone(), row.clone()); let m = *m; Callback::from(move |_: MouseEvent| { mode.set(m); query.set(String::new()); row.set(None); research::record(|t| t.counts.selection = research::selection_code(m)); }) };
         html! { <label for={id.clone()} class="mode"><input type="radio" name="selection-mode" id={id} checked={**mode == *m} onclick={on} />{ t(lang, ja, en) }</label> }
     });
     let disp = DisplayMode::ALL.iter().map(|d| {
         let (ja, en) = d.name();
         let id = format!("display-{}", en.to_lowercase().replace(' ', "_"));
-        let on = { let (display, drum) = (display.clone(), drum.clone()); let d = *d; Callback::from(move |_: MouseEvent| { display.set(d); drum.set(0); research::record(|t| t.display = research::display_code(d)); }) };
+        let on = { let (display, drum) = (display.clone(), drum.clone()); let d = *d; Callback::from(move |_: MouseEvent| { display.set(d); drum.set(0); research::record(|t| t.counts.display = research::display_code(d)); }) };
         html! { <label for={id.clone()} class="mode"><input type="radio" name="display-mode" id={id} checked={**display == *d} onclick={on} />{ t(lang, ja, en) }</label> }
     });
     let on_rotate = {
@@ -171,7 +171,7 @@ fn mode_switches(lang: Lang, view: &View, len: usize) -> Html {
         Callback::from(move |e: Event| {
             let on = e.target_unchecked_into::<HtmlInputElement>().checked();
             rotate.set(on);
-            research::record(|t| t.drum_start = if on { DrumStart::Rotated } else { DrumStart::First });
+            research::record(|t| t.counts.drum_start = if on { DrumStart::Rotated } else { DrumStart::First });
             // A per-voter start for fairness research: from the browser's randomness, never stored.
             let mut b = [0u8; 8];
             let seed = if getrandom::fill(&mut b).is_ok() { u64::from_le_bytes(b) } else { 0 };
@@ -224,8 +224,8 @@ fn finder(lang: Lang, entries: &[Entry], view: &View) -> Html {
             let lost = !selection::visible(&entries, m, &before, None).is_empty()
                 && selection::visible(&entries, m, &value, None).is_empty();
             research::record(|t| {
-                t.keystrokes += 1;
-                t.errors += u32::from(lost);
+                t.counts.search_keystrokes += 1;
+                t.counts.errors += u32::from(lost);
             });
             query.set(value);
             drum.set(0);
@@ -248,7 +248,7 @@ fn finder(lang: Lang, entries: &[Entry], view: &View) -> Html {
             <p class="rows" role="group" aria-label={t(lang, "よみの行", "Row of the reading")}>
             { for ROWS.iter().enumerate().map(|(i, r)| {
                 let none = selection::visible(entries, SelectionMode::InitialSelect, "", Some(*r)).is_empty();
-                let on = { let (row, drum) = (row.clone(), drum.clone()); let r = *r; Callback::from(move |_: MouseEvent| { row.set(Some(r)); drum.set(0); research::record(|t| t.errors += u32::from(none)); }) };
+                let on = { let (row, drum) = (row.clone(), drum.clone()); let r = *r; Callback::from(move |_: MouseEvent| { row.set(Some(r)); drum.set(0); research::record(|t| t.counts.errors += u32::from(none)); }) };
                 html! { <button id={format!("row-{i}")} class={if **row == Some(*r) { "row selected" } else { "row" }} aria-pressed={(**row == Some(*r)).to_string()} onclick={on}>{ r.to_string() }</button> }
             }) }
             </p>
@@ -297,13 +297,13 @@ fn entry(lang: Lang, props: &Props, e: &Entry, i: usize, on_pick: &Callback<Choi
 /// The entries shown on one screen or in a scrolled list; each wheel turn or scrolling key is a step in the
 /// research log.
 fn list(lang: Lang, display: DisplayMode, shown: &[usize], item: impl Fn(usize) -> Html) -> Html {
-    let onwheel = Callback::from(|_: WheelEvent| research::record(|t| t.steps += 1));
+    let onwheel = Callback::from(|_: WheelEvent| research::record(|t| t.counts.steps += 1));
     if display == DisplayMode::OneScreen {
         return html! { <ul class="options one-screen" {onwheel}>{ for shown.iter().map(|i| item(*i)) }</ul> };
     }
     let onkeydown = Callback::from(|e: KeyboardEvent| {
         if matches!(e.key().as_str(), "ArrowDown" | "ArrowUp" | "PageDown" | "PageUp") {
-            research::record(|t| t.steps += 1);
+            research::record(|t| t.counts.steps += 1);
         }
     });
     html! { <ul class="options scroll" tabindex="0" aria-label={t(lang, "候補一覧", "Entries")} {onwheel} {onkeydown}>{ for shown.iter().map(|i| item(*i)) }</ul> }
@@ -317,7 +317,7 @@ fn drum_roll(lang: Lang, shown: &[usize], drum: &UseStateHandle<usize>, item: im
     let turn = |steps: i64| {
         let drum = drum.clone();
         Callback::from(move |_: MouseEvent| {
-            research::record(|t| t.steps += 1);
+            research::record(|t| t.counts.steps += 1);
             drum.set(selection::drum_turn(pos, len, steps))
         })
     };
@@ -327,12 +327,12 @@ fn drum_roll(lang: Lang, shown: &[usize], drum: &UseStateHandle<usize>, item: im
         Callback::from(move |e: KeyboardEvent| match e.key().as_str() {
             "ArrowDown" | "ArrowRight" => {
                 e.prevent_default();
-                research::record(|t| t.steps += 1);
+                research::record(|t| t.counts.steps += 1);
                 drum.set(selection::drum_turn(pos, len, 1))
             }
             "ArrowUp" | "ArrowLeft" => {
                 e.prevent_default();
-                research::record(|t| t.steps += 1);
+                research::record(|t| t.counts.steps += 1);
                 drum.set(selection::drum_turn(pos, len, -1))
             }
             _ => {}
@@ -341,7 +341,7 @@ fn drum_roll(lang: Lang, shown: &[usize], drum: &UseStateHandle<usize>, item: im
     let onwheel = {
         let drum = drum.clone();
         Callback::from(move |e: WheelEvent| {
-            research::record(|t| t.steps += 1);
+            research::record(|t| t.counts.steps += 1);
             drum.set(selection::drum_turn(pos, len, if e.delta_y() > 0.0 { 1 } else { -1 }))
         })
     };
