@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::backend::CardBackend;
 use crate::pkcs11::{Pkcs11Card, Pkcs11Config};
@@ -30,6 +30,10 @@ enum Command {
 
 #[derive(Args)]
 struct ServeArgs {
+    /// A settings file (TOML) whose keys are these options without their dashes, e.g. `port = 24190`; the
+    /// environment and the flags override it. `helper/card-helper.example.toml` lists and explains every key.
+    #[arg(long, env = "CARD_HELPER_CONFIG")]
+    config: Option<PathBuf>,
     /// Port on 127.0.0.1; 0 picks a free one.
     #[arg(long, env = "CARD_HELPER_PORT", default_value_t = shared::helper_api::DEFAULT_HELPER_PORT)]
     port: u16,
@@ -42,7 +46,7 @@ struct ServeArgs {
     #[arg(long = "election-key-fingerprint", env = "CARD_HELPER_ELECTION_KEYS", value_delimiter = ',')]
     election_keys: Vec<String>,
     /// A soft card file (demos, tests, UX labs).
-    #[arg(long, conflicts_with = "pkcs11_module", required_unless_present = "pkcs11_module")]
+    #[arg(long, conflicts_with = "pkcs11_module")]
     soft_card: Option<PathBuf>,
     #[command(flatten)]
     pkcs11: Pkcs11Args,
@@ -103,13 +107,18 @@ fn default_state_file() -> PathBuf {
 
 /// Runs the command line; errors are printed with their chain and give a non-zero exit.
 pub fn main() -> ExitCode {
-    match run(Cli::parse()) {
+    match settings::parse(std::env::args_os().collect(), "serve").map_err(anyhow::Error::from).and_then(run) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("card-helper: error: {e:#}");
             ExitCode::FAILURE
         }
     }
+}
+
+/// Returns the command line's definition: `serve`'s options are the keys of its settings file.
+pub fn command() -> clap::Command {
+    Cli::command()
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -126,10 +135,17 @@ fn serve(args: ServeArgs) -> anyhow::Result<()> {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let _ = tracing_subscriber::fmt().json().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    if let Some(file) = &args.config {
+        tracing::info!(settings = %file.display(), "settings file read");
+    }
     let card: Arc<dyn CardBackend> = match (&args.soft_card, &args.pkcs11.pkcs11_module) {
+        // clap checks this for flags and the environment; a settings file's values are defaults, which it does not.
+        (Some(_), Some(_)) => anyhow::bail!("give a soft card or a PKCS#11 module, not both"),
         (Some(path), _) => Arc::new(SoftCard::open(path)?),
         (None, Some(module)) => Arc::new(Pkcs11Card::open(args.pkcs11.config(module.clone()))?),
-        (None, None) => anyhow::bail!("give --soft-card FILE or --pkcs11-module PATH"),
+        (None, None) => anyhow::bail!(
+            "give --soft-card FILE or --pkcs11-module PATH (or soft-card or pkcs11-module in the settings file)"
+        ),
     };
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {

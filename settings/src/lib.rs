@@ -63,6 +63,22 @@ pub enum SettingsError {
     },
 }
 
+/// Parses `argv` as `P`, over the settings file that `subcommand`'s `--config` option names (by flag or by its
+/// environment variable), if it does; clap's own errors (and `--help`) end the process as `Parser::parse` does.
+pub fn parse<P: clap::Parser>(argv: Vec<std::ffi::OsString>, subcommand: &str) -> Result<P, SettingsError> {
+    let first = P::command().ignore_errors(true).try_get_matches_from(&argv).ok();
+    let file = first
+        .as_ref()
+        .and_then(|m| m.subcommand_matches(subcommand))
+        .and_then(|m| m.try_get_one::<std::path::PathBuf>("config").ok().flatten());
+    let command = match file {
+        Some(path) => apply(P::command(), Some(subcommand), path)?,
+        None => P::command(),
+    };
+    let matches = command.try_get_matches_from(argv).unwrap_or_else(|e| e.exit());
+    Ok(P::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()))
+}
+
 /// Makes each key of the settings file `path` the default of the option of the same long name in `subcommand`
 /// of `command` (or of `command` itself when `subcommand` is `None`), so that the environment and the command
 /// line still override it.

@@ -26,7 +26,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use shared::crypto::ElectionPublicKey;
 use shared::election::Election;
 
@@ -175,14 +175,7 @@ pub fn command() -> clap::Command {
 /// Parses the command line over `serve`'s settings file, if one is named (`--config` or `VERIFIER_CONFIG`): its
 /// keys become the options' defaults, so the environment and the flags override them ([`settings`]).
 fn parse(argv: Vec<std::ffi::OsString>) -> anyhow::Result<Cli> {
-    let first = Cli::command().ignore_errors(true).try_get_matches_from(&argv).ok();
-    let file = first.as_ref().and_then(|m| m.subcommand_matches("serve")).and_then(|m| m.get_one::<PathBuf>("config"));
-    let command = match file {
-        Some(path) => settings::apply(Cli::command(), Some("serve"), path)?,
-        None => Cli::command(),
-    };
-    let matches = command.try_get_matches_from(argv).unwrap_or_else(|e| e.exit());
-    Ok(Cli::from_arg_matches(&matches)?)
+    Ok(settings::parse(argv, "serve")?)
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
