@@ -2,10 +2,9 @@
 //! file, written atomically. A damaged file is an error, never a fresh start with new tries.
 
 use std::collections::BTreeMap;
-use std::io::Write as _;
 use std::path::Path;
 
-use anyhow::{Context as _, anyhow, ensure};
+use anyhow::{Context as _, ensure};
 use serde::{Deserialize, Serialize};
 
 use crate::pin::KeyKind;
@@ -62,25 +61,9 @@ pub(super) fn read_state(path: &Path) -> anyhow::Result<State> {
 pub(super) fn write_state(path: &Path, state: &State) -> anyhow::Result<()> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let name = path.file_name().ok_or_else(|| anyhow!("the state file {} has no file name", path.display()))?;
-    let mut tmp_name = name.to_os_string();
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
     let json = serde_json::to_vec_pretty(state)?;
-    let write = || -> std::io::Result<()> {
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&tmp)?;
-        file.write_all(&json)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    };
-    write().map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        anyhow::Error::new(e).context(format!("saving the PIN try counters {}", path.display()))
-    })
+    files::replace(path, &json, files::Access::Owner)
+        .with_context(|| format!("saving the PIN try counters {}", path.display()))
 }
 
 #[cfg(test)]
