@@ -7,28 +7,20 @@ use std::process::Command;
 
 const EXAMPLE: &str = include_str!("../card-helper.example.toml");
 
-/// The key of a line `key = value` or `# key = value`.
-fn key_of(line: &str) -> Option<String> {
-    let rest = line.strip_prefix("# ").unwrap_or(line);
-    let (key, _) = rest.split_once(" = ")?;
-    let ok = key.starts_with(|c: char| c.is_ascii_lowercase())
-        && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    ok.then(|| key.to_owned())
-}
-
 #[test]
 fn the_example_names_every_option_of_serve_and_nothing_else() {
-    let keys: BTreeSet<String> = EXAMPLE.lines().filter_map(key_of).collect();
+    let keys: BTreeSet<String> = settings::example_settings(EXAMPLE).into_iter().map(|(k, _)| k).collect();
     let options: BTreeSet<String> = settings::keys(&card_helper::cli::command(), Some("serve")).into_iter().collect();
     assert_eq!(keys, options, "the example's keys (left) and `card-helper serve`'s options (right)");
 }
 
 #[test]
 fn every_value_in_the_example_parses_as_its_option() {
-    let text: String = EXAMPLE
-        .lines()
-        .filter(|l| key_of(l).is_some_and(|k| k != "soft-card"))
-        .map(|l| format!("{}\n", l.trim_start_matches("# ")))
+    // soft-card and pkcs11-module exclude each other: the example shows both, one is kept.
+    let text: String = settings::example_settings(EXAMPLE)
+        .into_iter()
+        .filter(|(key, _)| key != "soft-card")
+        .map(|(_, line)| format!("{line}\n"))
         .collect();
     let command = settings::apply_text(card_helper::cli::command(), Some("serve"), &text, "example").unwrap();
     let matches = command.try_get_matches_from(["card-helper", "serve"]);

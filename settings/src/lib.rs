@@ -81,7 +81,8 @@ pub fn parse<P: clap::Parser>(argv: Vec<std::ffi::OsString>, subcommand: &str) -
 
 /// Makes each key of the settings file `path` the default of the option of the same long name in `subcommand`
 /// of `command` (or of `command` itself when `subcommand` is `None`), so that the environment and the command
-/// line still override it.
+/// line still override it. A value from the file satisfies an option's `required`, but not a
+/// `required_unless_present` (clap cannot be told to forget one): a server checks such a rule in its own code.
 pub fn apply(command: Command, subcommand: Option<&str>, path: &Path) -> Result<Command, SettingsError> {
     let shown = path.display().to_string();
     let text =
@@ -148,6 +149,21 @@ pub fn keys(command: &Command, subcommand: Option<&str>) -> Vec<String> {
     keys
 }
 
+/// Returns the settings an annotated example file names, in order: each line `key = value` or `# key = value`
+/// (commented out, as examples show a default), as its key and the line uncommented. A test checks an example
+/// against [`keys`] with it, and parses the uncommented lines with [`apply_text`].
+pub fn example_settings(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|line| {
+            let uncommented = line.strip_prefix("# ").unwrap_or(line);
+            let (key, _) = uncommented.split_once(" = ")?;
+            let is_key = key.starts_with(|c: char| c.is_ascii_lowercase())
+                && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            is_key.then(|| (key.to_owned(), uncommented.to_owned()))
+        })
+        .collect()
+}
+
 /// The strings clap parses for a TOML value, or `None` for a table or a date.
 fn strings(value: &toml::Value) -> Option<Vec<String>> {
     match value {
@@ -173,7 +189,7 @@ mod tests {
             Command::new("serve")
                 .arg(Arg::new("config").long("config"))
                 .arg(Arg::new("port").long("port").env("SETTINGS_TEST_PORT").default_value("8080"))
-                .arg(Arg::new("db").long("db").required_unless_present("demo"))
+                .arg(Arg::new("db").long("db").required(true))
                 .arg(Arg::new("demo").long("demo").action(ArgAction::SetTrue).conflicts_with("db"))
                 .arg(Arg::new("exempt").long("exempt").value_delimiter(',').action(ArgAction::Append)),
         )
@@ -205,11 +221,18 @@ mod tests {
         let tables = apply_text(server(), Some("serve"), "[port]\nx = 1\n", "t.toml").unwrap_err().to_string();
         assert!(tables.starts_with("SETTINGS_BAD_VALUE"), "{tables}");
         let lists = apply_text(server(), Some("serve"), "exempt = [\"a\", \"b\"]\ndemo = true\n", "t.toml").unwrap();
-        let m = lists.try_get_matches_from(["server", "serve"]).unwrap();
+        let m = lists.try_get_matches_from(["server", "serve", "--db", "x"]).unwrap();
         let serve = m.subcommand_matches("serve").unwrap();
         let exempt: Vec<&String> = serve.get_many::<String>("exempt").unwrap().collect();
         assert_eq!(exempt, ["a", "b"]);
         assert!(serve.get_flag("demo"));
+    }
+
+    #[test]
+    fn an_example_names_its_settings_commented_or_not_and_nothing_in_its_prose() {
+        let text = "# A comment that says port = 1 in passing.\n# port = 8080\ndb = \"v.sqlite\"\n#no = 1\n";
+        let found = example_settings(text);
+        assert_eq!(found, [("port".into(), "port = 8080".into()), ("db".into(), "db = \"v.sqlite\"".into())]);
     }
 
     #[test]

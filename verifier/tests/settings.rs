@@ -13,23 +13,11 @@ const EXAMPLE: &str = include_str!("../verifier.example.toml");
 fn example_keys() -> (BTreeSet<String>, String) {
     let mut keys = BTreeSet::new();
     let mut uncommented = String::new();
-    for line in EXAMPLE.lines() {
-        if let Some(k) = key_of(line) {
-            assert!(keys.insert(k.clone()), "the example names `{k}` twice");
-            uncommented.push_str(line.trim_start_matches("# "));
-            uncommented.push('\n');
-        }
+    for (key, line) in settings::example_settings(EXAMPLE) {
+        uncommented.push_str(&format!("{line}\n"));
+        assert!(keys.insert(key.clone()), "the example names `{key}` twice");
     }
     (keys, uncommented)
-}
-
-/// The key of a line `key = value` or `# key = value`.
-fn key_of(line: &str) -> Option<String> {
-    let rest = line.strip_prefix("# ").unwrap_or(line);
-    let (key, _) = rest.split_once(" = ")?;
-    let ok = key.starts_with(|c: char| c.is_ascii_lowercase())
-        && key.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    ok.then(|| key.to_owned())
 }
 
 #[test]
