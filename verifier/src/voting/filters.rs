@@ -7,6 +7,7 @@ use warp::reply::Response;
 
 use crate::AppState;
 use crate::errors::Refusal;
+use crate::voting::limits::Limited;
 use crate::voting::{handlers, web::WebApp};
 
 /// Every route: the voter API, then the voter app's files, with refusals mapped to `{code, message}`. A request
@@ -140,63 +141,96 @@ fn rate(
         .untuple_one()
 }
 
+/// The voter API's own routes, in the order they are tried: login and its session, the ballot and the cast,
+/// applications, and the UX research.
 fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
-    let limit = {
-        let s = state.clone();
-        move |what| rate(s.clone(), what)
-    };
-    use crate::voting::limits::Limited;
-    let site = {
-        let s = state.clone();
-        move || same_site(s.clone())
-    };
-    let with = move || {
-        let s = state.clone();
-        warp::any().map(move || s.clone())
-    };
-    let cookie = || warp::cookie::optional::<String>(handlers::SESSION_COOKIE);
-    let json_body = || warp::body::content_length_limit(MAX_BODY);
+    session_routes(state.clone())
+        .or(ballot_routes(state.clone()))
+        .unify()
+        .or(application_routes(state.clone()))
+        .unify()
+        .or(research_routes(state))
+        .unify()
+        .boxed()
+}
 
-    // A JSON POST from a session: (cookie token, body, state).
-    let session_post = || warp::post().and(site()).and(json_body()).and(cookie()).and(warp::body::bytes()).and(with());
+/// The state, for a handler.
+fn with(state: &AppState) -> impl Filter<Extract = (AppState,), Error = std::convert::Infallible> + Clone + use<> {
+    let s = state.clone();
+    warp::any().map(move || s.clone())
+}
+
+/// The session cookie's token, if any.
+fn session_cookie() -> impl Filter<Extract = (Option<String>,), Error = std::convert::Infallible> + Clone {
+    warp::cookie::optional::<String>(handlers::SESSION_COOKIE)
+}
+
+/// A JSON body of at most [`MAX_BODY`] bytes.
+fn json_body() -> impl Filter<Extract = (), Error = warp::Rejection> + Clone {
+    warp::body::content_length_limit(MAX_BODY)
+}
+
+/// A JSON POST from a session: (cookie token, body, state).
+fn session_post(
+    state: &AppState,
+) -> impl Filter<Extract = (Option<String>, bytes::Bytes, AppState), Error = warp::Rejection> + Clone + use<> {
+    warp::post()
+        .and(same_site(state.clone()))
+        .and(json_body())
+        .and(session_cookie())
+        .and(warp::body::bytes())
+        .and(with(state))
+}
+
+/// Login and its session (R-VOTE-4, R-VOTE-5).
+fn session_routes(state: AppState) -> BoxedFilter<(Response,)> {
     // POST /api/v1/session/challenge
     let challenge = warp::path!("session" / "challenge")
         .and(warp::post())
-        .and(limit(Limited::Challenge))
-        .and(with())
+        .and(rate(state.clone(), Limited::Challenge))
+        .and(with(&state))
         .map(|s: AppState| handlers::challenge(&s));
     // POST /api/v1/session
     let login = warp::path!("session")
         .and(warp::post())
-        .and(limit(Limited::Login))
-        .and(site())
+        .and(rate(state.clone(), Limited::Login))
+        .and(same_site(state.clone()))
         .and(json_body())
         .and(warp::body::bytes())
-        .and(with())
+        .and(with(&state))
         .and_then(|body: bytes::Bytes, s: AppState| blocking(move || handlers::login(&s, parse(&body)?)));
     // POST /api/v1/session/extend
-    let extend =
-        warp::path!("session" / "extend").and(warp::post()).and(limit(Limited::Login)).and(session_post()).and_then(
-            |token, body: bytes::Bytes, s: AppState| {
-                blocking(move || handlers::extend_session(&s, token, parse(&body)?))
-            },
-        );
+    let extend = warp::path!("session" / "extend")
+        .and(warp::post())
+        .and(rate(state.clone(), Limited::Login))
+        .and(session_post(&state))
+        .and_then(|token, body: bytes::Bytes, s: AppState| {
+            blocking(move || handlers::extend_session(&s, token, parse(&body)?))
+        });
     // DELETE /api/v1/session
     let logout = warp::path!("session")
         .and(warp::delete())
-        .and(site())
-        .and(cookie())
-        .and(with())
+        .and(same_site(state.clone()))
+        .and(session_cookie())
+        .and(with(&state))
         .map(|token, s: AppState| handlers::logout(&s, token));
+    challenge.or(login).unify().or(extend).unify().or(logout).unify().boxed()
+}
+
+/// The ballot, the cast, and what is published for anyone to check (R-VOTE-6..9).
+fn ballot_routes(state: AppState) -> BoxedFilter<(Response,)> {
     // GET /api/v1/ballot
     let ballot = warp::path!("ballot")
         .and(warp::get())
-        .and(cookie())
-        .and(with())
+        .and(session_cookie())
+        .and(with(&state))
         .and_then(|token, s: AppState| blocking(move || handlers::ballot(&s, token)));
     // POST /api/v1/ballots
-    let cast = warp::path!("ballots").and(warp::post()).and(limit(Limited::Cast)).and(session_post()).and_then(
-        |token, body: bytes::Bytes, s: AppState| {
+    let cast = warp::path!("ballots")
+        .and(warp::post())
+        .and(rate(state.clone(), Limited::Cast))
+        .and(session_post(&state))
+        .and_then(|token, body: bytes::Bytes, s: AppState| {
             blocking(move || {
                 let answer = parse(&body).and_then(|req| handlers::cast(&s, token, req));
                 if let Err(refusal) = &answer {
@@ -205,85 +239,68 @@ fn voter_routes(state: AppState) -> BoxedFilter<(Response,)> {
                 }
                 answer
             })
-        },
-    );
-    // POST /api/v1/applications
-    let apply = warp::path!("applications").and(session_post()).and_then(|token, body: bytes::Bytes, s: AppState| {
-        blocking(move || handlers::submit_application(&s, token, parse(&body)?))
-    });
-    // GET /api/v1/applications
-    let applications = warp::path!("applications")
-        .and(warp::get())
-        .and(cookie())
-        .and(with())
-        .and_then(|token, s: AppState| blocking(move || handlers::own_applications(&s, token)));
-    // POST /api/v1/research/metrics
-    let metrics = warp::path!("research" / "metrics")
-        .and(warp::post())
-        .and(site())
-        .and(json_body())
-        .and(warp::body::bytes())
-        .and(with())
-        .and_then(|body: bytes::Bytes, s: AppState| blocking(move || crate::research::receive(&s, parse(&body)?)));
-    // GET /api/v1/research/study
-    let study = warp::path!("research" / "study")
-        .and(warp::get())
-        .and(with())
-        .and_then(|s: AppState| blocking(move || crate::research::study::describe(&s)));
-    // POST /api/v1/research/study/participants
-    let participants = warp::path!("research" / "study" / "participants")
-        .and(warp::post())
-        .and(site())
-        .and(with())
-        .and_then(|s: AppState| blocking(move || crate::research::study::join(&s)));
-    // POST /api/v1/research/study/results
-    let results = warp::path!("research" / "study" / "results")
-        .and(warp::post())
-        .and(site())
-        .and(json_body())
-        .and(warp::body::bytes())
-        .and(with())
-        .and_then(|body: bytes::Bytes, s: AppState| {
-            blocking(move || crate::research::study::receive(&s, parse(&body)?))
         });
     // GET /api/v1/elections/current/ballot-box
     let ballot_box = warp::path!("elections" / "current" / "ballot-box")
         .and(warp::get())
-        .and(with())
+        .and(with(&state))
         .and_then(|s: AppState| blocking(move || handlers::published_ballot_box(&s)));
     // GET /api/v1/audit/checkpoints
     let checkpoints = warp::path!("audit" / "checkpoints")
         .and(warp::get())
-        .and(with())
+        .and(with(&state))
         .and_then(|s: AppState| blocking(move || handlers::audit_checkpoints(&s)));
-    challenge
-        .or(login)
-        .unify()
-        .or(extend)
-        .unify()
-        .or(logout)
-        .unify()
-        .or(ballot)
-        .unify()
-        .or(cast)
-        .unify()
-        .or(ballot_box)
-        .unify()
-        .or(checkpoints)
-        .unify()
-        .or(apply)
-        .unify()
-        .or(applications)
-        .unify()
-        .or(metrics)
-        .unify()
-        .or(study)
-        .unify()
-        .or(participants)
-        .unify()
-        .or(results)
-        .unify()
-        .boxed()
+    ballot.or(cast).unify().or(ballot_box).unify().or(checkpoints).unify().boxed()
+}
+
+/// The applicant's applications (R-REG-1, R-REG-2, R-REG-9).
+fn application_routes(state: AppState) -> BoxedFilter<(Response,)> {
+    // POST /api/v1/applications
+    let apply =
+        warp::path!("applications").and(session_post(&state)).and_then(|token, body: bytes::Bytes, s: AppState| {
+            blocking(move || handlers::submit_application(&s, token, parse(&body)?))
+        });
+    // GET /api/v1/applications
+    let applications = warp::path!("applications")
+        .and(warp::get())
+        .and(session_cookie())
+        .and(with(&state))
+        .and_then(|token, s: AppState| blocking(move || handlers::own_applications(&s, token)));
+    apply.or(applications).unify().boxed()
+}
+
+/// UX research (practice elections only; tracker issues 9 and 22).
+fn research_routes(state: AppState) -> BoxedFilter<(Response,)> {
+    // POST /api/v1/research/metrics
+    let metrics = warp::path!("research" / "metrics")
+        .and(warp::post())
+        .and(same_site(state.clone()))
+        .and(json_body())
+        .and(warp::body::bytes())
+        .and(with(&state))
+        .and_then(|body: bytes::Bytes, s: AppState| blocking(move || crate::research::receive(&s, parse(&body)?)));
+    // GET /api/v1/research/study
+    let study = warp::path!("research" / "study")
+        .and(warp::get())
+        .and(with(&state))
+        .and_then(|s: AppState| blocking(move || crate::research::study::describe(&s)));
+    // POST /api/v1/research/study/participants
+    let participants = warp::path!("research" / "study" / "participants")
+        .and(warp::post())
+        .and(same_site(state.clone()))
+        .and(with(&state))
+        .and_then(|s: AppState| blocking(move || crate::research::study::join(&s)));
+    // POST /api/v1/research/study/results
+    let results = warp::path!("research" / "study" / "results")
+        .and(warp::post())
+        .and(same_site(state.clone()))
+        .and(json_body())
+        .and(warp::body::bytes())
+        .and(with(&state))
+        .and_then(|body: bytes::Bytes, s: AppState| {
+            blocking(move || crate::research::study::receive(&s, parse(&body)?))
+        });
+    metrics.or(study).unify().or(participants).unify().or(results).unify().boxed()
 }
 
 fn no_store(mut r: Response) -> Response {
