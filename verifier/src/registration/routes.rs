@@ -20,12 +20,13 @@
 //! - `GET /op/v1/audit?after=SEQ` (auditor, R-SEC-5): a page of the audit log and the whole chain verified
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 
 use serde::{Deserialize, Serialize};
 use shared::election::{Id, WithdrawalReason};
 use warp::filters::BoxedFilter;
 use warp::reply::Response;
-use warp::{Filter, Reply};
+use warp::{Filter, Rejection, Reply};
 
 use crate::clock::Clock;
 use crate::errors::Refusal;
@@ -174,69 +175,104 @@ fn forbid_unless(op: &Operator, roles: &[Role]) -> Result<(), Refusal> {
 
 /// Builds the domain routes for the election being run.
 pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedFilter<(Response,)> {
-    let c = ctx.clone();
-    let with = move || {
-        let c = c.clone();
-        warp::any().map(move || c.clone())
-    };
-    let body = || warp::body::content_length_limit(1024 * 1024).and(warp::body::bytes());
-    let query = || warp::query::<HashMap<String, String>>();
+    // Each route boxed before they are joined: one long `or` chain makes a type that takes rustc minutes.
+    [
+        application_routes(ctx),
+        person_routes(ctx, &election),
+        election_routes(ctx, &election),
+        request_routes(ctx),
+        counting_routes(ctx, &election),
+    ]
+    .into_iter()
+    .flatten()
+    .reduce(|a, b| a.or(b).unify().boxed())
+    .unwrap_or_else(|| warp::any().and_then(|| async { Err::<Response, _>(warp::reject::not_found()) }).boxed())
+}
 
-    let list = warp::path!("applications").and(warp::get()).and(authenticated(ctx)).and(query()).and(with()).and_then(
-        |op: Operator, q: HashMap<String, String>, c: OperatorContext| {
+/// The operator context, for a handler.
+fn with(ctx: &OperatorContext) -> impl Filter<Extract = (OperatorContext,), Error = Infallible> + Clone + use<> {
+    let c = ctx.clone();
+    warp::any().map(move || c.clone())
+}
+
+/// A request body of at most 1 MiB.
+fn body() -> impl Filter<Extract = (bytes::Bytes,), Error = Rejection> + Clone {
+    warp::body::content_length_limit(1024 * 1024).and(warp::body::bytes())
+}
+
+/// The query string as a map.
+fn query() -> impl Filter<Extract = (HashMap<String, String>,), Error = Rejection> + Clone {
+    warp::query::<HashMap<String, String>>()
+}
+
+/// Applications: the list, a card's arrival, acceptance and rejection (R-REG-1..7).
+fn application_routes(ctx: &OperatorContext) -> Vec<BoxedFilter<(Response,)>> {
+    let list = warp::path!("applications")
+        .and(warp::get())
+        .and(authenticated(ctx))
+        .and(query())
+        .and(with(ctx))
+        .and_then(|op: Operator, q: HashMap<String, String>, c: OperatorContext| {
             blocking(move || {
                 let municipality = q.get("municipality").cloned().or(op.municipality.clone()).unwrap_or_default();
                 json(&reg::list(&c.db, &op, &municipality, q.get("status").map(String::as_str)).map_err(reg_refusal)?)
             })
-        },
-    );
+        });
     let arrived = warp::path!("applications" / String / "card-arrived")
         .and(warp::post())
         .and(authenticated(ctx))
-        .and(with())
+        .and(with(ctx))
         .and_then(|no: String, op: Operator, c: OperatorContext| {
             blocking(move || json(&reg::card_arrived(&c.db, &op, &no, c.clock.now()).map_err(reg_refusal)?))
         });
-    let accept =
-        warp::path!("applications" / String / "accept").and(warp::post()).and(authenticated(ctx)).and(with()).and_then(
-            |no: String, op: Operator, c: OperatorContext| {
-                blocking(move || json(&reg::accept(&c.db, &op, &no, c.clock.now()).map_err(reg_refusal)?))
-            },
-        );
+    let accept = warp::path!("applications" / String / "accept")
+        .and(warp::post())
+        .and(authenticated(ctx))
+        .and(with(ctx))
+        .and_then(|no: String, op: Operator, c: OperatorContext| {
+            blocking(move || json(&reg::accept(&c.db, &op, &no, c.clock.now()).map_err(reg_refusal)?))
+        });
     let reject = warp::path!("applications" / String / "reject")
         .and(warp::post())
         .and(authenticated(ctx))
         .and(body())
-        .and(with())
+        .and(with(ctx))
         .and_then(|no: String, op: Operator, b: bytes::Bytes, c: OperatorContext| {
             blocking(move || {
                 let r: Reason = parse(&b)?;
                 json(&reg::reject(&c.db, &op, &no, &r.reason, c.clock.now()).map_err(reg_refusal)?)
             })
         });
-    let roll = warp::path!("roll-changes").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
-        |op: Operator, b: bytes::Bytes, c: OperatorContext| {
-            blocking(move || {
-                let csv = roll_csv_text(&b);
-                if csv.trim().is_empty() {
-                    // An empty upload is a mistake (the wrong file, or none), not "no changes".
-                    return Err(Refusal::new(
-                        warp::http::StatusCode::BAD_REQUEST,
-                        "MALFORMED",
-                        "The body is empty: send the roll changes as CSV, one line per change.",
-                    ));
-                }
-                let changes = reg::parse_roll_csv(&csv).map_err(reg_refusal)?;
-                let n = reg::apply_roll_changes(&c.db, &op, &changes, c.clock.now()).map_err(reg_refusal)?;
-                json(&Applied { applied: n })
-            })
-        },
-    );
+    vec![list.boxed(), arrived.boxed(), accept.boxed(), reject.boxed()]
+}
+
+/// The roll and the persons on it: roll changes, document switches, postal papers, the cross-channel check, a
+/// person's history and emergency paper votes (R-REG-8..10, R-VOTE-10..12).
+fn person_routes(ctx: &OperatorContext, election: &crate::CurrentElection) -> Vec<BoxedFilter<(Response,)>> {
+    let roll =
+        warp::path!("roll-changes").and(warp::post()).and(authenticated(ctx)).and(body()).and(with(ctx)).and_then(
+            |op: Operator, b: bytes::Bytes, c: OperatorContext| {
+                blocking(move || {
+                    let csv = roll_csv_text(&b);
+                    if csv.trim().is_empty() {
+                        // An empty upload is a mistake (the wrong file, or none), not "no changes".
+                        return Err(Refusal::new(
+                            warp::http::StatusCode::BAD_REQUEST,
+                            "MALFORMED",
+                            "The body is empty: send the roll changes as CSV, one line per change.",
+                        ));
+                    }
+                    let changes = reg::parse_roll_csv(&csv).map_err(reg_refusal)?;
+                    let n = reg::apply_roll_changes(&c.db, &op, &changes, c.clock.now()).map_err(reg_refusal)?;
+                    json(&Applied { applied: n })
+                })
+            },
+        );
     let switch = warp::path!("switches" / "document")
         .and(warp::post())
         .and(authenticated(ctx))
         .and(body())
-        .and(with())
+        .and(with(ctx))
         .and_then(|op: Operator, b: bytes::Bytes, c: OperatorContext| {
             blocking(move || {
                 let s: DocumentSwitch = parse(&b)?;
@@ -246,7 +282,7 @@ pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedF
             })
         });
     let postal =
-        warp::path!("postal-papers").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
+        warp::path!("postal-papers").and(warp::post()).and(authenticated(ctx)).and(body()).and(with(ctx)).and_then(
             |op: Operator, b: bytes::Bytes, c: OperatorContext| {
                 blocking(move || {
                     let p: PostalPapers = parse(&b)?;
@@ -260,7 +296,7 @@ pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedF
     let cross = warp::path!("persons" / String / "cross-channel")
         .and(warp::get())
         .and(authenticated(ctx))
-        .and(with())
+        .and(with(ctx))
         .and_then(move |person: String, op: Operator, c: OperatorContext| {
             let e = e1.get();
             blocking(move || {
@@ -268,7 +304,7 @@ pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedF
             })
         });
     let history =
-        warp::path!("persons" / String / "history").and(warp::get()).and(authenticated(ctx)).and(with()).and_then(
+        warp::path!("persons" / String / "history").and(warp::get()).and(authenticated(ctx)).and(with(ctx)).and_then(
             |person: String, op: Operator, c: OperatorContext| {
                 blocking(move || json(&reg::person_history(&c.db, &op, &person).map_err(reg_refusal)?))
             },
@@ -278,7 +314,7 @@ pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedF
         .and(warp::post())
         .and(authenticated(ctx))
         .and(body())
-        .and(with())
+        .and(with(ctx))
         .and_then(move |person: String, op: Operator, b: bytes::Bytes, c: OperatorContext| {
             let e = e2.get();
             blocking(move || {
@@ -288,34 +324,12 @@ pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedF
                 json(&Recorded { recorded: true })
             })
         });
-    let e4 = election.clone();
-    let cutoff = warp::path!("cutoff").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
-        move |op: Operator, b: bytes::Bytes, c: OperatorContext| {
-            let e = e4.get();
-            blocking(move || {
-                let cut: Cutoff = parse(&b)?;
-                reg::set_cutoff(&c.db, &op, e.id.as_str(), cut.at, c.clock.now()).map_err(reg_refusal)?;
-                json(&CutoffSet { cutoff: cut.at })
-            })
-        },
-    );
-    let e3 = election.clone();
-    let record = warp::path!("record").and(warp::get()).and(authenticated(ctx)).and(query()).and(with()).and_then(
-        move |op: Operator, q: HashMap<String, String>, c: OperatorContext| {
-            let e = e3.get();
-            blocking(move || {
-                let municipality = q.get("municipality").cloned().or(op.municipality.clone()).unwrap_or_default();
-                let r = reg::record(&c.db, &op, &e, &municipality, c.clock.now()).map_err(reg_refusal)?;
-                if q.get("format").map(String::as_str) == Some("html") {
-                    Ok(warp::reply::html(reg::record_html(&r)).into_response())
-                } else {
-                    json(&r)
-                }
-            })
-        },
-    );
-    // The audit log for auditors (R-SEC-5): a page after a sequence number, with the chain verified.
-    let audit = warp::path!("audit").and(warp::get()).and(authenticated(ctx)).and(query()).and(with()).and_then(
+    vec![roll.boxed(), switch.boxed(), postal.boxed(), cross.boxed(), history.boxed(), emergency.boxed()]
+}
+
+/// The election's course: the audit log, the cut-off, the record (調書), pausing and resuming, candidate changes.
+fn election_routes(ctx: &OperatorContext, election: &crate::CurrentElection) -> Vec<BoxedFilter<(Response,)>> {
+    let audit = warp::path!("audit").and(warp::get()).and(authenticated(ctx)).and(query()).and(with(ctx)).and_then(
         |op: Operator, q: HashMap<String, String>, c: OperatorContext| {
             blocking(move || {
                 reg::require_role(&op, &[Role::Auditor]).map_err(reg_refusal)?;
@@ -336,7 +350,34 @@ pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedF
     );
     // Pause and resume are critical (four eyes, issue 21): the call records a request, which another admin
     // approves on `POST /op/v1/requests/{id}/approve`.
-    let pause = warp::path!("pause").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
+    let e4 = election.clone();
+    let cutoff = warp::path!("cutoff").and(warp::post()).and(authenticated(ctx)).and(body()).and(with(ctx)).and_then(
+        move |op: Operator, b: bytes::Bytes, c: OperatorContext| {
+            let e = e4.get();
+            blocking(move || {
+                let cut: Cutoff = parse(&b)?;
+                reg::set_cutoff(&c.db, &op, e.id.as_str(), cut.at, c.clock.now()).map_err(reg_refusal)?;
+                json(&CutoffSet { cutoff: cut.at })
+            })
+        },
+    );
+    let e3 = election.clone();
+    let record = warp::path!("record").and(warp::get()).and(authenticated(ctx)).and(query()).and(with(ctx)).and_then(
+        move |op: Operator, q: HashMap<String, String>, c: OperatorContext| {
+            let e = e3.get();
+            blocking(move || {
+                let municipality = q.get("municipality").cloned().or(op.municipality.clone()).unwrap_or_default();
+                let r = reg::record(&c.db, &op, &e, &municipality, c.clock.now()).map_err(reg_refusal)?;
+                if q.get("format").map(String::as_str) == Some("html") {
+                    Ok(warp::reply::html(reg::record_html(&r)).into_response())
+                } else {
+                    json(&r)
+                }
+            })
+        },
+    );
+    // The audit log for auditors (R-SEC-5): a page after a sequence number, with the chain verified.
+    let pause = warp::path!("pause").and(warp::post()).and(authenticated(ctx)).and(body()).and(with(ctx)).and_then(
         |op: Operator, b: bytes::Bytes, c: OperatorContext| {
             blocking(move || {
                 forbid_unless(&op, &[Role::Admin])?;
@@ -354,34 +395,11 @@ pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedF
     let resume = warp::path!("resume")
         .and(warp::post())
         .and(authenticated(ctx))
-        .and(with())
+        .and(with(ctx))
         .and_then(|op: Operator, c: OperatorContext| blocking(move || requested(&c, &op, Action::Resume)));
-    let requests = warp::path!("requests").and(warp::get()).and(authenticated(ctx)).and(with()).and_then(
-        |op: Operator, c: OperatorContext| {
-            blocking(move || {
-                forbid_unless(&op, &[Role::Admin, Role::CountingOfficer, Role::Auditor])?;
-                json(&four_eyes::pending(&c.db, Clock::SYSTEM.now()).map_err(reg_refusal)?)
-            })
-        },
-    );
-    let approve = warp::path!("requests" / String / "approve")
-        .and(warp::post())
-        .and(authenticated(ctx))
-        .and(with())
-        .and_then(|id: String, op: Operator, c: OperatorContext| blocking(move || approve_on_api(&c, &op, &id)));
-    let e6 = election.clone();
-    let counting = warp::path!("counting").and(warp::get()).and(authenticated(ctx)).and(with()).and_then(
-        move |op: Operator, c: OperatorContext| {
-            let e = e6.get();
-            blocking(move || {
-                forbid_unless(&op, &[Role::CountingOfficer, Role::Admin, Role::Auditor])?;
-                json(&counting_status(&c, &e)?)
-            })
-        },
-    );
     let e5 = election.clone();
     let withdraw =
-        warp::path!("withdrawals").and(warp::post()).and(authenticated(ctx)).and(body()).and(with()).and_then(
+        warp::path!("withdrawals").and(warp::post()).and(authenticated(ctx)).and(body()).and(with(ctx)).and_then(
             move |op: Operator, b: bytes::Bytes, c: OperatorContext| {
                 let current = e5.clone();
                 blocking(move || {
@@ -402,31 +420,40 @@ pub fn routes(ctx: &OperatorContext, election: crate::CurrentElection) -> BoxedF
                 })
             },
         );
-    // Each route boxed before they are joined: one long `or` chain makes a type that takes rustc minutes.
-    [
-        list.boxed(),
-        arrived.boxed(),
-        accept.boxed(),
-        reject.boxed(),
-        roll.boxed(),
-        switch.boxed(),
-        postal.boxed(),
-        cross.boxed(),
-        history.boxed(),
-        emergency.boxed(),
-        audit.boxed(),
-        cutoff.boxed(),
-        record.boxed(),
-        pause.boxed(),
-        resume.boxed(),
-        withdraw.boxed(),
-        requests.boxed(),
-        approve.boxed(),
-        counting.boxed(),
-    ]
-    .into_iter()
-    .reduce(|a, b| a.or(b).unify().boxed())
-    .unwrap_or_else(|| warp::any().and_then(|| async { Err::<Response, _>(warp::reject::not_found()) }).boxed())
+    vec![audit.boxed(), cutoff.boxed(), record.boxed(), pause.boxed(), resume.boxed(), withdraw.boxed()]
+}
+
+/// Four-eyes requests: the open ones and their approval.
+fn request_routes(ctx: &OperatorContext) -> Vec<BoxedFilter<(Response,)>> {
+    let requests = warp::path!("requests").and(warp::get()).and(authenticated(ctx)).and(with(ctx)).and_then(
+        |op: Operator, c: OperatorContext| {
+            blocking(move || {
+                forbid_unless(&op, &[Role::Admin, Role::CountingOfficer, Role::Auditor])?;
+                json(&four_eyes::pending(&c.db, Clock::SYSTEM.now()).map_err(reg_refusal)?)
+            })
+        },
+    );
+    let approve = warp::path!("requests" / String / "approve")
+        .and(warp::post())
+        .and(authenticated(ctx))
+        .and(with(ctx))
+        .and_then(|id: String, op: Operator, c: OperatorContext| blocking(move || approve_on_api(&c, &op, &id)));
+    vec![requests.boxed(), approve.boxed()]
+}
+
+/// What the counting officers may take for counting.
+fn counting_routes(ctx: &OperatorContext, election: &crate::CurrentElection) -> Vec<BoxedFilter<(Response,)>> {
+    let e6 = election.clone();
+    let counting = warp::path!("counting").and(warp::get()).and(authenticated(ctx)).and(with(ctx)).and_then(
+        move |op: Operator, c: OperatorContext| {
+            let e = e6.get();
+            blocking(move || {
+                forbid_unless(&op, &[Role::CountingOfficer, Role::Admin, Role::Auditor])?;
+                json(&counting_status(&c, &e)?)
+            })
+        },
+    );
+    vec![counting.boxed()]
 }
 
 /// Records a four-eyes request and answers 202 with it.
