@@ -92,7 +92,17 @@ fn write_fixtures_and_seeds() {
     ca.revoke(&revoked.auth_serial).unwrap();
     let stranger = TestAuthority::init(&tmp.path().join("other-ca")).unwrap().issue(&person(), 3650).unwrap();
 
-    // The trust store: the CA certificates and CRLs only, never the authority's keys or state.
+    write_trust_store(&ca);
+    let ballots = ballots();
+    write_ballot_decode(&ballots);
+    let cast = write_signed_envelope(&card, &stranger, &ballots);
+    write_certificate(&ca, &card, &revoked, &stranger);
+    write_json_bodies(&card, &cast);
+}
+
+/// The trust store: the CA certificates and CRLs only, never the authority's keys or state; and the time the
+/// targets check at, an hour from now.
+fn write_trust_store(ca: &TestAuthority) {
     let fixtures = fuzz_dir().join("fixtures");
     fs::create_dir_all(fixtures.join("ca")).unwrap();
     for name in ["auth-ca.pem", "sign-ca.pem", "auth.crl.pem", "sign.crl.pem"] {
@@ -101,10 +111,11 @@ fn write_fixtures_and_seeds() {
     let at = chrono::Utc::now() + chrono::Duration::hours(1);
     fs::write(fixtures.join("now.txt"), format!("{}\n", at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)))
         .unwrap();
+}
 
-    // ballot_decode: one real ballot per contest and kind of choice, and a few broken ones.
-    let ballots = ballots();
-    for (name, bytes) in &ballots {
+/// ballot_decode: one real ballot per contest and kind of choice, and a few broken ones.
+fn write_ballot_decode(ballots: &[(String, [u8; ballot::BALLOT_LEN])]) {
+    for (name, bytes) in ballots {
         write("ballot_decode", name, bytes);
     }
     let good = ballots[0].1;
@@ -120,15 +131,22 @@ fn write_fixtures_and_seeds() {
     b[6] = 3;
     b[26] = 40;
     write("ballot_decode", "bad-review-judges", b);
+}
 
-    // signed_envelope: a real cast of every contest, the card's and the election's keys, and broken casts.
+/// signed_envelope: a real cast of every contest, the card's and the election's keys, and broken casts. Returns
+/// the first contest's cast, which json_bodies sends too.
+fn write_signed_envelope(
+    card: &IssuedCard,
+    stranger: &IssuedCard,
+    ballots: &[(String, [u8; ballot::BALLOT_LEN])],
+) -> CastRequest {
     let election = demo_election();
     for (name, bytes) in ballots.iter().filter(|(n, _)| n.ends_with("-blank")) {
         let contest = name.trim_start_matches("valid-").trim_end_matches("-blank");
-        let json = serde_json::to_vec(&cast_request(&card, contest, bytes)).unwrap();
+        let json = serde_json::to_vec(&cast_request(card, contest, bytes)).unwrap();
         write("signed_envelope", &format!("valid-cast-{contest}"), json);
     }
-    let cast = cast_request(&card, election.contests[0].id.as_str(), &ballots[0].1);
+    let cast = cast_request(card, election.contests[0].id.as_str(), &ballots[0].1);
     write("signed_envelope", "valid-spki-card-sign", jpki::spki_der(&card.sign_cert_der).unwrap());
     write("signed_envelope", "valid-spki-election", election_key().spki_der());
     let small = PrivateKey::from_pkcs8_der(&card.auth_key_pkcs8_der).unwrap().to_public_key();
@@ -141,8 +159,11 @@ fn write_fixtures_and_seeds() {
     let mut bad = serde_json::to_value(&cast).unwrap();
     bad["certificate"] = B64.encode(&stranger.sign_cert_der).into();
     write("signed_envelope", "bad-unknown-ca", serde_json::to_vec(&bad).unwrap());
+    cast
+}
 
-    // certificate: both certificates of a card, a revoked card, another authority's card, the CRLs, broken DER.
+/// certificate: both certificates of a card, a revoked card, another authority's card, the CRLs, broken DER.
+fn write_certificate(ca: &TestAuthority, card: &IssuedCard, revoked: &IssuedCard, stranger: &IssuedCard) {
     write("certificate", "valid-auth", &card.auth_cert_der);
     write("certificate", "valid-sign", &card.sign_cert_der);
     write("certificate", "revoked-auth", &revoked.auth_cert_der);
@@ -154,8 +175,10 @@ fn write_fixtures_and_seeds() {
     let mut trailing = card.sign_cert_der.clone();
     trailing.push(0);
     write("certificate", "bad-trailing-byte", trailing);
+}
 
-    // json_bodies: every request body of the voter API and the operator API, valid, and a few broken ones.
+/// json_bodies: every request body of the voter API and the operator API, valid, and a few broken ones.
+fn write_json_bodies(card: &IssuedCard, cast: &CastRequest) {
     let nonce = [7u8; 32];
     let login = serde_json::json!({
         "purpose": "vote",
@@ -164,7 +187,28 @@ fn write_fixtures_and_seeds() {
         "signature": B64.encode(sign(&card.auth_key_pkcs8_der, &auth_digest(ORIGIN, &nonce))),
     });
     write("json_bodies", "valid-login", serde_json::to_vec(&login).unwrap());
-    write("json_bodies", "valid-cast", serde_json::to_vec(&cast).unwrap());
+    write("json_bodies", "valid-cast", serde_json::to_vec(cast).unwrap());
+    write_application(card);
+    let metrics = research_metrics();
+    write("json_bodies", "valid-metrics", metrics.to_string());
+    write("json_bodies", "valid-op-session", r#"{"totp":"123456"}"#);
+    write("json_bodies", "valid-op-reason", r#"{"reason":"記載事項の不備"}"#);
+    write("json_bodies", "valid-op-document-switch", r#"{"person_id":"person-1","name":"在外 花子"}"#);
+    write("json_bodies", "valid-op-postal-papers", r#"{"person_id":"person-1","issued":true,"returned":false}"#);
+    write("json_bodies", "valid-op-cutoff", r#"{"at":"2026-07-01T15:00:00Z"}"#);
+    let csv = "municipality,roll_entry,name,birth_date,districts,change\n13101,1-23,在外 花子,1985-04-01,tokyo|national,registered\n";
+    write("json_bodies", "valid-op-roll-csv", csv);
+    write("json_bodies", "valid-op-roll-json", serde_json::to_vec(csv).unwrap());
+    let mut bad = metrics.clone();
+    bad["participant"] = "NOT-HEX".into();
+    write("json_bodies", "bad-metrics-participant", bad.to_string());
+    write("json_bodies", "bad-login-unknown-field", r#"{"nonce":"","certificate":"","signature":"","x":1}"#);
+    write("json_bodies", "bad-truncated", &serde_json::to_vec(&login).unwrap()[..40]);
+}
+
+/// An application for the internet voters' list: the form's text as typed, and the request with the card's
+/// signature over it.
+fn write_application(card: &IssuedCard) {
     let application = serde_json::json!({
         "kind": "apply",
         "municipality": "13101",
@@ -183,7 +227,11 @@ fn write_fixtures_and_seeds() {
         "certificate": B64.encode(&card.sign_cert_der),
     });
     write("json_bodies", "valid-application", serde_json::to_vec(&request).unwrap());
-    let metrics = serde_json::json!({
+}
+
+/// A usability study's metrics for one task, as the voter app sends them.
+fn research_metrics() -> serde_json::Value {
+    serde_json::json!({
         "participant": "0123456789abcdef0123456789abcdef",
         "contest_kind": "hoc_district",
         "assigned": true,
@@ -199,21 +247,7 @@ fn write_fixtures_and_seeds() {
         "errors": 0,
         "chosen_position": 77,
         "off_first_screen": true,
-    });
-    write("json_bodies", "valid-metrics", metrics.to_string());
-    write("json_bodies", "valid-op-session", r#"{"totp":"123456"}"#);
-    write("json_bodies", "valid-op-reason", r#"{"reason":"記載事項の不備"}"#);
-    write("json_bodies", "valid-op-document-switch", r#"{"person_id":"person-1","name":"在外 花子"}"#);
-    write("json_bodies", "valid-op-postal-papers", r#"{"person_id":"person-1","issued":true,"returned":false}"#);
-    write("json_bodies", "valid-op-cutoff", r#"{"at":"2026-07-01T15:00:00Z"}"#);
-    let csv = "municipality,roll_entry,name,birth_date,districts,change\n13101,1-23,在外 花子,1985-04-01,tokyo|national,registered\n";
-    write("json_bodies", "valid-op-roll-csv", csv);
-    write("json_bodies", "valid-op-roll-json", serde_json::to_vec(csv).unwrap());
-    let mut bad = metrics.clone();
-    bad["participant"] = "NOT-HEX".into();
-    write("json_bodies", "bad-metrics-participant", bad.to_string());
-    write("json_bodies", "bad-login-unknown-field", r#"{"nonce":"","certificate":"","signature":"","x":1}"#);
-    write("json_bodies", "bad-truncated", &serde_json::to_vec(&login).unwrap()[..40]);
+    })
 }
 
 #[test]
