@@ -10,6 +10,9 @@ use anyhow::Context;
 use clap::Args;
 
 use super::{HOST, guard_clock, load_audit_key};
+use shared::crypto::ElectionPublicKey;
+use shared::election::Election;
+
 use crate::certs::TrustStore;
 use crate::clock::Clock;
 use crate::store::Db;
@@ -173,29 +176,7 @@ const BLOCKING_THREADS: usize = 32;
 
 pub(super) fn run(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
     init_logging();
-    // clap checks these for flags and the environment; a settings file's values are defaults, which it does not.
-    anyhow::ensure!(
-        !(args.demo && args.db.is_some()),
-        "give the database (--db, VERIFIER_DB or db in the settings file) or --demo, not both"
-    );
-    let (db, election, key) = if args.demo {
-        let db = Db::open_in_memory()?;
-        let election = demo::demo_election(clock.now())?;
-        let key = demo::insecure_demo_key()?;
-        db.create_election(&election, &key, "system:demo", clock.now())?;
-        (db, election, key)
-    } else {
-        let path = args.db.clone().context(
-            "give the database (--db, VERIFIER_DB or db in the settings file), or --demo for the practice election",
-        )?;
-        let options =
-            crate::store::DbOptions { ballot_box_batch: args.ballot_box_batch, serving: true, ..Default::default() };
-        let db = Db::open_with(&path, options)?;
-        let (election, key) = db
-            .election()?
-            .with_context(|| format!("{} has no election: run `verifier election create` first", path.display()))?;
-        (db, election, key)
-    };
+    let (db, election, key) = open_election(&args, clock)?;
     guard_clock(clock, &election, &db, "serve", HOST)?;
     let audit_key = Arc::new(match (&args.db, &args.audit_key) {
         (None, _) => AuditKey::ephemeral()?,
@@ -203,51 +184,9 @@ pub(super) fn run(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
             load_audit_key(&db, &chosen.clone().unwrap_or_else(|| AuditKey::default_path(path)), clock)?
         }
     });
-    let trust = args.trust_dir.as_deref().map(TrustStore::from_dir).transpose()?.map(Arc::new);
+    let (state, mailer) = app_state(&args, clock, db, election, key)?;
     let trust_dir = args.trust_dir.clone();
     let crl_poll_seconds = args.crl_poll_seconds.max(1);
-    let research = crate::research::config_from_flags(
-        args.research_selection.as_deref(),
-        args.research_display.as_deref(),
-        args.research_drum_start.as_deref(),
-    )?;
-    if research.is_some() && !election.practice {
-        eprintln!("verifier: WARNING: --research-* ignored: {} is a real election, not a practice one", election.id);
-        tracing::warn!(election = %election.id, "research modes ignored in a real election");
-    }
-    let study =
-        args.research_study.as_deref().map(|p| crate::research::study::load(p, &election)).transpose()?.map(Arc::new);
-    let mailer = Arc::new(crate::registration::notify::Mailer::new(mail_config(&args)?)?);
-    let config = Config {
-        secure_cookies: args.secure_cookies
-            || args.tls_cert.is_some()
-            || args.public_origin.as_deref().is_some_and(|o| o.starts_with("https://")),
-        public_origin: args.public_origin.unwrap_or_else(|| format!("http://{}", args.listen)),
-        session_lifetime: match args.session_seconds {
-            Some(s) => chrono::Duration::seconds(s),
-            None => chrono::Duration::minutes(args.session_minutes),
-        },
-        session_extensions: args.session_extensions,
-        card_helper_origin: args.card_helper_origin.clone(),
-        research,
-        study,
-    };
-    let state = AppState {
-        election: crate::CurrentElection::new(election),
-        key: Arc::new(key),
-        db: Arc::new(db),
-        trust,
-        sessions: Arc::default(),
-        limits: Arc::new(crate::voting::limits::RateLimits::new(&crate::voting::limits::RateConfig {
-            challenges_per_minute: args.rate_challenges_per_minute,
-            logins_per_minute: args.rate_logins_per_minute,
-            casts_per_minute: args.rate_casts_per_minute,
-            address_share: args.rate_address_share,
-            exempt: args.rate_limit_exempt.clone(),
-        })),
-        clock,
-        config: Arc::new(config),
-    };
     let operator_api = match (args.operator_listen, args.operator_ca) {
         (Some(listen), Some(dir)) => Some((
             crate::operators::api::OperatorApiConfig::from_ca_dir(listen, &dir)?,
@@ -278,34 +217,11 @@ pub(super) fn run(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
     let db_for_mail = state_db_for_mail;
     let db_at_stop = state_for_seal.db.clone();
     let sessions_at_stop = state_for_seal.sessions.clone();
+    let checkpoint_every = std::time::Duration::from_secs(args.audit_checkpoint_seconds.max(1));
     let served = runtime.block_on(async move {
         // The voter port is bound (and said so) before the operator API starts.
         let voters = server::bind(options).await?;
-        // Used nonces and ended sessions are forgotten every minute, so that the tables stay at their live size.
-        let sessions = state_for_seal.sessions.clone();
-        let clock = state_for_seal.clock;
-        let db_for_failures = state_for_seal.db.clone();
-        let limits = state_for_seal.limits.clone();
-        if let Some((trust, dir)) = state_for_seal.trust.clone().zip(trust_dir.clone()) {
-            let poll = std::time::Duration::from_secs(crl_poll_seconds);
-            crate::certs::watch::spawn(trust, dir, state_for_seal.db.clone(), clock, poll);
-        }
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
-            loop {
-                every.tick().await;
-                sessions.prune(clock.now());
-                limits.prune();
-                crate::voting::handlers::write_login_failures(&db_for_failures, &sessions, clock.now()).await;
-                crate::voting::handlers::write_cast_refusals(&db_for_failures, &sessions, clock.now(), false).await;
-            }
-        });
-        let checkpoint_every = std::time::Duration::from_secs(args.audit_checkpoint_seconds.max(1));
-        crate::store::checkpoints::spawn(state_for_seal.db.clone(), audit_key, clock, checkpoint_every);
-        tokio::spawn(server::seal_at_close(state_for_seal));
-        // Notices are delivered in the background and retried until sent (R-REG-7).
-        let _mail =
-            crate::registration::notify::spawn_delivery_loop(db_for_mail, mailer, std::time::Duration::from_secs(30));
+        spawn_background(state_for_seal, trust_dir, crl_poll_seconds, audit_key, checkpoint_every, mailer, db_for_mail);
         let Some((config, ctx)) = operator_api else { return voters.await };
         // The operator API stops with the voter API (which handles Ctrl-C and SIGTERM).
         let extra = crate::registration::routes::routes(&ctx, election_for_operators);
@@ -324,6 +240,125 @@ pub(super) fn run(args: ServeArgs, clock: Clock) -> anyhow::Result<()> {
         Err(e) => tracing::error!(error = %e, "research tasks waiting at stop were not written"),
     }
     served
+}
+
+/// Opens the election to serve: the demo election in memory, or the one in the database.
+fn open_election(args: &ServeArgs, clock: Clock) -> anyhow::Result<(Db, Election, ElectionPublicKey)> {
+    // clap checks these for flags and the environment; a settings file's values are defaults, which it does not.
+    anyhow::ensure!(
+        !(args.demo && args.db.is_some()),
+        "give the database (--db, VERIFIER_DB or db in the settings file) or --demo, not both"
+    );
+    let (db, election, key) = if args.demo {
+        let db = Db::open_in_memory()?;
+        let election = demo::demo_election(clock.now())?;
+        let key = demo::insecure_demo_key()?;
+        db.create_election(&election, &key, "system:demo", clock.now())?;
+        (db, election, key)
+    } else {
+        let path = args.db.clone().context(
+            "give the database (--db, VERIFIER_DB or db in the settings file), or --demo for the practice election",
+        )?;
+        let options =
+            crate::store::DbOptions { ballot_box_batch: args.ballot_box_batch, serving: true, ..Default::default() };
+        let db = Db::open_with(&path, options)?;
+        let (election, key) = db
+            .election()?
+            .with_context(|| format!("{} has no election: run `verifier election create` first", path.display()))?;
+        (db, election, key)
+    };
+    Ok((db, election, key))
+}
+
+/// Builds what the voter API's handlers share, and the mailer of notices, from the settings.
+fn app_state(
+    args: &ServeArgs,
+    clock: Clock,
+    db: Db,
+    election: Election,
+    key: ElectionPublicKey,
+) -> anyhow::Result<(AppState, Arc<crate::registration::notify::Mailer>)> {
+    let trust = args.trust_dir.as_deref().map(TrustStore::from_dir).transpose()?.map(Arc::new);
+    let research = crate::research::config_from_flags(
+        args.research_selection.as_deref(),
+        args.research_display.as_deref(),
+        args.research_drum_start.as_deref(),
+    )?;
+    if research.is_some() && !election.practice {
+        eprintln!("verifier: WARNING: --research-* ignored: {} is a real election, not a practice one", election.id);
+        tracing::warn!(election = %election.id, "research modes ignored in a real election");
+    }
+    let study =
+        args.research_study.as_deref().map(|p| crate::research::study::load(p, &election)).transpose()?.map(Arc::new);
+    let mailer = Arc::new(crate::registration::notify::Mailer::new(mail_config(&args)?)?);
+    let config = Config {
+        secure_cookies: args.secure_cookies
+            || args.tls_cert.is_some()
+            || args.public_origin.as_deref().is_some_and(|o| o.starts_with("https://")),
+        public_origin: args.public_origin.clone().unwrap_or_else(|| format!("http://{}", args.listen)),
+        session_lifetime: match args.session_seconds {
+            Some(s) => chrono::Duration::seconds(s),
+            None => chrono::Duration::minutes(args.session_minutes),
+        },
+        session_extensions: args.session_extensions,
+        card_helper_origin: args.card_helper_origin.clone(),
+        research,
+        study,
+    };
+    let state = AppState {
+        election: crate::CurrentElection::new(election),
+        key: Arc::new(key),
+        db: Arc::new(db),
+        trust,
+        sessions: Arc::default(),
+        limits: Arc::new(crate::voting::limits::RateLimits::new(&crate::voting::limits::RateConfig {
+            challenges_per_minute: args.rate_challenges_per_minute,
+            logins_per_minute: args.rate_logins_per_minute,
+            casts_per_minute: args.rate_casts_per_minute,
+            address_share: args.rate_address_share,
+            exempt: args.rate_limit_exempt.clone(),
+        })),
+        clock,
+        config: Arc::new(config),
+    };
+    Ok((state, mailer))
+}
+
+/// Starts the loops that run beside the listeners: CRL re-reads, the minute's housekeeping and audit counts, signed
+/// checkpoints, the seal at the close, and the delivery of notices.
+fn spawn_background(
+    state_for_seal: AppState,
+    trust_dir: Option<PathBuf>,
+    crl_poll_seconds: u64,
+    audit_key: Arc<AuditKey>,
+    checkpoint_every: std::time::Duration,
+    mailer: Arc<crate::registration::notify::Mailer>,
+    db_for_mail: Arc<Db>,
+) {
+    // Used nonces and ended sessions are forgotten every minute, so that the tables stay at their live size.
+    let sessions = state_for_seal.sessions.clone();
+    let clock = state_for_seal.clock;
+    let db_for_failures = state_for_seal.db.clone();
+    let limits = state_for_seal.limits.clone();
+    if let Some((trust, dir)) = state_for_seal.trust.clone().zip(trust_dir.clone()) {
+        let poll = std::time::Duration::from_secs(crl_poll_seconds);
+        crate::certs::watch::spawn(trust, dir, state_for_seal.db.clone(), clock, poll);
+    }
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+        loop {
+            every.tick().await;
+            sessions.prune(clock.now());
+            limits.prune();
+            crate::voting::handlers::write_login_failures(&db_for_failures, &sessions, clock.now()).await;
+            crate::voting::handlers::write_cast_refusals(&db_for_failures, &sessions, clock.now(), false).await;
+        }
+    });
+    crate::store::checkpoints::spawn(state_for_seal.db.clone(), audit_key, clock, checkpoint_every);
+    tokio::spawn(server::seal_at_close(state_for_seal));
+    // Notices are delivered in the background and retried until sent (R-REG-7).
+    let _mail =
+        crate::registration::notify::spawn_delivery_loop(db_for_mail, mailer, std::time::Duration::from_secs(30));
 }
 
 fn init_logging() {
