@@ -110,21 +110,83 @@ fn assert_verifies(cert: &[u8], digest: &[u8; 32], signature: &[u8]) {
     assert!(String::from_utf8_lossy(&out.stdout).contains("Signature Verified Successfully"));
 }
 
+/// The scenarios in order, against one module instance: each reopening of the card reads what the last one left.
 fn scenarios(scratch: &Path) {
-    let module = hsm_lab::module().unwrap();
-    let config = Pkcs11Config {
-        module: module.clone(),
-        auth_token_label: "MyNumber test (auth PIN)".to_string(),
-        sign_token_label: "MyNumber test (sign PIN)".to_string(),
-        auth_key_label: "User Authentication Key".to_string(),
-        sign_key_label: "Digital Signature Key".to_string(),
-        state_file: scratch.join("state").join("tries.json"),
-    };
-    let (auth_key, auth_cert) = key_and_cert("authentication");
-    let (sign_key, sign_cert) = key_and_cert("signing");
+    let f = Fixture::new(scratch);
+    no_card_before_provisioning(&f);
+    f.provision();
+    let card = Pkcs11Card::open(f.config.clone()).unwrap();
+    provisioned(&f, &card);
+    let digest = auth_key_signs(&f, &card);
+    wrong_pins_lock_the_auth_key(&card, &digest);
+    drop(card);
+    let card = Pkcs11Card::open(f.config.clone()).unwrap();
+    assert_eq!(card.status().unwrap().auth_tries, Tries { left: 0, max: 3 });
+    assert_eq!(card.sign(&auth_pin(AUTH_PIN), &digest).unwrap_err(), CardError::Locked(KeyKind::Auth));
+    let digest = sign_key_unlocks(&f, &card);
+    drop(card);
+    let card = Pkcs11Card::open(f.config.clone()).unwrap();
+    let st = card.status().unwrap();
+    assert_eq!(st.signing_certificate.as_deref(), Some(f.sign_cert.as_slice()), "the unlock is persisted");
+    assert_eq!(st.sign_tries, Tries { left: 5, max: 5 });
+    assert_eq!(st.auth_tries, Tries { left: 0, max: 3 });
+    state_file_holds_no_pin(&f);
 
-    // 0. No tokens yet: no card, with a message that names the token and the module.
-    let card = Pkcs11Card::open(config.clone()).unwrap();
+    // Re-provisioning the pair forgets the counters of the tokens it initialised.
+    f.provision();
+    let reprovisioned = Pkcs11Card::open(f.config.clone()).unwrap();
+    let st = reprovisioned.status().unwrap();
+    assert_eq!((st.auth_tries.left, st.sign_tries.left), (3, 5));
+    assert_eq!(st.signing_certificate, None);
+    reprovisioned.sign(&auth_pin(AUTH_PIN), &digest).unwrap();
+    opensc_layout(&f, &reprovisioned, &digest);
+
+    println!("SCENARIOS DONE");
+}
+
+/// What the scenarios share: the module, the token pair's configuration, and the keys and certificates the tokens
+/// are provisioned with.
+struct Fixture {
+    module: std::path::PathBuf,
+    config: Pkcs11Config,
+    auth_key: Vec<u8>,
+    auth_cert: Vec<u8>,
+    sign_key: Vec<u8>,
+    sign_cert: Vec<u8>,
+}
+
+impl Fixture {
+    fn new(scratch: &Path) -> Fixture {
+        let module = hsm_lab::module().unwrap();
+        let config = Pkcs11Config {
+            module: module.clone(),
+            auth_token_label: "MyNumber test (auth PIN)".to_string(),
+            sign_token_label: "MyNumber test (sign PIN)".to_string(),
+            auth_key_label: "User Authentication Key".to_string(),
+            sign_key_label: "Digital Signature Key".to_string(),
+            state_file: scratch.join("state").join("tries.json"),
+        };
+        let (auth_key, auth_cert) = key_and_cert("authentication");
+        let (sign_key, sign_cert) = key_and_cert("signing");
+        Fixture { module, config, auth_key, auth_cert, sign_key, sign_cert }
+    }
+
+    /// Initialises both tokens (again) with the keys, certificates, PIN and password.
+    fn provision(&self) {
+        provision_token_pair(
+            &self.module,
+            SO_PIN,
+            &self.config,
+            (&self.auth_key, &self.auth_cert, AUTH_PIN),
+            (&self.sign_key, &self.sign_cert, SIGN_PASSWORD),
+        )
+        .unwrap();
+    }
+}
+
+/// Step 0, no tokens yet: no card, with a message that names the token and the module.
+fn no_card_before_provisioning(f: &Fixture) {
+    let card = Pkcs11Card::open(f.config.clone()).unwrap();
     let st = card.status().unwrap();
     assert!(!st.card_present);
     assert_eq!(st.auth_certificate, None);
@@ -134,18 +196,10 @@ fn scenarios(scratch: &Path) {
         }
         other => panic!("expected NoCard, got {other:?}"),
     }
-    drop(card);
+}
 
-    // 1. Provision; both tokens, the auth certificate without any PIN, the signing one not yet; all tries.
-    provision_token_pair(
-        &module,
-        SO_PIN,
-        &config,
-        (&auth_key, &auth_cert, AUTH_PIN),
-        (&sign_key, &sign_cert, SIGN_PASSWORD),
-    )
-    .unwrap();
-    let card = Pkcs11Card::open(config.clone()).unwrap();
+/// Step 1, provisioned: both tokens, the auth certificate without any PIN, the signing one not yet; all tries.
+fn provisioned(f: &Fixture, card: &Pkcs11Card) {
     let st = card.status().unwrap();
     assert_eq!(st.backend, "pkcs11");
     assert!(st.card_present);
@@ -154,36 +208,41 @@ fn scenarios(scratch: &Path) {
         "{}",
         st.reader
     );
-    assert_eq!(st.auth_certificate.as_deref(), Some(auth_cert.as_slice()));
+    assert_eq!(st.auth_certificate.as_deref(), Some(f.auth_cert.as_slice()));
     assert_eq!(st.signing_certificate, None, "the signing certificate needs the password first");
     assert_eq!(st.auth_tries, Tries { left: 3, max: 3 });
     assert_eq!(st.sign_tries, Tries { left: 5, max: 5 });
+}
 
-    // 2. The authentication key signs with the right PIN; the signature verifies here and with OpenSSL.
+/// Step 2: the authentication key signs with the right PIN; the signature verifies here and with OpenSSL. Returns the
+/// digest it signed.
+fn auth_key_signs(f: &Fixture, card: &Pkcs11Card) -> [u8; 32] {
     let digest: [u8; 32] = Sha256::digest(b"card-helper pkcs11 test: auth challenge").into();
     let signed = card.sign(&auth_pin(AUTH_PIN), &digest).unwrap();
-    assert_eq!(signed.certificate, auth_cert);
+    assert_eq!(signed.certificate, f.auth_cert);
     assert_eq!(signed.signature.len(), 256);
     assert_verifies(&signed.certificate, &digest, &signed.signature);
+    digest
+}
 
-    // 3. Three wrong PINs lock the authentication key; then even the right PIN is not tried; it persists.
+/// Step 3: three wrong PINs lock the authentication key; then even the right PIN is not tried (the caller checks that
+/// it persists).
+fn wrong_pins_lock_the_auth_key(card: &Pkcs11Card, digest: &[u8; 32]) {
     let wrong = auth_pin("0000");
-    assert_eq!(card.sign(&wrong, &digest).unwrap_err(), CardError::WrongPin { kind: KeyKind::Auth, tries_left: 2 });
+    assert_eq!(card.sign(&wrong, digest).unwrap_err(), CardError::WrongPin { kind: KeyKind::Auth, tries_left: 2 });
     assert_eq!(card.status().unwrap().auth_tries, Tries { left: 2, max: 3 });
-    assert_eq!(card.sign(&wrong, &digest).unwrap_err(), CardError::WrongPin { kind: KeyKind::Auth, tries_left: 1 });
-    assert_eq!(card.sign(&wrong, &digest).unwrap_err(), CardError::Locked(KeyKind::Auth));
+    assert_eq!(card.sign(&wrong, digest).unwrap_err(), CardError::WrongPin { kind: KeyKind::Auth, tries_left: 1 });
+    assert_eq!(card.sign(&wrong, digest).unwrap_err(), CardError::Locked(KeyKind::Auth));
     // SoftHSM2 itself would accept the right PIN, so Locked here shows that no login was attempted.
-    assert_eq!(card.sign(&auth_pin(AUTH_PIN), &digest).unwrap_err(), CardError::Locked(KeyKind::Auth));
+    assert_eq!(card.sign(&auth_pin(AUTH_PIN), digest).unwrap_err(), CardError::Locked(KeyKind::Auth));
     let st = card.status().unwrap();
     assert_eq!(st.auth_tries, Tries { left: 0, max: 3 });
     assert_eq!(st.sign_tries, Tries { left: 5, max: 5 }, "the signing password has its own counter");
-    drop(card);
-    let card = Pkcs11Card::open(config.clone()).unwrap();
-    assert_eq!(card.status().unwrap().auth_tries, Tries { left: 0, max: 3 });
-    assert_eq!(card.sign(&auth_pin(AUTH_PIN), &digest).unwrap_err(), CardError::Locked(KeyKind::Auth));
+}
 
-    // 4. The signing key: one wrong password, then the right one (typed in lower case) resets the count and
-    //    shows the signing certificate, also after reopening.
+/// Step 4, the signing key: one wrong password, then the right one (typed in lower case) resets the count and shows the
+/// signing certificate (the caller checks it after reopening). Returns the digest it signed.
+fn sign_key_unlocks(f: &Fixture, card: &Pkcs11Card) -> [u8; 32] {
     let digest: [u8; 32] = Sha256::digest(b"card-helper pkcs11 test: ballot envelope").into();
     assert_eq!(
         card.sign(&sign_pin("WRONG1"), &digest).unwrap_err(),
@@ -193,49 +252,31 @@ fn scenarios(scratch: &Path) {
     assert_eq!(st.sign_tries, Tries { left: 4, max: 5 });
     assert_eq!(st.signing_certificate, None);
     let signed = card.sign(&sign_pin("abc123"), &digest).unwrap();
-    assert_eq!(signed.certificate, sign_cert);
+    assert_eq!(signed.certificate, f.sign_cert);
     assert_verifies(&signed.certificate, &digest, &signed.signature);
     let st = card.status().unwrap();
     assert_eq!(st.sign_tries, Tries { left: 5, max: 5 });
-    assert_eq!(st.signing_certificate.as_deref(), Some(sign_cert.as_slice()));
-    drop(card);
-    let card = Pkcs11Card::open(config.clone()).unwrap();
-    let st = card.status().unwrap();
-    assert_eq!(st.signing_certificate.as_deref(), Some(sign_cert.as_slice()), "the unlock is persisted");
-    assert_eq!(st.sign_tries, Tries { left: 5, max: 5 });
-    assert_eq!(st.auth_tries, Tries { left: 0, max: 3 });
+    assert_eq!(st.signing_certificate.as_deref(), Some(f.sign_cert.as_slice()));
+    digest
+}
 
-    // The state file holds counters, never a PIN.
-    let state = std::fs::read_to_string(&config.state_file).unwrap();
+/// The state file holds counters, never a PIN.
+fn state_file_holds_no_pin(f: &Fixture) {
+    let state = std::fs::read_to_string(&f.config.state_file).unwrap();
     assert!(!state.contains(SIGN_PASSWORD) && !state.to_lowercase().contains("abc123"), "{state}");
     assert!(state.contains("sign_unlocked_once"), "{state}");
+}
 
-    // Re-provisioning the pair forgets the counters of the tokens it initialised.
-    provision_token_pair(
-        &module,
-        SO_PIN,
-        &config,
-        (&auth_key, &auth_cert, AUTH_PIN),
-        (&sign_key, &sign_cert, SIGN_PASSWORD),
-    )
-    .unwrap();
-    let card = Pkcs11Card::open(config.clone()).unwrap();
+/// OpenSC's JPKI layout: the certificates are labelled "… Certificate", not with the key's label. The auth
+/// certificate is then the token's only end-entity certificate, the signing one is found by the key's CKA_ID.
+fn opensc_layout(f: &Fixture, card: &Pkcs11Card, digest: &[u8; 32]) {
+    relabel_certificates(&f.module, &f.config);
     let st = card.status().unwrap();
-    assert_eq!((st.auth_tries.left, st.sign_tries.left), (3, 5));
-    assert_eq!(st.signing_certificate, None);
-    card.sign(&auth_pin(AUTH_PIN), &digest).unwrap();
-
-    // OpenSC's JPKI layout: the certificates are labelled "… Certificate", not with the key's label. The auth
-    // certificate is then the token's only end-entity certificate, the signing one is found by the key's CKA_ID.
-    relabel_certificates(&module, &config);
-    let st = card.status().unwrap();
-    assert_eq!(st.auth_certificate.as_deref(), Some(auth_cert.as_slice()));
-    assert_eq!(card.sign(&auth_pin(AUTH_PIN), &digest).unwrap().certificate, auth_cert);
-    let signed = card.sign(&sign_pin(SIGN_PASSWORD), &digest).unwrap();
-    assert_eq!(signed.certificate, sign_cert);
-    assert_verifies(&signed.certificate, &digest, &signed.signature);
-
-    println!("SCENARIOS DONE");
+    assert_eq!(st.auth_certificate.as_deref(), Some(f.auth_cert.as_slice()));
+    assert_eq!(card.sign(&auth_pin(AUTH_PIN), digest).unwrap().certificate, f.auth_cert);
+    let signed = card.sign(&sign_pin(SIGN_PASSWORD), digest).unwrap();
+    assert_eq!(signed.certificate, f.sign_cert);
+    assert_verifies(&signed.certificate, digest, &signed.signature);
 }
 
 /// Renames each certificate object as OpenSC names the JPKI certificates, and adds a CA certificate to the auth
