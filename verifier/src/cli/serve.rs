@@ -290,7 +290,7 @@ fn app_state(
     }
     let study =
         args.research_study.as_deref().map(|p| crate::research::study::load(p, &election)).transpose()?.map(Arc::new);
-    let mailer = Arc::new(crate::registration::notify::Mailer::new(mail_config(&args)?)?);
+    let mailer = Arc::new(crate::registration::notify::Mailer::new(mail_config(args)?)?);
     let config = Config {
         secure_cookies: args.secure_cookies
             || args.tls_cert.is_some()
