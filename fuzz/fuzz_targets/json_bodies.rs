@@ -7,9 +7,9 @@ use libfuzzer_sys::fuzz_target;
 use shared::api::{ApplicationInput, ApplicationRequest, CastRequest, LoginRequest, TaskMetrics};
 use shared::crypto::{application_message, auth_message, envelope_message};
 use shared::sealed::BallotOpening;
-use verifier::operator_api::SessionRequest;
-use verifier::operator_routes::{Cutoff, DocumentSwitch, PostalPapers, Reason, roll_csv_text};
+use verifier::operators::api::SessionRequest;
 use verifier::registration::parse_roll_csv;
+use verifier::registration::routes::{Cutoff, DocumentSwitch, PostalPapers, Reason, roll_csv_text};
 
 fuzz_target!(|data: &[u8]| {
     // Voter API: POST /api/v1/session and /session/extend.
