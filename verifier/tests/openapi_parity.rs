@@ -1,4 +1,4 @@
-//! Every operation of the voter API's contract (`verifier/src/contract.rs`, from which `verifier/openapi.json`
+//! Every operation of the voter API's contract (`verifier/src/contract/`, from which `verifier/openapi.json`
 //! is written) is served, and every route in the code (each filter is documented by its HTTP line, e.g.
 //! `/// \`GET /api/v1/time\``) is in the contract, and the reverse.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

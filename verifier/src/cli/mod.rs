@@ -103,7 +103,7 @@ enum Command {
     /// Write the hashes of a build (the verifier binary and every file of the voter app) for `zero-check
     /// --expected-hashes`: run on the audited, reproducible build and publish the file.
     BuildHashes(ops::BuildHashesArgs),
-    /// Print an API's OpenAPI 3.1 document (JSON), made from `verifier/src/contract.rs`: the voter API, or with
+    /// Print an API's OpenAPI 3.1 document (JSON), made from `verifier/src/contract/`: the voter API, or with
     /// `--operator` the operator API. The repository's `verifier/openapi.json` and `operator-openapi.json` are
     /// this output.
     Openapi(ops::OpenapiArgs),

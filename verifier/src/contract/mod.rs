@@ -29,7 +29,7 @@ mod tests {
             let committed = std::fs::read_to_string(&path).unwrap_or_default();
             assert!(
                 committed == generated,
-                "verifier/{file} differs from verifier/src/contract.rs: run `cargo run -p verifier -- \
+                "verifier/{file} differs from verifier/src/contract/: run `cargo run -p verifier -- \
                  openapi{flag} > verifier/{file}` and commit it"
             );
         }

@@ -83,7 +83,7 @@ pub const OPERATOR: Contract = Contract {
         requires a client certificate of the operator CA. `POST /op/v1/session` with the TOTP code of that \
         operator returns a bearer token for 8 hours: send `Authorization: Bearer <token>` with every other call. \
         Roles and municipalities are checked for every call, which is audited with the operator's name. Every \
-        answer carries `Cache-Control: no-store`. This document is written from `verifier/src/contract.rs`; do \
+        answer carries `Cache-Control: no-store`. This document is written from `verifier/src/contract/`; do \
         not edit it.",
     prefix: "/op/",
     session: Session::Bearer,

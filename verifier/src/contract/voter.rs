@@ -49,7 +49,7 @@ pub const VOTER: Contract = Contract {
         refusal is JSON `{code, message}` with a stable code and a sentence saying what to do. Unknown JSON fields \
         are refused (MALFORMED). Bodies are capped at 16 KiB (TOO_LARGE). The session is an HttpOnly, \
         SameSite=Strict cookie `vsession`, absolute lifetime 20 minutes (configurable). Every answer carries \
-        `Cache-Control: no-store`. This document is written from `verifier/src/contract.rs`; do not edit it.",
+        `Cache-Control: no-store`. This document is written from `verifier/src/contract/`; do not edit it.",
     prefix: "/api/",
     session: Session::Cookie(COOKIE),
     common_refusals: &[(400, "MALFORMED"), (404, "NOT_FOUND"), (405, "METHOD_NOT_ALLOWED")],
