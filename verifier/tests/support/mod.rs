@@ -22,6 +22,7 @@ use verifier::{AppState, Config, clock::Clock};
 use warp::http::StatusCode;
 
 pub mod committee;
+pub mod registration;
 
 pub const ORIGIN: &str = "http://127.0.0.1:8080";
 pub const ELECTION_PUB: &str = include_str!("../../../shared/tests/data/test-election-key.pub.pem");
