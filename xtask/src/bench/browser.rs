@@ -48,12 +48,12 @@ fn encrypt() -> anyhow::Result<Value> {
     parse_bench_line(&out).with_context(|| format!("no `BENCH {{…}}` line in the wasm test's output:\n{out}"))
 }
 
-/// Builds the release verifier, card helper and e2e binaries, then loads the start page `runs` times cold (over
+/// Builds the release verifier, card helper, test authority (the voters' cards) and e2e binaries, then loads the start page `runs` times cold (over
 /// the emulated slow line abroad when `slow`).
 fn first_render(dist: &Path, runs: usize, slow: bool) -> anyhow::Result<Value> {
     sh(cmd("cargo")
-        .args(["build", "--release", "--locked", "-p", "verifier", "-p", "card-helper", "-p", "e2e"])
-        .args(["--bin", "verifier", "--bin", "card-helper", "--bin", "first_render"])
+        .args(["build", "--release", "--locked", "-p", "verifier", "-p", "card-helper", "-p", "test-pki", "-p", "e2e"])
+        .args(["--bin", "verifier", "--bin", "card-helper", "--bin", "test-pki", "--bin", "first_render"])
         .current_dir(root()))?;
     let bin = target_dir().join("release");
     let mut c = cmd(bin.join("first_render"));
