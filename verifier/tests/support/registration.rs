@@ -25,16 +25,23 @@ pub fn op(role: Role, municipality: Option<&str>, name: &str) -> Operator {
     }
 }
 
+/// Logs an applicant in with their card (`purpose: apply`), returning the session cookie.
 pub async fn applicant_login(state: &AppState, v: &TestVoter) -> String {
+    login(state, v, Some("apply")).await
+}
+
+/// Logs in with the card for `purpose` (none: to vote), returning the session cookie.
+async fn login(state: &AppState, v: &TestVoter, purpose: Option<&str>) -> String {
     let r = warp::test::request()
         .method("POST")
         .path("/api/v1/session/challenge")
         .reply(&routes(state.clone(), None))
         .await;
     let c: Challenge = serde_json::from_slice(r.body()).unwrap();
-    let nonce = c.nonce.0;
-    let mut body = login_body(v, &nonce, ORIGIN);
-    body["purpose"] = "apply".into();
+    let mut body = login_body(v, &c.nonce.0, ORIGIN);
+    if let Some(purpose) = purpose {
+        body["purpose"] = purpose.into();
+    }
     let r = warp::test::request()
         .method("POST")
         .path("/api/v1/session")
@@ -115,21 +122,7 @@ pub async fn cast_as(state: &AppState, v: &TestVoter, contest: &str) -> (StatusC
 
 /// Logs a registered voter in to vote (no `purpose`), returning the session cookie.
 pub async fn voting_login(state: &AppState, v: &TestVoter) -> String {
-    let r = warp::test::request()
-        .method("POST")
-        .path("/api/v1/session/challenge")
-        .reply(&routes(state.clone(), None))
-        .await;
-    let c: Challenge = serde_json::from_slice(r.body()).unwrap();
-    let nonce = c.nonce.0;
-    let r = warp::test::request()
-        .method("POST")
-        .path("/api/v1/session")
-        .json(&login_body(v, &nonce, ORIGIN))
-        .reply(&routes(state.clone(), None))
-        .await;
-    assert_eq!(r.status(), 201, "{}", String::from_utf8_lossy(r.body()));
-    r.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string()
+    login(state, v, None).await
 }
 
 /// Applies through the voter API; the committee has the card arrive and accepts through the operator API; returns
