@@ -9,7 +9,7 @@
 mod support;
 
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,15 +88,42 @@ async fn kill_9_five_times_under_load_loses_no_receipted_ballot() {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestAuthority::init(&dir.path().join("ca")).unwrap();
     let voters: Vec<Arc<TestVoter>> = (0..VOTERS).map(|i| Arc::new(test_voter(&ca, i))).collect();
-    // Election and voters through the real commands.
-    let key_file = dir.path().join("election.pub.pem");
+    let db = election_and_voters_through_the_real_commands(dir.path(), &voters);
+    let (election, key) = verifier::store::Db::open(&db).unwrap().election().unwrap().unwrap();
+    let (election, key) = (Arc::new(election), Arc::new(key));
+    let log = dir.path().join("verifier.log");
+    let mut pending: Vec<(usize, &str)> = (0..VOTERS).flat_map(|i| CONTESTS.iter().map(move |c| (i, *c))).collect();
+    let mut receipts: Vec<String> = Vec::new();
+    let mut interrupted = 0;
+    for round in 0..5 {
+        let server = start(&db, &dir.path().join("ca"), &log);
+        let results = one_round_killed_under_load(server, round, &pending, &voters, &election, &key).await;
+        for (i, contest, tracker) in results {
+            if let Some(tracker) = tracker {
+                receipts.push(tracker);
+                pending.retain(|(j, c)| !(*j == i && *c == contest));
+            } else {
+                interrupted += 1;
+            }
+        }
+    }
+    eprintln!("{} ballots receipted, {interrupted} casts cut off by the kills", receipts.len());
+    assert!(!receipts.is_empty(), "no ballot was accepted before the kills");
+    assert!(interrupted > 0, "the kills never hit a cast in flight: the test proved nothing");
+    let stored = every_receipted_ballot_survives_in_sound_stores(&db, &election, &receipts);
+    no_log_line_joins_a_voter_to_a_ballot(&log, &voters, &stored);
+}
+
+/// Election and voters through the real commands: the election created by two admins, the roll imported.
+/// Returns the database.
+fn election_and_voters_through_the_real_commands(dir: &Path, voters: &[Arc<TestVoter>]) -> PathBuf {
+    let key_file = dir.join("election.pub.pem");
     std::fs::write(&key_file, ELECTION_PUB).unwrap();
-    let db = dir.path().join("verifier.sqlite");
-    let toml_file = dir.path().join("election.toml");
+    let db = dir.join("verifier.sqlite");
+    let toml_file = dir.join("election.toml");
     std::fs::write(&toml_file, verifier::demo::DEMO_TOML).unwrap();
     let bin = std::path::Path::new(env!("CARGO_BIN_EXE_verifier"));
-    let crew =
-        verifier::operators::crew::Crew::bootstrap(bin, &db, &dir.path().join("operator-ca"), dir.path()).unwrap();
+    let crew = verifier::operators::crew::Crew::bootstrap(bin, &db, &dir.join("operator-ca"), dir).unwrap();
     let (toml_s, key_s) = (toml_file.to_str().unwrap(), key_file.to_str().unwrap());
     crew.four_eyes(&["election", "create", toml_s, "--public-key", key_s, "--redate-for-demo"]).unwrap();
     let lines: String = voters
@@ -111,70 +138,67 @@ async fn kill_9_five_times_under_load_loses_no_receipted_ballot() {
                 + "\n"
         })
         .collect();
-    let voters_file = dir.path().join("voters.jsonl");
+    let voters_file = dir.join("voters.jsonl");
     std::fs::write(&voters_file, lines).unwrap();
-    let trust = dir.path().join("ca");
+    let trust = dir.join("ca");
     crew.run(&["voters", "import", voters_file.to_str().unwrap(), "--trust-dir", trust.to_str().unwrap()]).unwrap();
+    db
+}
 
-    let (election, key) = verifier::store::Db::open(&db).unwrap().election().unwrap().unwrap();
-    let (election, key) = (Arc::new(election), Arc::new(key));
-    let log = dir.path().join("verifier.log");
-    let mut pending: Vec<(usize, &str)> = (0..VOTERS).flat_map(|i| CONTESTS.iter().map(move |c| (i, *c))).collect();
-    let mut receipts: Vec<String> = Vec::new();
-    let mut interrupted = 0;
-    for round in 0..5 {
-        let server = start(&db, &dir.path().join("ca"), &log);
-        let base = server.base.clone();
-        // The first round casts one contest for everyone and is killed late, so that batches enter the box; the
-        // others are killed early, leaving their batches held.
-        let (take, kill_after) = if round == 0 { (VOTERS, 20) } else { (20, 2 + round) };
-        let batch: Vec<(usize, &str)> =
-            pending.iter().filter(|(_, c)| round > 0 || *c == CONTESTS[0]).take(take).copied().collect();
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
-        for (i, contest) in batch.iter().copied() {
-            let (base, v, e, k, tx) = (base.clone(), voters[i].clone(), election.clone(), key.clone(), tx.clone());
-            let contest = contest.to_string();
-            tokio::spawn(async move {
-                let tracker = vote(&base, &v, &e, &k, &contest).await;
-                let _ = tx.send((i, contest, tracker));
-            });
-        }
-        drop(tx);
-        // SIGKILL the server as soon as a few casts of this round are receipted, with the rest in flight.
-        let mut results = Vec::new();
-        while let Some(r) = rx.recv().await {
-            let done = r.2.is_some();
-            results.push(r);
-            if done && results.iter().filter(|r| r.2.is_some()).count() >= kill_after {
-                break;
-            }
-        }
-        let mut server = server;
-        server.child.kill().unwrap();
-        server.child.wait().unwrap();
-        while let Some(r) = rx.recv().await {
-            results.push(r);
-        }
-        for (i, contest, tracker) in results {
-            if let Some(tracker) = tracker {
-                receipts.push(tracker);
-                pending.retain(|(j, c)| !(*j == i && *c == contest));
-            } else {
-                interrupted += 1;
-            }
+/// One round: casts start at once, and the server is killed with SIGKILL as soon as a few of them are receipted,
+/// with the rest in flight. Returns every cast's outcome: (voter, contest, the tracker if receipted).
+async fn one_round_killed_under_load(
+    server: Server,
+    round: usize,
+    pending: &[(usize, &str)],
+    voters: &[Arc<TestVoter>],
+    election: &Arc<Election>,
+    key: &Arc<ElectionPublicKey>,
+) -> Vec<(usize, String, Option<String>)> {
+    let base = server.base.clone();
+    // The first round casts one contest for everyone and is killed late, so that batches enter the box; the
+    // others are killed early, leaving their batches held.
+    let (take, kill_after) = if round == 0 { (VOTERS, 20) } else { (20, 2 + round) };
+    let batch: Vec<(usize, &str)> =
+        pending.iter().filter(|(_, c)| round > 0 || *c == CONTESTS[0]).take(take).copied().collect();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for (i, contest) in batch.iter().copied() {
+        let (base, v, e, k, tx) = (base.clone(), voters[i].clone(), election.clone(), key.clone(), tx.clone());
+        let contest = contest.to_string();
+        tokio::spawn(async move {
+            let tracker = vote(&base, &v, &e, &k, &contest).await;
+            let _ = tx.send((i, contest, tracker));
+        });
+    }
+    drop(tx);
+    // SIGKILL the server as soon as a few casts of this round are receipted, with the rest in flight.
+    let mut results = Vec::new();
+    while let Some(r) = rx.recv().await {
+        let done = r.2.is_some();
+        results.push(r);
+        if done && results.iter().filter(|r| r.2.is_some()).count() >= kill_after {
+            break;
         }
     }
-    eprintln!("{} ballots receipted, {interrupted} casts cut off by the kills", receipts.len());
-    assert!(!receipts.is_empty(), "no ballot was accepted before the kills");
-    assert!(interrupted > 0, "the kills never hit a cast in flight: the test proved nothing");
+    let mut server = server;
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+    while let Some(r) = rx.recv().await {
+        results.push(r);
+    }
+    results
+}
 
-    // After the last kill: both files are sound, and the verifier opens them as after a restart (recovery).
-    for file in [db.clone(), verifier::store::ballot_box_path(&db)] {
+/// Proves that after the last kill both files are sound, and that the verifier opens them as after a restart
+/// (recovery) with every receipted ballot in the box or in an unopened batch, a vote mark for each ballot, and the
+/// audit chain intact. Returns the trackers of every stored ballot.
+fn every_receipted_ballot_survives_in_sound_stores(db: &Path, election: &Election, receipts: &[String]) -> Vec<String> {
+    for file in [db.to_path_buf(), verifier::store::ballot_box_path(db)] {
         let conn = rusqlite::Connection::open(&file).unwrap();
         let integrity: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
         assert_eq!(integrity, "ok", "{}", file.display());
     }
-    let store = verifier::store::Db::open(&db).unwrap();
+    let store = verifier::store::Db::open(db).unwrap();
     let counts = store.ballot_box_counts(election.id.as_str()).unwrap();
     let in_box: u64 = counts.iter().map(|c| c.in_box).sum();
     let unopened: u64 = counts.iter().map(|c| c.unopened).sum();
@@ -199,16 +223,20 @@ async fn kill_9_five_times_under_load_loses_no_receipted_ballot() {
         );
         stored.extend(ballots.iter().map(|c| shared::crypto::tracker(c)));
     }
-    for t in &receipts {
+    for t in receipts {
         assert!(stored.contains(t), "a receipted ballot is missing after the kills: {t}");
     }
     assert!(stored.len() >= receipts.len());
     drop(store);
-    let out = Command::new(env!("CARGO_BIN_EXE_verifier")).args(["audit", "verify", "--db"]).arg(&db).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_verifier")).args(["audit", "verify", "--db"]).arg(db).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    stored
+}
 
-    // The log: no line names both a voter and a ballot.
-    let log = std::fs::read_to_string(&log).unwrap();
+/// Proves that the verifier's own log (RUST_LOG=debug) has no line that names both a voter and a ballot, nor any
+/// tracker.
+fn no_log_line_joins_a_voter_to_a_ballot(log: &Path, voters: &[Arc<TestVoter>], stored: &[String]) {
+    let log = std::fs::read_to_string(log).unwrap();
     assert!(log.contains("verifier listening"));
     for line in log.lines() {
         let voter = voters.iter().any(|v| line.contains(&v.person_id));

@@ -1,75 +1,21 @@
 //! The operator commands on the verifier host, through the real binary: zero-vote check before opening (and its
-//! refusal after), export after the close with a signed manifest (and its refusal before), the published
-//! ballot-box digest, and `audit verify` naming the first tampered entry.
+//! refusal after, and against a program or an app that is not the audited build), export after the close with a
+//! signed manifest (and its refusal before), the published ballot-box digest, and the insecure test clock kept
+//! away from a real election. (`audit verify`: operator_audit.rs.)
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::process::Command;
 
 use chrono::Utc;
+use shared::crypto::ElectionPublicKey;
 use shared::election::{Choice, Election};
 use shared::export::{ExportFile, Manifest, PublishedBallotBox, content_digest, tracker_root};
+use support::host::{create, create_as, crew, stderr, verifier};
 use support::*;
-use verifier::operators::crew::Crew;
 use verifier::store::Db;
-
-/// The named operators of each database (issue 21): two admins bootstrapped beside it, logged in.
-fn crew(db: &Path) -> Arc<Crew> {
-    static CREWS: OnceLock<Mutex<HashMap<PathBuf, Arc<Crew>>>> = OnceLock::new();
-    let mut crews = CREWS.get_or_init(Mutex::default).lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    crews
-        .entry(db.to_path_buf())
-        .or_insert_with(|| {
-            let dir = db.with_extension("operators");
-            let bin = Path::new(env!("CARGO_BIN_EXE_verifier"));
-            Arc::new(Crew::bootstrap(bin, db, &dir.join("ca"), &dir).unwrap())
-        })
-        .clone()
-}
-
-/// Runs a host command as the database's first admin; a critical one is approved by another person, and the
-/// approval's output is returned.
-fn verifier(args: &[&str], db: &Path) -> Output {
-    if ["export", "pause", "resume"].contains(&args[0]) || args[..2] == ["election", "create"] {
-        return crew(db).requested_and_approved(args).unwrap();
-    }
-    if ["zero-check", "record"].contains(&args[0]) {
-        let crew = crew(db);
-        return crew.command(&crew.admins[0]).args(args).output().unwrap();
-    }
-    // What changes nothing needs nobody.
-    Command::new(env!("CARGO_BIN_EXE_verifier")).args(args).arg("--db").arg(db).output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-/// Writes the demo election with given dates and creates it in a new database.
-fn create(dir: &Path, name: &str, notice: &str, day: &str) -> std::path::PathBuf {
-    create_as(dir, name, notice, day, true)
-}
-
-/// As [`create`], as a practice election or as a real one.
-fn create_as(dir: &Path, name: &str, notice: &str, day: &str, practice: bool) -> std::path::PathBuf {
-    let mut e: Election = toml::from_str(verifier::demo::DEMO_TOML).unwrap();
-    e.practice = practice;
-    e.notice_date = notice.parse().unwrap();
-    e.election_day = day.parse().unwrap();
-    let toml_path = dir.join(format!("{name}.toml"));
-    std::fs::write(&toml_path, toml::to_string(&e).unwrap()).unwrap();
-    let key = dir.join("election.pub.pem");
-    std::fs::write(&key, ELECTION_PUB).unwrap();
-    let db = dir.join(format!("{name}.sqlite"));
-    let out =
-        verifier(&["election", "create", toml_path.to_str().unwrap(), "--public-key", key.to_str().unwrap()], &db);
-    assert!(out.status.success(), "{}", stderr(&out));
-    db
-}
 
 #[test]
 fn zero_check_before_opening_and_refused_after() {
@@ -123,8 +69,32 @@ async fn export_after_close_with_signed_manifest_and_published_digest() {
             .unwrap()
             .success()
     );
-    let db_path = create(dir.path(), "closed", "2025-07-02", "2025-07-19");
-    // Ballots as the verifier stores them (cast while the window was open).
+    let (db_path, cast) = seven_ballots_cast_while_open(dir.path());
+    let out_file = dir.path().join("tokyo.ballots.json");
+    export_carries_a_held_batch_sealed(&db_path, &key, &out_file);
+    let expected = the_sealed_box_exports_every_ballot_signed(dir.path(), &key, &out_file, &cast);
+    the_published_digest_lists_the_trackers_and_checkpoints(&cast, &expected).await;
+    before_the_close_export_and_digest_are_refused(dir.path(), &key, &out_file).await;
+}
+
+/// The ballots of the export test, and the election and key they were encrypted for.
+struct Cast {
+    election: Election,
+    election_key: ElectionPublicKey,
+    cts: Vec<Vec<u8>>,
+}
+
+/// Exports the tokyo district's ballots, signed with the export key (a critical command: two people).
+fn export(db_path: &Path, key: &Path, out_file: &Path) -> std::process::Output {
+    verifier(
+        &["export", "--district", "tokyo", "--export-key", key.to_str().unwrap(), "--out", out_file.to_str().unwrap()],
+        db_path,
+    )
+}
+
+/// Ballots as the verifier stores them (cast while the window was open), in an election now closed.
+fn seven_ballots_cast_while_open(dir: &Path) -> (PathBuf, Cast) {
+    let db_path = create(dir, "closed", "2025-07-02", "2025-07-19");
     let db = Db::open(&db_path).unwrap();
     let (election, election_key) = db.election().unwrap().unwrap();
     let f = fixture(0);
@@ -140,33 +110,36 @@ async fn export_after_close_with_signed_manifest_and_published_digest() {
     drop(f);
     // A verifier that stopped before the close leaves its held batch unopened: the export carries it, sealed.
     drop(db);
-    let out_file = dir.path().join("tokyo.ballots.json");
-    let out = verifier(
-        &["export", "--district", "tokyo", "--export-key", key.to_str().unwrap(), "--out", out_file.to_str().unwrap()],
-        &db_path,
-    );
+    (db_path, Cast { election, election_key, cts })
+}
+
+/// Proves that the export of a box whose verifier stopped before the close carries its held batch, unopened.
+fn export_carries_a_held_batch_sealed(db_path: &Path, key: &Path, out_file: &Path) {
+    let out = export(db_path, key, out_file);
     assert!(out.status.success(), "{}", stderr(&out));
-    let file: ExportFile = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    let file: ExportFile = serde_json::from_slice(&std::fs::read(out_file).unwrap()).unwrap();
     let manifest: Manifest = serde_json::from_str(&file.manifest).unwrap();
     let unopened: Vec<u64> = manifest.contests[0].unopened.iter().map(|u| u.count).collect();
     assert_eq!((manifest.contests[0].count, unopened), (0, vec![7]));
     assert_eq!(file.ballots[0].unopened[0].entries.len(), 7);
     assert_eq!(manifest.ballot_box_digest, Manifest::compute_digest(&manifest.contests));
-    std::fs::remove_file(&out_file).unwrap();
-    // The verifier that runs at the close seals the box: its held batches enter the box.
-    let db_path = create(dir.path(), "sealed", "2025-07-02", "2025-07-19");
+    std::fs::remove_file(out_file).unwrap();
+}
+
+/// Proves that the verifier that runs at the close seals the box (its held batches enter the box), and that the
+/// export then holds every ballot in tracker order under a signed manifest. Returns the sorted trackers.
+fn the_sealed_box_exports_every_ballot_signed(dir: &Path, key: &Path, out_file: &Path, cast: &Cast) -> Vec<String> {
+    let Cast { election, election_key, cts } = cast;
+    let db_path = create(dir, "sealed", "2025-07-02", "2025-07-19");
     let db = Db::open(&db_path).unwrap();
     for (i, ct) in cts.iter().enumerate() {
         db.cast(&format!("p{i}"), election.id.as_str(), "tokyo", ct).unwrap();
     }
     db.seal(election.id.as_str()).unwrap();
     drop(db);
-    let out = verifier(
-        &["export", "--district", "tokyo", "--export-key", key.to_str().unwrap(), "--out", out_file.to_str().unwrap()],
-        &db_path,
-    );
+    let out = export(&db_path, key, out_file);
     assert!(out.status.success(), "{}", stderr(&out));
-    let file: ExportFile = serde_json::from_slice(&std::fs::read(&out_file).unwrap()).unwrap();
+    let file: ExportFile = serde_json::from_slice(&std::fs::read(out_file).unwrap()).unwrap();
     assert!(verifier::ops::verify_signature(&file.export_public_key, file.manifest.as_bytes(), &file.signature));
     let manifest: Manifest = serde_json::from_str(&file.manifest).unwrap();
     assert_eq!((manifest.contests.len(), manifest.contests[0].count), (1, 7));
@@ -180,8 +153,13 @@ async fn export_after_close_with_signed_manifest_and_published_digest() {
     let mut expected: Vec<String> = cts.iter().map(|c| shared::crypto::tracker(c)).collect();
     expected.sort();
     assert_eq!(trackers, expected);
+    expected
+}
 
-    // The published digest (after the close) lists the same trackers.
+/// Proves that the published digest (after the seal, not before) lists the same trackers, and that the audit log's
+/// signed checkpoints are published with the box, and at any time on their own route.
+async fn the_published_digest_lists_the_trackers_and_checkpoints(cast: &Cast, expected: &[String]) {
+    let Cast { election, cts, .. } = cast;
     let state = state_with(
         election.clone(),
         Db::open_in_memory().unwrap(),
@@ -219,18 +197,17 @@ async fn export_after_close_with_signed_manifest_and_published_digest() {
         .await;
     let served: shared::export::PublishedCheckpoints = serde_json::from_slice(r.body()).unwrap();
     assert_eq!(served.checkpoints, vec![signed]);
+}
 
-    // Before the close: refused.
+/// Proves that before the close the export is refused, and so is the published ballot box.
+async fn before_the_close_export_and_digest_are_refused(dir: &Path, key: &Path, out_file: &Path) {
     let open = create(
-        dir.path(),
+        dir,
         "open",
         &(Utc::now().date_naive() - chrono::Duration::days(2)).to_string(),
         &(Utc::now().date_naive() + chrono::Duration::days(10)).to_string(),
     );
-    let out = verifier(
-        &["export", "--district", "tokyo", "--export-key", key.to_str().unwrap(), "--out", out_file.to_str().unwrap()],
-        &open,
-    );
+    let out = export(&open, key, out_file);
     assert!(!out.status.success() && stderr(&out).contains("only after the close"), "{}", stderr(&out));
     let f = fixture(0);
     let r = warp::test::request()
@@ -238,31 +215,6 @@ async fn export_after_close_with_signed_manifest_and_published_digest() {
         .reply(&verifier::voting::filters::routes(f.state.clone(), None))
         .await;
     assert_eq!(r.status(), 403);
-}
-
-#[test]
-fn audit_verify_names_the_first_tampered_entry() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = create(dir.path(), "e", "2025-07-02", "2025-07-19");
-    for reason in ["maintenance", "candidate change"] {
-        assert!(verifier(&["pause", "--reason", reason], &db).status.success());
-        assert!(verifier(&["resume"], &db).status.success());
-    }
-    let out = verifier(&["audit", "verify"], &db);
-    let entries = Db::open(&db).unwrap().with(|c| verifier::store::audit::entries(c)).unwrap();
-    assert!(
-        out.status.success()
-            && String::from_utf8_lossy(&out.stdout).contains(&format!("intact: {} entries", entries.len())),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    let seq = entries.iter().find(|e| e.action == "voting_paused").unwrap().seq;
-    let conn = rusqlite::Connection::open(&db).unwrap();
-    conn.execute("UPDATE audit_log SET detail = '{\"reason\":\"nothing\"}' WHERE seq = ?1", [seq]).unwrap();
-    drop(conn);
-    let out = verifier(&["audit", "verify"], &db);
-    assert!(!out.status.success());
-    assert!(stderr(&out).contains(&format!("broken at entry {seq}")), "{}", stderr(&out));
 }
 
 /// Issue 21, part 1, as an insider with host access tries it: the insecure test clock moves a real election's time
@@ -316,111 +268,6 @@ fn the_insecure_test_clock_never_touches_a_real_election() {
     let audit = Db::open(&practice).unwrap().with(|c| verifier::store::audit::entries(c)).unwrap();
     let used = audit.iter().find(|e| e.action == "insecure_test_clock_used").expect("the use is audited");
     assert!(used.detail.contains("-864000") && used.detail.contains("pause"), "{}", used.detail);
-}
-
-/// Re-hashes the audit chain from entry `from` on, as anyone can: the hash is public and unkeyed.
-fn rehash_from(db: &Path, from: i64) {
-    use sha2::Digest as _;
-    let conn = rusqlite::Connection::open(db).unwrap();
-    let rows: Vec<(i64, String, String, String, String)> = conn
-        .prepare("SELECT seq, at, actor, action, detail FROM audit_log WHERE seq >= ?1 ORDER BY seq")
-        .unwrap()
-        .query_map([from], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-        .unwrap()
-        .collect::<Result<_, _>>()
-        .unwrap();
-    let mut prev: Vec<u8> = conn
-        .query_row("SELECT hash FROM audit_log WHERE seq = ?1", [from - 1], |r| r.get(0))
-        .unwrap_or_else(|_| vec![0; 32]);
-    for (seq, at, actor, action, detail) in rows {
-        let seq_bytes = seq.to_be_bytes();
-        let framed = shared::frame::frame(&[
-            &prev,
-            &seq_bytes,
-            at.as_bytes(),
-            actor.as_bytes(),
-            action.as_bytes(),
-            detail.as_bytes(),
-        ]);
-        let hash = sha2::Sha256::digest(framed).to_vec();
-        conn.execute(
-            "UPDATE audit_log SET prev_hash = ?1, hash = ?2 WHERE seq = ?3",
-            rusqlite::params![prev, hash, seq],
-        )
-        .unwrap();
-        prev = hash;
-    }
-}
-
-/// Issue 21, part 3, as an insider who can write the database file tries it: the audit chain's hash is public,
-/// so the insider cuts off the tail of the log, or rewrites an entry and re-hashes everything after it. Every
-/// critical command signed a checkpoint with the audit key (a file apart from the database), and an auditor kept a
-/// copy of them as published: `audit verify --checkpoints` names both attacks.
-#[test]
-fn a_cut_off_or_rewritten_audit_log_is_named_against_the_published_checkpoints() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = create(dir.path(), "e", "2025-07-02", "2025-07-19");
-    for reason in ["maintenance", "candidate change"] {
-        assert!(verifier(&["pause", "--reason", reason], &db).status.success());
-        assert!(verifier(&["resume"], &db).status.success());
-    }
-    let entries = Db::open(&db).unwrap().with(|c| verifier::store::audit::entries(c)).unwrap().len() as i64;
-    // The auditor's copy, and the audit key's public key as published when the key was made.
-    let out = verifier(&["audit", "checkpoints"], &db);
-    assert!(out.status.success(), "{}", stderr(&out));
-    let kept = dir.path().join("kept-checkpoints.json");
-    std::fs::write(&kept, &out.stdout).unwrap();
-    let list: Vec<shared::export::AuditCheckpoint> = serde_json::from_slice(&out.stdout).unwrap();
-    let reasons: Vec<&str> = list.iter().map(|c| c.reason.as_str()).collect();
-    assert_eq!(
-        reasons,
-        ["operator_bootstrap", "election_create", "pause", "resume", "pause", "resume"],
-        "one per critical action"
-    );
-    assert_eq!(list.last().unwrap().seq, entries - 1, "the last one vouches for the last resume");
-    let audit_key = verifier::store::checkpoints::AuditKey::default_path(&db);
-    let public = verifier::store::checkpoints::AuditKey::load_or_create(&audit_key).unwrap().0.public_hex();
-    let check = |path: &Path| {
-        let args = ["audit", "verify", "--checkpoints", kept.to_str().unwrap(), "--audit-public-key", &public];
-        verifier(&args, path)
-    };
-    let intact = check(&db);
-    assert!(intact.status.success(), "{}", stderr(&intact));
-    let said = String::from_utf8_lossy(&intact.stdout);
-    assert!(said.contains(&format!("6 checkpoint(s) vouch for it up to entry {}", entries - 1)), "{said}");
-
-    // The insider cuts off the last pause and resume.
-    let cut = dir.path().join("cut.sqlite");
-    assert!(verifier(&["backup", "--out", cut.to_str().unwrap()], &db).status.success());
-    let conn = rusqlite::Connection::open(&cut).unwrap();
-    conn.execute("DELETE FROM audit_log WHERE seq > ?1", [entries - 2]).unwrap();
-    drop(conn);
-    let out = check(&cut);
-    assert!(!out.status.success(), "the cut-off log passed: {}", String::from_utf8_lossy(&out.stdout));
-    let cut_at = entries - 1;
-    assert!(stderr(&out).contains(&format!("entries {cut_at} to {cut_at} at least were cut off")), "{}", stderr(&out));
-
-    // The insider rewrites the first pause's reason and re-hashes the rest of the chain.
-    let rewritten = dir.path().join("rewritten.sqlite");
-    assert!(verifier(&["backup", "--out", rewritten.to_str().unwrap()], &db).status.success());
-    let conn = rusqlite::Connection::open(&rewritten).unwrap();
-    let seq: i64 =
-        conn.query_row("SELECT min(seq) FROM audit_log WHERE action = 'voting_paused'", [], |r| r.get(0)).unwrap();
-    conn.execute("UPDATE audit_log SET detail = '{\"reason\":\"nothing\"}' WHERE seq = ?1", [seq]).unwrap();
-    drop(conn);
-    rehash_from(&rewritten, seq);
-    let out = check(&rewritten);
-    assert!(!out.status.success(), "the rewritten log passed: {}", String::from_utf8_lossy(&out.stdout));
-    assert!(stderr(&out).contains("the log was rewritten at or before entry"), "{}", stderr(&out));
-
-    // A checkpoint signed with another key (the insider's own) is named as forged.
-    let mut forged = list.clone();
-    forged[0].head = "00".repeat(32);
-    let other = verifier::store::checkpoints::AuditKey::load_or_create(&dir.path().join("insider.pk8")).unwrap().0;
-    forged[0].public_key = other.public_hex();
-    std::fs::write(&kept, serde_json::to_vec(&forged).unwrap()).unwrap();
-    let out = check(&db);
-    assert!(!out.status.success() && stderr(&out).contains("forged"), "{}", stderr(&out));
 }
 
 /// A `verifier serve` child, killed when dropped; its voter origin and process id.

@@ -92,6 +92,13 @@ struct Voter {
     casts: Vec<(String, serde_json::Value, String)>,
 }
 
+/// Who cast each ballot (by tracker) and who sent each research row (by participant and contest): what the
+/// attacker's guesses are scored against.
+struct Truth {
+    ballots: HashMap<String, String>,
+    research: HashMap<String, String>,
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_disk_reader_with_copies_of_the_data_directory_cannot_link_ballots_to_voters() {
     let tmp = tempfile::tempdir().unwrap();
@@ -99,8 +106,44 @@ async fn a_disk_reader_with_copies_of_the_data_directory_cannot_link_ballots_to_
     std::fs::create_dir(&data).unwrap();
     let ca = TestAuthority::init(&tmp.path().join("ca")).unwrap();
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(16);
+    let (election, contests, voters) = the_roll_the_election_and_every_ballot(&data, &ca, &mut rng);
 
-    // The roll and the election, written before the verifier starts.
+    // The verifier, its clock shifted so that voting closes SECONDS_TO_CLOSE after it starts.
+    let closes_at = election.window().closes_at;
+    let offset = (closes_at - Utc::now()).num_seconds() - SECONDS_TO_CLOSE;
+    let started = Instant::now();
+    let (_server, base) = start(&data.join("verifier.sqlite"), &tmp.path().join("ca"), offset, &tmp.path().join("log"));
+
+    let intruder = Intruder::start(&data);
+    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let kind_of: HashMap<String, shared::election::ContestKind> =
+        election.contests.iter().map(|c| (c.id.to_string(), c.kind())).collect();
+    let truth = voters_vote_one_at_a_time(&base, &http, &voters, &kind_of, &mut rng).await;
+    let voting_took = started.elapsed();
+    let mut copies = intruder.stop();
+    assert!(
+        voting_took < Duration::from_secs(SECONDS_TO_CLOSE as u64 - 5),
+        "the casts took {voting_took:?}, too close to the close at {SECONDS_TO_CLOSE} s"
+    );
+
+    // After the close: the published ballot box, and one more copy.
+    let published = the_published_ballot_box(&base, &http, started).await;
+    let after_close = Copy::take(&data);
+    let known = what_the_attacker_knows(&published, &voters, &contests, &kind_of);
+    assert_eq!(known.trackers.len(), truth.ballots.len(), "every receipted ballot is published");
+    let during = copies.len();
+    copies.push(after_close);
+    the_attacker_names_no_more_than_a_guess_within_each_crowd(&copies, during, &known, &truth, voting_took);
+}
+
+/// The roll and the election, written before the verifier starts; every ballot encrypted and signed beforehand, as
+/// each voter's browser and card would; the voters in the random order they arrive in. Returns the election, its
+/// contests and the voters.
+fn the_roll_the_election_and_every_ballot(
+    data: &Path,
+    ca: &TestAuthority,
+    rng: &mut rand_chacha::ChaCha20Rng,
+) -> (shared::election::Election, Vec<String>, Vec<Voter>) {
     // Cards share four key pairs (two RSA keys per voter would take minutes to generate).
     let key_cards: Vec<_> = (0..4).map(|i| ca.issue(&person(i), 365).unwrap()).collect();
     let keys: Vec<(PrivateKey, PrivateKey)> = key_cards
@@ -138,7 +181,7 @@ async fn a_disk_reader_with_copies_of_the_data_directory_cannot_link_ballots_to_
                 .map(|c| {
                     let contest = election.contest(c).unwrap();
                     let plain = shared::ballot::encode(&election, contest, &Choice::Blank).unwrap();
-                    let ct = shared::crypto::encrypt_ballot(&mut rng, &key, election.id.as_str(), c, &plain).unwrap();
+                    let ct = shared::crypto::encrypt_ballot(rng, &key, election.id.as_str(), c, &plain).unwrap();
                     let tracker = shared::crypto::tracker(&ct);
                     (c.clone(), cast_body(&v, election.id.as_str(), c, &ct), tracker)
                 })
@@ -152,34 +195,75 @@ async fn a_disk_reader_with_copies_of_the_data_directory_cannot_link_ballots_to_
     for i in (1..voters.len()).rev() {
         voters.swap(i, (rng.next_u64() % (i as u64 + 1)) as usize);
     }
+    (election, contests, voters)
+}
 
-    // The verifier, its clock shifted so that voting closes SECONDS_TO_CLOSE after it starts.
-    let closes_at = election.window().closes_at;
-    let offset = (closes_at - Utc::now()).num_seconds() - SECONDS_TO_CLOSE;
-    let started = Instant::now();
-    let (_server, base) = start(&data.join("verifier.sqlite"), &tmp.path().join("ca"), offset, &tmp.path().join("log"));
+/// The intruder: copies of the whole data directory at random moments while voters vote, until stopped.
+struct Intruder {
+    copies: Arc<Mutex<Vec<Copy>>>,
+    stop: Arc<AtomicBool>,
+    copier: std::thread::JoinHandle<()>,
+}
 
-    // The intruder: copies of the whole data directory at random moments while voters vote.
-    let copies: Arc<Mutex<Vec<Copy>>> = Arc::default();
-    let stop = Arc::new(AtomicBool::new(false));
-    let copier = {
-        let (copies, stop, data) = (copies.clone(), stop.clone(), data.clone());
-        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
-        std::thread::spawn(move || {
-            while !stop.load(Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(30 + rng.next_u64() % 400));
-                copies.lock().unwrap().push(Copy::take(&data));
-            }
-        })
-    };
+impl Intruder {
+    fn start(data: &Path) -> Intruder {
+        let copies: Arc<Mutex<Vec<Copy>>> = Arc::default();
+        let stop = Arc::new(AtomicBool::new(false));
+        let copier = {
+            let (copies, stop, data) = (copies.clone(), stop.clone(), data.to_path_buf());
+            let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(11);
+            std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_millis(30 + rng.next_u64() % 400));
+                    copies.lock().unwrap().push(Copy::take(&data));
+                }
+            })
+        };
+        Intruder { copies, stop, copier }
+    }
 
-    // Voters vote one at a time; each cast is followed by its research metrics, as the app sends them.
-    let http = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    /// Stops copying; returns the copies taken.
+    fn stop(self) -> Vec<Copy> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.copier.join().unwrap();
+        std::mem::take(&mut *self.copies.lock().unwrap())
+    }
+}
+
+/// The research metrics of one task, as the app sends them after a cast.
+fn metrics(participant: &str, contest_kind: shared::election::ContestKind) -> TaskMetrics {
+    TaskMetrics {
+        participant: participant.to_string(),
+        contest_kind,
+        assigned: false,
+        selection: SelectionCode::List,
+        display: DisplayCode::Scroll,
+        drum_start: DrumStart::First,
+        candidates: 9,
+        time_to_first_selection_ms: Some(1200),
+        time_to_confirm_ms: 2500,
+        changes_of_mind: 0,
+        steps: 3,
+        search_keystrokes: 0,
+        errors: 0,
+        challenges: 0,
+        chosen_position: None,
+        off_first_screen: None,
+    }
+}
+
+/// Voters vote one at a time, at random moments; each cast is followed by its research metrics, as the app sends
+/// them. Proves every login, cast and metrics post is accepted; returns who cast and sent what.
+async fn voters_vote_one_at_a_time(
+    base: &str,
+    http: &reqwest::Client,
+    voters: &[Voter],
+    kind_of: &HashMap<String, shared::election::ContestKind>,
+    rng: &mut rand_chacha::ChaCha20Rng,
+) -> Truth {
     let mut truth_ballots: HashMap<String, String> = HashMap::new();
     let mut truth_research: HashMap<String, String> = HashMap::new();
-    let kind_of: HashMap<String, shared::election::ContestKind> =
-        election.contests.iter().map(|c| (c.id.to_string(), c.kind())).collect();
-    for voter in &voters {
+    for voter in voters {
         // Voters arrive at random moments, not back to back.
         tokio::time::sleep(Duration::from_millis(rng.next_u64() % 40)).await;
         let http_voter = reqwest::Client::builder().cookie_store(true).build().unwrap();
@@ -197,51 +281,37 @@ async fn a_disk_reader_with_copies_of_the_data_directory_cannot_link_ballots_to_
             let r = http_voter.post(format!("{base}/api/v1/ballots")).json(body).send().await.unwrap();
             assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
             truth_ballots.insert(tracker.clone(), voter.v.person_id.clone());
-            let metrics = TaskMetrics {
-                participant: voter.participant.clone(),
-                contest_kind: kind_of[contest],
-                assigned: false,
-                selection: SelectionCode::List,
-                display: DisplayCode::Scroll,
-                drum_start: DrumStart::First,
-                candidates: 9,
-                time_to_first_selection_ms: Some(1200),
-                time_to_confirm_ms: 2500,
-                changes_of_mind: 0,
-                steps: 3,
-                search_keystrokes: 0,
-                errors: 0,
-                challenges: 0,
-                chosen_position: None,
-                off_first_screen: None,
-            };
+            let metrics = metrics(&voter.participant, kind_of[contest]);
             let r = http.post(format!("{base}/api/v1/research/metrics")).json(&metrics).send().await.unwrap();
             assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
             truth_research.insert(format!("{}\u{0}{contest}", voter.participant), voter.v.person_id.clone());
         }
     }
-    let voting_took = started.elapsed();
-    stop.store(true, Ordering::Relaxed);
-    copier.join().unwrap();
-    let mut copies = std::mem::take(&mut *copies.lock().unwrap());
-    assert!(
-        voting_took < Duration::from_secs(SECONDS_TO_CLOSE as u64 - 5),
-        "the casts took {voting_took:?}, too close to the close at {SECONDS_TO_CLOSE} s"
-    );
+    Truth { ballots: truth_ballots, research: truth_research }
+}
 
-    // After the close: the published ballot box, and one more copy.
-    let published: PublishedBallotBox = loop {
+/// The ballot box as published after the close, waited for (proves it is published within a minute of the close).
+async fn the_published_ballot_box(base: &str, http: &reqwest::Client, started: Instant) -> PublishedBallotBox {
+    loop {
         let r = http.get(format!("{base}/api/v1/elections/current/ballot-box")).send().await.unwrap();
         if r.status() == 200 {
             break r.json().await.unwrap();
         }
         assert!(started.elapsed() < Duration::from_secs(SECONDS_TO_CLOSE as u64 + 60), "never published");
         tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    let after_close = Copy::take(&data);
-    let known = Known {
+    }
+}
+
+/// What the attacker knows without the disk: the roll, the contests, and the published trackers of each contest.
+fn what_the_attacker_knows(
+    published: &PublishedBallotBox,
+    voters: &[Voter],
+    contests: &[String],
+    kind_of: &HashMap<String, shared::election::ContestKind>,
+) -> Known {
+    Known {
         persons: voters.iter().map(|v| v.v.person_id.clone()).collect(),
-        contests: contests.clone(),
+        contests: contests.to_vec(),
         trackers: published
             .contests
             .iter()
@@ -251,18 +321,27 @@ async fn a_disk_reader_with_copies_of_the_data_directory_cannot_link_ballots_to_
             .iter()
             .map(|(c, k)| (serde_json::to_value(k).unwrap().as_str().unwrap().to_string(), c.clone()))
             .collect(),
-    };
-    assert_eq!(known.trackers.len(), truth_ballots.len(), "every receipted ballot is published");
-    let during = copies.len();
-    let bytes: usize = copies.iter().map(Copy::bytes).sum();
-    copies.push(after_close);
+    }
+}
 
-    let all = forensics::attack(&copies, &known);
-    let ballots = forensics::score(&all.ballots, &truth_ballots);
-    let research = forensics::score(&all.research, &truth_research);
-    let sealed = forensics::attack(&copies[during..], &known);
-    let sealed_ballots = forensics::score(&sealed.ballots, &truth_ballots);
-    let sealed_research = forensics::score(&sealed.research, &truth_research);
+/// Proves the bound: with every copy (`copies`, the first `during` of them taken while voters voted), each ballot
+/// and research row hides in a crowd of at least K and the attacker names no more voters than a guess within each
+/// crowd would; with the copy taken after the close alone, no better than chance within the contest.
+fn the_attacker_names_no_more_than_a_guess_within_each_crowd(
+    copies: &[Copy],
+    during: usize,
+    known: &Known,
+    truth: &Truth,
+    voting_took: Duration,
+) {
+    let (truth_ballots, truth_research) = (&truth.ballots, &truth.research);
+    let bytes: usize = copies[..during].iter().map(Copy::bytes).sum();
+    let all = forensics::attack(copies, known);
+    let ballots = forensics::score(&all.ballots, truth_ballots);
+    let research = forensics::score(&all.research, truth_research);
+    let sealed = forensics::attack(&copies[during..], known);
+    let sealed_ballots = forensics::score(&sealed.ballots, truth_ballots);
+    let sealed_research = forensics::score(&sealed.research, truth_research);
     eprintln!(
         "forensics: {} casts in {voting_took:?}; {during} copies during voting ({} MB) and one after the close; \
          {} WAL commits read, {} marks seen",
@@ -284,7 +363,7 @@ async fn a_disk_reader_with_copies_of_the_data_directory_cannot_link_ballots_to_
         assert!((s.named as f64) <= allowance(s), "{what}: named beyond the crowds: {s}");
     }
     for (what, s) in [("ballots", &sealed_ballots), ("research rows", &sealed_research)] {
-        let per_contest = truth_ballots.len() / contests.len();
+        let per_contest = truth_ballots.len() / known.contests.len();
         assert!(s.min_crowd >= per_contest, "{what} after the close: crowd {} < {per_contest}; {s}", s.min_crowd);
         assert!((s.named as f64) <= allowance(s), "{what} after the close: better than chance: {s}");
     }

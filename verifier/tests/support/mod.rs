@@ -22,6 +22,8 @@ use verifier::{AppState, Config, clock::Clock};
 use warp::http::StatusCode;
 
 pub mod committee;
+pub mod host;
+pub mod operator_client;
 pub mod registration;
 
 pub const ORIGIN: &str = "http://127.0.0.1:8080";
