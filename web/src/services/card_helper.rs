@@ -20,15 +20,22 @@ fn failure(e: gloo_net::Error) -> ApiError {
     ApiError { code: "HELPER_UNREACHABLE".into(), message: e.to_string() }
 }
 
+/// Parses the helper's answer as `T`, or as the helper's refusal.
 async fn answer<T: DeserializeOwned>(resp: gloo_net::http::Response) -> Result<T, ApiError> {
+    let body = body_of(resp).await?;
+    serde_json::from_str(&body).map_err(|e| ApiError { code: "HELPER_UNREACHABLE".into(), message: e.to_string() })
+}
+
+/// The answer's body, or the refusal it carries: one non-generic step for every answer type (see
+/// `verifier_api::body_of`).
+async fn body_of(resp: gloo_net::http::Response) -> Result<String, ApiError> {
+    let body = resp.text().await.map_err(failure)?;
     if resp.ok() {
-        resp.json::<T>().await.map_err(failure)
-    } else {
-        match resp.json::<ApiError>().await {
-            Ok(e) => Err(e),
-            Err(e) => Err(failure(e)),
-        }
+        return Ok(body);
     }
+    serde_json::from_str::<ApiError>(&body)
+        .map_err(|e| ApiError { code: "HELPER_UNREACHABLE".into(), message: e.to_string() })
+        .and_then(Err)
 }
 
 async fn post<B: Serialize, T: DeserializeOwned>(helper: &str, path: &str, body: &B) -> Result<T, ApiError> {

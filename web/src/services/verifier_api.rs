@@ -2,7 +2,7 @@
 //! of our own when the network failed, so that each has a message saying what to do.
 
 use gloo_net::http::Request;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use shared::api::{ApiError, ElectionSummary, TimeResponse};
 use shared::jst::ClockOffset;
 
@@ -28,17 +28,24 @@ pub async fn current_election() -> Result<ElectionSummary, ApiError> {
     get("/api/v1/elections/current").await
 }
 
+/// Sends a request and parses its answer as `T`, or the verifier's refusal.
 async fn send<T: DeserializeOwned>(req: Result<gloo_net::http::Request, gloo_net::Error>) -> Result<T, ApiError> {
+    let body = body_of(req).await?;
+    serde_json::from_str(&body).map_err(|e| ApiError { code: "NETWORK".into(), message: e.to_string() })
+}
+
+/// The answer's body, or the refusal it carries. Every call shares this one non-generic step, so that each answer
+/// type adds only its own parsing to the app, not another copy of the request's state machine (the `.wasm` size
+/// target, README "Performance").
+async fn body_of(req: Result<gloo_net::http::Request, gloo_net::Error>) -> Result<String, ApiError> {
     let network = |e: gloo_net::Error| ApiError { code: "NETWORK".into(), message: e.to_string() };
     let resp = req.map_err(network)?.send().await.map_err(network)?;
+    let body = resp.text().await.map_err(network)?;
     if resp.ok() {
-        resp.json::<T>().await.map_err(network)
-    } else {
-        match resp.json::<ApiError>().await {
-            Ok(e) => Err(e),
-            Err(e) => Err(ApiError { code: format!("HTTP_{}", resp.status()), message: e.to_string() }),
-        }
+        return Ok(body);
     }
+    Err(serde_json::from_str::<ApiError>(&body)
+        .unwrap_or_else(|e| ApiError { code: format!("HTTP_{}", resp.status()), message: e.to_string() }))
 }
 
 /// Where the card helper is.
@@ -76,8 +83,9 @@ pub async fn apply(body: &shared::api::ApplicationRequest) -> Result<shared::api
     send(Request::post("/api/v1/applications").json(body)).await
 }
 
-/// Sends one task's anonymous UX metrics (practice elections only; a real election refuses them).
-pub async fn research_metrics(body: &shared::api::TaskMetrics) -> Result<serde_json::Value, ApiError> {
+/// Sends one task's anonymous UX metrics (practice elections only; a real election refuses them). The answer's
+/// body is not read ([`IgnoredAny`]: no JSON tree in the app for it).
+pub async fn research_metrics(body: &shared::api::TaskMetrics) -> Result<IgnoredAny, ApiError> {
     send(Request::post("/api/v1/research/metrics").json(body)).await
 }
 
@@ -91,8 +99,8 @@ pub async fn study_participant() -> Result<shared::study::StudyPlan, ApiError> {
     send(Request::post("/api/v1/research/study/participants").build()).await
 }
 
-/// Sends one layout's tasks and questionnaire.
-pub async fn study_results(body: &shared::study::LayoutResult) -> Result<serde_json::Value, ApiError> {
+/// Sends one layout's tasks and questionnaire (the answer's body is not read).
+pub async fn study_results(body: &shared::study::LayoutResult) -> Result<IgnoredAny, ApiError> {
     send(Request::post("/api/v1/research/study/results").json(body)).await
 }
 
