@@ -29,6 +29,10 @@ const APT_PACKAGES: &[(&str, &str)] = &[
     ("opensc", "PKCS#11 module with the JPKI (My Number card) driver"),
     ("libnss3-tools", "NSS softokn, a second PKCS#11 token with OAEP-SHA256"),
     ("openssl", "interoperability checks of signatures and ciphertexts"),
+    (
+        "postgresql-15",
+        "the production voting store's tests start throwaway primary+standby clusters (pg-lab); brings postgresql-client-15",
+    ),
     ("fonts-noto-cjk", "Japanese glyphs in headless Chromium (screenshots, layout tests)"),
     ("npm", "fetches binaryen's wasm-opt and axe-core from the npm registry"),
     ("python3-venv", "a Python virtual environment for schemathesis, the API contract tester (from PyPI)"),
