@@ -5,6 +5,8 @@
 //! Map:
 //! - [`schema`]: its one schema (`ballots`, `batches`, `pool`, `groups`, `seals`).
 //! - [`sealing`]: how a ballot waits in the pool, sealed under its batch's key.
+//! - [`pg`]: the same box on PostgreSQL, the production voting store (issue 24), written inside the caller's
+//!   transaction.
 //! - [`BallotBox`]: open or back up a box; its `intake` receives a group of ballots, moves due batches into the box
 //!   and seals after the close; its `reading` reads what it holds.
 //!
@@ -26,6 +28,7 @@
 //! the box in the order it was cast; keep a batch key on disk in clear; decrypt a ballot.
 
 mod intake;
+pub mod pg;
 mod reading;
 pub mod schema;
 pub mod sealing;

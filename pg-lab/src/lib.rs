@@ -458,6 +458,25 @@ impl Lab {
         processes_in(&self.data_dirs())
     }
 
+    /// Freezes node `i`'s processes (SIGSTOP to each), as a machine that stalls or a link that drops: a frozen
+    /// standby acknowledges nothing, so the primary's commits wait for it, until [`Lab::thaw`].
+    pub fn freeze(&self, i: usize) -> anyhow::Result<()> {
+        self.signal(i, "-STOP")
+    }
+
+    /// Lets node `i`'s processes run again (SIGCONT).
+    pub fn thaw(&self, i: usize) -> anyhow::Result<()> {
+        self.signal(i, "-CONT")
+    }
+
+    fn signal(&self, i: usize, signal: &str) -> anyhow::Result<()> {
+        let pids = processes_in(std::slice::from_ref(&self.nodes[i].data));
+        ensure!(!pids.is_empty(), "node {i} ({}) has no running process", self.nodes[i].name);
+        let mut kill = Command::new("kill");
+        kill.arg(signal).args(pids.iter().map(u32::to_string));
+        run(kill, None).map(drop)
+    }
+
     /// Runs `sql` on node `i`'s database `lab` with `psql -X -A -t -v ON_ERROR_STOP=1`; its output, the last
     /// newline trimmed (one row per line, columns separated by `|`).
     pub fn psql(&self, i: usize, sql: &str) -> anyhow::Result<String> {
@@ -474,8 +493,8 @@ impl Lab {
         Ok(out.strip_suffix('\n').unwrap_or(&out).to_owned())
     }
 
-    /// Loses the primary's machine, as far as PostgreSQL can tell: SIGKILL to its postmaster (`kill -9`, the pid
-    /// from the first line of `postmaster.pid`), then waits until its port refuses connections and its
+    /// Loses the primary's machine, as far as PostgreSQL can tell: SIGKILL at once to its postmaster (the pid
+    /// from the first line of `postmaster.pid`) and to every child it has (`kill -9`), then waits until its port refuses connections and its
     /// children have gone (they notice their postmaster's death; any left after the wait are killed too). The
     /// files stay as they were, for forensic tests.
     pub fn kill_primary(&mut self) -> anyhow::Result<()> {
@@ -490,7 +509,11 @@ impl Lab {
             .and_then(|l| l.trim().parse().ok())
             .with_context(|| format!("{} does not start with a pid: {text:?}", pid_file.display()))?;
         let (port, data) = (node.port, vec![node.data.clone()]);
-        kill9(pid)?;
+        // The machine is lost: the postmaster and every child at once (a postmaster killed alone leaves its WAL
+        // sender a moment to send what it had, which a lost machine does not).
+        let mut all = Command::new("kill");
+        all.arg("-9").arg(pid.to_string()).args(processes_in(&data).iter().filter(|&&p| p != pid).map(u32::to_string));
+        run(all, None)?;
         self.nodes[i].running = false;
         wait_until(&format!("port {port} to refuse connections after kill -9 {pid}"), || {
             Ok((!refuses(port)).then(|| "still accepts".to_owned()))

@@ -163,11 +163,12 @@ impl Host {
                 guard_clock(clock, &election, db, "export", actor)?;
                 let file = crate::ops::export(db, &election, &key, &export_key, district, actor, clock.now())?;
                 let out = Path::new(out);
-                std::fs::write(out, serde_json::to_vec(&file)?)?;
+                // Whole or not at all, under the final name (`files`): a stop mid-write leaves no half export.
+                files::replace(out, &serde_json::to_vec(&file)?, files::Access::Owner)?;
                 // The definition in force at the close (withdrawals included): the manifest pins its digest, and
                 // the counting tool counts only under it (R-VOTE-3).
                 let definition = out.with_extension("election.json");
-                std::fs::write(&definition, serde_json::to_vec_pretty(&election)?)?;
+                files::replace(&definition, &serde_json::to_vec_pretty(&election)?, files::Access::Everyone)?;
                 println!(
                     "exported district {district} to {}, and the definition in force to {}: {}",
                     out.display(),

@@ -162,7 +162,7 @@ pub(super) fn zero_check(args: ZeroCheckArgs, host: &Host) -> anyhow::Result<()>
     let report = crate::ops::zero_check(&db, &election, &key, clock.now(), build, &op.actor())?;
     let json = serde_json::to_string_pretty(&report)?;
     let signed = serde_json::json!({ "report": json, "signature": export_key.sign(json.as_bytes()), "export_public_key": export_key.public_hex() });
-    std::fs::write(&out, serde_json::to_string_pretty(&signed)?)?;
+    files::replace(&out, serde_json::to_string_pretty(&signed)?.as_bytes(), files::Access::Everyone)?;
     println!("{json}");
     println!("zero-vote check passed; signed report written to {}", out.display());
     checkpoint(&db, &arg, clock, "zero_check")

@@ -50,6 +50,10 @@ pub enum CastError {
     /// The database failed (disk full, I/O): nothing was written.
     #[error("storage failure: {0}")]
     Storage(#[from] rusqlite::Error),
+    /// The voting store on PostgreSQL could not be reached within [`crate::store::pg::RECONNECT_FOR`], or failed:
+    /// nothing was recorded (a commit cut off was asked about first).
+    #[error("voting store unavailable: {0}")]
+    Unavailable(String),
 }
 
 impl From<BoxError> for CastError {
@@ -427,6 +431,7 @@ fn clone_error(e: &CastError) -> CastError {
             CastError::Storage(rusqlite::Error::SqliteFailure(*f, m.clone()))
         }
         CastError::Storage(e) => CastError::Storage(rusqlite::Error::InvalidParameterName(e.to_string())),
+        CastError::Unavailable(e) => CastError::Unavailable(e.clone()),
     }
 }
 

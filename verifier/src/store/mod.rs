@@ -7,13 +7,17 @@
 //! matched; the box's own notes say how its files keep that under copies taken at any moment.
 //!
 //! The cast itself is in [`cast`]: how the two stores take it, and how the store recovers one that a crash cut
-//! off.
+//! off. [`pg`] is the voting store on PostgreSQL (marks and ballot box on a primary with a synchronous standby,
+//! shared by several front-ends; issue 24).
 
 pub mod audit;
+mod boundary;
 mod cast;
 pub mod checkpoints;
+pub mod pg;
 pub mod schema;
 
+pub use boundary::VotingStore;
 pub use cast::{CastError, Faults, Step};
 use cast::{Protocol, QueuedCast};
 

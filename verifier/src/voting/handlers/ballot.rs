@@ -146,6 +146,7 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
             "Online voting has closed (20:00 JST the day before election day).",
         )),
         Err(crate::store::CastError::Storage(e)) => Err(storage_refusal(e)),
+        Err(crate::store::CastError::Unavailable(e)) => Err(storage_refusal(e)),
     }
 }
 

@@ -1,0 +1,296 @@
+//! The voting store on PostgreSQL (issue 24): who voted in which contest (`roll.voted`) and the ballot box
+//! (`ballot_box.*`, crate `ballot-box`'s [`PgBox`]), in one database on a primary with a synchronous standby, shared
+//! by every front-end. SQLite ([`crate::store::Db`]) stays the embedded default.
+//!
+//! **One cast, one transaction.** The voter's mark (`INSERT … ON CONFLICT DO NOTHING`: a second cast in the
+//! contest finds the mark and is refused, decided by the primary key under concurrency from any number of
+//! front-ends) and the ballot's sealed pool entry commit together. The primary is configured to wait for its
+//! synchronous standby (`synchronous_commit = on`, see `pg-lab` and the README): a commit has returned, and a
+//! receipt is given, only once the standby has flushed it, so losing the primary loses no receipted ballot.
+//!
+//! **A commit whose outcome is unknown.** If the connection fails while the commit is under way (the primary
+//! died), the store reconnects through the multi-host connection string (`target_session_attrs=read-write` finds
+//! the promoted standby) and asks whether the pool holds this cast's entry, by its random entry id kept in this
+//! process's memory for the length of the call: if it does, the cast committed and the receipt is given; if not,
+//! neither the mark nor the entry exists (one transaction) and the cast is made again. A voter is never told
+//! "already voted" for a ballot that was receipted nowhere, and never holds a receipt the store lacks.
+//!
+//! What it must never do: write a person next to a ballot in clear (the commit holds a sealed pool entry only,
+//! module notes of [`PgBox`]); give a receipt before the commit returned; retry a cast whose commit may have
+//! happened without first asking the store.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use ballot_box::Ballot;
+use ballot_box::pg::{PgBox, PgBoxError, Received};
+use postgres::{Client, NoTls};
+use shared::crypto::ElectionPublicKey;
+
+use super::CastError;
+
+/// The roll side's tables: the marks, and the elections' public keys (which wrap the box's batch keys).
+pub const SCHEMA: &str = "
+CREATE SCHEMA IF NOT EXISTS roll;
+CREATE TABLE IF NOT EXISTS roll.elections (id text PRIMARY KEY, public_key_spki bytea NOT NULL);
+CREATE TABLE IF NOT EXISTS roll.voted (
+    election_id text NOT NULL,
+    contest_id text NOT NULL,
+    person_id text NOT NULL,
+    PRIMARY KEY (election_id, contest_id, person_id)
+);
+";
+
+/// How long a cast keeps trying to reach a primary (a failover takes a few seconds) before it is refused with
+/// `STORAGE_UNAVAILABLE`, nothing recorded.
+pub const RECONNECT_FOR: Duration = Duration::from_secs(30);
+
+/// One front-end's connection to the voting store on PostgreSQL, and the batches of the box it holds.
+pub struct PgStore {
+    conninfo: String,
+    client: Mutex<Option<Client>>,
+    ballot_box: PgBox,
+    keys: Mutex<HashMap<String, Arc<ElectionPublicKey>>>,
+    /// Casts whose commit was cut off, and how many of those the store turned out to hold.
+    cut_off: (AtomicU64, AtomicU64),
+}
+
+impl PgStore {
+    /// Connects (`conninfo` is libpq's key=value form, e.g. two hosts and `target_session_attrs=read-write`) and
+    /// creates the tables if missing, under an advisory lock so that front-ends starting together do not race.
+    pub fn connect(conninfo: &str, batch: usize) -> anyhow::Result<PgStore> {
+        let mut client = Client::connect(conninfo, NoTls)?;
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock(2024062401)", &[])?;
+        tx.batch_execute(SCHEMA)?;
+        PgBox::migrate(&mut tx)?;
+        tx.commit()?;
+        Ok(PgStore {
+            conninfo: conninfo.to_string(),
+            client: Mutex::new(Some(client)),
+            ballot_box: PgBox::new(batch)?,
+            keys: Mutex::default(),
+            cut_off: (AtomicU64::new(0), AtomicU64::new(0)),
+        })
+    }
+
+    /// Records an election's public key (once; the same key again is accepted).
+    pub fn create_election(&self, election_id: &str, key: &ElectionPublicKey) -> anyhow::Result<()> {
+        self.with_client(|c| {
+            c.execute(
+                "INSERT INTO roll.elections (id, public_key_spki) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING",
+                &[&election_id, &key.spki_der()],
+            )
+        })?;
+        Ok(())
+    }
+
+    /// Casts one contest's ballot: the mark and the sealed pool entry in one transaction, receipted (the tracker,
+    /// hex) once the commit returned; see the module notes for a commit cut off by a failover.
+    pub fn cast(
+        &self,
+        person_id: &str,
+        election_id: &str,
+        contest_id: &str,
+        ciphertext: &[u8],
+    ) -> Result<String, CastError> {
+        let since = Instant::now();
+        let mut guard = self.client.lock().map_err(|_| unavailable("the store's lock is poisoned"))?;
+        let mut pending: Option<Box<Received>> = None;
+        loop {
+            let client = match self.connected(&mut guard) {
+                Ok(c) => c,
+                Err(e) if since.elapsed() < RECONNECT_FOR => {
+                    tracing::warn!(error = %e, "voting store unreachable; trying again");
+                    std::thread::sleep(Duration::from_millis(250));
+                    continue;
+                }
+                Err(e) => return Err(unavailable(e)),
+            };
+            // A cast cut off in its commit: did it happen?
+            if let Some(p) = pending.take() {
+                match PgBox::entry_exists(client, &p) {
+                    Ok(true) => {
+                        self.cut_off.1.fetch_add(1, Ordering::Relaxed);
+                        return self.receipt(client, *p);
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        pending = Some(p);
+                        *guard = None;
+                        if since.elapsed() >= RECONNECT_FOR {
+                            return Err(unavailable(e));
+                        }
+                        continue;
+                    }
+                }
+            }
+            match self.attempt(client, person_id, election_id, contest_id, ciphertext) {
+                Ok(received) => return self.receipt(client, received),
+                Err(Attempt::Refused(e)) => return Err(e),
+                Err(Attempt::Failed(e, in_commit)) => {
+                    tracing::warn!(error = %e, "voting store failed during a cast; reconnecting");
+                    if in_commit.is_some() {
+                        self.cut_off.0.fetch_add(1, Ordering::Relaxed);
+                    }
+                    pending = in_commit;
+                    *guard = None;
+                    if since.elapsed() >= RECONNECT_FOR {
+                        return Err(unavailable(e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The cast committed: its entry joins this front-end's batches, a batch now due enters the box (a failure
+    /// there leaves it held, to be tried again), and the receipt is the tracker.
+    fn receipt(&self, client: &mut Client, received: Received) -> Result<String, CastError> {
+        let tracker = hex::encode(received.tracker());
+        self.ballot_box.committed(received).map_err(unavailable)?;
+        if let Err(e) = self.ballot_box.flush_due(client) {
+            tracing::error!(error = %e, "a due batch could not enter the ballot box; it stays held and is tried again");
+        }
+        Ok(tracker)
+    }
+
+    fn attempt(
+        &self,
+        client: &mut Client,
+        person_id: &str,
+        election_id: &str,
+        contest_id: &str,
+        ciphertext: &[u8],
+    ) -> Result<Received, Attempt> {
+        let key = self.election_key(client, election_id)?;
+        let mut tx = client.transaction()?;
+        let marked = tx.execute(
+            "INSERT INTO roll.voted (election_id, contest_id, person_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            &[&election_id, &contest_id, &person_id],
+        )?;
+        if marked == 0 {
+            return Err(Attempt::Refused(CastError::AlreadyVoted));
+        }
+        let ballot = Ballot { contest: contest_id, ciphertext };
+        let received = self.ballot_box.receive_in(&mut tx, &key, election_id, ballot).map_err(|e| match e {
+            PgBoxError::Duplicate => Attempt::Refused(CastError::Duplicate),
+            PgBoxError::Box(ballot_box::BoxError::Sealed(_)) => Attempt::Refused(CastError::Sealed),
+            PgBoxError::Box(e) => Attempt::Refused(unavailable(e)),
+            PgBoxError::Db(e) => Attempt::Failed(e.to_string(), None),
+        })?;
+        // Whatever the commit's error (the connection closed, or a FATAL from a server whose postmaster died, sent
+        // after the local commit), the server may have committed: ask before casting again.
+        match tx.commit() {
+            Ok(()) => Ok(received),
+            Err(e) => Err(Attempt::Failed(e.to_string(), Some(Box::new(received)))),
+        }
+    }
+
+    fn election_key(&self, client: &mut Client, election_id: &str) -> Result<Arc<ElectionPublicKey>, Attempt> {
+        if let Some(k) = self.keys.lock().map_err(|_| Attempt::Refused(unavailable("lock")))?.get(election_id) {
+            return Ok(Arc::clone(k));
+        }
+        let row = client.query_opt("SELECT public_key_spki FROM roll.elections WHERE id = $1", &[&election_id])?;
+        let spki: Vec<u8> =
+            row.ok_or_else(|| Attempt::Refused(unavailable("no such election in the voting store")))?.get(0);
+        let key = Arc::new(ElectionPublicKey::from_spki_der(&spki).map_err(|e| Attempt::Refused(unavailable(e)))?);
+        self.keys
+            .lock()
+            .map_err(|_| Attempt::Refused(unavailable("lock")))?
+            .insert(election_id.into(), Arc::clone(&key));
+        Ok(key)
+    }
+
+    fn connected<'a>(&self, guard: &'a mut MutexGuard<'_, Option<Client>>) -> Result<&'a mut Client, postgres::Error> {
+        if guard.as_ref().is_none_or(Client::is_closed) {
+            **guard = None;
+        }
+        match &mut **guard {
+            Some(c) => Ok(c),
+            slot @ None => Ok(slot.insert(Client::connect(&self.conninfo, NoTls)?)),
+        }
+    }
+
+    /// Runs `f` on the connection, reconnecting first if it is closed.
+    pub fn with_client<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>) -> anyhow::Result<T> {
+        let mut guard = self.client.lock().map_err(|_| anyhow::anyhow!("the store's lock is poisoned"))?;
+        let client = self.connected(&mut guard)?;
+        Ok(f(client)?)
+    }
+
+    /// How many casts had their commit cut off (the connection failed in it), and how many of those the store
+    /// turned out to hold (receipted then); the others were made again.
+    pub fn cut_off_commits(&self) -> (u64, u64) {
+        (self.cut_off.0.load(Ordering::Relaxed), self.cut_off.1.load(Ordering::Relaxed))
+    }
+
+    /// The contests of an election a person has voted in.
+    pub fn voted_contests(&self, person_id: &str, election_id: &str) -> anyhow::Result<Vec<String>> {
+        self.with_client(|c| {
+            let rows = c.query(
+                "SELECT contest_id FROM roll.voted WHERE person_id = $1 AND election_id = $2 ORDER BY contest_id",
+                &[&person_id, &election_id],
+            )?;
+            Ok(rows.iter().map(|r| r.get(0)).collect())
+        })
+    }
+
+    /// Marks per contest of an election.
+    pub fn marks(&self, election_id: &str) -> anyhow::Result<Vec<(String, i64)>> {
+        self.with_client(|c| {
+            let rows = c.query(
+                "SELECT contest_id, count(*) FROM roll.voted WHERE election_id = $1 GROUP BY contest_id ORDER BY 1",
+                &[&election_id],
+            )?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
+    }
+
+    /// Ballots received per contest (box, this front-end's pool and every other pool batch), as `Db` counts them.
+    pub fn ballot_counts(&self, election_id: &str) -> anyhow::Result<Vec<(String, i64)>> {
+        let mut guard = self.client.lock().map_err(|_| anyhow::anyhow!("the store's lock is poisoned"))?;
+        let client = self.connected(&mut guard)?;
+        let counts = self.ballot_box.counts(client, election_id)?;
+        Ok(counts.iter().map(|c| (c.contest.clone(), c.total() as i64)).collect())
+    }
+
+    /// Moves this front-end's due batches into the box.
+    pub fn flush_due(&self) -> anyhow::Result<usize> {
+        let mut guard = self.client.lock().map_err(|_| anyhow::anyhow!("the store's lock is poisoned"))?;
+        let client = self.connected(&mut guard)?;
+        Ok(self.ballot_box.flush_due(client)?)
+    }
+
+    /// Seals the election on this front-end's side: its held batches enter the box.
+    pub fn seal(&self, election_id: &str) -> anyhow::Result<()> {
+        let mut guard = self.client.lock().map_err(|_| anyhow::anyhow!("the store's lock is poisoned"))?;
+        let client = self.connected(&mut guard)?;
+        Ok(self.ballot_box.seal(client, election_id)?)
+    }
+
+    /// The trackers in the box, and the copies dropped per contest (checks after the seal).
+    pub fn box_contents(&self, election_id: &str) -> anyhow::Result<BoxContents> {
+        self.with_client(|c| Ok((PgBox::trackers(c, election_id)?, PgBox::duplicates(c, election_id)?)))
+    }
+}
+
+/// The trackers in a box, and the copies dropped per contest.
+pub type BoxContents = (Vec<[u8; 32]>, Vec<(String, i64)>);
+
+/// One try of a cast: refused for good, or failed (with the entry written if the failure came in the commit).
+enum Attempt {
+    Refused(CastError),
+    Failed(String, Option<Box<Received>>),
+}
+
+impl From<postgres::Error> for Attempt {
+    fn from(e: postgres::Error) -> Attempt {
+        Attempt::Failed(e.to_string(), None)
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> CastError {
+    CastError::Unavailable(e.to_string())
+}

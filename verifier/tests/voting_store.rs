@@ -1,0 +1,217 @@
+//! The voting store's boundary (issue 24): the same behaviour on SQLite (the embedded default) and on PostgreSQL
+//! (a throwaway cluster from `pg-lab`), two front-ends sharing one PostgreSQL store, and the failover attacker: under
+//! cast load the primary is killed with SIGKILL and the synchronous standby promoted, and every receipt given is
+//! then compared with the box.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use shared::crypto::ElectionPublicKey;
+use verifier::store::pg::PgStore;
+use verifier::store::{CastError, Db, VotingStore};
+
+const KEY: &str = include_str!("../../shared/tests/data/test-election-key.pub.pem");
+const BATCH: usize = 8;
+
+fn key() -> ElectionPublicKey {
+    ElectionPublicKey::from_pem(KEY).unwrap()
+}
+
+/// A ciphertext-sized value unique to (t, v), as the box sees a ballot (it never decrypts).
+fn ct(t: usize, v: usize) -> Vec<u8> {
+    let mut c = vec![0u8; 384];
+    c[..16].copy_from_slice(&[(t as u64).to_be_bytes(), (v as u64).to_be_bytes()].concat());
+    c
+}
+
+fn sqlite_store(dir: &std::path::Path) -> Db {
+    let db = Db::open(&dir.join("v.sqlite")).unwrap();
+    let mut e = verifier::demo::demo_election(Utc::now()).unwrap();
+    e.id = shared::election::Id::new("e").unwrap();
+    db.create_election(&e, &key(), "test", Utc::now()).unwrap();
+    db
+}
+
+fn pg_store(conninfo: &str) -> PgStore {
+    let store = PgStore::connect(conninfo, BATCH).unwrap();
+    store.create_election("e", &key()).unwrap();
+    store
+}
+
+/// What every backend must do: one ballot per voter per contest, a copy refused, marks equal to ballots.
+fn behaves(store: &dyn VotingStore) {
+    assert!(store.voted_contests("p", "e").unwrap().is_empty());
+    let receipt = store.cast("p", "e", "tokyo", &ct(0, 0)).unwrap();
+    assert_eq!(receipt, shared::crypto::tracker(&ct(0, 0)), "the receipt is the ballot's tracker");
+    assert_eq!(store.voted_contests("p", "e").unwrap(), vec!["tokyo".to_string()]);
+    assert!(matches!(store.cast("p", "e", "tokyo", &ct(0, 1)), Err(CastError::AlreadyVoted)));
+    assert!(matches!(store.cast("q", "e", "tokyo", &ct(0, 0)), Err(CastError::Duplicate)));
+    assert!(store.voted_contests("q", "e").unwrap().is_empty(), "a refused copy leaves no mark");
+    store.cast("p", "e", "osaka", &ct(0, 2)).unwrap();
+    for v in 1..(3 * BATCH + 1) {
+        store.cast(&format!("v{v}"), "e", "tokyo", &ct(1, v)).unwrap();
+    }
+    let tokyo = 3 * BATCH as i64 + 1;
+    assert_eq!(store.marks("e").unwrap(), vec![("osaka".into(), 1), ("tokyo".into(), tokyo)]);
+    assert_eq!(store.ballot_counts("e").unwrap(), vec![("osaka".into(), 1), ("tokyo".into(), tokyo)]);
+    store.seal("e").unwrap();
+    assert!(matches!(store.cast("z", "e", "tokyo", &ct(2, 0)), Err(CastError::Sealed)));
+    assert_eq!(store.ballot_counts("e").unwrap(), vec![("osaka".into(), 1), ("tokyo".into(), tokyo)]);
+}
+
+#[test]
+fn sqlite_behaves() {
+    let dir = tempfile::tempdir().unwrap();
+    behaves(&sqlite_store(dir.path()));
+}
+
+#[test]
+fn postgres_behaves() {
+    let lab = pg_lab::Lab::single().unwrap();
+    behaves(&pg_store(&lab.connection_string()));
+}
+
+/// Two front-ends on one PostgreSQL store, each voter's cast sent to both at once: exactly one is accepted per
+/// voter, and marks equal ballots once both have sealed.
+#[test]
+fn two_front_ends_accept_one_ballot_per_voter() {
+    let lab = pg_lab::Lab::single().unwrap();
+    let fronts = [Arc::new(pg_store(&lab.connection_string())), Arc::new(pg_store(&lab.connection_string()))];
+    let voters = 120;
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let front = Arc::clone(&fronts[t % 2]);
+            std::thread::spawn(move || {
+                (0..voters)
+                    .filter(|v| v % 2 == t / 2)
+                    .filter(|v| front.cast(&format!("p{v}"), "e", "tokyo", &ct(t, *v)).is_ok())
+                    .count()
+            })
+        })
+        .collect();
+    let accepted: usize = threads.into_iter().map(|t| t.join().unwrap()).sum();
+    assert_eq!(accepted, voters, "each voter's two casts, sent to two front-ends at once: one accepted");
+    for f in &fronts {
+        f.seal("e").unwrap();
+    }
+    assert_eq!(fronts[0].marks("e").unwrap(), vec![("tokyo".into(), voters as i64)]);
+    let (trackers, dropped) = fronts[0].box_contents("e").unwrap();
+    assert_eq!(trackers.len(), voters);
+    assert!(dropped.is_empty());
+}
+
+/// A copy of one ballot sent to another front-end while the first still holds it in its pool: both are receipted
+/// (neither front-end can see the other's sealed pool), and the copy is dropped when it reaches the box, so that
+/// the box never holds one ciphertext twice and a copy never counts.
+#[test]
+fn a_copy_held_by_another_front_end_is_dropped_at_the_box() {
+    let lab = pg_lab::Lab::single().unwrap();
+    let (a, b) = (pg_store(&lab.connection_string()), pg_store(&lab.connection_string()));
+    a.cast("victim", "e", "tokyo", &ct(9, 9)).unwrap();
+    b.cast("copier", "e", "tokyo", &ct(9, 9)).unwrap();
+    a.seal("e").unwrap();
+    b.seal("e").unwrap();
+    let (trackers, dropped) = a.box_contents("e").unwrap();
+    assert_eq!(trackers.len(), 1);
+    assert_eq!(dropped, vec![("tokyo".to_string(), 1)]);
+    assert_eq!(a.marks("e").unwrap(), vec![("tokyo".into(), 2)], "marks = ballots + copies dropped");
+}
+
+/// One receipt given during the failover test, with when.
+struct Given {
+    at: Instant,
+    tracker: String,
+}
+
+/// The attacker is the machine room: under cast load from two front-ends the standby stalls, then the primary gets
+/// SIGKILL with commits waiting, the standby is promoted, and the front-ends find it through the multi-host
+/// connection string. Then every receipt given is compared with the box: none lost, no voter twice, marks equal to
+/// ballots, and the outage measured.
+#[test]
+fn killing_the_primary_under_load_loses_no_receipted_ballot() {
+    let mut lab = pg_lab::Lab::pair().unwrap();
+    let conninfo = lab.connection_string();
+    let fronts = [Arc::new(pg_store(&conninfo)), Arc::new(pg_store(&conninfo))];
+    let start = Instant::now();
+    let stop = Arc::new(AtomicBool::new(false));
+    let receipts = Arc::new(AtomicUsize::new(0));
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let (front, stop, receipts) = (Arc::clone(&fronts[t % 2]), Arc::clone(&stop), Arc::clone(&receipts));
+            std::thread::spawn(move || {
+                let (mut given, mut refused) = (Vec::new(), Vec::new());
+                for v in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    match front.cast(&format!("t{t}v{v}"), "e", "tokyo", &ct(t, v)) {
+                        Ok(tracker) => {
+                            given.push(Given { at: Instant::now(), tracker });
+                            receipts.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(e) => refused.push(format!("{e}")),
+                    }
+                }
+                (given, refused)
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    // The standby stalls first, so that the kill finds commits waiting for it: written on the primary, never
+    // acknowledged, never receipted. Each front-end must ask the new primary about its cut-off commit.
+    lab.freeze(1).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    let killed = Instant::now();
+    lab.kill_primary().unwrap();
+    lab.thaw(1).unwrap();
+    lab.promote_standby().unwrap();
+    let promoted = Instant::now();
+    // Voting resumes on the new primary: 200 more receipts, however slow this machine is today.
+    let at_promotion = receipts.load(Ordering::Relaxed);
+    while receipts.load(Ordering::Relaxed) < at_promotion + 200 && promoted.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    stop.store(true, Ordering::Relaxed);
+    let (mut given, mut refused) = (Vec::new(), Vec::new());
+    for t in threads {
+        let (g, r) = t.join().unwrap();
+        given.extend(g);
+        refused.extend(r);
+    }
+    for f in &fronts {
+        f.seal("e").unwrap();
+    }
+    let (trackers, dropped) = fronts[0].box_contents("e").unwrap();
+    let in_box: HashSet<String> = trackers.iter().map(hex::encode).collect();
+    let lost: Vec<&Given> = given.iter().filter(|g| !in_box.contains(&g.tracker)).collect();
+    let before = given.iter().filter(|g| g.at < killed).count();
+    let mut times: Vec<Instant> = given.iter().map(|g| g.at).collect();
+    times.sort();
+    // The outage: the longest time without a receipt, from any front-end.
+    let outage = times.windows(2).map(|w| w[1] - w[0]).max().unwrap();
+    let (cut, held) = fronts.iter().map(|f| f.cut_off_commits()).fold((0, 0), |a, c| (a.0 + c.0, a.1 + c.1));
+    let marks = fronts[0].marks("e").unwrap();
+    println!(
+        "failover timeline: {before} receipts before the kill at {:.2} s; standby promoted {:.2} s after the kill; \
+         longest time without a receipt {:.2} s; {cut} commits cut off by the kill, {held} of them found committed \
+         on the new primary; {} receipts in all, {} refused, {} in the box",
+        (killed - start).as_secs_f64(),
+        (promoted - killed).as_secs_f64(),
+        outage.as_secs_f64(),
+        given.len(),
+        refused.len(),
+        in_box.len()
+    );
+    assert!(before > 0, "no load before the kill");
+    assert!(given.iter().any(|g| g.at > promoted), "no receipt after the promotion: voting did not resume");
+    assert!(cut > 0, "no commit was cut off by the kill: the test did not reach the case it is for");
+    assert!(lost.is_empty(), "{} receipted ballots are not in the box", lost.len());
+    assert!(refused.is_empty(), "casts refused during the failover: {refused:?}");
+    assert_eq!(in_box.len(), given.len(), "a ballot in the box that nobody was given a receipt for");
+    assert_eq!(marks, vec![("tokyo".into(), given.len() as i64)], "marks equal ballots");
+    assert!(dropped.is_empty());
+}
