@@ -324,7 +324,9 @@ impl Lab {
              fsync = on\n\
              synchronous_commit = on\n\
              shared_buffers = 16MB\n\
-             max_connections = 40\n",
+             max_connections = 40\n\
+             # A standby whose primary is gone looks for WAL again, and so sees a promotion, every 200 ms, not 5 s.\n\
+             wal_retrieve_retry_interval = '200ms'\n",
             node.port,
             sockets.display()
         );

@@ -135,7 +135,14 @@ struct Given {
 fn killing_the_primary_under_load_loses_no_receipted_ballot() {
     let mut lab = pg_lab::Lab::pair().unwrap();
     let conninfo = lab.connection_string();
-    let fronts = [Arc::new(pg_store(&conninfo)), Arc::new(pg_store(&conninfo))];
+    // Batches of 64: a front-end seldom moves a batch into the box (a commit of its own, which the kill may cut off
+    // instead of a cast's).
+    let front = || {
+        let store = PgStore::connect(&conninfo, 64).unwrap();
+        store.create_election("e", &key()).unwrap();
+        Arc::new(store)
+    };
+    let fronts = [front(), front()];
     let start = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let receipts = Arc::new(AtomicUsize::new(0));
@@ -214,4 +221,89 @@ fn killing_the_primary_under_load_loses_no_receipted_ballot() {
     assert_eq!(in_box.len(), given.len(), "a ballot in the box that nobody was given a receipt for");
     assert_eq!(marks, vec![("tokyo".into(), given.len() as i64)], "marks equal ballots");
     assert!(dropped.is_empty());
+}
+
+/// A ballot-sized value no other file holds by chance: SHA-256 chained from the voter's number.
+fn distinct_ct(v: usize) -> Vec<u8> {
+    use sha2::{Digest, Sha256};
+    let mut out = Vec::with_capacity(384);
+    let mut block = Sha256::digest(format!("forensic ballot {v}")).to_vec();
+    while out.len() < 384 {
+        out.extend_from_slice(&block);
+        block = Sha256::digest(&block).to_vec();
+    }
+    out.truncate(384);
+    out
+}
+
+/// Every regular file under `dir` (data files, the WAL, the standby's received WAL), as a disk reader copies them.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).unwrap().flatten() {
+            let path = entry.path();
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => todo.push(path),
+                Ok(t) if t.is_file() => {
+                    if let Ok(bytes) = std::fs::read(&path) {
+                        out.push((path, bytes));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
+
+fn first(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    memchr::memmem::find(hay, needle)
+}
+
+/// The disk reader on PostgreSQL (issue 24 part 5, issue 11's attacker): after 128 casts and the seal, every file
+/// of the primary and of the synchronous standby, the WAL each wrote or received included, is read. The reader
+/// pairs the i-th voter to appear in a file with the i-th ballot to appear in it, the order a log or a heap keeps.
+/// Ballots reach the box only a batch at a time in random order, so the pairing is no better than chance
+/// (about one right per batch of K); written in the order cast, it would be right every time.
+#[test]
+fn a_reader_of_the_primary_and_standby_files_cannot_pair_voters_with_ballots() {
+    let lab = pg_lab::Lab::pair().unwrap();
+    let k = 16;
+    let store = PgStore::connect(&lab.connection_string(), k).unwrap();
+    store.create_election("e", &key()).unwrap();
+    let n = 8 * k;
+    for v in 0..n {
+        store.cast(&format!("person-{v:04}"), "e", "tokyo", &distinct_ct(v)).unwrap();
+    }
+    store.seal("e").unwrap();
+    lab.psql(0, "CHECKPOINT").unwrap();
+    let mut searched = 0;
+    for dir in lab.data_dirs() {
+        for (path, bytes) in files_under(&dir) {
+            if first(&bytes, b"person-").is_none() {
+                continue;
+            }
+            let people: Vec<Option<usize>> =
+                (0..n).map(|v| first(&bytes, format!("person-{v:04}").as_bytes())).collect();
+            let ballots: Vec<Option<usize>> = (0..n).map(|v| first(&bytes, &distinct_ct(v)[..32])).collect();
+            let found = people.iter().zip(&ballots).filter(|(p, b)| p.is_some() && b.is_some()).count();
+            if found < n / 2 {
+                continue;
+            }
+            searched += 1;
+            // The reader's pairing: voters and ballots each sorted by where they first appear.
+            let mut by_person: Vec<usize> = (0..n).filter(|&v| people[v].is_some()).collect();
+            by_person.sort_by_key(|&v| people[v]);
+            let mut by_ballot: Vec<usize> = (0..n).filter(|&v| ballots[v].is_some()).collect();
+            by_ballot.sort_by_key(|&v| ballots[v]);
+            let right = by_person.iter().zip(&by_ballot).filter(|(p, b)| p == b).count();
+            println!("{}: {found} voters and ballots found, {right} paired right", path.display());
+            assert!(right <= n / 4, "{}: the reader pairs {right} of {n} voters with their ballots", path.display());
+        }
+    }
+    assert!(
+        searched >= 2,
+        "the reader found the voters and ballots in {searched} files: the test did not look where they are"
+    );
 }

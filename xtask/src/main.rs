@@ -49,6 +49,10 @@ enum Command {
     Release(release::Args),
     /// Run every cargo-fuzz target (ballot bytes, cast envelope, certificates, JSON bodies) for minutes each.
     Fuzz(fuzz::Args),
+    /// The failover rehearsal on loopback (issue 24): a PostgreSQL primary and its synchronous standby, two
+    /// front-ends casting, the standby stalled and the primary killed with SIGKILL, the standby promoted; prints the
+    /// timeline and checks every receipt against the box (verifier/tests/voting_store.rs).
+    Failover,
     /// The accessibility reviewers' report, target/a11y/report.html: screenshots of every layout, both rule
     /// engines' results, what a screen reader hears, and the cost of each layout.
     A11yReport,
@@ -64,6 +68,7 @@ fn main() -> std::process::ExitCode {
         Command::Fuzz(args) => fuzz::run(args),
         Command::Release(args) => release::run(args),
         Command::A11yReport => a11y_report::run(),
+        Command::Failover => failover(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -75,6 +80,22 @@ fn main() -> std::process::ExitCode {
 }
 
 /// Sets up, builds the voter app and the binaries, then runs the rehearsal binary of the e2e crate.
+fn failover() -> anyhow::Result<()> {
+    setup::run()?;
+    run::sh(run::cmd("cargo").args([
+        "test",
+        "--locked",
+        "-p",
+        "verifier",
+        "--test",
+        "voting_store",
+        "--",
+        "--exact",
+        "killing_the_primary_under_load_loses_no_receipted_ballot",
+        "--nocapture",
+    ]))
+}
+
 fn rehearsal(voters: usize) -> anyhow::Result<()> {
     setup::run()?;
     let dist = app::build_voter_app()?;
