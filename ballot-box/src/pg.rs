@@ -17,13 +17,13 @@
 //! What it must never do: hold or accept a person; write a ballot into `ballots` in the order it was cast; keep a
 //! batch key on disk in clear.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use postgres::{Client, GenericClient, Transaction};
 use shared::crypto::ElectionPublicKey;
 
-use crate::sealing::{self, BatchId};
+use crate::sealing::{self, BatchId, BatchKey};
 use crate::{BATCH_RANGE, Ballot, BoxError, ContestCount, Live, LiveBatch, random, shuffle, tracker};
 
 /// The box's tables in the voting store's database (created if missing).
@@ -62,22 +62,34 @@ pub struct PgBox {
     batch: usize,
 }
 
-/// A ballot written into the pool by a transaction not yet known to have committed: [`PgBox::committed`] once
-/// the commit succeeded, or [`PgBox::entry_exists`] when its outcome is unknown (the connection died in the
-/// commit).
-pub struct Received {
+/// Ballots written into the pool by one transaction not yet known to have committed: one front-end's group of
+/// casts (group commit), in the order the writer chose. [`PgBox::committed`] once the commit succeeded, or
+/// [`PgBox::group_committed`] when its outcome is unknown (the connection died in the commit).
+#[derive(Default)]
+pub struct Group {
+    entries: Vec<Entry>,
+    opened: Vec<(String, String, LiveBatch)>,
+    filling: HashMap<(String, String), (BatchId, BatchKey, usize)>,
+    trackers: HashSet<[u8; 32]>,
+}
+
+struct Entry {
     election: String,
     contest: String,
     batch: BatchId,
-    entry: [u8; 16],
-    opened: Option<LiveBatch>,
+    id: [u8; 16],
     ciphertext: Vec<u8>,
 }
 
-impl Received {
-    /// The ballot's tracker (SHA-256 of the ciphertext): the voter's receipt.
-    pub fn tracker(&self) -> [u8; 32] {
-        tracker(&self.ciphertext)
+impl Group {
+    /// How many ballots the group wrote.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the group wrote no ballot.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 }
 
@@ -99,28 +111,48 @@ impl PgBox {
         self.live.lock().map_err(|_| BoxError::Lock)
     }
 
-    /// Writes one ballot into its contest's current batch in the pool, inside `tx` (opening a batch, its key
-    /// wrapped under `key`, when the current one is full). Refuses a ciphertext this side holds or the box has
-    /// (`Duplicate`), and a sealed election. Nothing changes in memory until [`PgBox::committed`].
-    pub fn receive_in(
+    /// Refuses a ballot before anything of it is written: a ciphertext this side holds, the box has or the group
+    /// holds already (`Duplicate`), or an election whose box was sealed.
+    pub fn check(
         &self,
         tx: &mut Transaction<'_>,
-        key: &ElectionPublicKey,
+        group: &Group,
         election: &str,
-        ballot: Ballot<'_>,
-    ) -> Result<Received, PgBoxError> {
-        let live = self.live()?;
-        let t = tracker(ballot.ciphertext);
-        let in_box = tx.query_opt("SELECT 1 FROM ballot_box.ballots WHERE tracker = $1", &[&t.as_slice()])?;
-        if live.trackers.contains(&t) || in_box.is_some() {
+        ciphertext: &[u8],
+    ) -> Result<(), PgBoxError> {
+        let t = tracker(ciphertext);
+        if group.trackers.contains(&t) || self.live()?.trackers.contains(&t) {
+            return Err(PgBoxError::Duplicate);
+        }
+        if tx.query_opt("SELECT 1 FROM ballot_box.ballots WHERE tracker = $1", &[&t.as_slice()])?.is_some() {
             return Err(PgBoxError::Duplicate);
         }
         if tx.query_opt("SELECT 1 FROM ballot_box.seals WHERE election_id = $1", &[&election])?.is_some() {
             return Err(BoxError::Sealed(election.to_string()).into());
         }
-        let held = live.batches.get(&(election.to_string(), ballot.contest.to_string())).and_then(VecDeque::back);
-        let (batch, batch_key, opened) = match held {
-            Some(last) if last.entries.len() < self.batch => (last.id, last.key.clone(), None),
+        Ok(())
+    }
+
+    /// Writes one ballot ([`PgBox::check`]ed) into its contest's current batch in the pool, inside `tx`, as part
+    /// of `group` (opening a batch, its key wrapped under `key`, when the current one is full). Nothing changes in
+    /// memory until [`PgBox::committed`].
+    pub fn receive_in(
+        &self,
+        tx: &mut Transaction<'_>,
+        group: &mut Group,
+        key: &ElectionPublicKey,
+        election: &str,
+        ballot: Ballot<'_>,
+    ) -> Result<(), PgBoxError> {
+        let k = (election.to_string(), ballot.contest.to_string());
+        let current = match group.filling.get(&k) {
+            Some((id, key, fill)) => Some((*id, key.clone(), *fill)),
+            None => {
+                self.live()?.batches.get(&k).and_then(VecDeque::back).map(|b| (b.id, b.key.clone(), b.entries.len()))
+            }
+        };
+        let (batch, batch_key, fill) = match current {
+            Some(c) if c.2 < self.batch => c,
             _ => {
                 let id = random::<16>()?;
                 let batch_key = sealing::new_key().map_err(|e| BoxError::Random(e.to_string()))?;
@@ -131,49 +163,49 @@ impl PgBox {
                     "INSERT INTO ballot_box.batches (id, election_id, contest_id, wrapped_key) VALUES ($1, $2, $3, $4)",
                     &[&id.as_slice(), &election, &ballot.contest, &wrapped],
                 )?;
-                (id, batch_key.clone(), Some(LiveBatch { id, key: batch_key, entries: Vec::new() }))
+                let live = LiveBatch { id, key: batch_key.clone(), entries: Vec::new() };
+                group.opened.push((k.0.clone(), k.1.clone(), live));
+                (id, batch_key, 0)
             }
         };
         let sealed = sealing::seal_entry(&batch_key, election, ballot.contest, &batch, ballot.ciphertext)
             .map_err(|e| BoxError::Random(e.to_string()))?;
-        let entry = random::<16>()?;
+        let id = random::<16>()?;
         tx.execute(
             "INSERT INTO ballot_box.pool (batch, id, sealed) VALUES ($1, $2, $3)",
-            &[&batch.as_slice(), &entry.as_slice(), &sealed],
+            &[&batch.as_slice(), &id.as_slice(), &sealed],
         )?;
-        Ok(Received {
-            election: election.to_string(),
-            contest: ballot.contest.to_string(),
-            batch,
-            entry,
-            opened,
-            ciphertext: ballot.ciphertext.to_vec(),
-        })
+        group.filling.insert(k.clone(), (batch, batch_key, fill + 1));
+        group.trackers.insert(tracker(ballot.ciphertext));
+        group.entries.push(Entry { election: k.0, contest: k.1, batch, id, ciphertext: ballot.ciphertext.to_vec() });
+        Ok(())
     }
 
-    /// The transaction of `received` committed: its entry (and its batch, if it opened one) joins what this side
-    /// holds.
-    pub fn committed(&self, received: Received) -> Result<(), BoxError> {
+    /// The group's transaction committed: its entries (and the batches it opened) join what this side holds.
+    pub fn committed(&self, group: Group) -> Result<(), BoxError> {
         let mut live = self.live()?;
-        live.trackers.insert(tracker(&received.ciphertext));
-        let queue = live.batches.entry((received.election, received.contest)).or_default();
-        if let Some(b) = received.opened {
-            queue.push_back(b);
+        live.trackers.extend(group.trackers);
+        for (election, contest, batch) in group.opened {
+            live.batches.entry((election, contest)).or_default().push_back(batch);
         }
-        match queue.iter_mut().rev().find(|b| b.id == received.batch) {
-            Some(b) => b.entries.push(received.ciphertext),
-            None => return Err(BoxError::Lock),
+        for e in group.entries {
+            let queue = live.batches.entry((e.election, e.contest)).or_default();
+            match queue.iter_mut().rev().find(|b| b.id == e.batch) {
+                Some(b) => b.entries.push(e.ciphertext),
+                None => return Err(BoxError::Lock),
+            }
         }
         Ok(())
     }
 
-    /// Whether the pool holds `received`'s entry: after a connection died in the commit, on the (possibly new)
-    /// primary, this says whether the commit happened.
-    pub fn entry_exists(client: &mut impl GenericClient, received: &Received) -> Result<bool, postgres::Error> {
+    /// Whether the pool holds the group's entries (one transaction: one entry answers for all): after a
+    /// connection died in the commit, on the (possibly new) primary, this says whether the commit happened.
+    pub fn group_committed(client: &mut impl GenericClient, group: &Group) -> Result<bool, postgres::Error> {
+        let Some(e) = group.entries.first() else { return Ok(false) };
         Ok(client
             .query_opt(
                 "SELECT 1 FROM ballot_box.pool WHERE batch = $1 AND id = $2",
-                &[&received.batch.as_slice(), &received.entry.as_slice()],
+                &[&e.batch.as_slice(), &e.id.as_slice()],
             )?
             .is_some())
     }

@@ -7,6 +7,7 @@
 
 mod attack;
 mod load;
+pub mod pg;
 mod prepare;
 mod server;
 mod sqlite_limit;

@@ -3,7 +3,8 @@
 //! durable commits, the voter app's wasm size, the verifier's memory at 100,000 voters, the count of 100,000
 //! ballots in SoftHSM2 beside `openssl speed` RSA-3072 private operations, and in headless Chromium the app's
 //! ballot encryption against WebCrypto and its time to first render ([`browser`]); `--soak` runs the hour-long soak
-//! alone and adds its row. Writes target/bench/bench.json and bench.md, and replaces README.md's Performance table
+//! alone and adds its row; the voting store on PostgreSQL with its synchronous standby has its own row (`pg_bench`,
+//! issue 24). Writes target/bench/bench.json and bench.md, and replaces README.md's Performance table
 //! between its markers. It reports; it never fails a target.
 //!
 //! Map: the options, the runs and the targets are here; `report`: bench.json assembled from the runs' figures
@@ -22,7 +23,7 @@ use serde_json::{Value, json};
 
 use crate::app;
 use crate::run::{cmd, root, sh, target_dir};
-use report::{add_hostile, add_memory_run, add_tally, assemble, write_report};
+use report::{add_hostile, add_memory_run, add_postgres, add_tally, assemble, write_report};
 
 const START: &str = "<!-- bench:start -->";
 const END: &str = "<!-- bench:end -->";
@@ -88,6 +89,8 @@ pub enum Only {
     Browser,
     /// Nothing measured: the table rewritten from target/bench/bench.json and the latest soak.json.
     Table,
+    /// The voting store on PostgreSQL with a synchronous standby (issue 24), merged into target/bench/bench.json.
+    Postgres,
 }
 
 /// Builds, measures, and writes the report and the README table.
@@ -98,6 +101,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.only == Some(Only::Table) {
         let dir = target_dir().join("bench");
         let report = serde_json::from_slice(&std::fs::read(dir.join("bench.json")).context("no bench.json yet")?)?;
+        return write_report(&dir, report);
+    }
+    if args.only == Some(Only::Postgres) {
+        sh(cmd("cargo").args(["build", "--release", "--locked", "-p", "bench", "--bins"]).current_dir(root()))?;
+        let dir = target_dir().join("bench");
+        let mut report = serde_json::from_slice(&std::fs::read(dir.join("bench.json")).context(
+            "the PostgreSQL row joins the table of an earlier full run: run `cargo xtask bench` once first",
+        )?)?;
+        add_postgres(&mut report, &json_report(&target_dir().join("release"), "pg_bench", &[])?);
         return write_report(&dir, report);
     }
     let dist = app::build_voter_app()?;
@@ -142,7 +154,9 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Value::Null
     };
     let tally = tally_bench(&bin, args.tally_ballots)?;
+    let postgres = json_report(&bin, "pg_bench", &[])?;
     let mut report = assemble(&load, verify_per_s, &wasm)?;
+    add_postgres(&mut report, &postgres);
     add_hostile(&mut report, &tls, &attack);
     browser::merge(&mut report, browser);
     add_tally(&mut report, &tally);

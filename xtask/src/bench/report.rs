@@ -91,6 +91,19 @@ pub(super) fn assemble(load: &Value, verify_per_s: f64, wasm: &Value) -> anyhow:
     }))
 }
 
+/// The voting store on PostgreSQL (issue 24), with its target: the promised ballots/s and half its own limit.
+pub(super) fn add_postgres(report: &mut Value, pg: &Value) {
+    let n = |p: &str| pg.pointer(p).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    let (per_s, share) = (n("/postgres/accepted_per_s"), n("/postgres/accepted_per_s_over_commits_per_s"));
+    report["postgres"] = pg["postgres"].clone();
+    report["postgres_measured_at"] = json!(utc_now());
+    report["targets"]["postgres"] = json!({
+        "target": { "ballots_per_s": TARGET_BALLOTS_PER_S, "share_of_limit": TARGET_SHARE_OF_LIMIT },
+        "measured": { "ballots_per_s": per_s, "share_of_limit": share },
+        "met": per_s >= TARGET_BALLOTS_PER_S && share >= TARGET_SHARE_OF_LIMIT,
+    });
+}
+
 /// The casts over TLS and under attack (issue 19), with the attack's targets.
 pub(super) fn add_hostile(report: &mut Value, tls: &Value, attack: &Value) {
     let n = |v: &Value, p: &str| v.pointer(p).and_then(Value::as_f64).unwrap_or(f64::NAN);

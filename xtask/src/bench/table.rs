@@ -72,6 +72,7 @@ pub(super) fn markdown(r: &Value) -> String {
         n("/cast/load/fixed_rate/p99_ms"),
     ));
     s.push_str(&hostile_rows(r));
+    s.push_str(&postgres_row(r));
     if !r["tally"].is_null() {
         s.push_str(&format!(
             "| count: {} ballots through SoftHSM2 (`tally count`, {} sessions, {}; totals checked) | {:.0} ballots/s ({:.0} s) | OpenSSL RSA-3072 private operations {:.0} /s (all cores) | {:.2} | target ≥ {:.0} %: {} |\n",
@@ -131,6 +132,31 @@ pub(super) fn markdown(r: &Value) -> String {
     }
     s.push_str(&browser::rows(r));
     s
+}
+
+/// The row of the voting store on PostgreSQL with its synchronous standby (issue 24); empty without it.
+fn postgres_row(r: &Value) -> String {
+    if r["postgres"].is_null() {
+        return String::new();
+    }
+    let n = |p: &str| r.pointer(p).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    let i = |p: &str| r.pointer(p).and_then(Value::as_i64).unwrap_or(0);
+    let met = |p: &str| if r.pointer(p).and_then(Value::as_bool) == Some(true) { "met" } else { "**not met**" };
+    format!(
+        "| cast on the voting store on PostgreSQL {} with a synchronous standby on loopback (`synchronous_commit = {}`; {} front-ends, {} threads, group commit; the store alone, no HTTP) | {:.0} /s ({} casts), p50 {:.1} ms, p99 {:.1} ms | target ≥ {TARGET_BALLOTS_PER_S:.0} /s; limit: {:.0} single-row commits/s on one connection, each waiting for the standby | {:.2} of the limit | ≥ {TARGET_BALLOTS_PER_S:.0} /s and ≥ {:.0} % of the limit: {} |\n",
+        r["postgres"]["version"].as_str().unwrap_or("?"),
+        r["postgres"]["synchronous_commit"].as_str().unwrap_or("?"),
+        i("/postgres/front_ends"),
+        i("/postgres/threads"),
+        n("/postgres/accepted_per_s"),
+        i("/postgres/accepted"),
+        n("/postgres/p50_ms"),
+        n("/postgres/p99_ms"),
+        n("/postgres/commits_per_s"),
+        n("/postgres/accepted_per_s_over_commits_per_s"),
+        100.0 * TARGET_SHARE_OF_LIMIT,
+        met("/targets/postgres/met"),
+    )
 }
 
 /// The rows of the casts over TLS and under attack (issue 19); empty for a report without them.

@@ -2,7 +2,8 @@
 //! (`ballot_box.*`, crate `ballot-box`'s [`PgBox`]), in one database on a primary with a synchronous standby, shared
 //! by every front-end. SQLite ([`crate::store::Db`]) stays the embedded default.
 //!
-//! **One cast, one transaction.** The voter's mark (`INSERT … ON CONFLICT DO NOTHING`: a second cast in the
+//! **One transaction per group of casts.** Casts waiting at a front-end are written together (group commit, as
+//! on SQLite: one synchronous commit for the group), in random order, each decided on its own. A cast's mark (`INSERT … ON CONFLICT DO NOTHING`: a second cast in the
 //! contest finds the mark and is refused, decided by the primary key under concurrency from any number of
 //! front-ends) and the ballot's sealed pool entry commit together. The primary is configured to wait for its
 //! synchronous standby (`synchronous_commit = on`, see `pg-lab` and the README): a commit has returned, and a
@@ -22,14 +23,15 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ballot_box::Ballot;
-use ballot_box::pg::{PgBox, PgBoxError, Received};
-use postgres::{Client, NoTls};
+use ballot_box::pg::PgBox;
+use postgres::{Client, GenericClient, NoTls};
 use shared::crypto::ElectionPublicKey;
 
 use super::CastError;
+
+mod group;
 
 /// The roll side's tables: the marks, and the elections' public keys (which wrap the box's batch keys).
 pub const SCHEMA: &str = "
@@ -53,7 +55,9 @@ pub struct PgStore {
     client: Mutex<Option<Client>>,
     ballot_box: PgBox,
     keys: Mutex<HashMap<String, Arc<ElectionPublicKey>>>,
-    /// Casts whose commit was cut off, and how many of those the store turned out to hold.
+    /// Casts waiting for this front-end's writer ([`group`]).
+    queue: group::Queue,
+    /// Groups whose commit was cut off, and how many of those the store turned out to hold.
     cut_off: (AtomicU64, AtomicU64),
 }
 
@@ -72,6 +76,7 @@ impl PgStore {
             client: Mutex::new(Some(client)),
             ballot_box: PgBox::new(batch)?,
             keys: Mutex::default(),
+            queue: group::Queue::default(),
             cut_off: (AtomicU64::new(0), AtomicU64::new(0)),
         })
     }
@@ -87,8 +92,9 @@ impl PgStore {
         Ok(())
     }
 
-    /// Casts one contest's ballot: the mark and the sealed pool entry in one transaction, receipted (the tracker,
-    /// hex) once the commit returned; see the module notes for a commit cut off by a failover.
+    /// Casts one contest's ballot: the mark and the sealed pool entry in one transaction with the other casts
+    /// waiting at this front-end (group commit, [`group`]), receipted (the tracker, hex) once the commit returned;
+    /// see the module notes for a commit cut off by a failover.
     pub fn cast(
         &self,
         person_id: &str,
@@ -96,110 +102,23 @@ impl PgStore {
         contest_id: &str,
         ciphertext: &[u8],
     ) -> Result<String, CastError> {
-        let since = Instant::now();
-        let mut guard = self.client.lock().map_err(|_| unavailable("the store's lock is poisoned"))?;
-        let mut pending: Option<Box<Received>> = None;
-        loop {
-            let client = match self.connected(&mut guard) {
-                Ok(c) => c,
-                Err(e) if since.elapsed() < RECONNECT_FOR => {
-                    tracing::warn!(error = %e, "voting store unreachable; trying again");
-                    std::thread::sleep(Duration::from_millis(250));
-                    continue;
-                }
-                Err(e) => return Err(unavailable(e)),
-            };
-            // A cast cut off in its commit: did it happen?
-            if let Some(p) = pending.take() {
-                match PgBox::entry_exists(client, &p) {
-                    Ok(true) => {
-                        self.cut_off.1.fetch_add(1, Ordering::Relaxed);
-                        return self.receipt(client, *p);
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        pending = Some(p);
-                        *guard = None;
-                        if since.elapsed() >= RECONNECT_FOR {
-                            return Err(unavailable(e));
-                        }
-                        continue;
-                    }
-                }
-            }
-            match self.attempt(client, person_id, election_id, contest_id, ciphertext) {
-                Ok(received) => return self.receipt(client, received),
-                Err(Attempt::Refused(e)) => return Err(e),
-                Err(Attempt::Failed(e, in_commit)) => {
-                    tracing::warn!(error = %e, "voting store failed during a cast; reconnecting");
-                    if in_commit.is_some() {
-                        self.cut_off.0.fetch_add(1, Ordering::Relaxed);
-                    }
-                    pending = in_commit;
-                    *guard = None;
-                    if since.elapsed() >= RECONNECT_FOR {
-                        return Err(unavailable(e));
-                    }
-                }
-            }
-        }
+        group::cast(self, group::Job::new(person_id, election_id, contest_id, ciphertext))
     }
 
-    /// The cast committed: its entry joins this front-end's batches, a batch now due enters the box (a failure
-    /// there leaves it held, to be tried again), and the receipt is the tracker.
-    fn receipt(&self, client: &mut Client, received: Received) -> Result<String, CastError> {
-        let tracker = hex::encode(received.tracker());
-        self.ballot_box.committed(received).map_err(unavailable)?;
-        if let Err(e) = self.ballot_box.flush_due(client) {
-            tracing::error!(error = %e, "a due batch could not enter the ballot box; it stays held and is tried again");
-        }
-        Ok(tracker)
-    }
-
-    fn attempt(
+    fn election_key(
         &self,
-        client: &mut Client,
-        person_id: &str,
+        client: &mut impl GenericClient,
         election_id: &str,
-        contest_id: &str,
-        ciphertext: &[u8],
-    ) -> Result<Received, Attempt> {
-        let key = self.election_key(client, election_id)?;
-        let mut tx = client.transaction()?;
-        let marked = tx.execute(
-            "INSERT INTO roll.voted (election_id, contest_id, person_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            &[&election_id, &contest_id, &person_id],
-        )?;
-        if marked == 0 {
-            return Err(Attempt::Refused(CastError::AlreadyVoted));
-        }
-        let ballot = Ballot { contest: contest_id, ciphertext };
-        let received = self.ballot_box.receive_in(&mut tx, &key, election_id, ballot).map_err(|e| match e {
-            PgBoxError::Duplicate => Attempt::Refused(CastError::Duplicate),
-            PgBoxError::Box(ballot_box::BoxError::Sealed(_)) => Attempt::Refused(CastError::Sealed),
-            PgBoxError::Box(e) => Attempt::Refused(unavailable(e)),
-            PgBoxError::Db(e) => Attempt::Failed(e.to_string(), None),
-        })?;
-        // Whatever the commit's error (the connection closed, or a FATAL from a server whose postmaster died, sent
-        // after the local commit), the server may have committed: ask before casting again.
-        match tx.commit() {
-            Ok(()) => Ok(received),
-            Err(e) => Err(Attempt::Failed(e.to_string(), Some(Box::new(received)))),
-        }
-    }
-
-    fn election_key(&self, client: &mut Client, election_id: &str) -> Result<Arc<ElectionPublicKey>, Attempt> {
-        if let Some(k) = self.keys.lock().map_err(|_| Attempt::Refused(unavailable("lock")))?.get(election_id) {
+    ) -> Result<Arc<ElectionPublicKey>, CastError> {
+        if let Some(k) = self.keys.lock().map_err(|_| unavailable("lock"))?.get(election_id) {
             return Ok(Arc::clone(k));
         }
-        let row = client.query_opt("SELECT public_key_spki FROM roll.elections WHERE id = $1", &[&election_id])?;
-        let spki: Vec<u8> =
-            row.ok_or_else(|| Attempt::Refused(unavailable("no such election in the voting store")))?.get(0);
-        let key = Arc::new(ElectionPublicKey::from_spki_der(&spki).map_err(|e| Attempt::Refused(unavailable(e)))?);
-        self.keys
-            .lock()
-            .map_err(|_| Attempt::Refused(unavailable("lock")))?
-            .insert(election_id.into(), Arc::clone(&key));
+        let row = client
+            .query_opt("SELECT public_key_spki FROM roll.elections WHERE id = $1", &[&election_id])
+            .map_err(unavailable)?;
+        let spki: Vec<u8> = row.ok_or_else(|| unavailable("no such election in the voting store"))?.get(0);
+        let key = Arc::new(ElectionPublicKey::from_spki_der(&spki).map_err(unavailable)?);
+        self.keys.lock().map_err(|_| unavailable("lock"))?.insert(election_id.into(), Arc::clone(&key));
         Ok(key)
     }
 
@@ -220,8 +139,8 @@ impl PgStore {
         Ok(f(client)?)
     }
 
-    /// How many casts had their commit cut off (the connection failed in it), and how many of those the store
-    /// turned out to hold (receipted then); the others were made again.
+    /// How many groups of casts had their commit cut off (the connection failed in it), and how many of those
+    /// the store turned out to hold (receipted then); the others were made again.
     pub fn cut_off_commits(&self) -> (u64, u64) {
         (self.cut_off.0.load(Ordering::Relaxed), self.cut_off.1.load(Ordering::Relaxed))
     }
@@ -279,18 +198,6 @@ impl PgStore {
 /// The trackers in a box, and the copies dropped per contest.
 pub type BoxContents = (Vec<[u8; 32]>, Vec<(String, i64)>);
 
-/// One try of a cast: refused for good, or failed (with the entry written if the failure came in the commit).
-enum Attempt {
-    Refused(CastError),
-    Failed(String, Option<Box<Received>>),
-}
-
-impl From<postgres::Error> for Attempt {
-    fn from(e: postgres::Error) -> Attempt {
-        Attempt::Failed(e.to_string(), None)
-    }
-}
-
-fn unavailable(e: impl std::fmt::Display) -> CastError {
+pub(super) fn unavailable(e: impl std::fmt::Display) -> CastError {
     CastError::Unavailable(e.to_string())
 }
