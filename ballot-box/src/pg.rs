@@ -24,7 +24,7 @@ use postgres::{Client, GenericClient, Transaction};
 use shared::crypto::ElectionPublicKey;
 
 use crate::sealing::{self, BatchId, BatchKey};
-use crate::{BATCH_RANGE, Ballot, BoxError, ContestCount, Live, LiveBatch, random, shuffle, tracker};
+use crate::{BATCH_RANGE, Ballot, BoxError, ContestCount, Live, LiveBatch, UnopenedBatch, random, shuffle, tracker};
 
 /// The box's tables in the voting store's database (created if missing).
 pub const SCHEMA: &str = "
@@ -294,6 +294,66 @@ impl PgBox {
         Ok(counts)
     }
 
+    /// The ciphertexts of a contest in the box, in tracker order (hash order, never casting order).
+    pub fn ciphertexts(
+        client: &mut impl GenericClient,
+        election: &str,
+        contest: &str,
+    ) -> Result<Vec<Vec<u8>>, postgres::Error> {
+        let rows = client.query(
+            "SELECT ciphertext FROM ballot_box.ballots WHERE election_id = $1 AND contest_id = $2 ORDER BY tracker",
+            &[&election, &contest],
+        )?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// The contest's batches whose keys this side does not hold (another front-end's that stopped, or every batch
+    /// once this side has sealed), for the export to the counting tool. Call it after every front-end has sealed:
+    /// a batch another running front-end holds would be exported unopened, and entered into the box by it too.
+    pub fn unopened_batches(
+        &self,
+        client: &mut impl GenericClient,
+        election: &str,
+        contest: &str,
+    ) -> Result<Vec<UnopenedBatch>, PgBoxError> {
+        let held: HashSet<BatchId> = self.live()?.batches.values().flatten().map(|b| b.id).collect();
+        let batches = client.query(
+            "SELECT id, wrapped_key FROM ballot_box.batches WHERE election_id = $1 AND contest_id = $2 ORDER BY id",
+            &[&election, &contest],
+        )?;
+        let mut out = Vec::new();
+        for row in batches {
+            let Ok(id) = BatchId::try_from(row.get::<_, &[u8]>(0)) else { continue };
+            if held.contains(&id) {
+                continue;
+            }
+            let entries = client
+                .query("SELECT sealed FROM ballot_box.pool WHERE batch = $1 ORDER BY id", &[&id.as_slice()])?
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            out.push(UnopenedBatch { id, wrapped_key: row.get(1), entries });
+        }
+        Ok(out)
+    }
+
+    /// Rows of any kind the box holds for an election (ballots, batches, pool entries): 0 before the opening.
+    pub fn rows(client: &mut impl GenericClient, election: &str) -> Result<u64, postgres::Error> {
+        let row = client.query_one(
+            "SELECT (SELECT count(*) FROM ballot_box.ballots WHERE election_id = $1)
+                  + (SELECT count(*) FROM ballot_box.batches WHERE election_id = $1)
+                  + (SELECT count(*) FROM ballot_box.pool p JOIN ballot_box.batches b ON p.batch = b.id
+                     WHERE b.election_id = $1)",
+            &[&election],
+        )?;
+        Ok(row.get::<_, i64>(0) as u64)
+    }
+
+    /// Whether the election's box was sealed (by any front-end).
+    pub fn is_sealed(client: &mut impl GenericClient, election: &str) -> Result<bool, postgres::Error> {
+        Ok(client.query_opt("SELECT 1 FROM ballot_box.seals WHERE election_id = $1", &[&election])?.is_some())
+    }
+
     /// The trackers in the box of an election, in the table's key order (for checks after the seal).
     pub fn trackers(client: &mut impl GenericClient, election: &str) -> Result<Vec<[u8; 32]>, postgres::Error> {
         let rows = client
@@ -327,16 +387,25 @@ pub enum PgBoxError {
 }
 
 /// Moves held batches of one contest into the box in ONE transaction, in random order; a ciphertext the box has
-/// already (from another front-end's pool) is dropped and counted. Returns how many ballots entered.
+/// already (from another front-end's pool) is dropped and counted, and a batch moved by an earlier try (its commit
+/// cut off, then found done) is skipped. Returns how many ballots entered.
 fn move_into_box(
     client: &mut Client,
     election: &str,
     contest: &str,
     batches: &[LiveBatch],
 ) -> Result<usize, PgBoxError> {
-    let mut ballots: Vec<&Vec<u8>> = batches.iter().flat_map(|b| &b.entries).collect();
-    shuffle(&mut ballots)?;
     let mut tx = client.transaction()?;
+    // A batch whose row is gone was moved already, by an earlier try whose commit was cut off (a failover): its
+    // ballots are in the box, and are not copies.
+    let mut pending = Vec::with_capacity(batches.len());
+    for b in batches {
+        if tx.query_opt("SELECT 1 FROM ballot_box.batches WHERE id = $1", &[&b.id.as_slice()])?.is_some() {
+            pending.push(b);
+        }
+    }
+    let mut ballots: Vec<&Vec<u8>> = pending.iter().flat_map(|b| &b.entries).collect();
+    shuffle(&mut ballots)?;
     let mut entered = 0;
     for ct in &ballots {
         entered += tx.execute(
@@ -353,7 +422,7 @@ fn move_into_box(
             &[&election, &contest, &dropped],
         )?;
     }
-    for b in batches {
+    for b in pending {
         tx.execute("DELETE FROM ballot_box.pool WHERE batch = $1", &[&b.id.as_slice()])?;
         tx.execute("DELETE FROM ballot_box.batches WHERE id = $1", &[&b.id.as_slice()])?;
     }

@@ -2,6 +2,7 @@
 //! and dropping a lab leaves no server running.
 
 use super::*;
+use std::time::Instant;
 
 /// Polls `sql` on `node` until it answers `want` (a commit under `synchronous_commit = on` waits for the
 /// standby to flush the WAL, not to apply it, so a read on the standby may lag for a moment).

@@ -4,6 +4,8 @@
 //! then compared with the box.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -119,6 +121,46 @@ fn a_copy_held_by_another_front_end_is_dropped_at_the_box() {
     assert_eq!(trackers.len(), 1);
     assert_eq!(dropped, vec![("tokyo".to_string(), 1)]);
     assert_eq!(a.marks("e").unwrap(), vec![("tokyo".into(), 2)], "marks = ballots + copies dropped");
+}
+
+/// A front-end that stops mid-election (a restart, a crash) takes its batch keys with it: its batches stay in the
+/// pool unopened, the export's reading carries them, and the counting tool opens them with the election key (here
+/// the committed INSECURE test key, as the HSM would). The other front-end votes on, and every receipt given by
+/// either is a ballot the count gets.
+#[test]
+fn a_front_end_that_stops_leaves_its_batches_unopened_for_the_count() {
+    use rsa::pkcs8::DecodePrivateKey;
+    use sha2::Sha256;
+    let lab = pg_lab::Lab::single().unwrap();
+    let (a, b) = (pg_store(&lab.connection_string()), pg_store(&lab.connection_string()));
+    assert_eq!(b.rows_and_marks("e").unwrap(), (0, 0), "the zero-vote check's figures before the opening");
+    let mut receipts = HashSet::new();
+    for v in 0..(2 * BATCH + 3) {
+        receipts.insert(a.cast(&format!("a{v}"), "e", "tokyo", &ct(1, v)).unwrap());
+    }
+    drop(a);
+    for v in 0..(BATCH + 1) {
+        receipts.insert(b.cast(&format!("b{v}"), "e", "tokyo", &ct(2, v)).unwrap());
+    }
+    assert!(!b.is_sealed("e").unwrap());
+    b.seal("e").unwrap();
+    assert!(b.is_sealed("e").unwrap());
+    let (mut all, unopened) = b.contest_contents("e", "tokyo").unwrap();
+    assert_eq!(
+        unopened.iter().map(|u| u.entries.len()).sum::<usize>(),
+        BATCH + 3,
+        "the stopped front-end's held batches"
+    );
+    let sk = rsa::PrivateKey::from_pkcs8_pem(support::INSECURE_ELECTION_PRIVATE).unwrap();
+    for batch in unopened {
+        let label = shared::crypto::batch_key_label("e", "tokyo", &batch.id);
+        let raw = sk.decrypt(rsa::Oaep::<Sha256>::new_with_label(label), &batch.wrapped_key).unwrap();
+        let key = ballot_box::sealing::key_from_bytes(&raw).unwrap();
+        all.extend(batch.open(&key, "e", "tokyo").into_iter().map(Option::unwrap));
+    }
+    let counted: HashSet<String> = all.iter().map(|c| shared::crypto::tracker(c)).collect();
+    assert_eq!(counted, receipts, "every receipt is a ballot the count gets, and nothing else is");
+    assert_eq!(b.marks("e").unwrap(), vec![("tokyo".into(), receipts.len() as i64)]);
 }
 
 /// One receipt given during the failover test, with when.

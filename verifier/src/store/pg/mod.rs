@@ -189,11 +189,34 @@ impl PgStore {
         Ok(self.ballot_box.seal(client, election_id)?)
     }
 
+    /// A contest's ballots in the box in tracker order, and the batches whose keys this front-end does not hold
+    /// (for the export, after every front-end has sealed).
+    pub fn contest_contents(&self, election_id: &str, contest_id: &str) -> anyhow::Result<ContestContents> {
+        let mut guard = self.client.lock().map_err(|_| anyhow::anyhow!("the store's lock is poisoned"))?;
+        let client = self.connected(&mut guard)?;
+        let cts = PgBox::ciphertexts(client, election_id, contest_id)?;
+        Ok((cts, self.ballot_box.unopened_batches(client, election_id, contest_id)?))
+    }
+
+    /// Rows of any kind the box holds for an election, and the marks: both 0 before the opening.
+    pub fn rows_and_marks(&self, election_id: &str) -> anyhow::Result<(u64, i64)> {
+        let marks: i64 = self.marks(election_id)?.iter().map(|(_, n)| n).sum();
+        Ok((self.with_client(|c| PgBox::rows(c, election_id))?, marks))
+    }
+
+    /// Whether the election's box was sealed.
+    pub fn is_sealed(&self, election_id: &str) -> anyhow::Result<bool> {
+        self.with_client(|c| PgBox::is_sealed(c, election_id))
+    }
+
     /// The trackers in the box, and the copies dropped per contest (checks after the seal).
     pub fn box_contents(&self, election_id: &str) -> anyhow::Result<BoxContents> {
         self.with_client(|c| Ok((PgBox::trackers(c, election_id)?, PgBox::duplicates(c, election_id)?)))
     }
 }
+
+/// A contest's ciphertexts in the box, and its unopened batches.
+pub type ContestContents = (Vec<Vec<u8>>, Vec<ballot_box::UnopenedBatch>);
 
 /// The trackers in a box, and the copies dropped per contest.
 pub type BoxContents = (Vec<[u8; 32]>, Vec<(String, i64)>);
