@@ -133,9 +133,11 @@ impl Browser {
         bail!("{css}: text never satisfied the condition; last seen {last:?}")
     }
 
-    /// Logs in from the start page: the login button, the PIN on the helper's page, then the voter's contests.
+    /// Logs in from the start page: the login button (once the app has drawn it: on a loaded machine the app's
+    /// wasm and first answers can arrive after the page's load event), the PIN on the helper's page, then the
+    /// voter's contests.
     pub async fn log_in(&self, pin: &str) -> anyhow::Result<()> {
-        self.client.find(fantoccini::Locator::Css("#login")).await?.click().await?;
+        self.client.wait().for_element(fantoccini::Locator::Css("#login")).await?.click().await?;
         self.confirm_on_helper_page(pin).await?;
         self.wait_text("#contests-h", |t| !t.is_empty()).await?;
         Ok(())

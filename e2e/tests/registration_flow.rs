@@ -47,7 +47,7 @@ async fn apply_in_browser(b: &Browser, election: &LiveElection, switch: bool, ro
 async fn login_refused(b: &Browser, election: &LiveElection) -> String {
     b.client.goto(&election.base_url).await.unwrap();
     b.wait_text("#election-h", |t| !t.is_empty()).await.unwrap();
-    b.client.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
+    b.client.wait().for_element(Locator::Css("#login")).await.unwrap().click().await.unwrap();
     b.confirm_on_helper_page(election.auth_pin).await.unwrap();
     b.wait_text("[role=alert]", |t| t.contains("登録がありません")).await.unwrap()
 }

@@ -14,7 +14,7 @@ async fn voter_logs_in_chooses_confirms_signs_and_gets_a_receipt() {
     b.wait_text("#election-h", |t| !t.is_empty()).await.unwrap();
     let check = b.wait_text("#card-check", |t| !t.is_empty()).await.unwrap();
     assert!(check.contains("3 / 3"), "the card check shows the tries left: {check}");
-    b.client.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
+    b.client.wait().for_element(Locator::Css("#login")).await.unwrap().click().await.unwrap();
     b.confirm_on_helper_page(election.auth_pin).await.unwrap();
     if b.wait_text("#contests-h", |t| !t.is_empty()).await.is_err() {
         b.screenshot("vote-login-failed").await.unwrap();
