@@ -175,13 +175,6 @@ impl PgStore {
         Ok(counts.iter().map(|c| (c.contest.clone(), c.total() as i64)).collect())
     }
 
-    /// Moves this front-end's due batches into the box.
-    pub fn flush_due(&self) -> anyhow::Result<usize> {
-        let mut guard = self.client.lock().map_err(|_| anyhow::anyhow!("the store's lock is poisoned"))?;
-        let client = self.connected(&mut guard)?;
-        Ok(self.ballot_box.flush_due(client)?)
-    }
-
     /// Seals the election on this front-end's side: its held batches enter the box.
     pub fn seal(&self, election_id: &str) -> anyhow::Result<()> {
         let mut guard = self.client.lock().map_err(|_| anyhow::anyhow!("the store's lock is poisoned"))?;
