@@ -17,7 +17,7 @@ use crate::errors::Refusal;
 pub fn ballot(state: &AppState, token: Option<String>) -> Result<Response, Refusal> {
     let now = state.clock.now();
     let session = state.sessions.get(token.as_deref(), now).map_err(session_refusal)?;
-    let voter = registered(&session)?;
+    let voter = registered(state, &session)?;
     // One version of the election for the whole answer, even if a candidate change lands meanwhile.
     let election = state.election.get();
     let voted = state.db.voted_contests(&voter.person_id, election.id.as_str()).map_err(storage_refusal)?;
@@ -46,7 +46,7 @@ pub fn cast(state: &AppState, token: Option<String>, req: CastRequest) -> Result
     let now = state.clock.now();
     let election = state.election.get();
     let session = state.sessions.get(token.as_deref(), now).map_err(session_refusal)?;
-    let voter = registered(&session)?;
+    let voter = registered(state, &session)?;
     match election.window().state(now) {
         WindowState::Open => {}
         WindowState::NotYetOpen => {

@@ -2,7 +2,8 @@
 
 use warp::http::StatusCode;
 
-use crate::certs::CertError;
+use crate::AppState;
+use crate::certs::{CertError, CertKind};
 use crate::errors::Refusal;
 use crate::voting::sessions::{ChallengeError, Session, SessionError};
 
@@ -36,7 +37,18 @@ pub(super) fn session_refusal(e: SessionError) -> Refusal {
             "SESSION_EXPIRED",
             "Your session has ended (20 minutes after login). Log in again; ballots already accepted are kept.",
         ),
+        SessionError::Unavailable => spent_refusal(),
     }
+}
+
+/// The refusal when the store of used logins and ended sessions cannot be reached (issue 24: a failover): the
+/// session is neither accepted nor taken for ended.
+pub(super) fn spent_refusal() -> Refusal {
+    Refusal::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "STORAGE_UNAVAILABLE",
+        "Logins cannot be checked right now; you are not logged out and nothing was recorded. Try again in a minute.",
+    )
 }
 
 /// Maps a storage failure to `STORAGE_UNAVAILABLE` (503), logging it.
@@ -58,8 +70,11 @@ pub fn storage_refusal(e: impl std::fmt::Display) -> Refusal {
     )
 }
 
-pub(super) fn registered(session: &Session) -> Result<&crate::store::Voter, Refusal> {
-    session.voter.as_ref().ok_or_else(|| {
+/// Looks the session's card up on the roll: a session names its card, not its voter, so a voter removed from the
+/// roll mid-session is refused here (issue 24).
+pub(super) fn registered(state: &AppState, session: &Session) -> Result<crate::store::Voter, Refusal> {
+    let voter = state.db.voter_by_cert(&session.card.fingerprint(), CertKind::Auth).map_err(storage_refusal)?;
+    voter.ok_or_else(|| {
         Refusal::new(
             StatusCode::FORBIDDEN,
             "NOT_REGISTERED",
@@ -80,6 +95,7 @@ pub(super) fn challenge_refusal(e: ChallengeError) -> Refusal {
             "LOGIN_BUSY",
             "Too many logins are in progress. Wait a minute and log in again.",
         ),
+        ChallengeError::Unavailable => spent_refusal(),
     }
 }
 

@@ -9,6 +9,7 @@ use super::refusals::{cert_refusal, reg_refusal, session_refusal};
 use crate::AppState;
 use crate::certs::{CertError, CertKind};
 use crate::errors::Refusal;
+use crate::voting::sessions::{SessionError, SessionKind};
 
 /// Receives a signed application or switch request from an applicant session: the signing certificate is
 /// checked (chain, validity, CRL), the signature over the application's exact JSON verified, and the person in the
@@ -20,13 +21,16 @@ pub fn submit_application(
 ) -> Result<Response, Refusal> {
     let now = state.clock.now();
     let session = state.sessions.get(token.as_deref(), now).map_err(session_refusal)?;
-    let Some(applicant) = session.applicant.clone() else {
+    if session.kind != SessionKind::Applicant {
         return Err(Refusal::new(
             StatusCode::UNAUTHORIZED,
             "NO_SESSION",
             "This is a voting session, not an application session. Log in again from the application page to apply.",
         ));
-    };
+    }
+    // The card's certificate stays with the front-end the applicant logged in to (module notes of
+    // `voting::sessions`): at another one, log in again.
+    let applicant = session.applicant.clone().ok_or_else(|| session_refusal(SessionError::Missing))?;
     let input: shared::api::ApplicationInput = serde_json::from_str(&req.application).map_err(|e| {
         Refusal::new(StatusCode::BAD_REQUEST, "MALFORMED", format!("The application is not valid: {e}"))
     })?;

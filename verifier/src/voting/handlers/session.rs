@@ -8,11 +8,12 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::SESSION_COOKIE;
-use super::refusals::{cert_refusal, challenge_refusal, session_refusal, storage_refusal};
+use super::refusals::{cert_refusal, challenge_refusal, session_refusal, spent_refusal, storage_refusal};
 use crate::AppState;
 use crate::certs::CertKind;
 use crate::errors::Refusal;
-use crate::voting::sessions::Session;
+use crate::store::Voter;
+use crate::voting::sessions::{ApplicantCard, ChallengeError, ExtendError, Session};
 
 /// Issues a single-use login nonce.
 pub fn challenge(state: &AppState) -> Response {
@@ -29,8 +30,8 @@ pub fn login(state: &AppState, req: LoginRequest) -> Result<Response, Refusal> {
     let result = login_checks(state, &req, now);
     // A failed login writes nothing: anyone can send one, and the single writer is the voters'. It is counted in
     // memory and the counts are audited once a minute (`write_login_failures`).
-    let (session, token) = result.inspect_err(|r| state.sessions.count_failure(r.code))?;
-    let (actor, action, detail) = match &session.voter {
+    let (session, token, voter) = result.inspect_err(|r| state.sessions.count_failure(r.code))?;
+    let (actor, action, detail) = match &voter {
         Some(v) => (format!("voter:{}", v.person_id), "login_succeeded", serde_json::json!({})),
         None => {
             let serial = session.applicant.as_ref().map(|a| a.serial.as_str());
@@ -90,26 +91,36 @@ pub fn extend_session(state: &AppState, token: Option<String>, req: LoginRequest
     let limit = state.config.session_extensions;
     let card = card_id(&checked)?;
     let result = state.sessions.extend(token.as_deref(), card, now, state.config.session_lifetime, limit);
-    let session = result.map_err(|e| match e {
-        crate::voting::sessions::ExtendError::Session(e) => session_refusal(e),
-        crate::voting::sessions::ExtendError::OtherCard => Refusal::new(
+    let (token, session) = result.map_err(|e| match e {
+        ExtendError::Session(e) => session_refusal(e),
+        ExtendError::Busy => challenge_refusal(ChallengeError::Busy),
+        ExtendError::OtherCard => Refusal::new(
             StatusCode::FORBIDDEN,
             "OTHER_CARD",
             "This is not the card you logged in with. Use the same My Number card to extend your session.",
         ),
-        crate::voting::sessions::ExtendError::Limit => Refusal::new(
+        ExtendError::Limit => Refusal::new(
             StatusCode::FORBIDDEN,
             "EXTENSION_LIMIT",
             "Your session cannot be extended again. Finish voting, or log in again after it ends.",
         ),
     })?;
-    let actor =
-        session.voter.as_ref().map_or(crate::store::audit::SYSTEM.to_string(), |v| format!("voter:{}", v.person_id));
-    state
-        .db
-        .audit(now, &actor, "session_extended", serde_json::json!({ "extensions": session.extensions }))
-        .map_err(storage_refusal)?;
-    Ok(session_reply(state, &session, token.as_deref().unwrap_or_default(), StatusCode::OK))
+    let audited = state.db.voter_by_cert(&session.card.fingerprint(), CertKind::Auth).map_err(storage_refusal);
+    let audited = audited.and_then(|voter| {
+        let actor = voter.map_or(crate::store::audit::SYSTEM.to_string(), |v| format!("voter:{}", v.person_id));
+        let detail = serde_json::json!({ "extensions": session.extensions });
+        state.db.audit(now, &actor, "session_extended", detail).map_err(storage_refusal)
+    });
+    let mut reply = session_reply(state, &session, &token, StatusCode::OK);
+    if let Err(refusal) = audited {
+        // The old token is spent already: the refusal carries the new one, so that the voter is not logged out.
+        let cookie = reply.headers_mut().remove(warp::http::header::SET_COOKIE);
+        reply = refusal.into_reply();
+        if let Some(c) = cookie {
+            reply.headers_mut().insert(warp::http::header::SET_COOKIE, c);
+        }
+    }
+    Ok(reply)
 }
 
 /// The session's handle on a checked card: its fingerprint as 32 bytes.
@@ -141,30 +152,22 @@ fn verified_card(
     Ok((checked, cert.to_vec()))
 }
 
+/// Checks a login and starts its session: the session, its token and the card's registered voter if any.
 fn login_checks(
     state: &AppState,
     req: &LoginRequest,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<(Session, String), Refusal> {
+) -> Result<(Session, String, Option<Voter>), Refusal> {
     let (checked, cert) = verified_card(state, req, now)?;
     let applying = req.purpose.unwrap_or_default() == Purpose::Apply;
     let voter = state.db.voter_by_cert(&checked.fingerprint, CertKind::Auth).map_err(storage_refusal)?;
     let card = card_id(&checked)?;
-    let pending = crate::voting::sessions::Session {
-        voter: None,
-        card,
-        applicant: None,
-        clock: shared::session::SessionClock::start(now, chrono::Duration::zero()),
-        extensions: 0,
-    };
+    let lifetime = state.config.session_lifetime;
     if applying {
         // An applicant session: any valid card may apply or see its own applications (R-REG-1, R-REG-2).
-        let applicant =
-            crate::voting::sessions::ApplicantCard { serial: checked.serial.clone(), certificate: cert.clone() };
-        let session = crate::voting::sessions::Session { voter, applicant: Some(applicant.into()), ..pending };
-        let (token, clock) =
-            state.sessions.start(session.clone(), now, state.config.session_lifetime).map_err(challenge_refusal)?;
-        return Ok((crate::voting::sessions::Session { clock, ..session }, token));
+        let applicant = ApplicantCard { serial: checked.serial.clone(), certificate: cert };
+        let (token, session) = state.sessions.start(card, Some(applicant), now, lifetime).map_err(challenge_refusal)?;
+        return Ok((session, token, voter));
     }
     let not_registered = || {
         Refusal::new(
@@ -178,16 +181,17 @@ fn login_checks(
     if !state.election.get().contests.iter().any(|c| voter.districts.contains(&c.district)) {
         return Err(not_registered());
     }
-    let session = crate::voting::sessions::Session { voter: Some(voter), ..pending };
-    let (token, clock) =
-        state.sessions.start(session.clone(), now, state.config.session_lifetime).map_err(challenge_refusal)?;
-    Ok((crate::voting::sessions::Session { clock, ..session }, token))
+    let (token, session) = state.sessions.start(card, None, now, lifetime).map_err(challenge_refusal)?;
+    Ok((session, token, Some(voter)))
 }
 
-/// Ends the session.
+/// Ends the session at every front-end. If that cannot be recorded the cookie is kept and the voter told to try
+/// again, rather than believe the session ended while it would still be accepted.
 pub fn logout(state: &AppState, token: Option<String>) -> Response {
-    if let Some(t) = token {
-        state.sessions.end(&t);
+    if let Some(t) = token
+        && state.sessions.end(&t, state.clock.now()).is_err()
+    {
+        return spent_refusal().into_reply();
     }
     let mut r = warp::reply::json(&shared::api::Empty {}).into_response();
     let expire = format!("{SESSION_COOKIE}=; HttpOnly; SameSite=Strict; Path=/api/v1; Max-Age=0");

@@ -1,0 +1,135 @@
+//! The spent tags of voter sessions on PostgreSQL (issue 24): the used login nonces and the ended or extended session
+//! tokens of every front-end, by their 32-byte MAC tags, in `roll.spent` until their time is over, so that a nonce
+//! used or a token logged out at one front-end is refused at all of them ([`crate::voting::sessions`]).
+//!
+//! Its statements run on a connection and a thread of their own, not the store's: the store's connection is held by
+//! a group of casts for its whole commit (through a failover, up to [`RECONNECT_FOR`]) while every voter request
+//! checks a tag, and the blocking client must not run on an async worker (a logout is answered on one). A call
+//! waits at most [`RECONNECT_FOR`], then fails (the request is refused as `STORAGE_UNAVAILABLE`). A failed statement
+//! drops the connection; the next call connects again through the multi-host connection string, so it finds a
+//! promoted standby. Nothing is retried within a call: a spend whose commit was cut off may have happened.
+//!
+//! What it must never do: store a card, a person, a certificate, a session's contents or a ballot. A row is a MAC
+//! tag (random to anyone without the session key) and the Unix second after which it is forgotten.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use chrono::{DateTime, Utc};
+use postgres::{Client, NoTls};
+
+use super::{PgStore, RECONNECT_FOR};
+use crate::voting::sessions::{Spent, SpentError};
+
+/// The table of spent tags. The expiry is Unix seconds (rounded up): the workspace's `postgres` has no chrono.
+pub const SPENT_SCHEMA: &str =
+    "CREATE TABLE IF NOT EXISTS roll.spent (tag bytea PRIMARY KEY, expires bigint NOT NULL);";
+
+type Job = Box<dyn FnOnce(&mut Option<Client>, &str) + Send>;
+
+/// The spent tags that the front-ends on one PostgreSQL store share.
+pub struct PgSpent {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl PgSpent {
+    /// Creates `roll.spent` if missing (under the lock the store takes to create its tables) and starts this
+    /// front-end's connection for it, with the store's connection string.
+    pub fn new(store: Arc<PgStore>) -> anyhow::Result<PgSpent> {
+        store.with_client(|c| {
+            let mut tx = c.transaction()?;
+            // The same advisory lock as `PgStore::connect`: front-ends starting together do not race to create.
+            tx.execute("SELECT pg_advisory_xact_lock(2024062401)", &[])?;
+            tx.batch_execute(SPENT_SCHEMA)?;
+            tx.commit()
+        })?;
+        let conninfo = store.conninfo.clone();
+        let (jobs, queue) = mpsc::channel::<Job>();
+        // The thread ends when the last sender, this value, is dropped.
+        std::thread::Builder::new().name("pg-spent".into()).spawn(move || {
+            let mut client = None;
+            for job in queue {
+                job(&mut client, &conninfo);
+            }
+        })?;
+        Ok(PgSpent { jobs })
+    }
+
+    /// Runs `f` on the connection thread and waits for its answer, at most [`RECONNECT_FOR`].
+    fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send + 'static,
+    ) -> Result<T, SpentError> {
+        let (answer, answered) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move |slot, conninfo| {
+            // The caller may have stopped waiting: its answer is then dropped.
+            let _ = answer.send(on_connection(slot, conninfo, f));
+        });
+        self.jobs.send(job).map_err(|_| unavailable("the spent store's thread has stopped"))?;
+        answered
+            .recv_timeout(RECONNECT_FOR)
+            .map_err(|_| unavailable(format!("PostgreSQL did not answer within {} s", RECONNECT_FOR.as_secs())))?
+    }
+}
+
+fn unavailable(e: impl std::fmt::Display) -> SpentError {
+    SpentError::Unavailable(e.to_string())
+}
+
+/// Runs `f` on the connection, connecting first if there is none or it is closed; a failure drops it.
+fn on_connection<T>(
+    slot: &mut Option<Client>,
+    conninfo: &str,
+    f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+) -> Result<T, SpentError> {
+    if slot.as_ref().is_some_and(Client::is_closed) {
+        *slot = None;
+    }
+    let client = match slot {
+        Some(c) => c,
+        None => slot.insert(Client::connect(conninfo, NoTls).map_err(unavailable)?),
+    };
+    let result = f(client);
+    if result.is_err() {
+        *slot = None;
+    }
+    result.map_err(unavailable)
+}
+
+/// Unix seconds, rounded up: a tag is never forgotten before its time.
+fn seconds_up(t: DateTime<Utc>) -> i64 {
+    t.timestamp() + i64::from(t.timestamp_subsec_nanos() > 0)
+}
+
+impl Spent for PgSpent {
+    fn spend(&self, tag: [u8; 32], expires: DateTime<Utc>, _now: DateTime<Utc>) -> Result<bool, SpentError> {
+        let (tag, expires) = (tag.to_vec(), seconds_up(expires));
+        self.run(move |c| {
+            let sql = "INSERT INTO roll.spent (tag, expires) VALUES ($1, $2) ON CONFLICT DO NOTHING";
+            Ok(c.execute(sql, &[&tag, &expires])? == 1)
+        })
+    }
+
+    fn is_spent(&self, tag: &[u8; 32]) -> Result<bool, SpentError> {
+        let tag = tag.to_vec();
+        self.run(move |c| Ok(c.query_opt("SELECT 1 FROM roll.spent WHERE tag = $1", &[&tag])?.is_some()))
+    }
+
+    /// Forgets the tags whose time is over, without waiting (the serve loop calls it from an async task).
+    fn prune(&self, now: DateTime<Utc>) {
+        let now = now.timestamp();
+        let job: Job = Box::new(move |slot, conninfo| {
+            let deleted =
+                on_connection(slot, conninfo, |c| c.execute("DELETE FROM roll.spent WHERE expires <= $1", &[&now]));
+            if let Err(e) = deleted {
+                tracing::warn!(error = %e, "spent tags could not be pruned; the next minute tries again");
+            }
+        });
+        let _ = self.jobs.send(job);
+    }
+
+    fn held(&self) -> Result<usize, SpentError> {
+        let n: i64 = self.run(|c| Ok(c.query_one("SELECT count(*) FROM roll.spent", &[])?.get(0)))?;
+        usize::try_from(n).map_err(unavailable)
+    }
+}
