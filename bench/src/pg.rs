@@ -59,7 +59,7 @@ pub fn run(args: &PgArgs) -> anyhow::Result<Value> {
                     let mut ct = vec![0u8; 384];
                     getrandom::fill(&mut ct).map_err(|e| anyhow::anyhow!("{e}"))?;
                     let at = Instant::now();
-                    front.cast(&format!("t{t}v{v}"), "bench", "tokyo", &ct)?;
+                    front.cast(&format!("t{t}v{v}"), Some("13101"), "bench", "tokyo", &ct)?;
                     latencies.push(at.elapsed());
                 }
                 Ok(latencies)

@@ -1,7 +1,7 @@
 //! The voting store's boundary (issue 24): the same behaviour on SQLite (the embedded default) and on PostgreSQL
 //! (a throwaway cluster from `pg-lab`), two front-ends sharing one PostgreSQL store, and the failover attacker: under
 //! cast load the primary is killed with SIGKILL and the synchronous standby promoted, and every receipt given is
-//! then compared with the box.
+//! then compared with the box. An emergency paper vote declared while the same person casts: one of the two wins.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
@@ -90,7 +90,7 @@ fn two_front_ends_accept_one_ballot_per_voter() {
             std::thread::spawn(move || {
                 (0..voters)
                     .filter(|v| v % 2 == t / 2)
-                    .filter(|v| front.cast(&format!("p{v}"), "e", "tokyo", &ct(t, *v)).is_ok())
+                    .filter(|v| front.cast(&format!("p{v}"), None, "e", "tokyo", &ct(t, *v)).is_ok())
                     .count()
             })
         })
@@ -113,14 +113,61 @@ fn two_front_ends_accept_one_ballot_per_voter() {
 fn a_copy_held_by_another_front_end_is_dropped_at_the_box() {
     let lab = pg_lab::Lab::single().unwrap();
     let (a, b) = (pg_store(&lab.connection_string()), pg_store(&lab.connection_string()));
-    a.cast("victim", "e", "tokyo", &ct(9, 9)).unwrap();
-    b.cast("copier", "e", "tokyo", &ct(9, 9)).unwrap();
+    a.cast("victim", None, "e", "tokyo", &ct(9, 9)).unwrap();
+    b.cast("copier", None, "e", "tokyo", &ct(9, 9)).unwrap();
     a.seal("e").unwrap();
     b.seal("e").unwrap();
     let (trackers, dropped) = a.box_contents("e").unwrap();
     assert_eq!(trackers.len(), 1);
     assert_eq!(dropped, vec![("tokyo".to_string(), 1)]);
     assert_eq!(a.marks("e").unwrap(), vec![("tokyo".into(), 2)], "marks = ballots + copies dropped");
+}
+
+/// The attacker is a race at the embassy (R-VOTE-11): for each of 300 persons a clerk declares an emergency paper
+/// vote at the very moment the person's ballot reaches a front-end. Exactly one of the two may win: a paper ballot
+/// for someone whose online ballot was receipted is a double vote, and a receipt for someone refused paper is one
+/// too. Then the losers are checked: no mark beside a declaration.
+#[test]
+fn an_emergency_declaration_and_a_cast_for_one_person_never_both_win() {
+    const PERSONS: usize = 300;
+    let lab = pg_lab::Lab::single().unwrap();
+    let front = Arc::new(pg_store(&lab.connection_string()));
+    let clerk = Arc::new(pg_store(&lab.connection_string()));
+    let start = Arc::new(std::sync::Barrier::new(2));
+    let casts = {
+        let (front, start) = (Arc::clone(&front), Arc::clone(&start));
+        std::thread::spawn(move || {
+            start.wait();
+            let threads: Vec<_> = (0..4)
+                .map(|t| {
+                    let front = Arc::clone(&front);
+                    std::thread::spawn(move || {
+                        (t..PERSONS)
+                            .step_by(4)
+                            .map(|p| (p, front.cast(&format!("p{p}"), None, "e", "tokyo", &ct(7, p))))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            threads.into_iter().flat_map(|t| t.join().unwrap()).collect::<Vec<_>>()
+        })
+    };
+    start.wait();
+    let declared: Vec<bool> = (0..PERSONS).map(|p| clerk.declare_emergency(&format!("p{p}"), "e").unwrap()).collect();
+    let mut both = Vec::new();
+    let (mut online, mut paper) = (0, 0);
+    for (p, cast) in casts.join().unwrap() {
+        match (&cast, declared[p]) {
+            (Ok(_), true) => both.push(p),
+            (Ok(_), false) => online += 1,
+            (Err(CastError::EmergencyPaperVote), true) => paper += 1,
+            (other, d) => panic!("person {p}: cast {other:?}, declared {d}"),
+        }
+    }
+    eprintln!("{online} voted online first, {paper} declared paper first, {} both", both.len());
+    assert!(both.is_empty(), "{} persons both voted online and were given paper: {both:?}", both.len());
+    assert!(online > 0 && paper > 0, "the race was never run both ways: the test proved nothing");
+    assert_eq!(front.marks("e").unwrap(), vec![("tokyo".into(), online as i64)]);
 }
 
 /// A front-end that stops mid-election (a restart, a crash) takes its batch keys with it: its batches stay in the
@@ -136,11 +183,11 @@ fn a_front_end_that_stops_leaves_its_batches_unopened_for_the_count() {
     assert_eq!(b.rows_and_marks("e").unwrap(), (0, 0), "the zero-vote check's figures before the opening");
     let mut receipts = HashSet::new();
     for v in 0..(2 * BATCH + 3) {
-        receipts.insert(a.cast(&format!("a{v}"), "e", "tokyo", &ct(1, v)).unwrap());
+        receipts.insert(a.cast(&format!("a{v}"), None, "e", "tokyo", &ct(1, v)).unwrap());
     }
     drop(a);
     for v in 0..(BATCH + 1) {
-        receipts.insert(b.cast(&format!("b{v}"), "e", "tokyo", &ct(2, v)).unwrap());
+        receipts.insert(b.cast(&format!("b{v}"), None, "e", "tokyo", &ct(2, v)).unwrap());
     }
     assert!(!b.is_sealed("e").unwrap());
     b.seal("e").unwrap();
@@ -197,7 +244,7 @@ fn killing_the_primary_under_load_loses_no_receipted_ballot() {
                     if stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    match front.cast(&format!("t{t}v{v}"), "e", "tokyo", &ct(t, v)) {
+                    match front.cast(&format!("t{t}v{v}"), None, "e", "tokyo", &ct(t, v)) {
                         Ok(tracker) => {
                             given.push(Given { at: Instant::now(), tracker });
                             receipts.fetch_add(1, Ordering::Relaxed);
@@ -316,7 +363,7 @@ fn a_reader_of_the_primary_and_standby_files_cannot_pair_voters_with_ballots() {
     store.create_election("e", &key()).unwrap();
     let n = 8 * k;
     for v in 0..n {
-        store.cast(&format!("person-{v:04}"), "e", "tokyo", &distinct_ct(v)).unwrap();
+        store.cast(&format!("person-{v:04}"), None, "e", "tokyo", &distinct_ct(v)).unwrap();
     }
     store.seal("e").unwrap();
     lab.psql(0, "CHECKPOINT").unwrap();

@@ -7,7 +7,6 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use super::DbArg;
-use crate::store::Db;
 
 #[derive(Subcommand)]
 pub(super) enum AuditCommand {
@@ -49,13 +48,13 @@ fn read_checkpoints(path: &Path) -> anyhow::Result<Vec<shared::export::AuditChec
 pub(super) fn run(command: AuditCommand) -> anyhow::Result<()> {
     match command {
         AuditCommand::Checkpoints { db } => {
-            let list = Db::open(&db.db)?.with(|c| crate::store::audit::checkpoints(c))?;
+            let list = db.open()?.with(|c| crate::store::audit::checkpoints(c))?;
             println!("{}", serde_json::to_string_pretty(&list)?);
             Ok(())
         }
         AuditCommand::Verify { db, checkpoints, audit_public_key } => {
             let kept = checkpoints.as_deref().map(read_checkpoints).transpose()?.unwrap_or_default();
-            let db = Db::open(&db.db)?;
+            let db = db.open()?;
             let f = db.with(|c| crate::store::checkpoints::check(c, &kept, audit_public_key.as_deref()))?;
             if !f.problems.is_empty() {
                 for p in &f.problems {

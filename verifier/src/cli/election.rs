@@ -87,7 +87,7 @@ pub(super) fn run(command: ElectionCommand, host: &Host) -> anyhow::Result<()> {
 /// `voters import`: an admin imports accepted voters, every certificate checked against the trust folder.
 pub(super) fn run_voters(command: VotersCommand, host: &Host) -> anyhow::Result<()> {
     let VotersCommand::Import { file, db: arg, trust_dir } = command;
-    let db = Db::open(&arg.db)?;
+    let db = arg.open()?;
     let op = host.operator(&db, &[Role::Admin], "voters import")?;
     let trust = TrustStore::from_dir(&trust_dir)?;
     let n = import_voters(&db, &trust, &file, &op.actor())?;

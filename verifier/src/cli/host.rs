@@ -47,7 +47,7 @@ pub(super) struct PauseArgs {
 /// Logs the operator in on this host for 8 hours.
 pub(super) fn login(args: LoginArgs, host: &Host) -> anyhow::Result<()> {
     let LoginArgs { db: arg, totp } = args;
-    let db = Db::open(&arg.db)?;
+    let db = arg.open()?;
     let (op, until) = crate::operators::host::login(&db, &host.credentials, &totp, Clock::SYSTEM.now())?;
     println!("logged in on this host as {} until {}", op.actor(), shared::jst::format_jst(until));
     Ok(())
@@ -55,14 +55,14 @@ pub(super) fn login(args: LoginArgs, host: &Host) -> anyhow::Result<()> {
 
 /// Ends the operator's host session.
 pub(super) fn logout(arg: &DbArg, host: &Host) -> anyhow::Result<()> {
-    let op = crate::operators::host::logout(&Db::open(&arg.db)?, &host.credentials, Clock::SYSTEM.now())?;
+    let op = crate::operators::host::logout(&arg.open()?, &host.credentials, Clock::SYSTEM.now())?;
     println!("{} logged out on this host", op.actor());
     Ok(())
 }
 
 /// Lists the four-eyes requests waiting for approval.
 pub(super) fn requests(arg: &DbArg, host: &Host) -> anyhow::Result<()> {
-    let db = Db::open(&arg.db)?;
+    let db = arg.open()?;
     host.operator(&db, &[Role::Admin, Role::CountingOfficer, Role::Auditor], "requests")?;
     for r in four_eyes::pending(&db, Clock::SYSTEM.now())? {
         println!(
@@ -76,7 +76,7 @@ pub(super) fn requests(arg: &DbArg, host: &Host) -> anyhow::Result<()> {
 /// Approves another operator's request and carries it out under both names.
 pub(super) fn approve(args: ApproveArgs, host: &Host) -> anyhow::Result<()> {
     let ApproveArgs { db: arg, id } = args;
-    let db = Db::open(&arg.db)?;
+    let db = arg.open()?;
     let op = crate::operators::host::authenticate(&db, &host.credentials, Clock::SYSTEM.now())?;
     let request = four_eyes::approve(&db, &op, &id, false, Clock::SYSTEM.now())?;
     println!("approved request {}: {} (asked by {})", request.id, request.summary, request.requested_by);
@@ -107,7 +107,7 @@ impl Host {
 
     /// Records a critical action as a four-eyes request; another operator's `verifier approve` carries it out.
     pub(super) fn ask(&self, arg: &DbArg, action: Action) -> anyhow::Result<()> {
-        let db = Db::open(&arg.db)?;
+        let db = arg.open()?;
         let op = self.operator(&db, action.requesters(), action.name())?;
         if let Action::Pause { .. } | Action::Resume = action {
             let (election, _) = election_in(&db, &arg.db)?;

@@ -125,9 +125,20 @@ struct DbArg {
     /// first use [default: DB with .audit-key.pk8, e.g. verifier.audit-key.pk8].
     #[arg(long, env = "VERIFIER_AUDIT_KEY")]
     audit_key: Option<PathBuf>,
+    /// The voting store on PostgreSQL (libpq key=value, e.g. `host=a,b port=5432,5432 dbname=vote
+    /// target_session_attrs=read-write`), as given to `serve`: the marks, emergency paper votes and ballot box are
+    /// there (issue 24).
+    #[arg(long, env = "VERIFIER_VOTING_STORE")]
+    voting_store: Option<String>,
 }
 
 impl DbArg {
+    /// Opens the database (and the voting store on PostgreSQL, if given).
+    fn open(&self) -> anyhow::Result<Db> {
+        let options = crate::store::DbOptions { voting_store: self.voting_store.clone(), ..Default::default() };
+        Db::open_with(&self.db, options)
+    }
+
     fn audit_key_path(&self) -> PathBuf {
         self.audit_key.clone().unwrap_or_else(|| AuditKey::default_path(&self.db))
     }
@@ -237,9 +248,9 @@ fn guard_clock(clock: Clock, election: &Election, db: &Db, command: &str, actor:
     Ok(())
 }
 
-fn open_with_election(path: &Path) -> anyhow::Result<(Db, Election, ElectionPublicKey)> {
-    let db = Db::open(path)?;
-    let (election, key) = election_in(&db, path)?;
+fn open_with_election(arg: &DbArg) -> anyhow::Result<(Db, Election, ElectionPublicKey)> {
+    let db = arg.open()?;
+    let (election, key) = election_in(&db, &arg.db)?;
     Ok((db, election, key))
 }
 

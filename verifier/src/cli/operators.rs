@@ -9,7 +9,6 @@ use super::host::Host;
 use super::{BOOTSTRAP, DbArg, absolute, checkpoint};
 use crate::clock::Clock;
 use crate::operators::four_eyes::Action;
-use crate::store::Db;
 
 #[derive(Subcommand)]
 pub(super) enum OperatorsCommand {
@@ -87,7 +86,7 @@ pub(super) fn run(command: OperatorsCommand, host: &Host) -> anyhow::Result<()> 
     use crate::operators::auth::{self as auth, OperatorCa};
     match command {
         OperatorsCommand::Bootstrap { ca, db: arg, admins, out } => {
-            let (ca, db) = (OperatorCa::open(&ca)?, Db::open(&arg.db)?);
+            let (ca, db) = (OperatorCa::open(&ca)?, arg.open()?);
             for text in auth::bootstrap(&ca, &db, &admins, &out, BOOTSTRAP)? {
                 println!("{text}");
             }
@@ -113,7 +112,7 @@ pub(super) fn run(command: OperatorsCommand, host: &Host) -> anyhow::Result<()> 
             OperatorCa::open(&ca)?;
             host.ask(&arg, Action::OperatorRevoke { ca: absolute(&ca)?, serial })?;
         }
-        OperatorsCommand::List { db } => print!("{}", auth::list_text(&Db::open(&db.db)?)?),
+        OperatorsCommand::List { db } => print!("{}", auth::list_text(&db.open()?)?),
         OperatorsCommand::ServerCert { ca, hosts } => {
             OperatorCa::open(&ca)?.write_server_cert(&hosts)?;
             println!("operator listener certificate for {} written to {}", hosts.join(", "), ca.display());

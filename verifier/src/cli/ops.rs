@@ -151,7 +151,7 @@ pub(super) fn build_hashes(args: BuildHashesArgs) -> anyhow::Result<()> {
 pub(super) fn zero_check(args: ZeroCheckArgs, host: &Host) -> anyhow::Result<()> {
     let ZeroCheckArgs { db: arg, export_key, out, expected_hashes, server, server_pid } = args;
     let clock = host.clock;
-    let (db, election, key) = open_with_election(&arg.db)?;
+    let (db, election, key) = open_with_election(&arg)?;
     let op = host.operator(&db, &[Role::Admin, Role::Auditor], "zero-check")?;
     let export_key = crate::ops::ExportKey::load(&export_key)?;
     guard_clock(clock, &election, &db, "zero-check", &op.actor())?;
@@ -180,7 +180,7 @@ pub(super) fn export(args: ExportArgs, host: &Host) -> anyhow::Result<()> {
 pub(super) fn record(args: RecordArgs, host: &Host) -> anyhow::Result<()> {
     let RecordArgs { db: arg, municipality, export_key, out } = args;
     let clock = host.clock;
-    let (db, election, _) = open_with_election(&arg.db)?;
+    let (db, election, _) = open_with_election(&arg)?;
     let op = host.operator(&db, &[Role::Admin, Role::Auditor], "record")?;
     let export_key = crate::ops::ExportKey::load(&export_key)?;
     guard_clock(clock, &election, &db, "record", &op.actor())?;

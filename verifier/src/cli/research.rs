@@ -7,7 +7,6 @@ use anyhow::Context;
 use clap::Subcommand;
 
 use super::DbArg;
-use crate::store::Db;
 
 #[derive(Subcommand)]
 pub(super) enum ResearchCommand {
@@ -72,7 +71,7 @@ pub(super) fn run(command: ResearchCommand) -> anyhow::Result<()> {
             println!("practice election {} ({candidates} entries, {kind}) written to {}", election.id, out.display());
         }
         ResearchCommand::Report { db, out } => {
-            let tasks = crate::research::tasks(&Db::open(&db.db)?)?;
+            let tasks = crate::research::tasks(&db.open()?)?;
             let summary = crate::research::report::write_report(&tasks, &out)?;
             println!(
                 "{} tasks in {} mode pairs; report written to {}",
@@ -82,7 +81,7 @@ pub(super) fn run(command: ResearchCommand) -> anyhow::Result<()> {
             );
         }
         ResearchCommand::StudyReport { db, study, out, seed } => {
-            let db = Db::open(&db.db)?;
+            let db = db.open()?;
             let (election, _) = db.election()?.context("the database has no election")?;
             let study = crate::research::study::load(&study, &election)?;
             let report = crate::research::study::write_report(&db, &study, &out, seed)?;

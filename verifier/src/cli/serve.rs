@@ -63,6 +63,11 @@ pub(super) struct ServeArgs {
     /// pool, and more are left for the counting tool to open if the verifier stops.
     #[arg(long, env = "VERIFIER_BALLOT_BOX_BATCH", default_value_t = ballot_box::DEFAULT_BATCH)]
     ballot_box_batch: usize,
+    /// The voting store on PostgreSQL shared by every front-end (libpq key=value; e.g. two hosts and
+    /// `target_session_attrs=read-write`): the marks, emergency paper votes and ballot box go there, and the
+    /// database (--db) keeps the roll, registration and audit log (issue 24). Not with --demo.
+    #[arg(long, env = "VERIFIER_VOTING_STORE", conflicts_with = "demo")]
+    voting_store: Option<String>,
     /// The site's certificate chain (PEM): the verifier then serves voters over TLS itself (HSTS, Secure cookie).
     /// Without it the voter listener must be loopback (demos, tests).
     #[arg(long, env = "VERIFIER_TLS_CERT", requires = "tls_key")]
@@ -259,8 +264,12 @@ fn open_election(args: &ServeArgs, clock: Clock) -> anyhow::Result<(Db, Election
         let path = args.db.clone().context(
             "give the database (--db, VERIFIER_DB or db in the settings file), or --demo for the practice election",
         )?;
-        let options =
-            crate::store::DbOptions { ballot_box_batch: args.ballot_box_batch, serving: true, ..Default::default() };
+        let options = crate::store::DbOptions {
+            ballot_box_batch: args.ballot_box_batch,
+            serving: true,
+            voting_store: args.voting_store.clone(),
+            ..Default::default()
+        };
         let db = Db::open_with(&path, options)?;
         let (election, key) = db
             .election()?

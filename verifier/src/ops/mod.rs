@@ -120,12 +120,19 @@ pub fn zero_check(
         .map(|c| (c.id.to_string(), counts.iter().find(|(id, _)| id == c.id.as_str()).map_or(0, |(_, n)| *n)))
         .collect();
     let total: i64 = counts.iter().map(|(_, n)| n).sum();
+    let id = election.id.as_str();
     let (marks, audit) = db.with(|c| {
-        let id = election.id.as_str();
         let marks: i64 = c.query_row("SELECT count(*) FROM voted WHERE election_id = ?1", [id], |r| r.get(0))?;
         Ok((marks, crate::store::audit::verify(c)?))
     })?;
-    let writes = db.ballot_box().rows(election.id.as_str())? as i64;
+    let (marks, writes) = match db.voting_store() {
+        // Both stores are checked: the voting store on PostgreSQL, and this file (which a cast never writes then).
+        Some(pg) => {
+            let (rows, pg_marks) = pg.rows_and_marks(id)?;
+            (marks + pg_marks, (rows + db.ballot_box().rows(id)?) as i64)
+        }
+        None => (marks, db.ballot_box().rows(id)? as i64),
+    };
     if let Some((seq, why)) = &audit.first_broken {
         anyhow::bail!("the audit log is broken at entry {seq}: {why}");
     }
@@ -204,10 +211,17 @@ pub fn export(
 
 /// A contest's ballots in the sealed box, in tracker order, and its unopened batches.
 fn contest_contents(db: &Db, election: &Election, contest: &str) -> anyhow::Result<(Vec<Vec<u8>>, Vec<Unopened>)> {
-    let ballot_box = db.ballot_box();
-    let cts = ballot_box.ciphertexts(election.id.as_str(), contest)?;
-    let unopened = ballot_box
-        .unopened_batches(election.id.as_str(), contest)?
+    let (cts, unopened) = match db.voting_store() {
+        Some(pg) => pg.contest_contents(election.id.as_str(), contest)?,
+        None => {
+            let ballot_box = db.ballot_box();
+            (
+                ballot_box.ciphertexts(election.id.as_str(), contest)?,
+                ballot_box.unopened_batches(election.id.as_str(), contest)?,
+            )
+        }
+    };
+    let unopened = unopened
         .into_iter()
         .map(|b| Unopened { batch: b.id, wrapped_key: b.wrapped_key, entries: b.entries })
         .collect();
@@ -217,7 +231,11 @@ fn contest_contents(db: &Db, election: &Election, contest: &str) -> anyhow::Resu
 /// Returns every contest's sorted trackers and their root, and how many ballots wait in unopened batches, for
 /// publication once the box is sealed after the close; `None` before the seal.
 pub fn published_ballot_box(db: &Db, election: &Election) -> anyhow::Result<Option<PublishedBallotBox>> {
-    if !db.ballot_box().is_sealed(election.id.as_str())? {
+    let sealed = match db.voting_store() {
+        Some(pg) => pg.is_sealed(election.id.as_str())?,
+        None => db.ballot_box().is_sealed(election.id.as_str())?,
+    };
+    if !sealed {
         return Ok(None);
     }
     let mut contests = Vec::new();

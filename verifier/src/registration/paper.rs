@@ -7,8 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::{RegError, history, refuse, require};
 use crate::operators::{Operator, Role};
-use crate::store::Db;
 use crate::store::audit;
+use crate::store::{Db, pg_error};
 
 /// Records postal-voting papers issued to or returned by a person (clerk, R-REG-8).
 pub fn postal_papers(
@@ -68,15 +68,26 @@ pub fn cross_channel(
     let result = db.with(|c| {
         let internet_voter: bool =
             c.query_row("SELECT count(*) > 0 FROM voters WHERE person_id = ?1", [person_id], |r| r.get(0))?;
-        let mut st =
-            c.prepare("SELECT contest_id FROM voted WHERE person_id = ?1 AND election_id = ?2 ORDER BY contest_id")?;
-        let voted_online: Vec<String> =
-            st.query_map([person_id, election_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
-        let emergency_declared: bool = c.query_row(
-            "SELECT count(*) > 0 FROM emergency_votes WHERE person_id = ?1 AND election_id = ?2",
-            params![person_id, election_id],
-            |r| r.get(0),
-        )?;
+        let (voted_online, emergency_declared) = match db.voting_store() {
+            // The marks and declarations are in the voting store on PostgreSQL (issue 24).
+            Some(pg) => (
+                pg.voted_contests(person_id, election_id).map_err(pg_error)?,
+                pg.emergency_declared(person_id, election_id).map_err(pg_error)?,
+            ),
+            None => {
+                let mut st = c.prepare(
+                    "SELECT contest_id FROM voted WHERE person_id = ?1 AND election_id = ?2 ORDER BY contest_id",
+                )?;
+                let voted: Vec<String> =
+                    st.query_map([person_id, election_id], |r| r.get(0))?.collect::<Result<_, _>>()?;
+                let declared: bool = c.query_row(
+                    "SELECT count(*) > 0 FROM emergency_votes WHERE person_id = ?1 AND election_id = ?2",
+                    params![person_id, election_id],
+                    |r| r.get(0),
+                )?;
+                (voted, declared)
+            }
+        };
         audit::append(c, now, &op.actor(), "cross_channel_check", &serde_json::json!({ "person": person_id }))?;
         Ok(CrossChannel { person_id: person_id.into(), internet_voter, voted_online, emergency_declared })
     })?;
@@ -98,6 +109,13 @@ pub fn declare_emergency(
     if reason.trim().is_empty() {
         return Err(refuse("REASON_REQUIRED", "Record the reason the voter declared."));
     }
+    // On PostgreSQL the declaration is decided there against the marks (the cast takes the same person lock), and
+    // then recorded here with its history; a declaration made there and not here is declared again by the retry.
+    if let Some(pg) = db.voting_store()
+        && !pg.declare_emergency(person_id, election_id).map_err(|e| RegError::from(pg_error(e)))?
+    {
+        return Err(already_voted());
+    }
     db.with(|c| {
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let voted: i64 = tx.query_row(
@@ -106,7 +124,7 @@ pub fn declare_emergency(
             |r| r.get(0),
         )?;
         if voted > 0 {
-            return Ok(Err(refuse("ALREADY_VOTED_ONLINE", "This person has already voted online: no paper ballot may be issued.")));
+            return Ok(Err(already_voted()));
         }
         tx.execute(
             "INSERT OR REPLACE INTO emergency_votes (person_id, election_id, declared_at, reason) VALUES (?1, ?2, ?3, ?4)",
@@ -119,8 +137,15 @@ pub fn declare_emergency(
     })?
 }
 
+fn already_voted() -> RegError {
+    refuse("ALREADY_VOTED_ONLINE", "This person has already voted online: no paper ballot may be issued.")
+}
+
 /// Returns whether a person declared an emergency paper vote for an election (checked at every cast).
 pub fn emergency_declared(db: &Db, person_id: &str, election_id: &str) -> rusqlite::Result<bool> {
+    if let Some(pg) = db.voting_store() {
+        return pg.emergency_declared(person_id, election_id).map_err(pg_error);
+    }
     db.read(|c| {
         c.prepare_cached("SELECT count(*) > 0 FROM emergency_votes WHERE person_id = ?1 AND election_id = ?2")?
             .query_row(params![person_id, election_id], |r| r.get(0))

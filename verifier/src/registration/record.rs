@@ -34,16 +34,19 @@ pub fn record(
     if election.window().state(now) != shared::window::WindowState::Closed {
         return Err(refuse("VOTING_NOT_CLOSED", "The record is made after online voting closes."));
     }
-    let rows: Vec<(String, String)> = db.with(|c| {
-        // From the marks alone (each keeps the municipality it was cast under): a voter removed from the roll
-        // after voting is still counted and listed.
-        let mut st = c.prepare(
-            "SELECT person_id, contest_id FROM voted WHERE municipality = ?1 AND election_id = ?2
+    let rows: Vec<(String, String)> = match db.voting_store() {
+        Some(pg) => pg.marks_of_municipality(municipality, election.id.as_str()).map_err(crate::store::pg_error)?,
+        None => db.with(|c| {
+            // From the marks alone (each keeps the municipality it was cast under): a voter removed from the roll
+            // after voting is still counted and listed.
+            let mut st = c.prepare(
+                "SELECT person_id, contest_id FROM voted WHERE municipality = ?1 AND election_id = ?2
              ORDER BY person_id, contest_id",
-        )?;
-        let rows = st.query_map([municipality, election.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        rows.collect()
-    })?;
+            )?;
+            let rows = st.query_map([municipality, election.id.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+            rows.collect()
+        })?,
+    };
     let voters_per_contest = election
         .contests
         .iter()

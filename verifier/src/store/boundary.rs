@@ -68,7 +68,8 @@ impl VotingStore for PgStore {
         contest_id: &str,
         ciphertext: &[u8],
     ) -> Result<String, CastError> {
-        PgStore::cast(self, person_id, election_id, contest_id, ciphertext)
+        // The roll is not this store's: `Db` in front of it looks the municipality up (for the record).
+        PgStore::cast(self, person_id, None, election_id, contest_id, ciphertext)
     }
     fn voted_contests(&self, person_id: &str, election_id: &str) -> anyhow::Result<Vec<String>> {
         PgStore::voted_contests(self, person_id, election_id)

@@ -25,7 +25,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use ballot_box::{Ballot, BoxError, GroupId};
-use rusqlite::{Connection, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use sha2::Digest;
 use shared::crypto::ElectionPublicKey;
 
@@ -198,6 +198,9 @@ impl Db {
     /// for it afterwards. Takes the writer, so no group is between its steps. Then rebuilds the voter store in key
     /// order. Write the research tasks still waiting first (`research::flush`).
     pub fn seal(&self, election_id: &str) -> anyhow::Result<()> {
+        if let Some(pg) = &self.pg {
+            return pg.seal(election_id);
+        }
         let mut conn = self.conn.lock().map_err(|_| lock_error())?;
         // The last groups' marks stop being pending, and the box forgets their numbers.
         let mut protocol = self.protocol.lock().map_err(|_| lock_error())?;
@@ -231,6 +234,14 @@ impl Db {
         contest_id: &str,
         ciphertext: &[u8],
     ) -> Result<String, CastError> {
+        if let Some(pg) = &self.pg {
+            let municipality: Option<String> = self.read(|c| {
+                c.prepare_cached("SELECT municipality FROM voters WHERE person_id = ?1")?
+                    .query_row([person_id], |r| r.get(0))
+                    .optional()
+            })?;
+            return pg.cast(person_id, municipality.as_deref(), election_id, contest_id, ciphertext);
+        }
         let queued = Arc::new(QueuedCast {
             person_id: person_id.to_owned(),
             election_id: election_id.to_owned(),

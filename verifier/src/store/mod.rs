@@ -11,6 +11,7 @@
 //! shared by several front-ends; issue 24).
 
 pub mod audit;
+mod backup;
 mod boundary;
 mod cast;
 pub mod checkpoints;
@@ -69,11 +70,20 @@ pub struct DbOptions {
     pub serving: bool,
     /// Fault injection (tests only).
     pub faults: Faults,
+    /// The voting store on PostgreSQL (`--voting-store`, libpq's key=value connection string): when given, the
+    /// marks, the emergency paper votes and the ballot box are there, shared by every front-end, and this file
+    /// keeps the roll, registration and the audit log (issue 24).
+    pub voting_store: Option<String>,
 }
 
 impl Default for DbOptions {
     fn default() -> DbOptions {
-        DbOptions { ballot_box_batch: ballot_box::DEFAULT_BATCH, serving: false, faults: Faults::default() }
+        DbOptions {
+            ballot_box_batch: ballot_box::DEFAULT_BATCH,
+            serving: false,
+            faults: Faults::default(),
+            voting_store: None,
+        }
     }
 }
 
@@ -103,6 +113,8 @@ pub struct Db {
     keys: Mutex<HashMap<String, Arc<ElectionPublicKey>>>,
     research: crate::research::Pending,
     faults: Faults,
+    /// The voting store on PostgreSQL, if the marks and the box are there ([`DbOptions::voting_store`]).
+    pg: Option<Arc<pg::PgStore>>,
     /// The store's lock file, held while this process may recover it (see [`Db::open_with`]).
     _lock: Option<std::fs::File>,
 }
@@ -151,6 +163,14 @@ impl Db {
         let ballot_box = BallotBox::open(&ballot_box_path(path), options.ballot_box_batch)?;
         let mut db = Db::setup(Connection::open(path)?, ballot_box, options.faults, sole)?;
         db._lock = sole.then_some(lock);
+        if let Some(conninfo) = &options.voting_store {
+            let store = pg::PgStore::connect(conninfo, options.ballot_box_batch)
+                .map_err(|e| anyhow::anyhow!("cannot reach the voting store on PostgreSQL: {e}"))?;
+            if let Some((election, key)) = db.election()? {
+                store.create_election(election.id.as_str(), &key)?;
+            }
+            db.pg = Some(Arc::new(store));
+        }
         for _ in 0..READERS {
             let reader = Connection::open_with_flags(
                 path,
@@ -191,6 +211,7 @@ impl Db {
             keys: Mutex::default(),
             research: crate::research::Pending::default(),
             faults,
+            pg: None,
             _lock: None,
         };
         if sole {
@@ -234,34 +255,6 @@ impl Db {
             }
             Ok(())
         })?;
-        Ok(())
-    }
-
-    /// Copies the voter store at `source` and its ballot box to `target` and its ballot-box path while the
-    /// verifier keeps running: each store into its own file (SQLite's backup API from a connection of its own, all
-    /// pages in one step), the pair consistent, each copy checked. The box's waiting batches are unopened in the
-    /// copy: their keys never leave the running process.
-    pub fn backup(source: &Path, target: &Path) -> anyhow::Result<()> {
-        for to in [target.to_path_buf(), ballot_box_path(target)] {
-            anyhow::ensure!(!to.exists(), "{} exists already; back up into a new file", to.display());
-        }
-        // While the copies are taken, no cast can write a mark (nor confirm one): this connection holds the voter
-        // store's write lock. The box is copied first: every group it has committed then has its marks in the
-        // voter store's copy, pending or confirmed, and a mark pending on a group the box's copy lacks is removed
-        // when the copy is opened (recovery), as after a crash. Casts wait meanwhile (a second or so).
-        let hold = Connection::open(source)?;
-        hold.busy_timeout(std::time::Duration::from_secs(30))?;
-        hold.execute_batch("BEGIN IMMEDIATE")?;
-        if ballot_box_path(source).exists() {
-            BallotBox::backup(&ballot_box_path(source), &ballot_box_path(target))?;
-        }
-        let src = Connection::open_with_flags(source, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
-        src.busy_timeout(std::time::Duration::from_secs(30))?;
-        let mut dst = Connection::open(target)?;
-        rusqlite::backup::Backup::new(&src, &mut dst)?.run_to_completion(i32::MAX, std::time::Duration::ZERO, None)?;
-        hold.execute_batch("ROLLBACK")?;
-        let ok: String = dst.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
-        anyhow::ensure!(ok == "ok", "the copy fails the integrity check: {ok}");
         Ok(())
     }
 
@@ -324,6 +317,11 @@ impl Db {
             crate::registration::requeue_held(&tx, election.id.as_str(), now)?;
             let detail = serde_json::json!({ "election": election.id.as_str(), "key_fingerprint": key.fingerprint() });
             audit::append(&tx, now, actor, "election_created", &detail)?;
+            if let Some(pg) = &self.pg {
+                // Before this file commits: an election in force here has its key in the voting store.
+                pg.create_election(election.id.as_str(), key)
+                    .map_err(|e| rusqlite::Error::InvalidParameterName(format!("the voting store: {e}")))?;
+            }
             tx.commit()
         })
         .map_err(|e| match e {
@@ -396,6 +394,9 @@ impl Db {
     /// Returns the contests of an election a person has voted in (a mark whose group the box refused is not a
     /// vote, even before it is removed).
     pub fn voted_contests(&self, person_id: &str, election_id: &str) -> rusqlite::Result<Vec<String>> {
+        if let Some(pg) = &self.pg {
+            return pg.voted_contests(person_id, election_id).map_err(pg_error);
+        }
         let rows: Vec<(String, Option<i64>)> = self.read(|c| {
             let mut stmt = c.prepare_cached(
                 "SELECT contest_id, pending_group FROM voted WHERE person_id = ?1 AND election_id = ?2",
@@ -451,6 +452,9 @@ impl Db {
     /// Returns the number of ballots received per contest of an election: in the box, waiting in its pool, or in
     /// batches left unopened by an earlier process.
     pub fn ballot_counts(&self, election_id: &str) -> anyhow::Result<Vec<(String, i64)>> {
+        if let Some(pg) = &self.pg {
+            return pg.ballot_counts(election_id);
+        }
         Ok(self.ballot_box.counts(election_id)?.iter().map(|c| (c.contest.clone(), c.total() as i64)).collect())
     }
 
@@ -459,7 +463,13 @@ impl Db {
         Ok(self.ballot_box.counts(election_id)?)
     }
 
-    /// The ballot box (read-only uses: the export, the published digest, the zero-vote check).
+    /// The voting store on PostgreSQL, when the marks and the box are there (issue 24); `None`: this file's.
+    pub fn voting_store(&self) -> Option<&Arc<pg::PgStore>> {
+        self.pg.as_ref()
+    }
+
+    /// The ballot box in this store's file (read-only uses: the export, the published digest, the zero-vote
+    /// check), unused when [`Db::voting_store`] is given.
     pub fn ballot_box(&self) -> &BallotBox {
         &self.ballot_box
     }
@@ -468,6 +478,11 @@ impl Db {
     pub fn research_pending(&self) -> &crate::research::Pending {
         &self.research
     }
+}
+
+/// A failure of the voting store on PostgreSQL where the caller speaks rusqlite's errors.
+pub(crate) fn pg_error(e: impl std::fmt::Display) -> rusqlite::Error {
+    rusqlite::Error::InvalidParameterName(format!("the voting store: {e}"))
 }
 
 /// Takes the lock file without waiting: `true` if this process now holds it.

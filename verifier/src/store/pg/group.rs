@@ -22,6 +22,7 @@ pub const MAX_GROUP: usize = 256;
 /// One cast waiting for the writer, and its answer once the writer has one.
 pub struct Job {
     person_id: String,
+    municipality: Option<String>,
     election_id: String,
     contest_id: String,
     ciphertext: Vec<u8>,
@@ -30,9 +31,16 @@ pub struct Job {
 
 impl Job {
     /// A cast to queue.
-    pub fn new(person_id: &str, election_id: &str, contest_id: &str, ciphertext: &[u8]) -> Arc<Job> {
+    pub fn new(
+        person_id: &str,
+        municipality: Option<&str>,
+        election_id: &str,
+        contest_id: &str,
+        ciphertext: &[u8],
+    ) -> Arc<Job> {
         Arc::new(Job {
             person_id: person_id.into(),
+            municipality: municipality.map(str::to_owned),
             election_id: election_id.into(),
             contest_id: contest_id.into(),
             ciphertext: ciphertext.to_vec(),
@@ -158,6 +166,7 @@ fn attempt(store: &PgStore, client: &mut Client, jobs: &[Arc<Job>]) -> Result<Wr
     ballot_box::shuffle(&mut order).map_err(|e| other(&e))?;
     let mut decisions: Vec<Decision> = jobs.iter().map(|_| Ok(())).collect();
     let mut tx = client.transaction()?;
+    let paper = emergency_declared(&mut tx, jobs)?;
     let mut group = Group::default();
     for i in order {
         let job = &jobs[i];
@@ -168,6 +177,10 @@ fn attempt(store: &PgStore, client: &mut Client, jobs: &[Arc<Job>]) -> Result<Wr
                 continue;
             }
         };
+        if paper.contains(&(job.election_id.as_str(), job.person_id.as_str())) {
+            decisions[i] = Err(CastError::EmergencyPaperVote);
+            continue;
+        }
         match store.ballot_box.check(&mut tx, &group, &job.election_id, &job.ciphertext) {
             Ok(()) => {}
             Err(PgBoxError::Duplicate) => {
@@ -181,8 +194,9 @@ fn attempt(store: &PgStore, client: &mut Client, jobs: &[Arc<Job>]) -> Result<Wr
             Err(e) => return Err(other(&e)),
         }
         let marked = tx.execute(
-            "INSERT INTO roll.voted (election_id, contest_id, person_id) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            &[&job.election_id, &job.contest_id, &job.person_id],
+            "INSERT INTO roll.voted (election_id, contest_id, person_id, municipality) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[&job.election_id, &job.contest_id, &job.person_id, &job.municipality],
         )?;
         if marked == 0 {
             decisions[i] = Err(CastError::AlreadyVoted);
@@ -198,6 +212,39 @@ fn attempt(store: &PgStore, client: &mut Client, jobs: &[Arc<Job>]) -> Result<Wr
         Err(e) if group.is_empty() => Err(e.into()),
         Err(e) => Err(Failed { error: e.to_string(), cut_off: Some(Box::new(Written { group, decisions })) }),
     }
+}
+
+/// Takes each job's person lock shared (a declaration takes it alone, [`super::PgStore::declare_emergency`]), then
+/// reads which of the group's persons declared an emergency paper vote (R-VOTE-11): a declaration committed while
+/// a lock was awaited is seen, since this read starts after every lock is held; one that waits for this
+/// transaction sees its marks. Shared locks never wait for each other, so groups of front-ends never deadlock here.
+fn emergency_declared<'a>(
+    tx: &mut postgres::Transaction<'_>,
+    jobs: &'a [Arc<Job>],
+) -> Result<std::collections::HashSet<(&'a str, &'a str)>, Failed> {
+    let (elections, persons): (Vec<&str>, Vec<&str>) =
+        jobs.iter().map(|j| (j.election_id.as_str(), j.person_id.as_str())).unzip();
+    tx.query(
+        &format!(
+            "SELECT pg_advisory_xact_lock_shared({}) FROM unnest($1::text[], $2::text[]) AS t(e, p)",
+            super::PERSON_LOCK
+        ),
+        &[&elections, &persons],
+    )?;
+    let declared: std::collections::HashSet<(String, String)> = tx
+        .query(
+            "SELECT election_id, person_id FROM roll.emergency
+             WHERE (election_id, person_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+            &[&elections, &persons],
+        )?
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect();
+    Ok(jobs
+        .iter()
+        .map(|j| (j.election_id.as_str(), j.person_id.as_str()))
+        .filter(|(e, p)| declared.contains(&((*e).to_string(), (*p).to_string())))
+        .collect())
 }
 
 /// The group committed: its entries join this front-end's batches, each job gets its answer, and a batch now due

@@ -33,7 +33,8 @@ use super::CastError;
 
 mod group;
 
-/// The roll side's tables: the marks, and the elections' public keys (which wrap the box's batch keys).
+/// The roll side's tables: the marks (with the municipality each was cast under, for its record, R-VOTE-12), the
+/// emergency paper votes declared (R-VOTE-11), and the elections' public keys (which wrap the box's batch keys).
 pub const SCHEMA: &str = "
 CREATE SCHEMA IF NOT EXISTS roll;
 CREATE TABLE IF NOT EXISTS roll.elections (id text PRIMARY KEY, public_key_spki bytea NOT NULL);
@@ -41,9 +42,20 @@ CREATE TABLE IF NOT EXISTS roll.voted (
     election_id text NOT NULL,
     contest_id text NOT NULL,
     person_id text NOT NULL,
+    municipality text,
     PRIMARY KEY (election_id, contest_id, person_id)
 );
+CREATE TABLE IF NOT EXISTS roll.emergency (
+    election_id text NOT NULL,
+    person_id text NOT NULL,
+    PRIMARY KEY (election_id, person_id)
+);
 ";
+
+/// A person's lock in an election (two 32-bit advisory lock keys, class 24: never the bigint form of
+/// [`PgStore::connect`]'s), over columns `e` and `p`: every cast group takes it shared, an emergency declaration
+/// alone, so that of a cast and a declaration for one person exactly one wins (R-VOTE-11).
+const PERSON_LOCK: &str = "24, hashtext(e || '/' || p)";
 
 /// How long a cast keeps trying to reach a primary (a failover takes a few seconds) before it is refused with
 /// `STORAGE_UNAVAILABLE`, nothing recorded.
@@ -95,14 +107,72 @@ impl PgStore {
     /// Casts one contest's ballot: the mark and the sealed pool entry in one transaction with the other casts
     /// waiting at this front-end (group commit, [`group`]), receipted (the tracker, hex) once the commit returned;
     /// see the module notes for a commit cut off by a failover.
+    ///
+    /// `municipality` is the roll's, kept with the mark for the municipality's record (R-VOTE-12); the roll itself
+    /// stays in each front-end's own store.
     pub fn cast(
         &self,
         person_id: &str,
+        municipality: Option<&str>,
         election_id: &str,
         contest_id: &str,
         ciphertext: &[u8],
     ) -> Result<String, CastError> {
-        group::cast(self, group::Job::new(person_id, election_id, contest_id, ciphertext))
+        group::cast(self, group::Job::new(person_id, municipality, election_id, contest_id, ciphertext))
+    }
+
+    /// Declares an emergency paper vote (R-VOTE-11) unless the person has a mark in the election: `false` then.
+    /// Decided under the person's lock, held alone, which every cast group takes shared: of a declaration and a
+    /// cast for one person, exactly one wins. Declaring twice is accepted.
+    pub fn declare_emergency(&self, person_id: &str, election_id: &str) -> anyhow::Result<bool> {
+        self.with_client(|c| {
+            let mut tx = c.transaction()?;
+            let lock =
+                format!("SELECT pg_advisory_xact_lock({PERSON_LOCK}) FROM (VALUES ($1::text, $2::text)) AS t(e, p)");
+            tx.query(&lock, &[&election_id, &person_id])?;
+            let voted: i64 = tx
+                .query_one(
+                    "SELECT count(*) FROM roll.voted WHERE election_id = $1 AND person_id = $2",
+                    &[&election_id, &person_id],
+                )?
+                .get(0);
+            if voted > 0 {
+                return Ok(false);
+            }
+            tx.execute(
+                "INSERT INTO roll.emergency (election_id, person_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                &[&election_id, &person_id],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+    }
+
+    /// Whether a person declared an emergency paper vote in an election.
+    pub fn emergency_declared(&self, person_id: &str, election_id: &str) -> anyhow::Result<bool> {
+        self.with_client(|c| {
+            let row = c.query_one(
+                "SELECT count(*) > 0 FROM roll.emergency WHERE election_id = $1 AND person_id = $2",
+                &[&election_id, &person_id],
+            )?;
+            Ok(row.get(0))
+        })
+    }
+
+    /// The marks of one municipality's voters in an election, (person, contest) sorted: its record (R-VOTE-12).
+    pub fn marks_of_municipality(
+        &self,
+        municipality: &str,
+        election_id: &str,
+    ) -> anyhow::Result<Vec<(String, String)>> {
+        self.with_client(|c| {
+            let rows = c.query(
+                "SELECT person_id, contest_id FROM roll.voted WHERE municipality = $1 AND election_id = $2
+                 ORDER BY person_id, contest_id",
+                &[&municipality, &election_id],
+            )?;
+            Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+        })
     }
 
     fn election_key(
