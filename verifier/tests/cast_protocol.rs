@@ -36,7 +36,7 @@ fn ciphertext(voter: usize, contest: usize, attempt: u8) -> Vec<u8> {
 }
 
 fn options(faults: Faults) -> DbOptions {
-    DbOptions { ballot_box_batch: 8, serving: false, faults }
+    DbOptions { ballot_box_batch: 8, faults, ..Default::default() }
 }
 
 /// The child: casts every voter's two contests from four threads, writing each receipt before the next cast; the

@@ -8,80 +8,18 @@
 
 mod support;
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
-use shared::api::{CastReceipt, Challenge};
 use shared::crypto::ElectionPublicKey;
-use shared::election::{Choice, Election};
+use shared::election::Election;
+use support::serving::*;
 use support::*;
 use test_pki::TestAuthority;
 
 const VOTERS: usize = 30;
 const CONTESTS: [&str; 2] = ["tokyo", "national-pr"];
-
-struct Server {
-    child: Child,
-    base: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(db: &Path, trust: &Path, log: &Path) -> Server {
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(log).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_verifier"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--public-origin", ORIGIN])
-        .arg("--db")
-        .arg(db)
-        .arg("--trust-dir")
-        .arg(trust)
-        .args(["--ballot-box-batch", "8"])
-        .env("RUST_LOG", "debug")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("verifier: listening on ").expect("started").trim_end_matches('/').to_string();
-    Server { child, base }
-}
-
-fn encrypt_for(e: &Election, key: &ElectionPublicKey, contest: &str, choice: Choice) -> Vec<u8> {
-    let plain = shared::ballot::encode(e, e.contest(contest).unwrap(), &choice).unwrap();
-    let mut rng = rand_core::UnwrapErr(getrandom::SysRng);
-    shared::crypto::encrypt_ballot(&mut rng, key, e.id.as_str(), contest, &plain).unwrap()
-}
-
-/// Logs in and casts one contest; returns the tracker on a 201, None on any failure (e.g. the server died).
-async fn vote(base: &str, v: &TestVoter, e: &Election, key: &ElectionPublicKey, contest: &str) -> Option<String> {
-    let http = reqwest::Client::builder().cookie_store(true).timeout(Duration::from_secs(10)).build().ok()?;
-    let c: Challenge = http.post(format!("{base}/api/v1/session/challenge")).send().await.ok()?.json().await.ok()?;
-    let nonce = c.nonce.0;
-    let r = http.post(format!("{base}/api/v1/session")).json(&login_body(v, &nonce, ORIGIN)).send().await.ok()?;
-    if r.status() != 201 {
-        return None;
-    }
-    let ct = encrypt_for(e, key, contest, Choice::Blank);
-    let body = cast_body(v, e.id.as_str(), contest, &ct);
-    let r = http.post(format!("{base}/api/v1/ballots")).json(&body).send().await.ok()?;
-    if r.status() != 201 {
-        return None;
-    }
-    let receipt: CastReceipt = r.json().await.ok()?;
-    assert_eq!(receipt.tracker, shared::crypto::tracker(&ct));
-    Some(receipt.tracker)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn kill_9_five_times_under_load_loses_no_receipted_ballot() {
@@ -96,7 +34,7 @@ async fn kill_9_five_times_under_load_loses_no_receipted_ballot() {
     let mut receipts: Vec<String> = Vec::new();
     let mut interrupted = 0;
     for round in 0..5 {
-        let server = start(&db, &dir.path().join("ca"), &log);
+        let server = start(&db, &dir.path().join("ca"), &log, &[]);
         let results = one_round_killed_under_load(server, round, &pending, &voters, &election, &key).await;
         for (i, contest, tracker) in results {
             if let Some(tracker) = tracker {
@@ -112,37 +50,6 @@ async fn kill_9_five_times_under_load_loses_no_receipted_ballot() {
     assert!(interrupted > 0, "the kills never hit a cast in flight: the test proved nothing");
     let stored = every_receipted_ballot_survives_in_sound_stores(&db, &election, &receipts);
     no_log_line_joins_a_voter_to_a_ballot(&log, &voters, &stored);
-}
-
-/// Election and voters through the real commands: the election created by two admins, the roll imported.
-/// Returns the database.
-fn election_and_voters_through_the_real_commands(dir: &Path, voters: &[Arc<TestVoter>]) -> PathBuf {
-    let key_file = dir.join("election.pub.pem");
-    std::fs::write(&key_file, ELECTION_PUB).unwrap();
-    let db = dir.join("verifier.sqlite");
-    let toml_file = dir.join("election.toml");
-    std::fs::write(&toml_file, verifier::demo::DEMO_TOML).unwrap();
-    let bin = std::path::Path::new(env!("CARGO_BIN_EXE_verifier"));
-    let crew = verifier::operators::crew::Crew::bootstrap(bin, &db, &dir.join("operator-ca"), dir).unwrap();
-    let (toml_s, key_s) = (toml_file.to_str().unwrap(), key_file.to_str().unwrap());
-    crew.four_eyes(&["election", "create", toml_s, "--public-key", key_s, "--redate-for-demo"]).unwrap();
-    let lines: String = voters
-        .iter()
-        .map(|v| {
-            serde_json::json!({
-                "person_id": v.person_id, "municipality": "13101", "districts": ["tokyo", "national"],
-                "auth_certificates": [B64.encode(&v.card.auth_cert_der)],
-                "sign_certificates": [B64.encode(&v.card.sign_cert_der)],
-            })
-            .to_string()
-                + "\n"
-        })
-        .collect();
-    let voters_file = dir.join("voters.jsonl");
-    std::fs::write(&voters_file, lines).unwrap();
-    let trust = dir.join("ca");
-    crew.run(&["voters", "import", voters_file.to_str().unwrap(), "--trust-dir", trust.to_str().unwrap()]).unwrap();
-    db
 }
 
 /// One round: casts start at once, and the server is killed with SIGKILL as soon as a few of them are receipted,

@@ -176,8 +176,6 @@ fn an_emergency_declaration_and_a_cast_for_one_person_never_both_win() {
 /// either is a ballot the count gets.
 #[test]
 fn a_front_end_that_stops_leaves_its_batches_unopened_for_the_count() {
-    use rsa::pkcs8::DecodePrivateKey;
-    use sha2::Sha256;
     let lab = pg_lab::Lab::single().unwrap();
     let (a, b) = (pg_store(&lab.connection_string()), pg_store(&lab.connection_string()));
     assert_eq!(b.rows_and_marks("e").unwrap(), (0, 0), "the zero-vote check's figures before the opening");
@@ -192,19 +190,13 @@ fn a_front_end_that_stops_leaves_its_batches_unopened_for_the_count() {
     assert!(!b.is_sealed("e").unwrap());
     b.seal("e").unwrap();
     assert!(b.is_sealed("e").unwrap());
-    let (mut all, unopened) = b.contest_contents("e", "tokyo").unwrap();
+    let (all, unopened) = b.contest_contents("e", "tokyo").unwrap();
     assert_eq!(
         unopened.iter().map(|u| u.entries.len()).sum::<usize>(),
         BATCH + 3,
         "the stopped front-end's held batches"
     );
-    let sk = rsa::PrivateKey::from_pkcs8_pem(support::INSECURE_ELECTION_PRIVATE).unwrap();
-    for batch in unopened {
-        let label = shared::crypto::batch_key_label("e", "tokyo", &batch.id);
-        let raw = sk.decrypt(rsa::Oaep::<Sha256>::new_with_label(label), &batch.wrapped_key).unwrap();
-        let key = ballot_box::sealing::key_from_bytes(&raw).unwrap();
-        all.extend(batch.open(&key, "e", "tokyo").into_iter().map(Option::unwrap));
-    }
+    let all = support::opened("e", "tokyo", all, unopened);
     let counted: HashSet<String> = all.iter().map(|c| shared::crypto::tracker(c)).collect();
     assert_eq!(counted, receipts, "every receipt is a ballot the count gets, and nothing else is");
     assert_eq!(b.marks("e").unwrap(), vec![("tokyo".into(), receipts.len() as i64)]);

@@ -25,6 +25,7 @@ pub mod committee;
 pub mod host;
 pub mod operator_client;
 pub mod registration;
+pub mod serving;
 
 pub const ORIGIN: &str = "http://127.0.0.1:8080";
 pub const ELECTION_PUB: &str = include_str!("../../../shared/tests/data/test-election-key.pub.pem");
@@ -35,15 +36,26 @@ pub const INSECURE_ELECTION_PRIVATE: &str = include_str!("../../../shared/tests/
 /// Every ciphertext the ballot box holds for a contest: in the box, and in unopened batches, whose keys are
 /// unwrapped with the test election key (as the counting tool does in the HSM).
 pub fn every_ballot(db: &Db, election: &str, contest: &str) -> Vec<Vec<u8>> {
+    let cts = db.ballot_box().ciphertexts(election, contest).unwrap();
+    opened(election, contest, cts, db.ballot_box().unopened_batches(election, contest).unwrap())
+}
+
+/// Every ballot of a contest that the count gets from a reading of a box: its ciphertexts, and its unopened batches
+/// opened with the committed INSECURE test election key, as the HSM would.
+pub fn opened(
+    election: &str,
+    contest: &str,
+    mut cts: Vec<Vec<u8>>,
+    unopened: Vec<ballot_box::UnopenedBatch>,
+) -> Vec<Vec<u8>> {
     let sk = PrivateKey::from_pkcs8_pem(INSECURE_ELECTION_PRIVATE).unwrap();
-    let mut all = db.ballot_box().ciphertexts(election, contest).unwrap();
-    for batch in db.ballot_box().unopened_batches(election, contest).unwrap() {
+    for batch in unopened {
         let label = shared::crypto::batch_key_label(election, contest, &batch.id);
         let raw = sk.decrypt(rsa::Oaep::<Sha256>::new_with_label(label), &batch.wrapped_key).unwrap();
         let key = ballot_box::sealing::key_from_bytes(&raw).unwrap();
-        all.extend(batch.open(&key, election, contest).into_iter().map(Option::unwrap));
+        cts.extend(batch.open(&key, election, contest).into_iter().map(Option::unwrap));
     }
-    all
+    cts
 }
 
 pub struct TestVoter {
