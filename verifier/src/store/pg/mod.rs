@@ -278,6 +278,19 @@ impl PgStore {
     }
 }
 
+impl Drop for PgStore {
+    /// The synchronous client ends its connection on a runtime of its own, which cannot start on a thread of the
+    /// server's runtime (its last owner may be a task dropped when `serve` stops): it is closed on a thread of
+    /// its own then.
+    fn drop(&mut self) {
+        if tokio::runtime::Handle::try_current().is_ok()
+            && let Some(client) = self.client.get_mut().ok().and_then(Option::take)
+        {
+            let _ = std::thread::spawn(move || drop(client)).join();
+        }
+    }
+}
+
 /// A contest's ciphertexts in the box, and its unopened batches.
 pub type ContestContents = (Vec<Vec<u8>>, Vec<ballot_box::UnopenedBatch>);
 
