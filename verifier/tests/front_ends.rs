@@ -20,6 +20,8 @@ use test_pki::TestAuthority;
 use verifier::store::{Db, DbOptions};
 
 const VOTERS: usize = 12;
+/// Voters of the failover under load, each casting both contests.
+const LOAD_VOTERS: usize = 40;
 
 /// The roll and the election, made once through the real commands, and a copy of the database for the second
 /// front-end (as `verifier backup` makes it).
@@ -31,10 +33,10 @@ struct Site {
     key: ElectionPublicKey,
 }
 
-fn site() -> Site {
+fn site(n: usize) -> Site {
     let dir = tempfile::tempdir().unwrap();
     let ca = TestAuthority::init(&dir.path().join("ca")).unwrap();
-    let voters: Vec<Arc<TestVoter>> = (0..VOTERS).map(|i| Arc::new(test_voter(&ca, i))).collect();
+    let voters: Vec<Arc<TestVoter>> = (0..n).map(|i| Arc::new(test_voter(&ca, i))).collect();
     let a = election_and_voters_through_the_real_commands(dir.path(), &voters);
     let b = dir.path().join("front-end-b.sqlite");
     Db::backup(&a, &b).unwrap();
@@ -59,7 +61,7 @@ impl Site {
 async fn two_front_ends_on_one_voting_store_take_one_ballot_per_voter() {
     let lab = pg_lab::Lab::single().unwrap();
     let conninfo = lab.connection_string();
-    let s = site();
+    let s = site(VOTERS);
     let store = ["--voting-store", conninfo.as_str()];
     let fronts = [s.serve(0, &store), s.serve(1, &store)];
     let (e, key) = (&s.election, &s.key);
@@ -126,4 +128,101 @@ fn after_the_close_the_tools_read_the_voting_store(s: &Site, tool: &Db, receipts
     assert_eq!(tokyo, receipts.len() as i64);
     let local_marks: i64 = tool.with(|c| c.query_row("SELECT count(*) FROM voted", [], |r| r.get(0))).unwrap();
     assert_eq!(local_marks, 0, "front-end A's own file holds no mark");
+}
+
+/// One cast of the failover under load: who, which contest, and when its receipt came (if it did).
+struct Outcome {
+    voter: usize,
+    contest: &'static str,
+    receipt: Result<(std::time::Instant, String), (u16, String)>,
+}
+
+/// The attacker is the machine room, over HTTP (issue 24, part 4): voters cast both contests through two real
+/// `verifier serve` processes; the synchronous standby stalls, the primary gets SIGKILL with commits waiting, the
+/// standby is promoted, and the front-ends find it through the multi-host connection string. No voter's browser
+/// retries: every cast must be receipted, every receipt must be a ballot in the box, and marks equal ballots. The
+/// timeline is printed (`cargo xtask failover`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn killing_the_primary_under_http_load_loses_no_receipted_ballot() {
+    let mut lab = pg_lab::Lab::pair().unwrap();
+    let conninfo = lab.connection_string();
+    let s = Arc::new(site(LOAD_VOTERS));
+    let store = ["--voting-store", conninfo.as_str()];
+    let fronts = [s.serve(0, &store), s.serve(1, &store)];
+    let start = std::time::Instant::now();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for (i, v) in s.voters.iter().enumerate() {
+        let (base, v, s, tx) = (fronts[i % 2].base.clone(), Arc::clone(v), Arc::clone(&s), tx.clone());
+        tokio::spawn(async move {
+            let http = browser();
+            assert_eq!(log_in(&http, &base, &v).await, Some(201), "voter {i} logs in");
+            for contest in ["tokyo", "national-pr"] {
+                let cast = cast_at(&http, &base, &v, &s.election, &s.key, contest).await;
+                let receipt = cast.map(|t| (std::time::Instant::now(), t));
+                let _ = tx.send(Outcome { voter: i, contest, receipt });
+            }
+        });
+    }
+    drop(tx);
+    let mut outcomes = Vec::new();
+    while outcomes.len() < LOAD_VOTERS / 2 {
+        outcomes.push(rx.recv().await.unwrap());
+    }
+    // The standby stalls first, so that the kill finds commits waiting for it: written on the primary, never
+    // acknowledged, never receipted.
+    let (killed, promoted) = off_runtime(|| {
+        lab.freeze(1).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let killed = std::time::Instant::now();
+        lab.kill_primary().unwrap();
+        lab.thaw(1).unwrap();
+        lab.promote_standby().unwrap();
+        (killed, std::time::Instant::now())
+    });
+    while let Some(o) = rx.recv().await {
+        outcomes.push(o);
+    }
+    drop(fronts);
+    let refused: Vec<String> = outcomes
+        .iter()
+        .filter_map(|o| o.receipt.as_ref().err().map(|e| format!("voter {} {}: {e:?}", o.voter, o.contest)))
+        .collect();
+    let mut times: Vec<std::time::Instant> =
+        outcomes.iter().filter_map(|o| o.receipt.as_ref().ok()).map(|r| r.0).collect();
+    times.sort();
+    let outage = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default();
+    let before = times.iter().filter(|t| **t < killed).count();
+    println!(
+        "HTTP failover timeline: {before} receipts before the kill at {:.2} s; standby promoted {:.2} s after the kill; \
+         longest time without a receipt {:.2} s; {} receipts in all, {} casts refused",
+        (killed - start).as_secs_f64(),
+        (promoted - killed).as_secs_f64(),
+        outage.as_secs_f64(),
+        times.len(),
+        refused.len()
+    );
+    assert!(refused.is_empty(), "casts refused through the failover: {refused:?}");
+    assert!(times.iter().any(|t| *t > promoted), "no receipt after the promotion: voting did not resume");
+    let receipts: std::collections::HashMap<&str, HashSet<String>> = ["tokyo", "national-pr"]
+        .into_iter()
+        .map(|c| {
+            let of = outcomes.iter().filter(|o| o.contest == c).filter_map(|o| o.receipt.as_ref().ok());
+            (c, of.map(|r| r.1.clone()).collect())
+        })
+        .collect();
+    off_runtime(|| {
+        let store = verifier::store::pg::PgStore::connect(&lab.connection_string(), 8).unwrap();
+        let e = s.election.id.as_str();
+        store.seal(e).unwrap();
+        assert_eq!(
+            store.marks(e).unwrap(),
+            vec![("national-pr".into(), LOAD_VOTERS as i64), ("tokyo".into(), LOAD_VOTERS as i64)]
+        );
+        for (contest, given) in &receipts {
+            let (cts, unopened) = store.contest_contents(e, contest).unwrap();
+            let counted: HashSet<String> =
+                opened(e, contest, cts, unopened).iter().map(|c| shared::crypto::tracker(c)).collect();
+            assert_eq!(&counted, given, "{contest}: every receipt is a ballot counted, and nothing else is");
+        }
+    });
 }

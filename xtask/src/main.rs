@@ -51,7 +51,8 @@ enum Command {
     Fuzz(fuzz::Args),
     /// The failover rehearsal on loopback (issue 24): a PostgreSQL primary and its synchronous standby, two
     /// front-ends casting, the standby stalled and the primary killed with SIGKILL, the standby promoted; prints the
-    /// timeline and checks every receipt against the box (verifier/tests/voting_store.rs).
+    /// timeline and checks every receipt against the box: the store driven directly (verifier/tests/voting_store.rs),
+    /// then two real `verifier serve` processes driven over HTTP (verifier/tests/front_ends.rs).
     Failover,
     /// The accessibility reviewers' report, target/a11y/report.html: screenshots of every layout, both rule
     /// engines' results, what a screen reader hears, and the cost of each layout.
@@ -82,18 +83,14 @@ fn main() -> std::process::ExitCode {
 /// Sets up, builds the voter app and the binaries, then runs the rehearsal binary of the e2e crate.
 fn failover() -> anyhow::Result<()> {
     setup::run()?;
-    run::sh(run::cmd("cargo").args([
-        "test",
-        "--locked",
-        "-p",
-        "verifier",
-        "--test",
-        "voting_store",
-        "--",
-        "--exact",
-        "killing_the_primary_under_load_loses_no_receipted_ballot",
-        "--nocapture",
-    ]))
+    for (file, test) in [
+        ("voting_store", "killing_the_primary_under_load_loses_no_receipted_ballot"),
+        ("front_ends", "killing_the_primary_under_http_load_loses_no_receipted_ballot"),
+    ] {
+        let args = ["test", "--locked", "-p", "verifier", "--test", file, "--", "--exact", test, "--nocapture"];
+        run::sh(run::cmd("cargo").args(args))?;
+    }
+    Ok(())
 }
 
 fn rehearsal(voters: usize) -> anyhow::Result<()> {
