@@ -202,11 +202,26 @@ impl PgStore {
         }
     }
 
-    /// Runs `f` on the connection, reconnecting first if it is closed.
-    pub fn with_client<T>(&self, f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>) -> anyhow::Result<T> {
+    /// Runs `f` on the connection, reconnecting first if it is closed. If the connection fails (no server answer,
+    /// as in a failover) `f` runs again on a new one, for at most [`RECONNECT_FOR`]: so `f` must be a read or a
+    /// transaction that may run twice (an `ON CONFLICT DO NOTHING`, a seal that skips what it did). A statement the
+    /// server refused is not retried.
+    pub fn with_client<T>(&self, mut f: impl FnMut(&mut Client) -> Result<T, postgres::Error>) -> anyhow::Result<T> {
+        let since = std::time::Instant::now();
         let mut guard = self.client.lock().map_err(|_| anyhow::anyhow!("the store's lock is poisoned"))?;
-        let client = self.connected(&mut guard)?;
-        Ok(f(client)?)
+        loop {
+            let failure = match self.connected(&mut guard).and_then(&mut f) {
+                Ok(v) => return Ok(v),
+                Err(e) if e.code().is_some() => return Err(e.into()),
+                Err(e) => e,
+            };
+            *guard = None;
+            if since.elapsed() >= RECONNECT_FOR {
+                return Err(failure.into());
+            }
+            tracing::warn!(error = %failure, "voting store unreachable; reconnecting");
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// How many groups of casts had their commit cut off (the connection failed in it), and how many of those
