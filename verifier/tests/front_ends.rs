@@ -226,3 +226,139 @@ async fn killing_the_primary_under_http_load_loses_no_receipted_ballot() {
         }
     });
 }
+
+/// A cast of the restart test: who, which contest, the first attempt's outcome, and the retry's at the other
+/// front-end if the first could not reach its front-end (a load balancer's retry, with the same signed body).
+struct Attempts {
+    voter: usize,
+    contest: &'static str,
+    first: Result<String, (u16, String)>,
+    retry: Option<Result<String, (u16, String)>>,
+}
+
+/// Casts with the browser at its front-end, and once more with the same signed body at the other front-end if the
+/// first attempt got no answer (its front-end was stopping, or down).
+async fn cast_or_retry(
+    http: &reqwest::Client,
+    bases: [&str; 2],
+    v: &TestVoter,
+    s: &Site,
+    contest: &'static str,
+    voter: usize,
+) -> Attempts {
+    let signed = signed_cast(v, &s.election, &s.key, contest);
+    let first = send_cast(http, bases[0], &signed).await;
+    let retry = match &first {
+        Err((0, _)) => Some(send_cast(http, bases[1], &signed).await),
+        _ => None,
+    };
+    Attempts { voter, contest, first, retry }
+}
+
+/// The attacker is maintenance under load (issue 24, part 3): two front-ends share the session key and the voting
+/// store; voters are logged in at both and casting when front-end A is stopped (SIGTERM) and started again on its
+/// port. A cast that cannot reach A is sent again, the same signed body, to B, as a load balancer does. No cast may
+/// fail beyond those in flight at the stop, a retry never votes twice, and after the restart A takes the second
+/// contest's casts on the sessions it issued before it: a restart logs no one out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn restarting_a_front_end_under_load_logs_no_one_out_and_fails_no_cast() {
+    let lab = pg_lab::Lab::single().unwrap();
+    let conninfo = lab.connection_string();
+    let s = Arc::new(site(LOAD_VOTERS));
+    let key_file = s.dir.path().join("session.key");
+    std::fs::write(&key_file, hex::encode(rand_key())).unwrap();
+    std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let shared = ["--voting-store", conninfo.as_str(), "--session-key-file", key_file.to_str().unwrap()];
+    let mut fronts = [s.serve(0, &shared), s.serve(1, &shared)];
+    let bases = [fronts[0].base.clone(), fronts[1].base.clone()];
+    let browsers: Vec<reqwest::Client> = (0..LOAD_VOTERS).map(|_| browser()).collect();
+    for (i, v) in s.voters.iter().enumerate() {
+        assert_eq!(log_in(&browsers[i], &bases[i % 2], v).await, Some(201), "voter {i} logs in");
+    }
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    for (i, v) in s.voters.iter().enumerate() {
+        let (http, bases, v, s, tx) = (browsers[i].clone(), bases.clone(), Arc::clone(v), Arc::clone(&s), tx.clone());
+        tokio::spawn(async move {
+            // Casts arrive one every 30 ms: before the stop, while A finishes, and while it is down.
+            tokio::time::sleep(std::time::Duration::from_millis(30 * i as u64)).await;
+            let order = [bases[i % 2].as_str(), bases[(i + 1) % 2].as_str()];
+            let _ = tx.send(cast_or_retry(&http, order, &v, &s, "tokyo", i).await);
+        });
+    }
+    drop(tx);
+    let mut attempts = Vec::new();
+    while attempts.len() < LOAD_VOTERS / 4 {
+        attempts.push(rx.recv().await.unwrap());
+    }
+    // Maintenance: A stops (SIGTERM: it finishes what it has in hand) and starts again on its port.
+    let stopped = std::process::Command::new("kill").args(["-TERM", &fronts[0].child.id().to_string()]).status();
+    assert!(stopped.unwrap().success());
+    assert!(off_runtime(|| fronts[0].child.wait()).unwrap().success(), "front-end A stopped cleanly");
+    while let Some(a) = rx.recv().await {
+        attempts.push(a);
+    }
+    let listen = bases[0].trim_start_matches("http://").to_string();
+    let log = s.dir.path().join("front-end-0.log");
+    fronts[0] = start_on(&s.dbs[0], &s.dir.path().join("ca"), &log, &listen, &shared);
+    for (i, v) in s.voters.iter().enumerate() {
+        let order = [bases[i % 2].as_str(), bases[(i + 1) % 2].as_str()];
+        attempts.push(cast_or_retry(&browsers[i], order, v, &s, "national-pr", i).await);
+    }
+    drop(fronts);
+    every_cast_counted_once_none_failed_beyond_those_in_flight(&s, &lab, &attempts);
+}
+
+fn rand_key() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    getrandom::fill(&mut k).unwrap();
+    k
+}
+
+/// No cast failed but those in flight at the stop, whose retry at the other front-end was receipted or found the
+/// first attempt's ballot (409 ALREADY_VOTED); every voter has one mark per contest, and every receipt is a ballot
+/// counted.
+fn every_cast_counted_once_none_failed_beyond_those_in_flight(s: &Site, lab: &pg_lab::Lab, attempts: &[Attempts]) {
+    let in_flight = attempts.iter().filter(|a| a.retry.is_some()).count();
+    let failed: Vec<String> = attempts
+        .iter()
+        .filter(|a| match (&a.first, &a.retry) {
+            (Ok(_), None) => false,
+            (Err((0, _)), Some(Ok(_))) => false,
+            (Err((0, _)), Some(Err((409, code)))) => code != "ALREADY_VOTED",
+            _ => true,
+        })
+        .map(|a| format!("voter {} {}: {:?} then {:?}", a.voter, a.contest, a.first, a.retry))
+        .collect();
+    println!(
+        "front-end restart: {} casts, {in_flight} got no answer from the stopping front-end and were sent to the other",
+        attempts.len()
+    );
+    assert!(failed.is_empty(), "casts failed beyond those in flight: {failed:?}");
+    assert_eq!(
+        attempts.iter().filter(|a| a.contest == "national-pr" && a.first.is_ok()).count(),
+        LOAD_VOTERS,
+        "after the restart every session of before it casts at its own front-end"
+    );
+    let e = s.election.id.as_str();
+    off_runtime(|| {
+        let store = verifier::store::pg::PgStore::connect(&lab.connection_string(), 8).unwrap();
+        store.seal(e).unwrap();
+        let n = LOAD_VOTERS as i64;
+        assert_eq!(
+            store.marks(e).unwrap(),
+            vec![("national-pr".into(), n), ("tokyo".into(), n)],
+            "one mark per voter and contest"
+        );
+        for contest in ["tokyo", "national-pr"] {
+            let (cts, unopened) = store.contest_contents(e, contest).unwrap();
+            let counted: HashSet<String> =
+                opened(e, contest, cts, unopened).iter().map(|c| shared::crypto::tracker(c)).collect();
+            assert_eq!(counted.len(), LOAD_VOTERS, "{contest}: one ballot per voter");
+            for a in attempts.iter().filter(|a| a.contest == contest) {
+                for t in a.first.iter().chain(a.retry.iter().flatten()) {
+                    assert!(counted.contains(t), "{contest}: a receipt is not a ballot counted");
+                }
+            }
+        }
+    });
+}

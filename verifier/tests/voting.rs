@@ -383,6 +383,7 @@ async fn a_session_is_extended_only_by_the_same_card_and_only_so_often() {
     let (s, b, _) = post(&f.state, "/api/v1/session/extend", Some(&cookie), &body).await;
     assert_eq!((s, code(&b).as_str()), (StatusCode::UNAUTHORIZED, "BAD_SIGNATURE"));
 
+    let mut cookie = cookie;
     for left in [1, 0] {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         let n = nonce(&f.state).await;
@@ -391,7 +392,13 @@ async fn a_session_is_extended_only_by_the_same_card_and_only_so_often() {
         let r: shared::api::LoginResponse = serde_json::from_slice(&b).unwrap();
         assert_eq!(r.extensions_left, left);
         assert!(r.expires_at > first.session_expires_at, "the fixed time restarts from the new login");
-        assert!(set.unwrap().starts_with(&cookie), "the same session's cookie is re-issued");
+        // An extension issues a new token and spends the old one (issue 24): a replayed old cookie extends nothing.
+        let renewed = set.unwrap().split(';').next().unwrap().to_string();
+        assert_ne!(renewed, cookie);
+        let n = nonce(&f.state).await;
+        let (s, b, _) = post(&f.state, "/api/v1/session/extend", Some(&cookie), &login_body(v, &n, ORIGIN)).await;
+        assert_eq!((s, code(&b).as_str()), (StatusCode::UNAUTHORIZED, "NO_SESSION"), "the old cookie is spent");
+        cookie = renewed;
         assert_eq!(ballot(&f.state, &cookie).await.session_expires_at, r.expires_at);
     }
     let n = nonce(&f.state).await;

@@ -68,6 +68,12 @@ pub(super) struct ServeArgs {
     /// database (--db) keeps the roll, registration and audit log (issue 24). Not with --demo.
     #[arg(long, env = "VERIFIER_VOTING_STORE", conflicts_with = "demo")]
     voting_store: Option<String>,
+    /// The key every front-end of one election shares (a file holding 64 hex characters, readable by its owner
+    /// only; e.g. `openssl rand -hex 32`): a login challenge or session of one front-end is then good at the others
+    /// and survives a restart, and used nonces and ended sessions are kept in the voting store (issue 24). Without
+    /// it each process has a random key of its own.
+    #[arg(long, env = "VERIFIER_SESSION_KEY_FILE")]
+    session_key_file: Option<PathBuf>,
     /// The site's certificate chain (PEM): the verifier then serves voters over TLS itself (HSTS, Secure cookie).
     /// Without it the voter listener must be loopback (demos, tests).
     #[arg(long, env = "VERIFIER_TLS_CERT", requires = "tls_key")]
@@ -279,6 +285,41 @@ fn open_election(args: &ServeArgs, clock: Clock) -> anyhow::Result<(Db, Election
     Ok((db, election, key))
 }
 
+/// The sessions: under the shared key of `--session-key-file`, their spent tags in the voting store when there is
+/// one, or under a random key of this process.
+fn sessions(args: &ServeArgs, db: &Db) -> anyhow::Result<crate::voting::sessions::Sessions> {
+    use crate::voting::sessions::{MemorySpent, Sessions, Spent};
+    let Some(path) = &args.session_key_file else { return Ok(Sessions::default()) };
+    let key = read_session_key(path)?;
+    let spent: Arc<dyn Spent> = match db.voting_store() {
+        Some(store) => Arc::new(crate::store::pg::spent::PgSpent::new(Arc::clone(store))?),
+        None => Arc::new(MemorySpent::default()),
+    };
+    Ok(Sessions::shared(key, spent))
+}
+
+/// Reads the shared session key: 64 hex characters in a file only its owner may read.
+fn read_session_key(path: &std::path::Path) -> anyhow::Result<[u8; 32]> {
+    let what = || format!("the session key file {}", path.display());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(path).with_context(what)?.permissions().mode();
+        anyhow::ensure!(
+            mode & 0o077 == 0,
+            "SESSION_KEY_EXPOSED: {} can be read by others (mode {:o}); run chmod 600 on it",
+            what(),
+            mode & 0o777
+        );
+    }
+    let text = std::fs::read_to_string(path).with_context(what)?;
+    let mut key = [0u8; 32];
+    hex::decode_to_slice(text.trim(), &mut key).map_err(|_| {
+        anyhow::anyhow!("SESSION_KEY_MALFORMED: {} must hold 64 hex characters (openssl rand -hex 32)", what())
+    })?;
+    Ok(key)
+}
+
 /// Builds what the voter API's handlers share, and the mailer of notices, from the settings.
 fn app_state(
     args: &ServeArgs,
@@ -287,6 +328,7 @@ fn app_state(
     election: Election,
     key: ElectionPublicKey,
 ) -> anyhow::Result<(AppState, Arc<crate::registration::notify::Mailer>)> {
+    let db = Arc::new(db);
     let trust = args.trust_dir.as_deref().map(TrustStore::from_dir).transpose()?.map(Arc::new);
     let research = crate::research::config_from_flags(
         args.research_selection.as_deref(),
@@ -317,9 +359,9 @@ fn app_state(
     let state = AppState {
         election: crate::CurrentElection::new(election),
         key: Arc::new(key),
-        db: Arc::new(db),
+        db: Arc::clone(&db),
         trust,
-        sessions: Arc::default(),
+        sessions: Arc::new(sessions(args, &db)?),
         limits: Arc::new(crate::voting::limits::RateLimits::new(&crate::voting::limits::RateConfig {
             challenges_per_minute: args.rate_challenges_per_minute,
             logins_per_minute: args.rate_logins_per_minute,

@@ -204,12 +204,13 @@ pub const VOTER: Contract = Contract {
             path: "/api/v1/session",
             id: "logout",
             summary: "Log out: the session ends and the cookie is cleared.",
-            description: "",
+            description: "The session's token is recorded as spent, at every front-end (issue 24); if that cannot be \
+                recorded now the answer is 503 and the cookie is kept: the voter is not logged out yet.",
             needs: Needs::Nothing,
             request: None,
             ok: 200,
             answer: Some(json::<Empty>()),
-            refusals: &[SAME_SITE],
+            refusals: &[SAME_SITE, &[(503, "STORAGE_UNAVAILABLE")]],
             links: &[],
         },
         Operation {

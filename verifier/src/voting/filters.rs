@@ -213,7 +213,8 @@ fn session_routes(state: AppState) -> BoxedFilter<(Response,)> {
         .and(same_site(state.clone()))
         .and(session_cookie())
         .and(with(&state))
-        .map(|token, s: AppState| handlers::logout(&s, token));
+        // Blocking: a logout is recorded in the spent store, which may be the voting store on PostgreSQL.
+        .and_then(|token, s: AppState| blocking(move || Ok(handlers::logout(&s, token))));
     challenge.or(login).unify().or(extend).unify().or(logout).unify().boxed()
 }
 

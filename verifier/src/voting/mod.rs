@@ -5,8 +5,8 @@
 //!   request (issue 19).
 //! - [`limits`]: per-address and per-network rate limits on challenges, logins and casts (429 `RATE_LIMITED`).
 //! - [`filters`]: one warp filter per endpoint, documented by its HTTP line; [`handlers`] answer them.
-//! - [`sessions`]: stateless login challenges, bounded sessions and failed-login counts, in memory only (R-VOTE-4,
-//!   R-VOTE-5, issue 19).
+//! - [`sessions`]: stateless login challenges and session tokens, shared by the front-ends that load one key (their
+//!   spent tags in the voting store), and failed-login counts (R-VOTE-4, R-VOTE-5, issues 19 and 24).
 //! - [`web`]: the built voter app, served with a strict Content-Security-Policy.
 //! - [`withdrawals`]: candidate changes while voting is paused (R-VOTE-3).
 //!

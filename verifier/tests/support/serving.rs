@@ -118,9 +118,23 @@ pub async fn cast_at(
     key: &ElectionPublicKey,
     contest: &str,
 ) -> Result<String, (u16, String)> {
+    send_cast(http, base, &signed_cast(v, e, key, contest)).await
+}
+
+/// A blank ballot for the contest, encrypted and signed as the app and the helper make it: the request's body and
+/// the ciphertext's tracker.
+pub fn signed_cast(v: &TestVoter, e: &Election, key: &ElectionPublicKey, contest: &str) -> (serde_json::Value, String) {
     let ct = encrypt_for(e, key, contest, Choice::Blank);
-    let body = cast_body(v, e.id.as_str(), contest, &ct);
-    let r = http.post(format!("{base}/api/v1/ballots")).json(&body).send().await.map_err(|e| (0, e.to_string()))?;
+    (cast_body(v, e.id.as_str(), contest, &ct), shared::crypto::tracker(&ct))
+}
+
+/// Sends a signed cast (the same body again, for a retry): as [`cast_at`].
+pub async fn send_cast(
+    http: &reqwest::Client,
+    base: &str,
+    (body, tracker): &(serde_json::Value, String),
+) -> Result<String, (u16, String)> {
+    let r = http.post(format!("{base}/api/v1/ballots")).json(body).send().await.map_err(|e| (0, e.to_string()))?;
     let status = r.status().as_u16();
     let bytes = r.bytes().await.map_err(|e| (0, e.to_string()))?;
     if status != 201 {
@@ -128,7 +142,7 @@ pub async fn cast_at(
         return Err((status, code.unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned())));
     }
     let receipt: CastReceipt = serde_json::from_slice(&bytes).map_err(|e| (status, e.to_string()))?;
-    assert_eq!(receipt.tracker, shared::crypto::tracker(&ct));
+    assert_eq!(&receipt.tracker, tracker);
     Ok(receipt.tracker)
 }
 

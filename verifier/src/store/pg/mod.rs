@@ -32,6 +32,7 @@ use shared::crypto::ElectionPublicKey;
 use super::CastError;
 
 mod group;
+pub mod spent;
 
 /// The roll side's tables: the marks (with the municipality each was cast under, for its record, R-VOTE-12), the
 /// emergency paper votes declared (R-VOTE-11), and the elections' public keys (which wrap the box's batch keys).
