@@ -202,6 +202,27 @@ fn a_front_end_that_stops_leaves_its_batches_unopened_for_the_count() {
     assert_eq!(b.marks("e").unwrap(), vec![("tokyo".into(), receipts.len() as i64)]);
 }
 
+/// The attacker is a primary that stays down with no standby promoted: a cast must not hang, nor be receipted, nor
+/// leave a trace. It is refused (`STORAGE_UNAVAILABLE`) once the store has tried for its time (here 1 s; 30 s in
+/// `serve`), and once the standby is promoted the same voter casts again and is receipted: nothing was recorded.
+#[test]
+fn a_primary_that_stays_down_refuses_the_cast_and_records_nothing() {
+    let mut lab = pg_lab::Lab::pair().unwrap();
+    let store = Arc::new(pg_store(&lab.connection_string()).giving_up_after(Duration::from_secs(1)));
+    store.cast("early", None, "e", "tokyo", &ct(5, 0)).unwrap();
+    lab.kill_primary().unwrap();
+    let (answer, answered) = std::sync::mpsc::channel();
+    let caster = Arc::clone(&store);
+    let since = Instant::now();
+    std::thread::spawn(move || answer.send(caster.cast("voter", None, "e", "tokyo", &ct(5, 1))));
+    let refused = answered.recv_timeout(Duration::from_secs(20)).expect("the cast came back within 20 s");
+    println!("a cast with the primary down was answered after {:.2} s: {refused:?}", since.elapsed().as_secs_f64());
+    assert!(matches!(refused, Err(CastError::Unavailable(_))), "{refused:?}");
+    lab.promote_standby().unwrap();
+    store.cast("voter", None, "e", "tokyo", &ct(5, 1)).expect("nothing was recorded: the voter casts again");
+    assert_eq!(store.marks("e").unwrap(), vec![("tokyo".into(), 2)]);
+}
+
 /// One receipt given during the failover test, with when.
 struct Given {
     at: Instant,

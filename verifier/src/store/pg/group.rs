@@ -14,7 +14,7 @@ use ballot_box::Ballot;
 use ballot_box::pg::{Group, PgBox, PgBoxError};
 use postgres::Client;
 
-use super::{CastError, PgStore, RECONNECT_FOR, unavailable};
+use super::{CastError, PgStore, unavailable};
 
 /// The most casts one transaction takes.
 pub const MAX_GROUP: usize = 256;
@@ -90,7 +90,8 @@ pub fn cast(store: &PgStore, job: Arc<Job>) -> Result<String, CastError> {
     }
 }
 
-/// Writes one group and answers every job in it, reconnecting (for at most [`RECONNECT_FOR`]) through a failover.
+/// Writes one group and answers every job in it, reconnecting (for at most [`super::RECONNECT_FOR`]) through a
+/// failover.
 fn write(store: &PgStore, jobs: &[Arc<Job>]) {
     let since = Instant::now();
     let Ok(mut guard) = store.client.lock() else {
@@ -129,7 +130,7 @@ fn write(store: &PgStore, jobs: &[Arc<Job>]) {
         };
         tracing::warn!(error = %failure, "voting store failed during a group of casts; reconnecting");
         *guard = None;
-        if since.elapsed() >= RECONNECT_FOR {
+        if since.elapsed() >= store.reconnect_for {
             return jobs.iter().for_each(|j| j.answer(Err(unavailable(&failure))));
         }
         std::thread::sleep(Duration::from_millis(100));

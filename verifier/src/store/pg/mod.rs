@@ -72,13 +72,15 @@ pub struct PgStore {
     queue: group::Queue,
     /// Groups whose commit was cut off, and how many of those the store turned out to hold.
     cut_off: (AtomicU64, AtomicU64),
+    /// How long a call keeps trying to reach a primary: [`RECONNECT_FOR`], shorter in tests.
+    reconnect_for: Duration,
 }
 
 impl PgStore {
     /// Connects (`conninfo` is libpq's key=value form, e.g. two hosts and `target_session_attrs=read-write`) and
     /// creates the tables if missing, under an advisory lock so that front-ends starting together do not race.
     pub fn connect(conninfo: &str, batch: usize) -> anyhow::Result<PgStore> {
-        let mut client = Client::connect(conninfo, NoTls)?;
+        let mut client = open_connection(conninfo)?;
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock(2024062401)", &[])?;
         tx.batch_execute(SCHEMA)?;
@@ -91,7 +93,14 @@ impl PgStore {
             keys: Mutex::default(),
             queue: group::Queue::default(),
             cut_off: (AtomicU64::new(0), AtomicU64::new(0)),
+            reconnect_for: RECONNECT_FOR,
         })
+    }
+
+    /// The same store giving up on an unreachable primary after `wait` rather than [`RECONNECT_FOR`] (tests).
+    pub fn giving_up_after(mut self, wait: Duration) -> PgStore {
+        self.reconnect_for = wait;
+        self
     }
 
     /// Records an election's public key (once; the same key again is accepted).
@@ -199,7 +208,7 @@ impl PgStore {
         }
         match &mut **guard {
             Some(c) => Ok(c),
-            slot @ None => Ok(slot.insert(Client::connect(&self.conninfo, NoTls)?)),
+            slot @ None => Ok(slot.insert(open_connection(&self.conninfo)?)),
         }
     }
 
@@ -217,7 +226,7 @@ impl PgStore {
                 Err(e) => e,
             };
             *guard = None;
-            if since.elapsed() >= RECONNECT_FOR {
+            if since.elapsed() >= self.reconnect_for {
                 return Err(failure.into());
             }
             tracing::warn!(error = %failure, "voting store unreachable; reconnecting");
@@ -312,6 +321,31 @@ pub type ContestContents = (Vec<Vec<u8>>, Vec<ballot_box::UnopenedBatch>);
 
 /// The trackers in a box, and the copies dropped per contest.
 pub type BoxContents = (Vec<[u8; 32]>, Vec<(String, i64)>);
+
+/// Opens a connection, with bounds on a dead network unless the connection string sets its own: 5 s to connect,
+/// and a connection whose data goes unacknowledged for 10 s (`tcp_user_timeout`: a lost host sends no reset) or
+/// whose peer stops answering keepalives is dropped, so that a cast waiting on a lost primary is asked about on the
+/// promoted standby rather than left hanging until the kernel's own timeout (minutes).
+pub(super) fn open_connection(conninfo: &str) -> Result<Client, postgres::Error> {
+    let mut config: postgres::Config = conninfo.parse()?;
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(Duration::from_secs(5));
+    }
+    if config.get_tcp_user_timeout().is_none() {
+        config.tcp_user_timeout(Duration::from_secs(10));
+    }
+    config.keepalives(true);
+    if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
+        config.keepalives_idle(Duration::from_secs(10));
+    }
+    if config.get_keepalives_interval().is_none() {
+        config.keepalives_interval(Duration::from_secs(2));
+    }
+    if config.get_keepalives_retries().is_none() {
+        config.keepalives_retries(3);
+    }
+    config.connect(NoTls)
+}
 
 pub(super) fn unavailable(e: impl std::fmt::Display) -> CastError {
     CastError::Unavailable(e.to_string())

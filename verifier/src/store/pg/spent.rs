@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::mpsc;
 
 use chrono::{DateTime, Utc};
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 use super::{PgStore, RECONNECT_FOR};
 use crate::voting::sessions::{Spent, SpentError};
@@ -87,7 +87,7 @@ fn on_connection<T>(
     }
     let client = match slot {
         Some(c) => c,
-        None => slot.insert(Client::connect(conninfo, NoTls).map_err(unavailable)?),
+        None => slot.insert(super::open_connection(conninfo).map_err(unavailable)?),
     };
     let result = f(client);
     if result.is_err() {
