@@ -2,7 +2,8 @@
 //! the bench and the failover rehearsal start their own clusters with it and stop them: [`Lab::single`] is one
 //! primary; [`Lab::pair`] is a primary and a streaming standby that commits wait for (`synchronous_commit = on`,
 //! `synchronous_standby_names = 'standby1'`: a commit returns only once the standby has flushed its WAL, RPO 0).
-//! [`Lab::kill_primary`] and [`Lab::promote_standby`] rehearse losing the primary's machine.
+//! [`Lab::kill_primary`] and [`Lab::promote_standby`] rehearse losing the primary's machine; [`Lab::switchover`]
+//! (`switchover.rs`) a planned maintenance of it.
 //!
 //! Module map: `lib.rs` (this file) finds the binaries ([`bin_dir`]), makes, starts, kills, promotes and stops
 //! the nodes and runs SQL through `psql`; `tests.rs` starts real clusters (replication, failover, clean drop).
@@ -24,6 +25,7 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 
 mod process;
+mod switchover;
 #[cfg(test)]
 mod tests;
 
@@ -425,6 +427,12 @@ impl Lab {
     /// machine's disk, and losing that machine loses it (RPO > 0). Refuses while the old primary still runs
     /// (two nodes would accept writes).
     pub fn promote_standby(&mut self) -> anyhow::Result<()> {
+        self.promote("")
+    }
+
+    /// Promotes the running standby (the primary must be down) and sets its `synchronous_standby_names` to
+    /// `names` (empty: commits no longer wait for a standby).
+    fn promote(&mut self, names: &str) -> anyhow::Result<()> {
         let old = self.primary;
         ensure!(!self.nodes[old].running, "the primary (node {old}) still runs; kill it first (kill_primary)");
         let new = (0..self.nodes.len())
@@ -434,12 +442,12 @@ impl Lab {
         let mut pg_ctl = self.server_command("pg_ctl");
         pg_ctl.arg("promote").arg("-w").arg("-t").arg(PATIENCE.as_secs().to_string()).arg("-D").arg(&node.data);
         run(pg_ctl, Some(&node.log))?;
-        self.psql(new, "ALTER SYSTEM SET synchronous_standby_names = ''")?;
+        self.psql(new, &format!("ALTER SYSTEM SET synchronous_standby_names = '{names}'"))?;
         self.psql(new, "SELECT pg_reload_conf()")?;
         let query = "SELECT pg_is_in_recovery()::text || ',' || current_setting('synchronous_standby_names')";
-        wait_until("the promoted standby to leave recovery with synchronous_standby_names empty", || {
+        wait_until("the promoted standby to leave recovery with its synchronous_standby_names", || {
             let state = self.psql(new, query)?;
-            Ok((state != "false,").then(|| format!("in recovery, names: {state:?}")))
+            Ok((state != format!("false,{names}")).then(|| format!("in recovery, names: {state:?}")))
         })?;
         self.primary = new;
         Ok(())

@@ -1,5 +1,5 @@
 //! Real clusters: a committed row reaches the synchronous standby, survives the primary's death and promotion,
-//! and dropping a lab leaves no server running.
+//! a planned switchover and back loses nothing and stays synchronous, and dropping a lab leaves no server running.
 
 use super::*;
 use std::time::Instant;
@@ -132,4 +132,21 @@ fn the_highest_installed_version_is_chosen() {
     }
     assert_eq!(highest_bin_dir(root.path()), Some(root.path().join("15/bin")));
     assert_eq!(highest_bin_dir(&root.path().join("missing")), None);
+}
+
+#[test]
+fn a_planned_switchover_and_back_keeps_every_row_and_stays_synchronous() {
+    let mut lab = Lab::pair().unwrap();
+    let conninfo = lab.connection_string();
+    psql_conninfo(&conninfo, "CREATE TABLE t (v int); INSERT INTO t VALUES (1)");
+    lab.switchover().unwrap();
+    assert_eq!(lab.primary(), 1);
+    assert_eq!(lab.standby_state().unwrap(), "sync", "the old primary is the new one's synchronous standby");
+    psql_conninfo(&conninfo, "INSERT INTO t VALUES (2)");
+    eventually(&lab, 0, "SELECT string_agg(v::text, ',' ORDER BY v) FROM t", "1,2");
+    lab.switchover().unwrap();
+    assert_eq!(lab.primary(), 0, "and back, once the machine's maintenance is done");
+    psql_conninfo(&conninfo, "INSERT INTO t VALUES (3)");
+    assert_eq!(psql_conninfo(&conninfo, "SELECT string_agg(v::text, ',' ORDER BY v) FROM t"), "1,2,3");
+    assert_eq!(lab.standby_state().unwrap(), "sync");
 }

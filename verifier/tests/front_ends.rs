@@ -144,7 +144,60 @@ struct Outcome {
 /// timeline is printed (`cargo xtask failover`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn killing_the_primary_under_http_load_loses_no_receipted_ballot() {
-    let mut lab = pg_lab::Lab::pair().unwrap();
+    let lab = pg_lab::Lab::pair().unwrap();
+    let (load, _lab) = load_through(lab, |lab| {
+        // The standby stalls first, so that the kill finds commits waiting for it: written on the primary, never
+        // acknowledged, never receipted.
+        lab.freeze(1).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let killed = std::time::Instant::now();
+        lab.kill_primary().unwrap();
+        lab.thaw(1).unwrap();
+        lab.promote_standby().unwrap();
+        killed
+    })
+    .await;
+    load.every_cast_receipted_and_counted("HTTP failover", "the kill", "standby promoted");
+}
+
+/// Planned maintenance of the primary's machine under HTTP load (the README's run book): the primary stops
+/// cleanly, the standby is promoted, and the old primary rejoins as its synchronous standby. No cast fails, every
+/// receipt is a ballot counted, and commits are synchronous again afterwards.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_planned_switchover_under_http_load_fails_no_cast_and_stays_synchronous() {
+    let lab = pg_lab::Lab::pair().unwrap();
+    let (load, lab) = load_through(lab, |lab| {
+        let began = std::time::Instant::now();
+        lab.switchover().unwrap();
+        began
+    })
+    .await;
+    load.every_cast_receipted_and_counted(
+        "Planned switchover",
+        "the primary's stop",
+        "old primary rejoined as standby",
+    );
+    let state = off_runtime(|| lab.standby_state().unwrap());
+    assert_eq!(state, "sync", "after the switchover commits wait for the standby again (RPO 0)");
+}
+
+/// The casts of a load driven through two front-ends, and the event on the lab meanwhile.
+struct Load {
+    site: Arc<Site>,
+    conninfo: String,
+    outcomes: Vec<Outcome>,
+    start: std::time::Instant,
+    began: std::time::Instant,
+    ended: std::time::Instant,
+}
+
+/// Starts two front-ends on the lab's store, logs [`LOAD_VOTERS`] voters in (half at each) and has each cast both
+/// contests; once half the voters' first casts are answered, `event` runs on the lab (returning when it began) while
+/// the rest are under way. Returns the outcomes, and the lab.
+async fn load_through(
+    mut lab: pg_lab::Lab,
+    event: impl FnOnce(&mut pg_lab::Lab) -> std::time::Instant + Send,
+) -> (Load, pg_lab::Lab) {
     let conninfo = lab.connection_string();
     let s = Arc::new(site(LOAD_VOTERS));
     let store = ["--voting-store", conninfo.as_str()];
@@ -168,63 +221,59 @@ async fn killing_the_primary_under_http_load_loses_no_receipted_ballot() {
     while outcomes.len() < LOAD_VOTERS / 2 {
         outcomes.push(rx.recv().await.unwrap());
     }
-    // The standby stalls first, so that the kill finds commits waiting for it: written on the primary, never
-    // acknowledged, never receipted.
-    let (killed, promoted) = off_runtime(|| {
-        lab.freeze(1).unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(500));
-        let killed = std::time::Instant::now();
-        lab.kill_primary().unwrap();
-        lab.thaw(1).unwrap();
-        lab.promote_standby().unwrap();
-        (killed, std::time::Instant::now())
-    });
+    let (began, ended) = off_runtime(|| (event(&mut lab), std::time::Instant::now()));
     while let Some(o) = rx.recv().await {
         outcomes.push(o);
     }
     drop(fronts);
-    let refused: Vec<String> = outcomes
-        .iter()
-        .filter_map(|o| o.receipt.as_ref().err().map(|e| format!("voter {} {}: {e:?}", o.voter, o.contest)))
-        .collect();
-    let mut times: Vec<std::time::Instant> =
-        outcomes.iter().filter_map(|o| o.receipt.as_ref().ok()).map(|r| r.0).collect();
-    times.sort();
-    let outage = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default();
-    let before = times.iter().filter(|t| **t < killed).count();
-    println!(
-        "HTTP failover timeline: {before} receipts before the kill at {:.2} s; standby promoted {:.2} s after the kill; \
-         longest time without a receipt {:.2} s; {} receipts in all, {} casts refused",
-        (killed - start).as_secs_f64(),
-        (promoted - killed).as_secs_f64(),
-        outage.as_secs_f64(),
-        times.len(),
-        refused.len()
-    );
-    assert!(refused.is_empty(), "casts refused through the failover: {refused:?}");
-    assert!(times.iter().any(|t| *t > promoted), "no receipt after the promotion: voting did not resume");
-    let receipts: std::collections::HashMap<&str, HashSet<String>> = ["tokyo", "national-pr"]
-        .into_iter()
-        .map(|c| {
-            let of = outcomes.iter().filter(|o| o.contest == c).filter_map(|o| o.receipt.as_ref().ok());
-            (c, of.map(|r| r.1.clone()).collect())
-        })
-        .collect();
-    off_runtime(|| {
-        let store = verifier::store::pg::PgStore::connect(&lab.connection_string(), 8).unwrap();
-        let e = s.election.id.as_str();
-        store.seal(e).unwrap();
-        assert_eq!(
-            store.marks(e).unwrap(),
-            vec![("national-pr".into(), LOAD_VOTERS as i64), ("tokyo".into(), LOAD_VOTERS as i64)]
+    (Load { site: s, conninfo, outcomes, start, began, ended }, lab)
+}
+
+impl Load {
+    /// Prints the timeline, and checks that no cast was refused, voting went on after the event, every voter
+    /// has one mark per contest, and the ballots counted are exactly the receipts.
+    fn every_cast_receipted_and_counted(&self, name: &str, event: &str, done: &str) {
+        let refused: Vec<String> = self
+            .outcomes
+            .iter()
+            .filter_map(|o| o.receipt.as_ref().err().map(|e| format!("voter {} {}: {e:?}", o.voter, o.contest)))
+            .collect();
+        let mut times: Vec<std::time::Instant> =
+            self.outcomes.iter().filter_map(|o| o.receipt.as_ref().ok()).map(|r| r.0).collect();
+        times.sort();
+        let outage = times.windows(2).map(|w| w[1] - w[0]).max().unwrap_or_default();
+        let before = times.iter().filter(|t| **t < self.began).count();
+        println!(
+            "{name} timeline: {before} receipts before {event} at {:.2} s; {done} {:.2} s after it; longest time \
+             without a receipt {:.2} s; {} receipts in all, {} casts refused",
+            (self.began - self.start).as_secs_f64(),
+            (self.ended - self.began).as_secs_f64(),
+            outage.as_secs_f64(),
+            times.len(),
+            refused.len()
         );
-        for (contest, given) in &receipts {
-            let (cts, unopened) = store.contest_contents(e, contest).unwrap();
-            let counted: HashSet<String> =
-                opened(e, contest, cts, unopened).iter().map(|c| shared::crypto::tracker(c)).collect();
-            assert_eq!(&counted, given, "{contest}: every receipt is a ballot counted, and nothing else is");
-        }
-    });
+        assert!(refused.is_empty(), "casts refused through {event}: {refused:?}");
+        assert!(times.iter().any(|t| *t > self.ended), "no receipt after {done}: voting did not resume");
+        let e = self.site.election.id.as_str();
+        off_runtime(|| {
+            let store = verifier::store::pg::PgStore::connect(&self.conninfo, 8).unwrap();
+            store.seal(e).unwrap();
+            let n = LOAD_VOTERS as i64;
+            assert_eq!(store.marks(e).unwrap(), vec![("national-pr".into(), n), ("tokyo".into(), n)]);
+            for contest in ["tokyo", "national-pr"] {
+                let given: HashSet<String> = self
+                    .outcomes
+                    .iter()
+                    .filter(|o| o.contest == contest)
+                    .filter_map(|o| o.receipt.as_ref().ok().map(|r| r.1.clone()))
+                    .collect();
+                let (cts, unopened) = store.contest_contents(e, contest).unwrap();
+                let counted: HashSet<String> =
+                    opened(e, contest, cts, unopened).iter().map(|c| shared::crypto::tracker(c)).collect();
+                assert_eq!(counted, given, "{contest}: every receipt is a ballot counted, and nothing else is");
+            }
+        });
+    }
 }
 
 /// A cast of the restart test: who, which contest, the first attempt's outcome, and the retry's at the other

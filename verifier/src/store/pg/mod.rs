@@ -213,16 +213,16 @@ impl PgStore {
     }
 
     /// Runs `f` on the connection, reconnecting first if it is closed. If the connection fails (no server answer,
-    /// as in a failover) `f` runs again on a new one, for at most [`RECONNECT_FOR`]: so `f` must be a read or a
-    /// transaction that may run twice (an `ON CONFLICT DO NOTHING`, a seal that skips what it did). A statement the
-    /// server refused is not retried.
+    /// as in a failover or a switchover's clean stop: [`lost_connection`]) `f` runs again on a new one, for at most
+    /// [`RECONNECT_FOR`]: so `f` must be a read or a transaction that may run twice (an `ON CONFLICT DO NOTHING`, a
+    /// seal that skips what it did). A statement the server refused is not retried.
     pub fn with_client<T>(&self, mut f: impl FnMut(&mut Client) -> Result<T, postgres::Error>) -> anyhow::Result<T> {
         let since = std::time::Instant::now();
         let mut guard = self.client.lock().map_err(|_| anyhow::anyhow!("the store's lock is poisoned"))?;
         loop {
             let failure = match self.connected(&mut guard).and_then(&mut f) {
                 Ok(v) => return Ok(v),
-                Err(e) if e.code().is_some() => return Err(e.into()),
+                Err(e) if !lost_connection(&e) => return Err(e.into()),
                 Err(e) => e,
             };
             *guard = None;
@@ -321,6 +321,13 @@ pub type ContestContents = (Vec<Vec<u8>>, Vec<ballot_box::UnopenedBatch>);
 
 /// The trackers in a box, and the copies dropped per contest.
 pub type BoxContents = (Vec<[u8; 32]>, Vec<(String, i64)>);
+
+/// Whether an error means the server went away rather than refused a statement: no answer at all, a connection
+/// exception (SQLSTATE class 08), or the server stopping or not yet taking connections (57P01..57P03: a planned
+/// switchover's clean stop sends these).
+fn lost_connection(e: &postgres::Error) -> bool {
+    e.is_closed() || e.code().is_none_or(|c| c.code().starts_with("08") || c.code().starts_with("57P"))
+}
 
 /// Opens a connection, with bounds on a dead network unless the connection string sets its own: 5 s to connect,
 /// and a connection whose data goes unacknowledged for 10 s (`tcp_user_timeout`: a lost host sends no reset) or
