@@ -50,6 +50,16 @@ impl Site {
         start(&self.dbs[front], &self.dir.path().join("ca"), &log, extra)
     }
 
+    /// The session key file the front-ends share (`--session-key-file`): 64 hex characters, owner-only.
+    fn session_key(&self) -> PathBuf {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key).unwrap();
+        let file = self.dir.path().join("session.key");
+        std::fs::write(&file, hex::encode(key)).unwrap();
+        std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+        file
+    }
+
     /// The database of front-end A with the voting store, opened as a command line tool opens it.
     fn tool(&self, conninfo: &str) -> Db {
         let options = DbOptions { voting_store: Some(conninfo.to_string()), ..Default::default() };
@@ -191,7 +201,7 @@ struct Load {
     ended: std::time::Instant,
 }
 
-/// Starts two front-ends on the lab's store, logs [`LOAD_VOTERS`] voters in (half at each) and has each cast both
+/// Starts two front-ends on the lab's store (sharing a session key, so their spent tags are there too), logs [`LOAD_VOTERS`] voters in (half at each) and has each cast both
 /// contests; once half the voters' first casts are answered, `event` runs on the lab (returning when it began) while
 /// the rest are under way. Returns the outcomes, and the lab.
 async fn load_through(
@@ -200,7 +210,8 @@ async fn load_through(
 ) -> (Load, pg_lab::Lab) {
     let conninfo = lab.connection_string();
     let s = Arc::new(site(LOAD_VOTERS));
-    let store = ["--voting-store", conninfo.as_str()];
+    let key_file = s.session_key();
+    let store = ["--voting-store", conninfo.as_str(), "--session-key-file", key_file.to_str().unwrap()];
     let fronts = [s.serve(0, &store), s.serve(1, &store)];
     let start = std::time::Instant::now();
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
@@ -314,9 +325,7 @@ async fn restarting_a_front_end_under_load_logs_no_one_out_and_fails_no_cast() {
     let lab = pg_lab::Lab::single().unwrap();
     let conninfo = lab.connection_string();
     let s = Arc::new(site(LOAD_VOTERS));
-    let key_file = s.dir.path().join("session.key");
-    std::fs::write(&key_file, hex::encode(rand_key())).unwrap();
-    std::fs::set_permissions(&key_file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let key_file = s.session_key();
     let shared = ["--voting-store", conninfo.as_str(), "--session-key-file", key_file.to_str().unwrap()];
     let mut fronts = [s.serve(0, &shared), s.serve(1, &shared)];
     let bases = [fronts[0].base.clone(), fronts[1].base.clone()];
@@ -355,12 +364,6 @@ async fn restarting_a_front_end_under_load_logs_no_one_out_and_fails_no_cast() {
     }
     drop(fronts);
     every_cast_counted_once_none_failed_beyond_those_in_flight(&s, &lab, &attempts);
-}
-
-fn rand_key() -> [u8; 32] {
-    let mut k = [0u8; 32];
-    getrandom::fill(&mut k).unwrap();
-    k
 }
 
 /// No cast failed but those in flight at the stop, whose retry at the other front-end was receipted or found the

@@ -6,8 +6,9 @@
 //! a group of casts for its whole commit (through a failover, up to [`RECONNECT_FOR`]) while every voter request
 //! checks a tag, and the blocking client must not run on an async worker (a logout is answered on one). A call
 //! waits at most [`RECONNECT_FOR`], then fails (the request is refused as `STORAGE_UNAVAILABLE`). A failed statement
-//! drops the connection; the next call connects again through the multi-host connection string, so it finds a
-//! promoted standby. Nothing is retried within a call: a spend whose commit was cut off may have happened.
+//! drops the connection, and the call connects again through the multi-host connection string, so it finds a
+//! promoted standby: a read (is this tag spent?) is tried again through a failover, a spend only while no
+//! connection could be made (one whose commit was cut off may have happened).
 //!
 //! What it must never do: store a card, a person, a certificate, a session's contents or a ballot. A row is a MAC
 //! tag (random to anyone without the session key) and the Unix second after which it is forgotten.
@@ -58,12 +59,13 @@ impl PgSpent {
     /// Runs `f` on the connection thread and waits for its answer, at most [`RECONNECT_FOR`].
     fn run<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send + 'static,
+        repeatable: bool,
+        f: impl FnMut(&mut Client) -> Result<T, postgres::Error> + Send + 'static,
     ) -> Result<T, SpentError> {
         let (answer, answered) = mpsc::sync_channel(1);
         let job: Job = Box::new(move |slot, conninfo| {
             // The caller may have stopped waiting: its answer is then dropped.
-            let _ = answer.send(on_connection(slot, conninfo, f));
+            let _ = answer.send(on_connection(slot, conninfo, repeatable, f));
         });
         self.jobs.send(job).map_err(|_| unavailable("the spent store's thread has stopped"))?;
         answered
@@ -76,24 +78,49 @@ fn unavailable(e: impl std::fmt::Display) -> SpentError {
     SpentError::Unavailable(e.to_string())
 }
 
-/// Runs `f` on the connection, connecting first if there is none or it is closed; a failure drops it.
+/// How long a call keeps trying to reach a primary: a little less than the caller waits for its answer.
+const RETRY_FOR: std::time::Duration = RECONNECT_FOR.saturating_sub(std::time::Duration::from_secs(2));
+
+/// Runs `f` on the connection, connecting first if there is none or it is closed; a failure drops it. Through a
+/// failover or a switchover (no primary to connect to, or the connection lost: `super::lost_connection`) it tries
+/// again every 100 ms for [`RETRY_FOR`]: a connection that cannot be made has sent nothing, and a `repeatable` `f`
+/// (a read) may run twice. A spend is not repeatable: one cut off mid-commit may have happened, and spending again
+/// would call the caller's own nonce used.
 fn on_connection<T>(
     slot: &mut Option<Client>,
     conninfo: &str,
-    f: impl FnOnce(&mut Client) -> Result<T, postgres::Error>,
+    repeatable: bool,
+    mut f: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
 ) -> Result<T, SpentError> {
-    if slot.as_ref().is_some_and(Client::is_closed) {
-        *slot = None;
+    let since = std::time::Instant::now();
+    loop {
+        if slot.as_ref().is_some_and(Client::is_closed) {
+            *slot = None;
+        }
+        let failure = match slot {
+            Some(client) => match f(client) {
+                Ok(v) => return Ok(v),
+                Err(e) => {
+                    *slot = None;
+                    if !(repeatable && super::lost_connection(&e)) {
+                        return Err(unavailable(e));
+                    }
+                    e
+                }
+            },
+            None => match super::open_connection(conninfo) {
+                Ok(client) => {
+                    *slot = Some(client);
+                    continue;
+                }
+                Err(e) => e,
+            },
+        };
+        if since.elapsed() >= RETRY_FOR {
+            return Err(unavailable(failure));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let client = match slot {
-        Some(c) => c,
-        None => slot.insert(super::open_connection(conninfo).map_err(unavailable)?),
-    };
-    let result = f(client);
-    if result.is_err() {
-        *slot = None;
-    }
-    result.map_err(unavailable)
 }
 
 /// Unix seconds, rounded up: a tag is never forgotten before its time.
@@ -104,7 +131,7 @@ fn seconds_up(t: DateTime<Utc>) -> i64 {
 impl Spent for PgSpent {
     fn spend(&self, tag: [u8; 32], expires: DateTime<Utc>, _now: DateTime<Utc>) -> Result<bool, SpentError> {
         let (tag, expires) = (tag.to_vec(), seconds_up(expires));
-        self.run(move |c| {
+        self.run(false, move |c| {
             let sql = "INSERT INTO roll.spent (tag, expires) VALUES ($1, $2) ON CONFLICT DO NOTHING";
             Ok(c.execute(sql, &[&tag, &expires])? == 1)
         })
@@ -112,7 +139,7 @@ impl Spent for PgSpent {
 
     fn is_spent(&self, tag: &[u8; 32]) -> Result<bool, SpentError> {
         let tag = tag.to_vec();
-        self.run(move |c| Ok(c.query_opt("SELECT 1 FROM roll.spent WHERE tag = $1", &[&tag])?.is_some()))
+        self.run(true, move |c| Ok(c.query_opt("SELECT 1 FROM roll.spent WHERE tag = $1", &[&tag])?.is_some()))
     }
 
     /// Forgets the tags whose time is over, without waiting (the serve loop calls it from an async task).
@@ -120,7 +147,7 @@ impl Spent for PgSpent {
         let now = now.timestamp();
         let job: Job = Box::new(move |slot, conninfo| {
             let deleted =
-                on_connection(slot, conninfo, |c| c.execute("DELETE FROM roll.spent WHERE expires <= $1", &[&now]));
+                on_connection(slot, conninfo, true, |c| c.execute("DELETE FROM roll.spent WHERE expires <= $1", &[&now]));
             if let Err(e) = deleted {
                 tracing::warn!(error = %e, "spent tags could not be pruned; the next minute tries again");
             }
@@ -129,7 +156,7 @@ impl Spent for PgSpent {
     }
 
     fn held(&self) -> Result<usize, SpentError> {
-        let n: i64 = self.run(|c| Ok(c.query_one("SELECT count(*) FROM roll.spent", &[])?.get(0)))?;
+        let n: i64 = self.run(true, |c| Ok(c.query_one("SELECT count(*) FROM roll.spent", &[])?.get(0)))?;
         usize::try_from(n).map_err(unavailable)
     }
 }
