@@ -16,7 +16,8 @@ use verifier::voting::sessions::{CardId, ChallengeError, SessionError, Sessions,
 const KEY: [u8; 32] = [24; 32];
 
 fn spent(conninfo: &str) -> Arc<PgSpent> {
-    Arc::new(PgSpent::new(Arc::new(PgStore::connect(conninfo, 8).unwrap())).unwrap())
+    let store = PgStore::connect(conninfo, 8).unwrap().giving_up_after(std::time::Duration::from_secs(3));
+    Arc::new(PgSpent::new(Arc::new(store)).unwrap())
 }
 
 /// The attacker replays one nonce or token at both front-ends at once: 8 threads race each tag, 4 at each

@@ -3,9 +3,9 @@
 //! used or a token logged out at one front-end is refused at all of them ([`crate::voting::sessions`]).
 //!
 //! Its statements run on a connection and a thread of their own, not the store's: the store's connection is held by
-//! a group of casts for its whole commit (through a failover, up to [`RECONNECT_FOR`]) while every voter request
+//! a group of casts for its whole commit (through a failover, up to [`RECONNECT_FOR`](super::RECONNECT_FOR)) while every voter request
 //! checks a tag, and the blocking client must not run on an async worker (a logout is answered on one). A call
-//! waits at most [`RECONNECT_FOR`], then fails (the request is refused as `STORAGE_UNAVAILABLE`). A failed statement
+//! waits at most [`RECONNECT_FOR`](super::RECONNECT_FOR), then fails (the request is refused as `STORAGE_UNAVAILABLE`). A failed statement
 //! drops the connection, and the call connects again through the multi-host connection string, so it finds a
 //! promoted standby: a read (is this tag spent?) is tried again through a failover, a spend only while no
 //! connection could be made (one whose commit was cut off may have happened).
@@ -19,7 +19,7 @@ use std::sync::mpsc;
 use chrono::{DateTime, Utc};
 use postgres::Client;
 
-use super::{PgStore, RECONNECT_FOR};
+use super::PgStore;
 use crate::voting::sessions::{Spent, SpentError};
 
 /// The table of spent tags. The expiry is Unix seconds (rounded up): the workspace's `postgres` has no chrono.
@@ -31,6 +31,15 @@ type Job = Box<dyn FnOnce(&mut Option<Client>, &str) + Send>;
 /// The spent tags that the front-ends on one PostgreSQL store share.
 pub struct PgSpent {
     jobs: mpsc::Sender<Job>,
+    /// How long a caller waits for an answer: the store's wait for a primary ([`RECONNECT_FOR`](super::RECONNECT_FOR) in `serve`).
+    wait: std::time::Duration,
+}
+
+impl PgSpent {
+    /// How long a call keeps trying to reach a primary: a little less than its caller waits.
+    fn retry_for(&self) -> std::time::Duration {
+        self.wait * 14 / 15
+    }
 }
 
 impl PgSpent {
@@ -53,24 +62,25 @@ impl PgSpent {
                 job(&mut client, &conninfo);
             }
         })?;
-        Ok(PgSpent { jobs })
+        Ok(PgSpent { jobs, wait: store.reconnect_for })
     }
 
-    /// Runs `f` on the connection thread and waits for its answer, at most [`RECONNECT_FOR`].
+    /// Runs `f` on the connection thread and waits for its answer, at most the store's wait ([`RECONNECT_FOR`](super::RECONNECT_FOR)).
     fn run<T: Send + 'static>(
         &self,
         repeatable: bool,
         f: impl FnMut(&mut Client) -> Result<T, postgres::Error> + Send + 'static,
     ) -> Result<T, SpentError> {
         let (answer, answered) = mpsc::sync_channel(1);
+        let retry_for = self.retry_for();
         let job: Job = Box::new(move |slot, conninfo| {
             // The caller may have stopped waiting: its answer is then dropped.
-            let _ = answer.send(on_connection(slot, conninfo, repeatable, f));
+            let _ = answer.send(on_connection(slot, conninfo, (repeatable, retry_for), f));
         });
         self.jobs.send(job).map_err(|_| unavailable("the spent store's thread has stopped"))?;
         answered
-            .recv_timeout(RECONNECT_FOR)
-            .map_err(|_| unavailable(format!("PostgreSQL did not answer within {} s", RECONNECT_FOR.as_secs())))?
+            .recv_timeout(self.wait)
+            .map_err(|_| unavailable(format!("PostgreSQL did not answer within {} s", self.wait.as_secs())))?
     }
 }
 
@@ -78,18 +88,15 @@ fn unavailable(e: impl std::fmt::Display) -> SpentError {
     SpentError::Unavailable(e.to_string())
 }
 
-/// How long a call keeps trying to reach a primary: a little less than the caller waits for its answer.
-const RETRY_FOR: std::time::Duration = RECONNECT_FOR.saturating_sub(std::time::Duration::from_secs(2));
-
 /// Runs `f` on the connection, connecting first if there is none or it is closed; a failure drops it. Through a
 /// failover or a switchover (no primary to connect to, or the connection lost: `super::lost_connection`) it tries
-/// again every 100 ms for [`RETRY_FOR`]: a connection that cannot be made has sent nothing, and a `repeatable` `f`
+/// again every 100 ms for `retry_for`: a connection that cannot be made has sent nothing, and a `repeatable` `f`
 /// (a read) may run twice. A spend is not repeatable: one cut off mid-commit may have happened, and spending again
 /// would call the caller's own nonce used.
 fn on_connection<T>(
     slot: &mut Option<Client>,
     conninfo: &str,
-    repeatable: bool,
+    (repeatable, retry_for): (bool, std::time::Duration),
     mut f: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
 ) -> Result<T, SpentError> {
     let since = std::time::Instant::now();
@@ -116,7 +123,7 @@ fn on_connection<T>(
                 Err(e) => e,
             },
         };
-        if since.elapsed() >= RETRY_FOR {
+        if since.elapsed() >= retry_for {
             return Err(unavailable(failure));
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
@@ -144,10 +151,11 @@ impl Spent for PgSpent {
 
     /// Forgets the tags whose time is over, without waiting (the serve loop calls it from an async task).
     fn prune(&self, now: DateTime<Utc>) {
-        let now = now.timestamp();
+        let (now, retry_for) = (now.timestamp(), self.retry_for());
         let job: Job = Box::new(move |slot, conninfo| {
-            let deleted =
-                on_connection(slot, conninfo, true, |c| c.execute("DELETE FROM roll.spent WHERE expires <= $1", &[&now]));
+            let deleted = on_connection(slot, conninfo, (true, retry_for), |c| {
+                c.execute("DELETE FROM roll.spent WHERE expires <= $1", &[&now])
+            });
             if let Err(e) = deleted {
                 tracing::warn!(error = %e, "spent tags could not be pruned; the next minute tries again");
             }
