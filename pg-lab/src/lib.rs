@@ -3,7 +3,8 @@
 //! primary; [`Lab::pair`] is a primary and a streaming standby that commits wait for (`synchronous_commit = on`,
 //! `synchronous_standby_names = 'standby1'`: a commit returns only once the standby has flushed its WAL, RPO 0).
 //! [`Lab::kill_primary`] and [`Lab::promote_standby`] rehearse losing the primary's machine; [`Lab::switchover`]
-//! (`switchover.rs`) a planned maintenance of it.
+//! (`switchover.rs`) a planned maintenance of it. [`Lab::single_tls`] (`tls.rs`) demands TLS and a client
+//! certificate on TCP.
 //!
 //! Module map: `lib.rs` (this file) finds the binaries ([`bin_dir`]), makes, starts, kills, promotes and stops
 //! the nodes and runs SQL through `psql`; `tests.rs` starts real clusters (replication, failover, clean drop).
@@ -26,6 +27,8 @@ use anyhow::{Context, ensure};
 
 mod process;
 mod switchover;
+mod tls;
+pub use tls::TlsFiles;
 #[cfg(test)]
 mod tests;
 
@@ -107,6 +110,8 @@ pub struct Lab {
     nodes: Vec<Node>,
     /// Which node is the primary now.
     primary: usize,
+    /// The certificates of a lab that demands TLS ([`Lab::single_tls`]).
+    tls: Option<tls::TlsFiles>,
     /// The lab's folder; declared last so that it is deleted after `Drop::drop` stopped the nodes.
     dir: tempfile::TempDir,
 }
@@ -163,7 +168,7 @@ impl Lab {
             std::os::unix::fs::chown(dir.path(), Some(o.uid), Some(o.gid))
                 .with_context(|| format!("cannot hand {} to the postgres user", dir.path().display()))?;
         }
-        Ok(Lab { bin, owner, nodes: Vec::new(), primary: 0, dir })
+        Ok(Lab { bin, owner, nodes: Vec::new(), primary: 0, tls: None, dir })
     }
 
     /// A command for one of PostgreSQL's server-side programs: as the `postgres` user when this process is root,
@@ -375,8 +380,9 @@ impl Lab {
     fn psql_in(&self, i: usize, db: &str, sql: &str) -> anyhow::Result<String> {
         let node = &self.nodes[i];
         let mut psql = Command::new(self.bin.join("psql"));
-        psql.args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p"]);
-        psql.arg(node.port.to_string()).args(["-U", ROLE, "-d", db, "-c", sql]).env("PGCONNECT_TIMEOUT", "5");
+        // Through the lab's socket folder (trusted): TCP may demand a client certificate ([`Lab::single_tls`]).
+        psql.args(["-X", "-A", "-t", "-q", "-v", "ON_ERROR_STOP=1", "-h"]).arg(self.dir.path().join("sockets"));
+        psql.arg("-p").arg(node.port.to_string()).args(["-U", ROLE, "-d", db, "-c", sql]).env("PGCONNECT_TIMEOUT", "5");
         let out = run(psql, Some(&node.log)).with_context(|| format!("on node {i} ({})", node.name))?;
         Ok(out.strip_suffix('\n').unwrap_or(&out).to_owned())
     }

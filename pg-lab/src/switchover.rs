@@ -18,7 +18,10 @@ impl Lab {
     /// shows it as `sync`.
     pub fn switchover(&mut self) -> anyhow::Result<()> {
         let old = self.primary;
-        anyhow::ensure!(self.nodes.len() == 2 && self.nodes.iter().all(|n| n.running), "a switchover needs a running pair");
+        anyhow::ensure!(
+            self.nodes.len() == 2 && self.nodes.iter().all(|n| n.running),
+            "a switchover needs a running pair"
+        );
         let mut pg_ctl = self.server_command("pg_ctl");
         pg_ctl.arg("stop").args(["-m", "fast", "-w", "-t"]).arg(PATIENCE.as_secs().to_string());
         pg_ctl.arg("-D").arg(&self.nodes[old].data).stdin(Stdio::null());

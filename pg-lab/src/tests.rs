@@ -150,3 +150,28 @@ fn a_planned_switchover_and_back_keeps_every_row_and_stays_synchronous() {
     assert_eq!(psql_conninfo(&conninfo, "SELECT string_agg(v::text, ',' ORDER BY v) FROM t"), "1,2,3");
     assert_eq!(lab.standby_state().unwrap(), "sync");
 }
+
+#[test]
+fn a_tls_lab_refuses_plain_tcp_and_takes_its_client_certificate() {
+    let lab = Lab::single_tls().unwrap();
+    let files = lab.tls_files().unwrap();
+    let base = format!("host=127.0.0.1 port={} user={ROLE} dbname={ROLE}", lab.port(0));
+    let plain = Command::new(bin_dir().unwrap().join("psql"))
+        .args(["-X", "-A", "-t", "-c", "SELECT 1"])
+        .arg(format!("{base} sslmode=disable"))
+        .output()
+        .unwrap();
+    assert!(!plain.status.success(), "a plain TCP connection was taken");
+    assert!(
+        String::from_utf8_lossy(&plain.stderr).contains("rejects connection"),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    let tls = format!(
+        "{base} sslmode=verify-full sslrootcert={} sslcert={} sslkey={}",
+        files.ca.display(),
+        files.client_cert.display(),
+        files.client_key.display()
+    );
+    assert_eq!(psql_conninfo(&tls, "SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()"), "true");
+}

@@ -125,18 +125,45 @@ struct DbArg {
     /// first use [default: DB with .audit-key.pk8, e.g. verifier.audit-key.pk8].
     #[arg(long, env = "VERIFIER_AUDIT_KEY")]
     audit_key: Option<PathBuf>,
-    /// The voting store on PostgreSQL (libpq key=value, e.g. `host=a,b port=5432,5432 dbname=vote
-    /// target_session_attrs=read-write`), as given to `serve`: the marks, emergency paper votes and ballot box are
-    /// there (issue 24).
+    #[command(flatten)]
+    store: VotingStoreArgs,
+}
+
+/// Where the voting store on PostgreSQL is and how to reach it (`serve` and the commands that read it; issue 24).
+#[derive(Args, Clone, Default)]
+struct VotingStoreArgs {
+    /// The voting store on PostgreSQL shared by every front-end (libpq key=value; e.g. `host=a,b port=5432,5432
+    /// dbname=vote target_session_attrs=read-write`): the marks, emergency paper votes and ballot box are there,
+    /// and the database (--db) keeps the roll, registration and audit log.
     #[arg(long, env = "VERIFIER_VOTING_STORE")]
     voting_store: Option<String>,
+    /// The CA (PEM) that signed the voting store's server certificates: the link is then TLS, required for any
+    /// host but this machine.
+    #[arg(long, env = "VERIFIER_VOTING_STORE_CA", requires = "voting_store")]
+    voting_store_ca: Option<PathBuf>,
+    /// This front-end's client certificate (PEM) for the voting store.
+    #[arg(long, env = "VERIFIER_VOTING_STORE_CERT", requires_all = ["voting_store_ca", "voting_store_key"])]
+    voting_store_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, env = "VERIFIER_VOTING_STORE_KEY", requires = "voting_store_cert")]
+    voting_store_key: Option<PathBuf>,
+}
+
+impl VotingStoreArgs {
+    /// The options that open the store: its connection string and TLS files.
+    fn options(&self) -> crate::store::DbOptions {
+        let tls = self.voting_store_ca.clone().map(|ca| crate::store::pg::link::TlsFiles {
+            ca,
+            client: self.voting_store_cert.clone().zip(self.voting_store_key.clone()),
+        });
+        crate::store::DbOptions { voting_store: self.voting_store.clone(), voting_store_tls: tls, ..Default::default() }
+    }
 }
 
 impl DbArg {
     /// Opens the database (and the voting store on PostgreSQL, if given).
     fn open(&self) -> anyhow::Result<Db> {
-        let options = crate::store::DbOptions { voting_store: self.voting_store.clone(), ..Default::default() };
-        Db::open_with(&self.db, options)
+        Db::open_with(&self.db, self.store.options())
     }
 
     fn audit_key_path(&self) -> PathBuf {

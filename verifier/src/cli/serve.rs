@@ -63,11 +63,8 @@ pub(super) struct ServeArgs {
     /// pool, and more are left for the counting tool to open if the verifier stops.
     #[arg(long, env = "VERIFIER_BALLOT_BOX_BATCH", default_value_t = ballot_box::DEFAULT_BATCH)]
     ballot_box_batch: usize,
-    /// The voting store on PostgreSQL shared by every front-end (libpq key=value; e.g. two hosts and
-    /// `target_session_attrs=read-write`): the marks, emergency paper votes and ballot box go there, and the
-    /// database (--db) keeps the roll, registration and audit log (issue 24). Not with --demo.
-    #[arg(long, env = "VERIFIER_VOTING_STORE", conflicts_with = "demo")]
-    voting_store: Option<String>,
+    #[command(flatten)]
+    store: super::VotingStoreArgs,
     /// The key every front-end of one election shares (a file holding 64 hex characters, readable by its owner
     /// only; e.g. `openssl rand -hex 32`): a login challenge or session of one front-end is then good at the others
     /// and survives a restart, and used nonces and ended sessions are kept in the voting store (issue 24). Without
@@ -260,6 +257,10 @@ fn open_election(args: &ServeArgs, clock: Clock) -> anyhow::Result<(Db, Election
         !(args.demo && args.db.is_some()),
         "give the database (--db, VERIFIER_DB or db in the settings file) or --demo, not both"
     );
+    anyhow::ensure!(
+        !(args.demo && args.store.voting_store.is_some()),
+        "the demo keeps its store in memory: give --voting-store without --demo"
+    );
     let (db, election, key) = if args.demo {
         let db = Db::open_in_memory()?;
         let election = demo::demo_election(clock.now())?;
@@ -270,12 +271,8 @@ fn open_election(args: &ServeArgs, clock: Clock) -> anyhow::Result<(Db, Election
         let path = args.db.clone().context(
             "give the database (--db, VERIFIER_DB or db in the settings file), or --demo for the practice election",
         )?;
-        let options = crate::store::DbOptions {
-            ballot_box_batch: args.ballot_box_batch,
-            serving: true,
-            voting_store: args.voting_store.clone(),
-            ..Default::default()
-        };
+        let options =
+            crate::store::DbOptions { ballot_box_batch: args.ballot_box_batch, serving: true, ..args.store.options() };
         let db = Db::open_with(&path, options)?;
         let (election, key) = db
             .election()?

@@ -74,6 +74,8 @@ pub struct DbOptions {
     /// marks, the emergency paper votes and the ballot box are there, shared by every front-end, and this file
     /// keeps the roll, registration and the audit log (issue 24).
     pub voting_store: Option<String>,
+    /// TLS to the voting store (required for any host but this machine, [`pg::link`]).
+    pub voting_store_tls: Option<pg::link::TlsFiles>,
 }
 
 impl Default for DbOptions {
@@ -83,6 +85,7 @@ impl Default for DbOptions {
             serving: false,
             faults: Faults::default(),
             voting_store: None,
+            voting_store_tls: None,
         }
     }
 }
@@ -164,7 +167,7 @@ impl Db {
         let mut db = Db::setup(Connection::open(path)?, ballot_box, options.faults, sole)?;
         db._lock = sole.then_some(lock);
         if let Some(conninfo) = &options.voting_store {
-            let store = pg::PgStore::connect(conninfo, options.ballot_box_batch)
+            let store = pg::PgStore::open(conninfo, options.voting_store_tls.as_ref(), options.ballot_box_batch)
                 .map_err(|e| anyhow::anyhow!("cannot reach the voting store on PostgreSQL: {e}"))?;
             if let Some((election, key)) = db.election()? {
                 store.create_election(election.id.as_str(), &key)?;

@@ -26,12 +26,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use ballot_box::pg::PgBox;
-use postgres::{Client, GenericClient, NoTls};
+use postgres::{Client, GenericClient};
 use shared::crypto::ElectionPublicKey;
 
 use super::CastError;
 
 mod group;
+pub mod link;
 pub mod spent;
 
 /// The roll side's tables: the marks (with the municipality each was cast under, for its record, R-VOTE-12), the
@@ -64,7 +65,7 @@ pub const RECONNECT_FOR: Duration = Duration::from_secs(30);
 
 /// One front-end's connection to the voting store on PostgreSQL, and the batches of the box it holds.
 pub struct PgStore {
-    conninfo: String,
+    endpoint: link::Endpoint,
     client: Mutex<Option<Client>>,
     ballot_box: PgBox,
     keys: Mutex<HashMap<String, Arc<ElectionPublicKey>>>,
@@ -80,14 +81,20 @@ impl PgStore {
     /// Connects (`conninfo` is libpq's key=value form, e.g. two hosts and `target_session_attrs=read-write`) and
     /// creates the tables if missing, under an advisory lock so that front-ends starting together do not race.
     pub fn connect(conninfo: &str, batch: usize) -> anyhow::Result<PgStore> {
-        let mut client = open_connection(conninfo)?;
+        PgStore::open(conninfo, None, batch)
+    }
+
+    /// [`PgStore::connect`] over TLS when `tls` is given ([`link`]: a plaintext link to another host is refused).
+    pub fn open(conninfo: &str, tls: Option<&link::TlsFiles>, batch: usize) -> anyhow::Result<PgStore> {
+        let endpoint = link::Endpoint::new(conninfo, tls)?;
+        let mut client = endpoint.connect()?;
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock(2024062401)", &[])?;
         tx.batch_execute(SCHEMA)?;
         PgBox::migrate(&mut tx)?;
         tx.commit()?;
         Ok(PgStore {
-            conninfo: conninfo.to_string(),
+            endpoint,
             client: Mutex::new(Some(client)),
             ballot_box: PgBox::new(batch)?,
             keys: Mutex::default(),
@@ -208,7 +215,7 @@ impl PgStore {
         }
         match &mut **guard {
             Some(c) => Ok(c),
-            slot @ None => Ok(slot.insert(open_connection(&self.conninfo)?)),
+            slot @ None => Ok(slot.insert(self.endpoint.connect()?)),
         }
     }
 
@@ -327,31 +334,6 @@ pub type BoxContents = (Vec<[u8; 32]>, Vec<(String, i64)>);
 /// switchover's clean stop sends these).
 fn lost_connection(e: &postgres::Error) -> bool {
     e.is_closed() || e.code().is_none_or(|c| c.code().starts_with("08") || c.code().starts_with("57P"))
-}
-
-/// Opens a connection, with bounds on a dead network unless the connection string sets its own: 5 s to connect,
-/// and a connection whose data goes unacknowledged for 10 s (`tcp_user_timeout`: a lost host sends no reset) or
-/// whose peer stops answering keepalives is dropped, so that a cast waiting on a lost primary is asked about on the
-/// promoted standby rather than left hanging until the kernel's own timeout (minutes).
-pub(super) fn open_connection(conninfo: &str) -> Result<Client, postgres::Error> {
-    let mut config: postgres::Config = conninfo.parse()?;
-    if config.get_connect_timeout().is_none() {
-        config.connect_timeout(Duration::from_secs(5));
-    }
-    if config.get_tcp_user_timeout().is_none() {
-        config.tcp_user_timeout(Duration::from_secs(10));
-    }
-    config.keepalives(true);
-    if config.get_keepalives_idle() == Duration::from_secs(2 * 60 * 60) {
-        config.keepalives_idle(Duration::from_secs(10));
-    }
-    if config.get_keepalives_interval().is_none() {
-        config.keepalives_interval(Duration::from_secs(2));
-    }
-    if config.get_keepalives_retries().is_none() {
-        config.keepalives_retries(3);
-    }
-    config.connect(NoTls)
 }
 
 pub(super) fn unavailable(e: impl std::fmt::Display) -> CastError {

@@ -20,13 +20,14 @@ use chrono::{DateTime, Utc};
 use postgres::Client;
 
 use super::PgStore;
+use super::link::Endpoint;
 use crate::voting::sessions::{Spent, SpentError};
 
 /// The table of spent tags. The expiry is Unix seconds (rounded up): the workspace's `postgres` has no chrono.
 pub const SPENT_SCHEMA: &str =
     "CREATE TABLE IF NOT EXISTS roll.spent (tag bytea PRIMARY KEY, expires bigint NOT NULL);";
 
-type Job = Box<dyn FnOnce(&mut Option<Client>, &str) + Send>;
+type Job = Box<dyn FnOnce(&mut Option<Client>, &Endpoint) + Send>;
 
 /// The spent tags that the front-ends on one PostgreSQL store share.
 pub struct PgSpent {
@@ -53,13 +54,13 @@ impl PgSpent {
             tx.batch_execute(SPENT_SCHEMA)?;
             tx.commit()
         })?;
-        let conninfo = store.conninfo.clone();
+        let endpoint = store.endpoint.clone();
         let (jobs, queue) = mpsc::channel::<Job>();
         // The thread ends when the last sender, this value, is dropped.
         std::thread::Builder::new().name("pg-spent".into()).spawn(move || {
             let mut client = None;
             for job in queue {
-                job(&mut client, &conninfo);
+                job(&mut client, &endpoint);
             }
         })?;
         Ok(PgSpent { jobs, wait: store.reconnect_for })
@@ -73,9 +74,9 @@ impl PgSpent {
     ) -> Result<T, SpentError> {
         let (answer, answered) = mpsc::sync_channel(1);
         let retry_for = self.retry_for();
-        let job: Job = Box::new(move |slot, conninfo| {
+        let job: Job = Box::new(move |slot, endpoint| {
             // The caller may have stopped waiting: its answer is then dropped.
-            let _ = answer.send(on_connection(slot, conninfo, (repeatable, retry_for), f));
+            let _ = answer.send(on_connection(slot, endpoint, (repeatable, retry_for), f));
         });
         self.jobs.send(job).map_err(|_| unavailable("the spent store's thread has stopped"))?;
         answered
@@ -95,7 +96,7 @@ fn unavailable(e: impl std::fmt::Display) -> SpentError {
 /// would call the caller's own nonce used.
 fn on_connection<T>(
     slot: &mut Option<Client>,
-    conninfo: &str,
+    endpoint: &Endpoint,
     (repeatable, retry_for): (bool, std::time::Duration),
     mut f: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
 ) -> Result<T, SpentError> {
@@ -115,7 +116,7 @@ fn on_connection<T>(
                     e
                 }
             },
-            None => match super::open_connection(conninfo) {
+            None => match endpoint.connect() {
                 Ok(client) => {
                     *slot = Some(client);
                     continue;
@@ -152,8 +153,8 @@ impl Spent for PgSpent {
     /// Forgets the tags whose time is over, without waiting (the serve loop calls it from an async task).
     fn prune(&self, now: DateTime<Utc>) {
         let (now, retry_for) = (now.timestamp(), self.retry_for());
-        let job: Job = Box::new(move |slot, conninfo| {
-            let deleted = on_connection(slot, conninfo, (true, retry_for), |c| {
+        let job: Job = Box::new(move |slot, endpoint| {
+            let deleted = on_connection(slot, endpoint, (true, retry_for), |c| {
                 c.execute("DELETE FROM roll.spent WHERE expires <= $1", &[&now])
             });
             if let Err(e) = deleted {
