@@ -26,8 +26,10 @@ use std::time::Duration;
 use anyhow::{Context, ensure};
 
 mod process;
+mod quorum;
 mod switchover;
 mod tls;
+pub use quorum::SECOND_STANDBY;
 pub use tls::TlsFiles;
 #[cfg(test)]
 mod tests;
@@ -132,7 +134,7 @@ impl Lab {
     pub fn pair() -> anyhow::Result<Lab> {
         let mut lab = Lab::empty()?;
         lab.make_primary()?;
-        lab.make_standby()?;
+        lab.make_standby(STANDBY_NAME)?;
         lab.psql(0, &format!("ALTER SYSTEM SET synchronous_standby_names = '{STANDBY_NAME}'"))?;
         lab.psql(0, "SELECT pg_reload_conf()")?;
         let query = format!("SELECT sync_state FROM pg_stat_replication WHERE application_name = '{STANDBY_NAME}'");
@@ -235,35 +237,28 @@ impl Lab {
         Ok(())
     }
 
-    /// Node 1: `pg_basebackup -R` of node 0 as `standby1`, on its own port, started.
-    fn make_standby(&mut self) -> anyhow::Result<()> {
-        let folder = self.node_folder(STANDBY_NAME)?;
-        let node = Node {
-            name: STANDBY_NAME,
-            data: folder.join("data"),
-            log: folder.join("node.log"),
-            port: free_port()?,
-            running: false,
-        };
-        let source = format!("host=127.0.0.1 port={} user={ROLE} application_name={STANDBY_NAME}", self.nodes[0].port);
+    /// The next node: `pg_basebackup -R` of node 0 under `name` (its `application_name`), on its own port, started.
+    fn make_standby(&mut self, name: &'static str) -> anyhow::Result<()> {
+        let folder = self.node_folder(name)?;
+        let node =
+            Node { name, data: folder.join("data"), log: folder.join("node.log"), port: free_port()?, running: false };
+        let source = format!("host=127.0.0.1 port={} user={ROLE} application_name={name}", self.nodes[0].port);
         let mut basebackup = self.server_command("pg_basebackup");
-        basebackup.arg("-d").arg(source).arg("-D").arg(&node.data).args(["-R", "-X", "stream", "-c", "fast"]);
+        basebackup.arg("-d").arg(&source).arg("-D").arg(&node.data).args(["-R", "-X", "stream", "-c", "fast"]);
         basebackup.arg("--no-sync");
         run(basebackup, Some(&self.nodes[0].log))?;
         let auto = std::fs::read_to_string(node.data.join("postgresql.auto.conf")).unwrap_or_default();
-        if !auto.contains(&format!("application_name={STANDBY_NAME}")) {
+        if !auto.contains(&format!("application_name={name}")) {
             // pg_basebackup -R copies the connection's application_name into primary_conninfo; if a version
             // does not, name the standby here (the last primary_conninfo in the file wins).
-            let conninfo =
-                format!("host=127.0.0.1 port={} user={ROLE} application_name={STANDBY_NAME}", self.nodes[0].port);
-            append(&node.data.join("postgresql.auto.conf"), &format!("primary_conninfo = '{conninfo}'\n"))?;
+            append(&node.data.join("postgresql.auto.conf"), &format!("primary_conninfo = '{source}'\n"))?;
         }
         append(
             &node.data.join("postgresql.conf"),
             &format!("# pg-lab: the standby's own port\nport = {}\n", node.port),
         )?;
         self.nodes.push(node);
-        self.start(1)
+        self.start(self.nodes.len() - 1)
     }
 
     /// `pg_ctl start -w`; if another process took the chosen port in the meantime, again on a new one.
@@ -440,10 +435,17 @@ impl Lab {
     /// `names` (empty: commits no longer wait for a standby).
     fn promote(&mut self, names: &str) -> anyhow::Result<()> {
         let old = self.primary;
-        ensure!(!self.nodes[old].running, "the primary (node {old}) still runs; kill it first (kill_primary)");
         let new = (0..self.nodes.len())
             .find(|&i| i != old && self.nodes[i].running)
             .context("there is no running standby to promote")?;
+        self.promote_node(new, names)
+    }
+
+    /// Promotes node `new` (a running standby; the primary must be down) and sets its `synchronous_standby_names`.
+    fn promote_node(&mut self, new: usize, names: &str) -> anyhow::Result<()> {
+        let old = self.primary;
+        ensure!(!self.nodes[old].running, "the primary (node {old}) still runs; kill it first (kill_primary)");
+        ensure!(new != old && self.nodes[new].running, "node {new} is not a running standby");
         let node = &self.nodes[new];
         let mut pg_ctl = self.server_command("pg_ctl");
         pg_ctl.arg("promote").arg("-w").arg("-t").arg(PATIENCE.as_secs().to_string()).arg("-D").arg(&node.data);

@@ -175,3 +175,21 @@ fn a_tls_lab_refuses_plain_tcp_and_takes_its_client_certificate() {
     );
     assert_eq!(psql_conninfo(&tls, "SELECT ssl::text FROM pg_stat_ssl WHERE pid = pg_backend_pid()"), "true");
 }
+
+#[test]
+fn a_trio_survives_two_machines_lost_with_every_committed_row() {
+    let mut lab = Lab::trio().unwrap();
+    let conninfo = lab.connection_string();
+    psql_conninfo(&conninfo, "CREATE TABLE t (v int); INSERT INTO t VALUES (1)");
+    // standby2's machine is down: the next commit is on standby1 alone, which ANY 1 accepts.
+    lab.stop_standby(2).unwrap();
+    psql_conninfo(&conninfo, "INSERT INTO t VALUES (2)");
+    lab.kill_primary().unwrap();
+    lab.start_standby(2).unwrap();
+    assert_eq!(lab.promote_most_advanced().unwrap(), 1, "standby1 received the most");
+    psql_conninfo(&conninfo, "INSERT INTO t VALUES (3)");
+    eventually(&lab, 2, "SELECT string_agg(v::text, ',' ORDER BY v) FROM t", "1,2,3");
+    lab.kill_primary().unwrap();
+    assert_eq!(lab.promote_most_advanced().unwrap(), 2);
+    assert_eq!(psql_conninfo(&conninfo, "SELECT string_agg(v::text, ',' ORDER BY v) FROM t"), "1,2,3");
+}

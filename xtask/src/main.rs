@@ -52,7 +52,8 @@ enum Command {
     /// The failover rehearsal on loopback (issue 24): a PostgreSQL primary and its synchronous standby, two
     /// front-ends casting, the standby stalled and the primary killed with SIGKILL, the standby promoted; prints the
     /// timeline and checks every receipt against the box: the store driven directly (verifier/tests/voting_store.rs),
-    /// then two real `verifier serve` processes driven over HTTP (verifier/tests/front_ends.rs).
+    /// then two real `verifier serve` processes driven over HTTP (verifier/tests/front_ends.rs: the failover and a
+    /// planned switchover), then three nodes losing two machines in turn (verifier/tests/third_node.rs).
     Failover,
     /// The accessibility reviewers' report, target/a11y/report.html: screenshots of every layout, both rule
     /// engines' results, what a screen reader hears, and the cost of each layout.
@@ -86,6 +87,8 @@ fn failover() -> anyhow::Result<()> {
     for (file, test) in [
         ("voting_store", "killing_the_primary_under_load_loses_no_receipted_ballot"),
         ("front_ends", "killing_the_primary_under_http_load_loses_no_receipted_ballot"),
+        ("front_ends", "a_planned_switchover_under_http_load_fails_no_cast_and_stays_synchronous"),
+        ("third_node", "two_machines_lost_in_turn_lose_no_receipted_ballot"),
     ] {
         let args = ["test", "--locked", "-p", "verifier", "--test", file, "--", "--exact", test, "--nocapture"];
         run::sh(run::cmd("cargo").args(args))?;
