@@ -85,6 +85,19 @@ impl Lab {
         run(pg_ctl, Some(&node.log)).map(|_| ())
     }
 
+    /// Waits until at least one commit on the primary is waiting for a standby's flush (`wait_event = 'SyncRep'`,
+    /// e.g. after [`Lab::freeze`] of the standby under load); returns how many. A test that kills the primary then
+    /// knows it cut such a commit off, however slow the machine is today.
+    pub fn wait_for_waiting_commits(&self) -> anyhow::Result<usize> {
+        let query = "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'SyncRep'";
+        let mut waiting = 0;
+        wait_until("a commit waiting for the standby", || {
+            waiting = self.psql(self.primary, query)?.parse().unwrap_or(0);
+            Ok((waiting == 0).then(|| "none yet".to_owned()))
+        })?;
+        Ok(waiting)
+    }
+
     /// Waits until node `primary` shows `n` standbys as `quorum`.
     fn wait_for_quorum(&self, primary: usize, n: usize) -> anyhow::Result<()> {
         ensure!(n <= self.nodes.len(), "more standbys asked for than nodes");

@@ -159,7 +159,7 @@ async fn killing_the_primary_under_http_load_loses_no_receipted_ballot() {
         // The standby stalls first, so that the kill finds commits waiting for it: written on the primary, never
         // acknowledged, never receipted.
         lab.freeze(1).unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        lab.wait_for_waiting_commits().unwrap();
         let killed = std::time::Instant::now();
         lab.kill_primary().unwrap();
         lab.thaw(1).unwrap();

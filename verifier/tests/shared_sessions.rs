@@ -105,7 +105,7 @@ fn the_spent_table_holds_tags_and_times_only() {
              FROM information_schema.columns WHERE table_schema = 'roll' AND table_name = 'spent'",
         )
         .unwrap();
-    assert_eq!(columns.trim(), "tag bytea, expires bigint");
+    assert_eq!(columns.trim(), "tag bytea, expires bigint, spender bytea");
 }
 
 /// The old session kept the voter it logged in as; a voter removed from the roll (a switch back to paper) then

@@ -273,7 +273,7 @@ fn killing_the_primary_under_load_loses_no_receipted_ballot() {
     // The standby stalls first, so that the kill finds commits waiting for it: written on the primary, never
     // acknowledged, never receipted. Each front-end must ask the new primary about its cut-off commit.
     lab.freeze(1).unwrap();
-    std::thread::sleep(Duration::from_millis(500));
+    lab.wait_for_waiting_commits().unwrap();
     let killed = Instant::now();
     lab.kill_primary().unwrap();
     lab.thaw(1).unwrap();

@@ -7,11 +7,12 @@
 //! checks a tag, and the blocking client must not run on an async worker (a logout is answered on one). A call
 //! waits at most [`RECONNECT_FOR`](super::RECONNECT_FOR), then fails (the request is refused as `STORAGE_UNAVAILABLE`). A failed statement
 //! drops the connection, and the call connects again through the multi-host connection string, so it finds a
-//! promoted standby: a read (is this tag spent?) is tried again through a failover, a spend only while no
-//! connection could be made (one whose commit was cut off may have happened).
+//! promoted standby, and the call is tried again through a failover: a spend whose commit was cut off may have
+//! happened, so its row carries a random mark of the call, and finding its own mark it is still the first use.
 //!
 //! What it must never do: store a card, a person, a certificate, a session's contents or a ballot. A row is a MAC
-//! tag (random to anyone without the session key) and the Unix second after which it is forgotten.
+//! tag (random to anyone without the session key), the Unix second after which it is forgotten, and the random
+//! mark of the call that spent it.
 
 use std::sync::Arc;
 use std::sync::mpsc;
@@ -25,7 +26,7 @@ use crate::voting::sessions::{Spent, SpentError};
 
 /// The table of spent tags. The expiry is Unix seconds (rounded up): the workspace's `postgres` has no chrono.
 pub const SPENT_SCHEMA: &str =
-    "CREATE TABLE IF NOT EXISTS roll.spent (tag bytea PRIMARY KEY, expires bigint NOT NULL);";
+    "CREATE TABLE IF NOT EXISTS roll.spent (tag bytea PRIMARY KEY, expires bigint NOT NULL, spender bytea NOT NULL);";
 
 type Job = Box<dyn FnOnce(&mut Option<Client>, &Endpoint) + Send>;
 
@@ -69,14 +70,13 @@ impl PgSpent {
     /// Runs `f` on the connection thread and waits for its answer, at most the store's wait ([`RECONNECT_FOR`](super::RECONNECT_FOR)).
     fn run<T: Send + 'static>(
         &self,
-        repeatable: bool,
         f: impl FnMut(&mut Client) -> Result<T, postgres::Error> + Send + 'static,
     ) -> Result<T, SpentError> {
         let (answer, answered) = mpsc::sync_channel(1);
         let retry_for = self.retry_for();
         let job: Job = Box::new(move |slot, endpoint| {
             // The caller may have stopped waiting: its answer is then dropped.
-            let _ = answer.send(on_connection(slot, endpoint, (repeatable, retry_for), f));
+            let _ = answer.send(on_connection(slot, endpoint, retry_for, f));
         });
         self.jobs.send(job).map_err(|_| unavailable("the spent store's thread has stopped"))?;
         answered
@@ -91,13 +91,12 @@ fn unavailable(e: impl std::fmt::Display) -> SpentError {
 
 /// Runs `f` on the connection, connecting first if there is none or it is closed; a failure drops it. Through a
 /// failover or a switchover (no primary to connect to, or the connection lost: `super::lost_connection`) it tries
-/// again every 100 ms for `retry_for`: a connection that cannot be made has sent nothing, and a `repeatable` `f`
-/// (a read) may run twice. A spend is not repeatable: one cut off mid-commit may have happened, and spending again
-/// would call the caller's own nonce used.
+/// again every 100 ms for `retry_for`: a connection that cannot be made has sent nothing, and every `f` here
+/// may run twice (a read, or a spend that recognises its own row by a random mark of the call).
 fn on_connection<T>(
     slot: &mut Option<Client>,
     endpoint: &Endpoint,
-    (repeatable, retry_for): (bool, std::time::Duration),
+    retry_for: std::time::Duration,
     mut f: impl FnMut(&mut Client) -> Result<T, postgres::Error>,
 ) -> Result<T, SpentError> {
     let since = std::time::Instant::now();
@@ -110,7 +109,7 @@ fn on_connection<T>(
                 Ok(v) => return Ok(v),
                 Err(e) => {
                     *slot = None;
-                    if !(repeatable && super::lost_connection(&e)) {
+                    if !super::lost_connection(&e) {
                         return Err(unavailable(e));
                     }
                     e
@@ -139,22 +138,31 @@ fn seconds_up(t: DateTime<Utc>) -> i64 {
 impl Spent for PgSpent {
     fn spend(&self, tag: [u8; 32], expires: DateTime<Utc>, _now: DateTime<Utc>) -> Result<bool, SpentError> {
         let (tag, expires) = (tag.to_vec(), seconds_up(expires));
-        self.run(false, move |c| {
-            let sql = "INSERT INTO roll.spent (tag, expires) VALUES ($1, $2) ON CONFLICT DO NOTHING";
-            Ok(c.execute(sql, &[&tag, &expires])? == 1)
+        // A random mark of this call: a spend tried again after its connection was lost mid-commit finds its own
+        // row (it happened) and is still this call's first use, not someone else's.
+        let mut spender = [0u8; 16];
+        getrandom::fill(&mut spender).map_err(unavailable)?;
+        let spender = spender.to_vec();
+        self.run(move |c| {
+            let sql = "INSERT INTO roll.spent (tag, expires, spender) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+            if c.execute(sql, &[&tag, &expires, &spender])? == 1 {
+                return Ok(true);
+            }
+            let row = c.query_opt("SELECT spender FROM roll.spent WHERE tag = $1", &[&tag])?;
+            Ok(row.is_some_and(|r| r.get::<_, Vec<u8>>(0) == spender))
         })
     }
 
     fn is_spent(&self, tag: &[u8; 32]) -> Result<bool, SpentError> {
         let tag = tag.to_vec();
-        self.run(true, move |c| Ok(c.query_opt("SELECT 1 FROM roll.spent WHERE tag = $1", &[&tag])?.is_some()))
+        self.run(move |c| Ok(c.query_opt("SELECT 1 FROM roll.spent WHERE tag = $1", &[&tag])?.is_some()))
     }
 
     /// Forgets the tags whose time is over, without waiting (the serve loop calls it from an async task).
     fn prune(&self, now: DateTime<Utc>) {
         let (now, retry_for) = (now.timestamp(), self.retry_for());
         let job: Job = Box::new(move |slot, endpoint| {
-            let deleted = on_connection(slot, endpoint, (true, retry_for), |c| {
+            let deleted = on_connection(slot, endpoint, retry_for, |c| {
                 c.execute("DELETE FROM roll.spent WHERE expires <= $1", &[&now])
             });
             if let Err(e) = deleted {
@@ -165,7 +173,7 @@ impl Spent for PgSpent {
     }
 
     fn held(&self) -> Result<usize, SpentError> {
-        let n: i64 = self.run(true, |c| Ok(c.query_one("SELECT count(*) FROM roll.spent", &[])?.get(0)))?;
+        let n: i64 = self.run(|c| Ok(c.query_one("SELECT count(*) FROM roll.spent", &[])?.get(0)))?;
         usize::try_from(n).map_err(unavailable)
     }
 }
