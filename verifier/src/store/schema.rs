@@ -268,3 +268,42 @@ fn step_to(conn: &Connection, to: i64, sql: &str) -> rusqlite::Result<()> {
 pub fn steps() -> [&'static str; 5] {
     [V1, V2, V3, V4, V5]
 }
+
+impl super::Db {
+    /// Moves the ballots of a version-1 file (stored in the voter store) into the ballot box, then drops them
+    /// there. Repeating it after a crash is harmless: the box skips a ballot it has.
+    pub(super) fn move_earlier_ballots(&self) -> anyhow::Result<()> {
+        let earlier: Vec<(String, String, Vec<u8>)> = self.with(|c| {
+            let exists: bool = c.query_row(
+                "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'ballots'",
+                [],
+                |r| r.get(0),
+            )?;
+            if !exists {
+                return Ok(Vec::new());
+            }
+            let mut st = c.prepare("SELECT election_id, contest_id, ciphertext FROM ballots")?;
+            let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<rusqlite::Result<_>>()?;
+            Ok(rows)
+        })?;
+        let mut by_election: std::collections::HashMap<String, Vec<(String, Vec<u8>)>> = Default::default();
+        for (e, c, ct) in earlier {
+            by_election.entry(e).or_default().push((c, ct));
+        }
+        for (election, mut ballots) in by_election {
+            self.ballot_box.import_earlier(&election, &mut ballots)?;
+        }
+        self.with(|c| {
+            let exists: bool = c.query_row(
+                "SELECT count(*) > 0 FROM sqlite_schema WHERE type = 'table' AND name = 'ballots'",
+                [],
+                |r| r.get(0),
+            )?;
+            if exists {
+                c.execute_batch("DROP TABLE ballots; VACUUM;")?;
+            }
+            Ok(())
+        })?;
+        Ok(())
+    }
+}
