@@ -34,7 +34,7 @@ async fn kill_9_five_times_under_load_loses_no_receipted_ballot() {
     let mut receipts: Vec<String> = Vec::new();
     let mut interrupted = 0;
     for round in 0..5 {
-        let server = start(&db, &dir.path().join("ca"), &log, &[]);
+        let server = start(&db, &dir.path().join("ca"), &log, &["--ballot-box-batch", "8"]);
         let results = one_round_killed_under_load(server, round, &pending, &voters, &election, &key).await;
         for (i, contest, tracker) in results {
             if let Some(tracker) = tracker {

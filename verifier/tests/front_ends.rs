@@ -45,9 +45,10 @@ fn site(n: usize) -> Site {
 }
 
 impl Site {
+    /// Starts front-end `front` (a ballot-box batch of 8, so that batches enter the box during a test).
     fn serve(&self, front: usize, extra: &[&str]) -> Server {
         let log = self.dir.path().join(format!("front-end-{front}.log"));
-        start(&self.dbs[front], &self.dir.path().join("ca"), &log, extra)
+        start(&self.dbs[front], &self.dir.path().join("ca"), &log, &[&["--ballot-box-batch", "8"], extra].concat())
     }
 
     /// The session key file the front-ends share (`--session-key-file`): 64 hex characters, owner-only.
@@ -357,7 +358,8 @@ async fn restarting_a_front_end_under_load_logs_no_one_out_and_fails_no_cast() {
     }
     let listen = bases[0].trim_start_matches("http://").to_string();
     let log = s.dir.path().join("front-end-0.log");
-    fronts[0] = start_on(&s.dbs[0], &s.dir.path().join("ca"), &log, &listen, &shared);
+    let again = [&["--ballot-box-batch", "8"], &shared[..]].concat();
+    fronts[0] = start_on(&s.dbs[0], &s.dir.path().join("ca"), &log, &listen, &again);
     for (i, v) in s.voters.iter().enumerate() {
         let order = [bases[i % 2].as_str(), bases[(i + 1) % 2].as_str()];
         attempts.push(cast_or_retry(&browsers[i], order, v, &s, "national-pr", i).await);

@@ -15,9 +15,7 @@ mod forensics;
 mod support;
 
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,6 +29,7 @@ use shared::api::{Challenge, DisplayCode, DrumStart, SelectionCode, TaskMetrics}
 use shared::crypto::ElectionPublicKey;
 use shared::election::Choice;
 use shared::export::PublishedBallotBox;
+use support::serving::start;
 use support::*;
 use test_pki::TestAuthority;
 use verifier::store::Db;
@@ -41,34 +40,6 @@ const VOTERS: usize = 350;
 const K: usize = 64;
 /// Seconds from the verifier's start to the close of voting, on its (test-shifted) clock.
 const SECONDS_TO_CLOSE: i64 = 75;
-
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(db: &Path, trust: &Path, clock_offset: i64, log: &Path) -> (Server, String) {
-    let log = std::fs::File::create(log).unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_verifier"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--public-origin", ORIGIN])
-        .arg("--db")
-        .arg(db)
-        .arg("--trust-dir")
-        .arg(trust)
-        .args(["--insecure-test-clock-offset-seconds", &clock_offset.to_string()])
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-    let base = line.trim().strip_prefix("verifier: listening on ").expect("started").trim_end_matches('/').to_string();
-    (Server(child), base)
-}
 
 /// The demo election dated so that voting closes at the next 20:00 JST at least ten minutes away (so that the
 /// test clock moves by less than a day, and the test authority's revocation lists stay current).
@@ -112,7 +83,10 @@ async fn a_disk_reader_with_copies_of_the_data_directory_cannot_link_ballots_to_
     let closes_at = election.window().closes_at;
     let offset = (closes_at - Utc::now()).num_seconds() - SECONDS_TO_CLOSE;
     let started = Instant::now();
-    let (_server, base) = start(&data.join("verifier.sqlite"), &tmp.path().join("ca"), offset, &tmp.path().join("log"));
+    let offset_arg = offset.to_string();
+    let extra = ["--insecure-test-clock-offset-seconds", offset_arg.as_str()];
+    let server = start(&data.join("verifier.sqlite"), &tmp.path().join("ca"), &tmp.path().join("log"), &extra);
+    let base = server.base.clone();
 
     let intruder = Intruder::start(&data);
     let http = reqwest::Client::builder().cookie_store(true).build().unwrap();

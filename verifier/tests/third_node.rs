@@ -5,29 +5,16 @@
 //! receipt given is then compared with the box.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::collections::HashSet;
+mod support;
+
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use shared::crypto::ElectionPublicKey;
+use support::casting::{Casting, sealed_box};
 use verifier::store::pg::PgStore;
 
 const KEY: &str = include_str!("../../shared/tests/data/test-election-key.pub.pem");
-
-fn ct(t: usize, v: usize) -> Vec<u8> {
-    let mut c = vec![0u8; 384];
-    c[..16].copy_from_slice(&[(t as u64).to_be_bytes(), (v as u64).to_be_bytes()].concat());
-    c
-}
-
-/// Waits until `n` more receipts than now were given (60 s at most).
-fn more_receipts(receipts: &AtomicUsize, n: usize) {
-    let (from, since) = (receipts.load(Ordering::Relaxed), Instant::now());
-    while receipts.load(Ordering::Relaxed) < from + n && since.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 #[test]
 fn two_machines_lost_in_turn_lose_no_receipted_ballot() {
@@ -39,56 +26,25 @@ fn two_machines_lost_in_turn_lose_no_receipted_ballot() {
         Arc::new(store)
     };
     let fronts = [front(), front()];
-    let (stop, receipts) = (Arc::new(AtomicBool::new(false)), Arc::new(AtomicUsize::new(0)));
-    let threads: Vec<_> = (0..4)
-        .map(|t| {
-            let (front, stop, receipts) = (Arc::clone(&fronts[t % 2]), Arc::clone(&stop), Arc::clone(&receipts));
-            std::thread::spawn(move || {
-                let (mut given, mut refused) = (Vec::new(), Vec::new());
-                for v in 0.. {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    match front.cast(&format!("t{t}v{v}"), None, "e", "tokyo", &ct(t, v)) {
-                        Ok(tracker) => {
-                            given.push(tracker);
-                            receipts.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => refused.push(e.to_string()),
-                    }
-                }
-                (given, refused)
-            })
-        })
-        .collect();
-    more_receipts(&receipts, 200);
+    let casting = Casting::start(&fronts, 4);
+    casting.more(200);
     // standby2's machine goes down: commits go on, each on standby1 alone.
     lab.stop_standby(2).unwrap();
-    more_receipts(&receipts, 200);
+    casting.more(200);
     let first = Instant::now();
     lab.kill_primary().unwrap();
     lab.start_standby(2).unwrap();
     let promoted = lab.promote_most_advanced().unwrap();
     let first_took = first.elapsed();
-    more_receipts(&receipts, 200);
+    casting.more(200);
     let second = Instant::now();
     lab.kill_primary().unwrap();
     let last = lab.promote_most_advanced().unwrap();
     let second_took = second.elapsed();
-    more_receipts(&receipts, 100);
-    stop.store(true, Ordering::Relaxed);
-    let (mut given, mut refused) = (Vec::new(), Vec::new());
-    for t in threads {
-        let (g, r) = t.join().unwrap();
-        given.extend(g);
-        refused.extend(r);
-    }
-    for f in &fronts {
-        f.seal("e").unwrap();
-    }
-    let (trackers, _) = fronts[0].box_contents("e").unwrap();
-    let in_box: HashSet<String> = trackers.iter().map(hex::encode).collect();
-    let lost = given.iter().filter(|t| !in_box.contains(*t)).count();
+    casting.more(100);
+    let (given, refused) = casting.stop();
+    let (in_box, _) = sealed_box(&fronts);
+    let lost = given.iter().filter(|g| !in_box.contains(&g.tracker)).count();
     println!(
         "three nodes: node {promoted} promoted {:.2} s after the primary's loss, node {last} {:.2} s after the \
          second; {} receipts, {} refused, {lost} lost",

@@ -8,11 +8,11 @@ mod support;
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use shared::crypto::ElectionPublicKey;
+use support::casting::{Casting, Given, ct, sealed_box};
 use verifier::store::pg::PgStore;
 use verifier::store::{CastError, Db, VotingStore};
 
@@ -21,13 +21,6 @@ const BATCH: usize = 8;
 
 fn key() -> ElectionPublicKey {
     ElectionPublicKey::from_pem(KEY).unwrap()
-}
-
-/// A ciphertext-sized value unique to (t, v), as the box sees a ballot (it never decrypts).
-fn ct(t: usize, v: usize) -> Vec<u8> {
-    let mut c = vec![0u8; 384];
-    c[..16].copy_from_slice(&[(t as u64).to_be_bytes(), (v as u64).to_be_bytes()].concat());
-    c
 }
 
 fn sqlite_store(dir: &std::path::Path) -> Db {
@@ -223,12 +216,6 @@ fn a_primary_that_stays_down_refuses_the_cast_and_records_nothing() {
     assert_eq!(store.marks("e").unwrap(), vec![("tokyo".into(), 2)]);
 }
 
-/// One receipt given during the failover test, with when.
-struct Given {
-    at: Instant,
-    tracker: String,
-}
-
 /// The attacker is the machine room: under cast load from two front-ends the standby stalls, then the primary gets
 /// SIGKILL with commits waiting, the standby is promoted, and the front-ends find it through the multi-host
 /// connection string. Then every receipt given is compared with the box: none lost, no voter twice, marks equal to
@@ -246,30 +233,8 @@ fn killing_the_primary_under_load_loses_no_receipted_ballot() {
     };
     let fronts = [front(), front()];
     let start = Instant::now();
-    let stop = Arc::new(AtomicBool::new(false));
-    let receipts = Arc::new(AtomicUsize::new(0));
-    let threads: Vec<_> = (0..4)
-        .map(|t| {
-            let (front, stop, receipts) = (Arc::clone(&fronts[t % 2]), Arc::clone(&stop), Arc::clone(&receipts));
-            std::thread::spawn(move || {
-                let (mut given, mut refused) = (Vec::new(), Vec::new());
-                for v in 0.. {
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    match front.cast(&format!("t{t}v{v}"), None, "e", "tokyo", &ct(t, v)) {
-                        Ok(tracker) => {
-                            given.push(Given { at: Instant::now(), tracker });
-                            receipts.fetch_add(1, Ordering::Relaxed);
-                        }
-                        Err(e) => refused.push(format!("{e}")),
-                    }
-                }
-                (given, refused)
-            })
-        })
-        .collect();
-    std::thread::sleep(Duration::from_millis(1500));
+    let casting = Casting::start(&fronts, 4);
+    casting.more(200);
     // The standby stalls first, so that the kill finds commits waiting for it: written on the primary, never
     // acknowledged, never receipted. Each front-end must ask the new primary about its cut-off commit.
     lab.freeze(1).unwrap();
@@ -279,23 +244,10 @@ fn killing_the_primary_under_load_loses_no_receipted_ballot() {
     lab.thaw(1).unwrap();
     lab.promote_standby().unwrap();
     let promoted = Instant::now();
-    // Voting resumes on the new primary: 200 more receipts, however slow this machine is today.
-    let at_promotion = receipts.load(Ordering::Relaxed);
-    while receipts.load(Ordering::Relaxed) < at_promotion + 200 && promoted.elapsed() < Duration::from_secs(60) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    stop.store(true, Ordering::Relaxed);
-    let (mut given, mut refused) = (Vec::new(), Vec::new());
-    for t in threads {
-        let (g, r) = t.join().unwrap();
-        given.extend(g);
-        refused.extend(r);
-    }
-    for f in &fronts {
-        f.seal("e").unwrap();
-    }
-    let (trackers, dropped) = fronts[0].box_contents("e").unwrap();
-    let in_box: HashSet<String> = trackers.iter().map(hex::encode).collect();
+    // Voting resumes on the new primary: 200 more receipts.
+    casting.more(200);
+    let (given, refused) = casting.stop();
+    let (in_box, dropped) = sealed_box(&fronts);
     let lost: Vec<&Given> = given.iter().filter(|g| !in_box.contains(&g.tracker)).collect();
     let before = given.iter().filter(|g| g.at < killed).count();
     let mut times: Vec<Instant> = given.iter().map(|g| g.at).collect();

@@ -21,6 +21,7 @@ use verifier::voting::filters::routes;
 use verifier::{AppState, Config, clock::Clock};
 use warp::http::StatusCode;
 
+pub mod casting;
 pub mod committee;
 pub mod host;
 pub mod operator_client;

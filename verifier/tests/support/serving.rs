@@ -30,8 +30,8 @@ impl Drop for Server {
     }
 }
 
-/// Starts `verifier serve` on a random port of 127.0.0.1 with the database, the trust directory, a ballot-box
-/// batch of 8, its log appended to `log` (RUST_LOG=debug), and `extra` arguments.
+/// Starts `verifier serve` on a random port of 127.0.0.1 with the database, the trust directory, its log appended
+/// to `log` (RUST_LOG=debug), and `extra` arguments.
 pub fn start(db: &Path, trust: &Path, log: &Path, extra: &[&str]) -> Server {
     start_on(db, trust, log, "127.0.0.1:0", extra)
 }
@@ -45,7 +45,6 @@ pub fn start_on(db: &Path, trust: &Path, log: &Path, listen: &str, extra: &[&str
         .arg(db)
         .arg("--trust-dir")
         .arg(trust)
-        .args(["--ballot-box-batch", "8"])
         .args(extra)
         .env("RUST_LOG", "debug")
         .stdout(Stdio::piped())
