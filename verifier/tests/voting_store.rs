@@ -163,6 +163,24 @@ fn an_emergency_declaration_and_a_cast_for_one_person_never_both_win() {
     assert_eq!(front.marks("e").unwrap(), vec![("tokyo".into(), online as i64)]);
 }
 
+/// A pending registration completed by the roll during the election (R-REG-4): the person id changes, and an
+/// emergency paper vote declared under the pending id must still refuse the person's online ballot, and a mark
+/// must still count as voted.
+#[test]
+fn a_renamed_person_keeps_their_declaration_and_marks() {
+    let lab = pg_lab::Lab::single().unwrap();
+    let store = pg_store(&lab.connection_string());
+    assert!(store.declare_emergency("13101:pending:1", "e").unwrap());
+    store.cast("13101:pending:2", None, "e", "tokyo", &ct(8, 2)).unwrap();
+    store.rename_person("13101:pending:1", "13101:0001").unwrap();
+    store.rename_person("13101:pending:2", "13101:0002").unwrap();
+    let paper = store.cast("13101:0001", None, "e", "tokyo", &ct(8, 1));
+    assert!(matches!(paper, Err(CastError::EmergencyPaperVote)), "{paper:?}");
+    let again = store.cast("13101:0002", None, "e", "tokyo", &ct(8, 3));
+    assert!(matches!(again, Err(CastError::AlreadyVoted)), "{again:?}");
+    assert_eq!(store.voted_contests("13101:0002", "e").unwrap(), vec!["tokyo".to_string()]);
+}
+
 /// A front-end that stops mid-election (a restart, a crash) takes its batch keys with it: its batches stay in the
 /// pool unopened, the export's reading carries them, and the counting tool opens them with the election key (here
 /// the committed INSECURE test key, as the HSM would). The other front-end votes on, and every receipt given by

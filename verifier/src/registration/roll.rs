@@ -81,7 +81,7 @@ pub fn apply_roll_changes(
             match ch.change.as_str() {
                 "registered" | "pending" => {
                     if ch.change == "registered" {
-                        complete_pending(&tx, ch, &person_id, &districts, now)?;
+                        complete_pending(&tx, db.voting_store().map(|s| &**s), ch, (&person_id, &districts), now)?;
                     }
                     tx.execute("UPDATE voters SET districts = ?2 WHERE person_id = ?1", params![person_id, districts])?;
                 }
@@ -98,13 +98,13 @@ pub fn apply_roll_changes(
 /// R-REG-4: a voter accepted while their roll registration was pending (`<municipality>:pending:<receipt no>`,
 /// with no districts) becomes the person of the roll entry that completes it: the one pending voter of this
 /// municipality whose application has the entry's name and birth date. Their certificates, applications, marks
-/// and papers move to the entry's person id, which receives the entry's districts. Two pending voters that match
+/// and papers (on the voting store on PostgreSQL too) move to the entry's person id, which receives the entry's districts. Two pending voters that match
 /// are left pending, and the history says so: a clerk links them by hand.
 fn complete_pending(
     tx: &Connection,
+    voting_store: Option<&crate::store::pg::PgStore>,
     ch: &RollChange,
-    person_id: &str,
-    districts: &str,
+    (person_id, districts): (&str, &str),
     now: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
     let same_name =
@@ -137,6 +137,11 @@ fn complete_pending(
                 )?;
             }
             tx.execute("DELETE FROM voters WHERE person_id = ?1", [old])?;
+            // The marks and declarations on PostgreSQL move first (issue 24): if this file's commit then fails, they
+            // wait under the new id while the pending person, who has no districts, cannot vote.
+            if let Some(store) = voting_store {
+                store.rename_person(old, person_id).map_err(crate::store::pg_error)?;
+            }
             let detail = serde_json::json!({ "from": old, "to": person_id });
             history(tx, &ch.municipality, old, now, "registration_completed", detail.clone())?;
             history(tx, &ch.municipality, person_id, now, "registration_completed", detail)

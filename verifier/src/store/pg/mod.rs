@@ -165,6 +165,29 @@ impl PgStore {
         })
     }
 
+    /// Moves a person's marks and emergency declarations to a new person id (a pending registration completed by
+    /// the roll, R-REG-4), as the roll's own store moves its rows; a row the new id already has stays as it was.
+    pub fn rename_person(&self, old: &str, new: &str) -> anyhow::Result<()> {
+        self.with_client(|c| {
+            let mut tx = c.transaction()?;
+            for table in ["roll.voted", "roll.emergency"] {
+                let key = if table == "roll.voted" {
+                    "w.election_id = v.election_id AND w.contest_id = v.contest_id"
+                } else {
+                    "w.election_id = v.election_id"
+                };
+                tx.execute(
+                    &format!(
+                        "UPDATE {table} v SET person_id = $2 WHERE person_id = $1
+                         AND NOT EXISTS (SELECT 1 FROM {table} w WHERE {key} AND w.person_id = $2)"
+                    ),
+                    &[&old, &new],
+                )?;
+            }
+            tx.commit()
+        })
+    }
+
     /// Whether a person declared an emergency paper vote in an election.
     pub fn emergency_declared(&self, person_id: &str, election_id: &str) -> anyhow::Result<bool> {
         self.with_client(|c| {
