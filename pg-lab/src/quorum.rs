@@ -59,12 +59,7 @@ impl Lab {
     /// Stops standby `i` cleanly (a standby's machine down for a while: it receives nothing meanwhile).
     pub fn stop_standby(&mut self, i: usize) -> anyhow::Result<()> {
         ensure!(i != self.primary && self.nodes[i].running, "node {i} is not a running standby");
-        let mut pg_ctl = self.server_command("pg_ctl");
-        pg_ctl.arg("stop").args(["-m", "fast", "-w", "-t"]).arg(PATIENCE.as_secs().to_string());
-        pg_ctl.arg("-D").arg(&self.nodes[i].data);
-        run(pg_ctl, Some(&self.nodes[i].log))?;
-        self.nodes[i].running = false;
-        Ok(())
+        self.stop_cleanly(i)
     }
 
     /// Starts a stopped standby again.

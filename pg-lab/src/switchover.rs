@@ -22,11 +22,7 @@ impl Lab {
             self.nodes.len() == 2 && self.nodes.iter().all(|n| n.running),
             "a switchover needs a running pair"
         );
-        let mut pg_ctl = self.server_command("pg_ctl");
-        pg_ctl.arg("stop").args(["-m", "fast", "-w", "-t"]).arg(PATIENCE.as_secs().to_string());
-        pg_ctl.arg("-D").arg(&self.nodes[old].data).stdin(Stdio::null());
-        run(pg_ctl, Some(&self.nodes[old].log))?;
-        self.nodes[old].running = false;
+        self.stop_cleanly(old)?;
         self.promote(STANDBY_NAME)?;
         let new = self.primary;
         let conninfo =
@@ -40,11 +36,20 @@ impl Lab {
                 .with_context(|| format!("cannot hand {} to the postgres user", signal.display()))?;
         }
         self.start(old)?;
-        let query = format!("SELECT sync_state FROM pg_stat_replication WHERE application_name = '{STANDBY_NAME}'");
         wait_until("the old primary to rejoin as the new primary's synchronous standby", || {
-            let state = self.psql(new, &query)?;
+            let state = self.standby_state()?;
             Ok((state != "sync").then(|| format!("sync_state {state:?}")))
         })
+    }
+
+    /// `pg_ctl stop -m fast` on node `i` (a clean stop: a primary sends its standbys everything first).
+    pub(crate) fn stop_cleanly(&mut self, i: usize) -> anyhow::Result<()> {
+        let mut pg_ctl = self.server_command("pg_ctl");
+        pg_ctl.arg("stop").args(["-m", "fast", "-w", "-t"]).arg(PATIENCE.as_secs().to_string());
+        pg_ctl.arg("-D").arg(&self.nodes[i].data).stdin(Stdio::null());
+        run(pg_ctl, Some(&self.nodes[i].log))?;
+        self.nodes[i].running = false;
+        Ok(())
     }
 
     /// The replication state of the standby named `standby1` as the primary sees it (`sync` when commits wait for

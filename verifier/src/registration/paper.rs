@@ -65,15 +65,19 @@ pub fn cross_channel(
 ) -> Result<CrossChannel, RegError> {
     let municipality = person_id.split(':').next().unwrap_or_default().to_string();
     require(op, &[Role::Clerk, Role::Approver], Some(&municipality))?;
+    // The voting store on PostgreSQL is read before this file's writer is taken: through a failover it may wait.
+    let on_pg = match db.voting_store() {
+        Some(pg) => Some((
+            pg.voted_contests(person_id, election_id).map_err(pg_error)?,
+            pg.emergency_declared(person_id, election_id).map_err(pg_error)?,
+        )),
+        None => None,
+    };
     let result = db.with(|c| {
         let internet_voter: bool =
             c.query_row("SELECT count(*) > 0 FROM voters WHERE person_id = ?1", [person_id], |r| r.get(0))?;
-        let (voted_online, emergency_declared) = match db.voting_store() {
-            // The marks and declarations are in the voting store on PostgreSQL (issue 24).
-            Some(pg) => (
-                pg.voted_contests(person_id, election_id).map_err(pg_error)?,
-                pg.emergency_declared(person_id, election_id).map_err(pg_error)?,
-            ),
+        let (voted_online, emergency_declared) = match on_pg {
+            Some(found) => found,
             None => {
                 let mut st = c.prepare(
                     "SELECT contest_id FROM voted WHERE person_id = ?1 AND election_id = ?2 ORDER BY contest_id",
